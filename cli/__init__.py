@@ -1,0 +1,1 @@
+"""The mmsearch command-line interface (typer)."""

@@ -1,0 +1,289 @@
+"""The ``mmsearch`` command: parse, call Engine, render (rich tables, or JSON with --json)."""
+from __future__ import annotations
+
+import json
+import os
+import sys
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Annotated, Iterator, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from mmsearch.errors import MmsearchError
+
+app = typer.Typer(
+    add_completion=False,
+    no_args_is_help=True,
+    help="Search photos, videos and recordings by describing them.",
+    pretty_exceptions_enable=False,
+)
+out = Console(soft_wrap=True)
+err = Console(stderr=True)
+
+LibraryOpt = Annotated[Optional[Path], typer.Option("--library", "-l", help="Library folder [env: MMSEARCH_LIBRARY].")]
+ModelOpt = Annotated[
+    Optional[str], typer.Option("--model", "-m", help="open_clip spec ARCH:PRETRAINED or ARCH:/path/ckpt.pt [env: MMSEARCH_MODEL].")
+]
+JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
+TopOpt = Annotated[int, typer.Option("--top", "-k", min=1, help="Number of hits.")]
+KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="image, text, video or audio (repeatable).")]
+PathOpt = Annotated[Optional[str], typer.Option("--path", help="Only files whose path matches this glob or substring.")]
+
+
+@contextmanager
+def _engine(library: Path | None, model: str | None = None, create: bool = True) -> Iterator["Engine"]:  # noqa: F821
+    from mmsearch import Engine
+
+    with Engine(library, model=model, create=create) as engine:
+        yield engine
+
+
+def _fail(exc: BaseException, code: int = 2) -> None:
+    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    raise typer.Exit(code)
+
+
+def _clock(seconds: float | None) -> str:
+    if seconds is None:
+        return ""
+    s = int(round(seconds))
+    return f"{s // 3600:02d}:{s % 3600 // 60:02d}:{s % 60:02d}"
+
+
+def _show(path: str) -> str:
+    try:
+        rel = os.path.relpath(path)
+        return rel if not rel.startswith("..") else path
+    except ValueError:
+        return path
+
+
+def _print_hits(hits: list, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps([h.to_dict() for h in hits], indent=2))
+        return
+    if not hits:
+        out.print("no hits")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("#", "score", "kind", "path", "time", "match"):
+        table.add_column(col, overflow="fold")
+    for i, h in enumerate(hits, 1):
+        span = f"{_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
+        match = (h.text or "")[:80]
+        if h.linked:
+            match = f"{match}  (caption of {_show(h.linked)})"
+        table.add_row(str(i), f"{h.score:.3f}", h.kind, _show(h.path), span, match)
+    out.print(table, highlight=False)
+
+
+class _RichProgress:
+    """Progress bar on a terminal; silent otherwise."""
+
+    def __init__(self) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
+        self._bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+                             TextColumn("{task.fields[name]}"), console=err, transient=True)
+        self._task = None
+
+    def start(self, total: int) -> None:
+        self._bar.start()
+        self._task = self._bar.add_task("index", total=total, name="")
+
+    def advance(self, n: int = 1, path: str | None = None) -> None:
+        self._bar.update(self._task, advance=n, name=os.path.basename(path or "")[:40])
+
+    def stop(self) -> None:
+        self._bar.stop()
+
+
+def _print_report(report, as_json: bool) -> None:
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    out.print(
+        f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, moved {report.moved}, "
+        f"removed {report.removed}, failed {report.failed}"
+        + (f" (+{report.skipped_bad} known bad, unchanged)" if report.skipped_bad else "")
+        + f" in {report.seconds:.1f}s",
+        highlight=False,
+    )
+    for path, reason in report.failures[:20]:
+        err.print(f"  skipped {_show(path)}: {reason}", highlight=False)
+    if len(report.failures) > 20:
+        err.print(f"  ... and {len(report.failures) - 20} more: see `mmsearch errors`")
+
+
+@app.command()
+def index(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index (recursively).")],
+    library: LibraryOpt = None,
+    model: ModelOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Index new and changed files; forget deleted ones; keep moved ones."""
+    try:
+        with _engine(library, model) as engine:
+            progress = _RichProgress() if (err.is_terminal and not as_json) else None
+            report = engine.index(paths, progress=progress)
+    except MmsearchError as exc:
+        _fail(exc)
+    _print_report(report, as_json)
+
+
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help="What you are looking for, in words.")],
+    library: LibraryOpt = None,
+    model: ModelOpt = None,
+    top: TopOpt = 10,
+    kind: KindOpt = None,
+    path: PathOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Find images, texts, video scenes and sounds that match a description."""
+    try:
+        with _engine(library, model, create=False) as engine:
+            hits = engine.search(query, k=top, kinds=kind, path=path)
+    except MmsearchError as exc:
+        _fail(exc)
+    _print_hits(hits, as_json)
+
+
+@app.command()
+def similar(
+    file: Annotated[Path, typer.Argument(help="An image file (in the library or not).")],
+    library: LibraryOpt = None,
+    model: ModelOpt = None,
+    top: TopOpt = 10,
+    kind: KindOpt = None,
+    path: PathOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Images that look like FILE, and texts that describe it (--kind text)."""
+    if not file.exists():
+        _fail(MmsearchError(f"no such file: {file}"))
+    try:
+        with _engine(library, model, create=False) as engine:
+            hits = engine.similar(file, k=top, kinds=kind, path=path)
+    except MmsearchError as exc:
+        _fail(exc)
+    _print_hits(hits, as_json)
+
+
+@app.command()
+def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
+    """What the library holds: files by kind, segments, spaces and their models."""
+    try:
+        with _engine(library, create=False) as engine:
+            info = engine.stats()
+    except MmsearchError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(info, indent=2))
+        return
+    out.print(f"library   {info['library']}\ndatabase  {info['database']}", highlight=False)
+    out.print(f"files     {info['files']}  " + "  ".join(f"{k}: {v}" for k, v in sorted(info["by_kind"].items())))
+    out.print(f"segments  " + "  ".join(f"{k}: {v}" for k, v in sorted(info["segments"].items())))
+    out.print(f"errors    {info['errors']}")
+    for s in info["spaces"]:
+        out.print(f"space     {s['name']}: {s['model']} (dim {s['dim']}), {s['vectors']} vectors", highlight=False)
+
+
+@app.command()
+def errors(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
+    """Files that could not be indexed, and why."""
+    try:
+        with _engine(library, create=False) as engine:
+            rows = engine.errors()
+    except MmsearchError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("no errors")
+        return
+    table = Table(box=None, pad_edge=False)
+    for col in ("path", "stage", "reason", "when"):
+        table.add_column(col, overflow="fold")
+    for r in rows:
+        table.add_row(_show(r["path"]), r["stage"], r["message"], r["time"])
+    out.print(table, highlight=False)
+
+
+@app.command()
+def reindex(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
+    """Rebuild the vector indexes from the stored vectors (no decoding, no embedding)."""
+    try:
+        with _engine(library, create=False) as engine:
+            counts = engine.reindex()
+    except MmsearchError as exc:
+        _fail(exc)
+    print(json.dumps(counts)) if as_json else out.print(
+        "rebuilt " + ", ".join(f"{k}: {v} vectors" for k, v in counts.items())
+    )
+
+
+@app.command()
+def remove(
+    paths: Annotated[list[Path], typer.Argument(help="Files or folders to forget (files on disk are untouched).")],
+    library: LibraryOpt = None,
+) -> None:
+    """Forget files without deleting them."""
+    try:
+        with _engine(library, create=False) as engine:
+            n = engine.remove(paths)
+    except MmsearchError as exc:
+        _fail(exc)
+    out.print(f"removed {n} files from the library")
+
+
+DEMO_QUERIES = [
+    "a rocket on the launch pad at night",
+    "a cat looking at the camera",
+    "a cup of coffee",
+    "an orange flower",
+]
+
+
+@app.command()
+def demo(
+    folder: Annotated[Path, typer.Argument(help="Folder to index.")] = Path("sample_data"),
+    library: LibraryOpt = None,
+    model: ModelOpt = None,
+    top: TopOpt = 3,
+) -> None:
+    """Index FOLDER and run a few example queries (text->image, text->text, image->text)."""
+    try:
+        with _engine(library, model) as engine:
+            report = engine.index([folder])
+            _print_report(report, False)
+            for q in DEMO_QUERIES:
+                out.print(f"\n[bold]search[/] {q!r}")
+                _print_hits(engine.search(q, k=top), False)
+            probe = next((p for p in sorted(folder.rglob("*.jpg"))), None)
+            if probe is not None:
+                out.print(f"\n[bold]similar[/] {_show(str(probe))} (texts that describe it)")
+                _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
+                out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")
+                _print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
+    except MmsearchError as exc:
+        _fail(exc)
+
+
+def main() -> None:
+    """Console entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        err.print("interrupted")
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

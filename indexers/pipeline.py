@@ -1,0 +1,284 @@
+"""The index run: scan -> diff -> decode in worker threads -> batched encode -> one transaction per batch.
+
+Decoding (file read, hashing, image decode and model preprocessing) runs in a thread pool a bounded
+number of files ahead of the encoder, so the encoder is never waiting on disk and memory stays
+bounded. Each batch's media rows, segments and vectors commit in one transaction, then go into the
+in-memory index; snapshots are saved every 30 s and at the end.
+"""
+from __future__ import annotations
+
+import io
+import os
+import time
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+from mmsearch.catalog import Media, NewSegment
+from mmsearch.errors import MediaError, MmsearchError
+from mmsearch.media.images import load_image
+from mmsearch.media.text import passages, read_text
+
+from .scan import FileEntry, diff, file_hash, scan
+
+MAX_IMAGE_BYTES = 512 * 1024 * 1024
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+    def advance(self, n: int = 1, path: str | None = None) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class IndexReport:
+    """What an index run did. ``failures`` lists (path, reason) of files recorded as errors."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    skipped_bad: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+@dataclass
+class Decoded:
+    entry: FileEntry
+    old: Media | None
+    fields: dict
+    images: list[Any] = field(default_factory=list)  # encoder-prepared images
+    texts: list[str] = field(default_factory=list)
+
+
+@dataclass
+class Same:
+    """Content unchanged (same hash): only size/mtime/path need updating."""
+
+    entry: FileEntry
+    media: Media
+    moved: bool
+
+
+@dataclass
+class Failed:
+    entry: FileEntry
+    stage: str
+    message: str
+
+
+def run_index(engine: Any, roots: list[Path], progress: Progress | None = None) -> IndexReport:
+    """Index ``roots`` into ``engine``'s library (see module docstring)."""
+    t0 = time.monotonic()
+    for root in roots:
+        if not root.expanduser().exists():
+            raise MmsearchError(f"no such file or folder: {root}")
+    roots = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
+    library, catalog = engine.library, engine.catalog
+    library.acquire_writer()
+    report = IndexReport()
+    try:
+        scan_errors: list[tuple[str, str]] = []
+        entries = scan(roots, library.root, lambda p, why: scan_errors.append((p, why)))
+        for path, why in scan_errors:
+            catalog.record_error(path, "scan", why)
+            report.failed += 1
+            report.failures.append((path, why))
+        plan = diff(entries, catalog, roots)
+        report.unchanged, report.skipped_bad = plan.unchanged, plan.skipped_bad
+        encoder = engine.encoder("clip") if plan.work else None
+        space = catalog.ensure_space("clip", encoder.model_id, encoder.dim, engine.model_spec("clip")) if encoder else None
+        if space is not None:
+            library.index(space)
+        missing_by_hash: dict[str, Media] = {}
+        for m in plan.missing.values():
+            missing_by_hash.setdefault(m.content_hash, m)
+        if progress:
+            progress.start(len(plan.work))
+        writer = _BatchWriter(engine, encoder, space, report, progress)
+        workers = engine.settings.decode_workers
+        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmsearch-decode") as pool:
+            pending: deque[Future] = deque()
+            work = iter(plan.work)
+            for entry, old in work:
+                pending.append(pool.submit(_decode, entry, old, encoder, missing_by_hash, engine.settings))
+                if len(pending) >= workers * 4:
+                    writer.take(pending.popleft().result())
+            while pending:
+                writer.take(pending.popleft().result())
+        writer.flush()
+        gone = [m.id for p, m in plan.missing.items() if p not in writer.moved_from]
+        if gone:
+            from mmsearch.catalog import WriteResult
+
+            library.apply(WriteResult([], [], catalog.remove_media(gone)), None)
+            report.removed = len(gone)
+        _link_captions(catalog, plan.entries, roots)
+        library.save(force=True)
+    finally:
+        if progress:
+            progress.stop()
+        library.release_writer()
+    report.seconds = time.monotonic() - t0
+    return report
+
+
+def _decode(entry: FileEntry, old: Media | None, encoder: Any, missing_by_hash: dict[str, Media], settings: Any):
+    """Worker thread: read, hash, and decode one file. Never raises."""
+    stage = "read"
+    try:
+        data: bytes | None = None
+        if entry.kind == "image":
+            if entry.size > MAX_IMAGE_BYTES:
+                return Failed(entry, "read", f"image file too large ({entry.size} bytes)")
+            with open(entry.path, "rb") as fh:
+                data = fh.read()
+                st = os.fstat(fh.fileno())
+        else:
+            st = os.stat(entry.path)
+        entry.size, entry.mtime = st.st_size, st.st_mtime
+        stage = "hash"
+        digest = file_hash(entry.path, data)
+        if old is not None and old.content_hash == digest:
+            return Same(entry, old, moved=False)
+        if old is None and digest in missing_by_hash:
+            return Same(entry, missing_by_hash.pop(digest), moved=True)
+        stage = "decode"
+        fields = {"path": entry.path, "content_hash": digest, "size": entry.size, "mtime": entry.mtime, "kind": entry.kind}
+        if entry.kind == "image":
+            image, width, height = load_image(io.BytesIO(data))
+            fields.update(width=width, height=height, decoder="pillow")
+            stage = "preprocess"
+            return Decoded(entry, old, fields, images=[encoder.prepare_image(image)])
+        if entry.kind == "text":
+            parts = passages(read_text(entry.path, settings.max_text_chars))
+            if not parts:
+                return Failed(entry, "decode", "empty text file")
+            return Decoded(entry, old, fields, texts=parts)
+        return Failed(entry, "decode", f"{entry.kind} files are not supported yet")
+    except FileNotFoundError:
+        return Failed(entry, stage, "file disappeared while being indexed")
+    except PermissionError:
+        return Failed(entry, stage, "permission denied")
+    except MediaError as exc:
+        return Failed(entry, exc.stage if exc.stage != "decode" else stage, str(exc))
+    except MemoryError:
+        return Failed(entry, stage, "out of memory decoding this file")
+    except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
+        return Failed(entry, stage, f"{type(exc).__name__}: {exc}")
+
+
+class _BatchWriter:
+    """Collects decoded files, encodes them in batches, commits each batch in one transaction."""
+
+    def __init__(self, engine: Any, encoder: Any, space: Any, report: IndexReport, progress: Progress | None) -> None:
+        self.engine, self.encoder, self.space = engine, encoder, space
+        self.report, self.progress = report, progress
+        self.batch: list[Decoded] = []
+        self.units = 0
+        self.moved_from: set[str] = set()
+        self.batch_size = engine.settings.batch_size
+
+    def take(self, item: Decoded | Same | Failed) -> None:
+        catalog = self.engine.catalog
+        if isinstance(item, Failed):
+            catalog.record_error(item.entry.path, item.stage, item.message, item.entry.size, item.entry.mtime)
+            self.report.failed += 1
+            self.report.failures.append((item.entry.path, item.message))
+            self._advance(item.entry.path)
+        elif isinstance(item, Same):
+            if item.moved:
+                self.moved_from.add(item.media.path)
+                self.report.moved += 1
+            else:
+                self.report.unchanged += 1
+            catalog.touch_media(item.media.id, size=item.entry.size, mtime=item.entry.mtime,
+                                path=item.entry.path if item.moved else None)
+            self._advance(item.entry.path)
+        else:
+            self.batch.append(item)
+            self.units += len(item.images) + len(item.texts)
+            if self.units >= self.batch_size:
+                self.flush()
+
+    def flush(self) -> None:
+        if not self.batch:
+            return
+        batch, self.batch, self.units = self.batch, [], 0
+        try:
+            vectors = self._encode(batch)
+        except Exception:  # noqa: BLE001 - isolate the file that breaks the encoder
+            if len(batch) == 1:
+                raise
+            for item in batch:
+                self.batch = [item]
+                try:
+                    self.flush()
+                except Exception as exc:  # noqa: BLE001
+                    self.take(Failed(item.entry, "encode", f"{type(exc).__name__}: {exc}"))
+            return
+        items = []
+        for item, vecs in zip(batch, vectors):
+            if item.entry.kind == "image":
+                segments = [NewSegment(kind="image", vector=vecs[0])]
+            else:
+                segments = [NewSegment(kind="text", vector=v, text=t) for v, t in zip(vecs, item.texts)]
+            items.append((item.fields, segments))
+        library, catalog = self.engine.library, self.engine.catalog
+        result = catalog.write_media(items, self.space.name, replace_ids=[i.old.id for i in batch if i.old])
+        library.apply(result, self.space)
+        catalog.clear_errors([i.entry.path for i in batch])
+        library.save()
+        for item in batch:
+            if item.old is not None:
+                self.report.updated += 1
+            else:
+                self.report.added += 1
+            self._advance(item.entry.path)
+
+    def _encode(self, batch: list[Decoded]) -> list[list[Any]]:
+        images = [img for item in batch for img in item.images]
+        texts = [t for item in batch for t in item.texts]
+        image_vecs = list(self.encoder.encode_prepared(images)) if images else []
+        text_vecs: list[Any] = []
+        for i in range(0, len(texts), self.batch_size):
+            text_vecs += list(self.encoder.encode_text(texts[i : i + self.batch_size]))
+        out, ii, ti = [], 0, 0
+        for item in batch:
+            if item.images:
+                out.append(image_vecs[ii : ii + len(item.images)])
+                ii += len(item.images)
+            else:
+                out.append(text_vecs[ti : ti + len(item.texts)])
+                ti += len(item.texts)
+        return out
+
+    def _advance(self, path: str) -> None:
+        if self.progress:
+            self.progress.advance(1, path)
+
+
+def _link_captions(catalog: Any, entries: list[FileEntry], roots: list[Path]) -> None:
+    """Point each caption file at the media it describes, as the names on disk say now."""
+    texts = [e for e in entries if e.kind == "text"]
+    if not texts:
+        return
+    wanted = {e.path for e in texts} | {e.link for e in texts if e.link}
+    by_path = {m.path: m for root in roots for m in catalog.all_media(prefix=str(root)) if m.path in wanted}
+    for e in texts:
+        text = by_path.get(e.path)
+        target = by_path.get(e.link) if e.link else None
+        want = target.id if target is not None else None
+        if text is not None and text.link_id != want:
+            catalog.set_link(text.id, want)

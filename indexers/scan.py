@@ -1,0 +1,132 @@
+"""Walk folders, classify files by extension, and diff them against the catalog."""
+from __future__ import annotations
+
+import hashlib
+import os
+import stat
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable, Iterable
+
+from mmsearch.catalog import Catalog, Media
+from mmsearch.media.images import IMAGE_EXTENSIONS
+from mmsearch.media.text import TEXT_EXTENSIONS
+
+EXTENSIONS: dict[str, str] = {ext: "image" for ext in IMAGE_EXTENSIONS}
+EXTENSIONS.update({ext: "text" for ext in TEXT_EXTENSIONS})
+
+
+@dataclass
+class FileEntry:
+    """A file found on disk."""
+
+    path: str
+    size: int
+    mtime: float
+    kind: str
+    link: str | None = None  # for a caption file: the path of the media it describes
+
+
+@dataclass
+class Plan:
+    """What an index run has to do."""
+
+    unchanged: int = 0
+    skipped_bad: int = 0  # failed before and unchanged since
+    work: list[tuple[FileEntry, Media | None]] = field(default_factory=list)  # new or changed
+    missing: dict[str, Media] = field(default_factory=dict)  # in the catalog, gone from disk
+    entries: list[FileEntry] = field(default_factory=list)
+
+
+def kind_of(path: str) -> str | None:
+    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
+
+
+def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None]) -> list[FileEntry]:
+    """Every supported file under ``roots`` (files may be named directly). Hidden files and folders,
+    and the library folder itself, are skipped; symbolic links to folders are not followed (no loops)."""
+    found: dict[str, FileEntry] = {}
+    skip_s = str(skip) if skip else None
+    for root in roots:
+        root = Path(os.path.abspath(os.path.expanduser(root)))
+        if root.is_file():
+            _add(str(root), found, on_error)
+            continue
+        for folder, dirs, files in os.walk(root, onerror=lambda e: on_error(e.filename or str(root), _why(e))):
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s)
+            for name in sorted(files):
+                if not name.startswith("."):
+                    _add(os.path.join(folder, name), found, on_error)
+    entries = sorted(found.values(), key=lambda e: e.path)
+    _link_captions(entries)
+    return entries
+
+
+def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], None]) -> None:
+    kind = kind_of(path)
+    if kind is None:
+        return
+    try:
+        st = os.stat(path)
+    except OSError as exc:
+        on_error(path, _why(exc))
+        return
+    if not stat.S_ISREG(st.st_mode):
+        return
+    if not os.access(path, os.R_OK):
+        on_error(path, "permission denied")
+        return
+    found[path] = FileEntry(path, st.st_size, st.st_mtime, kind)
+
+
+def _link_captions(entries: list[FileEntry]) -> None:
+    """``photo.jpg.txt`` or ``photo.txt`` beside ``photo.jpg`` is that photo's caption."""
+    media_by_stem: dict[str, str] = {}
+    paths = {e.path for e in entries}
+    for e in entries:
+        if e.kind in ("image", "video"):
+            media_by_stem.setdefault(os.path.splitext(e.path)[0], e.path)
+    for e in entries:
+        if e.kind == "text" and e.path.endswith(".txt"):
+            base = e.path[: -len(".txt")]
+            e.link = base if base in paths and kind_of(base) in ("image", "video") else media_by_stem.get(base)
+
+
+def diff(entries: list[FileEntry], catalog: Catalog, roots: Iterable[Path]) -> Plan:
+    """Split what is on disk into unchanged, new-or-changed and missing, against the catalog."""
+    plan = Plan(entries=entries)
+    known: dict[str, Media] = {}
+    for root in roots:
+        root_s = os.path.abspath(os.path.expanduser(root))
+        for m in catalog.all_media(prefix=root_s):
+            if m.path == root_s or m.path.startswith(root_s.rstrip(os.sep) + os.sep):
+                known[m.path] = m
+    failed = catalog.error_states()
+    seen = set()
+    for e in entries:
+        seen.add(e.path)
+        m = known.get(e.path)
+        if m is not None and m.size == e.size and m.mtime == e.mtime:
+            plan.unchanged += 1
+        elif m is None and failed.get(e.path) == (e.size, e.mtime):
+            plan.skipped_bad += 1
+        else:
+            plan.work.append((e, m))
+    plan.missing = {p: m for p, m in known.items() if p not in seen}
+    return plan
+
+
+def file_hash(path: str, data: bytes | None = None) -> str:
+    """Content hash (BLAKE2b-128) of a file, or of its bytes when already read."""
+    h = hashlib.blake2b(digest_size=16)
+    if data is not None:
+        h.update(data)
+    else:
+        with open(path, "rb") as fh:
+            for chunk in iter(lambda: fh.read(1 << 20), b""):
+                h.update(chunk)
+    return h.hexdigest()
+
+
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)

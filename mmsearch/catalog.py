@@ -1,0 +1,499 @@
+"""The catalog: SQL schema and queries for media files, segments, vectors and ingest errors.
+
+The catalog is the source of truth. Every vector is stored here too (float16), so a FAISS index can
+be rebuilt, moved to another index type or repaired without decoding or embedding again.
+
+A segment's FAISS id is its primary key, so the index and the catalog agree by construction and a
+check is a set comparison. Spaces carry an ``epoch`` bumped in the same transaction that adds or
+removes their vectors; an index snapshot records the epoch it reflects, so a stale snapshot is
+detected on open and replayed from the stored vectors.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import threading
+from dataclasses import dataclass
+from typing import Iterable, Iterator, Sequence
+
+import numpy as np
+from sqlalchemy import (
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    create_engine,
+    delete,
+    event,
+    func,
+    select,
+    update,
+)
+from sqlalchemy.engine import Engine as SqlEngine
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from .errors import LibraryError
+
+SCHEMA_VERSION = 1
+
+
+def utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Meta(Base):
+    __tablename__ = "meta"
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+class Space(Base):
+    """An embedding space: one encoder's output."""
+
+    __tablename__ = "space"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(64), unique=True)
+    model_id: Mapped[str] = mapped_column(Text)
+    spec: Mapped[str] = mapped_column(Text, default="")  # how to load the model again
+    dim: Mapped[int] = mapped_column(Integer)
+    epoch: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Media(Base):
+    """One file of the library."""
+
+    __tablename__ = "media"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    content_hash: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(Integer)
+    mtime: Mapped[float] = mapped_column(Float)
+    kind: Mapped[str] = mapped_column(String(16), index=True)  # image | text | video | audio
+    duration: Mapped[float | None] = mapped_column(Float, nullable=True)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    decoder: Mapped[str | None] = mapped_column(String(32), nullable=True)
+    # A caption file points at the media it describes (IMAGE.txt -> IMAGE.jpg).
+    link_id: Mapped[int | None] = mapped_column(
+        ForeignKey("media.id", ondelete="SET NULL"), nullable=True, index=True
+    )
+    status: Mapped[str] = mapped_column(String(16), default="ok")
+    indexed_at: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+class Segment(Base):
+    """The unit a hit points at: a whole image, a text passage, a video scene or frame, an audio window."""
+
+    __tablename__ = "segment"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)  # also the FAISS id
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))  # image | text | scene | frame | audio | speech | subtitle
+    start: Mapped[float | None] = mapped_column(Float, nullable=True)
+    end: Mapped[float | None] = mapped_column(Float, nullable=True)
+    keyframe: Mapped[float | None] = mapped_column(Float, nullable=True)
+    parent_id: Mapped[int | None] = mapped_column(Integer, nullable=True, index=True)
+    text: Mapped[str | None] = mapped_column(Text, nullable=True)
+    space_id: Mapped[int | None] = mapped_column(ForeignKey("space.id"), nullable=True)
+    vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float16
+
+    __table_args__ = (Index("ix_segment_space", "space_id", "id"),)
+
+
+class IngestError(Base):
+    __tablename__ = "ingest_error"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    path: Mapped[str] = mapped_column(Text, index=True)
+    stage: Mapped[str] = mapped_column(String(32))
+    message: Mapped[str] = mapped_column(Text)
+    # The file's size and mtime when it failed: an unchanged bad file is not retried every run.
+    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    mtime: Mapped[float | None] = mapped_column(Float, nullable=True)
+    created: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+
+# Migrations: MIGRATIONS[n] upgrades a catalog at version n to n+1. Version 1 is the first schema.
+MIGRATIONS: dict[int, Sequence[str]] = {}
+
+
+@dataclass(frozen=True)
+class SegmentRow:
+    """What a query needs of a segment, joined with its media."""
+
+    id: int
+    media_id: int
+    kind: str
+    start: float | None
+    end: float | None
+    keyframe: float | None
+    parent_id: int | None
+    text: str | None
+    path: str
+    media_kind: str
+    link_id: int | None
+
+
+@dataclass(frozen=True)
+class NewSegment:
+    """A segment to write; ``vector`` is None for segments that are not embedded."""
+
+    kind: str
+    vector: np.ndarray | None = None
+    start: float | None = None
+    end: float | None = None
+    keyframe: float | None = None
+    text: str | None = None
+    parent: int | None = None  # index of the parent within the same write, for frames of a scene
+
+
+@dataclass(frozen=True)
+class WriteResult:
+    media_ids: list[int]
+    added: list[tuple[int, np.ndarray]]  # (segment id, vector) to add to the index
+    removed: list[tuple[int, int]]  # (space id, segment id) to remove from the index
+
+
+def encode_vector(v: np.ndarray) -> bytes:
+    return np.asarray(v, dtype=np.float16).tobytes()
+
+
+def _as_stored(v: np.ndarray) -> np.ndarray:
+    """The vector exactly as the catalog keeps it, so a replayed index equals the live one."""
+    return np.asarray(v, dtype=np.float16).astype(np.float32)
+
+
+def decode_vectors(blobs: Sequence[bytes], dim: int) -> np.ndarray:
+    if not blobs:
+        return np.zeros((0, dim), dtype=np.float32)
+    return np.frombuffer(b"".join(blobs), dtype=np.float16).reshape(len(blobs), dim).astype(np.float32)
+
+
+class Catalog:
+    """SQLAlchemy-backed catalog. Thread-safe for the engine's use: each call opens its own session."""
+
+    def __init__(self, url: str, *, create: bool = True) -> None:
+        self.url = url
+        try:
+            self.sql: SqlEngine = create_engine(url, future=True, pool_pre_ping=True)
+        except (SQLAlchemyError, ImportError) as exc:
+            raise LibraryError(f"cannot open database {url!r}: {exc}") from None
+        if self.sql.dialect.name == "sqlite":
+            event.listen(self.sql, "connect", _sqlite_pragmas)
+        self.session = sessionmaker(self.sql, expire_on_commit=False)
+        self._write_lock = threading.Lock()
+        self._open(create)
+
+    # -- schema -------------------------------------------------------------------------------
+    def _open(self, create: bool) -> None:
+        try:
+            with self.sql.begin() as conn:
+                has_meta = self.sql.dialect.has_table(conn, "meta")
+            if not has_meta:
+                if not create:
+                    raise LibraryError(f"no mmsearch catalog at {self.url}")
+                Base.metadata.create_all(self.sql)
+                with self.session.begin() as s:
+                    s.merge(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
+                return
+            version = self.schema_version()
+        except OperationalError as exc:
+            raise LibraryError(f"cannot read catalog {self.url}: {exc.orig}") from None
+        if version > SCHEMA_VERSION:
+            raise LibraryError(
+                f"this library was written by a newer mmsearch (catalog schema {version}, this version "
+                f"reads up to {SCHEMA_VERSION}); upgrade mmsearch to open it"
+            )
+        while version < SCHEMA_VERSION:
+            # Each step and its version bump commit together: a crash mid-migration leaves the
+            # previous version, and the next open runs the step again.
+            with self.session.begin() as s:
+                for statement in MIGRATIONS[version]:
+                    s.connection().exec_driver_sql(statement)
+                version += 1
+                s.merge(Meta(key="schema_version", value=str(version)))
+
+    def schema_version(self) -> int:
+        with self.session() as s:
+            row = s.get(Meta, "schema_version")
+            return int(row.value) if row else 0
+
+    def close(self) -> None:
+        self.sql.dispose()
+
+    # -- spaces -------------------------------------------------------------------------------
+    def space(self, name: str) -> Space | None:
+        with self.session() as s:
+            return s.scalar(select(Space).where(Space.name == name))
+
+    def spaces(self) -> list[Space]:
+        with self.session() as s:
+            return list(s.scalars(select(Space).order_by(Space.id)))
+
+    def ensure_space(self, name: str, model_id: str, dim: int, spec: str = "") -> Space:
+        """Create the space on first use; callers check model ids before writing."""
+        with self._write_lock, self.session.begin() as s:
+            space = s.scalar(select(Space).where(Space.name == name))
+            if space is None:
+                space = Space(name=name, model_id=model_id, dim=dim, epoch=0, spec=spec)
+                s.add(space)
+                s.flush()
+            return space
+
+    # -- media ----------------------------------------------------------------------------------
+    def media_by_path(self, path: str) -> Media | None:
+        with self.session() as s:
+            return s.scalar(select(Media).where(Media.path == path))
+
+    def media_by_id(self, media_id: int) -> Media | None:
+        with self.session() as s:
+            return s.get(Media, media_id)
+
+    def all_media(self, prefix: str | None = None) -> list[Media]:
+        with self.session() as s:
+            q = select(Media)
+            if prefix is not None:
+                q = q.where(Media.path.startswith(prefix, autoescape=True))
+            return list(s.scalars(q.order_by(Media.path)))
+
+    def media_by_hash(self, content_hash: str) -> list[Media]:
+        with self.session() as s:
+            return list(s.scalars(select(Media).where(Media.content_hash == content_hash)))
+
+    def touch_media(self, media_id: int, *, size: int, mtime: float, path: str | None = None) -> None:
+        with self._write_lock, self.session.begin() as s:
+            values: dict = {"size": size, "mtime": mtime}
+            if path is not None:
+                values["path"] = path
+            s.execute(update(Media).where(Media.id == media_id).values(**values))
+
+    def set_link(self, media_id: int, link_id: int | None) -> None:
+        with self._write_lock, self.session.begin() as s:
+            s.execute(update(Media).where(Media.id == media_id).values(link_id=link_id))
+
+    def write_media(
+        self,
+        items: Sequence[tuple[dict, Sequence[NewSegment]]],
+        space_name: str | None,
+        replace_ids: Iterable[int] = (),
+    ) -> "WriteResult":
+        """Insert media rows with their segments in ONE transaction; remove ``replace_ids`` first.
+
+        Every space whose vectors change gets its epoch bumped in the same transaction.
+        """
+        with self._write_lock, self.session.begin() as s:
+            space = s.scalar(select(Space).where(Space.name == space_name)) if space_name else None
+            removed = _delete_media(s, list(replace_ids))
+            media_ids: list[int] = []
+            added: list[tuple[int, np.ndarray]] = []
+            for fields, segments in items:
+                media = Media(**fields)
+                s.add(media)
+                s.flush()
+                media_ids.append(media.id)
+                rows: list[Segment] = []
+                for seg in segments:
+                    row = Segment(
+                        media_id=media.id,
+                        kind=seg.kind,
+                        start=seg.start,
+                        end=seg.end,
+                        keyframe=seg.keyframe,
+                        text=seg.text,
+                        parent_id=rows[seg.parent].id if seg.parent is not None else None,
+                        space_id=space.id if (space is not None and seg.vector is not None) else None,
+                        vector=encode_vector(seg.vector) if seg.vector is not None else None,
+                    )
+                    s.add(row)
+                    s.flush()
+                    rows.append(row)
+                    if seg.vector is not None:
+                        added.append((row.id, _as_stored(seg.vector)))
+            touched = {sid for sid, _ in removed}
+            if space is not None and added:
+                touched.add(space.id)
+            for space_id in touched:
+                s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
+            return WriteResult(media_ids, added, removed)
+
+    def add_segments(self, media_id: int, segments: Sequence[NewSegment], space_name: str) -> list[tuple[int, np.ndarray]]:
+        """Add segments of one space to an existing media row (e.g. a soundtrack after the frames)."""
+        with self._write_lock, self.session.begin() as s:
+            space = s.scalar(select(Space).where(Space.name == space_name))
+            added: list[tuple[int, np.ndarray]] = []
+            rows: list[Segment] = []
+            for seg in segments:
+                row = Segment(
+                    media_id=media_id, kind=seg.kind, start=seg.start, end=seg.end, keyframe=seg.keyframe,
+                    text=seg.text, parent_id=rows[seg.parent].id if seg.parent is not None else None,
+                    space_id=space.id if seg.vector is not None else None,
+                    vector=encode_vector(seg.vector) if seg.vector is not None else None,
+                )
+                s.add(row)
+                s.flush()
+                rows.append(row)
+                if seg.vector is not None:
+                    added.append((row.id, _as_stored(seg.vector)))
+            if added:
+                s.execute(update(Space).where(Space.id == space.id).values(epoch=Space.epoch + 1))
+            return added
+
+    def remove_media(self, media_ids: Sequence[int]) -> list[tuple[int, int]]:
+        """Delete media with their segments; returns (space id, segment id) of removed vectors."""
+        if not media_ids:
+            return []
+        with self._write_lock, self.session.begin() as s:
+            removed = _delete_media(s, list(media_ids))
+            for space_id in {sid for sid, _ in removed}:
+                s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
+            return removed
+
+    # -- segments -----------------------------------------------------------------------------
+    def segments(self, ids: Sequence[int]) -> dict[int, SegmentRow]:
+        """Segments by id joined with their media, in one query per 900 ids (SQLite's bound limit)."""
+        out: dict[int, SegmentRow] = {}
+        ids = [int(i) for i in ids]
+        with self.session() as s:
+            for chunk in _chunks(ids, 900):
+                q = (
+                    select(Segment.id, Segment.media_id, Segment.kind, Segment.start, Segment.end,
+                           Segment.keyframe, Segment.parent_id, Segment.text, Media.path, Media.kind,
+                           Media.link_id)
+                    .join(Media, Media.id == Segment.media_id)
+                    .where(Segment.id.in_(chunk))
+                )
+                for row in s.execute(q):
+                    out[row[0]] = SegmentRow(*row)
+        return out
+
+    def segments_of_media(self, media_id: int, kinds: Sequence[str] | None = None) -> list[SegmentRow]:
+        with self.session() as s:
+            q = (
+                select(Segment.id, Segment.media_id, Segment.kind, Segment.start, Segment.end,
+                       Segment.keyframe, Segment.parent_id, Segment.text, Media.path, Media.kind,
+                       Media.link_id)
+                .join(Media, Media.id == Segment.media_id)
+                .where(Segment.media_id == media_id)
+                .order_by(Segment.start, Segment.id)
+            )
+            if kinds:
+                q = q.where(Segment.kind.in_(list(kinds)))
+            return [SegmentRow(*row) for row in s.execute(q)]
+
+    def vectors_of_media(self, media_id: int) -> dict[str, np.ndarray]:
+        """Stored vectors of one media file by space name (to query with a file already indexed)."""
+        with self.session() as s:
+            q = (
+                select(Space.name, Space.dim, Segment.vector)
+                .join(Space, Space.id == Segment.space_id)
+                .where(Segment.media_id == media_id)
+                .order_by(Segment.id)
+            )
+            grouped: dict[str, tuple[int, list[bytes]]] = {}
+            for name, dim, blob in s.execute(q):
+                grouped.setdefault(name, (dim, []))[1].append(blob)
+            return {name: decode_vectors(blobs, dim) for name, (dim, blobs) in grouped.items()}
+
+    def iter_vectors(self, space_id: int, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """All (ids, float32 vectors) of a space, in id order, in batches (for index rebuilds)."""
+        last = -1
+        with self.session() as s:
+            while True:
+                rows = s.execute(
+                    select(Segment.id, Segment.vector)
+                    .where(Segment.space_id == space_id, Segment.id > last)
+                    .order_by(Segment.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return
+                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
+                yield ids, decode_vectors([r[1] for r in rows], dim)
+                last = int(ids[-1])
+
+    def vector_ids(self, space_id: int) -> np.ndarray:
+        with self.session() as s:
+            ids = s.scalars(select(Segment.id).where(Segment.space_id == space_id).order_by(Segment.id)).all()
+            return np.asarray(ids, dtype=np.int64)
+
+    # -- errors ---------------------------------------------------------------------------------
+    def record_error(self, path: str, stage: str, message: str, size: int | None = None,
+                     mtime: float | None = None) -> None:
+        with self._write_lock, self.session.begin() as s:
+            s.execute(delete(IngestError).where(IngestError.path == path))
+            s.add(IngestError(path=path, stage=stage, message=message[:2000], size=size, mtime=mtime))
+
+    def clear_errors(self, paths: Iterable[str]) -> None:
+        paths = list(paths)
+        if not paths:
+            return
+        with self._write_lock, self.session.begin() as s:
+            for chunk in _chunks(paths, 900):
+                s.execute(delete(IngestError).where(IngestError.path.in_(chunk)))
+
+    def errors(self) -> list[IngestError]:
+        with self.session() as s:
+            return list(s.scalars(select(IngestError).order_by(IngestError.created, IngestError.id)))
+
+    def error_states(self) -> dict[str, tuple[int | None, float | None]]:
+        """path -> (size, mtime) of every file that failed."""
+        with self.session() as s:
+            return {p: (size, mtime) for p, size, mtime in s.execute(select(IngestError.path, IngestError.size, IngestError.mtime))}
+
+    def space_epochs(self) -> dict[str, int]:
+        with self.session() as s:
+            return dict(s.execute(select(Space.name, Space.epoch)).all())
+
+    # -- stats ----------------------------------------------------------------------------------
+    def counts(self) -> dict:
+        with self.session() as s:
+            media = dict(s.execute(select(Media.kind, func.count()).group_by(Media.kind)).all())
+            segments = dict(s.execute(select(Segment.kind, func.count()).group_by(Segment.kind)).all())
+            per_space = dict(
+                s.execute(
+                    select(Space.name, func.count(Segment.id))
+                    .join(Segment, Segment.space_id == Space.id, isouter=True)
+                    .group_by(Space.name)
+                ).all()
+            )
+            total_bytes = s.scalar(select(func.coalesce(func.sum(Media.size), 0)))
+            errors = s.scalar(select(func.count()).select_from(IngestError))
+        return {"media": media, "segments": segments, "vectors": per_space, "bytes": int(total_bytes or 0),
+                "errors": int(errors or 0)}
+
+
+def _delete_media(s: Session, media_ids: list[int]) -> list[tuple[int, int]]:
+    removed: list[tuple[int, int]] = []
+    for chunk in _chunks(media_ids, 900):
+        removed += [
+            (sid, seg)
+            for seg, sid in s.execute(
+                select(Segment.id, Segment.space_id).where(Segment.media_id.in_(chunk), Segment.space_id.is_not(None))
+            )
+        ]
+        s.execute(update(Media).where(Media.link_id.in_(chunk)).values(link_id=None))
+        s.execute(delete(Segment).where(Segment.media_id.in_(chunk)))
+        s.execute(delete(Media).where(Media.id.in_(chunk)))
+    return removed
+
+
+def _chunks(seq: Sequence, n: int) -> Iterator[Sequence]:
+    for i in range(0, len(seq), n):
+        yield seq[i : i + n]
+
+
+def _sqlite_pragmas(dbapi_conn, _record) -> None:
+    cur = dbapi_conn.cursor()
+    # WAL lets searches read while an ingest writes; NORMAL sync is durable at checkpoints and
+    # never corrupts on a crash; the busy timeout makes a second writer wait instead of failing.
+    cur.execute("PRAGMA journal_mode=WAL")
+    cur.execute("PRAGMA synchronous=NORMAL")
+    cur.execute("PRAGMA foreign_keys=ON")
+    cur.execute("PRAGMA busy_timeout=30000")
+    cur.close()

@@ -1,0 +1,47 @@
+"""The Encoder protocol: what an embedding model must offer to the engine.
+
+An encoder owns one *space*: a name (``clip``, ``audio``, ``speech``), the model id that produced it and
+a dimension. It maps the modalities it supports to L2-normalised float32 vectors of that dimension.
+The engine never mixes vectors of two model ids in one space.
+"""
+from __future__ import annotations
+
+from typing import Any, Protocol, Sequence, runtime_checkable
+
+import numpy as np
+
+
+@runtime_checkable
+class Encoder(Protocol):
+    """An embedding model for one space.
+
+    Attributes:
+        space: name of the embedding space this encoder writes (``"clip"`` for images+video frames).
+        model_id: stable id of the weights, stored in the catalog (e.g. ``"ViT-B-32:laion2b_s34b_b79k"``).
+        dim: output dimension.
+        modalities: the inputs it accepts, a subset of ``{"text", "image", "audio"}``.
+    """
+
+    space: str
+    model_id: str
+    dim: int
+    modalities: frozenset[str]
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """Return an (n, dim) float32 array of unit vectors."""
+        ...
+
+    def prepare_image(self, image: Any) -> Any:
+        """CPU-side preprocessing of one PIL image; safe to call from worker threads."""
+        ...
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
+        """Encode a batch of ``prepare_image`` outputs to an (n, dim) float32 array of unit vectors."""
+        ...
+
+
+def l2_normalize(x: np.ndarray) -> np.ndarray:
+    """Row-wise L2 normalisation that leaves zero rows at zero instead of producing NaN."""
+    x = np.asarray(x, dtype=np.float32)
+    norms = np.linalg.norm(x, axis=-1, keepdims=True)
+    return x / np.maximum(norms, 1e-12)

@@ -1,0 +1,40 @@
+"""Model-hub reachability, so that a machine without network fails fast with a clear message.
+
+huggingface_hub retries an unreachable host for about a minute before giving up. We probe the
+endpoint once (DNS + TCP, a few seconds at most); when it cannot be reached we switch the hub
+libraries to offline mode, so weights already in the local cache still load and missing ones fail
+at once.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import socket
+from urllib.parse import urlparse
+
+
+@functools.lru_cache(maxsize=1)
+def hub_reachable(timeout: float = 3.0) -> bool:
+    if os.environ.get("HF_HUB_OFFLINE", "").lower() in ("1", "true", "yes"):
+        return False
+    host = urlparse(os.environ.get("HF_ENDPOINT", "https://huggingface.co")).hostname or "huggingface.co"
+    try:
+        with socket.create_connection((host, 443), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def prepare_hub() -> bool:
+    """Return whether the hub is reachable; if not, put huggingface_hub/transformers offline."""
+    if hub_reachable():
+        return True
+    os.environ["HF_HUB_OFFLINE"] = "1"
+    os.environ["TRANSFORMERS_OFFLINE"] = "1"
+    try:
+        import huggingface_hub.constants as constants
+
+        constants.HF_HUB_OFFLINE = True
+    except ImportError:
+        pass
+    return False

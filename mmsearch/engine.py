@@ -1,0 +1,345 @@
+"""Engine: the one object a caller needs. Opens a library folder; index, search, similar, stats.
+
+    from mmsearch import Engine
+    with Engine("~/photos-index") as engine:
+        engine.index(["~/Pictures"])
+        for hit in engine.search("a cat on a sofa", k=5):
+            print(hit.path, hit.score)
+"""
+from __future__ import annotations
+
+import fnmatch
+import threading
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+
+from .catalog import SegmentRow
+from .config import DEFAULT_MODEL, Settings, load_settings
+from .encoders import Encoder, load_image_text_encoder
+from .errors import MmsearchError, ModelMismatchError
+from .hits import Hit
+from .library import Library
+
+KINDS = ("image", "text", "video", "audio")
+_GLOB_CHARS = set("*?[")
+
+
+class Engine:
+    """A library of indexed media and the models that embed it.
+
+    Args:
+        library: the library folder (default: setting ``library``, ``MMSEARCH_LIBRARY``).
+        model: open_clip model spec ``ARCH:PRETRAINED`` for images, video frames and texts; default the
+            model the library was built with, else ``ViT-B-32:laion2b_s34b_b79k``.
+        settings: a full :class:`Settings`; keyword overrides apply on top of it.
+        create: create the library if it does not exist.
+    """
+
+    def __init__(
+        self,
+        library: str | Path | None = None,
+        *,
+        model: str | None = None,
+        settings: Settings | None = None,
+        create: bool = True,
+        **overrides: Any,
+    ) -> None:
+        if settings is None:
+            settings = load_settings(library=library, model=model, **overrides)
+        else:
+            import dataclasses
+
+            changes = {k: v for k, v in dict(library=library, model=model, **overrides).items() if v is not None}
+            if "library" in changes:
+                changes["library"] = Path(changes["library"]).expanduser()
+            settings = dataclasses.replace(settings, **changes)
+        self.settings = settings
+        self.library = Library(settings, create=create)
+        self.catalog = self.library.catalog
+        self._encoders: dict[str, Encoder] = {}
+        self._encoder_lock = threading.Lock()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    def close(self) -> None:
+        self.library.close()
+
+    def __enter__(self) -> "Engine":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- models ---------------------------------------------------------------------------------
+    def model_spec(self, space: str = "clip") -> str:
+        """The spec the space is (or will be) embedded with: explicit setting, else the library's."""
+        if space != "clip":
+            raise MmsearchError(f"unknown space {space!r}")
+        if self.settings.model:
+            return self.settings.model
+        recorded = self.catalog.space(space)
+        return recorded.spec if recorded is not None and recorded.spec else DEFAULT_MODEL
+
+    def encoder(self, space: str = "clip") -> Encoder:
+        """Load (once) the encoder of a space, refusing one that differs from the library's model."""
+        with self._encoder_lock:
+            if space in self._encoders:
+                return self._encoders[space]
+            spec = self.model_spec(space)
+            enc = load_image_text_encoder(spec, self.settings.device)
+            recorded = self.catalog.space(space)
+            if recorded is not None and recorded.model_id != enc.model_id:
+                raise ModelMismatchError(
+                    f"library {self.library.root} embeds space {space!r} with model {recorded.model_id!r} "
+                    f"(spec {recorded.spec!r}), not {enc.model_id!r}; open it with --model {recorded.spec} "
+                    f"(MMSEARCH_MODEL), or use a new library folder to embed with the other model"
+                )
+            self._encoders[space] = enc
+            return enc
+
+    def use_encoder(self, encoder: Encoder) -> None:
+        """Use an already-built encoder for its space (same model check as :meth:`encoder`)."""
+        recorded = self.catalog.space(encoder.space)
+        if recorded is not None and recorded.model_id != encoder.model_id:
+            raise ModelMismatchError(
+                f"library {self.library.root} embeds space {encoder.space!r} with {recorded.model_id!r}, "
+                f"not {encoder.model_id!r}"
+            )
+        self._encoders[encoder.space] = encoder
+
+    # -- ingest ---------------------------------------------------------------------------------
+    def index(self, paths: Iterable[str | Path], *, progress: Any = None) -> "IndexReport":  # noqa: F821
+        """Add, update, move and remove the media under ``paths``; returns an IndexReport."""
+        from .indexers import run_index  # ingestion pipelines live in mmsearch.indexers
+
+        return run_index(self, [Path(p) for p in paths], progress=progress)
+
+    def remove(self, paths: Iterable[str | Path]) -> int:
+        """Forget files (or everything under folders) without touching them on disk."""
+        ids: list[int] = []
+        for p in paths:
+            full = str(Path(p).expanduser().absolute())
+            ids += [m.id for m in self.catalog.all_media() if m.path == full or m.path.startswith(full.rstrip("/") + "/")]
+        self.library.acquire_writer()
+        try:
+            removed = self.catalog.remove_media(ids)
+            from .catalog import WriteResult
+
+            self.library.apply(WriteResult([], [], removed), None)
+            self.library.save(force=True)
+        finally:
+            self.library.release_writer()
+        return len(ids)
+
+    def reindex(self) -> dict[str, int]:
+        """Rebuild every space's FAISS index from the stored vectors (no decoding, no embedding)."""
+        self.library.acquire_writer()
+        try:
+            counts = {s.name: self.library.rebuild(s).ntotal for s in self.catalog.spaces()}
+            self.library.save(force=True)
+            return counts
+        finally:
+            self.library.release_writer()
+
+    # -- queries --------------------------------------------------------------------------------
+    def search(
+        self,
+        query: str | Path | Any,
+        k: int = 10,
+        kinds: Sequence[str] | None = None,
+        path: str | None = None,
+    ) -> list[Hit]:
+        """Rank the library's segments against a query.
+
+        Args:
+            query: a text (``str``), an image file (``pathlib.Path``) or a PIL image.
+            k: number of hits.
+            kinds: restrict to media kinds among ``image``, ``text``, ``video``, ``audio``.
+            path: keep only files whose path matches this glob (a plain string matches as ``*string*``).
+        """
+        kinds = _check_kinds(kinds)
+        if isinstance(query, str):
+            if not query.strip():
+                raise MmsearchError("empty query")
+            return self._search_vectors(self._text_queries(query), k, kinds, path)
+        return self.similar(query, k=k, kinds=kinds, path=path)
+
+    def similar(
+        self, image: str | Path | Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None
+    ) -> list[Hit]:
+        """Images (and video scenes) that look like ``image``, and texts that describe it.
+
+        An image already in the library is queried with its stored vector and left out of the hits.
+        """
+        kinds = _check_kinds(kinds)
+        vector, exclude = self._image_query(image)
+        return self._search_vectors({"clip": vector}, k, kinds, path, exclude={exclude} if exclude else set())
+
+    def _text_queries(self, text: str) -> dict[str, np.ndarray]:
+        out = {}
+        for space in self.catalog.spaces():
+            enc = self.encoder(space.name)
+            if "text" in enc.modalities:
+                out[space.name] = enc.encode_text([text])[0]
+        return out
+
+    def _image_query(self, image: str | Path | Any) -> tuple[np.ndarray, int | None]:
+        if isinstance(image, (str, Path)):
+            p = Path(image).expanduser().absolute()
+            media = self.catalog.media_by_path(str(p))
+            if media is not None:
+                stored = self.catalog.vectors_of_media(media.id).get("clip")
+                if stored is not None and len(stored):
+                    return stored[0], media.id
+            from .media.images import load_image
+
+            pil, _, _ = load_image(p)
+        else:
+            pil = image
+        enc = self.encoder("clip")
+        return enc.encode_prepared([enc.prepare_image(pil)])[0], None
+
+    def _search_vectors(
+        self,
+        queries: dict[str, np.ndarray],
+        k: int,
+        kinds: Sequence[str] | None,
+        path: str | None,
+        exclude: set[int] = frozenset(),  # type: ignore[assignment]
+    ) -> list[Hit]:
+        hits: list[Hit] = []
+        for space_name, vector in queries.items():
+            space = self.catalog.space(space_name)
+            if space is None:
+                continue
+            hits += self._search_space(space, vector, k, kinds, path, exclude)
+        hits.sort(key=lambda h: -h.score)
+        return hits[:k]
+
+    def _search_space(self, space, vector, k, kinds, path, exclude) -> list[Hit]:
+        index = self.library.index(space)
+        total = index.ntotal
+        if total == 0:
+            return []
+        matcher = _path_matcher(path)
+        fetch = min(total, max(4 * k, k + 32))
+        while True:
+            scores, ids = index.search(vector[None, :], fetch)
+            rows = self.catalog.segments([i for i in ids[0] if i >= 0])
+            candidates = [
+                (float(s), rows[int(i)])
+                for s, i in zip(scores[0], ids[0])
+                if int(i) in rows
+                and (kinds is None or rows[int(i)].media_kind in kinds)
+                and rows[int(i)].media_id not in exclude
+                and matcher(rows[int(i)].path)
+            ]
+            hits = _group(candidates, space.name)
+            if len(hits) >= k or fetch >= total:
+                break
+            fetch = min(total, fetch * 4)
+        if any(h.kind == "text" for h in hits):
+            self._attach_links(hits)
+        return hits[:k]
+
+    def _attach_links(self, hits: list[Hit]) -> None:
+        for hit in hits:
+            link_id = hit.extra.pop("link_id", None)
+            if link_id:
+                linked = self.catalog.media_by_id(link_id)
+                hit.linked = linked.path if linked else None
+
+    # -- information ----------------------------------------------------------------------------
+    def stats(self) -> dict:
+        """Counts of files, segments and vectors, the spaces and their models, the library's place."""
+        counts = self.catalog.counts()
+        spaces = []
+        for space in self.catalog.spaces():
+            idx = self.library.index(space)
+            spaces.append(
+                {
+                    "name": space.name,
+                    "model": space.model_id,
+                    "spec": space.spec,
+                    "dim": space.dim,
+                    "vectors": int(counts["vectors"].get(space.name, 0)),
+                    "indexed": idx.ntotal,
+                    "active": True,
+                }
+            )
+        return {
+            "library": str(self.library.root),
+            "database": _mask_url(self.settings.database),
+            "files": sum(counts["media"].values()),
+            "by_kind": counts["media"],
+            "segments": counts["segments"],
+            "bytes": counts["bytes"],
+            "errors": counts["errors"],
+            "spaces": spaces,
+        }
+
+    def errors(self) -> list[dict]:
+        """Files that could not be indexed, with the stage that failed and why."""
+        return [
+            {"path": e.path, "stage": e.stage, "message": e.message, "time": e.created.isoformat(timespec="seconds")}
+            for e in self.catalog.errors()
+        ]
+
+
+def _check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...] | None:
+    if not kinds:
+        return None
+    bad = [k for k in kinds if k not in KINDS]
+    if bad:
+        raise MmsearchError(f"unknown kind {bad[0]!r}; choose from {', '.join(KINDS)}")
+    return tuple(kinds)
+
+
+def _path_matcher(pattern: str | None) -> Callable[[str], bool]:
+    if not pattern:
+        return lambda _p: True
+    if not _GLOB_CHARS & set(pattern):
+        pattern = f"*{pattern}*"
+    return lambda p: fnmatch.fnmatchcase(p, pattern)
+
+
+def _group(candidates: list[tuple[float, SegmentRow]], space: str) -> list[Hit]:
+    """One hit per whole file; for timed segments, one per run of overlapping segments of a file.
+
+    Candidates arrive best first, so the first segment seen of a group carries its score.
+    """
+    hits: list[Hit] = []
+    whole: dict[int, Hit] = {}
+    timed: dict[int, list[Hit]] = {}
+    for score, row in candidates:
+        if row.start is None:
+            if row.media_id in whole:
+                continue
+            hit = Hit(path=row.path, kind=row.media_kind, score=score, space=space, text=row.text,
+                      media_id=row.media_id, segment_id=row.id)
+            if row.link_id:
+                hit.extra["link_id"] = row.link_id
+            whole[row.media_id] = hit
+            hits.append(hit)
+            continue
+        group = timed.setdefault(row.media_id, [])
+        for hit in group:
+            if row.start <= (hit.end or 0) and (row.end or 0) >= (hit.start or 0):
+                hit.start, hit.end = min(hit.start, row.start), max(hit.end, row.end)
+                break
+        else:
+            hit = Hit(path=row.path, kind=row.media_kind, score=score, start=row.start, end=row.end,
+                      space=space, keyframe=row.keyframe, text=row.text, media_id=row.media_id, segment_id=row.id)
+            group.append(hit)
+            hits.append(hit)
+    return hits
+
+
+def _mask_url(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001
+        return url

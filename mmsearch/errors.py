@@ -1,0 +1,38 @@
+"""Exceptions a caller of mmsearch may want to catch.
+
+Every error that reaches a user carries a message that says what went wrong and what to do,
+so the CLI can print ``str(error)`` and nothing else.
+"""
+from __future__ import annotations
+
+
+class MmsearchError(Exception):
+    """Base class of every error mmsearch raises on purpose."""
+
+
+class ConfigError(MmsearchError):
+    """A setting is missing or malformed."""
+
+
+class ModelUnavailableError(MmsearchError):
+    """Model weights cannot be loaded (no network, missing file, unknown architecture)."""
+
+
+class ModelMismatchError(MmsearchError):
+    """A library's embedding space was built with another model than the one asked for."""
+
+
+class LibraryError(MmsearchError):
+    """The library folder cannot be opened or is damaged."""
+
+
+class LibraryLockedError(LibraryError):
+    """Another process is writing to the library."""
+
+
+class MediaError(MmsearchError):
+    """A media file cannot be decoded. ``stage`` names the step that failed."""
+
+    def __init__(self, message: str, stage: str = "decode") -> None:
+        super().__init__(message)
+        self.stage = stage

@@ -1,0 +1,170 @@
+"""A library folder: the catalog, one vector index per space, the writer lock.
+
+Ordering that makes ingestion crash-safe: a batch's rows *and vectors* are committed to the catalog
+in one transaction first; only then are the vectors added to the in-memory indexes; snapshots are
+written atomically now and then, each stamped with the space's catalog epoch. On open, a snapshot
+whose epoch differs from the catalog's (a crash after a commit, before the next snapshot) or that is
+damaged is replayed from the stored vectors. So a kill at any point leaves a library that opens with
+exactly the committed items.
+"""
+from __future__ import annotations
+
+import errno
+import fcntl
+import os
+import threading
+import time
+from pathlib import Path
+
+from .catalog import Catalog, Space, WriteResult
+from .config import Settings
+from .errors import LibraryError, LibraryLockedError
+from .vectors import VectorIndex
+
+
+class Library:
+    """Storage of a library: folder, catalog, indexes. Knows nothing of models or media files."""
+
+    def __init__(self, settings: Settings, *, create: bool = True) -> None:
+        self.settings = settings
+        self.root = Path(settings.library).expanduser().resolve()
+        if not self.root.exists():
+            if not create:
+                raise LibraryError(f"no library at {self.root}")
+            try:
+                self.root.mkdir(parents=True, mode=0o700)
+            except OSError as exc:
+                raise LibraryError(f"cannot create library folder {self.root}: {exc.strerror}") from None
+        elif not self.root.is_dir():
+            raise LibraryError(f"library path {self.root} is not a folder")
+        self.index_dir = self.root / "index"
+        self.index_dir.mkdir(mode=0o700, exist_ok=True)
+        self.catalog = Catalog(settings.database, create=create)
+        self._indexes: dict[str, VectorIndex] = {}
+        self._dirty: set[str] = set()
+        self._lock = threading.RLock()
+        self._lock_fd: int | None = None
+        self._last_save = time.monotonic()
+
+    # -- writer lock ----------------------------------------------------------------------------
+    def acquire_writer(self) -> None:
+        """Take the library's writer lock or raise LibraryLockedError (one index run at a time)."""
+        if self._lock_fd is not None:
+            return
+        fd = os.open(self.root / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError as exc:
+            os.close(fd)
+            if exc.errno in (errno.EWOULDBLOCK, errno.EAGAIN, errno.EACCES):
+                raise LibraryLockedError(
+                    f"another mmsearch process is indexing into {self.root}; wait for it to finish"
+                ) from None
+            raise
+        os.ftruncate(fd, 0)
+        os.write(fd, str(os.getpid()).encode())
+        self._lock_fd = fd
+
+    def release_writer(self) -> None:
+        if self._lock_fd is not None:
+            fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
+            os.close(self._lock_fd)
+            self._lock_fd = None
+
+    @property
+    def is_writer(self) -> bool:
+        return self._lock_fd is not None
+
+    # -- indexes --------------------------------------------------------------------------------
+    def index_path(self, space: str) -> Path:
+        return self.index_dir / f"{space}.index"
+
+    def index(self, space: Space) -> VectorIndex:
+        """The in-memory index of a space, loaded from its snapshot or replayed from the catalog."""
+        with self._lock:
+            current = self._indexes.get(space.name)
+            epoch = self.catalog.space_epochs().get(space.name, 0)
+            if current is not None and current.epoch == epoch:
+                return current
+            if current is not None and self.is_writer:
+                return current  # the writer applies its own changes as it commits them
+            loaded = self._load_snapshot(space, epoch)
+            if loaded is None:
+                loaded = self._replay(space, epoch)
+            self._indexes[space.name] = loaded
+            return loaded
+
+    def _load_snapshot(self, space: Space, epoch: int) -> VectorIndex | None:
+        path = self.index_path(space.name)
+        if not path.exists():
+            return None
+        try:
+            idx, meta = VectorIndex.load(path)
+        except LibraryError:
+            return None  # damaged: replay from the catalog, the source of truth
+        if meta.get("epoch") != epoch or meta.get("model_id") != space.model_id or idx.dim != space.dim:
+            return None
+        return idx
+
+    def _replay(self, space: Space, epoch: int) -> VectorIndex:
+        idx = VectorIndex(space.dim, epoch=epoch)
+        for ids, vectors in self.catalog.iter_vectors(space.id, space.dim):
+            idx.add(ids, vectors)
+        if self.is_writer:
+            self._dirty.add(space.name)
+        return idx
+
+    def rebuild(self, space: Space) -> VectorIndex:
+        with self._lock:
+            idx = self._replay(space, self.catalog.space_epochs().get(space.name, 0))
+            self._indexes[space.name] = idx
+            self._dirty.add(space.name)
+            return idx
+
+    # -- writes ---------------------------------------------------------------------------------
+    def apply(self, result: WriteResult, space: Space | None) -> None:
+        """Mirror a committed catalog write into the in-memory indexes."""
+        with self._lock:
+            spaces = {s.id: s for s in self.catalog.spaces()}
+            by_space: dict[int, list[int]] = {}
+            for space_id, segment_id in result.removed:
+                by_space.setdefault(space_id, []).append(segment_id)
+            for space_id, ids in by_space.items():
+                name = spaces[space_id].name
+                if name in self._indexes:
+                    self._indexes[name].remove(ids)
+                    self._dirty.add(name)
+            if space is not None and result.added:
+                idx = self._indexes.get(space.name)
+                if idx is None:
+                    idx = self.index(space)  # replay already includes this commit
+                else:
+                    import numpy as np
+
+                    idx.add([i for i, _ in result.added], np.stack([v for _, v in result.added]))
+                self._dirty.add(space.name)
+            epochs = self.catalog.space_epochs()
+            for name, idx in self._indexes.items():
+                idx.epoch = epochs.get(name, idx.epoch)
+
+    def save(self, force: bool = False, every: float = 30.0) -> None:
+        """Snapshot changed indexes; without ``force`` at most every ``every`` seconds."""
+        with self._lock:
+            if not self._dirty or (not force and time.monotonic() - self._last_save < every):
+                return
+            spaces = {s.name: s for s in self.catalog.spaces()}
+            for name in sorted(self._dirty):
+                if name in self._indexes and name in spaces:
+                    self._indexes[name].save(
+                        self.index_path(name), {"space": name, "model_id": spaces[name].model_id}
+                    )
+            self._dirty.clear()
+            self._last_save = time.monotonic()
+
+    def close(self) -> None:
+        try:
+            if self.is_writer:
+                self.save(force=True)
+        finally:
+            self.release_writer()
+            self.catalog.close()

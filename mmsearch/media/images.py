@@ -1,0 +1,66 @@
+"""Image decoding with Pillow: bounded memory, orientation fixed, reduced-size JPEG decoding."""
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ..errors import MediaError
+
+try:  # HEIC/HEIF when the optional plugin is installed
+    import pillow_heif  # type: ignore
+
+    pillow_heif.register_heif_opener()
+    HEIF = True
+except ImportError:
+    HEIF = False
+
+IMAGE_EXTENSIONS = frozenset(
+    {".jpg", ".jpeg", ".png", ".webp", ".gif", ".bmp", ".tif", ".tiff"} | ({".heic", ".heif"} if HEIF else set())
+)
+# Refuse to decode more than this many pixels (a 100000x100000 header would need 30 GB).
+MAX_PIXELS = 120_000_000
+
+
+def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int, int]:
+    """Decode an image to RGB with its longest side at most ``max_side``.
+
+    Returns ``(image, original_width, original_height)``. Raises MediaError for anything that is
+    not a decodable image, and before decoding for images whose header claims too many pixels.
+    """
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im = Image.open(path)
+            width, height = im.size
+            if width <= 0 or height <= 0:
+                raise MediaError(f"image has no pixels ({width}x{height})")
+            if width * height > MAX_PIXELS:
+                raise MediaError(f"image too large to decode safely ({width}x{height} pixels)")
+            # JPEG can decode at 1/2, 1/4, 1/8 scale directly: far less work and memory.
+            im.draft("RGB", (max_side, max_side))
+            im.load()
+            im = ImageOps.exif_transpose(im)
+            if im.mode != "RGB":
+                im = _to_rgb(im)
+            if max(im.size) > max_side:
+                im.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+            return im, width, height
+    except MediaError:
+        raise
+    except UnidentifiedImageError:
+        raise MediaError("not a decodable image (unrecognised or damaged format)") from None
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise MediaError(f"image too large to decode safely: {exc}") from None
+    except (OSError, ValueError, SyntaxError, EOFError) as exc:
+        raise MediaError(f"corrupt or truncated image: {exc}") from None
+
+
+def _to_rgb(im: Image.Image) -> Image.Image:
+    if im.mode in ("RGBA", "LA") or (im.mode == "P" and "transparency" in im.info):
+        rgba = im.convert("RGBA")
+        background = Image.new("RGB", rgba.size, (255, 255, 255))
+        background.paste(rgba, mask=rgba.getchannel("A"))
+        return background
+    return im.convert("RGB")

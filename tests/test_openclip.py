@@ -1,0 +1,89 @@
+"""The real open_clip loading path, with a tiny random-init model saved as a checkpoint by the test."""
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from mmsearch import Engine, ModelUnavailableError
+from mmsearch.encoders import load_image_text_encoder
+from mmsearch.encoders.openclip import parse_spec
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def test_parse_spec():
+    assert parse_spec("ViT-B-32:laion2b_s34b_b79k") == ("ViT-B-32", "laion2b_s34b_b79k")
+    assert parse_spec("ViT-B-32:/w/ckpt.pt") == ("ViT-B-32", "/w/ckpt.pt")
+    assert parse_spec("/cfg/my:model.json:/w/c.pt") == ("/cfg/my:model.json", "/w/c.pt")
+    assert parse_spec("hf-hub:laion/CLIP-ViT-B-32") == ("hf-hub:laion/CLIP-ViT-B-32", None)
+
+
+def test_checkpoint_loads_and_encodes_unit_vectors(tiny_clip):
+    from PIL import Image
+
+    enc = load_image_text_encoder(tiny_clip, "cpu")
+    assert enc.dim == 32 and enc.space == "clip"
+    assert enc.model_id.startswith("mmsearch-tiny:tiny.pt#")
+    texts = enc.encode_text(["a photo of a cat", "a rocket", "a photo of a cat"])
+    assert texts.shape == (3, 32) and texts.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(texts, axis=1), 1.0, atol=1e-5)
+    np.testing.assert_allclose(texts[0], texts[2], atol=1e-6)
+    assert not np.allclose(texts[0], texts[1])
+    imgs = [Image.new("RGB", (50, 40), c) for c in ("red", "blue")]
+    batch = enc.encode_prepared([enc.prepare_image(i) for i in imgs])
+    single = enc.encode_prepared([enc.prepare_image(imgs[1])])
+    np.testing.assert_allclose(batch[1], single[0], atol=1e-5)  # batching does not change results
+
+
+def test_engine_with_checkpoint_end_to_end(tmp_path, colour_folder, tiny_clip):
+    with Engine(tmp_path / "lib", model=tiny_clip) as e:
+        report = e.index([colour_folder])
+        assert report.added == 8 and report.failed == 0
+        hits = e.search("a red square", k=8)
+        assert len(hits) == 8
+        # random weights: no meaning, but the exact ranking must match the encoder's own cosines
+        q = e.encoder().encode_text(["a red square"])[0]
+        stored = e.catalog.vectors_of_media(hits[0].media_id)["clip"]
+        assert abs(float(stored.max(axis=0) @ q) - hits[0].score) < 1e-3 or abs(float((stored @ q).max()) - hits[0].score) < 1e-5
+        assert e.stats()["spaces"][0]["model"].startswith("mmsearch-tiny:")
+
+
+def test_missing_checkpoint_names_the_setting(tmp_path):
+    with pytest.raises(ModelUnavailableError, match="MMSEARCH_MODEL"):
+        load_image_text_encoder(f"ViT-B-32:{tmp_path / 'nope.pt'}", "cpu")
+    with pytest.raises(ModelUnavailableError, match="unknown open_clip architecture"):
+        load_image_text_encoder("NoSuchNet:whatever", "cpu")
+
+
+def test_default_model_without_network_fails_fast_with_one_clear_message(tmp_path):
+    t0 = time.monotonic()
+    with pytest.raises(ModelUnavailableError) as info:
+        load_image_text_encoder("ViT-B-32:laion2b_s34b_b79k", "cpu")
+    assert time.monotonic() - t0 < 60
+    assert "MMSEARCH_MODEL" in str(info.value) and "laion2b_s34b_b79k" in str(info.value)
+
+
+def _demo(tmp_path, **env) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if not k.startswith("MMSEARCH_")}
+    full.update(env, XDG_DATA_HOME=str(tmp_path / "data"), XDG_CONFIG_HOME=str(tmp_path / "cfg"))
+    return subprocess.run(
+        [sys.executable, "-m", "mmsearch.cli", "demo", str(REPO / "sample_data"), "--library", str(tmp_path / "lib")],
+        env=full, capture_output=True, text=True, timeout=600,
+    )
+
+
+@pytest.mark.slow
+def test_demo_stops_with_the_setting_to_use_and_runs_with_a_local_checkpoint(tmp_path, tiny_clip):
+    failed = _demo(tmp_path)
+    assert failed.returncode == 2
+    assert "MMSEARCH_MODEL" in failed.stderr and "Traceback" not in failed.stderr
+    ok = _demo(tmp_path, MMSEARCH_MODEL=tiny_clip)
+    assert ok.returncode == 0, ok.stderr
+    assert "added" in ok.stdout and "failed 0" in ok.stdout and "sample_data/images/" in ok.stdout
+    assert ok.stdout.count("search") >= 4 and "similar" in ok.stdout
