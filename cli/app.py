@@ -208,12 +208,8 @@ def errors(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     if not rows:
         out.print("no errors")
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("path", "stage", "reason", "when"):
-        table.add_column(col, overflow="fold")
-    for r in rows:
-        table.add_row(_show(r["path"]), r["stage"], r["message"], r["time"])
-    out.print(table, highlight=False)
+    for r in rows:  # one line per file: paths stay whole and greppable
+        out.print(f"{_show(r['path'])}  [{r['stage']}] {r['message']}  ({r['time']})", highlight=False, markup=False)
 
 
 @app.command()
@@ -276,14 +272,7 @@ def demo(
         _fail(exc)
 
 
-def main() -> None:
-    """Console entry point."""
-    try:
-        app()
-    except KeyboardInterrupt:
-        err.print("interrupted")
-        sys.exit(130)
 
 
-if __name__ == "__main__":
-    main()
+# Commands that live in their own modules register themselves on `app` when imported.
+# (one import line per module, added below this comment)
