@@ -144,14 +144,32 @@ def search(
     kind: KindOpt = None,
     path: PathOpt = None,
     as_json: JsonOpt = False,
+    thumbs: Annotated[Optional[Path], typer.Option("--thumbs", help="Write a JPEG per image/video hit into this folder.")] = None,
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description."""
     try:
         with _engine(library, model, create=False) as engine:
             hits = engine.search(query, k=top, kinds=kind, path=path)
+            if thumbs is not None:
+                _write_thumbs(engine, hits, thumbs)
     except MmsearchError as exc:
         _fail(exc)
     _print_hits(hits, as_json)
+
+
+def _write_thumbs(engine, hits: list, folder: Path) -> None:
+    folder.mkdir(parents=True, exist_ok=True)
+    for rank, hit in enumerate(hits, 1):
+        if hit.kind not in ("image", "video"):
+            continue
+        at = f"_{hit.keyframe:09.3f}s" if hit.kind == "video" and hit.keyframe is not None else ""
+        target = folder / f"{rank:02d}_{Path(hit.path).stem}{at}.jpg"
+        try:
+            engine.thumbnail(hit).save(target, quality=88)
+        except MmsearchError as exc:
+            err.print(f"  no thumbnail for {_show(hit.path)}: {exc}", highlight=False)
+            continue
+        hit.extra["thumb"] = str(target)
 
 
 @app.command()
@@ -173,6 +191,26 @@ def similar(
     except MmsearchError as exc:
         _fail(exc)
     _print_hits(hits, as_json)
+
+
+@app.command()
+def scenes(
+    video: Annotated[Path, typer.Argument(help="A video in the library.")],
+    library: LibraryOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """List a video's scenes: start, end and keyframe time."""
+    try:
+        with _engine(library, create=False) as engine:
+            rows = engine.scenes(video)
+    except MmsearchError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    for i, r in enumerate(rows, 1):
+        out.print(f"{i:3d}  {_clock(r['start'])}-{_clock(r['end'])}  keyframe {_clock(r['keyframe'])}"
+                  f"  ({r['start']:.2f}-{r['end']:.2f} s)")
 
 
 @app.command()

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import os
+import stat
 import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -16,9 +17,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
+from mmsearch import _faults as faults
 from mmsearch.catalog import Media, NewSegment
 from mmsearch.errors import MediaError, MmsearchError
 from mmsearch.media.images import load_image
+from mmsearch.media.subtitles import merge_cues, parse_subtitles
 from mmsearch.media.text import passages, read_text
 
 from .scan import FileEntry, diff, file_hash, scan
@@ -60,6 +63,16 @@ class Decoded:
     fields: dict
     images: list[Any] = field(default_factory=list)  # encoder-prepared images
     texts: list[str] = field(default_factory=list)
+    spans: list[tuple[float, float]] = field(default_factory=list)  # timed texts (subtitles)
+
+
+@dataclass
+class VideoJob:
+    """A new or changed video, hashed; frames are decoded and encoded by the main thread."""
+
+    entry: FileEntry
+    old: Media | None
+    fields: dict
 
 
 @dataclass
@@ -122,7 +135,9 @@ def run_index(engine: Any, roots: list[Path], progress: Progress | None = None) 
         if gone:
             from mmsearch.catalog import WriteResult
 
-            library.apply(WriteResult([], [], catalog.remove_media(gone)), None)
+            removed = catalog.remove_media(gone)
+            faults.point("remove")
+            library.apply(WriteResult([], [], removed), None)
             report.removed = len(gone)
         _link_captions(catalog, plan.entries, roots)
         library.save(force=True)
@@ -142,11 +157,17 @@ def _decode(entry: FileEntry, old: Media | None, encoder: Any, missing_by_hash: 
         if entry.kind == "image":
             if entry.size > MAX_IMAGE_BYTES:
                 return Failed(entry, "read", f"image file too large ({entry.size} bytes)")
-            with open(entry.path, "rb") as fh:
-                data = fh.read()
+            # O_NONBLOCK: a FIFO swapped in after the scan must not block open(); stat before reading,
+            # so a file that grows meanwhile is seen as changed by the next run.
+            with open(os.open(entry.path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC), "rb") as fh:
                 st = os.fstat(fh.fileno())
+                if not stat.S_ISREG(st.st_mode):
+                    return Failed(entry, "read", "not a regular file")
+                data = fh.read(MAX_IMAGE_BYTES + 1)
         else:
             st = os.stat(entry.path)
+            if not stat.S_ISREG(st.st_mode):
+                return Failed(entry, "read", "not a regular file")
         entry.size, entry.mtime = st.st_size, st.st_mtime
         stage = "hash"
         digest = file_hash(entry.path, data)
@@ -155,6 +176,7 @@ def _decode(entry: FileEntry, old: Media | None, encoder: Any, missing_by_hash: 
         if old is None and digest in missing_by_hash:
             return Same(entry, missing_by_hash.pop(digest), moved=True)
         stage = "decode"
+        faults.point("decode")
         fields = {"path": entry.path, "content_hash": digest, "size": entry.size, "mtime": entry.mtime, "kind": entry.kind}
         if entry.kind == "image":
             image, width, height = load_image(io.BytesIO(data))
@@ -166,6 +188,11 @@ def _decode(entry: FileEntry, old: Media | None, encoder: Any, missing_by_hash: 
             if not parts:
                 return Failed(entry, "decode", "empty text file")
             return Decoded(entry, old, fields, texts=parts)
+        if entry.kind == "subtitle":
+            cues = merge_cues(parse_subtitles(entry.path))
+            return Decoded(entry, old, fields, texts=[c.text for c in cues], spans=[(c.start, c.end) for c in cues])
+        if entry.kind == "video":
+            return VideoJob(entry, old, fields)
         return Failed(entry, "decode", f"{entry.kind} files are not supported yet")
     except FileNotFoundError:
         return Failed(entry, stage, "file disappeared while being indexed")
@@ -190,9 +217,11 @@ class _BatchWriter:
         self.moved_from: set[str] = set()
         self.batch_size = engine.settings.batch_size
 
-    def take(self, item: Decoded | Same | Failed) -> None:
+    def take(self, item: Decoded | Same | Failed | VideoJob) -> None:
         catalog = self.engine.catalog
-        if isinstance(item, Failed):
+        if isinstance(item, VideoJob):
+            self._video(item)
+        elif isinstance(item, Failed):
             catalog.record_error(item.entry.path, item.stage, item.message, item.entry.size, item.entry.mtime)
             self.report.failed += 1
             self.report.failures.append((item.entry.path, item.message))
@@ -228,15 +257,20 @@ class _BatchWriter:
                 except Exception as exc:  # noqa: BLE001
                     self.take(Failed(item.entry, "encode", f"{type(exc).__name__}: {exc}"))
             return
+        faults.point("encode")
         items = []
         for item, vecs in zip(batch, vectors):
             if item.entry.kind == "image":
                 segments = [NewSegment(kind="image", vector=vecs[0])]
+            elif item.spans:
+                segments = [NewSegment(kind="subtitle", vector=v, text=t, start=a, end=b)
+                            for v, t, (a, b) in zip(vecs, item.texts, item.spans)]
             else:
                 segments = [NewSegment(kind="text", vector=v, text=t) for v, t in zip(vecs, item.texts)]
             items.append((item.fields, segments))
         library, catalog = self.engine.library, self.engine.catalog
         result = catalog.write_media(items, self.space.name, replace_ids=[i.old.id for i in batch if i.old])
+        faults.point("apply")
         library.apply(result, self.space)
         catalog.clear_errors([i.entry.path for i in batch])
         library.save()
@@ -246,6 +280,38 @@ class _BatchWriter:
             else:
                 self.report.added += 1
             self._advance(item.entry.path)
+
+    def _video(self, job: VideoJob) -> None:
+        """Decode, encode and cut one video, then commit it in its own transaction."""
+        from .video import embed_frames, scene_segments
+
+        settings = self.engine.settings
+        try:
+            video = embed_frames(job.entry.path, self.encoder, settings.video_interval, settings.batch_size)
+            segments = scene_segments(job.entry.path, video)
+        except MediaError as exc:
+            self.take(Failed(job.entry, exc.stage, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad video must never stop a run
+            self.take(Failed(job.entry, "decode", f"{type(exc).__name__}: {exc}"))
+            return
+        job.fields.update(duration=video.duration, width=video.width, height=video.height, decoder=video.backend,
+                          status="partial" if video.truncated else "ok")
+        library, catalog = self.engine.library, self.engine.catalog
+        result = catalog.write_media([(job.fields, segments)], self.space.name,
+                                     replace_ids=[job.old.id] if job.old else [])
+        library.apply(result, self.space)
+        catalog.clear_errors([job.entry.path])
+        if video.truncated:
+            # Indexed what could be decoded; keep a visible note in `mmsearch errors`.
+            catalog.record_error(job.entry.path, "decode", "truncated or damaged: indexed the first "
+                                 f"{video.times[-1]:.1f} s", job.entry.size, job.entry.mtime)
+        library.save()
+        if job.old is not None:
+            self.report.updated += 1
+        else:
+            self.report.added += 1
+        self._advance(job.entry.path)
 
     def _encode(self, batch: list[Decoded]) -> list[list[Any]]:
         images = [img for item in batch for img in item.images]
@@ -270,8 +336,8 @@ class _BatchWriter:
 
 
 def _link_captions(catalog: Any, entries: list[FileEntry], roots: list[Path]) -> None:
-    """Point each caption file at the media it describes, as the names on disk say now."""
-    texts = [e for e in entries if e.kind == "text"]
+    """Point each caption or subtitle file at the media it describes, as the names on disk say now."""
+    texts = [e for e in entries if e.kind in ("text", "subtitle")]
     if not texts:
         return
     wanted = {e.path for e in texts} | {e.link for e in texts if e.link}

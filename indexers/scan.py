@@ -1,6 +1,7 @@
 """Walk folders, classify files by extension, and diff them against the catalog."""
 from __future__ import annotations
 
+import errno
 import hashlib
 import os
 import stat
@@ -10,10 +11,14 @@ from typing import Callable, Iterable
 
 from mmsearch.catalog import Catalog, Media
 from mmsearch.media.images import IMAGE_EXTENSIONS
+from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS
 from mmsearch.media.text import TEXT_EXTENSIONS
+from mmsearch.media.video import VIDEO_EXTENSIONS
 
 EXTENSIONS: dict[str, str] = {ext: "image" for ext in IMAGE_EXTENSIONS}
 EXTENSIONS.update({ext: "text" for ext in TEXT_EXTENSIONS})
+EXTENSIONS.update({ext: "video" for ext in VIDEO_EXTENSIONS})
+EXTENSIONS.update({ext: "subtitle" for ext in SUBTITLE_EXTENSIONS})
 
 
 @dataclass
@@ -52,7 +57,7 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
         if root.is_file():
             _add(str(root), found, on_error)
             continue
-        for folder, dirs, files in os.walk(root, onerror=lambda e: on_error(e.filename or str(root), _why(e))):
+        for folder, dirs, files in os.walk(root, onerror=lambda e: on_error(_shown(e.filename or str(root)), _why(e))):
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s)
             for name in sorted(files):
                 if not name.startswith("."):
@@ -66,12 +71,17 @@ def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], 
     kind = kind_of(path)
     if kind is None:
         return
+    if _shown(path) != path:  # undecodable bytes: the catalog (UTF-8) cannot hold this name
+        on_error(_shown(path), "file name is not valid UTF-8; rename the file to index it")
+        return
     try:
         st = os.stat(path)
     except OSError as exc:
-        on_error(path, _why(exc))
+        on_error(path, "broken symbolic link" if exc.errno == errno.ENOENT and os.path.islink(path) else _why(exc))
         return
-    if not stat.S_ISREG(st.st_mode):
+    if not stat.S_ISREG(st.st_mode):  # FIFO, device, socket: opening could block or never end
+        if not stat.S_ISDIR(st.st_mode):
+            on_error(path, "not a regular file")
         return
     if not os.access(path, os.R_OK):
         on_error(path, "permission denied")
@@ -80,7 +90,8 @@ def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], 
 
 
 def _link_captions(entries: list[FileEntry]) -> None:
-    """``photo.jpg.txt`` or ``photo.txt`` beside ``photo.jpg`` is that photo's caption."""
+    """``photo.jpg.txt`` or ``photo.txt`` beside ``photo.jpg`` is that photo's caption;
+    ``clip.srt`` / ``clip.vtt`` (or ``clip.en.srt``) beside ``clip.mp4`` are that video's subtitles."""
     media_by_stem: dict[str, str] = {}
     paths = {e.path for e in entries}
     for e in entries:
@@ -90,6 +101,10 @@ def _link_captions(entries: list[FileEntry]) -> None:
         if e.kind == "text" and e.path.endswith(".txt"):
             base = e.path[: -len(".txt")]
             e.link = base if base in paths and kind_of(base) in ("image", "video") else media_by_stem.get(base)
+        elif e.kind == "subtitle":
+            base = os.path.splitext(e.path)[0]
+            target = media_by_stem.get(base) or media_by_stem.get(os.path.splitext(base)[0])  # clip.en.srt
+            e.link = target if target is not None and kind_of(target) == "video" else None
 
 
 def diff(entries: list[FileEntry], catalog: Catalog, roots: Iterable[Path]) -> Plan:
@@ -126,6 +141,11 @@ def file_hash(path: str, data: bytes | None = None) -> str:
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     return h.hexdigest()
+
+
+def _shown(path: str) -> str:
+    """A path as text that can be stored: undecodable bytes of a file name become ``\\xNN``."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
 def _why(exc: OSError) -> str:

@@ -17,6 +17,7 @@ from typing import Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import (
+    BigInteger,
     Float,
     ForeignKey,
     Index,
@@ -32,9 +33,11 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, sessionmaker
 
+from . import _faults as faults
 from .errors import LibraryError
 
 SCHEMA_VERSION = 1
@@ -74,7 +77,7 @@ class Media(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     path: Mapped[str] = mapped_column(Text, unique=True)
     content_hash: Mapped[str] = mapped_column(String(64), index=True)
-    size: Mapped[int] = mapped_column(Integer)
+    size: Mapped[int] = mapped_column(BigInteger)  # files past 2 GiB: PostgreSQL's INTEGER is 32-bit
     mtime: Mapped[float] = mapped_column(Float)
     kind: Mapped[str] = mapped_column(String(16), index=True)  # image | text | video | audio
     duration: Mapped[float | None] = mapped_column(Float, nullable=True)
@@ -114,7 +117,7 @@ class IngestError(Base):
     stage: Mapped[str] = mapped_column(String(32))
     message: Mapped[str] = mapped_column(Text)
     # The file's size and mtime when it failed: an unchanged bad file is not retried every run.
-    size: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    size: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
     mtime: Mapped[float | None] = mapped_column(Float, nullable=True)
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
@@ -138,6 +141,8 @@ class SegmentRow:
     path: str
     media_kind: str
     link_id: int | None
+    link_path: str | None = None
+    link_kind: str | None = None
 
 
 @dataclass(frozen=True)
@@ -158,6 +163,11 @@ class WriteResult:
     media_ids: list[int]
     added: list[tuple[int, np.ndarray]]  # (segment id, vector) to add to the index
     removed: list[tuple[int, int]]  # (space id, segment id) to remove from the index
+
+
+def _db_text(text: str | None) -> str | None:
+    """Text as every backend stores it: PostgreSQL cannot hold NUL characters."""
+    return text.replace("\x00", "") if text else text
 
 
 def encode_vector(v: np.ndarray) -> bytes:
@@ -203,8 +213,9 @@ class Catalog:
                     s.merge(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
             version = self.schema_version()
-        except OperationalError as exc:
-            raise LibraryError(f"cannot read catalog {self.url}: {exc.orig}") from None
+        except SQLAlchemyError as exc:  # not a database, damaged, unreachable: one clear line, no traceback
+            shown = make_url(self.url).render_as_string(hide_password=True)
+            raise LibraryError(f"cannot read catalog {shown}: {str(getattr(exc, 'orig', exc)).strip()}") from None
         if version > SCHEMA_VERSION:
             raise LibraryError(
                 f"this library was written by a newer mmsearch (catalog schema {version}, this version "
@@ -305,7 +316,7 @@ class Catalog:
                         start=seg.start,
                         end=seg.end,
                         keyframe=seg.keyframe,
-                        text=seg.text,
+                        text=_db_text(seg.text),
                         parent_id=rows[seg.parent].id if seg.parent is not None else None,
                         space_id=space.id if (space is not None and seg.vector is not None) else None,
                         vector=encode_vector(seg.vector) if seg.vector is not None else None,
@@ -320,6 +331,10 @@ class Catalog:
                 touched.add(space.id)
             for space_id in touched:
                 s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
+            # A file's old error goes with the commit that indexes it (no stale error after a crash).
+            for chunk in _chunks([fields["path"] for fields, _ in items], 900):
+                s.execute(delete(IngestError).where(IngestError.path.in_(chunk)))
+            faults.point("commit")
             return WriteResult(media_ids, added, removed)
 
     def add_segments(self, media_id: int, segments: Sequence[NewSegment], space_name: str) -> list[tuple[int, np.ndarray]]:
@@ -331,7 +346,7 @@ class Catalog:
             for seg in segments:
                 row = Segment(
                     media_id=media_id, kind=seg.kind, start=seg.start, end=seg.end, keyframe=seg.keyframe,
-                    text=seg.text, parent_id=rows[seg.parent].id if seg.parent is not None else None,
+                    text=_db_text(seg.text), parent_id=rows[seg.parent].id if seg.parent is not None else None,
                     space_id=space.id if seg.vector is not None else None,
                     vector=encode_vector(seg.vector) if seg.vector is not None else None,
                 )
@@ -362,10 +377,7 @@ class Catalog:
         with self.session() as s:
             for chunk in _chunks(ids, 900):
                 q = (
-                    select(Segment.id, Segment.media_id, Segment.kind, Segment.start, Segment.end,
-                           Segment.keyframe, Segment.parent_id, Segment.text, Media.path, Media.kind,
-                           Media.link_id)
-                    .join(Media, Media.id == Segment.media_id)
+                        _segment_columns()
                     .where(Segment.id.in_(chunk))
                 )
                 for row in s.execute(q):
@@ -375,10 +387,7 @@ class Catalog:
     def segments_of_media(self, media_id: int, kinds: Sequence[str] | None = None) -> list[SegmentRow]:
         with self.session() as s:
             q = (
-                select(Segment.id, Segment.media_id, Segment.kind, Segment.start, Segment.end,
-                       Segment.keyframe, Segment.parent_id, Segment.text, Media.path, Media.kind,
-                       Media.link_id)
-                .join(Media, Media.id == Segment.media_id)
+                _segment_columns()
                 .where(Segment.media_id == media_id)
                 .order_by(Segment.start, Segment.id)
             )
@@ -466,6 +475,17 @@ class Catalog:
             errors = s.scalar(select(func.count()).select_from(IngestError))
         return {"media": media, "segments": segments, "vectors": per_space, "bytes": int(total_bytes or 0),
                 "errors": int(errors or 0)}
+
+
+def _segment_columns():
+    """SELECT of SegmentRow's columns: a segment, its media, and the media that one links to."""
+    linked = aliased(Media)
+    return (
+        select(Segment.id, Segment.media_id, Segment.kind, Segment.start, Segment.end, Segment.keyframe,
+               Segment.parent_id, Segment.text, Media.path, Media.kind, Media.link_id, linked.path, linked.kind)
+        .join(Media, Media.id == Segment.media_id)
+        .outerjoin(linked, linked.id == Media.link_id)
+    )
 
 
 def _delete_media(s: Session, media_ids: list[int]) -> list[tuple[int, int]]:

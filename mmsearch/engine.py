@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import threading
 from pathlib import Path
@@ -49,8 +50,6 @@ class Engine:
         if settings is None:
             settings = load_settings(library=library, model=model, **overrides)
         else:
-            import dataclasses
-
             changes = {k: v for k, v in dict(library=library, model=model, **overrides).items() if v is not None}
             if "library" in changes:
                 changes["library"] = Path(changes["library"]).expanduser()
@@ -227,14 +226,14 @@ class Engine:
         while True:
             scores, ids = index.search(vector[None, :], fetch)
             rows = self.catalog.segments([i for i in ids[0] if i >= 0])
-            candidates = [
-                (float(s), rows[int(i)])
-                for s, i in zip(scores[0], ids[0])
-                if int(i) in rows
-                and (kinds is None or rows[int(i)].media_kind in kinds)
-                and rows[int(i)].media_id not in exclude
-                and matcher(rows[int(i)].path)
-            ]
+            candidates = []
+            for s, i in zip(scores[0], ids[0]):
+                row = rows.get(int(i))
+                if row is None:
+                    continue
+                row = _as_hit_row(row)
+                if (kinds is None or row.media_kind in kinds) and row.media_id not in exclude and matcher(row.path):
+                    candidates.append((float(s), row))
             hits = _group(candidates, space.name)
             if len(hits) >= k or fetch >= total:
                 break
@@ -249,6 +248,31 @@ class Engine:
             if link_id:
                 linked = self.catalog.media_by_id(link_id)
                 hit.linked = linked.path if linked else None
+
+    # -- moments ---------------------------------------------------------------------------------
+    def scenes(self, video: str | Path) -> list[dict]:
+        """A video's scenes in time order: start, end, keyframe time (seconds)."""
+        media = self.catalog.media_by_path(str(Path(video).expanduser().absolute()))
+        if media is None:
+            raise MmsearchError(f"not in the library: {video}")
+        if media.kind != "video":
+            raise MmsearchError(f"not a video: {video}")
+        return [
+            {"start": s.start, "end": s.end, "keyframe": s.keyframe, "segment_id": s.id}
+            for s in self.catalog.segments_of_media(media.id, kinds=["scene"])
+        ]
+
+    def thumbnail(self, hit: Hit, max_side: int = 320) -> Any:
+        """A PIL image for a hit: the image itself, or a video hit's best-matching frame."""
+        from .media.images import load_image
+
+        if hit.kind == "image":
+            return load_image(hit.path, max_side=max_side)[0]
+        if hit.kind == "video":
+            from .media.video import frame_at
+
+            return frame_at(hit.path, hit.keyframe if hit.keyframe is not None else (hit.start or 0.0), max_side)
+        raise MmsearchError(f"no thumbnail for a {hit.kind} hit")
 
     # -- information ----------------------------------------------------------------------------
     def stats(self) -> dict:
@@ -304,8 +328,15 @@ def _path_matcher(pattern: str | None) -> Callable[[str], bool]:
     return lambda p: fnmatch.fnmatchcase(p, pattern)
 
 
+def _as_hit_row(row: SegmentRow) -> SegmentRow:
+    """A subtitle cue is a moment of its video: report it on the video's path and timeline."""
+    if row.media_kind == "subtitle" and row.link_id and row.link_kind == "video":
+        return dataclasses.replace(row, media_id=row.link_id, path=row.link_path, media_kind="video", link_id=None)
+    return row
+
+
 def _group(candidates: list[tuple[float, SegmentRow]], space: str) -> list[Hit]:
-    """One hit per whole file; for timed segments, one per run of overlapping segments of a file.
+    """One hit per whole file; for timed segments, one per set of overlapping segments of a file.
 
     Candidates arrive best first, so the first segment seen of a group carries its score.
     """
@@ -324,11 +355,9 @@ def _group(candidates: list[tuple[float, SegmentRow]], space: str) -> list[Hit]:
             hits.append(hit)
             continue
         group = timed.setdefault(row.media_id, [])
-        for hit in group:
-            if row.start <= (hit.end or 0) and (row.end or 0) >= (hit.start or 0):
-                hit.start, hit.end = min(hit.start, row.start), max(hit.end, row.end)
-                break
-        else:
+        # A moment that overlaps a better one of the same file is absorbed by it (the better
+        # one keeps its own, more precise span); moments that merely touch stay apart.
+        if not any(row.start < (hit.end or 0) and (row.end or 0) > (hit.start or 0) for hit in group):
             hit = Hit(path=row.path, kind=row.media_kind, score=score, start=row.start, end=row.end,
                       space=space, keyframe=row.keyframe, text=row.text, media_id=row.media_id, segment_id=row.id)
             group.append(hit)

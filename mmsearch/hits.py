@@ -29,6 +29,5 @@ class Hit:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["score"] = round(float(self.score), 6)
-        if not d["extra"]:
-            d.pop("extra")
+        d.update(d.pop("extra"))
         return d

@@ -16,6 +16,7 @@ import threading
 import time
 from pathlib import Path
 
+from . import _faults as faults
 from .catalog import Catalog, Space, WriteResult
 from .config import Settings
 from .errors import LibraryError, LibraryLockedError
@@ -39,6 +40,11 @@ class Library:
             raise LibraryError(f"library path {self.root} is not a folder")
         self.index_dir = self.root / "index"
         self.index_dir.mkdir(mode=0o700, exist_ok=True)
+        if create and not settings.database_url:  # user-only catalog; SQLite gives -wal/-shm the same mode
+            try:
+                os.close(os.open(self.root / "catalog.sqlite3", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
+            except OSError:
+                pass  # the catalog reports what is wrong
         self.catalog = Catalog(settings.database, create=create)
         self._indexes: dict[str, VectorIndex] = {}
         self._dirty: set[str] = set()
@@ -155,9 +161,11 @@ class Library:
             spaces = {s.name: s for s in self.catalog.spaces()}
             for name in sorted(self._dirty):
                 if name in self._indexes and name in spaces:
+                    faults.point("save")
                     self._indexes[name].save(
                         self.index_path(name), {"space": name, "model_id": spaces[name].model_id}
                     )
+                    os.chmod(self.index_path(name), 0o600)
             self._dirty.clear()
             self._last_save = time.monotonic()
 

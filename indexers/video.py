@@ -1,0 +1,123 @@
+"""Video ingestion: sample frames -> encode in batches -> cut into scenes -> scene and frame segments.
+
+A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
+the calling thread encodes the previous batch, so decoding and encoding overlap; only frame vectors
+are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
+
+Each scene becomes a ``scene`` segment (its vector: the normalised mean of its frames; its keyframe:
+the frame closest to that mean). Every sampled frame becomes a ``frame`` segment whose start/end are
+its scene's and whose keyframe is the frame's own time, so a query that matches one striking frame
+of a long scene returns that scene with the frame's time, without any join at query time.
+"""
+from __future__ import annotations
+
+import queue
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from mmsearch.catalog import NewSegment
+from mmsearch.errors import MediaError
+from mmsearch.media.video import FrameSampler, refine_cuts
+from mmsearch.scenes import cut_scenes, find_cuts
+
+_END = object()
+
+
+@dataclass
+class EmbeddedVideo:
+    times: np.ndarray
+    vectors: np.ndarray
+    duration: float
+    width: int
+    height: int
+    backend: str
+    warnings: list[str] = field(default_factory=list)
+    truncated: bool = False
+
+
+def embed_frames(path: str, encoder: Any, interval: float, batch_size: int) -> EmbeddedVideo:
+    """Sample and encode a video's frames. Raises MediaError when no frame can be decoded."""
+    sampler = FrameSampler(path, interval=interval, max_side=448)
+    frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
+    stop = threading.Event()
+
+    def produce() -> None:
+        try:
+            for frame in sampler:
+                if stop.is_set():
+                    return
+                frames.put((frame.time, encoder.prepare_image(frame.image)))
+        except BaseException as exc:  # noqa: BLE001 - handed to the consumer
+            frames.put(exc)
+        finally:
+            frames.put(_END)
+
+    worker = threading.Thread(target=produce, name="mmsearch-video-decode", daemon=True)
+    worker.start()
+    times: list[float] = []
+    chunks: list[np.ndarray] = []
+    batch: list[Any] = []
+    try:
+        while True:
+            item = frames.get()
+            if item is _END:
+                break
+            if isinstance(item, BaseException):
+                raise item if isinstance(item, MediaError) else MediaError(f"decoding failed: {item}")
+            times.append(item[0])
+            batch.append(item[1])
+            if len(batch) >= batch_size:
+                chunks.append(encoder.encode_prepared(batch))
+                batch = []
+        if batch:
+            chunks.append(encoder.encode_prepared(batch))
+    finally:
+        stop.set()
+        while worker.is_alive():  # unblock a producer waiting on a full queue
+            try:
+                frames.get_nowait()
+            except queue.Empty:
+                worker.join(0.05)
+        sampler.close()
+    if not times:
+        raise MediaError("no decodable video frames")
+    info = sampler.info
+    order = np.argsort(np.asarray(times), kind="stable")
+    return EmbeddedVideo(
+        times=np.asarray(times, dtype=np.float64)[order],
+        vectors=np.concatenate(chunks)[order],
+        duration=float(max(info.duration or 0.0, times[-1])),
+        width=info.width,
+        height=info.height,
+        backend=sampler.backend,
+        warnings=list(sampler.warnings),
+        truncated=bool(sampler.truncated),
+    )
+
+
+def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True) -> list[NewSegment]:
+    """Cut frames into scenes (cuts refined between samples) and build scene + frame segments."""
+    cuts = find_cuts(video.vectors)
+    boundary: dict[int, float] = {}
+    if refine and cuts:
+        try:
+            refined = refine_cuts(path, [(video.times[c - 1], video.times[c]) for c in cuts])
+            boundary = dict(zip(cuts, refined))
+        except MediaError:
+            boundary = {}  # fall back to midpoints between samples: at most half an interval off
+    scenes = cut_scenes(video.times, video.vectors, video.duration, boundary_times=boundary)
+    segments: list[NewSegment] = []
+    for scene in scenes:
+        members = video.vectors[scene.first : scene.last + 1]
+        mean = members.mean(axis=0)
+        mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
+        parent = len(segments)
+        segments.append(NewSegment(kind="scene", vector=mean, start=scene.start, end=scene.end,
+                                   keyframe=scene.keyframe_time))
+        for i in range(scene.first, scene.last + 1):
+            segments.append(NewSegment(kind="frame", vector=video.vectors[i], start=scene.start, end=scene.end,
+                                       keyframe=float(video.times[i]), parent=parent))
+    return segments

@@ -1,0 +1,213 @@
+"""Scene cutting on synthetic embeddings with known structure (no video decoding here)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmsearch.scenes import DEFAULT_THRESHOLD, Scene, cut_scenes, find_cuts
+
+DIM = 64
+
+
+def unit(v):
+    v = np.asarray(v, dtype=np.float64)
+    return v / np.linalg.norm(v)
+
+
+def shot_vectors(n_shots, seed=0, dim=DIM):
+    rng = np.random.default_rng(seed + 1000)   # a stream of its own (see with_cosine)
+    return [unit(rng.normal(size=dim)) for _ in range(n_shots)]
+
+
+def with_cosine(base, cos, rng):
+    """A unit vector whose cosine with unit vector ``base`` is exactly ``cos``."""
+    r = rng.normal(size=base.shape)
+    r -= (r @ base) * base
+    assert np.linalg.norm(r) > 1e-6
+    r = unit(r)
+    return cos * base + np.sqrt(1 - cos ** 2) * r
+
+
+def shots_to_frames(lengths, cos_within=0.95, seed=0, centres=None):
+    """Frames at 1 s spacing: shot k has lengths[k] frames, each with cosine ``cos_within``
+    to the shot's centre vector."""
+    rng = np.random.default_rng(seed + 100)
+    centres = centres or shot_vectors(len(lengths), seed)
+    rows = [with_cosine(centres[k], cos_within, rng) for k, n in enumerate(lengths) for _ in range(n)]
+    times = np.arange(len(rows), dtype=float)
+    return times, np.stack(rows), centres
+
+
+def check_coverage(scenes, duration, n_frames):
+    assert scenes[0].start == 0.0
+    assert scenes[-1].end == pytest.approx(duration)
+    for a, b in zip(scenes, scenes[1:]):
+        assert a.end == b.start                         # no gap, no overlap
+        assert a.last + 1 == b.first                    # frame ranges partition the frames
+    assert scenes[0].first == 0 and scenes[-1].last == n_frames - 1
+    for s in scenes:
+        assert s.start < s.end and s.first <= s.last
+
+
+# ------------------------------------------------------------------ find_cuts
+
+def test_cuts_between_shots():
+    times, emb, _ = shots_to_frames([5, 4, 6, 3])
+    assert find_cuts(emb) == [5, 9, 15]
+
+
+def test_clip_like_similarities_with_the_default_threshold():
+    # CLIP-like: frames of one shot ~0.92 to each other, different shots ~0.5-0.8
+    rng = np.random.default_rng(3)
+    a = shot_vectors(1, seed=3)[0]
+    b = with_cosine(a, 0.75, rng)                       # a similar-looking second shot
+    c = with_cosine(b, 0.55, rng)
+    rows = []
+    for centre, n in ((a, 6), (b, 6), (c, 6)):
+        rows += [with_cosine(centre, 0.96, rng) for _ in range(n)]  # pairwise cos ~0.92
+    emb = np.stack(rows)
+    within = [emb[i] @ emb[i - 1] for i in range(1, 18) if i % 6]
+    assert min(within) > 0.85 > DEFAULT_THRESHOLD - 1e-9
+    assert find_cuts(emb) == [6, 12]
+
+
+def test_slow_drift_is_not_a_cut():
+    # a pan: each frame 0.97 to the previous one, but the last frame is orthogonal to the first
+    base, other = shot_vectors(2, seed=5)
+    other = unit(other - (other @ base) * base)
+    angles = np.linspace(0, np.pi / 2, 40)
+    emb = np.stack([np.cos(t) * base + np.sin(t) * other for t in angles])
+    assert emb[0] @ emb[-1] == pytest.approx(0, abs=1e-9)
+    assert min(emb[i] @ emb[i - 1] for i in range(1, 40)) > 0.99
+    assert find_cuts(emb) == []
+
+
+def test_normalisation_and_scale_invariance():
+    times, emb, _ = shots_to_frames([4, 4, 4], seed=2)
+    scaled = emb * np.linspace(0.1, 50, len(emb))[:, None]
+    assert find_cuts(scaled) == find_cuts(emb) == [4, 8]
+
+
+def test_min_frames_suppresses_early_cuts():
+    times, emb, _ = shots_to_frames([4, 1, 4], seed=4)
+    assert find_cuts(emb) == [4, 5]
+    assert find_cuts(emb, min_frames=2) == [4]
+
+
+def test_threshold_parameter():
+    rng = np.random.default_rng(9)
+    a = shot_vectors(1, seed=9)[0]
+    b = with_cosine(a, 0.9, rng)                       # two shots that are very alike
+    emb = np.stack([a] * 4 + [b] * 4)
+    assert find_cuts(emb) == []                        # 0.9 > 0.85: not a cut by default
+    assert find_cuts(emb, threshold=0.95) == [4]
+
+
+def test_degenerate_inputs():
+    assert find_cuts(np.zeros((0, 8))) == []
+    assert find_cuts(np.ones((1, 8))) == []
+    with pytest.raises(ValueError):
+        find_cuts(np.ones(8))
+
+
+# ------------------------------------------------------------------ cut_scenes
+
+def test_scenes_cover_the_duration_with_midpoint_boundaries():
+    times, emb, _ = shots_to_frames([5, 4, 6])
+    scenes = cut_scenes(times, emb, duration=15.0)
+    check_coverage(scenes, 15.0, len(times))
+    assert [s.start for s in scenes] == [0.0, 4.5, 8.5]  # midway between frames 4|5 and 8|9
+    assert [(s.first, s.last) for s in scenes] == [(0, 4), (5, 8), (9, 14)]
+    assert all(isinstance(s, Scene) for s in scenes)
+
+
+def test_boundary_times_are_used_and_clamped():
+    times, emb, _ = shots_to_frames([5, 4, 6])
+    scenes = cut_scenes(times, emb, 15.0, boundary_times={5: 4.8, 9: 20.0})
+    assert scenes[1].start == 4.8
+    assert scenes[2].start == 9.0                       # clamped into [times[8], times[9]]
+    check_coverage(scenes, 15.0, len(times))
+
+
+def test_duration_shorter_than_last_frame_is_extended():
+    times, emb, _ = shots_to_frames([4, 4])
+    scenes = cut_scenes(times, emb, duration=5.0)
+    assert scenes[-1].end == 7.0
+
+
+def test_short_scene_merges_into_the_more_similar_neighbour():
+    rng = np.random.default_rng(11)
+    a, far = shot_vectors(2, seed=11)
+    b = with_cosine(a, 0.6, rng)                        # the short shot looks like a
+    far = unit(far - (far @ b) * b)                     # ... and nothing like the next one
+    centres = [a, b, far]
+    times, emb, _ = shots_to_frames([5, 1, 5], centres=centres, seed=11)
+    scenes = cut_scenes(times, emb, 11.0, min_length=2.0)
+    assert [(s.first, s.last) for s in scenes] == [(0, 5), (6, 10)]   # joined to the left
+    check_coverage(scenes, 11.0, len(times))
+    # and the mirror image: joined to the right
+    times, emb, _ = shots_to_frames([5, 1, 5], centres=[far, b, a], seed=11)
+    scenes = cut_scenes(times, emb, 11.0, min_length=2.0)
+    assert [(s.first, s.last) for s in scenes] == [(0, 4), (5, 10)]
+
+
+def test_short_first_and_last_scenes_merge_into_their_only_neighbour():
+    times, emb, _ = shots_to_frames([1, 6, 1], seed=12)
+    scenes = cut_scenes(times, emb, 8.0, min_length=2.0)
+    assert len(scenes) == 1 and (scenes[0].first, scenes[0].last) == (0, 7)
+    check_coverage(scenes, 8.0, len(times))
+    # min_length 0 keeps everything
+    assert len(cut_scenes(times, emb, 8.0, min_length=0.0)) == 3
+
+
+def test_flash_frame_inside_a_shot_is_merged_away():
+    times, emb, centres = shots_to_frames([10], seed=13)
+    emb = emb.copy()
+    emb[5] = shot_vectors(1, seed=99)[0]                # one odd frame (a flash)
+    # the next frame returns to the shot, so the odd frame is not a cut at all
+    assert find_cuts(emb) == []
+    scenes = cut_scenes(times, emb, 10.0)
+    assert len(scenes) == 1
+    check_coverage(scenes, 10.0, len(times))
+
+
+def test_long_scene_is_split_evenly():
+    times = np.arange(0, 95, 1.0)
+    emb = np.tile(shot_vectors(1)[0], (len(times), 1))
+    scenes = cut_scenes(times, emb, 95.0, max_length=30.0)
+    assert len(scenes) == 4
+    assert [s.start for s in scenes] == pytest.approx([0, 23.75, 47.5, 71.25])
+    assert all(s.duration == pytest.approx(23.75) for s in scenes)
+    check_coverage(scenes, 95.0, len(times))
+    assert len(cut_scenes(times, emb, 95.0, max_length=None)) == 1
+
+
+def test_split_part_without_frames_joins_a_neighbour():
+    # frames only every 20 s: a 60 s shot split into parts of <= 10 s leaves parts with no frame
+    times = np.array([0.0, 20.0, 40.0])
+    emb = np.tile(shot_vectors(1)[0], (3, 1))
+    scenes = cut_scenes(times, emb, 60.0, max_length=10.0)
+    check_coverage(scenes, 60.0, 3)
+    assert len(scenes) == 3
+    for s in scenes:
+        assert s.start <= times[s.first] and times[s.last] < s.end
+
+
+def test_keyframe_is_the_frame_closest_to_the_scene_mean():
+    rng = np.random.default_rng(21)
+    a = shot_vectors(1, seed=21)[0]
+    cosines = [0.91, 0.99, 0.93, 0.92]                  # frame 1 is nearest the centre
+    emb = np.stack([with_cosine(a, c, rng) for c in cosines])
+    times = np.array([0.0, 1.5, 3.0, 4.5])
+    (scene,) = cut_scenes(times, emb, 5.0)
+    mean = emb.sum(axis=0)
+    expected = times[int(np.argmax(emb @ mean / np.linalg.norm(emb, axis=1)))]
+    assert scene.keyframe_time == expected == 1.5
+
+
+def test_no_frames_and_bad_input():
+    assert cut_scenes(np.zeros(0), np.zeros((0, 4)), 10.0) == []
+    with pytest.raises(ValueError):
+        cut_scenes(np.arange(3.0), np.ones((4, 4)), 3.0)
+    with pytest.raises(ValueError):
+        cut_scenes(np.array([0.0, 2.0, 1.0]), np.ones((3, 4)), 3.0)
