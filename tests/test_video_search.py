@@ -136,3 +136,19 @@ def test_cli_scenes_and_thumbs(tmp_path, videos):
     image = Image.open(hit["thumb"])
     r_, g_, b_ = image.convert("RGB").resize((1, 1)).getpixel((0, 0))
     assert b_ > 150 and r_ < 100  # the keyframe of the blue scene
+
+
+def test_sample_video_scene_layout_and_query(engine):
+    """sample_data/video/launch.mp4 has a documented scene layout (launch.json)."""
+    from pathlib import Path
+
+    folder = Path(__file__).resolve().parents[1] / "sample_data" / "video"
+    layout = json.loads((folder / "launch.json").read_text())["scenes"]
+    engine.index([folder])
+    scenes = engine.scenes(folder / "launch.mp4")
+    assert len(scenes) == len(layout)
+    for got, want in zip(scenes, layout):
+        assert abs(got["start"] - want["start"]) <= 0.5 and abs(got["end"] - want["end"]) <= 0.5
+    flower = next(s for s in layout if s["image"] == "flower.jpg")
+    hit = engine.search("an orange flower", k=1, kinds=["video"])[0]
+    assert (hit.start, hit.end) == pytest.approx((flower["start"], flower["end"]), abs=0.5)

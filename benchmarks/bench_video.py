@@ -1,0 +1,90 @@
+"""Video ingest speed as a multiple of real time, with decode and encode shown separately.
+
+    .venv/bin/python benchmarks/bench_video.py [--video PATH] [--interval 1.0] [--arch ViT-B-32]
+
+Uses a random-init open_clip model of the given architecture saved as a checkpoint (speed does not
+depend on the weights, and no weights can be downloaded here). Measures, on the same video:
+decode only (FrameSampler + preprocessing), encode only (the sampled frames), and the whole
+`Engine.index` run (decode overlapped with encode, scene cutting, catalog write, index save).
+Writes benchmarks/results/video.json.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--video", default=str(ROOT / "sample_data/video/launch.mp4"))
+    ap.add_argument("--interval", type=float, default=1.0)
+    ap.add_argument("--arch", default="ViT-B-32")
+    args = ap.parse_args()
+
+    import open_clip
+
+    from mmsearch import Engine
+    from mmsearch.encoders import load_image_text_encoder
+    from mmsearch.media.video import FrameSampler, probe_video
+
+    tmp = Path(tempfile.mkdtemp(prefix="mmsearch-bench-"))
+    ckpt = tmp / f"{args.arch}-random.pt"
+    torch.save(open_clip.create_model(args.arch).state_dict(), ckpt)
+    spec = f"{args.arch}:{ckpt}"
+    encoder = load_image_text_encoder(spec, "auto")
+    duration = probe_video(args.video).duration
+
+    t0 = time.perf_counter()
+    prepared = []
+    with FrameSampler(args.video, interval=args.interval) as sampler:
+        for frame in sampler:
+            prepared.append(encoder.prepare_image(frame.image))
+        backend = sampler.backend
+    decode_s = time.perf_counter() - t0
+
+    encoder.encode_prepared(prepared[:2])  # warm-up
+    t0 = time.perf_counter()
+    for i in range(0, len(prepared), 32):
+        encoder.encode_prepared(prepared[i : i + 32])
+    encode_s = time.perf_counter() - t0
+
+    folder = tmp / "videos"
+    folder.mkdir()
+    os.symlink(os.path.abspath(args.video), folder / Path(args.video).name)
+    with Engine(tmp / "lib", model=spec, video_interval=args.interval) as engine:
+        engine.use_encoder(encoder)
+        t0 = time.perf_counter()
+        report = engine.index([folder])
+        index_s = time.perf_counter() - t0
+        assert report.added == 1, report.to_dict()
+
+    result = {
+        "video": os.path.basename(args.video), "duration_s": round(duration, 2), "frames": len(prepared),
+        "interval_s": args.interval, "arch": args.arch, "device": encoder.device, "backend": backend,
+        "decode_s": round(decode_s, 3), "encode_s": round(encode_s, 3), "index_s": round(index_s, 3),
+        "decode_x_realtime": round(duration / decode_s, 1), "encode_x_realtime": round(duration / encode_s, 1),
+        "index_x_realtime": round(duration / index_s, 1),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
+        "date": time.strftime("%Y-%m-%d"),
+    }
+    out = ROOT / "benchmarks/results"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "video.json").write_text(json.dumps(result, indent=2))
+    print(f"{'stage':<10}{'seconds':>9}{'x real time':>13}")
+    for stage in ("decode", "encode", "index"):
+        print(f"{stage:<10}{result[stage + '_s']:>9.2f}{result[stage + '_x_realtime']:>13.1f}")
+    print(f"({result['frames']} frames of a {duration:.1f} s video every {args.interval} s, {backend}, {result['machine']})")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
