@@ -3,6 +3,10 @@
 set -euo pipefail
 need=()
 command -v espeak-ng >/dev/null 2>&1 || need+=(espeak-ng)
+# Chromium for the web page's end-to-end tests (tests/test_web_e2e.py)
+[ -x /usr/bin/chromium ] || need+=(chromium)
+# PostgreSQL server binaries for tests/test_backends.py (the fixture runs initdb/pg_ctl from here)
+compgen -G '/usr/lib/postgresql/*/bin/initdb' >/dev/null || command -v initdb >/dev/null 2>&1 || need+=(postgresql)
 [ ${#need[@]} -eq 0 ] && exit 0
 if [ "$(id -u)" -eq 0 ]; then SUDO=""; elif command -v sudo >/dev/null; then SUDO="sudo"; else
   echo "missing system packages: ${need[*]} (install them with your package manager)" >&2; exit 1

@@ -112,6 +112,8 @@ def _print_report(report, as_json: bool) -> None:
         + f" in {report.seconds:.1f}s",
         highlight=False,
     )
+    for warning in report.warnings:
+        err.print(f"  warning: {warning}", highlight=False)
     for path, reason in report.failures[:20]:
         err.print(f"  skipped {_show(path)}: {reason}", highlight=False)
     if len(report.failures) > 20:
@@ -145,11 +147,15 @@ def search(
     path: PathOpt = None,
     as_json: JsonOpt = False,
     thumbs: Annotated[Optional[Path], typer.Option("--thumbs", help="Write a JPEG per image/video hit into this folder.")] = None,
+    keyword: Annotated[bool, typer.Option("--keyword", help="Exact words in transcripts, subtitles and texts.")] = False,
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description."""
     try:
         with _engine(library, model, create=False) as engine:
-            hits = engine.search(query, k=top, kinds=kind, path=path)
+            if keyword:
+                hits = engine.keyword_search(query, k=top, kinds=kind, path=path)
+            else:
+                hits = engine.search(query, k=top, kinds=kind, path=path)
             if thumbs is not None:
                 _write_thumbs(engine, hits, thumbs)
     except MmsearchError as exc:
@@ -214,6 +220,27 @@ def scenes(
 
 
 @app.command()
+def transcript(
+    file: Annotated[Path, typer.Argument(help="An audio or video file in the library.")],
+    library: LibraryOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Print a file's timed speech transcript."""
+    try:
+        with _engine(library, create=False) as engine:
+            rows = engine.transcript(file)
+    except MmsearchError as exc:
+        _fail(exc)
+    if as_json:
+        print(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        out.print("no speech")
+    for r in rows:
+        out.print(f"{_clock(r['start'])}-{_clock(r['end'])}  {r['text']}", highlight=False, markup=False)
+
+
+@app.command()
 def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """What the library holds: files by kind, segments, spaces and their models."""
     try:
@@ -229,7 +256,10 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     out.print(f"segments  " + "  ".join(f"{k}: {v}" for k, v in sorted(info["segments"].items())))
     out.print(f"errors    {info['errors']}")
     for s in info["spaces"]:
-        out.print(f"space     {s['name']}: {s['model']} (dim {s['dim']}), {s['vectors']} vectors", highlight=False)
+        if s["active"]:
+            out.print(f"space     {s['name']}: {s['model']} (dim {s['dim']}), {s['vectors']} vectors", highlight=False)
+        else:
+            out.print(f"space     {s['name']}: inactive ({s.get('reason', 'model unavailable')})", highlight=False)
 
 
 @app.command()
@@ -314,3 +344,6 @@ def demo(
 
 # Commands that live in their own modules register themselves on `app` when imported.
 # (one import line per module, added below this comment)
+from . import serve_cmd  # noqa: E402,F401
+from . import check_cmd  # noqa: E402,F401
+from . import eval_cmd  # noqa: E402,F401

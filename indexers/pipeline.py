@@ -48,6 +48,7 @@ class IndexReport:
     skipped_bad: int = 0
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a model that could not be loaded
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -68,7 +69,8 @@ class Decoded:
 
 @dataclass
 class VideoJob:
-    """A new or changed video, hashed; frames are decoded and encoded by the main thread."""
+    """A new or changed video or audio file, hashed; decoded and encoded by the main thread
+    (encoders take one caller at a time and already use every core)."""
 
     entry: FileEntry
     old: Media | None
@@ -137,7 +139,7 @@ def run_index(engine: Any, roots: list[Path], progress: Progress | None = None) 
 
             removed = catalog.remove_media(gone)
             faults.point("remove")
-            library.apply(WriteResult([], [], removed), None)
+            library.apply(WriteResult([], {}, removed))
             report.removed = len(gone)
         _link_captions(catalog, plan.entries, roots)
         library.save(force=True)
@@ -191,7 +193,7 @@ def _decode(entry: FileEntry, old: Media | None, encoder: Any, missing_by_hash: 
         if entry.kind == "subtitle":
             cues = merge_cues(parse_subtitles(entry.path))
             return Decoded(entry, old, fields, texts=[c.text for c in cues], spans=[(c.start, c.end) for c in cues])
-        if entry.kind == "video":
+        if entry.kind in ("video", "audio"):
             return VideoJob(entry, old, fields)
         return Failed(entry, "decode", f"{entry.kind} files are not supported yet")
     except FileNotFoundError:
@@ -216,11 +218,12 @@ class _BatchWriter:
         self.units = 0
         self.moved_from: set[str] = set()
         self.batch_size = engine.settings.batch_size
+        self._models: tuple[Any, Any, Any] | None = None
 
     def take(self, item: Decoded | Same | Failed | VideoJob) -> None:
         catalog = self.engine.catalog
         if isinstance(item, VideoJob):
-            self._video(item)
+            self._video(item) if item.entry.kind == "video" else self._audio(item)
         elif isinstance(item, Failed):
             catalog.record_error(item.entry.path, item.stage, item.message, item.entry.size, item.entry.mtime)
             self.report.failed += 1
@@ -282,7 +285,9 @@ class _BatchWriter:
             self._advance(item.entry.path)
 
     def _video(self, job: VideoJob) -> None:
-        """Decode, encode and cut one video, then commit it in its own transaction."""
+        """Decode, encode and cut one video, add its soundtrack, commit it in one transaction."""
+        from mmsearch.media.audio import has_audio_stream
+
         from .video import embed_frames, scene_segments
 
         settings = self.engine.settings
@@ -295,17 +300,63 @@ class _BatchWriter:
         except Exception as exc:  # noqa: BLE001 - one bad video must never stop a run
             self.take(Failed(job.entry, "decode", f"{type(exc).__name__}: {exc}"))
             return
+        notes = [f"truncated or damaged: indexed the first {video.times[-1]:.1f} s"] if video.truncated else []
+        if has_audio_stream(job.entry.path):
+            try:
+                segments += self._soundtrack(job.entry.path, video.duration)
+            except Exception as exc:  # noqa: BLE001 - the pictures are still worth indexing
+                notes.append(f"soundtrack not indexed: {exc}")
         job.fields.update(duration=video.duration, width=video.width, height=video.height, decoder=video.backend,
-                          status="partial" if video.truncated else "ok")
+                          status="partial" if notes else "ok")
+        self._commit_one(job, segments, notes)
+
+    def _audio(self, job: VideoJob) -> None:
+        """Embed one audio file's sound windows and speech, commit it in one transaction."""
+        from mmsearch.media.audio import probe_audio
+
+        try:
+            duration = probe_audio(job.entry.path).duration
+            if not duration or duration <= 0:
+                raise MediaError("no audio samples")
+            segments = self._soundtrack(job.entry.path, duration)
+        except MediaError as exc:
+            self.take(Failed(job.entry, exc.stage, str(exc)))
+            return
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
+            self.take(Failed(job.entry, "decode", f"{type(exc).__name__}: {exc}"))
+            return
+        job.fields.update(duration=duration, decoder="audio")
+        self._commit_one(job, segments, [])
+
+    def _soundtrack(self, path: str, duration: float) -> list[NewSegment]:
+        from .audio import soundtrack
+
+        clap, transcriber, text = self._audio_models()
+        return soundtrack(path, duration, clap, transcriber, text).segments
+
+    def _audio_models(self) -> tuple[Any, Any, Any]:
+        """CLAP, Whisper and the sentence model, loaded on first need; a missing one is a warning."""
+        if self._models is None:
+            engine, catalog = self.engine, self.engine.catalog
+            clap = engine.optional_encoder("audio")
+            transcriber = engine.transcriber()
+            text = engine.optional_encoder("text") if transcriber is not None else None
+            for space, enc in (("audio", clap), ("text", text)):
+                if enc is not None:
+                    self.engine.library.index(catalog.ensure_space(space, enc.model_id, enc.dim, engine.model_spec(space)))
+            for name, why in engine.unavailable.items():
+                self.report.warnings.append(f"{name} space inactive: {why}")
+            self._models = (clap, transcriber, text)
+        return self._models
+
+    def _commit_one(self, job: VideoJob, segments: list[NewSegment], notes: list[str]) -> None:
         library, catalog = self.engine.library, self.engine.catalog
         result = catalog.write_media([(job.fields, segments)], self.space.name,
                                      replace_ids=[job.old.id] if job.old else [])
-        library.apply(result, self.space)
-        catalog.clear_errors([job.entry.path])
-        if video.truncated:
+        library.apply(result)
+        if notes:
             # Indexed what could be decoded; keep a visible note in `mmsearch errors`.
-            catalog.record_error(job.entry.path, "decode", "truncated or damaged: indexed the first "
-                                 f"{video.times[-1]:.1f} s", job.entry.size, job.entry.mtime)
+            catalog.record_error(job.entry.path, "decode", "; ".join(notes), job.entry.size, job.entry.mtime)
         library.save()
         if job.old is not None:
             self.report.updated += 1

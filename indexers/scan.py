@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Callable, Iterable
 
 from mmsearch.catalog import Catalog, Media
+from mmsearch.media.audio import AUDIO_EXTENSIONS
 from mmsearch.media.images import IMAGE_EXTENSIONS
 from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS
 from mmsearch.media.text import TEXT_EXTENSIONS
@@ -19,6 +20,7 @@ EXTENSIONS: dict[str, str] = {ext: "image" for ext in IMAGE_EXTENSIONS}
 EXTENSIONS.update({ext: "text" for ext in TEXT_EXTENSIONS})
 EXTENSIONS.update({ext: "video" for ext in VIDEO_EXTENSIONS})
 EXTENSIONS.update({ext: "subtitle" for ext in SUBTITLE_EXTENSIONS})
+EXTENSIONS.update({ext: "audio" for ext in AUDIO_EXTENSIONS})
 
 
 @dataclass

@@ -9,6 +9,9 @@ variables, read once at import, arm them:
     (the OS keeps what was already written). Several comma-separated ``NAME:N`` are allowed.
 ``MMSEARCH_TEST_SLEEP_AT="NAME:SECONDS"``
     sleep that long at every visit of NAME (to widen windows in concurrency tests).
+``MMSEARCH_TEST_HOLD_AT="NAME:FILE"``
+    at every visit of NAME, wait (at most 5 minutes) until FILE exists: a test holds a writer at a known
+    point, does what it wants to try against it, then creates FILE to let it go on.
 
 Points (see docs/reliability.md for what each one proves):
     decode   a worker thread has read and decoded a file
@@ -28,17 +31,18 @@ import time
 __all__ = ["point", "armed"]
 
 
-def _parse(spec: str) -> dict[str, float]:
-    out: dict[str, float] = {}
-    for part in spec.split(","):
-        name, _, value = part.strip().partition(":")
+def _parse(spec: str, value=float) -> dict:
+    out: dict = {}
+    for part in spec.split(",") if value is float else [spec]:
+        name, _, arg = part.strip().partition(":")
         if name:
-            out[name] = float(value or 1)
+            out[name] = value(arg or 1)
     return out
 
 
 _KILL = _parse(os.environ.get("MMSEARCH_TEST_KILL_AT", ""))
 _SLEEP = _parse(os.environ.get("MMSEARCH_TEST_SLEEP_AT", ""))
+_HOLD = _parse(os.environ.get("MMSEARCH_TEST_HOLD_AT", ""), value=str)
 _counts: dict[str, int] = {}
 _lock = threading.Lock()
 
@@ -47,6 +51,11 @@ def _point(name: str) -> None:
     delay = _SLEEP.get(name)
     if delay:
         time.sleep(delay)
+    hold = _HOLD.get(name)
+    if hold:
+        deadline = time.monotonic() + 300
+        while not os.path.exists(hold) and time.monotonic() < deadline:
+            time.sleep(0.02)
     target = _KILL.get(name)
     if target is None:
         return
@@ -61,5 +70,5 @@ def _noop(name: str) -> None:  # noqa: ARG001 - the unarmed hook
     return None
 
 
-armed = bool(_KILL or _SLEEP)
+armed = bool(_KILL or _SLEEP or _HOLD)
 point = _point if armed else _noop

@@ -156,13 +156,22 @@ class NewSegment:
     keyframe: float | None = None
     text: str | None = None
     parent: int | None = None  # index of the parent within the same write, for frames of a scene
+    space: str | None = None  # the space of the vector; None: the write's default space
 
 
 @dataclass(frozen=True)
 class WriteResult:
     media_ids: list[int]
-    added: list[tuple[int, np.ndarray]]  # (segment id, vector) to add to the index
+    added: dict[str, list[tuple[int, np.ndarray]]]  # space name -> (segment id, vector) to index
     removed: list[tuple[int, int]]  # (space id, segment id) to remove from the index
+
+
+def _shown(url: str) -> str:
+    """A database URL fit for a message: the password masked."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:  # noqa: BLE001 - not even a URL: nothing to mask
+        return url
 
 
 def _db_text(text: str | None) -> str | None:
@@ -193,7 +202,7 @@ class Catalog:
         try:
             self.sql: SqlEngine = create_engine(url, future=True, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError) as exc:
-            raise LibraryError(f"cannot open database {url!r}: {exc}") from None
+            raise LibraryError(f"cannot open database {_shown(url)!r}: {exc}") from None
         if self.sql.dialect.name == "sqlite":
             event.listen(self.sql, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.sql, expire_on_commit=False)
@@ -205,17 +214,19 @@ class Catalog:
         try:
             with self.sql.begin() as conn:
                 has_meta = self.sql.dialect.has_table(conn, "meta")
-            if not has_meta:
+            # Tables without a version row: a creation still running in another process, or killed
+            # half-way (create_all is not one transaction on SQLite): finish it, or say there is none yet.
+            if not has_meta or self.schema_version() == 0:
                 if not create:
-                    raise LibraryError(f"no mmsearch catalog at {self.url}")
+                    raise LibraryError(f"no mmsearch catalog at {_shown(self.url)}")
                 Base.metadata.create_all(self.sql)
                 with self.session.begin() as s:
                     s.merge(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
             version = self.schema_version()
         except SQLAlchemyError as exc:  # not a database, damaged, unreachable: one clear line, no traceback
-            shown = make_url(self.url).render_as_string(hide_password=True)
-            raise LibraryError(f"cannot read catalog {shown}: {str(getattr(exc, 'orig', exc)).strip()}") from None
+            why = " ".join(str(getattr(exc, "orig", exc)).split())
+            raise LibraryError(f"cannot read catalog {_shown(self.url)}: {why}") from None
         if version > SCHEMA_VERSION:
             raise LibraryError(
                 f"this library was written by a newer mmsearch (catalog schema {version}, this version "
@@ -296,13 +307,14 @@ class Catalog:
     ) -> "WriteResult":
         """Insert media rows with their segments in ONE transaction; remove ``replace_ids`` first.
 
-        Every space whose vectors change gets its epoch bumped in the same transaction.
+        A segment's vector goes to its own ``space`` if it names one, else to ``space_name``. Every
+        space whose vectors change gets its epoch bumped in the same transaction.
         """
         with self._write_lock, self.session.begin() as s:
-            space = s.scalar(select(Space).where(Space.name == space_name)) if space_name else None
+            spaces = {sp.name: sp for sp in s.scalars(select(Space))}
             removed = _delete_media(s, list(replace_ids))
             media_ids: list[int] = []
-            added: list[tuple[int, np.ndarray]] = []
+            added: dict[str, list[tuple[int, np.ndarray]]] = {}
             for fields, segments in items:
                 media = Media(**fields)
                 s.add(media)
@@ -310,6 +322,9 @@ class Catalog:
                 media_ids.append(media.id)
                 rows: list[Segment] = []
                 for seg in segments:
+                    space = spaces.get(seg.space or space_name) if seg.vector is not None else None
+                    if seg.vector is not None and space is None:
+                        raise ValueError(f"segment of unknown space {seg.space or space_name!r}")
                     row = Segment(
                         media_id=media.id,
                         kind=seg.kind,
@@ -318,17 +333,15 @@ class Catalog:
                         keyframe=seg.keyframe,
                         text=_db_text(seg.text),
                         parent_id=rows[seg.parent].id if seg.parent is not None else None,
-                        space_id=space.id if (space is not None and seg.vector is not None) else None,
-                        vector=encode_vector(seg.vector) if seg.vector is not None else None,
+                        space_id=space.id if space is not None else None,
+                        vector=encode_vector(seg.vector) if space is not None else None,
                     )
                     s.add(row)
                     s.flush()
                     rows.append(row)
-                    if seg.vector is not None:
-                        added.append((row.id, _as_stored(seg.vector)))
-            touched = {sid for sid, _ in removed}
-            if space is not None and added:
-                touched.add(space.id)
+                    if space is not None:
+                        added.setdefault(space.name, []).append((row.id, _as_stored(seg.vector)))
+            touched = {sid for sid, _ in removed} | {spaces[name].id for name in added}
             for space_id in touched:
                 s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
             # A file's old error goes with the commit that indexes it (no stale error after a crash).
@@ -336,28 +349,6 @@ class Catalog:
                 s.execute(delete(IngestError).where(IngestError.path.in_(chunk)))
             faults.point("commit")
             return WriteResult(media_ids, added, removed)
-
-    def add_segments(self, media_id: int, segments: Sequence[NewSegment], space_name: str) -> list[tuple[int, np.ndarray]]:
-        """Add segments of one space to an existing media row (e.g. a soundtrack after the frames)."""
-        with self._write_lock, self.session.begin() as s:
-            space = s.scalar(select(Space).where(Space.name == space_name))
-            added: list[tuple[int, np.ndarray]] = []
-            rows: list[Segment] = []
-            for seg in segments:
-                row = Segment(
-                    media_id=media_id, kind=seg.kind, start=seg.start, end=seg.end, keyframe=seg.keyframe,
-                    text=_db_text(seg.text), parent_id=rows[seg.parent].id if seg.parent is not None else None,
-                    space_id=space.id if seg.vector is not None else None,
-                    vector=encode_vector(seg.vector) if seg.vector is not None else None,
-                )
-                s.add(row)
-                s.flush()
-                rows.append(row)
-                if seg.vector is not None:
-                    added.append((row.id, _as_stored(seg.vector)))
-            if added:
-                s.execute(update(Space).where(Space.id == space.id).values(epoch=Space.epoch + 1))
-            return added
 
     def remove_media(self, media_ids: Sequence[int]) -> list[tuple[int, int]]:
         """Delete media with their segments; returns (space id, segment id) of removed vectors."""
@@ -395,6 +386,14 @@ class Catalog:
                 q = q.where(Segment.kind.in_(list(kinds)))
             return [SegmentRow(*row) for row in s.execute(q)]
 
+    def segments_containing(self, terms: Sequence[str], limit: int = 200) -> list[SegmentRow]:
+        """Text-bearing segments whose text contains every term (case-insensitive, parameterised LIKE)."""
+        with self.session() as s:
+            q = _segment_columns().where(Segment.text.is_not(None))
+            for term in terms:
+                q = q.where(func.lower(Segment.text).contains(term.lower(), autoescape=True))
+            return [SegmentRow(*row) for row in s.execute(q.order_by(Media.path, Segment.start).limit(limit))]
+
     def vectors_of_media(self, media_id: int) -> dict[str, np.ndarray]:
         """Stored vectors of one media file by space name (to query with a file already indexed)."""
         with self.session() as s:
@@ -425,6 +424,35 @@ class Catalog:
                 ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
                 yield ids, decode_vectors([r[1] for r in rows], dim)
                 last = int(ids[-1])
+
+    def sample_vectors(self, space_id: int, dim: int, n: int) -> np.ndarray:
+        """About ``n`` stored vectors of a space drawn at random (all of them for a small space).
+
+        Draws random ids between the space's smallest and largest segment id and keeps those of the
+        space: a few indexed lookups, never a scan of a large table.
+        """
+        import random
+
+        with self.session() as s:
+            lo, hi, count = s.execute(
+                select(func.min(Segment.id), func.max(Segment.id), func.count(Segment.id)).where(Segment.space_id == space_id)
+            ).one()
+            if not count:
+                return np.zeros((0, dim), np.float32)
+            if count <= n:
+                blobs = s.scalars(select(Segment.vector).where(Segment.space_id == space_id)).all()
+                return decode_vectors(list(blobs), dim)
+            rng = random.Random(space_id)  # the same sample for the same library state
+            blobs: list[bytes] = []
+            for _ in range(4):
+                ids = sorted({rng.randint(lo, hi) for _ in range(n)})
+                for chunk in _chunks(ids, 900):
+                    blobs += s.scalars(
+                        select(Segment.vector).where(Segment.space_id == space_id, Segment.id.in_(chunk))
+                    ).all()
+                if len(blobs) >= n // 2:
+                    break
+            return decode_vectors(blobs[:n], dim)
 
     def vector_ids(self, space_id: int) -> np.ndarray:
         with self.session() as s:

@@ -17,9 +17,9 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from .catalog import SegmentRow
-from .config import DEFAULT_MODEL, Settings, load_settings
-from .encoders import Encoder, load_image_text_encoder
-from .errors import MmsearchError, ModelMismatchError
+from .config import Settings, load_settings
+from .encoders import OFF, SPACE_DEFAULTS, SPACE_SETTINGS, Encoder, load_encoder, resolve_device
+from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError
 from .hits import Hit
 from .library import Library
 
@@ -59,6 +59,8 @@ class Engine:
         self.catalog = self.library.catalog
         self._encoders: dict[str, Encoder] = {}
         self._encoder_lock = threading.Lock()
+        self._samples: dict[str, tuple[int, np.ndarray]] = {}  # per space: background for calibration
+        self.unavailable: dict[str, str] = {}  # optional space -> why its model cannot be used
 
     # -- lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:
@@ -72,13 +74,15 @@ class Engine:
 
     # -- models ---------------------------------------------------------------------------------
     def model_spec(self, space: str = "clip") -> str:
-        """The spec the space is (or will be) embedded with: explicit setting, else the library's."""
-        if space != "clip":
+        """The spec a space is (or will be) embedded with: explicit setting, else the library's, else
+        the default. ``off`` disables an optional space (``audio``, ``text``, speech)."""
+        if space not in SPACE_SETTINGS:
             raise MmsearchError(f"unknown space {space!r}")
-        if self.settings.model:
-            return self.settings.model
+        explicit = getattr(self.settings, SPACE_SETTINGS[space])
+        if explicit:
+            return explicit
         recorded = self.catalog.space(space)
-        return recorded.spec if recorded is not None and recorded.spec else DEFAULT_MODEL
+        return recorded.spec if recorded is not None and recorded.spec else SPACE_DEFAULTS[space]
 
     def encoder(self, space: str = "clip") -> Encoder:
         """Load (once) the encoder of a space, refusing one that differs from the library's model."""
@@ -86,16 +90,51 @@ class Engine:
             if space in self._encoders:
                 return self._encoders[space]
             spec = self.model_spec(space)
-            enc = load_image_text_encoder(spec, self.settings.device)
+            if spec.lower() in OFF:
+                raise ModelUnavailableError(f"the {space} space is turned off ({SPACE_SETTINGS[space]} = {spec!r})")
+            enc = load_encoder(space, spec, self.settings.device)
             recorded = self.catalog.space(space)
             if recorded is not None and recorded.model_id != enc.model_id:
+                setting = SPACE_SETTINGS[space]
                 raise ModelMismatchError(
                     f"library {self.library.root} embeds space {space!r} with model {recorded.model_id!r} "
-                    f"(spec {recorded.spec!r}), not {enc.model_id!r}; open it with --model {recorded.spec} "
-                    f"(MMSEARCH_MODEL), or use a new library folder to embed with the other model"
+                    f"(spec {recorded.spec!r}), not {enc.model_id!r}; open it with --{setting.replace('_', '-')} "
+                    f"{recorded.spec} (MMSEARCH_{setting.upper()}), or use a new library folder to embed with the "
+                    f"other model"
                 )
             self._encoders[space] = enc
             return enc
+
+    def optional_encoder(self, space: str) -> Encoder | None:
+        """The encoder of an optional space, or None when its model cannot be had (the reason is kept
+        in :attr:`unavailable` and shown by ``stats``); a model mismatch still raises."""
+        if space in self.unavailable:
+            return None
+        try:
+            return self.encoder(space)
+        except ModelUnavailableError as exc:
+            self.unavailable[space] = str(exc)
+            return None
+
+    def transcriber(self) -> Any | None:
+        """The speech-to-text model (setting ``speech_model``, default the bundled Whisper tiny.en),
+        or None when it is turned off or cannot be loaded."""
+        if "speech" in self.unavailable:
+            return None
+        with self._encoder_lock:
+            if "speech" not in self._encoders:
+                spec = self.settings.speech_model or "bundled"
+                if spec.lower() in OFF:
+                    self.unavailable["speech"] = f"speech transcription is turned off (speech_model = {spec!r})"
+                    return None
+                try:
+                    from .encoders.speech import Transcriber
+
+                    self._encoders["speech"] = Transcriber(spec, device=resolve_device(self.settings.device))
+                except (ModelUnavailableError, ImportError) as exc:
+                    self.unavailable["speech"] = str(exc)
+                    return None
+            return self._encoders["speech"]
 
     def use_encoder(self, encoder: Encoder) -> None:
         """Use an already-built encoder for its space (same model check as :meth:`encoder`)."""
@@ -125,7 +164,7 @@ class Engine:
             removed = self.catalog.remove_media(ids)
             from .catalog import WriteResult
 
-            self.library.apply(WriteResult([], [], removed), None)
+            self.library.apply(WriteResult([], {}, removed))
             self.library.save(force=True)
         finally:
             self.library.release_writer()
@@ -140,6 +179,12 @@ class Engine:
             return counts
         finally:
             self.library.release_writer()
+
+    def check(self, repair: bool = False) -> "Report":  # noqa: F821
+        """Verify the catalog against the indexes and stored vectors; ``repair`` fixes it from the catalog."""
+        from . import integrity
+
+        return integrity.repair(self) if repair else integrity.check(self)
 
     # -- queries --------------------------------------------------------------------------------
     def search(
@@ -161,7 +206,7 @@ class Engine:
         if isinstance(query, str):
             if not query.strip():
                 raise MmsearchError("empty query")
-            return self._search_vectors(self._text_queries(query), k, kinds, path)
+            return self.search_vectors(self._text_queries(query), k, kinds, path)
         return self.similar(query, k=k, kinds=kinds, path=path)
 
     def similar(
@@ -173,13 +218,14 @@ class Engine:
         """
         kinds = _check_kinds(kinds)
         vector, exclude = self._image_query(image)
-        return self._search_vectors({"clip": vector}, k, kinds, path, exclude={exclude} if exclude else set())
+        return self.search_vectors({"clip": vector}, k, kinds, path, exclude={exclude} if exclude else set())
 
     def _text_queries(self, text: str) -> dict[str, np.ndarray]:
+        """The query encoded once per space of the library that takes text."""
         out = {}
         for space in self.catalog.spaces():
-            enc = self.encoder(space.name)
-            if "text" in enc.modalities:
+            enc = self.encoder(space.name) if space.name == "clip" else self.optional_encoder(space.name)
+            if enc is not None and "text" in enc.modalities:
                 out[space.name] = enc.encode_text([text])[0]
         return out
 
@@ -199,7 +245,7 @@ class Engine:
         enc = self.encoder("clip")
         return enc.encode_prepared([enc.prepare_image(pil)])[0], None
 
-    def _search_vectors(
+    def search_vectors(
         self,
         queries: dict[str, np.ndarray],
         k: int,
@@ -207,20 +253,24 @@ class Engine:
         path: str | None,
         exclude: set[int] = frozenset(),  # type: ignore[assignment]
     ) -> list[Hit]:
-        hits: list[Hit] = []
+        """Rank the library against ready-made query vectors, one per space name (e.g. a hit's stored
+        vectors for "more like this"): search every space, merge on calibrated scores, group moments,
+        keep the top k. ``exclude`` holds media ids to leave out."""
+        candidates: list[tuple[float, float, SegmentRow, str]] = []
         for space_name, vector in queries.items():
             space = self.catalog.space(space_name)
-            if space is None:
-                continue
-            hits += self._search_space(space, vector, k, kinds, path, exclude)
-        hits.sort(key=lambda h: -h.score)
-        return hits[:k]
+            if space is not None:
+                candidates += self._space_candidates(space, vector, k, kinds, path, exclude)
+        candidates.sort(key=lambda c: -c[0])
+        return _group(candidates)[:k]
 
-    def _search_space(self, space, vector, k, kinds, path, exclude) -> list[Hit]:
+    def _space_candidates(self, space, vector, k, kinds, path, exclude) -> list[tuple[float, float, SegmentRow, str]]:
+        """(calibrated score, cosine, row, space) for enough of a space's best segments to give k hits."""
         index = self.library.index(space)
         total = index.ntotal
         if total == 0:
             return []
+        mean, std = self._background(space, index, vector)
         matcher = _path_matcher(path)
         fetch = min(total, max(4 * k, k + 32))
         while True:
@@ -233,21 +283,27 @@ class Engine:
                     continue
                 row = _as_hit_row(row)
                 if (kinds is None or row.media_kind in kinds) and row.media_id not in exclude and matcher(row.path):
-                    candidates.append((float(s), row))
-            hits = _group(candidates, space.name)
-            if len(hits) >= k or fetch >= total:
-                break
+                    candidates.append(((float(s) - mean) / std, float(s), row, space.name))
+            if len(_group(candidates)) >= k or fetch >= total:
+                return candidates
             fetch = min(total, fetch * 4)
-        if any(h.kind == "text" for h in hits):
-            self._attach_links(hits)
-        return hits[:k]
 
-    def _attach_links(self, hits: list[Hit]) -> None:
-        for hit in hits:
-            link_id = hit.extra.pop("link_id", None)
-            if link_id:
-                linked = self.catalog.media_by_id(link_id)
-                hit.linked = linked.path if linked else None
+    def _background(self, space, index, vector: np.ndarray) -> tuple[float, float]:
+        """Mean and spread of this query's cosine against a random sample of the space.
+
+        Raw cosines are not comparable across spaces (each model has its own scale), so a hit's
+        score is how many standard deviations it stands above a typical item of its own space
+        for this very query. Within one space this keeps the cosine order exactly.
+        """
+        cached = self._samples.get(space.name)
+        if cached is None or not (0.8 * cached[0] <= index.ntotal <= 1.25 * cached[0]):
+            cached = (index.ntotal, self.catalog.sample_vectors(space.id, space.dim, 2048))
+            self._samples[space.name] = cached
+        sample = cached[1]
+        if len(sample) < 2:
+            return 0.0, 1.0
+        sims = sample @ vector
+        return float(sims.mean()), max(float(sims.std()), 0.02)
 
     # -- moments ---------------------------------------------------------------------------------
     def scenes(self, video: str | Path) -> list[dict]:
@@ -261,6 +317,31 @@ class Engine:
             {"start": s.start, "end": s.end, "keyframe": s.keyframe, "segment_id": s.id}
             for s in self.catalog.segments_of_media(media.id, kinds=["scene"])
         ]
+
+    def transcript(self, path: str | Path) -> list[dict]:
+        """The timed speech transcript of an audio or video file (empty when nothing was said)."""
+        media = self.catalog.media_by_path(str(Path(path).expanduser().absolute()))
+        if media is None:
+            raise MmsearchError(f"not in the library: {path}")
+        return [{"start": s.start, "end": s.end, "text": s.text}
+                for s in self.catalog.segments_of_media(media.id, kinds=["speech"])]
+
+    def keyword_search(self, words: str, k: int = 10, kinds: Sequence[str] | None = None,
+                       path: str | None = None) -> list[Hit]:
+        """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively."""
+        kinds = _check_kinds(kinds)
+        terms = [w for w in words.lower().split() if w]
+        if not terms:
+            raise MmsearchError("empty query")
+        matcher = _path_matcher(path)
+        hits: list[Hit] = []
+        for row in self.catalog.segments_containing(terms, limit=max(10 * k, 200)):
+            row = _as_hit_row(row)
+            if (kinds is None or row.media_kind in kinds) and matcher(row.path):
+                hits.append(Hit(path=row.path, kind=row.media_kind, score=1.0, start=row.start, end=row.end,
+                                space="keyword", text=row.text, linked=row.link_path, media_id=row.media_id,
+                                segment_id=row.id))
+        return hits[:k]
 
     def thumbnail(self, hit: Hit, max_side: int = 320) -> Any:
         """A PIL image for a hit: the image itself, or a video hit's best-matching frame."""
@@ -289,9 +370,13 @@ class Engine:
                     "dim": space.dim,
                     "vectors": int(counts["vectors"].get(space.name, 0)),
                     "indexed": idx.ntotal,
-                    "active": True,
+                    "active": space.name not in self.unavailable,
                 }
             )
+        known = {s["name"] for s in spaces}
+        for name, why in self.unavailable.items():
+            if name not in known:
+                spaces.append({"name": name, "model": None, "vectors": 0, "active": False, "reason": why})
         return {
             "library": str(self.library.root),
             "database": _mask_url(self.settings.database),
@@ -331,37 +416,36 @@ def _path_matcher(pattern: str | None) -> Callable[[str], bool]:
 def _as_hit_row(row: SegmentRow) -> SegmentRow:
     """A subtitle cue is a moment of its video: report it on the video's path and timeline."""
     if row.media_kind == "subtitle" and row.link_id and row.link_kind == "video":
-        return dataclasses.replace(row, media_id=row.link_id, path=row.link_path, media_kind="video", link_id=None)
+        return dataclasses.replace(row, media_id=row.link_id, path=row.link_path, media_kind="video",
+                                   link_id=None, link_path=None, link_kind=None)
     return row
 
 
-def _group(candidates: list[tuple[float, SegmentRow]], space: str) -> list[Hit]:
-    """One hit per whole file; for timed segments, one per set of overlapping segments of a file.
+def _group(candidates: list[tuple[float, float, SegmentRow, str]]) -> list[Hit]:
+    """One hit per whole file; for moments, one per set of overlapping segments of a file.
 
-    Candidates arrive best first, so the first segment seen of a group carries its score.
+    Candidates arrive best first. A moment that overlaps a better one of the same file (from any
+    space: a scene, its soundtrack, its speech) is absorbed by it, and the better one keeps its own,
+    more precise span; moments that merely touch stay apart.
     """
     hits: list[Hit] = []
-    whole: dict[int, Hit] = {}
+    whole: set[int] = set()
     timed: dict[int, list[Hit]] = {}
-    for score, row in candidates:
+    for score, cosine, row, space in candidates:
         if row.start is None:
             if row.media_id in whole:
                 continue
-            hit = Hit(path=row.path, kind=row.media_kind, score=score, space=space, text=row.text,
-                      media_id=row.media_id, segment_id=row.id)
-            if row.link_id:
-                hit.extra["link_id"] = row.link_id
-            whole[row.media_id] = hit
-            hits.append(hit)
-            continue
-        group = timed.setdefault(row.media_id, [])
-        # A moment that overlaps a better one of the same file is absorbed by it (the better
-        # one keeps its own, more precise span); moments that merely touch stay apart.
-        if not any(row.start < (hit.end or 0) and (row.end or 0) > (hit.start or 0) for hit in group):
-            hit = Hit(path=row.path, kind=row.media_kind, score=score, start=row.start, end=row.end,
-                      space=space, keyframe=row.keyframe, text=row.text, media_id=row.media_id, segment_id=row.id)
-            group.append(hit)
-            hits.append(hit)
+            whole.add(row.media_id)
+        else:
+            group = timed.setdefault(row.media_id, [])
+            if any(row.start < (h.end or 0) and (row.end or 0) > (h.start or 0) for h in group):
+                continue
+        hit = Hit(path=row.path, kind=row.media_kind, score=score, start=row.start, end=row.end, space=space,
+                  keyframe=row.keyframe, text=row.text, linked=row.link_path, media_id=row.media_id,
+                  segment_id=row.id, extra={"cosine": round(cosine, 6)})
+        if row.start is not None:
+            timed[row.media_id].append(hit)
+        hits.append(hit)
     return hits
 
 

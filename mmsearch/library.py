@@ -16,6 +16,8 @@ import threading
 import time
 from pathlib import Path
 
+import numpy as np
+
 from . import _faults as faults
 from .catalog import Catalog, Space, WriteResult
 from .config import Settings
@@ -39,7 +41,10 @@ class Library:
         elif not self.root.is_dir():
             raise LibraryError(f"library path {self.root} is not a folder")
         self.index_dir = self.root / "index"
-        self.index_dir.mkdir(mode=0o700, exist_ok=True)
+        try:
+            self.index_dir.mkdir(mode=0o700, exist_ok=True)
+        except OSError as exc:
+            raise LibraryError(f"cannot use index folder {self.index_dir}: {exc.strerror}") from None
         if create and not settings.database_url:  # user-only catalog; SQLite gives -wal/-shm the same mode
             try:
                 os.close(os.open(self.root / "catalog.sqlite3", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
@@ -128,8 +133,8 @@ class Library:
             return idx
 
     # -- writes ---------------------------------------------------------------------------------
-    def apply(self, result: WriteResult, space: Space | None) -> None:
-        """Mirror a committed catalog write into the in-memory indexes."""
+    def apply(self, result: WriteResult, space: Space | None = None) -> None:
+        """Mirror a committed catalog write into the in-memory indexes (``space`` is unused, kept for callers)."""
         with self._lock:
             spaces = {s.id: s for s in self.catalog.spaces()}
             by_space: dict[int, list[int]] = {}
@@ -137,18 +142,18 @@ class Library:
                 by_space.setdefault(space_id, []).append(segment_id)
             for space_id, ids in by_space.items():
                 name = spaces[space_id].name
-                if name in self._indexes:
-                    self._indexes[name].remove(ids)
-                    self._dirty.add(name)
-            if space is not None and result.added:
-                idx = self._indexes.get(space.name)
+                # Not loaded yet (a remove-only run): load it (the replay already lacks these ids), so the
+                # snapshot is rewritten instead of staying behind the catalog and replayed on every open.
+                (self._indexes.get(name) or self.index(spaces[space_id])).remove(ids)
+                self._dirty.add(name)
+            by_name = {s.name: s for s in spaces.values()}
+            for name, pairs in (result.added or {}).items():
+                idx = self._indexes.get(name)
                 if idx is None:
-                    idx = self.index(space)  # replay already includes this commit
+                    self.index(by_name[name])  # the replay already includes this commit
                 else:
-                    import numpy as np
-
-                    idx.add([i for i, _ in result.added], np.stack([v for _, v in result.added]))
-                self._dirty.add(space.name)
+                    idx.add([i for i, _ in pairs], np.stack([v for _, v in pairs]))
+                self._dirty.add(name)
             epochs = self.catalog.space_epochs()
             for name, idx in self._indexes.items():
                 idx.epoch = epochs.get(name, idx.epoch)
@@ -161,6 +166,9 @@ class Library:
             spaces = {s.name: s for s in self.catalog.spaces()}
             for name in sorted(self._dirty):
                 if name in self._indexes and name in spaces:
+                    # The index family follows the space's size (vectors.py): rebuilt in place when it
+                    # crosses a threshold, is due for retraining or has many removed rows.
+                    self._indexes[name].maybe_rebuild()
                     faults.point("save")
                     self._indexes[name].save(
                         self.index_path(name), {"space": name, "model_id": spaces[name].model_id}

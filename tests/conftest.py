@@ -69,3 +69,136 @@ def tiny_clip(tmp_path_factory) -> str:
     ckpt = folder / "tiny.pt"
     torch.save({"state_dict": model.state_dict()}, ckpt)
     return f"{cfg_path}:{ckpt}"
+
+
+# --------------------------------------------------------------------------------------------------
+# PostgreSQL: a real server for the backend tests (tests/test_backends.py), started once per session
+# from Debian's binaries (.ci/system-deps.sh installs them), on a free localhost port, data in a temp dir.
+import glob  # noqa: E402
+import shutil  # noqa: E402
+import socket  # noqa: E402
+import subprocess  # noqa: E402
+import tempfile  # noqa: E402
+import uuid  # noqa: E402
+
+
+def _pg_bindir() -> str | None:
+    def version(p: str) -> float:
+        try:
+            return float(p.split("/")[4])
+        except (IndexError, ValueError):
+            return 0.0
+
+    found = sorted(glob.glob("/usr/lib/postgresql/*/bin/initdb"), key=version)
+    if found:
+        return os.path.dirname(found[-1])
+    initdb = shutil.which("initdb")
+    return os.path.dirname(initdb) if initdb else None
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """``postgresql+psycopg2://postgres@127.0.0.1:PORT/mmsearch_test`` of a server running for this session."""
+    bindir = _pg_bindir()
+    if bindir is None:
+        pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; .ci/system-deps.sh installs them")
+    psycopg2 = pytest.importorskip("psycopg2")
+    base = Path(tempfile.mkdtemp(prefix="mmsearch-pg-"))
+    data, sock, log = base / "data", base / "sock", base / "server.log"
+    sock.mkdir()
+    run_as: list[str] = []
+    if os.geteuid() == 0:  # postgres refuses to run as root: run it as the postgres user
+        import pwd
+
+        try:
+            pw = pwd.getpwnam("postgres")
+        except KeyError:
+            shutil.rmtree(base, ignore_errors=True)
+            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+        for p in (base, sock):
+            os.chown(p, pw.pw_uid, pw.pw_gid)
+        run_as = ["runuser", "-u", "postgres", "--"]
+    port = _free_port()
+
+    def pg(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(run_as + list(args), capture_output=True, text=True, timeout=120, cwd=base)
+
+    r = pg(f"{bindir}/initdb", "-D", str(data), "-U", "postgres", "-A", "trust", "-E", "UTF8", "--no-sync")
+    if r.returncode != 0:
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"initdb failed: {r.stderr[-2000:]}")
+    options = f"-p {port} -k {sock} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off"
+    r = pg(f"{bindir}/pg_ctl", "-D", str(data), "-l", str(log), "-w", "-t", "60", "-o", options, "start")
+    if r.returncode != 0:
+        text = log.read_text(errors="replace")[-2000:] if log.exists() else r.stderr
+        shutil.rmtree(base, ignore_errors=True)
+        pytest.fail(f"PostgreSQL did not start: {text}")
+    try:
+        conn = psycopg2.connect(host="127.0.0.1", port=port, user="postgres", dbname="postgres")
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute("CREATE DATABASE mmsearch_test")
+        conn.close()
+        yield f"postgresql+psycopg2://postgres@127.0.0.1:{port}/mmsearch_test"
+    finally:
+        pg(f"{bindir}/pg_ctl", "-D", str(data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(base, ignore_errors=True)
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def db_url(request):
+    """A database URL for one test: "" (SQLite in the library folder) or a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield ""
+        return
+    from sqlalchemy.engine import make_url
+
+    import psycopg2
+
+    base = make_url(request.getfixturevalue("postgres_url"))
+    name = f"t_{uuid.uuid4().hex[:16]}"  # generated, safe as an identifier
+    admin = dict(host=base.host, port=base.port, user=base.username, dbname="postgres")
+    conn = psycopg2.connect(**admin)
+    conn.autocommit = True
+    with conn.cursor() as cur:
+        cur.execute(f'CREATE DATABASE "{name}"')
+    yield base.set(database=name).render_as_string(hide_password=False)
+    with conn.cursor() as cur:
+        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    conn.close()
+
+
+@pytest.fixture(scope="session")
+def tiny_clap_dir(tmp_path_factory) -> Path:
+    """A randomly initialised CLAP (HTSAT audio tower, RoBERTa text tower) saved like a hub checkpoint."""
+    import torch
+    from tokenizers.pre_tokenizers import ByteLevel
+    from transformers import ClapConfig, ClapFeatureExtractor, ClapModel, ClapProcessor, RobertaTokenizer
+
+    vocab = {"<s>": 0, "<pad>": 1, "</s>": 2, "<unk>": 3, "<mask>": 4}
+    for ch in sorted(ByteLevel.alphabet()):  # byte-level BPE with no merges: every byte is a token
+        vocab.setdefault(ch, len(vocab))
+    tokenizer = RobertaTokenizer(vocab=vocab, merges=[])
+    config = ClapConfig(
+        text_config=dict(
+            vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+            intermediate_size=37, max_position_embeddings=80,
+        ),
+        audio_config=dict(
+            spec_size=256, num_mel_bins=64, window_size=8, patch_size=4, patch_stride=(4, 4), depths=[1, 1],
+            num_attention_heads=[1, 2], patch_embeds_hidden_size=16, hidden_size=32, enable_fusion=False,
+        ),
+        projection_dim=24,
+    )  # fmt: skip
+    torch.manual_seed(0)
+    d = tmp_path_factory.mktemp("tiny-clap")
+    ClapModel(config).save_pretrained(d)
+    # laion/clap-htsat-unfused's feature extractor: 48 kHz, 64 mel bins, 10 s clips, rand_trunc + repeatpad
+    ClapProcessor(ClapFeatureExtractor(truncation="rand_trunc"), tokenizer).save_pretrained(d)
+    return d

@@ -26,7 +26,8 @@ def test_text_query_ranks_the_right_image_first(engine, colour_folder):
     for colour in ("red", "green", "purple", "yellow"):
         hits = engine.search(f"a {colour} picture", k=3, kinds=["image"])
         assert hits[0].path == str(colour_folder / f"{colour}.png"), colour
-        assert hits[0].score > 0.9 and hits[1].score < 0.5
+        assert hits[0].extra["cosine"] > 0.9 and hits[1].extra["cosine"] < 0.5
+        assert hits[0].score > hits[1].score
         assert (hits[0].start, hits[0].end, hits[0].space, hits[0].kind) == (None, None, "clip", "image")
     blue = engine.search("blue", k=2, kinds=["image"])
     assert {h.path for h in blue} == {str(colour_folder / "blue.png"), str(colour_folder / "nested/deeper/blue_2.jpg")}
@@ -70,11 +71,12 @@ def test_results_equal_brute_force_ranking_of_stored_vectors(engine, colour_fold
             best[p] = max(best.get(p, -2.0), float(s))
         ranked = sorted(best.items(), key=lambda kv: -kv[1])
         hits = engine.search(query, k=10)
-        # Same scores in the same order, and each hit carries its file's exact best score
-        # (files with equal scores may come in either order).
-        np.testing.assert_allclose([h.score for h in hits], [s for _, s in ranked[:10]], atol=1e-5)
+        # Same cosines in the same order, and each hit carries its file's exact best cosine
+        # (files with equal scores may come in either order); the calibrated score keeps that order.
+        np.testing.assert_allclose([h.extra["cosine"] for h in hits], [s for _, s in ranked[:10]], atol=1e-5)
         for h in hits:
-            assert abs(h.score - best[h.path]) < 1e-5
+            assert abs(h.extra["cosine"] - best[h.path]) < 1e-5
+        assert [h.score for h in hits] == sorted((h.score for h in hits), reverse=True)
         cutoff = ranked[9][1]
         assert {p for p, s in ranked if s > cutoff + 1e-5} <= {h.path for h in hits}
 

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from typing import Callable
 
+from ..config import DEFAULT_MODEL
 from .base import Encoder, l2_normalize
 
 # Spec prefix -> factory(spec, device). Specs without a registered prefix go to open_clip.
@@ -32,6 +33,27 @@ def load_image_text_encoder(spec: str, device: str = "auto") -> Encoder:
     return OpenClipEncoder(spec, resolve_device(device))
 
 
+# Default model spec of each space, and the setting that overrides it.
+SPACE_DEFAULTS = {"clip": DEFAULT_MODEL, "audio": "laion/clap-htsat-unfused", "text": "bundled"}
+SPACE_SETTINGS = {"clip": "model", "audio": "audio_model", "text": "text_model"}
+OFF = ("off", "none", "disabled")
+
+
+def load_encoder(space: str, spec: str, device: str = "auto") -> Encoder:
+    """The encoder of any space: ``clip`` (open_clip), ``audio`` (CLAP), ``text`` (sentence embeddings)."""
+    if space == "clip":
+        return load_image_text_encoder(spec, device)
+    if space == "audio":
+        from .clap import ClapEncoder
+
+        return ClapEncoder(spec, resolve_device(device))
+    if space == "text":
+        from .sentence import SentenceEncoder
+
+        return SentenceEncoder(spec, resolve_device(device))
+    raise ValueError(f"unknown space {space!r}")
+
+
 def _toy(spec: str, device: str) -> Encoder:
     from .toy import ToyColorEncoder
 
@@ -40,4 +62,5 @@ def _toy(spec: str, device: str) -> Encoder:
 
 register_encoder("toy", _toy)
 
-__all__ = ["Encoder", "l2_normalize", "register_encoder", "resolve_device", "load_image_text_encoder"]
+__all__ = ["Encoder", "l2_normalize", "register_encoder", "resolve_device", "load_image_text_encoder", "load_encoder",
+           "SPACE_DEFAULTS", "SPACE_SETTINGS", "OFF"]

@@ -1,7 +1,9 @@
 """Image decoding with Pillow: bounded memory, orientation fixed, reduced-size JPEG decoding."""
 from __future__ import annotations
 
+import threading
 import warnings
+from contextlib import nullcontext
 from pathlib import Path
 
 from PIL import Image, ImageOps, UnidentifiedImageError
@@ -21,6 +23,11 @@ IMAGE_EXTENSIONS = frozenset(
 )
 # Refuse to decode more than this many pixels (a 100000x100000 header would need 30 GB).
 MAX_PIXELS = 120_000_000
+# Decodes bigger than this (after JPEG's reduced-size decoding) run one at a time: a 300 KB PNG can hold
+# 9000x9000 RGBA pixels (324 MB), and eight decode threads must not hold eight of them at once.
+BIG_PIXELS = 16_000_000
+_BIG_DECODE = threading.BoundedSemaphore(1)
+_RESIZABLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr"})
 
 
 def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int, int]:
@@ -40,10 +47,20 @@ def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int
                 raise MediaError(f"image too large to decode safely ({width}x{height} pixels)")
             # JPEG can decode at 1/2, 1/4, 1/8 scale directly: far less work and memory.
             im.draft("RGB", (max_side, max_side))
-            im.load()
-            im = ImageOps.exif_transpose(im)
-            if im.mode != "RGB":
-                im = _to_rgb(im)
+            big = im.size[0] * im.size[1] > BIG_PIXELS
+            with _BIG_DECODE if big else nullcontext():
+                im.load()
+                # Shrink first where the mode allows it, so the copies below are small. Pillow resizes
+                # and reduces RGBA/LA through a full-size premultiplied copy: sample those by nearest first.
+                if max(im.size) >= 4 * max_side and im.mode in _RESIZABLE:
+                    f = max(im.size) // (2 * max_side)
+                    im = (im.resize((im.width // f, im.height // f), Image.Resampling.NEAREST)
+                          if im.mode in ("RGBA", "LA") else im.reduce(f))
+                if max(im.size) > max_side and im.mode in _RESIZABLE:
+                    im.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
+                im = ImageOps.exif_transpose(im)
+                if im.mode != "RGB":
+                    im = _to_rgb(im)
             if max(im.size) > max_side:
                 im.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
             return im, width, height

@@ -1,0 +1,77 @@
+"""``mmsearch eval MANIFEST``: retrieval quality (recall@1/5/10) through the engine beside exact search.
+
+MANIFEST: ``image,caption`` rows (.csv, .tsv, .jsonl, .json list) or a Karpathy-split JSON of
+Flickr30k / COCO. Images and captions are indexed into a library (a temporary one unless --library
+names one, which is then reused on the next run: only changes are indexed again).
+"""
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.table import Table
+
+from mmsearch.errors import MmsearchError
+
+from .app import JsonOpt, LibraryOpt, ModelOpt, app, err, out
+
+
+@app.command("eval")
+def eval_(
+    manifest: Annotated[Path, typer.Argument(help="image,caption manifest (.csv/.tsv/.jsonl/.json) or Karpathy JSON.")],
+    images: Annotated[Optional[Path], typer.Option("--images", help="Folder relative image paths start from "
+                                                   "[default: the manifest's folder].")] = None,
+    library: LibraryOpt = None,
+    model: ModelOpt = None,
+    split: Annotated[Optional[str], typer.Option("--split", help="Karpathy split: test, val, train or all "
+                                                 "[default: test when present].")] = None,
+    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images.")] = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Recall@1/5/10 of text->image and image->text: exact search beside the engine."""
+    from mmsearch import Engine
+    from mmsearch.evaluate import evaluate, load_manifest
+
+    workdir = None
+    try:
+        loaded = load_manifest(manifest, images=images, split=split, limit=limit)
+        if library is None:
+            workdir = Path(tempfile.mkdtemp(prefix="mmsearch-eval-"))
+            library = workdir / "library"
+        say = (lambda m: err.print(m, highlight=False)) if not as_json else None
+        with Engine(library, model=model) as engine:
+            report = evaluate(engine, loaded, progress=say)
+    except MmsearchError as exc:
+        err.print(f"[bold red]error:[/] {exc}", highlight=False)
+        raise typer.Exit(2)
+    finally:
+        if workdir is not None:
+            shutil.rmtree(workdir, ignore_errors=True)
+    if as_json:
+        print(json.dumps(report, indent=2))
+        return
+    _render(report)
+
+
+def _render(report: dict) -> None:
+    index = report.get("index", {})
+    params = ", ".join(f"{k} {v}" for k, v in index.items() if k != "family")
+    out.print(f"{report['images']} images, {report['captions']} captions; model {report['model']}; "
+              f"index {index.get('family')}{' (' + params + ')' if params else ''}; {report['seconds']} s",
+              highlight=False)
+    table = Table(box=None, pad_edge=False)
+    table.add_column("direction")
+    ks = list(report["text_to_image"]["exact"])
+    for k in ks:
+        table.add_column(f"{k} exact", justify="right")
+        table.add_column(f"{k} engine", justify="right")
+    for name, key in (("text -> image", "text_to_image"), ("image -> text", "image_to_text")):
+        row = [name]
+        for k in ks:
+            row += [f"{report[key]['exact'][k]:.3f}", f"{report[key]['engine'][k]:.3f}"]
+        table.add_row(*row)
+    out.print(table, highlight=False)

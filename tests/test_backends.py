@@ -1,0 +1,146 @@
+"""The same engine on SQLite and on a real PostgreSQL server (``db_url`` fixture in conftest.py).
+
+Index, search, incremental re-index (changed, moved, deleted, touched), errors, check/repair, and the values
+SQLite forgives but PostgreSQL does not (sizes past 2 GiB, NUL characters, exact float mtimes).
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+
+import numpy as np
+
+from conftest import COLOURS, solid
+from mmsearch import Engine
+
+
+def _engine(tmp_path, db_url, **kw) -> Engine:
+    return Engine(tmp_path / "lib", model="toy", database_url=db_url, **kw)
+
+
+def _agree(engine: Engine) -> None:
+    space = engine.catalog.space("clip")
+    ids = engine.library.index(space).ids()
+    assert sorted(ids.tolist()) == engine.catalog.vector_ids(space.id).tolist()
+    report = engine.check()
+    assert report.ok, [p.message for p in report.problems]
+
+
+def test_index_search_and_filters(tmp_path, db_url, colour_folder):
+    with _engine(tmp_path, db_url) as e:
+        assert e.catalog.sql.dialect.name == ("postgresql" if db_url else "sqlite")
+        report = e.index([colour_folder])
+        assert (report.added, report.failed) == (8, 0)
+        for colour in ("red", "green", "purple", "yellow"):
+            hits = e.search(f"a {colour} picture", k=3, kinds=["image"])
+            assert hits[0].path == str(colour_folder / f"{colour}.png")
+        caption = e.similar(colour_folder / "red.png", k=1, kinds=["text"])[0]
+        assert caption.path.endswith("red.txt") and caption.linked == str(colour_folder / "red.png")
+        nested = [h.path for h in e.search("blue", k=20, path="nested")]
+        assert nested == [str(colour_folder / "nested/deeper/blue_2.jpg")]
+        stats = e.stats()
+        assert stats["files"] == 8 and stats["spaces"][0]["vectors"] == 8
+        _agree(e)
+    # Reopened (a new process would do the same): the snapshot and the catalog still agree.
+    with Engine(tmp_path / "lib", database_url=db_url) as e:
+        assert e.search("green", k=1, kinds=["image"])[0].path.endswith("green.png")
+        _agree(e)
+
+
+def test_incremental_changed_moved_deleted_touched(tmp_path, db_url, colour_folder):
+    with _engine(tmp_path, db_url) as e:
+        e.index([colour_folder])
+        solid(colour_folder / "green.png", "purple")
+        os.utime(colour_folder / "green.png", (1e9, 1e9))
+        red_id = e.catalog.media_by_path(str(colour_folder / "red.png")).id
+        shutil.move(colour_folder / "red.png", colour_folder / "nested" / "crimson.png")
+        (colour_folder / "yellow.png").unlink()
+        # nanosecond mtime: stored as a float and compared exactly on the next run
+        os.utime(colour_folder / "blue.png", ns=(1_700_000_000_123_456_789, 1_700_000_000_123_456_789))
+        report = e.index([colour_folder])
+        assert (report.updated, report.moved, report.removed, report.added, report.unchanged) == (1, 1, 1, 0, 5)
+        assert e.catalog.media_by_path(str(colour_folder / "nested" / "crimson.png")).id == red_id
+        again = e.index([colour_folder])
+        assert (again.added, again.updated, again.moved, again.removed, again.unchanged) == (0, 0, 0, 0, 7)
+        purple = {h.path for h in e.search("purple", k=2, kinds=["image"])}
+        assert purple == {str(colour_folder / "purple.png"), str(colour_folder / "green.png")}
+        assert all("yellow.png" not in h.path for h in e.search("yellow", k=20))
+        assert e.remove([colour_folder / "nested"]) == 2
+        _agree(e)
+
+
+def test_errors_big_sizes_nul_text_and_hostile_names(tmp_path, db_url, colour_folder):
+    (colour_folder / "broken.jpg").write_bytes(b"\xff\xd8\xff\xe0 not really a jpeg")
+    (colour_folder / "empty.png").write_bytes(b"")
+    with open(colour_folder / "huge.jpg", "wb") as fh:  # sparse: 3 GiB on paper, no disk used
+        fh.truncate(3 * 2**30)
+    # A NUL past the binary sniffing window: SQLite stores it, PostgreSQL text cannot.
+    (colour_folder / "nul.txt").write_bytes(b"a purple note. " * 700 + b"\x00 and more purple words")
+    hostile = colour_folder / "'; DROP TABLE media; --.png"
+    solid(hostile, "cyan" if "cyan" in COLOURS else "green")
+    (colour_folder / 'quote" and \\ backslash %_ like.png').write_bytes((colour_folder / "red.png").read_bytes())
+    with _engine(tmp_path, db_url) as e:
+        report = e.index([colour_folder])
+        assert report.failed == 3 and report.added == 11
+        errors = {os.path.basename(x["path"]): x for x in e.errors()}
+        assert set(errors) == {"broken.jpg", "empty.png", "huge.jpg"}
+        assert "too large" in errors["huge.jpg"]["message"]
+        assert e.catalog.media_by_path(str(hostile)) is not None
+        assert e.catalog.media_by_path(str(colour_folder / 'quote" and \\ backslash %_ like.png')) is not None
+        # the size past 2**31 is stored and read back exactly, so the bad file is not retried
+        again = e.index([colour_folder])
+        assert (again.failed, again.skipped_bad, again.unchanged) == (0, 3, 11)
+        assert any("purple" in (h.text or "") for h in e.search("purple note", k=3, kinds=["text"]))
+        # path filters are values, never SQL or glob injection into the catalog
+        odd = [h.path for h in e.search("red", k=20, path="%_")]
+        assert odd == [str(colour_folder / 'quote" and \\ backslash %_ like.png')]
+        _agree(e)
+        assert e.catalog.counts()["media"]  # the media table is still there
+
+
+def test_check_and_repair(tmp_path, db_url, colour_folder):
+    from sqlalchemy import update
+
+    from mmsearch.catalog import Segment
+
+    with _engine(tmp_path, db_url) as e:
+        e.index([colour_folder])
+        assert e.check().ok
+        space = e.catalog.space("clip")
+        victim = int(e.catalog.vector_ids(space.id)[0])
+        with e.catalog.session.begin() as s:  # damage one stored vector
+            s.execute(update(Segment).where(Segment.id == victim).values(vector=b"\x00\x01"))
+        report = e.check()
+        assert not report.ok and {p.code for p in report.problems} >= {"vector-size"}
+        fixed = e.check(repair=True)
+        assert fixed.ok, [p.message for p in fixed.problems]
+        assert fixed.media == 7 and any("forgot 1 files" in line for line in fixed.repaired)
+        # the next index run embeds the forgotten file again
+        assert e.index([colour_folder]).added == 1
+        _agree(e)
+
+
+def test_killed_run_on_this_backend_finishes_when_run_again(tmp_path, db_url):
+    corpus = tmp_path / "corpus"
+    for i, colour in enumerate(list(COLOURS) * 3):
+        solid(corpus / f"{i:02d}_{colour}.png", colour, size=(40 + i, 30))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MMSEARCH_")}
+    env.update(MMSEARCH_TEST_KILL_AT="apply:3", MMSEARCH_BATCH_SIZE="2", MMSEARCH_WORKERS="2", MMSEARCH_DEVICE="cpu")
+    if db_url:
+        env["MMSEARCH_DATABASE_URL"] = db_url
+    r = subprocess.run([sys.executable, "-m", "mmsearch.cli", "index", str(corpus), "--library", str(tmp_path / "lib"),
+                        "--model", "toy"], env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == -signal.SIGKILL, r.stderr
+    with _engine(tmp_path, db_url) as e:
+        committed = sum(e.catalog.counts()["media"].values())
+        assert committed == 6  # three batches of two committed, the kill came before the third reached the index
+        _agree(e)
+        report = e.index([corpus])
+        assert (report.added, report.unchanged) == (15 - committed, committed)
+        _agree(e)
+        vectors = {h.path for h in e.search("red", k=3, kinds=["image"])}
+        assert all("red" in p for p in vectors)
+        assert np.isfinite([h.score for h in e.search("blue", k=15)]).all()

@@ -1,0 +1,215 @@
+"""The web page in a real headless Chromium (Playwright's Python package driving the system browser).
+
+A uvicorn server runs the app in a thread over a toy-encoder library; the tests type queries, read
+the grid, use the keyboard, open hits and play a video hit from its scene's start. Nothing is
+downloaded: the browser is Debian's ``chromium`` (``apt-get install chromium``), never
+``playwright install``.
+"""
+from __future__ import annotations
+
+import os
+import shutil
+import socket
+import threading
+import time
+
+import pytest
+
+from test_web_api import build_library, clean_env, media_id
+
+CHROMIUM = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
+                 "--mute-audio"]
+
+playwright_api = pytest.importorskip("playwright.sync_api")
+pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
+                                reason="needs the system Chromium (apt-get install chromium)")
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """The app on a free loopback port, served by uvicorn in a thread; yields (base_url, engine, folder)."""
+    import uvicorn
+
+    from mmsearch.cli.web import create_app
+
+    with clean_env():
+        engine, photos = build_library(tmp_path_factory.mktemp("e2e"), video=True)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = uvicorn.Config(create_app(engine), log_level="warning", lifespan="off")
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    yield f"http://127.0.0.1:{port}", engine, photos
+    server.should_exit = True
+    thread.join(10)
+    sock.close()
+    engine.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with playwright_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield b
+        b.close()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1100, "height": 800})
+    # Nothing may leave the machine: any request to another origin fails the test.
+    outside: list[str] = []
+    context.route("**/*", lambda route: (route.continue_() if route.request.url.startswith(server[0])
+                                         else (outside.append(route.request.url), route.abort())))
+    pg = context.new_page()
+    pg.set_default_timeout(15_000)
+    errors: list[str] = []
+    pg.on("pageerror", lambda exc: errors.append(str(exc)))
+    yield pg
+    context.close()
+    assert not outside, f"the page tried to reach {outside}"
+    assert not errors, f"JavaScript errors: {errors}"
+
+
+def search(pg, text: str, kinds: tuple[str, ...] = ()) -> None:
+    for box in pg.locator('#kinds input[name="kind"]').all():
+        box.set_checked(box.get_attribute("value") in kinds)
+    pg.fill("#q", text)
+    pg.press("#q", "Enter")
+    pg.wait_for_function("() => !document.querySelector('#results').hasAttribute('aria-busy') && "
+                         "document.querySelector('#status').textContent.includes('results')")
+
+
+def test_typing_a_query_shows_the_right_thumbnail_first_and_keyboard_moves(page, server):
+    base, engine, photos = server
+    page.goto(base + "/")
+    assert page.evaluate("document.activeElement.id") == "q"  # the search box has the focus
+    search(page, "green", ("image",))
+    first = page.locator(".hit").first
+    assert first.get_attribute("data-path") == str(photos / "green.png")
+    img = first.locator("img")
+    assert img.get_attribute("src") == f"/api/media/{media_id(engine, photos / 'green.png')}/thumb"
+    page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=img.element_handle())
+    # The thumbnail the browser decoded is green.
+    rgb = page.evaluate("""img => { const c = document.createElement('canvas'); c.width = c.height = 4;
+        const g = c.getContext('2d'); g.drawImage(img, 0, 0, 4, 4); return Array.from(g.getImageData(2, 2, 1, 1).data); }""",
+                        img.element_handle())
+    assert rgb[1] > 150 and rgb[0] < 80 and rgb[2] < 80, rgb
+    assert float(first.locator(".score").inner_text()) > 0 and first.locator(".time").count() == 0
+    assert "#q=green" in page.url
+
+    # Keyboard: ArrowDown from the box to the first hit, ArrowRight to the next, Tab to the one after.
+    page.press("#q", "ArrowDown")
+    assert page.evaluate("document.activeElement.dataset.index") == "0"
+    page.keyboard.press("ArrowRight")
+    assert page.evaluate("document.activeElement.dataset.index") == "1"
+    page.keyboard.press("Tab")
+    assert page.evaluate("document.activeElement.dataset.index") == "2"
+    page.keyboard.press("ArrowLeft")
+    second = page.evaluate("document.activeElement.dataset.path")
+    # Enter opens the hit in the viewer; Escape closes it and gives the focus back to the hit.
+    page.keyboard.press("Enter")
+    viewer_img = page.locator("#viewer[open] #viewer-body img")
+    viewer_img.wait_for()
+    assert viewer_img.get_attribute("src").endswith(f"/api/media/{media_id(engine, second)}/file")
+    page.keyboard.press("Escape")
+    page.wait_for_function("() => !document.querySelector('#viewer').open")
+    assert page.evaluate("document.activeElement.dataset.index") == "1"
+
+
+def test_kind_filter_text_snippets_and_more_like_this(page, server):
+    base, engine, photos = server
+    page.goto(base + "/")
+    search(page, "red", ("text",))
+    kinds = page.locator(".hit").evaluate_all("cards => cards.map(c => c.dataset.kind)")
+    assert kinds and set(kinds) == {"text"}
+    first = page.locator(".hit").first
+    assert first.locator(".snippet").inner_text() == "a red square"
+
+    # "More like this" on the red image: hits like it, never the image itself.
+    search(page, "red", ("image",))
+    red = page.locator(".hit").first
+    assert red.get_attribute("data-path") == str(photos / "red.png")
+    red.hover()
+    red.locator(".more").click()
+    page.wait_for_function("() => document.querySelector('#status').textContent.includes('more like red.png')")
+    paths = page.locator(".hit").evaluate_all("cards => cards.map(c => c.dataset.path)")
+    assert paths and str(photos / "red.png") not in paths
+    # The same from the keyboard: M on a focused hit.
+    page.locator(".hit").first.focus()
+    label = page.locator(".hit").first.get_attribute("data-path").rsplit("/", 1)[1]
+    page.keyboard.press("m")
+    page.wait_for_function("name => document.querySelector('#status').textContent.includes('more like ' + name)", arg=label)
+
+
+def test_stats_footer_and_token_prompt(browser, server):
+    """With a token, the page asks for it, then works with it (and media URLs carry it)."""
+    import uvicorn
+
+    from mmsearch.cli.web import create_app
+
+    _, engine, _ = server
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
+    uv = uvicorn.Server(uvicorn.Config(create_app(engine, token="s3cret"), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        while not uv.started:
+            time.sleep(0.05)
+        context = browser.new_context()
+        pg = context.new_page()
+        pg.goto(base + "/")
+        pg.locator("#token-form:not([hidden])").wait_for()
+        pg.fill("#token", "s3cret")
+        pg.press("#token", "Enter")
+        pg.wait_for_function("() => /\\d+ files/.test(document.querySelector('#stats').textContent)")
+        search(pg, "blue", ("image",))
+        src = pg.locator(".hit img").first.get_attribute("src")
+        assert src.endswith("token=s3cret")
+        pg.wait_for_function("() => { const i = document.querySelector('.hit img'); return i.complete && i.naturalWidth > 0; }")
+        # Opened with ?token= (the URL `mmsearch serve` prints), the token leaves the address bar.
+        pg2 = context.new_page()
+        pg2.goto(base + "/?token=s3cret")
+        pg2.wait_for_function("() => /\\d+ files/.test(document.querySelector('#stats').textContent)")
+        assert "token" not in pg2.url
+        context.close()
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def test_clicking_a_video_hit_plays_it_from_the_scene_start(page, server):
+    base, engine, photos = server
+    ranges: list[int] = []
+    page.on("response", lambda r: ranges.append(r.status) if "/file" in r.url else None)
+    page.goto(base + "/")
+    search(page, "blue", ("video",))
+    first = page.locator(".hit").first
+    assert first.get_attribute("data-kind") == "video"
+    assert first.get_attribute("data-path") == str(photos / "clip.webm")
+    start = float(first.get_attribute("data-start"))
+    assert abs(start - 4.0) < 0.3  # the blue scene: 4-6 s
+    assert first.locator(".time").inner_text() == "00:00:04-00:00:06"
+    page.wait_for_function("() => { const i = document.querySelector('.hit img'); return i.complete && i.naturalWidth > 0; }")
+
+    first.click()
+    video = page.locator("#viewer[open] video")
+    video.wait_for()
+    page.wait_for_function("v => v.dataset.seeked === '1'", arg=video.element_handle(), timeout=20_000)
+    state = video.evaluate("v => ({seekedAt: Number(v.dataset.seekedAt), t: v.currentTime, "
+                           "error: v.error && v.error.code, ready: v.readyState})")
+    assert state["error"] is None and state["ready"] >= 1
+    assert abs(state["seekedAt"] - start) <= 0.3, state  # the player's currentTime once it got there
+    assert start - 0.3 <= state["t"] <= 6.1, state  # and it plays on from there (or waits there)
+    assert 206 in ranges  # the browser fetched the video with Range requests and got partial content
