@@ -308,10 +308,11 @@ def remove(
 
 
 DEMO_QUERIES = [
-    "a rocket on the launch pad at night",
+    "the scene where the rocket lifts off",
     "a cat looking at the camera",
     "a cup of coffee",
     "an orange flower",
+    "where do they talk about the budget",
 ]
 
 

@@ -138,3 +138,24 @@ def test_merged_ranking_uses_calibrated_scores_not_raw_cosines(tmp_path):
         assert forecast.path.endswith("talk.wav") and forecast.space == "text"
         hits = engine.search("red", k=4)
         assert np.all(np.diff([h.score for h in hits]) <= 0)
+
+
+def test_scene_and_speech_hits_of_one_video_merge_on_one_timeline(tmp_path):
+    """A video whose picture and soundtrack both match a query gives one hit for that moment, not two."""
+    if not af.HAVE_ESPEAK:
+        pytest.skip("espeak-ng not installed (make test installs it)")
+    root = tmp_path / "v"
+    root.mkdir()
+    start, end = af.write_video_with_speech(root / "sky.mp4", "look at the blue sky today", 2.0, 6.0)
+    with Engine(tmp_path / "lib", model="toy", audio_model="off") as engine:
+        engine.index([root])
+        media = engine.catalog.media_by_path(str(root / "sky.mp4"))
+        kinds = {s.kind for s in engine.catalog.segments_of_media(media.id)}
+        assert {"scene", "frame", "speech"} <= kinds  # both spaces hold segments of this video
+        speech = engine.transcript(root / "sky.mp4")
+        assert len(speech) == 1 and abs(speech[0]["start"] - start) <= 1.0
+        for query in ("look at the blue sky today", "sky"):
+            hits = engine.search(query, k=10, kinds=["video"])
+            spans = sorted((h.start, h.end) for h in hits)
+            assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:])), spans  # no overlapping duplicates
+            assert any(h.start <= speech[0]["start"] < h.end for h in hits)  # the spoken moment is covered
