@@ -68,6 +68,13 @@ def _print_hits(hits: list, as_json: bool) -> None:
     if not hits:
         out.print("no hits")
         return
+    if not out.is_terminal:  # piped: one whole, greppable line per hit
+        for i, h in enumerate(hits, 1):
+            span = f"  {_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
+            match = f"  {(h.text or '')[:80]}" if h.text else ""
+            linked = f"  (caption of {_show(h.linked)})" if h.linked else ""
+            print(f"{i:>2}  {h.score:7.3f}  {h.kind:<5}  {_show(h.path)}{span}{match}{linked}")
+        return
     table = Table(box=None, pad_edge=False)
     for col in ("#", "score", "kind", "path", "time", "match"):
         table.add_column(col, overflow="fold")

@@ -41,7 +41,8 @@ def test_index_search_similar_stats_errors_json(tmp_path, colour_folder):
     assert len(errors) == 1 and errors[0]["stage"] == "decode"
 
     human = run("search", "green", "--library", lib)
-    assert human.exit_code == 0 and "green.png" in human.stdout and "score" in human.stdout
+    first = human.stdout.splitlines()[0].split()
+    assert human.exit_code == 0 and first[0] == "1" and first[2] == "image" and first[3].endswith("green.png")
     assert "bad.png" in run("errors", "--library", lib).stdout
 
 
