@@ -21,7 +21,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 out = Console(soft_wrap=True)
-err = Console(stderr=True)
+err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the width
 
 LibraryOpt = Annotated[Optional[Path], typer.Option("--library", "-l", help="Library folder [env: MMSEARCH_LIBRARY].")]
 ModelOpt = Annotated[

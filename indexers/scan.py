@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import errno
+import fnmatch
 import hashlib
 import os
 import stat
@@ -51,7 +52,8 @@ def kind_of(path: str) -> str | None:
 
 def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None]) -> list[FileEntry]:
     """Every supported file under ``roots`` (files may be named directly). Hidden files and folders,
-    and the library folder itself, are skipped; symbolic links to folders are not followed (no loops)."""
+    the library folder itself, and what a ``.mmsearchignore`` file (glob patterns, applying to its
+    folder and below) names are skipped; symbolic links to folders are not followed (no loops)."""
     found: dict[str, FileEntry] = {}
     skip_s = str(skip) if skip else None
     for root in roots:
@@ -59,14 +61,44 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
         if root.is_file():
             _add(str(root), found, on_error)
             continue
+        rules: dict[str, list[tuple[str, str]]] = {}
         for folder, dirs, files in os.walk(root, onerror=lambda e: on_error(_shown(e.filename or str(root)), _why(e))):
-            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s)
+            mine = rules.get(folder, []) + _ignore_rules(folder, files)
+            dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s
+                             and not _ignored(os.path.join(folder, d), mine))
+            for d in dirs:
+                rules[os.path.join(folder, d)] = mine
             for name in sorted(files):
-                if not name.startswith("."):
+                if not name.startswith(".") and not _ignored(os.path.join(folder, name), mine):
                     _add(os.path.join(folder, name), found, on_error)
     entries = sorted(found.values(), key=lambda e: e.path)
     _link_captions(entries)
     return entries
+
+
+IGNORE_FILE = ".mmsearchignore"
+
+
+def _ignore_rules(folder: str, files: list[str]) -> list[tuple[str, str]]:
+    """Glob patterns of a folder's ``.mmsearchignore`` (one a line, ``#`` comments), with their base."""
+    if IGNORE_FILE not in files:
+        return []
+    try:
+        with open(os.path.join(folder, IGNORE_FILE), encoding="utf-8", errors="replace") as fh:
+            lines = [line.strip() for line in fh]
+    except OSError:
+        return []
+    return [(folder, line.rstrip("/")) for line in lines if line and not line.startswith("#")]
+
+
+def _ignored(path: str, rules: list[tuple[str, str]]) -> bool:
+    """As in .gitignore: a pattern without ``/`` matches a name at any depth (``*.tmp``, ``raw``);
+    one with ``/`` matches the path relative to its file's folder (``raw/*.png``)."""
+    for base, pattern in rules:
+        target = os.path.relpath(path, base) if "/" in pattern else os.path.basename(path)
+        if fnmatch.fnmatchcase(target, pattern.lstrip("/")):
+            return True
+    return False
 
 
 def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], None]) -> None:

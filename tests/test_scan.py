@@ -34,3 +34,20 @@ def test_scan_records_unreadable_and_dangling(tmp_path):
     entries = scan([root], None, lambda p, w: errors.append((os.path.basename(p), w)))
     assert [os.path.basename(e.path) for e in entries] == ["ok.png"]
     assert errors and errors[0][0] == "dangling.png"
+
+
+def test_mmsearchignore_skips_names_and_relative_paths_below_its_folder(tmp_path):
+    root = tmp_path / "media"
+    solid(root / "keep.png", "red")
+    solid(root / "draft.tmp.png", "red")
+    solid(root / "raw" / "a.png", "blue")
+    solid(root / "sub" / "raw" / "b.png", "blue")
+    solid(root / "sub" / "c.png", "green")
+    solid(root / "sub" / "d.png", "green")
+    solid(root / "shots" / "x" / "e.png", "green")
+    solid(root / "shots" / "f.png", "green")
+    (root / "LICENSES.md").write_text("licence table")
+    (root / ".mmsearchignore").write_text("# comment\nLICENSES.md\n*.tmp.png\nraw/\nshots/x\n")
+    (root / "sub" / ".mmsearchignore").write_text("c.png\n")
+    names = sorted(os.path.relpath(e.path, root) for e in scan([root], None, lambda p, w: None))
+    assert names == ["keep.png", "shots/f.png", "sub/d.png"]  # nested rules inherit the parent's

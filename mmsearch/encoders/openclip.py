@@ -82,7 +82,7 @@ class OpenClipEncoder:
             self.model_id = spec
             source = pretrained
             # Offline, the hub libraries now look only in the local cache and fail fast.
-            prepare_hub()
+            online = prepare_hub()
         self.device = device
         use_half = device.startswith("cuda")
         try:
@@ -90,9 +90,11 @@ class OpenClipEncoder:
                 model_name, pretrained=source, device=device, precision="fp16" if use_half else "fp32"
             )
         except Exception as exc:  # noqa: BLE001 - every loader failure gets the same actionable message
-            raise ModelUnavailableError(
-                f"cannot load open_clip model {spec!r}: {str(exc).splitlines()[0][:300]}; {SETTING_HINT}"
-            ) from None
+            if source is not None and not _looks_like_path(source) and not locals().get("online", True):
+                why = "its weights are not in the local cache and the model hub cannot be reached"
+            else:
+                why = str(exc).splitlines()[0][:300]
+            raise ModelUnavailableError(f"cannot load open_clip model {spec!r}: {why}; {SETTING_HINT}") from None
         model.eval()
         self._torch = torch
         self._model = model
