@@ -10,6 +10,7 @@ Model spec: ``ARCH:PRETRAINED``.
 from __future__ import annotations
 
 import hashlib
+import logging
 import threading
 from pathlib import Path
 from typing import Any, Sequence
@@ -86,9 +87,15 @@ class OpenClipEncoder:
         self.device = device
         use_half = device.startswith("cuda")
         try:
-            model, _, preprocess = open_clip.create_model_and_transforms(
-                model_name, pretrained=source, device=device, precision="fp16" if use_half else "fp32"
-            )
+            # open_clip logs its own download failure on the root logger; the one message the user
+            # needs is the ModelUnavailableError below.
+            logging.disable(logging.ERROR)
+            try:
+                model, _, preprocess = open_clip.create_model_and_transforms(
+                    model_name, pretrained=source, device=device, precision="fp16" if use_half else "fp32"
+                )
+            finally:
+                logging.disable(logging.NOTSET)
         except Exception as exc:  # noqa: BLE001 - every loader failure gets the same actionable message
             if source is not None and not _looks_like_path(source) and not locals().get("online", True):
                 why = "its weights are not in the local cache and the model hub cannot be reached"
