@@ -3,16 +3,20 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Iterator, Optional
+from typing import TYPE_CHECKING, Annotated, Callable, Iterator, NoReturn, Optional, TypeVar
 
 import typer
 from rich.console import Console
 from rich.table import Table
 
 from mmsearch.errors import MmsearchError
+
+if TYPE_CHECKING:
+    from mmsearch import Engine
+
+T = TypeVar("T")
 
 app = typer.Typer(
     add_completion=False,
@@ -34,14 +38,23 @@ PathOpt = Annotated[Optional[str], typer.Option("--path", help="Only files whose
 
 
 @contextmanager
-def _engine(library: Path | None, model: str | None = None, create: bool = True) -> Iterator["Engine"]:  # noqa: F821
+def _engine(library: Path | None, model: str | None = None, create: bool = True) -> Iterator["Engine"]:
     from mmsearch import Engine
 
     with Engine(library, model=model, create=create) as engine:
         yield engine
 
 
-def _fail(exc: BaseException, code: int = 2) -> None:
+def _run(action: Callable[["Engine"], T], library: Path | None, model: str | None = None, create: bool = False) -> T:
+    """Open the library, run ``action`` on its Engine, and turn any mmsearch error into one line + exit 2."""
+    try:
+        with _engine(library, model, create) as engine:
+            return action(engine)
+    except MmsearchError as exc:
+        _fail(exc)
+
+
+def _fail(exc: BaseException, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {exc}", highlight=False)
     raise typer.Exit(code)
 
@@ -135,12 +148,8 @@ def index(
     as_json: JsonOpt = False,
 ) -> None:
     """Index new and changed files; forget deleted ones; keep moved ones."""
-    try:
-        with _engine(library, model) as engine:
-            progress = _RichProgress() if (err.is_terminal and not as_json) else None
-            report = engine.index(paths, progress=progress)
-    except MmsearchError as exc:
-        _fail(exc)
+    progress = _RichProgress() if (err.is_terminal and not as_json) else None
+    report = _run(lambda e: e.index(paths, progress=progress), library, model, create=True)
     _print_report(report, as_json)
 
 
@@ -157,16 +166,14 @@ def search(
     keyword: Annotated[bool, typer.Option("--keyword", help="Exact words in transcripts, subtitles and texts.")] = False,
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description."""
-    try:
-        with _engine(library, model, create=False) as engine:
-            if keyword:
-                hits = engine.keyword_search(query, k=top, kinds=kind, path=path)
-            else:
-                hits = engine.search(query, k=top, kinds=kind, path=path)
-            if thumbs is not None:
-                _write_thumbs(engine, hits, thumbs)
-    except MmsearchError as exc:
-        _fail(exc)
+    def action(engine):
+        find = engine.keyword_search if keyword else engine.search
+        found = find(query, k=top, kinds=kind, path=path)
+        if thumbs is not None:
+            _write_thumbs(engine, found, thumbs)
+        return found
+
+    hits = _run(action, library, model)
     _print_hits(hits, as_json)
 
 
@@ -198,11 +205,7 @@ def similar(
     """Images that look like FILE, and texts that describe it (--kind text)."""
     if not file.exists():
         _fail(MmsearchError(f"no such file: {file}"))
-    try:
-        with _engine(library, model, create=False) as engine:
-            hits = engine.similar(file, k=top, kinds=kind, path=path)
-    except MmsearchError as exc:
-        _fail(exc)
+    hits = _run(lambda e: e.similar(file, k=top, kinds=kind, path=path), library, model)
     _print_hits(hits, as_json)
 
 
@@ -213,11 +216,7 @@ def scenes(
     as_json: JsonOpt = False,
 ) -> None:
     """List a video's scenes: start, end and keyframe time."""
-    try:
-        with _engine(library, create=False) as engine:
-            rows = engine.scenes(video)
-    except MmsearchError as exc:
-        _fail(exc)
+    rows = _run(lambda e: e.scenes(video), library)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -233,11 +232,7 @@ def transcript(
     as_json: JsonOpt = False,
 ) -> None:
     """Print a file's timed speech transcript."""
-    try:
-        with _engine(library, create=False) as engine:
-            rows = engine.transcript(file)
-    except MmsearchError as exc:
-        _fail(exc)
+    rows = _run(lambda e: e.transcript(file), library)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -250,17 +245,13 @@ def transcript(
 @app.command()
 def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """What the library holds: files by kind, segments, spaces and their models."""
-    try:
-        with _engine(library, create=False) as engine:
-            info = engine.stats()
-    except MmsearchError as exc:
-        _fail(exc)
+    info = _run(lambda e: e.stats(), library)
     if as_json:
         print(json.dumps(info, indent=2))
         return
     out.print(f"library   {info['library']}\ndatabase  {info['database']}", highlight=False)
     out.print(f"files     {info['files']}  " + "  ".join(f"{k}: {v}" for k, v in sorted(info["by_kind"].items())))
-    out.print(f"segments  " + "  ".join(f"{k}: {v}" for k, v in sorted(info["segments"].items())))
+    out.print("segments  " + "  ".join(f"{k}: {v}" for k, v in sorted(info["segments"].items())))
     out.print(f"errors    {info['errors']}")
     for s in info["spaces"]:
         if s["active"]:
@@ -272,11 +263,7 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def errors(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """Files that could not be indexed, and why."""
-    try:
-        with _engine(library, create=False) as engine:
-            rows = engine.errors()
-    except MmsearchError as exc:
-        _fail(exc)
+    rows = _run(lambda e: e.errors(), library)
     if as_json:
         print(json.dumps(rows, indent=2))
         return
@@ -290,11 +277,7 @@ def errors(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 @app.command()
 def reindex(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """Rebuild the vector indexes from the stored vectors (no decoding, no embedding)."""
-    try:
-        with _engine(library, create=False) as engine:
-            counts = engine.reindex()
-    except MmsearchError as exc:
-        _fail(exc)
+    counts = _run(lambda e: e.reindex(), library)
     print(json.dumps(counts)) if as_json else out.print(
         "rebuilt " + ", ".join(f"{k}: {v} vectors" for k, v in counts.items())
     )
@@ -306,11 +289,7 @@ def remove(
     library: LibraryOpt = None,
 ) -> None:
     """Forget files without deleting them."""
-    try:
-        with _engine(library, create=False) as engine:
-            n = engine.remove(paths)
-    except MmsearchError as exc:
-        _fail(exc)
+    n = _run(lambda e: e.remove(paths), library)
     out.print(f"removed {n} files from the library")
 
 
@@ -330,24 +309,21 @@ def demo(
     model: ModelOpt = None,
     top: TopOpt = 3,
 ) -> None:
-    """Index FOLDER and run a few example queries (text->image, text->text, image->text)."""
-    try:
-        with _engine(library, model) as engine:
-            report = engine.index([folder])
-            _print_report(report, False)
-            for q in DEMO_QUERIES:
-                out.print(f"\n[bold]search[/] {q!r}")
-                _print_hits(engine.search(q, k=top), False)
-            probe = next((p for p in sorted(folder.rglob("*.jpg"))), None)
-            if probe is not None:
-                out.print(f"\n[bold]similar[/] {_show(str(probe))} (texts that describe it)")
-                _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
-                out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")
-                _print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
-    except MmsearchError as exc:
-        _fail(exc)
+    """Index FOLDER and run a few example queries (text->image/video/speech, image->text, image->image)."""
 
+    def action(engine) -> None:
+        _print_report(engine.index([folder]), False)
+        for q in DEMO_QUERIES:
+            out.print(f"\n[bold]search[/] {q!r}")
+            _print_hits(engine.search(q, k=top), False)
+        probe = next(iter(sorted(folder.rglob("*.jpg"))), None)
+        if probe is not None:
+            out.print(f"\n[bold]similar[/] {_show(str(probe))} (texts that describe it)")
+            _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
+            out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")
+            _print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
 
+    _run(action, library, model, create=True)
 
 
 # Commands that live in their own modules register themselves on `app` when imported.

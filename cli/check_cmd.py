@@ -10,9 +10,8 @@ from typing import Annotated
 
 import typer
 
-from mmsearch.errors import MmsearchError
 
-from .app import JsonOpt, LibraryOpt, _engine, _fail, _show, app, err, out
+from .app import JsonOpt, LibraryOpt, _run, _show, app, err, out
 
 RepairOpt = Annotated[
     bool, typer.Option("--repair", help="Fix what is found from the catalog: rebuild indexes, delete orphans.")
@@ -22,11 +21,7 @@ RepairOpt = Annotated[
 @app.command("check")
 def check(library: LibraryOpt = None, repair: RepairOpt = False, as_json: JsonOpt = False) -> None:
     """Verify the catalog against the vector indexes and stored vectors (--repair fixes it)."""
-    try:
-        with _engine(library, create=False) as engine:
-            report = engine.check(repair=repair)
-    except MmsearchError as exc:
-        _fail(exc)
+    report = _run(lambda e: e.check(repair=repair), library)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:

@@ -64,14 +64,11 @@ def _render(report: dict) -> None:
               f"index {index.get('family')}{' (' + params + ')' if params else ''}; {report['seconds']} s",
               highlight=False)
     table = Table(box=None, pad_edge=False)
-    table.add_column("direction")
     ks = list(report["text_to_image"]["exact"])
-    for k in ks:
-        table.add_column(f"{k} exact", justify="right")
-        table.add_column(f"{k} engine", justify="right")
+    for col in ["direction", "search"] + ks:
+        table.add_column(col, no_wrap=True, justify="left" if col in ("direction", "search") else "right")
     for name, key in (("text -> image", "text_to_image"), ("image -> text", "image_to_text")):
-        row = [name]
-        for k in ks:
-            row += [f"{report[key]['exact'][k]:.3f}", f"{report[key]['engine'][k]:.3f}"]
-        table.add_row(*row)
+        for figure in ("exact", "engine"):
+            table.add_row(name if figure == "exact" else "", figure,
+                          *(f"{report[key][figure][k]:.3f}" for k in ks))
     out.print(table, highlight=False)

@@ -14,25 +14,15 @@ wave's embedding is the same alone or in a batch.
 from __future__ import annotations
 
 import os
-import re
 from typing import Any, Sequence
 
 import numpy as np
 
 from mmsearch.encoders.base import l2_normalize
+from mmsearch.encoders.hub import looks_like_path as _looks_like_path
 from mmsearch.errors import ModelUnavailableError
 
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
-
-
-def _looks_like_path(spec: str) -> bool:
-    """A filesystem path rather than an ``owner/name`` hub id."""
-    return (
-        spec.startswith(("/", "./", "../", "~", ".\\"))
-        or "\\" in spec
-        or spec.count("/") >= 2
-        or re.match(r"^[A-Za-z]:", spec) is not None
-    )
 
 
 def _unavailable(spec: str, why: str) -> ModelUnavailableError:

