@@ -152,3 +152,17 @@ def test_sample_video_scene_layout_and_query(engine):
     flower = next(s for s in layout if s["image"] == "flower.jpg")
     hit = engine.search("an orange flower", k=1, kinds=["video"])[0]
     assert (hit.start, hit.end) == pytest.approx((flower["start"], flower["end"]), abs=0.5)
+
+
+def test_av1_falls_back_to_pyav_and_the_catalog_says_so(engine, tmp_path):
+    if mf.av1_encoder() is None:
+        pytest.skip("this PyAV build has no AV1 encoder to make the test file")
+    root = tmp_path / "av1"
+    root.mkdir()
+    cuts = mf.make_av1(root / "clip.mkv", [("red", 2.0), ("blue", 3.0)], motion=False)
+    mf.make_video(root / "h264.mp4", [("green", 3.0)], codec="h264", motion=False)
+    assert engine.index([root]).added == 2
+    assert engine.catalog.media_by_path(str(root / "clip.mkv")).decoder == "pyav"
+    assert engine.catalog.media_by_path(str(root / "h264.mp4")).decoder == "decord"
+    hit = engine.search("blue", k=1, kinds=["video"])[0]
+    assert hit.path.endswith("clip.mkv") and abs(hit.start - cuts[0]) <= 0.5
