@@ -60,7 +60,6 @@ def main() -> None:
     ap.add_argument("--images", type=int, default=300)
     args = ap.parse_args()
     from mmsearch import Engine
-    from mmsearch.encoders.openclip import OpenClipEncoder
 
     spec = random_vit_b32()
     folder = CACHE / "ingest-jpegs"

@@ -121,9 +121,7 @@ def ours(name: str, n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, pol
         out["snapshot_bytes"] = snapshot.stat().st_size
         out["save_s"] = round(time.perf_counter() - t, 1)
     log(f"{name} {n}: {out['family']} build {build_s:.0f}s p50 {lat['p50_ms']} ms recall {recall}")
-    del idx
-    gc.collect()
-    return out
+    return out  # (the index is freed with this frame)
 
 
 def faiss_exact(n: int, x: np.ndarray, q: np.ndarray, count: int) -> dict:
@@ -133,8 +131,6 @@ def faiss_exact(n: int, x: np.ndarray, q: np.ndarray, count: int) -> dict:
     for i in range(0, n, 262_144):
         flat.add(np.asarray(x[i : i + 262_144], np.float32))
     lat = search_latency(lambda v: flat.search(v, 10), q, count)
-    del flat
-    gc.collect()
     return {"approach": "faiss exact (IndexFlatIP, float32)", "vectors": n, "latency_k10": lat,
             "recall_at_10": 1.0, "memory_bytes": n * DIM * 4}
 
@@ -152,8 +148,6 @@ def numpy_brute(n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, count: 
     found = np.stack([search(v[None, :]) for v in q[:count]])
     out = {"approach": "numpy brute force, float32 in RAM (rclip)", "vectors": n, "latency_k10": lat,
            "recall_at_10": recall_at_k(found, truth[:count]), "memory_bytes": int(m.nbytes)}
-    del m
-    gc.collect()
     log(f"numpy {n}: p50 {lat['p50_ms']} ms")
     return out
 
@@ -284,6 +278,7 @@ def main() -> None:
     ap.add_argument("--max-nlist", type=int, default=4096, help="IVF lists cap (k-means cost on a small CPU)")
     ap.add_argument("--skip-peers", action="store_true")
     ap.add_argument("--keep", action="store_true", help="keep the generated vectors and snapshots")
+    ap.add_argument("--out", default="bench_query", help="results/NAME.json")
     ap.add_argument("--child", nargs=3, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
@@ -298,14 +293,14 @@ def main() -> None:
     result = {"machine": machine(), "policy": {**policy.__dict__, "memory_budget": policy.budget()},
               "end_to_end": [], "faiss": []}
     spec = random_vit_b32()
-    for n in [int(s) for s in args.e2e.split(",") if s]:
+    for n in [int(s) for s in args.e2e.split(",") if s.strip()]:
         result["end_to_end"].append(end_to_end(n, spec, args.queries))
-        write_result("bench_query", result)
+        write_result(args.out, result)
     for i, n in enumerate(int(s) for s in args.faiss.split(",") if s):
         result["faiss"].append(large(n, args, policy, seed=2 + i))
-        write_result("bench_query", result)
+        write_result(args.out, result)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
-    path = write_result("bench_query", result)
+    path = write_result(args.out, result)
     print_tables(result)
     print(f"\nwritten {path}")
 

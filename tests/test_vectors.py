@@ -294,3 +294,17 @@ def test_torch_search_equals_faiss_exact(data, built):
         np.testing.assert_array_equal(i, f_ids)
         e_s, e_i = built[family].exact_search(q, 10)
         np.testing.assert_array_equal(e_i, f_ids)
+
+
+def test_big_rebuilds_spill_to_disk_and_wide_searches_scan(data):
+    ids, x = data
+    idx = VectorIndex.build(DIM, ids, x, policy=PINNED["ivfpq"])
+    spilled_ids, spilled = idx.live_vectors(spill_bytes=0)
+    assert isinstance(spilled, np.memmap) and len(spilled) == len(ids)
+    again = VectorIndex.build(DIM, spilled_ids, spilled, family="ivfpq", policy=PINNED["ivfpq"])
+    assert np.shares_memory(again._store.base, spilled)  # float16 vectors on disk are used in place
+    q = queries_near(x, 10, seed=12)
+    np.testing.assert_array_equal(again.search(q, 10)[1], idx.search(q, 10)[1])
+    # a search wider than any ANN list (a filter widening k' towards the whole space) is exact
+    wide = vectors._ANN_MAX_K + 1
+    np.testing.assert_array_equal(idx.search(q[:2], wide)[1], idx.exact_search(q[:2], wide)[1])
