@@ -87,3 +87,20 @@ def test_demo_stops_with_the_setting_to_use_and_runs_with_a_local_checkpoint(tmp
     assert ok.returncode == 0, ok.stderr
     assert "added" in ok.stdout and "failed 0" in ok.stdout and "sample_data/images/" in ok.stdout
     assert ok.stdout.count("search") >= 4 and "similar" in ok.stdout
+
+
+def test_trimmed_text_tower_equals_the_full_77_token_pass(tiny_clip):
+    """Queries run the causal text tower only up to the longest end-of-text token: same vectors."""
+    import torch
+
+    enc = load_image_text_encoder(tiny_clip, "cpu")
+    assert enc._can_trim()
+    texts = ["a cat", "the scene where the rocket lifts off from the pad at night", ""]
+    tokens = enc._tokenizer(texts)
+    with torch.inference_mode():
+        full = enc._model.encode_text(tokens).numpy()
+        trimmed = enc._encode_trimmed(tokens).numpy()
+    np.testing.assert_allclose(trimmed, full, atol=1e-5)
+    threads = torch.get_num_threads()
+    np.testing.assert_allclose(enc.encode_text(texts), full / np.linalg.norm(full, axis=1, keepdims=True), atol=1e-5)
+    assert torch.get_num_threads() == threads  # the one-thread query section restores the setting
