@@ -32,7 +32,7 @@ def eval_(
     limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Recall@1/5/10 of text->image and image->text: exact search beside the engine."""
+    """Recall@1/5/10 of text->image and image->text, or of text->video moments: exact beside the engine."""
     from mmsearch import Engine
     from mmsearch.evaluate import evaluate, load_manifest
 
@@ -58,6 +58,14 @@ def eval_(
 
 
 def _render(report: dict) -> None:
+    if report.get("task") == "moments":
+        out.print(f"{report['queries']} moments in {report['videos']} videos; model {report['model']}; "
+                  f"match: {report['match']}; {report['seconds']} s", highlight=False)
+        for figure in ("exact", "engine"):
+            figures = report["text_to_moment"][figure]
+            out.print(f"text -> moment  {figure:<6}  " + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()),
+                      highlight=False)
+        return
     index = report.get("index", {})
     params = ", ".join(f"{k} {v}" for k, v in index.items() if k != "family")
     out.print(f"{report['images']} images, {report['captions']} captions; model {report['model']}; "

@@ -88,8 +88,8 @@ def test_manifest_errors_are_clear(tmp_path, pairs_folder):
     with pytest.raises(ManifestError, match="do not exist.*--images"):
         load_manifest(bad)
     moments = tmp_path / "moments.csv"
-    moments.write_text("video,start,end,query\nlaunch.mp4,1.0,4.0,the rocket lifts off\n")
-    with pytest.raises(ManifestError, match="moment retrieval"):
+    moments.write_text("video,start,end,query\nlaunch.mp4,4.0,1.0,the rocket lifts off\n")
+    with pytest.raises(ManifestError, match="end > start"):
         load_manifest(moments)
     odd = tmp_path / "odd.txt"
     odd.write_text("x")
