@@ -294,11 +294,8 @@ class _BatchWriter:
         try:
             video = embed_frames(job.entry.path, self.encoder, settings.video_interval, settings.batch_size)
             segments = scene_segments(job.entry.path, video)
-        except MediaError as exc:
-            self.take(Failed(job.entry, exc.stage, str(exc)))
-            return
         except Exception as exc:  # noqa: BLE001 - one bad video must never stop a run
-            self.take(Failed(job.entry, "decode", f"{type(exc).__name__}: {exc}"))
+            self._failed(job, exc)
             return
         notes = [f"truncated or damaged: indexed the first {video.times[-1]:.1f} s"] if video.truncated else []
         if has_audio_stream(job.entry.path):
@@ -319,14 +316,18 @@ class _BatchWriter:
             if not duration or duration <= 0:
                 raise MediaError("no audio samples")
             segments = self._soundtrack(job.entry.path, duration)
-        except MediaError as exc:
-            self.take(Failed(job.entry, exc.stage, str(exc)))
-            return
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
-            self.take(Failed(job.entry, "decode", f"{type(exc).__name__}: {exc}"))
+            self._failed(job, exc)
             return
         job.fields.update(duration=duration, decoder="audio")
         self._commit_one(job, segments, [])
+
+    def _failed(self, job: VideoJob, exc: Exception) -> None:
+        """Record a file that could not be decoded: a MediaError's own words, else the exception."""
+        if isinstance(exc, MediaError):
+            self.take(Failed(job.entry, exc.stage, str(exc)))
+        else:
+            self.take(Failed(job.entry, "decode", f"{type(exc).__name__}: {exc}"))
 
     def _soundtrack(self, path: str, duration: float) -> list[NewSegment]:
         from .audio import soundtrack
