@@ -275,7 +275,6 @@ class _BatchWriter:
         result = catalog.write_media(items, self.space.name, replace_ids=[i.old.id for i in batch if i.old])
         faults.point("apply")
         library.apply(result, self.space)
-        catalog.clear_errors([i.entry.path for i in batch])
         library.save()
         for item in batch:
             if item.old is not None:

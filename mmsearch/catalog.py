@@ -466,14 +466,6 @@ class Catalog:
             s.execute(delete(IngestError).where(IngestError.path == path))
             s.add(IngestError(path=path, stage=stage, message=message[:2000], size=size, mtime=mtime))
 
-    def clear_errors(self, paths: Iterable[str]) -> None:
-        paths = list(paths)
-        if not paths:
-            return
-        with self._write_lock, self.session.begin() as s:
-            for chunk in _chunks(paths, 900):
-                s.execute(delete(IngestError).where(IngestError.path.in_(chunk)))
-
     def errors(self) -> list[IngestError]:
         with self.session() as s:
             return list(s.scalars(select(IngestError).order_by(IngestError.created, IngestError.id)))

@@ -158,7 +158,7 @@ class Engine:
         ids: list[int] = []
         for p in paths:
             full = str(Path(p).expanduser().absolute())
-            ids += [m.id for m in self.catalog.all_media() if m.path == full or m.path.startswith(full.rstrip("/") + "/")]
+            ids += [m.id for m in self.catalog.all_media(prefix=full) if m.path == full or m.path.startswith(full.rstrip("/") + "/")]
         self.library.acquire_writer()
         try:
             removed = self.catalog.remove_media(ids)
