@@ -1,6 +1,9 @@
 """Ingest throughput: Engine.index over a folder of JPEGs against the bare encoder on the same images.
 
-    .venv/bin/python benchmarks/bench_ingest.py [--images 300]
+    .venv/bin/python benchmarks/bench_ingest.py [--images 300] [--image-decoder torchvision]
+
+``--image-decoder torchvision`` decodes the JPEGs with torchvision on the encoder's device (nvJPEG on
+a GPU; libjpeg-turbo on the CPU) instead of Pillow, and writes bench_ingest_torchvision.json.
 
 The model is a real open_clip ViT-B-32 with random weights saved as a checkpoint (speed does not
 depend on the weights). "Bare encoder" is encode_prepared over the same images already decoded and
@@ -58,6 +61,8 @@ def bare_encoder(enc, paths, batch: int) -> float:
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=300)
+    ap.add_argument("--image-decoder", default="auto", choices=["auto", "pillow", "torchvision"],
+                    help="JPEG decoding of the Engine.index run (settings.image_decoder)")
     args = ap.parse_args()
     from mmsearch import Engine
 
@@ -66,9 +71,9 @@ def main() -> None:
     paths = make_jpegs(folder, args.images)
     lib = CACHE / "ingest-library"
     shutil.rmtree(lib, ignore_errors=True)
-    with Engine(lib, model=spec) as engine:
-        batch = engine.settings.batch_size
+    with Engine(lib, model=spec, image_decoder=args.image_decoder) as engine:
         enc = engine.encoder("clip")
+        batch = engine.settings.batch_size or enc.fit_batch_size()
         enc.encode_text(["warm"])
         before = bare_encoder(enc, paths, batch)
         log(f"bare encoder: {before:.2f} images/s")
@@ -76,6 +81,7 @@ def main() -> None:
         report = engine.index([folder])
         pipeline = report.added / (time.perf_counter() - t)
         log(f"Engine.index: {pipeline:.2f} images/s ({report.added} added, {report.failed} failed)")
+        decoders = sorted({m.decoder for m in engine.catalog.all_media()})
         after = bare_encoder(enc, paths, batch)
         log(f"bare encoder again: {after:.2f} images/s")
         workers = engine.settings.decode_workers
@@ -84,7 +90,8 @@ def main() -> None:
     result = {
         "machine": machine(),
         "images": args.images, "image_size": [640, 480], "model": "ViT-B-32 (open_clip, random init)",
-        "device": "cpu", "batch_size": batch, "decode_workers": workers,
+        "device": enc.device, "batch_size": batch, "decode_workers": workers, "image_decoder": args.image_decoder,
+        "decoders_used": decoders,
         "bare_encoder_images_per_s": round(bare, 3),
         "bare_encoder_runs": [round(before, 3), round(after, 3)],
         "pipeline_images_per_s": round(pipeline, 3),
@@ -94,7 +101,7 @@ def main() -> None:
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     shutil.rmtree(lib, ignore_errors=True)
     shutil.rmtree(folder, ignore_errors=True)
-    path = write_result("bench_ingest", result)
+    path = write_result("bench_ingest" if args.image_decoder == "auto" else f"bench_ingest_{args.image_decoder}", result)
     rows = [{"what": "bare encoder (pre-decoded, same batches)", "images/s": f"{bare:.2f}",
              "note": f"runs {before:.2f} / {after:.2f}"},
             {"what": "Engine.index (scan+hash+decode+encode+write)", "images/s": f"{pipeline:.2f}",

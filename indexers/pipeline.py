@@ -20,6 +20,7 @@ from typing import Any, Protocol
 from mmsearch import _faults as faults
 from mmsearch.catalog import Media, NewSegment
 from mmsearch.errors import MediaError, MmsearchError
+from mmsearch.encoders.base import CPU_BATCH
 from mmsearch.media.images import load_image
 from mmsearch.media.subtitles import merge_cues, parse_subtitles
 from mmsearch.media.text import passages, read_text
@@ -181,6 +182,13 @@ def _decode(entry: FileEntry, old: Media | None, encoder: Any, missing_by_hash: 
         faults.point("decode")
         fields = {"path": entry.path, "content_hash": digest, "size": entry.size, "mtime": entry.mtime, "kind": entry.kind}
         if entry.kind == "image":
+            if _tensor_decoding(encoder, settings):
+                stage = "preprocess"
+                done = encoder.prepare_jpeg(data)
+                if done is not None:
+                    fields.update(width=done[1], height=done[2], decoder=f"torchvision-{encoder.device.split(':')[0]}")
+                    return Decoded(entry, old, fields, images=[done[0]])
+                stage = "decode"
             image, width, height = load_image(io.BytesIO(data))
             fields.update(width=width, height=height, decoder="pillow")
             stage = "preprocess"
@@ -208,6 +216,20 @@ def _decode(entry: FileEntry, old: Media | None, encoder: Any, missing_by_hash: 
         return Failed(entry, stage, f"{type(exc).__name__}: {exc}")
 
 
+def _tensor_decoding(encoder: Any, settings: Any) -> bool:
+    """Whether JPEGs go through the encoder's torchvision path (see settings.image_decoder)."""
+    if not hasattr(encoder, "prepare_jpeg") or settings.image_decoder == "pillow":
+        return False
+    return settings.image_decoder == "torchvision" or str(getattr(encoder, "device", "cpu")).startswith("cuda")
+
+
+def _batch_size(settings: Any, encoder: Any) -> int:
+    if settings.batch_size > 0:
+        return settings.batch_size
+    fit = getattr(encoder, "fit_batch_size", None)
+    return fit() if fit is not None else CPU_BATCH
+
+
 class _BatchWriter:
     """Collects decoded files, encodes them in batches, commits each batch in one transaction."""
 
@@ -217,7 +239,7 @@ class _BatchWriter:
         self.batch: list[Decoded] = []
         self.units = 0
         self.moved_from: set[str] = set()
-        self.batch_size = engine.settings.batch_size
+        self.batch_size = _batch_size(engine.settings, encoder) if encoder is not None else CPU_BATCH
         self._models: tuple[Any, Any, Any] | None = None
 
     def take(self, item: Decoded | Same | Failed | VideoJob) -> None:
@@ -291,7 +313,7 @@ class _BatchWriter:
 
         settings = self.engine.settings
         try:
-            video = embed_frames(job.entry.path, self.encoder, settings.video_interval, settings.batch_size)
+            video = embed_frames(job.entry.path, self.encoder, settings.video_interval, self.batch_size)
             segments = scene_segments(job.entry.path, video)
         except Exception as exc:  # noqa: BLE001 - one bad video must never stop a run
             self._failed(job, exc)

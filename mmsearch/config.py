@@ -40,10 +40,19 @@ class Settings:
     speech_model: str = ""
     text_model: str = ""
     device: str = "auto"
-    batch_size: int = 32
+    # Images (video frames) per encoder batch; 0 = fitted: 32 on the CPU, sized to the card's free
+    # memory on CUDA (encoders/base.py, batch_for_memory).
+    batch_size: int = 0
+    # JPEG decoding: "auto" (torchvision on the GPU when encoding on CUDA, else Pillow), "pillow",
+    # or "torchvision" (on the encoder's device).
+    image_decoder: str = "auto"
     workers: int = 0  # decode threads; 0 = min(8, cpu count)
     video_interval: float = 1.0  # seconds between sampled frames
     max_text_chars: int = 200_000  # longer text files are read up to this many characters
+    # Vector index size rule (mmsearch/vectors.py): exact search below this many vectors per space,
+    # and the memory the index of one space may take (MB; 0 = a quarter of the machine's RAM).
+    index_exact_max: int = 50_000
+    index_memory_mb: int = 0
 
     @property
     def database(self) -> str:
@@ -58,6 +67,7 @@ class Settings:
 
 
 _FIELDS = {f.name: f for f in dataclasses.fields(Settings)}
+_CHOICES = {"image_decoder": frozenset({"auto", "pillow", "torchvision"})}
 
 
 def _coerce(name: str, value: Any) -> Any:
@@ -106,4 +116,10 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
         if value is not None:
             values[name] = _coerce(name, value)
     values.setdefault("library", default_library(env))
+    for name, allowed in _CHOICES.items():
+        if name in values and values[name] not in allowed:
+            raise ConfigError(f"setting {name!r}: {values[name]!r} is not one of {', '.join(sorted(allowed))}")
+    for name in ("batch_size", "index_exact_max", "index_memory_mb"):
+        if values.get(name, 0) < 0:
+            raise ConfigError(f"setting {name!r}: {values[name]} is negative")
     return Settings(**values)

@@ -8,6 +8,7 @@
 """
 from __future__ import annotations
 
+import collections
 import dataclasses
 import fnmatch
 import threading
@@ -22,8 +23,10 @@ from .encoders import OFF, SPACE_DEFAULTS, SPACE_SETTINGS, Encoder, load_encoder
 from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError
 from .hits import Hit
 from .library import Library
+from .threads import single_threaded
 
 KINDS = ("image", "text", "video", "audio")
+QUERY_CACHE = 256  # text query vectors remembered per Engine
 _GLOB_CHARS = set("*?[")
 
 
@@ -60,6 +63,10 @@ class Engine:
         self._encoders: dict[str, Encoder] = {}
         self._encoder_lock = threading.Lock()
         self._samples: dict[str, tuple[int, np.ndarray]] = {}  # per space: background for calibration
+        # Recent text queries' vectors by (space, model id, text): the web page re-runs a query for
+        # every filter or page change, and each encode is ~50 ms of a ~55 ms query on a CPU.
+        self._query_vectors: collections.OrderedDict[tuple[str, str, str], np.ndarray] = collections.OrderedDict()
+        self._query_lock = threading.Lock()
         self.unavailable: dict[str, str] = {}  # optional space -> why its model cannot be used
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -206,7 +213,8 @@ class Engine:
         if isinstance(query, str):
             if not query.strip():
                 raise MmsearchError("empty query")
-            return self.search_vectors(self._text_queries(query), k, kinds, path)
+            with single_threaded():
+                return self.search_vectors(self._text_queries(query), k, kinds, path)
         return self.similar(query, k=k, kinds=kinds, path=path)
 
     def similar(
@@ -217,16 +225,29 @@ class Engine:
         An image already in the library is queried with its stored vector and left out of the hits.
         """
         kinds = _check_kinds(kinds)
-        vector, exclude = self._image_query(image)
-        return self.search_vectors({"clip": vector}, k, kinds, path, exclude={exclude} if exclude else set())
+        with single_threaded():
+            vector, exclude = self._image_query(image)
+            return self.search_vectors({"clip": vector}, k, kinds, path, exclude={exclude} if exclude else set())
 
     def _text_queries(self, text: str) -> dict[str, np.ndarray]:
-        """The query encoded once per space of the library that takes text."""
+        """The query encoded once per space of the library that takes text (recent ones remembered)."""
         out = {}
         for space in self.catalog.spaces():
             enc = self.encoder(space.name) if space.name == "clip" else self.optional_encoder(space.name)
             if enc is not None and "text" in enc.modalities:
-                out[space.name] = enc.encode_text([text])[0]
+                key = (space.name, enc.model_id, text)
+                with self._query_lock:
+                    vector = self._query_vectors.get(key)
+                    if vector is not None:
+                        self._query_vectors.move_to_end(key)
+                if vector is None:
+                    vector = enc.encode_text([text])[0]
+                    vector.setflags(write=False)  # shared by later queries
+                    with self._query_lock:
+                        self._query_vectors[key] = vector
+                        while len(self._query_vectors) > QUERY_CACHE:
+                            self._query_vectors.popitem(last=False)
+                out[space.name] = vector
         return out
 
     def _image_query(self, image: str | Path | Any) -> tuple[np.ndarray, int | None]:
@@ -257,10 +278,11 @@ class Engine:
         vectors for "more like this"): search every space, merge on calibrated scores, group moments,
         keep the top k. ``exclude`` holds media ids to leave out."""
         candidates: list[tuple[float, float, SegmentRow, str]] = []
-        for space_name, vector in queries.items():
-            space = self.catalog.space(space_name)
-            if space is not None:
-                candidates += self._space_candidates(space, vector, k, kinds, path, exclude)
+        with single_threaded():
+            for space_name, vector in queries.items():
+                space = self.catalog.space(space_name)
+                if space is not None:
+                    candidates += self._space_candidates(space, vector, k, kinds, path, exclude)
         candidates.sort(key=lambda c: -c[0])
         return _group(candidates)[:k]
 

@@ -22,7 +22,7 @@ from . import _faults as faults
 from .catalog import Catalog, Space, WriteResult
 from .config import Settings
 from .errors import LibraryError, LibraryLockedError
-from .vectors import VectorIndex
+from .vectors import VectorIndex, policy_for
 
 
 class Library:
@@ -52,6 +52,7 @@ class Library:
                 pass  # the catalog reports what is wrong
         self.catalog = Catalog(settings.database, create=create)
         self._indexes: dict[str, VectorIndex] = {}
+        self.policy = policy_for(settings)
         self._dirty: set[str] = set()
         self._lock = threading.RLock()
         self._lock_fd: int | None = None
@@ -115,10 +116,11 @@ class Library:
             return None  # damaged: replay from the catalog, the source of truth
         if meta.get("epoch") != epoch or meta.get("model_id") != space.model_id or idx.dim != space.dim:
             return None
+        idx.policy = self.policy
         return idx
 
     def _replay(self, space: Space, epoch: int) -> VectorIndex:
-        idx = VectorIndex(space.dim, epoch=epoch)
+        idx = VectorIndex(space.dim, epoch=epoch, policy=self.policy)
         for ids, vectors in self.catalog.iter_vectors(space.id, space.dim):
             idx.add(ids, vectors)
         if self.is_writer:

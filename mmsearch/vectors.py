@@ -5,7 +5,7 @@ Vectors are unit length, so inner product is cosine similarity. Ids are catalog 
 Index family by size (:func:`choose_family`, parameters in :class:`IndexPolicy`)
 --------------------------------------------------------------------------------
 With ``n`` live vectors of dimension ``d`` and a memory budget ``B`` (default: a quarter of the
-machine's RAM; ``MMSEARCH_INDEX_MEMORY_MB`` overrides it):
+machine's RAM; the ``index_memory_mb`` setting overrides it):
 
 1. ``flat``  while ``n < exact_max`` (50,000): exact search, ``IndexIDMap2(IndexFlatIP)``, float32.
    Nothing to train, recall 1.0, and a query scans 50k x 512 floats in ~10-30 ms on one core.
@@ -64,7 +64,7 @@ import struct
 import threading
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Iterable, Iterator
+from typing import Any, Iterable, Iterator
 
 import faiss
 import numpy as np
@@ -101,7 +101,7 @@ class IndexPolicy:
 
     exact_max: int = 50_000
     hnsw_max: int = 250_000
-    memory_budget: int | None = None  # bytes; None: MMSEARCH_INDEX_MEMORY_MB, else RAM / 4
+    memory_budget: int | None = None  # bytes; None: RAM / 4
     hnsw_m: int = 32
     ef_construction: int = 64
     target_recall: float = 0.95
@@ -119,21 +119,18 @@ class IndexPolicy:
     def budget(self) -> int:
         if self.memory_budget is not None:
             return int(self.memory_budget)
-        env = os.environ.get("MMSEARCH_INDEX_MEMORY_MB")
-        if env:
-            try:
-                return int(float(env) * (1 << 20))
-            except ValueError:
-                pass
         return _physical_memory() // 4
 
 
 def default_policy() -> IndexPolicy:
-    """The policy of indexes built without one: ``DEFAULT_POLICY``, with ``MMSEARCH_INDEX_EXACT_MAX``."""
-    env = os.environ.get("MMSEARCH_INDEX_EXACT_MAX")
-    if env and env.isdigit():
-        return replace(DEFAULT_POLICY, exact_max=int(env))
+    """The policy of indexes built without one."""
     return DEFAULT_POLICY
+
+
+def policy_for(settings: Any) -> IndexPolicy:
+    """The size rule with a library's settings: ``index_exact_max`` and ``index_memory_mb`` (0 = RAM / 4)."""
+    budget = int(settings.index_memory_mb) << 20 if settings.index_memory_mb > 0 else None
+    return replace(DEFAULT_POLICY, exact_max=int(settings.index_exact_max), memory_budget=budget)
 
 
 DEFAULT_POLICY = IndexPolicy()

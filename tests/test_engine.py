@@ -240,3 +240,23 @@ def test_an_older_catalog_is_migrated_on_open(tmp_path, colour_folder, monkeypat
         assert e.search("red", k=1, kinds=["image"])[0].path.endswith("red.png")
     with sqlite3.connect(lib / "catalog.sqlite3") as db:
         assert "rating" in {row[1] for row in db.execute("PRAGMA table_info(media)")}
+
+
+def test_recent_text_queries_are_encoded_once(tmp_path, colour_folder, monkeypatch):
+    from mmsearch import engine as engine_module
+
+    monkeypatch.setattr(engine_module, "QUERY_CACHE", 2)
+    with Engine(tmp_path / "lib", model="toy") as e:
+        e.index([colour_folder])
+        enc = e.encoder("clip")
+        calls: list[str] = []
+        real = enc.encode_text
+        monkeypatch.setattr(enc, "encode_text", lambda texts: calls.extend(texts) or real(texts))
+        first = e.search("red", k=3)
+        again = e.search("red", k=3)
+        e.search("red", k=2, kinds=["image"])  # another filter, same text: no encode either
+        assert calls == ["red"] and [(h.path, h.score) for h in first] == [(h.path, h.score) for h in again]
+        e.search("blue", k=3)
+        e.search("green", k=3)  # the cache holds 2: "red" is the oldest and goes
+        e.search("red", k=3)
+        assert calls == ["red", "blue", "green", "red"]

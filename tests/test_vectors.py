@@ -92,11 +92,22 @@ def test_default_rule_for_a_clip_space():
     assert nlist_for(1_000_000) == 4096 and nlist_for(250_000) == 2048
 
 
-def test_memory_budget_from_environment(monkeypatch):
+def test_index_size_rule_from_settings(tmp_path, monkeypatch):
+    from mmsearch.config import load_settings
+    from mmsearch.library import Library
+
     monkeypatch.setenv("MMSEARCH_INDEX_MEMORY_MB", "100")
-    assert IndexPolicy().budget() == 100 << 20
     monkeypatch.setenv("MMSEARCH_INDEX_EXACT_MAX", "1234")
-    assert vectors.default_policy().exact_max == 1234
+    settings = load_settings(library=tmp_path / "lib")
+    policy = vectors.policy_for(settings)
+    assert policy.budget() == 100 << 20 and policy.exact_max == 1234
+    assert vectors.policy_for(load_settings({}, library=tmp_path)).budget() == IndexPolicy().budget() > 0
+    library = Library(settings)
+    try:
+        space = library.catalog.ensure_space("clip", "m", 4)
+        assert library.index(space).policy.exact_max == 1234  # what the library's indexes decide with
+    finally:
+        library.catalog.close()
 
 
 # -- recall and exact scores ------------------------------------------------------------------------
@@ -238,9 +249,10 @@ def test_library_rebuilds_when_a_space_crosses_a_threshold(tmp_path, monkeypatch
     from mmsearch.config import load_settings
     from mmsearch.library import Library
 
-    monkeypatch.setattr(vectors, "DEFAULT_POLICY", POLICY)
+    monkeypatch.setattr(vectors, "DEFAULT_POLICY", POLICY)  # hnsw_max is not a setting
     x = clustered(800, seed=11)
-    settings = load_settings(library=tmp_path / "lib")
+    settings = load_settings(library=tmp_path / "lib", index_exact_max=POLICY.exact_max,
+                             index_memory_mb=POLICY.memory_budget >> 20)
     lib = Library(settings)
     lib.acquire_writer()
     space = lib.catalog.ensure_space("clip", "test-model", DIM)

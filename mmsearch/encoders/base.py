@@ -45,3 +45,18 @@ def l2_normalize(x: np.ndarray) -> np.ndarray:
     x = np.asarray(x, dtype=np.float32)
     norms = np.linalg.norm(x, axis=-1, keepdims=True)
     return x / np.maximum(norms, 1e-12)
+
+
+CPU_BATCH = 32  # images per batch on the CPU: larger batches measured no faster on 2 cores
+
+
+def batch_for_memory(free_bytes: int, per_item_bytes: int, floor: int = 16, cap: int = 512) -> int:
+    """The largest power-of-two batch whose activations take at most half the free device memory.
+
+    Half, because the caching allocator fragments and the decode threads keep tensors on the card too.
+    """
+    if per_item_bytes <= 0:
+        return cap
+    fits = max(1, int(free_bytes * 0.5) // int(per_item_bytes))
+    batch = 1 << (fits.bit_length() - 1)
+    return int(min(cap, max(floor, batch)))
