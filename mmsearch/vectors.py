@@ -58,6 +58,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import logging
 import math
 import os
 import struct
@@ -70,6 +71,8 @@ import faiss
 import numpy as np
 
 from .errors import LibraryError
+
+log = logging.getLogger(__name__)
 
 MAGIC = b"MMSIDX01"  # version 1: header + serialized IndexIDMap2(IndexFlatIP); still read
 MAGIC2 = b"MMSIDX02"  # version 2: header + aligned sections (any family)
@@ -299,6 +302,11 @@ class VectorIndex:
         self._selector: tuple | None = None
         self._gpu: tuple | None = None
         self._torch: tuple | None = None
+        # Background rebuild (start_rebuild): the builder thread, its result, and the adds/removes
+        # made meanwhile, replayed onto the new index before it takes over.
+        self._builder: threading.Thread | None = None
+        self._built: "VectorIndex | BaseException | None" = None
+        self._journal: list[tuple[str, np.ndarray, np.ndarray | None]] | None = None
 
     @property
     def policy(self) -> IndexPolicy:
@@ -328,6 +336,8 @@ class VectorIndex:
         vectors = np.ascontiguousarray(vectors, dtype=np.float32).reshape(len(ids), self.dim)
         with self._lock:
             self._changed()
+            if self._journal is not None:  # a background rebuild replays this onto its new index
+                self._journal.append(("add", ids.copy(), vectors.copy()))
             if self.family == "flat":
                 self.index.add_with_ids(vectors, ids)
                 return
@@ -360,6 +370,8 @@ class VectorIndex:
             return 0
         with self._lock:
             self._changed()
+            if self._journal is not None:
+                self._journal.append(("remove", ids.copy(), None))
             if self.family == "flat":
                 return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
             hit = np.isin(self._row_ids[: self._rows], ids) & self._alive[: self._rows]
@@ -573,6 +585,58 @@ class VectorIndex:
                 self.rebuild()
             return reason
 
+    @property
+    def rebuilding(self) -> bool:
+        """A background rebuild is under way (or done and waiting for :meth:`finish_rebuild`)."""
+        return self._builder is not None
+
+    def start_rebuild(self) -> str | None:
+        """Start rebuilding in a background thread if :meth:`rebuild_reason` says so; returns the
+        reason. Searches, adds and removes go on against this index meanwhile; the changes are
+        journaled and replayed onto the new index when :meth:`finish_rebuild` swaps it in."""
+        with self._lock:
+            if self._builder is not None:
+                return None
+            reason = self.rebuild_reason()
+            if reason is None:
+                return None
+            ids, vecs = self.live_vectors()
+            family, policy = self.wanted_family(len(ids)), self.policy
+            self._journal, self._built = [], None
+
+            def build() -> None:
+                try:
+                    self._built = VectorIndex.build(self.dim, ids, vecs, family=family, policy=policy)
+                except BaseException as exc:  # noqa: BLE001 - reported by finish_rebuild
+                    self._built = exc
+
+            self._builder = threading.Thread(target=build, name="mmsearch-index-rebuild", daemon=True)
+            self._builder.start()
+            return reason
+
+    def finish_rebuild(self, wait: bool = False) -> bool:
+        """Swap in a finished background rebuild (``wait``: block until it finishes). Returns True
+        when a new index took over. A failed build is dropped and the current index stays."""
+        builder = self._builder
+        if builder is None:
+            return False
+        if wait:
+            builder.join()
+        elif builder.is_alive():
+            return False
+        with self._lock:
+            built, journal = self._built, self._journal or []
+            self._builder, self._built, self._journal = None, None, None
+            if not isinstance(built, VectorIndex):
+                log.warning("background index rebuild failed, keeping the current index: %s", built)
+                return False
+            for op, ids, vectors in journal:
+                built.add(ids, vectors) if op == "add" else built.remove(ids)
+            self._changed()
+            self.family, self.index, self.params, self._store = built.family, built.index, built.params, built._store
+            self._row_ids, self._alive, self._rows, self._dead = built._row_ids, built._alive, built._rows, built._dead
+            return True
+
     def rebuild(self, family: str | None = None, calibration: np.ndarray | None = None) -> None:
         """Rebuild from this index's own vectors in ``family`` (default: the rule's choice), then
         calibrate the search parameters (on ``calibration`` queries if given)."""
@@ -607,6 +671,7 @@ class VectorIndex:
             raise ValueError(f"unknown index family {family!r}; choose from {', '.join(FAMILIES)}")
         policy, d, n = self.policy, self.dim, len(ids)
         self._changed()
+        self._builder = self._built = self._journal = None  # a background rebuild is now stale
         if family == "flat" or n == 0:
             index = faiss.IndexIDMap2(faiss.IndexFlatIP(d))
             for i in range(0, n, 65_536):
@@ -657,6 +722,7 @@ class VectorIndex:
         self._calibrate(calibration)
 
     def _set_flat(self, index: faiss.Index) -> None:
+        self._builder = self._built = self._journal = None  # a background rebuild is now stale
         self.family, self.index, self.params, self._store = "flat", index, {}, None
         self._row_ids, self._alive, self._rows, self._dead = np.zeros(0, np.int64), np.zeros(0, bool), 0, 0
 

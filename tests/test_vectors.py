@@ -320,3 +320,144 @@ def test_big_rebuilds_spill_to_disk_and_wide_searches_scan(data):
     # a search wider than any ANN list (a filter widening k' towards the whole space) is exact
     wide = vectors._ANN_MAX_K + 1
     np.testing.assert_array_equal(idx.search(q[:2], wide)[1], idx.exact_search(q[:2], wide)[1])
+
+
+def test_periodic_snapshots_back_off_when_a_snapshot_is_slow(tmp_path, monkeypatch):
+    """Unforced saves wait max(every, 10 x the last save's duration); forced ones always write."""
+    from mmsearch import library as library_module
+    from mmsearch.catalog import NewSegment
+    from mmsearch.config import load_settings
+    from mmsearch.library import Library
+
+    clock = [1000.0]
+    monkeypatch.setattr(library_module.time, "monotonic", lambda: clock[0])
+    writes = []
+    real_save = VectorIndex.save
+
+    def slow_save(self, path, meta):
+        clock[0] += 5.0  # a 5 s snapshot
+        writes.append(clock[0])
+        return real_save(self, path, meta)
+
+    monkeypatch.setattr(VectorIndex, "save", slow_save)
+    lib = Library(load_settings(library=tmp_path / "lib"))
+    lib.acquire_writer()
+    space = lib.catalog.ensure_space("clip", "test-model", DIM)
+    lib.index(space)
+    x = clustered(30, seed=5)
+
+    def write(i):
+        item = ({"path": f"/m/{i}.jpg", "content_hash": f"h{i}", "size": 1, "mtime": 0.0, "kind": "image"},
+                [NewSegment(kind="image", vector=x[i])])
+        lib.apply(lib.catalog.write_media([item], "clip"), space)
+
+    write(0)
+    lib.save(force=True)
+    assert len(writes) == 1
+    write(1)
+    clock[0] += 31  # past `every` (30 s) but not past 10 x 5 s
+    lib.save()
+    assert len(writes) == 1
+    clock[0] += 20  # 51 s since the last save
+    lib.save()
+    assert len(writes) == 2
+    write(2)
+    lib.save(force=True)
+    assert len(writes) == 3
+    lib.close()
+
+
+def _gated_build(monkeypatch, gate, fail: bool = False):
+    """VectorIndex.build that waits for ``gate`` (so a test can act while a rebuild is under way)."""
+    real = VectorIndex.build.__func__
+
+    def build(cls, *args, **kwargs):
+        assert gate.wait(30)
+        if fail:
+            raise MemoryError("test: the build ran out of memory")
+        return real(cls, *args, **kwargs)
+
+    monkeypatch.setattr(VectorIndex, "build", classmethod(build))
+
+
+def test_background_rebuild_takes_the_changes_made_meanwhile(monkeypatch):
+    import threading
+
+    x = clustered(700, seed=21)
+    idx = VectorIndex(DIM, policy=POLICY)
+    idx.add(range(600), x[:600])
+    gate = threading.Event()
+    _gated_build(monkeypatch, gate)
+    assert "flat -> hnsw" in idx.start_rebuild()
+    assert idx.rebuilding and idx.start_rebuild() is None  # one at a time
+    # meanwhile: the live index answers and takes adds and removes
+    idx.add(range(600, 700), x[600:])
+    assert idx.remove(range(0, 40)) == 40
+    assert idx.family == "flat" and int(idx.search(x[650:651], 1)[1][0, 0]) == 650
+    assert idx.finish_rebuild() is False  # still building
+    gate.set()
+    assert idx.finish_rebuild(wait=True) is True
+    assert idx.family == "hnsw" and not idx.rebuilding
+    assert set(idx.ids()) == set(range(40, 700))
+    np.testing.assert_array_equal(idx.reconstruct(699), x[699])  # added during the build
+    with pytest.raises(KeyError):
+        idx.reconstruct(5)  # removed during the build
+    q = clustered(50, seed=22)
+    found, truth = idx.search(q, 10)[1], idx.exact_search(q, 10)[1]
+    assert np.mean([len(set(a) & set(b)) / 10 for a, b in zip(found, truth)]) >= 0.95
+
+
+def test_a_failed_background_rebuild_keeps_the_current_index(monkeypatch):
+    import threading
+
+    x = clustered(600, seed=23)
+    idx = VectorIndex(DIM, policy=POLICY)
+    idx.add(range(600), x)
+    gate = threading.Event()
+    gate.set()
+    _gated_build(monkeypatch, gate, fail=True)
+    assert idx.start_rebuild() is not None
+    assert idx.finish_rebuild(wait=True) is False
+    assert idx.family == "flat" and idx.ntotal == 600 and not idx.rebuilding
+    idx.add([600], clustered(1, seed=24))  # no journal left behind
+    assert idx._journal is None and idx.ntotal == 601
+
+
+def test_library_rebuilds_in_the_background_between_saves_and_waits_at_the_end(tmp_path, monkeypatch):
+    import threading
+
+    from mmsearch.catalog import NewSegment
+    from mmsearch.config import load_settings
+    from mmsearch.library import Library
+
+    monkeypatch.setattr(vectors, "DEFAULT_POLICY", POLICY)
+    settings = load_settings(library=tmp_path / "lib", index_exact_max=POLICY.exact_max,
+                             index_memory_mb=POLICY.memory_budget >> 20)
+    x = clustered(700, seed=25)
+    lib = Library(settings)
+    lib.acquire_writer()
+    space = lib.catalog.ensure_space("clip", "test-model", DIM)
+    lib.index(space)
+
+    def write(rows):
+        items = [({"path": f"/m/{i}.jpg", "content_hash": f"h{i}", "size": 1, "mtime": 0.0, "kind": "image"},
+                  [NewSegment(kind="image", vector=x[i])]) for i in rows]
+        lib.apply(lib.catalog.write_media(items, "clip"), space)
+
+    gate = threading.Event()
+    _gated_build(monkeypatch, gate)
+    write(range(0, 600))
+    lib.save(every=0)  # unforced: starts the rebuild and returns at once
+    idx = lib.index(space)
+    assert idx.rebuilding and idx.family == "flat"
+    write(range(600, 700))  # the ingest goes on meanwhile
+    gate.set()
+    lib.save(force=True)  # the end of the run: waits and swaps
+    assert idx.family == "hnsw" and not idx.rebuilding
+    assert set(idx.ids()) == set(lib.catalog.vector_ids(space.id))
+    lib.close()
+    reopened = Library(settings)
+    try:
+        assert reopened.index(reopened.catalog.space("clip")).family == "hnsw"  # the snapshot has it
+    finally:
+        reopened.close()
