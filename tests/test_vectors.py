@@ -380,9 +380,11 @@ def _gated_build(monkeypatch, gate, fail: bool = False):
     monkeypatch.setattr(VectorIndex, "build", classmethod(build))
 
 
-def test_background_rebuild_takes_the_changes_made_meanwhile(monkeypatch):
+@pytest.mark.parametrize("catch_up", [2_000, 0], ids=["swap_replays", "builder_catches_up"])
+def test_background_rebuild_takes_the_changes_made_meanwhile(monkeypatch, catch_up):
     import threading
 
+    monkeypatch.setattr(vectors, "CATCH_UP_ROWS", catch_up)
     x = clustered(700, seed=21)
     idx = VectorIndex(DIM, policy=POLICY)
     idx.add(range(600), x[:600])
@@ -396,6 +398,8 @@ def test_background_rebuild_takes_the_changes_made_meanwhile(monkeypatch):
     assert idx.family == "flat" and int(idx.search(x[650:651], 1)[1][0, 0]) == 650
     assert idx.finish_rebuild() is False  # still building
     gate.set()
+    idx._builder.join()
+    assert idx._replayed == (0 if catch_up else 2)  # the add and the remove, applied by the builder
     assert idx.finish_rebuild(wait=True) is True
     assert idx.family == "hnsw" and not idx.rebuilding
     assert set(idx.ids()) == set(range(40, 700))
