@@ -244,13 +244,14 @@ def test_family_follows_size_with_hysteresis(data):
     assert idx.rebuild_reason() is None
 
 
-def test_library_rebuilds_when_a_space_crosses_a_threshold(tmp_path, monkeypatch):
+def _writer_library(tmp_path, monkeypatch, x: np.ndarray):
+    """A writer Library under POLICY's size rule (exact below 500 vectors), its clip space, a
+    function that commits rows of ``x`` the way the pipeline does, and the settings."""
     from mmsearch.catalog import NewSegment
     from mmsearch.config import load_settings
     from mmsearch.library import Library
 
     monkeypatch.setattr(vectors, "DEFAULT_POLICY", POLICY)  # hnsw_max is not a setting
-    x = clustered(800, seed=11)
     settings = load_settings(library=tmp_path / "lib", index_exact_max=POLICY.exact_max,
                              index_memory_mb=POLICY.memory_budget >> 20)
     lib = Library(settings)
@@ -263,6 +264,14 @@ def test_library_rebuilds_when_a_space_crosses_a_threshold(tmp_path, monkeypatch
                   [NewSegment(kind="image", vector=x[i])]) for i in rows]
         lib.apply(lib.catalog.write_media(items, "clip"), space)
 
+    return lib, space, write, settings
+
+
+def test_library_rebuilds_when_a_space_crosses_a_threshold(tmp_path, monkeypatch):
+    from mmsearch.library import Library
+
+    x = clustered(800, seed=11)
+    lib, space, write, settings = _writer_library(tmp_path, monkeypatch, x)
     write(range(0, 400))
     lib.save(force=True)
     assert lib.index(space).family == "flat"
@@ -430,24 +439,9 @@ def test_a_failed_background_rebuild_keeps_the_current_index(monkeypatch):
 def test_library_rebuilds_in_the_background_between_saves_and_waits_at_the_end(tmp_path, monkeypatch):
     import threading
 
-    from mmsearch.catalog import NewSegment
-    from mmsearch.config import load_settings
     from mmsearch.library import Library
 
-    monkeypatch.setattr(vectors, "DEFAULT_POLICY", POLICY)
-    settings = load_settings(library=tmp_path / "lib", index_exact_max=POLICY.exact_max,
-                             index_memory_mb=POLICY.memory_budget >> 20)
-    x = clustered(700, seed=25)
-    lib = Library(settings)
-    lib.acquire_writer()
-    space = lib.catalog.ensure_space("clip", "test-model", DIM)
-    lib.index(space)
-
-    def write(rows):
-        items = [({"path": f"/m/{i}.jpg", "content_hash": f"h{i}", "size": 1, "mtime": 0.0, "kind": "image"},
-                  [NewSegment(kind="image", vector=x[i])]) for i in rows]
-        lib.apply(lib.catalog.write_media(items, "clip"), space)
-
+    lib, space, write, settings = _writer_library(tmp_path, monkeypatch, clustered(700, seed=25))
     gate = threading.Event()
     _gated_build(monkeypatch, gate)
     write(range(0, 600))
