@@ -16,29 +16,45 @@ _controller: Any = None
 _controller_lock = threading.Lock()
 
 
-def _blas() -> Any:
+def _blas_locked() -> Any:
+    """The threadpoolctl controller (made once); the caller holds ``_controller_lock``."""
     global _controller
-    with _controller_lock:
-        if _controller is None:
-            from threadpoolctl import ThreadpoolController
+    if _controller is None:
+        from threadpoolctl import ThreadpoolController
 
-            _controller = ThreadpoolController()
-        return _controller
+        _controller = ThreadpoolController()
+    return _controller
+
+
+_active = 0  # queries inside single_threaded() right now
+_saved: tuple[int, Any] | None = None  # torch's thread count and the BLAS limit context to undo
 
 
 @contextlib.contextmanager
 def single_threaded() -> Iterator[None]:
     """torch's intra-op threads and numpy's BLAS threads at one inside the block, restored after.
 
-    The settings are process-wide, so a concurrent ingest in the same process runs on one thread
-    while a query is inside this block; queries last milliseconds.
+    The settings are process-wide: concurrent queries (the web server's threads) share one
+    one-thread section, entered by the first and undone by the last, so the process gets its own
+    settings back whatever the interleaving. An ingest in the same process runs on one thread while
+    a query is inside; queries last milliseconds.
     """
+    global _active, _saved
     import torch
 
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
+    with _controller_lock:
+        if _active == 0:
+            limit = _blas_locked().limit(limits=1, user_api="blas")
+            _saved = (torch.get_num_threads(), limit)
+            torch.set_num_threads(1)
+        _active += 1
     try:
-        with _blas().limit(limits=1, user_api="blas"):
-            yield
+        yield
     finally:
-        torch.set_num_threads(before)
+        with _controller_lock:
+            _active -= 1
+            if _active == 0 and _saved is not None:
+                threads, limit = _saved
+                _saved = None
+                limit.restore_original_limits()
+                torch.set_num_threads(threads)

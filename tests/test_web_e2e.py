@@ -91,7 +91,8 @@ def search(pg, text: str, kinds: tuple[str, ...] = ()) -> None:
 def test_typing_a_query_shows_the_right_thumbnail_first_and_keyboard_moves(page, server):
     base, engine, photos = server
     page.goto(base + "/")
-    assert page.evaluate("document.activeElement.id") == "q"  # the search box has the focus
+    # the search box gets the focus once the page is up (waited for: a loaded CI machine is slow to get there)
+    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'", timeout=10_000)
     search(page, "green", ("image",))
     first = page.locator(".hit").first
     assert first.get_attribute("data-path") == str(photos / "green.png")
