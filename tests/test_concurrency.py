@@ -72,6 +72,7 @@ _READER = textwrap.dedent("""
     from mmsearch.errors import MmsearchError
 
     lib, stop_file = sys.argv[1], sys.argv[2]
+    ready_file = sys.argv[3] if len(sys.argv) > 3 else None  # created after the first query
     out = {"iterations": 0, "errors": [], "violations": [], "counts": []}
     engine = None
     deadline = time.monotonic() + 240
@@ -103,6 +104,8 @@ _READER = textwrap.dedent("""
         except Exception as exc:  # noqa: BLE001 - every error counts
             out["errors"].append(f"{type(exc).__name__}: {exc}")
         out["iterations"] += 1
+        if ready_file and out["iterations"] == 1:
+            open(ready_file, "w").close()
         if done:
             break
     engine.close()
@@ -111,11 +114,13 @@ _READER = textwrap.dedent("""
 
 
 def test_queries_during_an_index_run_see_only_committed_items(tmp_path):
-    root, lib, stop = tmp_path / "corpus", tmp_path / "lib", tmp_path / "stop"
+    root, lib, stop, ready = tmp_path / "corpus", tmp_path / "lib", tmp_path / "stop", tmp_path / "ready"
     make_corpus(root)
-    writer = start_writer(root, lib)
-    reader = subprocess.Popen([PY, "-c", _READER, str(lib), str(stop)], env=_env(), stdout=subprocess.PIPE,
-                              stderr=subprocess.PIPE, text=True)
+    # The writer holds after its first commit until the reader has queried once, so the reader runs
+    # during the commits however slowly its process starts.
+    writer = start_writer(root, lib, MMSEARCH_TEST_HOLD_AT=f"apply:{ready}")
+    reader = subprocess.Popen([PY, "-c", _READER, str(lib), str(stop), str(ready)], env=_env(),
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         w_out, w_err = writer.communicate(timeout=240)
     finally:
