@@ -10,7 +10,6 @@ from typing import Annotated
 
 import typer
 
-
 from .app import JsonOpt, LibraryOpt, _run, _show, app, err, out
 
 RepairOpt = Annotated[

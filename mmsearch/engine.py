@@ -213,8 +213,9 @@ class Engine:
         if isinstance(query, str):
             if not query.strip():
                 raise MmsearchError("empty query")
-            with single_threaded():
-                return self.search_vectors(self._text_queries(query), k, kinds, path)
+            with single_threaded():  # every space's text encoder; search_vectors takes care of itself
+                queries = self._text_queries(query)
+            return self.search_vectors(queries, k, kinds, path)
         return self.similar(query, k=k, kinds=kinds, path=path)
 
     def similar(
@@ -227,7 +228,7 @@ class Engine:
         kinds = _check_kinds(kinds)
         with single_threaded():
             vector, exclude = self._image_query(image)
-            return self.search_vectors({"clip": vector}, k, kinds, path, exclude={exclude} if exclude else set())
+        return self.search_vectors({"clip": vector}, k, kinds, path, exclude={exclude} if exclude else set())
 
     def _text_queries(self, text: str) -> dict[str, np.ndarray]:
         """The query encoded once per space of the library that takes text (recent ones remembered)."""
@@ -235,20 +236,24 @@ class Engine:
         for space in self.catalog.spaces():
             enc = self.encoder(space.name) if space.name == "clip" else self.optional_encoder(space.name)
             if enc is not None and "text" in enc.modalities:
-                key = (space.name, enc.model_id, text)
-                with self._query_lock:
-                    vector = self._query_vectors.get(key)
-                    if vector is not None:
-                        self._query_vectors.move_to_end(key)
-                if vector is None:
-                    vector = enc.encode_text([text])[0]
-                    vector.setflags(write=False)  # shared by later queries
-                    with self._query_lock:
-                        self._query_vectors[key] = vector
-                        while len(self._query_vectors) > QUERY_CACHE:
-                            self._query_vectors.popitem(last=False)
-                out[space.name] = vector
+                out[space.name] = self._text_vector(space.name, enc, text)
         return out
+
+    def _text_vector(self, space_name: str, enc: Encoder, text: str) -> np.ndarray:
+        """``text`` encoded by ``enc``, from the cache of recent queries when it is there."""
+        key = (space_name, enc.model_id, text)
+        with self._query_lock:
+            vector = self._query_vectors.get(key)
+            if vector is not None:
+                self._query_vectors.move_to_end(key)
+                return vector
+        vector = enc.encode_text([text])[0]
+        vector.setflags(write=False)  # shared by later queries
+        with self._query_lock:
+            self._query_vectors[key] = vector
+            while len(self._query_vectors) > QUERY_CACHE:
+                self._query_vectors.popitem(last=False)
+        return vector
 
     def _image_query(self, image: str | Path | Any) -> tuple[np.ndarray, int | None]:
         if isinstance(image, (str, Path)):

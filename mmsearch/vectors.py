@@ -209,6 +209,8 @@ class _Store:
         self.base = base if base is not None else np.zeros((0, dim), np.float16)
         self.tail: list[np.ndarray] = []
         self._tail_n = 0
+        self._fd: int | None = None  # the base's file, for pread (see _read_base)
+        self._fd_name: str | None = None
 
     def __len__(self) -> int:
         return len(self.base) + self._tail_n
@@ -244,7 +246,8 @@ class _Store:
         by row would map each row's neighbourhood too (the kernel's fault-around), inflating the
         process's resident memory by ~64 KiB per row re-ranked."""
         source = getattr(self.base, "filename", None) if isinstance(self.base, np.memmap) else None
-        if source is not None and getattr(self, "_fd_name", None) != source:
+        if source is not None and self._fd_name != source:
+            self._close()
             try:
                 self._fd = os.open(source, os.O_RDONLY)
                 self._fd_name = source
@@ -260,13 +263,16 @@ class _Store:
             view[i * row_bytes : (i + 1) * row_bytes] = os.pread(self._fd, row_bytes, start + r * row_bytes)
         return np.frombuffer(buf, dtype=np.float16).reshape(len(rows), self.dim).astype(np.float32)
 
-    def __del__(self) -> None:
-        fd = getattr(self, "_fd", None)
+    def _close(self) -> None:
+        fd, self._fd, self._fd_name = getattr(self, "_fd", None), None, None
         if fd is not None:
             try:
                 os.close(fd)
             except OSError:
                 pass
+
+    def __del__(self) -> None:
+        self._close()
 
     def chunks(self, size: int = 65_536) -> Iterator[tuple[int, np.ndarray]]:
         """(first row, float16 block) over all rows."""
@@ -604,9 +610,8 @@ class VectorIndex:
                 return None
             ids, vecs = self.live_vectors()
             family, policy = self.wanted_family(len(ids)), self.policy
-            self._journal, self._built, self._replayed = [], None, 0
-
-            journal = self._journal
+            journal: list = []
+            self._journal, self._built, self._replayed = journal, None, 0
 
             def build() -> None:
                 try:
@@ -649,8 +654,8 @@ class VectorIndex:
             for op, ids, vectors in journal[self._replayed :]:
                 built.add(ids, vectors) if op == "add" else built.remove(ids)
             self._changed()
-            self.family, self.index, self.params, self._store = built.family, built.index, built.params, built._store
-            self._row_ids, self._alive, self._rows, self._dead = built._row_ids, built._alive, built._rows, built._dead
+            self._set(built.family, built.index, built.params, built._store, built._row_ids, built._alive, built._rows,
+                      built._dead)
             return True
 
     def rebuild(self, family: str | None = None, calibration: np.ndarray | None = None) -> None:
@@ -732,15 +737,19 @@ class VectorIndex:
                 index.add_with_ids(block, np.arange(i, i + len(block), dtype=np.int64))
             if store is not None and store.base is not vecs:
                 store.append(block)
-        self.family, self.index, self.params, self._store = family, index, params, store
-        self._row_ids, self._alive = ids.copy(), np.ones(n, bool)
-        self._rows, self._dead = n, 0
+        self._set(family, index, params, store, ids.copy(), np.ones(n, bool), n, 0)
         self._calibrate(calibration)
 
     def _set_flat(self, index: faiss.Index) -> None:
         self._builder = self._built = self._journal = None  # a background rebuild is now stale
-        self.family, self.index, self.params, self._store = "flat", index, {}, None
-        self._row_ids, self._alive, self._rows, self._dead = np.zeros(0, np.int64), np.zeros(0, bool), 0, 0
+        self._set("flat", index, {}, None, np.zeros(0, np.int64), np.zeros(0, bool), 0, 0)
+
+    def _set(self, family: str, index: faiss.Index, params: dict, store: "_Store | None",
+             row_ids: np.ndarray, alive: np.ndarray, rows: int, dead: int) -> None:
+        """Take a whole index structure: family, FAISS index, parameters, re-rank store, row maps
+        (``row_ids``/``alive`` may have spare capacity past ``rows``)."""
+        self.family, self.index, self.params, self._store = family, index, params, store
+        self._row_ids, self._alive, self._rows, self._dead = row_ids, alive, rows, dead
 
     # -- calibration ------------------------------------------------------------------------------
     def calibration_queries(self, count: int | None = None) -> np.ndarray:
@@ -1087,13 +1096,13 @@ def _load(cls, path: Path) -> tuple[VectorIndex, dict]:
             alive = read("alive", np.bool_).copy()
             if index.ntotal != rows or len(ids) != rows or len(alive) != rows or int(alive.sum()) != meta["ntotal"]:
                 raise ValueError("header does not match the index")
-            idx.family, idx.index, idx.params = family, index, dict(meta.get("params") or {})
-            idx._row_ids, idx._alive, idx._rows, idx._dead = ids, alive, rows, rows - int(alive.sum())
+            store = None
             if family == "ivfpq":
                 off, sz = sections["store"]
                 if sz != rows * dim * 2:
                     raise ValueError("re-ranking vectors do not match the index")
-                idx._store = _Store(dim, _map_store(path, base + off, rows, dim))
+                store = _Store(dim, _map_store(path, base + off, rows, dim))
+            idx._set(family, index, dict(meta.get("params") or {}), store, ids, alive, rows, rows - int(alive.sum()))
             return idx, meta
     except LibraryError:
         raise

@@ -4,15 +4,13 @@ from __future__ import annotations
 import copy
 
 import numpy as np
+import open_clip
 import pytest
+import torch
+from open_clip.model import CLIP
 
-open_clip = pytest.importorskip("open_clip")
-torch = pytest.importorskip("torch")
-
-from open_clip.model import CLIP  # noqa: E402
-
-from mmsearch.encoders import load_image_text_encoder  # noqa: E402
-from mmsearch.encoders.text_tower import BlasTextTower  # noqa: E402
+from mmsearch.encoders import load_image_text_encoder
+from mmsearch.encoders.text_tower import BlasTextTower
 
 VISION = {"image_size": 32, "layers": 1, "width": 32, "head_width": 16, "patch_size": 16}
 TEXTS = [

@@ -301,7 +301,6 @@ def test_library_rebuilds_when_a_space_crosses_a_threshold(tmp_path, monkeypatch
 
 # -- torch search ------------------------------------------------------------------------------------
 def test_torch_search_equals_faiss_exact(data, built):
-    pytest.importorskip("torch")
     ids, x = data
     flat = VectorIndex.build(DIM, ids, x, family="flat", policy=POLICY)
     q = queries_near(x, 30, seed=9)

@@ -158,8 +158,10 @@ class OpenClipEncoder:
         """
         from open_clip.transformer import text_global_pool
 
+        from .text_tower import text_length
+
         m = self._model
-        n = max(1, int((tokens != 0).sum(dim=1).max()))
+        n = text_length(tokens)
         t = tokens[:, :n]
         cast = m.transformer.get_cast_dtype()
         x = m.token_embedding(t).to(cast) + m.positional_embedding[:n].to(cast)

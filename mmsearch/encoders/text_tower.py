@@ -100,7 +100,7 @@ class BlasTextTower:
         pools at that token, so they never change the result.
         """
         tokens = np.asarray(tokens)
-        n = max(1, int((tokens != 0).sum(axis=1).max()))
+        n = text_length(tokens)
         t = tokens[:, :n]
         batch = len(t)
         x = self._token_embedding[t] + self._positional[:n]  # (batch, n, width)
@@ -130,6 +130,12 @@ class BlasTextTower:
         s /= s.sum(axis=-1, keepdims=True)
         o = (s @ v).transpose(0, 2, 1, 3).reshape(batch, n, width)
         return _linear(o, b.out_w, b.out_b)
+
+
+def text_length(tokens: Any) -> int:
+    """Positions up to the longest text's end-of-text token (padding is 0) in a (batch, context)
+    array or tensor of token ids: all a causal tower pooling at that token needs."""
+    return max(1, int((tokens != 0).sum(1).max()))
 
 
 def _np(t: Any) -> np.ndarray:
