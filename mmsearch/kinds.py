@@ -1,0 +1,76 @@
+"""The vocabulary: media kinds, segment kinds, space names and job names.
+
+Every string the catalog stores for a kind or a space is defined here once. The members are
+``StrEnum`` values, so they *are* those strings: ``MediaKind.IMAGE == "image"`` and a value read back
+from the database compares equal to its member. Code names the member; the database, JSON and the
+CLI keep the plain strings (no schema change).
+
+A name that means two things is told apart by its type: ``MediaKind.TEXT`` (a note or caption file)
+and ``Space.TEXT`` (the sentence-embedding space that holds every text of the library: notes,
+captions, subtitle cues and speech transcripts) are both ``"text"`` in storage, as they were in
+schema version 1.
+"""
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class MediaKind(StrEnum):
+    """What a file is (``media.kind``)."""
+
+    IMAGE = "image"
+    TEXT = "text"
+    VIDEO = "video"
+    AUDIO = "audio"
+    SUBTITLE = "subtitle"  # a .srt/.vtt file; its cues are reported on the linked video
+
+
+# Kinds a user can ask for (``--kind``): a subtitle cue is reported as a moment of its video.
+QUERY_KINDS: tuple[MediaKind, ...] = (MediaKind.IMAGE, MediaKind.TEXT, MediaKind.VIDEO, MediaKind.AUDIO)
+# Files with a timeline: their decode and encode run on the writer's thread, one file at a time.
+TIMED_KINDS: frozenset[MediaKind] = frozenset({MediaKind.VIDEO, MediaKind.AUDIO})
+# Files whose text describes another file beside them (a caption, a subtitle track).
+LINKING_KINDS: frozenset[MediaKind] = frozenset({MediaKind.TEXT, MediaKind.SUBTITLE})
+
+
+class SegmentKind(StrEnum):
+    """What a segment (the unit a hit points at) is (``segment.kind``)."""
+
+    IMAGE = "image"  # a whole image
+    TEXT = "text"  # a passage of a text file
+    SCENE = "scene"  # a video scene: start, end, keyframe
+    FRAME = "frame"  # one sampled video frame, carrying its scene's start/end
+    SUBTITLE = "subtitle"  # one subtitle cue
+    AUDIO = "audio"  # a CLAP sound window
+    SPEECH = "speech"  # a transcript passage
+
+
+class Space(StrEnum):
+    """Embedding spaces (``space.name``): one encoder's output each."""
+
+    CLIP = "clip"  # open_clip: images, frames, scenes, texts for image<->text
+    AUDIO = "audio"  # CLAP: sound windows
+    TEXT = "text"  # sentence model: every text the library holds
+
+
+class Job(StrEnum):
+    """Work done per file that produces text rather than vectors."""
+
+    SPEECH = "speech"  # Whisper transcripts
+
+
+def parse_kinds(kinds: object) -> tuple[MediaKind, ...] | None:
+    """The query kinds named by ``kinds`` (None or empty: every kind); raise ValueError on an unknown one."""
+    if not kinds:
+        return None
+    names = [kinds] if isinstance(kinds, str) else list(kinds)  # type: ignore[call-overload]
+    out = []
+    for name in names:
+        try:
+            kind = MediaKind(name)
+        except ValueError:
+            kind = None
+        if kind not in QUERY_KINDS:
+            raise ValueError(f"unknown kind {name!r}; choose from {', '.join(QUERY_KINDS)}")
+        out.append(kind)
+    return tuple(out)
