@@ -34,7 +34,7 @@ def eval_(
 ) -> None:
     """Recall@1/5/10 of text->image and image->text, or of text->video moments: exact beside the engine."""
     from mmsearch import Engine
-    from mmsearch.evaluate import evaluate, load_manifest
+    from mmsearch.indexers.evaluate import evaluate, load_manifest
 
     workdir = None
     try:
@@ -44,7 +44,7 @@ def eval_(
             library = workdir / "library"
         say = (lambda m: err.print(m, highlight=False)) if not as_json else None
         with Engine(library, model=model) as engine:
-            report = evaluate(engine, loaded, progress=say)
+            report = evaluate(engine.context, loaded, progress=say)
     except MmsearchError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
         raise typer.Exit(2)

@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from mmsearch import _faults as faults
 from mmsearch.catalog import Media, NewSegment
+from mmsearch.context import Context
 from mmsearch.errors import MediaError, MmsearchError
 from mmsearch.encoders.base import CPU_BATCH
 from mmsearch.media.images import load_image
@@ -94,14 +95,14 @@ class Failed:
     message: str
 
 
-def run_index(engine: Any, roots: list[Path], progress: Progress | None = None) -> IndexReport:
-    """Index ``roots`` into ``engine``'s library (see module docstring)."""
+def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None) -> IndexReport:
+    """Index ``roots`` into ``ctx``'s library (see module docstring)."""
     t0 = time.monotonic()
     for root in roots:
         if not root.expanduser().exists():
             raise MmsearchError(f"no such file or folder: {root}")
     roots = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
-    library, catalog = engine.library, engine.catalog
+    library, catalog = ctx.library, ctx.catalog
     library.acquire_writer()
     report = IndexReport()
     try:
@@ -113,8 +114,8 @@ def run_index(engine: Any, roots: list[Path], progress: Progress | None = None) 
             report.failures.append((path, why))
         plan = diff(entries, catalog, roots)
         report.unchanged, report.skipped_bad = plan.unchanged, plan.skipped_bad
-        encoder = engine.encoder("clip") if plan.work else None
-        space = catalog.ensure_space("clip", encoder.model_id, encoder.dim, engine.model_spec("clip")) if encoder else None
+        encoder = ctx.models.encoder("clip") if plan.work else None
+        space = catalog.ensure_space("clip", encoder.model_id, encoder.dim, ctx.models.spec("clip")) if encoder else None
         if space is not None:
             library.index(space)
         missing_by_hash: dict[str, Media] = {}
@@ -122,13 +123,13 @@ def run_index(engine: Any, roots: list[Path], progress: Progress | None = None) 
             missing_by_hash.setdefault(m.content_hash, m)
         if progress:
             progress.start(len(plan.work))
-        writer = _BatchWriter(engine, encoder, space, report, progress)
-        workers = engine.settings.decode_workers
+        writer = _BatchWriter(ctx, encoder, space, report, progress)
+        workers = ctx.settings.decode_workers
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmsearch-decode") as pool:
             pending: deque[Future] = deque()
             work = iter(plan.work)
             for entry, old in work:
-                pending.append(pool.submit(_decode, entry, old, encoder, missing_by_hash, engine.settings))
+                pending.append(pool.submit(_decode, entry, old, encoder, missing_by_hash, ctx.settings))
                 if len(pending) >= workers * 4:
                     writer.take(pending.popleft().result())
             while pending:
@@ -233,17 +234,17 @@ def _batch_size(settings: Any, encoder: Any) -> int:
 class _BatchWriter:
     """Collects decoded files, encodes them in batches, commits each batch in one transaction."""
 
-    def __init__(self, engine: Any, encoder: Any, space: Any, report: IndexReport, progress: Progress | None) -> None:
-        self.engine, self.encoder, self.space = engine, encoder, space
+    def __init__(self, ctx: Any, encoder: Any, space: Any, report: IndexReport, progress: Progress | None) -> None:
+        self.ctx, self.encoder, self.space = ctx, encoder, space
         self.report, self.progress = report, progress
         self.batch: list[Decoded] = []
         self.units = 0
         self.moved_from: set[str] = set()
-        self.batch_size = _batch_size(engine.settings, encoder) if encoder is not None else CPU_BATCH
+        self.batch_size = _batch_size(ctx.settings, encoder) if encoder is not None else CPU_BATCH
         self._models: tuple[Any, Any, Any] | None = None
 
     def take(self, item: Decoded | Same | Failed | VideoJob) -> None:
-        catalog = self.engine.catalog
+        catalog = self.ctx.catalog
         if isinstance(item, VideoJob):
             self._video(item) if item.entry.kind == "video" else self._audio(item)
         elif isinstance(item, Failed):
@@ -293,7 +294,7 @@ class _BatchWriter:
             else:
                 segments = [NewSegment(kind="text", vector=v, text=t) for v, t in zip(vecs, item.texts)]
             items.append((item.fields, segments))
-        library, catalog = self.engine.library, self.engine.catalog
+        library, catalog = self.ctx.library, self.ctx.catalog
         result = catalog.write_media(items, self.space.name, replace_ids=[i.old.id for i in batch if i.old])
         faults.point("apply")
         library.apply(result, self.space)
@@ -311,7 +312,7 @@ class _BatchWriter:
 
         from .video import embed_frames, scene_segments
 
-        settings = self.engine.settings
+        settings = self.ctx.settings
         try:
             video = embed_frames(job.entry.path, self.encoder, settings.video_interval, self.batch_size)
             segments = scene_segments(job.entry.path, video)
@@ -359,20 +360,20 @@ class _BatchWriter:
     def _audio_models(self) -> tuple[Any, Any, Any]:
         """CLAP, Whisper and the sentence model, loaded on first need; a missing one is a warning."""
         if self._models is None:
-            engine, catalog = self.engine, self.engine.catalog
-            clap = engine.optional_encoder("audio")
-            transcriber = engine.transcriber()
-            text = engine.optional_encoder("text") if transcriber is not None else None
+            ctx, catalog = self.ctx, self.ctx.catalog
+            clap = ctx.models.optional("audio")
+            transcriber = ctx.models.transcriber()
+            text = ctx.models.optional("text") if transcriber is not None else None
             for space, enc in (("audio", clap), ("text", text)):
                 if enc is not None:
-                    self.engine.library.index(catalog.ensure_space(space, enc.model_id, enc.dim, engine.model_spec(space)))
-            for name, why in engine.unavailable.items():
+                    self.ctx.library.index(catalog.ensure_space(space, enc.model_id, enc.dim, ctx.models.spec(space)))
+            for name, why in ctx.models.unavailable.items():
                 self.report.warnings.append(f"{name} space inactive: {why}")
             self._models = (clap, transcriber, text)
         return self._models
 
     def _commit_one(self, job: VideoJob, segments: list[NewSegment], notes: list[str]) -> None:
-        library, catalog = self.engine.library, self.engine.catalog
+        library, catalog = self.ctx.library, self.ctx.catalog
         result = catalog.write_media([(job.fields, segments)], self.space.name,
                                      replace_ids=[job.old.id] if job.old else [])
         library.apply(result)

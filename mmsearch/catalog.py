@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import threading
 from dataclasses import dataclass
-from typing import Iterable, Iterator, Sequence
+from typing import Any, Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import (
@@ -168,7 +168,39 @@ class WriteResult:
     removed: list[tuple[int, int]]  # (space id, segment id) to remove from the index
 
 
-def _shown(url: str) -> str:
+@dataclass(frozen=True)
+class IntegrityFacts:
+    """What ``check`` reads from the catalog in one go."""
+
+    media: int
+    segments: int
+    orphans: list[int]  # segments of no media
+    no_space: list[int]  # segments of a space that does not exist
+    no_parent: list[int]  # segments whose parent does not exist
+    empty_media: list[str]  # paths of media without segments
+    paths: list[str]
+
+
+@dataclass(frozen=True)
+class SimilaritySource:
+    """What "more like this" searches with (stored vectors by space) and what it must leave out."""
+
+    vectors: dict[str, np.ndarray]
+    media_ids: frozenset[int]
+    start: float | None = None
+    end: float | None = None
+
+    def covers(self, hit: Any) -> bool:
+        """Whether ``hit`` is the source itself: the same whole file, or a moment overlapping the source's span."""
+        if hit.media_id not in self.media_ids:
+            return False
+        if self.start is None or hit.start is None:
+            return True
+        end = self.end if self.end is not None else self.start
+        return bool(hit.start < end + 1e-6 and (hit.end if hit.end is not None else hit.start) > self.start - 1e-6)
+
+
+def shown_url(url: str) -> str:
     """A database URL fit for a message: the password masked."""
     try:
         return make_url(url).render_as_string(hide_password=True)
@@ -204,7 +236,7 @@ class Catalog:
         try:
             self.sql: SqlEngine = create_engine(url, future=True, pool_pre_ping=True)
         except (SQLAlchemyError, ImportError) as exc:
-            raise LibraryError(f"cannot open database {_shown(url)!r}: {exc}") from None
+            raise LibraryError(f"cannot open database {shown_url(url)!r}: {exc}") from None
         if self.sql.dialect.name == "sqlite":
             event.listen(self.sql, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.sql, expire_on_commit=False)
@@ -220,7 +252,7 @@ class Catalog:
             # half-way (create_all is not one transaction on SQLite): finish it, or say there is none yet.
             if not has_meta or self.schema_version() == 0:
                 if not create:
-                    raise LibraryError(f"no mmsearch catalog at {_shown(self.url)}")
+                    raise LibraryError(f"no mmsearch catalog at {shown_url(self.url)}")
                 Base.metadata.create_all(self.sql)
                 with self.session.begin() as s:
                     s.merge(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
@@ -228,7 +260,7 @@ class Catalog:
             version = self.schema_version()
         except SQLAlchemyError as exc:  # not a database, damaged, unreachable: one clear line, no traceback
             why = " ".join(str(getattr(exc, "orig", exc)).split())
-            raise LibraryError(f"cannot read catalog {_shown(self.url)}: {why}") from None
+            raise LibraryError(f"cannot read catalog {shown_url(self.url)}: {why}") from None
         if version > SCHEMA_VERSION:
             raise LibraryError(
                 f"this library was written by a newer mmsearch (catalog schema {version}, this version "
@@ -405,6 +437,101 @@ class Catalog:
             for name, dim, blob in s.execute(q):
                 grouped.setdefault(name, (dim, []))[1].append(blob)
             return {name: decode_vectors(blobs, dim) for name, (dim, blobs) in grouped.items()}
+
+    def similarity_source(self, *, segment_id: int | None = None, media_id: int | None = None) -> "SimilaritySource | None":
+        """The stored vectors (by space) that stand for one segment or a whole file in "more like this",
+        and what they cover; None when there is no such segment or media.
+
+        A segment without a vector of its own is represented by its child segments (a scene's frames),
+        else by the segments of its file that overlap it."""
+        with self.session() as s:
+            seg = None
+            if segment_id is not None:
+                seg = s.get(Segment, segment_id)
+                if seg is None:
+                    return None
+                media_id = seg.media_id
+            media = s.get(Media, media_id)
+            if media is None:
+                return None
+            rows = s.execute(
+                select(Segment.id, Segment.start, Segment.end, Segment.parent_id, Space.name, Space.dim, Segment.vector)
+                .join(Space, Space.id == Segment.space_id)
+                .where(Segment.media_id == media.id, Segment.vector.is_not(None))
+                .order_by(Segment.id)
+            ).all()
+            media_ids = frozenset({media.id} | ({media.link_id} if media.link_id else set()))
+            start = end = None
+            if seg is not None:
+                chosen = [r for r in rows if r.id == seg.id] or [r for r in rows if r.parent_id == seg.id]
+                if not chosen and seg.start is not None:
+                    until = seg.end if seg.end is not None else seg.start
+                    chosen = [r for r in rows if r.start is not None and r.start < until
+                              and (r.end if r.end is not None else r.start) > seg.start]
+                rows, start, end = chosen, seg.start, seg.end
+        grouped: dict[str, tuple[int, list[bytes]]] = {}
+        for r in rows:
+            grouped.setdefault(r.name, (r.dim, []))[1].append(r.vector)
+        vectors = {name: decode_vectors(blobs, dim) for name, (dim, blobs) in grouped.items()}
+        return SimilaritySource(vectors, media_ids, start, end)
+
+    # -- integrity (mmsearch.integrity) ------------------------------------------------------
+    def integrity_facts(self) -> "IntegrityFacts":
+        """Counts and dangling references, for ``check``."""
+        with self.session() as s:
+            parent = aliased(Segment)
+            return IntegrityFacts(
+                media=int(s.scalar(select(func.count()).select_from(Media)) or 0),
+                segments=int(s.scalar(select(func.count()).select_from(Segment)) or 0),
+                orphans=list(s.scalars(
+                    select(Segment.id).outerjoin(Media, Media.id == Segment.media_id).where(Media.id.is_(None)))),
+                no_space=list(s.scalars(
+                    select(Segment.id).outerjoin(Space, Space.id == Segment.space_id)
+                    .where(Segment.space_id.is_not(None), Space.id.is_(None)))),
+                no_parent=list(s.scalars(
+                    select(Segment.id).outerjoin(parent, parent.id == Segment.parent_id)
+                    .where(Segment.parent_id.is_not(None), parent.id.is_(None)))),
+                empty_media=list(s.scalars(
+                    select(Media.path).outerjoin(Segment, Segment.media_id == Media.id).where(Segment.id.is_(None)))),
+                paths=list(s.scalars(select(Media.path).order_by(Media.path))),
+            )
+
+    def iter_raw_vectors(self, space_id: int, batch: int = 20_000) -> Iterator[list[tuple[int, int, bytes | None]]]:
+        """(segment id, media id, stored vector bytes) of a space in id order, a batch at a time, unchecked."""
+        last = -1
+        with self.session() as s:
+            while True:
+                rows = s.execute(
+                    select(Segment.id, Segment.media_id, Segment.vector)
+                    .where(Segment.space_id == space_id, Segment.id > last)
+                    .order_by(Segment.id)
+                    .limit(batch)
+                ).all()
+                if not rows:
+                    return
+                yield [(int(a), int(b), c) for a, b, c in rows]
+                last = rows[-1][0]
+
+    def vector_blobs(self, ids: Sequence[int]) -> dict[int, bytes]:
+        """Stored vector bytes of segments by id (unchecked)."""
+        out: dict[int, bytes] = {}
+        with self.session() as s:
+            for chunk in _chunks([int(i) for i in ids], 900):
+                out.update({int(a): b for a, b in s.execute(select(Segment.id, Segment.vector).where(Segment.id.in_(chunk)))})
+        return out
+
+    def delete_segments(self, ids: Sequence[int]) -> None:
+        """Delete segments by id (children are detached first) and bump the epochs of their spaces."""
+        with self._write_lock, self.session.begin() as s:
+            spaces: set[int] = set()
+            for chunk in _chunks(list(ids), 900):
+                spaces |= {sid for (sid,) in s.execute(
+                    select(Segment.space_id).where(Segment.id.in_(chunk), Segment.space_id.is_not(None)).distinct()
+                )}
+                s.execute(update(Segment).where(Segment.parent_id.in_(chunk)).values(parent_id=None))
+                s.execute(delete(Segment).where(Segment.id.in_(chunk)))
+            for sid in spaces:
+                s.execute(update(Space).where(Space.id == sid).values(epoch=Space.epoch + 1))
 
     def iter_vectors(self, space_id: int, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, float32 vectors) of a space, in id order, in batches (for index rebuilds)."""

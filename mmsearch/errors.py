@@ -36,3 +36,7 @@ class MediaError(MmsearchError):
     def __init__(self, message: str, stage: str = "decode") -> None:
         super().__init__(message)
         self.stage = stage
+
+
+class NotFoundError(MmsearchError):
+    """A file, segment or media id that the library does not hold."""

@@ -22,10 +22,9 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 import numpy as np
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.orm import aliased
 
-from .catalog import SCHEMA_VERSION, Media, Segment, Space
+from .catalog import SCHEMA_VERSION, Space
+from .context import Context
 from .errors import LibraryError
 from .vectors import VectorIndex
 
@@ -75,31 +74,22 @@ class Report:
         self.warnings.append(Issue(code, message, space, len(items), [_plain(i) for i in items[:_EXAMPLES]]))
 
 
-def check(engine: Any) -> Report:
-    """Verify ``engine``'s library; never changes anything."""
-    return _check(engine)[0]
+def check(ctx: Context) -> Report:
+    """Verify the library of ``ctx``; never changes anything."""
+    return _check(ctx)[0]
 
 
-def repair(engine: Any) -> Report:
+def repair(ctx: Context) -> Report:
     """Fix what :func:`check` finds from the catalog; returns the check of the repaired library."""
-    library, catalog = engine.library, engine.catalog
+    library, catalog = ctx.library, ctx.catalog
     held = library.is_writer
     library.acquire_writer()  # LibraryLockedError while an index run is writing
     try:
-        report, found = _check(engine)
+        report, found = _check(ctx)
         done: list[str] = []
         dead_segments = sorted(set(found["orphans"]) | set(found["no_space"]) | set(found["no_parent"]))
         if dead_segments:
-            with catalog._write_lock, catalog.session.begin() as s:
-                spaces = set()
-                for chunk in _chunks(dead_segments, 900):
-                    spaces |= {sid for (sid,) in s.execute(
-                        select(Segment.space_id).where(Segment.id.in_(chunk), Segment.space_id.is_not(None)).distinct()
-                    )}
-                    s.execute(update(Segment).where(Segment.parent_id.in_(chunk)).values(parent_id=None))
-                    s.execute(delete(Segment).where(Segment.id.in_(chunk)))
-                for sid in spaces:
-                    s.execute(update(Space).where(Space.id == sid).values(epoch=Space.epoch + 1))
+            catalog.delete_segments(dead_segments)
             done.append(f"deleted {len(dead_segments)} segments that pointed to no file, space or parent")
         damaged = sorted(set(found["damaged_media"]))
         if damaged:
@@ -116,7 +106,7 @@ def repair(engine: Any) -> Report:
                 done.append(f"deleted stray file {path.name}")
             except OSError as exc:
                 done.append(f"could not delete {path}: {exc.strerror}")
-        final = check(engine)
+        final = check(ctx)
         final.repaired = done
         return final
     finally:
@@ -125,32 +115,17 @@ def repair(engine: Any) -> Report:
 
 
 # -- the checks ------------------------------------------------------------------------------------
-def _check(engine: Any) -> tuple[Report, dict]:
-    library, catalog = engine.library, engine.catalog
+def _check(ctx: Context) -> tuple[Report, dict]:
+    library, catalog = ctx.library, ctx.catalog
     report = Report(library=str(library.root), schema=catalog.schema_version())
     found: dict[str, list] = {"orphans": [], "no_space": [], "no_parent": [], "damaged_media": [], "stray_files": []}
     if report.schema != SCHEMA_VERSION:
         report._problem("schema", f"catalog schema {report.schema}, this mmsearch writes {SCHEMA_VERSION}")
 
-    with catalog.session() as s:
-        report.media = int(s.scalar(select(func.count()).select_from(Media)) or 0)
-        report.segments = int(s.scalar(select(func.count()).select_from(Segment)) or 0)
-        orphans = s.scalars(
-            select(Segment.id).outerjoin(Media, Media.id == Segment.media_id).where(Media.id.is_(None))
-        ).all()
-        no_space = s.scalars(
-            select(Segment.id).outerjoin(Space, Space.id == Segment.space_id)
-            .where(Segment.space_id.is_not(None), Space.id.is_(None))
-        ).all()
-        parent = aliased(Segment)
-        no_parent = s.scalars(
-            select(Segment.id).outerjoin(parent, parent.id == Segment.parent_id)
-            .where(Segment.parent_id.is_not(None), parent.id.is_(None))
-        ).all()
-        empty_media = s.scalars(
-            select(Media.path).outerjoin(Segment, Segment.media_id == Media.id).where(Segment.id.is_(None))
-        ).all()
-        paths = s.scalars(select(Media.path).order_by(Media.path)).all()
+    facts = catalog.integrity_facts()
+    report.media, report.segments = facts.media, facts.segments
+    orphans, no_space, no_parent = facts.orphans, facts.no_space, facts.no_parent
+    empty_media, paths = facts.empty_media, facts.paths
     if orphans:
         report._problem("orphan-segments", f"{len(orphans)} segments belong to no file", items=orphans)
         found["orphans"] = list(orphans)
@@ -172,7 +147,7 @@ def _check(engine: Any) -> tuple[Report, dict]:
 
     spaces = catalog.spaces()
     for space in spaces:
-        _check_space(engine, space, report, found)
+        _check_space(ctx, space, report, found)
 
     known = {library.index_path(sp.name).name for sp in spaces}
     if library.index_dir.is_dir():
@@ -188,39 +163,28 @@ def _check(engine: Any) -> tuple[Report, dict]:
     return report, found
 
 
-def _check_space(engine: Any, space: Space, report: Report, found: dict) -> None:
-    library, catalog = engine.library, engine.catalog
+def _check_space(ctx: Context, space: Space, report: Report, found: dict) -> None:
+    library, catalog = ctx.library, ctx.catalog
     name, dim = space.name, space.dim
     ids: list[int] = []
     bad_length: list[int] = []
     not_finite: list[int] = []
     damaged_media: set[int] = set()
-    last = -1
-    with catalog.session() as s:
-        while True:
-            rows = s.execute(
-                select(Segment.id, Segment.media_id, Segment.vector)
-                .where(Segment.space_id == space.id, Segment.id > last)
-                .order_by(Segment.id)
-                .limit(_BATCH)
-            ).all()
-            if not rows:
-                break
-            good_rows = []
-            for sid, media_id, blob in rows:
-                ids.append(sid)
-                if blob is None or len(blob) != 2 * dim:
-                    bad_length.append(sid)
+    for rows in catalog.iter_raw_vectors(space.id, _BATCH):
+        good_rows = []
+        for sid, media_id, blob in rows:
+            ids.append(sid)
+            if blob is None or len(blob) != 2 * dim:
+                bad_length.append(sid)
+                damaged_media.add(media_id)
+            else:
+                good_rows.append((sid, media_id, blob))
+        if good_rows:
+            vecs = np.frombuffer(b"".join(bytes(r[2]) for r in good_rows), dtype=np.float16).reshape(-1, dim)
+            for (sid, media_id, _), ok in zip(good_rows, np.isfinite(vecs).all(axis=1)):
+                if not ok:
+                    not_finite.append(sid)
                     damaged_media.add(media_id)
-                else:
-                    good_rows.append((sid, media_id, blob))
-            if good_rows:
-                vecs = np.frombuffer(b"".join(bytes(r[2]) for r in good_rows), dtype=np.float16).reshape(-1, dim)
-                for (sid, media_id, _), ok in zip(good_rows, np.isfinite(vecs).all(axis=1)):
-                    if not ok:
-                        not_finite.append(sid)
-                        damaged_media.add(media_id)
-            last = rows[-1][0]
     catalog_ids = set(ids)
     info: dict[str, Any] = {"model": space.model_id, "dim": dim, "epoch": space.epoch, "catalog_vectors": len(ids)}
     report.spaces[name] = info
@@ -302,8 +266,7 @@ def _compare_values(report: Report, name: str, what: str, idx: VectorIndex, ids:
         got = np.stack([idx.reconstruct(int(i)) for i in sample])
     except Exception:  # noqa: BLE001 - an index that cannot give its vectors back is compared by ids only
         return
-    with catalog.session() as s:
-        blobs = dict(s.execute(select(Segment.id, Segment.vector).where(Segment.id.in_(sample))).all())
+    blobs = catalog.vector_blobs(sample)
     wrong = []
     for i, vec in zip(sample, got):
         blob = blobs.get(i)
@@ -320,11 +283,6 @@ def _compare_values(report: Report, name: str, what: str, idx: VectorIndex, ids:
 def _duplicates(ids: np.ndarray) -> list[int]:
     values, counts = np.unique(ids, return_counts=True)
     return [int(v) for v in values[counts > 1]]
-
-
-def _chunks(seq: list, n: int):
-    for i in range(0, len(seq), n):
-        yield seq[i : i + n]
 
 
 def _plain(value: Any) -> Any:

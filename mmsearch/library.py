@@ -9,12 +9,14 @@ exactly the committed items.
 """
 from __future__ import annotations
 
+import contextlib
 import errno
 import fcntl
 import os
 import threading
 import time
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 
@@ -85,6 +87,17 @@ class Library:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
             self._lock_fd = None
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        """Hold the writer lock for the block (re-entrant: an outer holder keeps it)."""
+        held = self.is_writer
+        self.acquire_writer()
+        try:
+            yield
+        finally:
+            if not held:
+                self.release_writer()
 
     @property
     def is_writer(self) -> bool:

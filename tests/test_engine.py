@@ -243,9 +243,9 @@ def test_an_older_catalog_is_migrated_on_open(tmp_path, colour_folder, monkeypat
 
 
 def test_recent_text_queries_are_encoded_once(tmp_path, colour_folder, monkeypatch):
-    from mmsearch import engine as engine_module
+    from mmsearch import models as models_module
 
-    monkeypatch.setattr(engine_module, "QUERY_CACHE", 2)
+    monkeypatch.setattr(models_module, "QUERY_CACHE", 2)
     with Engine(tmp_path / "lib", model="toy") as e:
         e.index([colour_folder])
         enc = e.encoder("clip")

@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 
 from mmsearch import Engine
 from mmsearch.encoders.toy import PALETTE
-from mmsearch.evaluate import ManifestError, evaluate, exact_ranks, load_manifest, recall_from_ranks
+from mmsearch.indexers.evaluate import ManifestError, evaluate, exact_ranks, load_manifest, recall_from_ranks
 
 COLOURS = ["red", "green", "blue", "yellow", "orange", "purple", "pink", "brown", "black", "white", "gray", "cyan"]
 
@@ -34,7 +34,7 @@ def test_toy_colours_are_retrieved_perfectly(tmp_path, pairs_folder):
     assert manifest.task == "retrieval" and len(manifest.records) == 12
     assert manifest.records[0].captions == ("a red square", "a photo that is all red")
     with Engine(tmp_path / "lib", model="toy") as engine:
-        report = evaluate(engine, manifest)
+        report = evaluate(engine.context, manifest)
     assert report["images"] == 12 and report["captions"] == 24
     for direction in ("text_to_image", "image_to_text"):
         for figure in ("exact", "engine"):
@@ -48,8 +48,8 @@ def test_misleading_captions_and_runs_reusing_the_library(tmp_path, pairs_folder
                                 for i, c in enumerate(COLOURS)]
     (pairs_folder / "mixed.csv").write_text("\n".join(rows) + "\n")
     with Engine(tmp_path / "lib", model="toy") as engine:
-        first = evaluate(engine, load_manifest(pairs_folder / "mixed.csv"))
-        again = evaluate(engine, load_manifest(pairs_folder / "mixed.csv", limit=6))
+        first = evaluate(engine.context, load_manifest(pairs_folder / "mixed.csv"))
+        again = evaluate(engine.context, load_manifest(pairs_folder / "mixed.csv", limit=6))
     assert first["text_to_image"]["exact"] == {"R@1": 0.0, "R@5": 1.0, "R@10": 1.0}
     assert first["text_to_image"]["engine"] == first["text_to_image"]["exact"]
     assert again["images"] == 6 and again["captions"] == 6  # stale caption files were dropped

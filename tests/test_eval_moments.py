@@ -8,7 +8,7 @@ from typer.testing import CliRunner
 import media_factory as mf
 from mmsearch import Engine
 from mmsearch.cli.app import app
-from mmsearch.evaluate import evaluate, load_manifest
+from mmsearch.indexers.evaluate import evaluate, load_manifest
 
 
 def _videos(root):
@@ -30,7 +30,7 @@ def test_moment_recall_engine_beside_exact(tmp_path):
     loaded = load_manifest(manifest)
     assert loaded.task == "moments" and len(loaded.records) == 4
     with Engine(tmp_path / "lib", model="toy") as engine:
-        report = evaluate(engine, loaded)
+        report = evaluate(engine.context, loaded)
     assert report["text_to_moment"]["engine"]["R@1"] == 1.0
     assert report["text_to_moment"]["exact"]["R@1"] == 1.0
 

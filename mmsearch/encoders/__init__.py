@@ -1,21 +1,29 @@
-"""Encoders by name: the factory the engine uses to turn a model spec into an Encoder."""
+"""Encoders by name: turn a space's model spec into an Encoder (one small module per model family).
+
+``LOADERS`` maps each embedding space to the factory of its model family; ``register_encoder`` lets a
+spec prefix of the ``clip`` space (``toy``, or a plug-in) choose another factory. Every factory takes
+``(spec, device)`` with ``device`` already resolved (``cpu``, ``cuda``, ``cuda:1``).
+"""
 from __future__ import annotations
 
 from typing import Callable
 
-from ..config import DEFAULT_MODEL
+from ..kinds import Space
 from .base import Encoder, l2_normalize
 
-# Spec prefix -> factory(spec, device). Specs without a registered prefix go to open_clip.
-_FACTORIES: dict[str, Callable[[str, str], Encoder]] = {}
+Factory = Callable[[str, str], Encoder]
+
+# Spec prefix -> factory(spec, device) for the clip space. Specs without a registered prefix go to open_clip.
+_FACTORIES: dict[str, Factory] = {}
 
 
-def register_encoder(prefix: str, factory: Callable[[str, str], Encoder]) -> None:
+def register_encoder(prefix: str, factory: Factory) -> None:
     """Make ``load_image_text_encoder`` build specs starting with ``prefix:`` (or equal to it) with ``factory``."""
     _FACTORIES[prefix] = factory
 
 
 def resolve_device(device: str = "auto") -> str:
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; anything else is kept."""
     if device != "auto":
         return device
     import torch
@@ -33,25 +41,16 @@ def load_image_text_encoder(spec: str, device: str = "auto") -> Encoder:
     return OpenClipEncoder(spec, resolve_device(device))
 
 
-# Default model spec of each space, and the setting that overrides it.
-SPACE_DEFAULTS = {"clip": DEFAULT_MODEL, "audio": "laion/clap-htsat-unfused", "text": "bundled"}
-SPACE_SETTINGS = {"clip": "model", "audio": "audio_model", "text": "text_model"}
-OFF = ("off", "none", "disabled")
+def _clap(spec: str, device: str) -> Encoder:
+    from .clap import ClapEncoder
+
+    return ClapEncoder(spec, device)
 
 
-def load_encoder(space: str, spec: str, device: str = "auto") -> Encoder:
-    """The encoder of any space: ``clip`` (open_clip), ``audio`` (CLAP), ``text`` (sentence embeddings)."""
-    if space == "clip":
-        return load_image_text_encoder(spec, device)
-    if space == "audio":
-        from .clap import ClapEncoder
+def _sentence(spec: str, device: str) -> Encoder:
+    from .sentence import SentenceEncoder
 
-        return ClapEncoder(spec, resolve_device(device))
-    if space == "text":
-        from .sentence import SentenceEncoder
-
-        return SentenceEncoder(spec, resolve_device(device))
-    raise ValueError(f"unknown space {space!r}")
+    return SentenceEncoder(spec, device)
 
 
 def _toy(spec: str, device: str) -> Encoder:
@@ -60,7 +59,23 @@ def _toy(spec: str, device: str) -> Encoder:
     return ToyColorEncoder()
 
 
+LOADERS: dict[Space, Factory] = {
+    Space.CLIP: load_image_text_encoder,
+    Space.AUDIO: _clap,
+    Space.TEXT: _sentence,
+}
+
+
+def load_encoder(space: str, spec: str, device: str = "auto") -> Encoder:
+    """The encoder of any space: ``clip`` (open_clip), ``audio`` (CLAP), ``text`` (sentence embeddings)."""
+    try:
+        factory = LOADERS[Space(space)]
+    except ValueError:
+        raise ValueError(f"unknown space {space!r}") from None
+    return factory(spec, resolve_device(device))
+
+
 register_encoder("toy", _toy)
 
-__all__ = ["Encoder", "l2_normalize", "register_encoder", "resolve_device", "load_image_text_encoder", "load_encoder",
-           "SPACE_DEFAULTS", "SPACE_SETTINGS", "OFF"]
+__all__ = ["Encoder", "Factory", "LOADERS", "l2_normalize", "register_encoder", "resolve_device",
+           "load_image_text_encoder", "load_encoder"]

@@ -38,7 +38,12 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
-from .errors import MmsearchError
+from mmsearch import search
+from mmsearch.context import Context
+from mmsearch.kinds import Space
+
+from .pipeline import run_index
+from mmsearch.errors import MmsearchError
 
 KS = (1, 5, 10)
 
@@ -50,7 +55,7 @@ class ManifestError(MmsearchError):
 @dataclass(frozen=True)
 class Task:
     """An evaluation kind: the manifest columns that select it, how rows become records, how records
-    are measured (``run(engine, manifest, ks, progress) -> dict``)."""
+    are measured (``run(ctx, manifest, ks, progress) -> dict``)."""
 
     name: str
     columns: frozenset[str]
@@ -200,14 +205,14 @@ def exact_ranks(text_vecs: np.ndarray, image_vecs: np.ndarray, caption_image: np
     return t2i, i2t
 
 
-def run_retrieval(engine: Any, manifest: Manifest, ks: Sequence[int] = KS,
+def run_retrieval(ctx: Context, manifest: Manifest, ks: Sequence[int] = KS,
                   progress: Callable[[str], None] | None = None, captions_dir: Path | None = None) -> dict:
-    """Index the pairs into ``engine``'s library and measure text->image and image->text recall."""
+    """Index the pairs into the library of ``ctx`` and measure text->image and image->text recall."""
     say = progress or (lambda _m: None)
     pairs: list[Pair] = manifest.records
     started = time.monotonic()
     if captions_dir is None:
-        captions_dir = engine.library.root.parent / f"{engine.library.root.name}-eval-captions"
+        captions_dir = ctx.library.root.parent / f"{ctx.library.root.name}-eval-captions"
     captions_dir.mkdir(parents=True, exist_ok=True)
     caption_files: list[Path] = []
     caption_image: list[int] = []
@@ -223,12 +228,12 @@ def run_retrieval(engine: Any, manifest: Manifest, ks: Sequence[int] = KS,
         if stale.absolute() not in wanted:
             stale.unlink()
     say(f"indexing {len(pairs)} images and {len(caption_files)} captions")
-    report = engine.index([p.image for p in pairs] + [captions_dir])
+    report = run_index(ctx, [p.image for p in pairs] + [captions_dir])
     if report.failed:
         bad = [f"{Path(p).name}: {why}" for p, why in report.failures[:3]]
         raise ManifestError(f"{report.failed} file(s) could not be indexed, e.g. {'; '.join(bad)}")
 
-    catalog = engine.catalog
+    catalog = ctx.catalog
     image_vecs, text_vecs = _stored_vectors(catalog, [p.image for p in pairs]), _stored_vectors(catalog, caption_files)
     cap_img = np.asarray(caption_image)
     ex_t2i, ex_i2t = exact_ranks(text_vecs, image_vecs, cap_img)
@@ -239,18 +244,18 @@ def run_retrieval(engine: Any, manifest: Manifest, ks: Sequence[int] = KS,
     say(f"text -> image: {len(caption_files)} queries")
     en_t2i = []
     for f, gi in zip(caption_files, caption_image):
-        hits = engine.search(f.read_text(encoding="utf-8"), k=kmax, kinds=["image"])
+        hits = search.search(ctx, f.read_text(encoding="utf-8"), k=kmax, kinds=["image"])
         ranks = [r for r, h in enumerate(hits) if image_index.get(h.path) == gi]
         en_t2i.append(ranks[0] if ranks else np.inf)
     say(f"image -> text: {len(pairs)} queries")
     en_i2t = []
     for gi, pair in enumerate(pairs):
-        hits = engine.similar(pair.image, k=kmax, kinds=["text"])
+        hits = search.similar(ctx, pair.image, k=kmax, kinds=["text"])
         ranks = [r for r, h in enumerate(hits) if caption_owner.get(h.path) == gi]
         en_i2t.append(ranks[0] if ranks else np.inf)
 
     space = catalog.space("clip")
-    index = engine.library.index(space)
+    index = ctx.library.index(space)
     return {
         "task": "retrieval",
         "manifest": str(manifest.path),
@@ -286,13 +291,13 @@ register_task(Task(
 
 
 # -- entry point ---------------------------------------------------------------------------------------
-def evaluate(engine: Any, manifest: Manifest, ks: Sequence[int] = KS,
+def evaluate(ctx: Context, manifest: Manifest, ks: Sequence[int] = KS,
              progress: Callable[[str], None] | None = None, **options: Any) -> dict:
-    """Run the manifest's task with ``engine``; returns the task's report (a JSON-able dict)."""
+    """Run the manifest's task with ``ctx``; returns the task's report (a JSON-able dict)."""
     task = TASKS.get(manifest.task)
     if task is None:
         raise ManifestError(f"no evaluation registered for task {manifest.task!r}")
-    return task.run(engine, manifest, ks, progress, **options)
+    return task.run(ctx, manifest, ks, progress, **options)
 
 
 # Tasks of other modalities register themselves (after the names they import from here exist).

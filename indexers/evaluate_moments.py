@@ -21,6 +21,11 @@ from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from mmsearch import search
+from mmsearch.context import Context
+from mmsearch.kinds import Space
+
+from .pipeline import run_index
 from .evaluate import KS, ManifestError, Task, recall_from_ranks, register_task
 
 
@@ -61,7 +66,7 @@ def matches(path: str, start: float | None, end: float | None, m: Moment) -> boo
     return overlap > 0 and overlap >= 0.5 * min(end - start, m.end - m.start)
 
 
-def run_moments(engine: Any, manifest: Any, ks: Sequence[int] = KS,
+def run_moments(ctx: Context, manifest: Any, ks: Sequence[int] = KS,
                 progress: Callable[[str], None] | None = None, **_: Any) -> dict:
     t0 = time.monotonic()
     moments: list[Moment] = manifest.records
@@ -71,23 +76,23 @@ def run_moments(engine: Any, manifest: Any, ks: Sequence[int] = KS,
         raise ManifestError(f"video not found: {missing[0]}")
     if progress:
         progress(f"indexing {len(videos)} videos")
-    report = engine.index(videos)
+    report = run_index(ctx, videos)
     depth = max(ks)
     engine_ranks, exact_ranks = [], []
-    enc = engine.encoder("clip")
-    space = engine.catalog.space("clip")
-    media = {engine.catalog.media_by_path(str(v)) for v in videos} - {None}
-    seg_ids = [s.id for m in media for s in engine.catalog.segments_of_media(m.id)]
-    rows = engine.catalog.segments(seg_ids)
+    enc = ctx.models.encoder(Space.CLIP)
+    space = ctx.catalog.space("clip")
+    media = {ctx.catalog.media_by_path(str(v)) for v in videos} - {None}
+    seg_ids = [s.id for m in media for s in ctx.catalog.segments_of_media(m.id)]
+    rows = ctx.catalog.segments(seg_ids)
     ids, vectors = [], []
-    for batch_ids, batch in engine.catalog.iter_vectors(space.id, space.dim):
+    for batch_ids, batch in ctx.catalog.iter_vectors(space.id, space.dim):
         keep = np.isin(batch_ids, seg_ids)
         ids += list(batch_ids[keep])
         vectors.append(batch[keep])
     vectors = np.concatenate(vectors) if vectors else np.zeros((0, space.dim), np.float32)
     queries = enc.encode_text([m.query for m in moments])
     for m, q in zip(moments, queries):
-        hits = engine.search(m.query, k=depth, kinds=["video"])
+        hits = search.search(ctx, m.query, k=depth, kinds=["video"])
         engine_ranks.append(next((i for i, h in enumerate(hits) if matches(h.path, h.start, h.end, m)), np.inf))
         seen: list[tuple] = []
         rank = np.inf

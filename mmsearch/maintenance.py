@@ -1,0 +1,30 @@
+"""Writes that are not an ingest: forget files, rebuild indexes from the stored vectors."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Iterable
+
+from .catalog import WriteResult
+from .context import Context
+
+
+def remove(ctx: Context, paths: Iterable[str | Path]) -> int:
+    """Forget files (or everything under folders) without touching them on disk; returns how many."""
+    ids: list[int] = []
+    for p in paths:
+        full = str(Path(p).expanduser().absolute())
+        inside = full.rstrip("/") + "/"
+        ids += [m.id for m in ctx.catalog.all_media(prefix=full) if m.path == full or m.path.startswith(inside)]
+    with ctx.library.writing():
+        removed = ctx.catalog.remove_media(ids)
+        ctx.library.apply(WriteResult([], {}, removed))
+        ctx.library.save(force=True)
+    return len(ids)
+
+
+def reindex(ctx: Context) -> dict[str, int]:
+    """Rebuild every space's FAISS index from the stored vectors (no decoding, no embedding)."""
+    with ctx.library.writing():
+        counts = {s.name: ctx.library.rebuild(s).ntotal for s in ctx.catalog.spaces()}
+        ctx.library.save(force=True)
+        return counts

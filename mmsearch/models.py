@@ -1,0 +1,210 @@
+"""Models: which model embeds each space, loaded once, never mixed with another.
+
+Spaces and jobs are described as data (:data:`SPACE_SPECS`, :data:`JOB_SPECS`): the setting that names the
+model, its default, whether the space is required, and the factory. One rule resolves a spec for every
+space: **explicit setting > the spec the library recorded > the default**. ``off`` (or ``none``,
+``disabled``) turns an optional space off. A loaded encoder whose model id differs from the one the
+library recorded for its space is refused (:class:`~mmsearch.errors.ModelMismatchError`): vectors of two
+models are never mixed in one space.
+
+An optional space whose model cannot be had is *unavailable*: :meth:`Models.optional` returns None and
+:attr:`Models.unavailable` keeps the reason (shown by ``stats`` and ``index``).
+"""
+from __future__ import annotations
+
+import collections
+import threading
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Callable, Protocol
+
+import numpy as np
+
+from .config import DEFAULT_MODEL, Settings
+from .encoders import LOADERS, Encoder, Factory, resolve_device
+from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError
+from .kinds import Job, Space
+
+if TYPE_CHECKING:
+    from .catalog import Space as SpaceRow
+
+OFF = frozenset({"off", "none", "disabled"})
+QUERY_CACHE = 256  # text query vectors remembered (the web page re-runs a query on every filter change)
+
+
+@dataclass(frozen=True)
+class SpaceSpec:
+    """How one embedding space gets its model."""
+
+    space: Space
+    setting: str  # the Settings field (and MMSEARCH_ variable, CLI option) naming the model
+    default: str
+    required: bool  # an index run that needs a required space fails without it; optional ones degrade
+    load: Factory
+
+
+SPACE_SPECS: dict[Space, SpaceSpec] = {
+    Space.CLIP: SpaceSpec(Space.CLIP, "model", DEFAULT_MODEL, True, LOADERS[Space.CLIP]),
+    Space.AUDIO: SpaceSpec(Space.AUDIO, "audio_model", "laion/clap-htsat-unfused", False, LOADERS[Space.AUDIO]),
+    Space.TEXT: SpaceSpec(Space.TEXT, "text_model", "bundled", False, LOADERS[Space.TEXT]),
+}
+
+
+def _transcriber(spec: str, device: str) -> Any:
+    from .encoders.speech import Transcriber
+
+    return Transcriber(spec, device=device)
+
+
+@dataclass(frozen=True)
+class JobSpec:
+    """A per-file job whose model produces text, not vectors (speech)."""
+
+    job: Job
+    setting: str
+    default: str
+    load: Callable[[str, str], Any]
+
+
+JOB_SPECS: dict[Job, JobSpec] = {
+    Job.SPEECH: JobSpec(Job.SPEECH, "speech_model", "bundled", _transcriber),
+}
+
+
+class RecordedSpaces(Protocol):
+    """What Models needs of the catalog: the space row recorded under a name, if any."""
+
+    def space(self, name: str) -> SpaceRow | None: ...
+
+
+def is_off(spec: str) -> bool:
+    return spec.strip().lower() in OFF
+
+
+class Models:
+    """The encoders of one library: resolved, loaded once, checked against what the library recorded."""
+
+    def __init__(self, settings: Settings, recorded: RecordedSpaces, where: str = "this library") -> None:
+        self.settings = settings
+        self.recorded = recorded
+        self.where = where  # named in mismatch messages
+        self.unavailable: dict[str, str] = {}  # optional space or job -> why its model cannot be used
+        self._loaded: dict[str, Any] = {}
+        self._lock = threading.Lock()
+        self._queries: collections.OrderedDict[tuple[str, str, str], np.ndarray] = collections.OrderedDict()
+        self._query_lock = threading.Lock()
+
+    # -- specs ----------------------------------------------------------------------------------
+    def spec(self, name: str) -> str:
+        """The spec a space or job is (or will be) run with: explicit setting > recorded > default."""
+        entry = _spec_entry(name)
+        explicit = getattr(self.settings, entry.setting)
+        if explicit:
+            return str(explicit)
+        if isinstance(entry, SpaceSpec):
+            row = self.recorded.space(name)
+            if row is not None and row.spec:
+                return str(row.spec)
+        return entry.default
+
+    def setting_hint(self, name: str) -> str:
+        """How a user names the model of ``name``: the setting and its variable."""
+        setting = _spec_entry(name).setting
+        return f"{setting} (MMSEARCH_{setting.upper()}, --{setting.replace('_', '-')})"
+
+    # -- loading --------------------------------------------------------------------------------
+    def encoder(self, space: str) -> Encoder:
+        """The encoder of ``space``, loaded once; raises ModelUnavailableError or ModelMismatchError."""
+        with self._lock:
+            if space in self._loaded:
+                return self._loaded[space]  # type: ignore[no-any-return]
+            entry = SPACE_SPECS[Space(space)]
+            spec = self.spec(space)
+            if is_off(spec):
+                raise ModelUnavailableError(f"the {space} space is turned off ({entry.setting} = {spec!r})")
+            enc = entry.load(spec, resolve_device(self.settings.device))
+            self._check(space, enc.model_id)
+            self._loaded[space] = enc
+            return enc
+
+    def optional(self, space: str) -> Encoder | None:
+        """The encoder of an optional space, or None when its model cannot be had (the reason is kept
+        in :attr:`unavailable`); a model mismatch still raises."""
+        if space in self.unavailable:
+            return None
+        try:
+            return self.encoder(space)
+        except ModelUnavailableError as exc:
+            self.unavailable[space] = str(exc)
+            return None
+
+    def job_model(self, job: str) -> Any | None:
+        """The model of a text-producing job (speech), or None when it is off or cannot be loaded."""
+        if job in self.unavailable:
+            return None
+        with self._lock:
+            if job not in self._loaded:
+                entry = JOB_SPECS[Job(job)]
+                spec = self.spec(job)
+                if is_off(spec):
+                    self.unavailable[job] = f"{job} is turned off ({entry.setting} = {spec!r})"
+                    return None
+                try:
+                    self._loaded[job] = entry.load(spec, resolve_device(self.settings.device))
+                except (ModelUnavailableError, ImportError) as exc:
+                    self.unavailable[job] = str(exc)
+                    return None
+            return self._loaded[job]
+
+    def transcriber(self) -> Any | None:
+        """The speech-to-text model (setting ``speech_model``), or None when off or unavailable."""
+        return self.job_model(Job.SPEECH)
+
+    def use(self, encoder: Encoder) -> None:
+        """Use an already-built encoder for its space (same model check as :meth:`encoder`)."""
+        self._check(encoder.space, encoder.model_id)
+        with self._lock:
+            self._loaded[encoder.space] = encoder
+            self.unavailable.pop(encoder.space, None)
+
+    def loaded(self, name: str) -> Any | None:
+        """The model of ``name`` if it is loaded already (never loads)."""
+        return self._loaded.get(name)
+
+    def _check(self, space: str, model_id: str) -> None:
+        row = self.recorded.space(space)
+        if row is not None and row.model_id != model_id:
+            setting = SPACE_SPECS[Space(space)].setting
+            raise ModelMismatchError(
+                f"{self.where} embeds space {space!r} with model {row.model_id!r} (spec {row.spec!r}), not "
+                f"{model_id!r}; open it with --{setting.replace('_', '-')} {row.spec} (MMSEARCH_{setting.upper()}), "
+                f"or use a new library folder to embed with the other model"
+            )
+
+    # -- queries --------------------------------------------------------------------------------
+    def text_vector(self, space: str, text: str) -> np.ndarray | None:
+        """``text`` embedded for a query in ``space`` (None when the space takes no text or is
+        unavailable); the last :data:`QUERY_CACHE` queries are remembered, read-only."""
+        enc = self.encoder(space) if SPACE_SPECS[Space(space)].required else self.optional(space)
+        if enc is None or "text" not in enc.modalities:
+            return None
+        key = (space, enc.model_id, text)
+        with self._query_lock:
+            vector = self._queries.get(key)
+            if vector is not None:
+                self._queries.move_to_end(key)
+                return vector
+        vector = enc.encode_text([text])[0]
+        vector.setflags(write=False)  # shared by later queries
+        with self._query_lock:
+            self._queries[key] = vector
+            while len(self._queries) > QUERY_CACHE:
+                self._queries.popitem(last=False)
+        return vector
+
+
+def _spec_entry(name: str) -> SpaceSpec | JobSpec:
+    if name in SPACE_SPECS:
+        return SPACE_SPECS[Space(name)]
+    if name in JOB_SPECS:
+        return JOB_SPECS[Job(name)]
+    raise MmsearchError(f"unknown space {name!r}")

@@ -1,0 +1,164 @@
+"""Queries over a library: encode per space -> index candidates -> catalog join + filters -> calibrate ->
+merge -> group. Functions of a :class:`~mmsearch.context.Context`; the rules live in :mod:`mmsearch.ranking`.
+
+A text query is encoded once per space of the library that takes text and every such space is
+searched. Each space is asked for ``max(4k, k+32)`` candidates, growing x4 until enough hits survive
+the filters (kind, path, excluded files) or the space is exhausted. A query runs on one CPU thread
+(:mod:`mmsearch.threads`).
+"""
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Any, Sequence
+
+import numpy as np
+
+from .catalog import Space as SpaceRow
+from .context import Context
+from .errors import MmsearchError, NotFoundError
+from .hits import Hit
+from .kinds import MediaKind, Space, parse_kinds
+from .ranking import Background, Candidate, Filters, as_moment, candidates, group, merge
+from .threads import single_threaded
+
+
+def check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...] | None:
+    """Query kinds (None: every kind); raises MmsearchError naming the choices on an unknown one."""
+    try:
+        return parse_kinds(kinds)
+    except ValueError as exc:
+        raise MmsearchError(str(exc)) from None
+
+
+def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = None,
+           path: str | None = None) -> list[Hit]:
+    """Rank the library against a text (``str``), an image file (``Path``) or a PIL image."""
+    wanted = check_kinds(kinds)
+    if isinstance(query, str):
+        if not query.strip():
+            raise MmsearchError("empty query")
+        with single_threaded():  # every space's text encoder; search_vectors takes care of itself
+            queries = text_queries(ctx, query)
+        return search_vectors(ctx, queries, k, Filters(wanted, path))
+    return similar(ctx, query, k, wanted, path)
+
+
+def similar(ctx: Context, image: Any, k: int = 10, kinds: Sequence[str] | None = None,
+            path: str | None = None) -> list[Hit]:
+    """Images (and video scenes) that look like ``image``, and texts that describe it. An image already
+    in the library is queried with its stored vector and left out of the hits."""
+    wanted = check_kinds(kinds)
+    with single_threaded():
+        vector, exclude = image_query(ctx, image)
+    excluded = frozenset({exclude}) if exclude else frozenset()
+    return search_vectors(ctx, {Space.CLIP: vector}, k, Filters(wanted, path, excluded))
+
+
+def text_queries(ctx: Context, text: str) -> dict[str, np.ndarray]:
+    """The query encoded once per space of the library that takes text (recent ones remembered)."""
+    out = {}
+    for space in ctx.catalog.spaces():
+        vector = ctx.models.text_vector(space.name, text)
+        if vector is not None:
+            out[space.name] = vector
+    return out
+
+
+def image_query(ctx: Context, image: Any) -> tuple[np.ndarray, int | None]:
+    """The clip-space vector of an image (stored, when the file is in the library) and its media id."""
+    if isinstance(image, (str, Path)):
+        p = Path(image).expanduser().absolute()
+        media = ctx.catalog.media_by_path(str(p))
+        if media is not None:
+            stored = ctx.catalog.vectors_of_media(media.id).get(Space.CLIP)
+            if stored is not None and len(stored):
+                return stored[0], media.id
+        from .media.images import load_image
+
+        pil, _, _ = load_image(p)
+    else:
+        pil = image
+    enc = ctx.models.encoder(Space.CLIP)
+    return enc.encode_prepared([enc.prepare_image(pil)])[0], None
+
+
+def search_vectors(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Filters = Filters()) -> list[Hit]:
+    """Rank the library against ready-made query vectors, one per space name: search every space,
+    merge on calibrated scores, group moments, keep the top k."""
+    per_space = []
+    with single_threaded():
+        for name, vector in queries.items():
+            space = ctx.catalog.space(name)
+            if space is not None:
+                per_space.append(space_candidates(ctx, space, vector, k, filters))
+    return merge(per_space, k)
+
+
+def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, filters: Filters) -> list[Candidate]:
+    """Calibrated candidates of one space, enough of them to give ``k`` hits after filtering and grouping."""
+    index = ctx.library.index(space)
+    total = index.ntotal
+    if total == 0:
+        return []
+    background = Background.of(ctx.backgrounds.sample(ctx.catalog, space, total), vector)
+    keep = filters.matcher()
+    fetch = min(total, max(4 * k, k + 32))
+    while True:
+        scores, ids = index.search(vector[None, :], fetch)
+        found = [i for i in ids[0] if i >= 0]
+        cands = candidates(scores[0], ids[0], ctx.catalog.segments(found), background, space.name, keep)
+        if len(group(cands)) >= k or fetch >= total:
+            return cands
+        fetch = min(total, fetch * 4)
+
+
+def keyword_search(ctx: Context, words: str, k: int = 10, kinds: Sequence[str] | None = None,
+                   path: str | None = None) -> list[Hit]:
+    """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively."""
+    keep = Filters(check_kinds(kinds), path).matcher()
+    terms = [w for w in words.lower().split() if w]
+    if not terms:
+        raise MmsearchError("empty query")
+    hits: list[Hit] = []
+    for row in ctx.catalog.segments_containing(terms, limit=max(10 * k, 200)):
+        row = as_moment(row)
+        if keep(row):
+            hits.append(Hit(path=row.path, kind=row.media_kind, score=1.0, start=row.start, end=row.end,
+                            space="keyword", text=row.text, linked=row.link_path, media_id=row.media_id,
+                            segment_id=row.id))
+    return hits[:k]
+
+
+def more_like(ctx: Context, *, segment_id: int | None = None, media_id: int | None = None, k: int = 10,
+              kinds: Sequence[str] | None = None, path: str | None = None) -> list[Hit]:
+    """"More like this": hits similar to one hit (``segment_id``) or a whole file (``media_id``), the source
+    itself left out. A segment without a vector of its own (a scene whose frames carry them) is represented
+    by its child segments, else by the segments of its file that overlap it; several vectors of one space
+    are averaged."""
+    if (segment_id is None) == (media_id is None):
+        raise MmsearchError("give exactly one of segment_id (a hit) or media_id (a whole file)")
+    source = ctx.catalog.similarity_source(segment_id=segment_id, media_id=media_id)
+    if source is None:
+        what = f"segment with id {segment_id}" if segment_id is not None else f"media with id {media_id}"
+        raise NotFoundError(f"no {what}")
+    queries = {}
+    for name, vectors in source.vectors.items():
+        v = vectors.mean(axis=0)
+        norm = float(np.linalg.norm(v))
+        if norm > 0 and math.isfinite(norm):
+            queries[name] = (v / norm).astype(np.float32)
+    if not queries:
+        raise NotFoundError("this hit has no stored vector to search with")
+    found = search_vectors(ctx, queries, k + 8, Filters(check_kinds(kinds), path))
+    return [h for h in found if not source.covers(h)][:k]
+
+
+def media_of(ctx: Context, path: str | Path, kind: MediaKind | None = None) -> Any:
+    """The catalog row of an indexed file (optionally of one kind), or MmsearchError saying why not."""
+    media = ctx.catalog.media_by_path(str(Path(path).expanduser().absolute()))
+    if media is None:
+        raise MmsearchError(f"not in the library: {path}")
+    if kind is not None and media.kind != kind:
+        raise MmsearchError(f"not a {kind}: {path}")
+    return media

@@ -1,0 +1,65 @@
+"""What the library holds: counts, spaces and their models, errors, a file's scenes and transcript."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from .catalog import shown_url
+from .context import Context
+from .kinds import MediaKind, SegmentKind
+from .search import media_of
+
+
+def stats(ctx: Context) -> dict[str, Any]:
+    """Counts of files, segments and vectors, the spaces and their models, the library's place."""
+    counts = ctx.catalog.counts()
+    unavailable = ctx.models.unavailable
+    spaces: list[dict[str, Any]] = []
+    for space in ctx.catalog.spaces():
+        spaces.append({
+            "name": space.name,
+            "model": space.model_id,
+            "spec": space.spec,
+            "dim": space.dim,
+            "vectors": int(counts["vectors"].get(space.name, 0)),
+            "indexed": ctx.library.index(space).ntotal,
+            "active": space.name not in unavailable,
+        })
+    known = {s["name"] for s in spaces}
+    for name, why in unavailable.items():
+        if name not in known:
+            spaces.append({"name": name, "model": None, "vectors": 0, "active": False, "reason": why})
+    return {
+        "library": str(ctx.library.root),
+        "database": shown_url(ctx.settings.database),
+        "files": sum(counts["media"].values()),
+        "by_kind": counts["media"],
+        "segments": counts["segments"],
+        "bytes": counts["bytes"],
+        "errors": counts["errors"],
+        "spaces": spaces,
+    }
+
+
+def errors(ctx: Context) -> list[dict[str, Any]]:
+    """Files that could not be indexed, with the stage that failed and why."""
+    return [
+        {"path": e.path, "stage": e.stage, "message": e.message, "time": e.created.isoformat(timespec="seconds")}
+        for e in ctx.catalog.errors()
+    ]
+
+
+def scenes(ctx: Context, video: str | Path) -> list[dict[str, Any]]:
+    """A video's scenes in time order: start, end, keyframe time (seconds)."""
+    media = media_of(ctx, video, MediaKind.VIDEO)
+    return [
+        {"start": s.start, "end": s.end, "keyframe": s.keyframe, "segment_id": s.id}
+        for s in ctx.catalog.segments_of_media(media.id, kinds=[SegmentKind.SCENE])
+    ]
+
+
+def transcript(ctx: Context, path: str | Path) -> list[dict[str, Any]]:
+    """The timed speech transcript of an audio or video file (empty when nothing was said)."""
+    media = media_of(ctx, path)
+    return [{"start": s.start, "end": s.end, "text": s.text}
+            for s in ctx.catalog.segments_of_media(media.id, kinds=[SegmentKind.SPEECH])]
