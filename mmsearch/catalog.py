@@ -14,7 +14,7 @@ import datetime as dt
 import functools
 import threading
 from dataclasses import dataclass
-from typing import Any, Iterable, Iterator, Sequence
+from typing import Any, Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from sqlalchemy import (
@@ -34,15 +34,19 @@ from sqlalchemy import (
     select,
     update,
 )
+from sqlalchemy.engine import Connection
 from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, sessionmaker
 
 from . import _faults as faults
+from . import fulltext
+from .fulltext import phonetic_text
+from .kinds import WORK_BY_KIND, JobState, MediaKind
 from .errors import LibraryError
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 def utcnow() -> dt.datetime:
@@ -112,6 +116,20 @@ class Segment(Base):
     __table_args__ = (Index("ix_segment_space", "space_id", "id"),)
 
 
+class FileJob(Base):
+    """Where one file stands with one space or job (``kinds.WORK_BY_KIND``): done, pending or failed."""
+
+    __tablename__ = "job"
+    media_id: Mapped[int] = mapped_column(ForeignKey("media.id", ondelete="CASCADE"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)  # a space (clip, audio, text) or job (speech)
+    state: Mapped[str] = mapped_column(String(12))  # kinds.JobState
+    model_id: Mapped[str | None] = mapped_column(Text, nullable=True)  # the model that did it (done)
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)  # why it is pending or failed
+    updated: Mapped[dt.datetime] = mapped_column(default=utcnow)
+
+    __table_args__ = (Index("ix_job_name_state", "name", "state"),)
+
+
 class IngestError(Base):
     __tablename__ = "ingest_error"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -124,8 +142,64 @@ class IngestError(Base):
     created: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
-# Migrations: MIGRATIONS[n] upgrades a catalog at version n to n+1. Version 1 is the first schema.
-MIGRATIONS: dict[int, Sequence[str]] = {}
+# Migrations: MIGRATIONS[n] upgrades a catalog at version n to n+1, as SQL statements or callables of a
+# connection, run in one transaction with the version bump. Version 1 is the first schema.
+Migration = Sequence["str | Callable[[Connection], None]"]
+
+
+def _v1_to_v2(conn: Connection) -> None:
+    """Schema 2: per-file jobs and the full-text index, filled from what a schema-1 library holds.
+
+    A file's work is ``done`` where its segments exist in that space (or its speech was transcribed);
+    the rest of what ``WORK_BY_KIND`` asks is ``pending``, so the next index run backfills it — the
+    sentence-space embedding of texts (new in schema 2), and the sound windows of files indexed while
+    CLAP was unavailable. Speech counts as done where the ``text`` space exists (the transcriber ran;
+    silence gives no passages).
+
+    Idempotent: SQLite runs DDL outside the step's transaction, so a step killed half-way may leave its
+    tables behind with the version still 1; running it again empties and refills them."""
+    Base.metadata.create_all(conn, tables=[FileJob.__table__])
+    fulltext.create(conn)
+    conn.execute(delete(FileJob))
+    conn.exec_driver_sql("DELETE FROM segment_fts")
+    spaces = {name: (sid, model) for sid, name, model in conn.execute(select(Space.id, Space.name, Space.model_id))}
+    have: set[tuple[int, str]] = set()
+    for media_id, space_name in conn.execute(
+        select(Segment.media_id, Space.name).join(Space, Space.id == Segment.space_id).distinct()
+    ):
+        have.add((int(media_id), space_name))
+    spoken = {int(m) for (m,) in conn.execute(select(Segment.media_id).where(Segment.kind == "speech").distinct())}
+    rows = []
+    for media_id, kind in conn.execute(select(Media.id, Media.kind)):
+        for name in WORK_BY_KIND.get(MediaKind(kind), ()):
+            if name == "speech":
+                done = media_id in spoken or "text" in spaces
+                model = spaces["text"][1] if "text" in spaces else None
+            else:
+                done = (media_id, name) in have
+                model = spaces[name][1] if name in spaces else None
+            rows.append({"media_id": media_id, "name": str(name), "state": JobState.DONE if done else JobState.PENDING,
+                         "model_id": model if done else None, "error": None if done else "indexed before schema 2",
+                         "updated": utcnow()})
+    if rows:
+        conn.execute(FileJob.__table__.insert(), rows)
+    fts = fulltext.backend(conn)
+    batch: list[fulltext.FtsRow] = []
+    named: set[int] = set()
+    order = select(Segment.id, Segment.media_id, Segment.text, Media.path).join(Media, Media.id == Segment.media_id)
+    for seg_id, media_id, text, path in conn.execute(order.order_by(Segment.media_id, Segment.id)):
+        if not text and media_id in named:
+            continue
+        name = "" if media_id in named else fulltext.name_words(path)
+        named.add(media_id)
+        batch.append(fulltext.FtsRow(int(seg_id), text or "", phonetic_text(text or ""), name))
+        if len(batch) >= 5000:
+            fts.insert(conn, batch)
+            batch = []
+    fts.insert(conn, batch)
+
+
+MIGRATIONS: dict[int, Migration] = {1: [_v1_to_v2]}
 
 
 @dataclass(frozen=True)
@@ -159,6 +233,15 @@ class NewSegment:
     text: str | None = None
     parent: int | None = None  # index of the parent within the same write, for frames of a scene
     space: str | None = None  # the space of the vector; None: the write's default space
+
+
+@dataclass(frozen=True)
+class JobMark:
+    """A file's state for one space or job: done (by ``model_id``), pending or failed (``error`` says why)."""
+
+    state: str  # kinds.JobState
+    model_id: str | None = None
+    error: str | None = None
 
 
 @dataclass(frozen=True)
@@ -254,6 +337,8 @@ class Catalog:
                 if not create:
                     raise LibraryError(f"no mmsearch catalog at {shown_url(self.url)}")
                 Base.metadata.create_all(self.sql)
+                with self.sql.begin() as conn:
+                    fulltext.create(conn)
                 with self.session.begin() as s:
                     s.merge(Meta(key="schema_version", value=str(SCHEMA_VERSION)))
                 return
@@ -270,8 +355,11 @@ class Catalog:
             # Each step and its version bump commit together: a crash mid-migration leaves the
             # previous version, and the next open runs the step again.
             with self.session.begin() as s:
-                for statement in MIGRATIONS[version]:
-                    s.connection().exec_driver_sql(statement)
+                for step in MIGRATIONS[version]:
+                    if isinstance(step, str):
+                        s.connection().exec_driver_sql(step)
+                    else:
+                        step(s.connection())
                 version += 1
                 s.merge(Meta(key="schema_version", value=str(version)))
 
@@ -338,43 +426,27 @@ class Catalog:
         items: Sequence[tuple[dict, Sequence[NewSegment]]],
         space_name: str | None,
         replace_ids: Iterable[int] = (),
+        jobs: Sequence[dict[str, "JobMark"]] | None = None,
     ) -> "WriteResult":
         """Insert media rows with their segments in ONE transaction; remove ``replace_ids`` first.
 
         A segment's vector goes to its own ``space`` if it names one, else to ``space_name``. Every
-        space whose vectors change gets its epoch bumped in the same transaction.
+        space whose vectors change gets its epoch bumped in the same transaction; the segments' words
+        enter the full-text index, and ``jobs`` (aligned with ``items``) record each file's work.
         """
         with self._write_lock, self.session.begin() as s:
             spaces = {sp.name: sp for sp in s.scalars(select(Space))}
             removed = _delete_media(s, list(replace_ids))
             media_ids: list[int] = []
             added: dict[str, list[tuple[int, np.ndarray]]] = {}
-            for fields, segments in items:
+            for n, (fields, segments) in enumerate(items):
                 media = Media(**fields)
                 s.add(media)
                 s.flush()
                 media_ids.append(media.id)
-                rows: list[Segment] = []
-                for seg in segments:
-                    space = spaces.get(seg.space or space_name) if seg.vector is not None else None
-                    if seg.vector is not None and space is None:
-                        raise ValueError(f"segment of unknown space {seg.space or space_name!r}")
-                    row = Segment(
-                        media_id=media.id,
-                        kind=seg.kind,
-                        start=seg.start,
-                        end=seg.end,
-                        keyframe=seg.keyframe,
-                        text=_db_text(seg.text),
-                        parent_id=rows[seg.parent].id if seg.parent is not None else None,
-                        space_id=space.id if space is not None else None,
-                        vector=encode_vector(seg.vector) if space is not None else None,
-                    )
-                    s.add(row)
-                    s.flush()
-                    rows.append(row)
-                    if space is not None:
-                        added.setdefault(space.name, []).append((row.id, _as_stored(seg.vector)))
+                _add_segments(s, media, segments, spaces, space_name, added, named=True)
+                if jobs is not None:
+                    _mark_jobs(s, media.id, jobs[n])
             touched = {sid for sid, _ in removed} | {spaces[name].id for name in added}
             for space_id in touched:
                 s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
@@ -393,6 +465,83 @@ class Catalog:
             for space_id in {sid for sid, _ in removed}:
                 s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
             return removed
+
+    def add_segments(
+        self,
+        media_id: int,
+        segments: Sequence[NewSegment],
+        jobs: dict[str, "JobMark"],
+        *,
+        replace_spaces: Sequence[str] = (),
+        fields: dict | None = None,
+    ) -> "WriteResult":
+        """Add segments to a file already in the library (a backfilled or re-embedded space), in ONE
+        transaction with its job marks; its segments of ``replace_spaces`` go first, ``fields`` update
+        its media row. The file's other segments are untouched."""
+        with self._write_lock, self.session.begin() as s:
+            media = s.get(Media, media_id)
+            if media is None:
+                raise LibraryError(f"media {media_id} is gone from the catalog")
+            spaces = {sp.name: sp for sp in s.scalars(select(Space))}
+            removed: list[tuple[int, int]] = []
+            old_ids = [sp.id for name, sp in spaces.items() if name in replace_spaces]
+            if old_ids:
+                gone = list(s.execute(select(Segment.id, Segment.space_id)
+                                      .where(Segment.media_id == media_id, Segment.space_id.in_(old_ids))))
+                removed = [(sid, seg) for seg, sid in gone]
+                fulltext.backend(s.connection()).delete(s.connection(), [seg for seg, _ in gone])
+                s.execute(delete(Segment).where(Segment.id.in_([seg for seg, _ in gone])))
+            if fields:
+                s.execute(update(Media).where(Media.id == media_id).values(**fields))
+            added: dict[str, list[tuple[int, np.ndarray]]] = {}
+            _add_segments(s, media, segments, spaces, None, added, named=False)
+            _mark_jobs(s, media_id, jobs)
+            for space_id in {sid for sid, _ in removed} | {spaces[name].id for name in added}:
+                s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
+            faults.point("commit")
+            return WriteResult([media_id], added, removed)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def set_jobs(self, media_id: int, marks: dict[str, "JobMark"]) -> None:
+        """Record where one file stands with some of its work (no segments change)."""
+        with self._write_lock, self.session.begin() as s:
+            _mark_jobs(s, media_id, marks)
+
+    def jobs_of(self, media_id: int) -> dict[str, "JobMark"]:
+        with self.session() as s:
+            return {j.name: JobMark(j.state, j.model_id, j.error)
+                    for j in s.scalars(select(FileJob).where(FileJob.media_id == media_id))}
+
+    def pending(self, names: Iterable[str] | None = None) -> dict[int, set[str]]:
+        """Files with pending work: media id -> the pending space/job names (only ``names``, if given)."""
+        with self.session() as s:
+            q = select(FileJob.media_id, FileJob.name).where(FileJob.state == JobState.PENDING)
+            if names is not None:
+                q = q.where(FileJob.name.in_(list(names)))
+            out: dict[int, set[str]] = {}
+            for media_id, name in s.execute(q):
+                out.setdefault(int(media_id), set()).add(name)
+            return out
+
+    def job_counts(self) -> dict[str, dict[str, int]]:
+        """Per space/job name: how many files are done, pending, failed."""
+        with self.session() as s:
+            out: dict[str, dict[str, int]] = {}
+            for name, state, n in s.execute(
+                select(FileJob.name, FileJob.state, func.count()).group_by(FileJob.name, FileJob.state)
+            ):
+                out.setdefault(name, {str(st): 0 for st in JobState})[state] = int(n)
+            return out
+
+    # -- full text ------------------------------------------------------------------------------
+    def fulltext(self, query: str, limit: int = 200) -> list[tuple[int, float]]:
+        """Segments whose words (text, phonetic keys, file name) match any word of ``query``:
+        ``(segment id, score)`` best first (bm25 on SQLite, ts_rank_cd on PostgreSQL)."""
+        terms = fulltext.query_terms(query)
+        if not terms:
+            return []
+        with self.sql.connect() as conn:
+            return fulltext.backend(conn).search(conn, terms, limit)
 
     # -- segments -----------------------------------------------------------------------------
     def segments(self, ids: Sequence[int]) -> dict[int, SegmentRow]:
@@ -529,6 +678,7 @@ class Catalog:
                     select(Segment.space_id).where(Segment.id.in_(chunk), Segment.space_id.is_not(None)).distinct()
                 )}
                 s.execute(update(Segment).where(Segment.parent_id.in_(chunk)).values(parent_id=None))
+                fulltext.backend(s.connection()).delete(s.connection(), list(chunk))
                 s.execute(delete(Segment).where(Segment.id.in_(chunk)))
             for sid in spaces:
                 s.execute(update(Space).where(Space.id == sid).values(epoch=Space.epoch + 1))
@@ -650,9 +800,53 @@ def _delete_media(s: Session, media_ids: list[int]) -> list[tuple[int, int]]:
             )
         ]
         s.execute(update(Media).where(Media.link_id.in_(chunk)).values(link_id=None))
+        fts = fulltext.backend(s.connection())
+        fts.delete(s.connection(), list(s.scalars(select(Segment.id).where(Segment.media_id.in_(chunk)))))
         s.execute(delete(Segment).where(Segment.media_id.in_(chunk)))
         s.execute(delete(Media).where(Media.id.in_(chunk)))
     return removed
+
+
+def _add_segments(s: Session, media: Media, segments: Sequence[NewSegment], spaces: dict[str, Space],
+                  default_space: str | None, added: dict[str, list[tuple[int, np.ndarray]]], *, named: bool) -> None:
+    """Insert one file's segments (parents before children), collect vectors to index, index their words.
+    ``named``: the file is new, so its name enters the full-text index (on its first text segment, or its
+    first segment when it has no text)."""
+    rows: list[Segment] = []
+    fts_rows: list[fulltext.FtsRow] = []
+    name = fulltext.name_words(media.path) if named else ""
+    for seg in segments:
+        space = spaces.get(seg.space or default_space or "") if seg.vector is not None else None
+        if seg.vector is not None and space is None:
+            raise ValueError(f"segment of unknown space {seg.space or default_space!r}")
+        row = Segment(
+            media_id=media.id,
+            kind=seg.kind,
+            start=seg.start,
+            end=seg.end,
+            keyframe=seg.keyframe,
+            text=_db_text(seg.text),
+            parent_id=rows[seg.parent].id if seg.parent is not None else None,
+            space_id=space.id if space is not None else None,
+            vector=encode_vector(seg.vector) if space is not None and seg.vector is not None else None,
+        )
+        s.add(row)
+        s.flush()
+        rows.append(row)
+        if space is not None and seg.vector is not None:
+            added.setdefault(space.name, []).append((row.id, _as_stored(seg.vector)))
+        if row.text:
+            fts_rows.append(fulltext.FtsRow(row.id, row.text, phonetic_text(row.text), name))
+            name = ""  # once per file
+    if name and rows:
+        fts_rows.append(fulltext.FtsRow(rows[0].id, "", "", name))
+    fulltext.backend(s.connection()).insert(s.connection(), fts_rows)
+
+
+def _mark_jobs(s: Session, media_id: int, marks: dict[str, "JobMark"]) -> None:
+    for name, mark in marks.items():
+        s.merge(FileJob(media_id=media_id, name=str(name), state=str(mark.state), model_id=mark.model_id,
+                        error=mark.error, updated=utcnow()))
 
 
 def _chunks(seq: Sequence, n: int) -> Iterator[Sequence]:

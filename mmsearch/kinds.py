@@ -74,3 +74,23 @@ def parse_kinds(kinds: object) -> tuple[MediaKind, ...] | None:
             raise ValueError(f"unknown kind {name!r}; choose from {', '.join(QUERY_KINDS)}")
         out.append(kind)
     return tuple(out)
+
+
+class JobState(StrEnum):
+    """Where a file stands with one space or job (``job.state``)."""
+
+    DONE = "done"
+    PENDING = "pending"  # its model is unavailable or turned off: a later index run backfills it
+    FAILED = "failed"  # tried and failed (``job.error`` says why); retried when the file changes
+
+
+# The work each kind of file needs: embedding spaces and text-producing jobs, by name. A text file is
+# embedded twice: in ``clip`` (image <-> text) and in the sentence space ``text`` (text search without
+# CLIP weights); speech is transcribed (``speech``) and the transcript embedded in ``text``.
+WORK_BY_KIND: dict[MediaKind, tuple[str, ...]] = {
+    MediaKind.IMAGE: (Space.CLIP,),
+    MediaKind.TEXT: (Space.CLIP, Space.TEXT),
+    MediaKind.SUBTITLE: (Space.CLIP, Space.TEXT),
+    MediaKind.VIDEO: (Space.CLIP, Space.AUDIO, Job.SPEECH),
+    MediaKind.AUDIO: (Space.AUDIO, Job.SPEECH),
+}

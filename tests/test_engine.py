@@ -225,7 +225,7 @@ def test_second_writer_is_refused_with_a_clear_message(tmp_path, colour_folder):
 
 
 def test_an_older_catalog_is_migrated_on_open(tmp_path, colour_folder, monkeypatch):
-    """The migration path: a library written at schema 1 opens under a version whose schema is 2."""
+    """The migration path: a library written at the current schema opens under a version one newer."""
     import sqlite3
 
     import mmsearch.catalog as catalog
@@ -233,10 +233,11 @@ def test_an_older_catalog_is_migrated_on_open(tmp_path, colour_folder, monkeypat
     lib = tmp_path / "lib"
     with Engine(lib, model="toy") as e:
         e.index([colour_folder])
-    monkeypatch.setattr(catalog, "SCHEMA_VERSION", 2)
-    monkeypatch.setitem(catalog.MIGRATIONS, 1, ["ALTER TABLE media ADD COLUMN rating INTEGER"])
+    now = catalog.SCHEMA_VERSION
+    monkeypatch.setattr(catalog, "SCHEMA_VERSION", now + 1)
+    monkeypatch.setitem(catalog.MIGRATIONS, now, ["ALTER TABLE media ADD COLUMN rating INTEGER"])
     with Engine(lib) as e:
-        assert e.catalog.schema_version() == 2
+        assert e.catalog.schema_version() == now + 1
         assert e.search("red", k=1, kinds=["image"])[0].path.endswith("red.png")
     with sqlite3.connect(lib / "catalog.sqlite3") as db:
         assert "rating" in {row[1] for row in db.execute("PRAGMA table_info(media)")}
