@@ -21,6 +21,7 @@ import numpy as np
 
 from .config import DEFAULT_MODEL, Settings
 from .encoders import LOADERS, Encoder, Factory, resolve_device
+from .encoders.hub import needs_hub, prepare_hub
 from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError
 from .kinds import Job, Space
 
@@ -121,7 +122,7 @@ class Models:
             spec = self.spec(space)
             if is_off(spec):
                 raise ModelUnavailableError(f"the {space} space is turned off ({entry.setting} = {spec!r})")
-            enc = entry.load(spec, resolve_device(self.settings.device))
+            enc = _load(entry.load, spec, resolve_device(self.settings.device))
             self._check(space, enc.model_id)
             self._loaded[space] = enc
             return enc
@@ -149,7 +150,7 @@ class Models:
                     self.unavailable[job] = f"{job} is turned off ({entry.setting} = {spec!r})"
                     return None
                 try:
-                    self._loaded[job] = entry.load(spec, resolve_device(self.settings.device))
+                    self._loaded[job] = _load(entry.load, spec, resolve_device(self.settings.device))
                 except (ModelUnavailableError, ImportError) as exc:
                     self.unavailable[job] = str(exc)
                     return None
@@ -200,6 +201,14 @@ class Models:
             while len(self._queries) > QUERY_CACHE:
                 self._queries.popitem(last=False)
         return vector
+
+
+def _load(factory: Callable[[str, str], Any], spec: str, device: str) -> Any:
+    """Load a model; a spec that names a hub model first checks the hub once per process, so an offline
+    machine fails at once instead of retrying (and cached weights still load)."""
+    if needs_hub(spec):
+        prepare_hub()
+    return factory(spec, device)
 
 
 def _spec_entry(name: str) -> SpaceSpec | JobSpec:

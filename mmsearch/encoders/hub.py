@@ -43,6 +43,20 @@ def prepare_hub() -> bool:
     return False
 
 
+LOCAL_SPECS = frozenset({"bundled", "toy"})  # specs that never reach a hub
+
+
+def needs_hub(spec: str) -> bool:
+    """Whether loading ``spec`` may ask a model hub: not a bundled/toy model, not a local file or folder.
+    (An open_clip ``ARCH:/path`` spec is local; ``ARCH:tag`` and ``hf-hub:`` ids are not.)"""
+    spec = spec.strip()
+    head, _, tail = spec.partition(":")
+    if spec.lower() in LOCAL_SPECS or head.lower() in LOCAL_SPECS:
+        return False
+    local = tail if tail and not spec.startswith("hf-hub:") else spec
+    return not (os.path.exists(os.path.expanduser(local)) or looks_like_path(local))
+
+
 def looks_like_path(spec: str) -> bool:
     """A filesystem path rather than a model name or an ``owner/name`` hub id."""
     return (
