@@ -162,7 +162,9 @@ def search(
     kind: KindOpt = None,
     path: PathOpt = None,
     as_json: JsonOpt = False,
-    thumbs: Annotated[Optional[Path], typer.Option("--thumbs", help="Write a JPEG per image/video hit into this folder.")] = None,
+    thumbs: Annotated[Path | None, typer.Option(
+        "--thumbs", help="Write a preview per hit into this folder: JPEG (image, video frame), PNG (audio waveform)."
+    )] = None,
     keyword: Annotated[bool, typer.Option("--keyword", help="Exact words in transcripts, subtitles and texts.")] = False,
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description."""
@@ -178,17 +180,23 @@ def search(
 
 
 def _write_thumbs(engine, hits: list, folder: Path) -> None:
+    """A preview file per hit that has one: ``RANK_NAME[_SECONDSs].jpg`` (images, video frames) or ``.png``
+    (audio waveforms); its path goes into the hit as ``thumb``."""
+    from mmsearch.media.previews import window
+
     folder.mkdir(parents=True, exist_ok=True)
     for rank, hit in enumerate(hits, 1):
-        if hit.kind not in ("image", "video"):
+        shown = window(hit.kind, hit.start, hit.end, hit.keyframe)
+        if shown is None:
             continue
-        at = f"_{hit.keyframe:09.3f}s" if hit.kind == "video" and hit.keyframe is not None else ""
-        target = folder / f"{rank:02d}_{Path(hit.path).stem}{at}.jpg"
         try:
-            engine.thumbnail(hit).save(target, quality=88)
+            preview = engine.thumbnail(hit)
         except MmsearchError as exc:
             err.print(f"  no thumbnail for {_show(hit.path)}: {exc}", highlight=False)
             continue
+        at = f"_{shown.at:09.3f}s" if shown.at is not None else ""
+        target = folder / f"{rank:02d}_{Path(hit.path).stem}{at}{preview.suffix}"
+        target.write_bytes(preview.data)
         hit.extra["thumb"] = str(target)
 
 

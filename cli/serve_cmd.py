@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -43,16 +43,16 @@ def serve(
     host: Annotated[str, typer.Option("--host", help="Address to listen on. Other than loopback needs --token.")] = "127.0.0.1",
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 8765,
     token: Annotated[
-        Optional[str],
+        str | None,
         typer.Option("--token", envvar="MMSEARCH_TOKEN", show_envvar=False,
                      help="Access token every request must carry [env: MMSEARCH_TOKEN, which keeps it out of `ps`]."),
     ] = None,
 ) -> None:
     """Search in a web page: serve the library's page and JSON API (schema at /api/openapi.json)."""
     try:
-        from .web import create_app, is_loopback
-        from .web.server import LOOPBACK_HOSTS
         import uvicorn  # noqa: F401
+
+        from .web import LOOPBACK_HOSTS, create_app, is_loopback
     except ImportError as exc:  # fastapi / uvicorn / python-multipart missing
         _fail(MmsearchError(f"`mmsearch serve` needs the web packages ({exc.name or exc}): pip install 'mmsearch[web]'"))
 
@@ -65,7 +65,7 @@ def serve(
     try:
         with _engine(library, model, create=False) as engine:
             engine.search("warm up", k=1)  # loads the models now: a missing model fails here, not per query
-            web_app = create_app(engine, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host))
+            web_app = create_app(engine.context, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host))
             out.print(f"serving {engine.library.root} on {_url(host, port, token)}", highlight=False, soft_wrap=True)
             _run_server(web_app, host, port)
     except MmsearchError as exc:

@@ -771,6 +771,16 @@ class Catalog:
         return {"media": media, "segments": segments, "vectors": per_space, "bytes": int(total_bytes or 0),
                 "errors": int(errors or 0)}
 
+    # -- lookups for many hits at once ------------------------------------------------------------
+    def media_by_paths(self, paths: Sequence[str]) -> dict[str, Media]:
+        """Media rows by path for every indexed one of ``paths``, in one query per 900 paths."""
+        out: dict[str, Media] = {}
+        wanted = list(dict.fromkeys(paths))
+        with self.session() as s:
+            for chunk in _chunks(wanted, 900):
+                out.update((m.path, m) for m in s.scalars(select(Media).where(Media.path.in_(list(chunk)))))
+        return out
+
 
 @functools.lru_cache(maxsize=1)
 def _segments_by_id():

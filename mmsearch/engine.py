@@ -31,6 +31,7 @@ from .ranking import Filters
 if TYPE_CHECKING:
     from .indexers import IndexReport
     from .integrity import Report
+    from .media.previews import Preview
 
 
 class Engine:
@@ -181,18 +182,12 @@ class Engine:
         """The timed speech transcript of an audio or video file (empty when nothing was said)."""
         return status.transcript(self.context, path)
 
-    def thumbnail(self, hit: Hit, max_side: int = 320) -> Any:
-        """A PIL image for a hit: the image itself, or a video hit's best-matching frame."""
-        from .errors import MmsearchError
-        from .media.images import load_image
+    def thumbnail(self, hit: Hit, max_side: int = 320) -> Preview:
+        """A hit's preview as encoded bytes: the image (JPEG), a video hit's best-matching frame (JPEG), an
+        audio hit's waveform over its window (PNG). ``.image()`` decodes it; raises MmsearchError."""
+        from .media.previews import of_hit
 
-        if hit.kind == "image":
-            return load_image(hit.path, max_side=max_side)[0]
-        if hit.kind == "video":
-            from .media.video import frame_at
-
-            return frame_at(hit.path, hit.keyframe if hit.keyframe is not None else (hit.start or 0.0), max_side)
-        raise MmsearchError(f"no thumbnail for a {hit.kind} hit")
+        return of_hit(hit, max_side)
 
     # -- information ----------------------------------------------------------------------------
     def stats(self) -> dict:

@@ -64,3 +64,52 @@ def test_reindex_and_remove(tmp_path, colour_folder):
     assert json.loads(run("reindex", "--library", lib, "--json").stdout) == {"clip": 8}
     assert "removed 1" in run("remove", str(colour_folder / "red.png"), "--library", lib).stdout
     assert json.loads(run("stats", "--library", lib, "--json").stdout)["files"] == 7
+
+
+def test_search_thumbs_writes_jpegs_for_images_and_waveform_pngs_for_audio(tmp_path, colour_folder):
+    """``--thumbs``: a JPEG per image hit, a PNG waveform of its own window per audio hit, nothing for texts."""
+    import numpy as np
+    import soundfile
+    from PIL import Image
+
+    from mmsearch import Engine
+    from mmsearch.catalog import NewSegment
+
+    lib = tmp_path / "lib"
+    run("index", str(colour_folder), "--library", str(lib), "--model", "toy")
+    rate = 8000
+    t = np.arange(rate * 6) / rate
+    wav = tmp_path / "tone.wav"
+    soundfile.write(wav, (0.5 * np.sin(2 * np.pi * 440 * t) * ((t >= 2) & (t < 4))).astype(np.float32), rate)
+    st = wav.stat()
+    with Engine(lib, model="toy") as engine:  # a recording's transcript, as the speech pipeline writes it
+        engine.catalog.write_media([(
+            {"path": str(wav), "content_hash": "tone", "size": st.st_size, "mtime": st.st_mtime, "kind": "audio",
+             "duration": 6.0},
+            [NewSegment("speech", start=2.0, end=4.0, text="the budget, loud"),
+             NewSegment("speech", start=4.0, end=6.0, text="the budget, quiet")],
+        )], None)
+    (colour_folder / "budget.md").write_text("the budget note")
+    run("index", str(colour_folder), "--library", str(lib))
+
+    thumbs = tmp_path / "thumbs"
+    r = run("search", "budget", "--keyword", "--library", str(lib), "--thumbs", str(thumbs), "--json")
+    assert r.exit_code == 0, r.output
+    hits = {(h["kind"], h["start"]): h for h in json.loads(r.stdout)}
+    assert set(hits) == {("text", None), ("audio", 2.0), ("audio", 4.0)}
+    assert "thumb" not in hits[("text", None)] and "no thumbnail" not in r.stderr
+    loud, quiet = Image.open(hits[("audio", 2.0)]["thumb"]), Image.open(hits[("audio", 4.0)]["thumb"])
+    assert loud.format == quiet.format == "PNG" and loud.width == 320
+    assert hits[("audio", 2.0)]["thumb"].endswith("_00002.000s.png")
+
+    def inked(image, x):  # pixels of the waveform's colour in column x
+        rgb = image.convert("RGB")
+        return sum(1 for y in range(rgb.height) if rgb.getpixel((x, y))[2] > 200)
+
+    assert min(inked(loud, x) for x in (40, 160, 280)) > loud.height // 2  # the tone fills the 2-4 s window
+    assert max(inked(quiet, x) for x in (40, 160, 280)) <= 2  # 4-6 s is silent: a flat line
+
+    r = run("search", "green", "--kind", "image", "--top", "1", "--library", str(lib), "--thumbs", str(thumbs),
+            "--json")
+    image = Image.open(json.loads(r.stdout)[0]["thumb"])
+    assert image.format == "JPEG" and image.convert("RGB").getpixel((4, 4))[1] > 150

@@ -1,4 +1,4 @@
-"""The HTTP API of ``mmsearch serve`` (cli/web/server.py), with the deterministic toy encoder.
+"""The HTTP API of ``mmsearch serve`` (cli/web/), with the deterministic toy encoder.
 
 Covers: text / image / "more like this" queries, stats and errors, media and thumbnails by id only
 (Range requests, traversal attempts, symbolic links out of the library), the access token, the
@@ -95,7 +95,7 @@ def library(tmp_path_factory):
 @pytest.fixture(scope="module")
 def client(library):
     engine, _ = library
-    with TestClient(create_app(engine), base_url=BASE, raise_server_exceptions=False) as c:
+    with TestClient(create_app(engine.context), base_url=BASE, raise_server_exceptions=False) as c:
         yield c
 
 
@@ -162,7 +162,7 @@ def test_search_by_uploaded_image(client):
 
 def test_upload_larger_than_the_limit_is_413(library):
     engine, _ = library
-    with TestClient(create_app(engine, max_upload=1000), base_url=BASE) as client:
+    with TestClient(create_app(engine.context, max_upload=1000), base_url=BASE) as client:
         big = client.post("/api/search/image", files={"file": ("big.png", b"x" * 5000, "image/png")})
         assert big.status_code == 413
         big = client.post("/api/search/image", files={"file": ("big.png", b"x" * 1001, "image/png")})
@@ -190,7 +190,7 @@ def test_audio_file_and_waveform_thumbnail(client, library, tmp_path):
         assert wave.status_code == 200 and wave.headers["content-type"] == "image/png"
         image = Image.open(io.BytesIO(wave.content)).convert("RGB")
         assert image.width == 120
-        column = lambda x: sum(1 for y in range(image.height) if image.getpixel((x, y))[2] > 200)  # noqa: E731
+        column = lambda x: sum(1 for y in range(image.height) if image.getpixel((x, y))[2] > 200)
         assert column(20) > image.height // 2 and column(100) <= 2  # loud first half, silent second half
     finally:
         engine.catalog.remove_media([mid])
@@ -298,7 +298,7 @@ def test_symlink_out_of_the_folder_is_refused_and_one_inside_is_served(client, l
 def test_files_gone_or_swapped_after_indexing_are_refused(tmp_path):
     with clean_env():
         engine, photos = build_library(tmp_path, video=False)
-    with engine, TestClient(create_app(engine), base_url=BASE) as client:
+    with engine, TestClient(create_app(engine.context), base_url=BASE) as client:
         red, deep = media_id(engine, photos / "red.png"), media_id(engine, photos / "nested" / "deeper" / "blue_2.jpg")
         (photos / "red.png").unlink()
         assert client.get(f"/api/media/{red}/file").status_code == 404
@@ -316,7 +316,7 @@ def test_files_gone_or_swapped_after_indexing_are_refused(tmp_path):
 def test_token_is_required_when_set(library):
     engine, photos = library
     red = media_id(engine, photos / "red.png")
-    with TestClient(create_app(engine, token="s3cret"), base_url="http://mybox.lan:8765") as client:
+    with TestClient(create_app(engine.context, token="s3cret"), base_url="http://mybox.lan:8765") as client:
         assert client.get("/api/search", params={"q": "red"}).status_code == 401
         assert client.get("/api/search", params={"q": "red"}, headers={"Authorization": "Bearer nope"}).status_code == 401
         assert client.get("/api/search", params={"q": "red", "token": "s3cret"}).status_code == 401  # header only
@@ -333,7 +333,7 @@ def test_token_is_required_when_set(library):
 
 def test_without_token_only_loopback_host_names_are_answered(library):
     engine, _ = library
-    app = create_app(engine)
+    app = create_app(engine.context)
     for host, ok in [("127.0.0.1:8765", True), ("localhost", True), ("[::1]:8765", True),
                      ("evil.example", False), ("127.0.0.1.evil.example", False), ("", False)]:
         r = TestClient(app).get("/api/stats", headers={"Host": host})
@@ -408,7 +408,7 @@ def test_openapi_schema_documents_the_api(client):
 
 # -- video (once Engine.index indexes videos) ------------------------------------------------------
 def test_video_hits_keyframe_thumbnails_and_range(client, library):
-    engine, photos = library
+    _engine, _photos = library
     hits = client.get("/api/search", params={"q": "blue", "kind": "video"}).json()["hits"]
     top = hits[0]
     assert top["name"] == "clip.webm" and top["kind"] == "video"
@@ -434,7 +434,7 @@ def test_fuzz_the_openapi_schema_finds_no_server_error(client, library):
     from hypothesis import HealthCheck, given, settings
     from hypothesis import strategies as st
 
-    engine, photos = library
+    engine, _photos = library
     schema = client.get("/api/openapi.json").json()
     operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]
     ids = [m.id for m in engine.catalog.all_media()]
@@ -481,7 +481,7 @@ def test_fuzz_the_openapi_schema_finds_no_server_error(client, library):
               suppress_health_check=list(HealthCheck))
     @given(data=st.data())
     def check(data):
-        path, method, op = data.draw(st.sampled_from(operations))
+        path, method, _op = data.draw(st.sampled_from(operations))
         values = data.draw(strategies[(path, method)])
         url, query = path, []
         for (where, name), v in values.items():

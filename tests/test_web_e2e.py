@@ -39,7 +39,7 @@ def server(tmp_path_factory):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(engine), log_level="warning", lifespan="off")
+    config = uvicorn.Config(create_app(engine.context), log_level="warning", lifespan="off")
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
@@ -127,7 +127,7 @@ def test_typing_a_query_shows_the_right_thumbnail_first_and_keyboard_moves(page,
 
 
 def test_kind_filter_text_snippets_and_more_like_this(page, server):
-    base, engine, photos = server
+    base, _engine, photos = server
     page.goto(base + "/")
     search(page, "red", ("text",))
     kinds = page.locator(".hit").evaluate_all("cards => cards.map(c => c.dataset.kind)")
@@ -161,7 +161,8 @@ def test_stats_footer_and_token_prompt(browser, server):
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.bind(("127.0.0.1", 0))
     base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    uv = uvicorn.Server(uvicorn.Config(create_app(engine, token="s3cret"), log_level="warning", lifespan="off"))
+    web_app = create_app(engine.context, token="s3cret")
+    uv = uvicorn.Server(uvicorn.Config(web_app, log_level="warning", lifespan="off"))
     thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
     thread.start()
     try:
@@ -191,7 +192,7 @@ def test_stats_footer_and_token_prompt(browser, server):
 
 
 def test_clicking_a_video_hit_plays_it_from_the_scene_start(page, server):
-    base, engine, photos = server
+    base, _engine, photos = server
     ranges: list[int] = []
     page.on("response", lambda r: ranges.append(r.status) if "/file" in r.url else None)
     page.goto(base + "/")

@@ -1,0 +1,81 @@
+"""The web app of ``mmsearch serve``: :func:`create_app` builds the FastAPI app around one library.
+
+API (the OpenAPI schema is served at ``/api/openapi.json``)::
+
+    GET  /api/search?q=TEXT&kind=image&kind=video&k=20&path=GLOB   text query
+    POST /api/search/image  (multipart: file=IMAGE; kind, k, path)  query by an uploaded image
+    GET  /api/similar?segment_id=N | media_id=N  (kind, k, path)    "more like this" for a hit
+    GET  /api/stats                                                 what the library holds
+    GET  /api/errors                                                files that could not be indexed
+    GET  /api/media/{id}                                            facts about one indexed file
+    GET  /api/media/{id}/file                                       the file itself (Range requests)
+    GET  /api/media/{id}/thumb?t=SECONDS&d=SECONDS&size=PX          JPEG thumbnail / PNG waveform
+
+The endpoints are in :mod:`.routes`, access rules in :mod:`.guards` (the page itself and its script and
+style, static with no library data in them, are public; the page asks for the token when the API answers
+401), file serving rules in :mod:`.files`, response models in :mod:`.schemas`.
+"""
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+
+from fastapi import FastAPI
+
+from mmsearch.context import Context
+from mmsearch.errors import MmsearchError
+
+from .files import ThumbCache
+from .guards import LOOPBACK_HOSTS, MAX_UPLOAD, HostGuard, SecurityHeaders, body_limit, problem
+from .routes import ROUTERS
+
+
+def create_app(
+    context: Context,
+    token: str | None = None,
+    *,
+    allowed_hosts: Iterable[str] | None = None,
+    thumb_workers: int = 2,
+    max_upload: int = MAX_UPLOAD,
+) -> FastAPI:
+    """The web app and JSON API over ``context`` (not closed by the app: the caller owns it).
+
+    Args:
+        context: an open library's :class:`~mmsearch.context.Context`, shared by all requests.
+        token: when set, every API and media request must carry it (see :mod:`.guards`).
+        allowed_hosts: Host header names answered when there is no token (default: loopback names).
+        thumb_workers: how many thumbnails are decoded at once.
+        max_upload: largest image upload (bytes); larger request bodies are refused with 413.
+    """
+    app = FastAPI(
+        **body_limit(max_upload),
+        title="mmsearch",
+        summary="Search photos, videos, recordings and notes by describing them.",
+        version=_version(),
+        openapi_url="/api/openapi.json",
+        docs_url=None,  # Swagger UI would load from a CDN; the schema is at /api/openapi.json
+        redoc_url=None,
+    )
+    app.state.context = context
+    app.state.token = token or None
+    app.state.max_upload = max_upload
+    app.state.search_lock = threading.Lock()
+    app.state.thumb_slots = threading.BoundedSemaphore(max(1, thumb_workers))
+    app.state.thumbs = ThumbCache()
+
+    app.add_middleware(SecurityHeaders)
+    if not token:
+        app.add_middleware(HostGuard, allowed=allowed_hosts if allowed_hosts is not None else LOOPBACK_HOSTS)
+    app.add_exception_handler(MmsearchError, problem)
+    for router in ROUTERS:
+        app.include_router(router)
+    return app
+
+
+def _version() -> str:
+    try:
+        from importlib.metadata import version
+
+        return version("mmsearch")
+    except Exception:  # noqa: BLE001
+        return "0"

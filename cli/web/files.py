@@ -1,0 +1,138 @@
+"""Serving indexed files and their thumbnails, by media id only.
+
+Files are served by media id, never by a path taken from a request, and only while they are still what
+was indexed:
+
+- the id must be in the catalog, its path must exist and be a regular file (not a folder, FIFO or device);
+- a file that is itself a symbolic link is served only when its target lies inside the link's own folder,
+  or is itself an indexed file (so a link in a photo folder pointing at ``~/.ssh/...`` or ``/etc/...`` is
+  refused);
+- when any component of the path is a symbolic link (the path and its real path differ), the file must
+  also still have the size and modification time the catalog recorded, so a folder swapped for a link
+  after indexing does not expose what the link now points at;
+- what is opened is the resolved real path checked above.
+
+Range requests are answered by Starlette's :class:`FileResponse`.
+"""
+from __future__ import annotations
+
+import os
+import stat
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import HTTPException
+from fastapi.responses import FileResponse
+
+from mmsearch.catalog import Catalog
+from mmsearch.kinds import MediaKind
+from mmsearch.media.previews import Preview
+
+CONTENT_TYPES = {
+    ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif",
+    ".bmp": "image/bmp", ".tif": "image/tiff", ".tiff": "image/tiff", ".heic": "image/heic", ".heif": "image/heif",
+    ".mp4": "video/mp4", ".m4v": "video/mp4", ".mov": "video/quicktime", ".webm": "video/webm",
+    ".mkv": "video/x-matroska", ".avi": "video/x-msvideo",
+    ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
+    ".opus": "audio/ogg", ".m4a": "audio/mp4",
+}
+TEXT_KINDS = frozenset({MediaKind.TEXT, MediaKind.SUBTITLE})
+THUMB_CACHE_ITEMS = 512
+
+
+@dataclass(frozen=True)
+class Servable:
+    """An indexed file checked for serving: its catalog row, the real path to open, and that path's stat."""
+
+    media: Any
+    real: str
+    stat: os.stat_result
+
+
+def _gone(media_id: int) -> HTTPException:
+    return HTTPException(404, f"media {media_id} is gone from disk (re-index to forget it)")
+
+
+def servable(catalog: Catalog, media_id: int) -> Servable:
+    """The file of ``media_id`` if it may be served (see the module docstring), else an HTTP error."""
+    media = catalog.media_by_id(media_id)
+    if media is None:
+        raise HTTPException(404, f"no media with id {media_id}")
+    path = media.path
+    if not os.path.isabs(path) or "\x00" in path:
+        raise HTTPException(404, f"media {media_id} has no usable path")
+    try:
+        link = os.lstat(path)
+    except OSError:
+        raise _gone(media_id) from None
+    real = os.path.realpath(path)
+    if stat.S_ISLNK(link.st_mode) and not link_allowed(catalog, path, real):
+        raise HTTPException(403, f"media {media_id} is a symbolic link out of its folder; not served")
+    try:
+        st = os.stat(real)
+    except OSError:
+        raise _gone(media_id) from None
+    if not stat.S_ISREG(st.st_mode):
+        raise HTTPException(404, f"media {media_id} is not a regular file")
+    if real != os.path.normpath(path) and (st.st_size != media.size or abs(st.st_mtime - media.mtime) > 1e-3):
+        raise HTTPException(409, f"media {media_id} changed since it was indexed (its path has a symbolic link); "
+                                 f"re-index it")
+    return Servable(media, real, st)
+
+
+def link_allowed(catalog: Catalog, path: str, real: str) -> bool:
+    """A symbolic link may be followed when its target is inside the link's folder or is itself indexed."""
+    folder = os.path.realpath(os.path.dirname(path))
+    try:
+        inside = os.path.commonpath([folder, real]) == folder
+    except ValueError:
+        inside = False
+    return inside or catalog.media_by_path(real) is not None
+
+
+def content_type(kind: str, path: str) -> str:
+    """The Content-Type of a file: texts as UTF-8 text, known media suffixes of the file's own kind, else
+    bytes (a ``.html`` indexed as text is never served as a page)."""
+    if kind in TEXT_KINDS:
+        return "text/plain; charset=utf-8"
+    guessed = CONTENT_TYPES.get(os.path.splitext(path)[1].lower())
+    if guessed and guessed.startswith(f"{kind}/"):
+        return guessed
+    return "application/octet-stream"
+
+
+def file_response(file: Servable) -> FileResponse:
+    """The file itself, inline, with Range support."""
+    return FileResponse(
+        file.real,
+        media_type=content_type(file.media.kind, file.real),
+        stat_result=file.stat,
+        filename=os.path.basename(file.media.path),
+        content_disposition_type="inline",
+        headers={"Cache-Control": "private, max-age=3600"},
+    )
+
+
+class ThumbCache:
+    """A small LRU of encoded thumbnails, keyed by file identity and request."""
+
+    def __init__(self, items: int = THUMB_CACHE_ITEMS) -> None:
+        self.items = items
+        self._data: OrderedDict[tuple, Preview] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple) -> Preview | None:
+        with self._lock:
+            value = self._data.get(key)
+            if value is not None:
+                self._data.move_to_end(key)
+            return value
+
+    def put(self, key: tuple, value: Preview) -> None:
+        with self._lock:
+            self._data[key] = value
+            self._data.move_to_end(key)
+            while len(self._data) > self.items:
+                self._data.popitem(last=False)

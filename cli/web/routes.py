@@ -1,0 +1,185 @@
+"""The endpoints, in four groups: the page, queries, information, and media files.
+
+Each endpoint only routes: it reads its parameters, calls the library (:mod:`mmsearch.search`,
+:mod:`mmsearch.status`, :mod:`mmsearch.hit_data`, :mod:`mmsearch.media.previews`) with the app's
+:class:`~mmsearch.context.Context`, and shapes the answer (:mod:`.schemas`). Endpoints that query or decode
+are plain ``def`` functions, so FastAPI runs them in its thread pool and the event loop never blocks.
+"""
+from __future__ import annotations
+
+import io
+import time
+from pathlib import Path
+from typing import Annotated, Literal
+
+from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, UploadFile
+from fastapi import Path as PathParam
+from fastapi.responses import FileResponse, HTMLResponse, Response
+
+from mmsearch import search as searching
+from mmsearch import status
+from mmsearch.context import Context
+from mmsearch.hit_data import describe_hits
+from mmsearch.hits import Hit
+from mmsearch.media import previews
+
+from .files import file_response, servable
+from .guards import read_upload, require_token, require_token_or_query
+from .schemas import MEDIA_PROBLEMS, PROBLEMS, ErrorOut, MediaOut, Problem, SearchOut, StatsOut, media_out, search_out
+
+STATIC = Path(__file__).parent / "static"
+STATIC_TYPES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
+# The page loads nothing from elsewhere: no CDN, no inline script.
+PAGE_CSP = (
+    "default-src 'self'; img-src 'self' data: blob:; media-src 'self'; script-src 'self'; "
+    "style-src 'self'; object-src 'none'; base-uri 'none'; frame-ancestors 'none'; form-action 'self'"
+)
+MAX_ID = 2**63 - 1  # SQL integer range: larger ids are a 422, not an overflow deep in the database driver
+
+
+def get_context(request: Request) -> Context:
+    """The app's single shared Context."""
+    return request.app.state.context
+
+
+# Parameter types (module level: the annotations are strings, resolved in this namespace).
+Ctx = Annotated[Context, Depends(get_context)]
+Kind = Literal["image", "text", "video", "audio"]
+KindQ = Annotated[list[Kind] | None, Query(description="keep only these kinds (repeatable)")]
+TopQ = Annotated[int, Query(ge=1, le=200, description="number of hits")]
+PathQ = Annotated[str | None, Query(max_length=1000,
+                                       description="only files whose path matches this glob or substring")]
+IdQ = Annotated[int | None, Query(ge=1, le=MAX_ID)]
+MediaId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
+TextQ = Annotated[str, Query(min_length=1, max_length=2000, description="what you are looking for, in words")]
+SecondsQ = Annotated[float | None, Query(ge=0, le=1e7, allow_inf_nan=False, description="seconds (video, audio)")]
+SpanQ = Annotated[float | None, Query(gt=0, le=600, allow_inf_nan=False, description="seconds of audio")]
+SizeQ = Annotated[int, Query(ge=32, le=1024, description="longest side in pixels")]
+ImageFile = Annotated[UploadFile, File(description="an image (jpg, png, webp, gif, bmp, tiff)")]
+
+page = APIRouter(include_in_schema=False)
+queries = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=PROBLEMS)
+information = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=PROBLEMS)
+media_files = APIRouter(prefix="/api", dependencies=[Depends(require_token_or_query)], responses=MEDIA_PROBLEMS)
+ROUTERS = (page, queries, information, media_files)
+
+
+def _answer(ctx: Context, query: str, hits: list[Hit], started: float) -> SearchOut:
+    return search_out(query, describe_hits(ctx, hits), started)
+
+
+# -- the page ------------------------------------------------------------------------------------------
+@page.get("/")
+def index_page() -> HTMLResponse:
+    return HTMLResponse(
+        (STATIC / "index.html").read_text(encoding="utf-8"),
+        headers={"Content-Security-Policy": PAGE_CSP, "Cache-Control": "no-cache"},
+    )
+
+
+@page.get("/static/{name}")
+def static_file(name: str) -> Response:
+    # A fixed list of files: nothing from the request is ever joined to a path.
+    media_type = STATIC_TYPES.get(name)
+    if media_type is None:
+        raise HTTPException(404, "Not Found")
+    return Response((STATIC / name).read_bytes(), media_type=media_type, headers={"Cache-Control": "no-cache"})
+
+
+# -- queries -------------------------------------------------------------------------------------------
+@queries.get("/search", response_model=SearchOut, summary="Search by text")
+def search(request: Request, ctx: Ctx, q: TextQ, kind: KindQ = None, k: TopQ = 20,
+                path: PathQ = None) -> SearchOut:
+    started = time.perf_counter()
+    with request.app.state.search_lock:
+        hits = searching.search(ctx, q, k=k, kinds=kind, path=path or None)
+    return _answer(ctx, q, hits, started)
+
+
+@queries.post(
+    "/search/image",
+    response_model=SearchOut,
+    summary="Search by an uploaded image",
+    responses={413: {"model": Problem, "description": "upload too large"},
+               422: {"model": Problem, "description": "not a decodable image"}},
+)
+def search_image(request: Request, ctx: Ctx, file: ImageFile, kind: KindQ = None, k: TopQ = 20,
+                 path: PathQ = None) -> SearchOut:
+    from mmsearch.media.images import load_image
+
+    started = time.perf_counter()
+    data = read_upload(file, request.app.state.max_upload)
+    image, _, _ = load_image(io.BytesIO(data), max_side=1024)  # type: ignore[arg-type]  # a file object opens too
+    with request.app.state.search_lock:
+        hits = searching.search(ctx, image, k=k, kinds=kind, path=path or None)
+    return _answer(ctx, f"image {file.filename or ''}".strip(), hits, started)
+
+
+@queries.get(
+    "/similar",
+    response_model=SearchOut,
+    summary="More like this: hits similar to a hit (by its segment id) or to a whole file (media id)",
+    responses={404: {"model": Problem, "description": "no such segment or media, or it has no vector"}},
+)
+def similar(request: Request, ctx: Ctx, segment_id: IdQ = None, media_id: IdQ = None, kind: KindQ = None,
+            k: TopQ = 20, path: PathQ = None) -> SearchOut:
+    started = time.perf_counter()
+    with request.app.state.search_lock:
+        hits = searching.more_like(ctx, segment_id=segment_id, media_id=media_id, k=k, kinds=kind, path=path or None)
+    label = f"segment {segment_id}" if segment_id is not None else f"media {media_id}"
+    return _answer(ctx, f"like {label}", hits, started)
+
+
+# -- information ---------------------------------------------------------------------------------------
+@information.get("/stats", response_model=StatsOut, summary="Files, segments, spaces and their models")
+def stats(ctx: Ctx) -> dict:
+    return status.stats(ctx)
+
+
+@information.get("/errors", response_model=list[ErrorOut], summary="Files that could not be indexed, and why")
+def errors(ctx: Ctx) -> list[dict]:
+    return status.errors(ctx)
+
+
+@information.get("/media/{media_id}", response_model=MediaOut, summary="Facts about one indexed file",
+                 responses={404: {"model": Problem, "description": "no such media"}})
+def media_info(ctx: Ctx, media_id: MediaId) -> MediaOut:
+    media = ctx.catalog.media_by_id(media_id)
+    if media is None:
+        raise HTTPException(404, f"no media with id {media_id}")
+    return media_out(media)
+
+
+# -- media files ---------------------------------------------------------------------------------------
+@media_files.get(
+    "/media/{media_id}/file",
+    summary="The indexed file itself (supports HTTP Range requests)",
+    response_class=FileResponse,
+    responses={200: {"content": {"application/octet-stream": {}}, "description": "the file"},
+               206: {"description": "the requested byte range"},
+               416: {"description": "range not satisfiable"}},
+)
+def media_file(ctx: Ctx, media_id: MediaId) -> FileResponse:
+    return file_response(servable(ctx.catalog, media_id))
+
+
+@media_files.get(
+    "/media/{media_id}/thumb",
+    summary="Thumbnail: an image scaled down, a video's frame at t, an audio waveform from t for d seconds",
+    response_class=Response,
+    responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the thumbnail"},
+               422: {"model": Problem, "description": "the file cannot be decoded"}},
+)
+def media_thumb(request: Request, ctx: Ctx, media_id: MediaId, t: SecondsQ = None, d: SpanQ = None,
+                size: SizeQ = 320) -> Response:
+    file = servable(ctx.catalog, media_id)
+    media, st = file.media, file.stat
+    key = (media.id, file.real, st.st_size, st.st_mtime_ns, media.kind, t, d, size)
+    cache = request.app.state.thumbs
+    preview = cache.get(key)
+    if preview is None:
+        with request.app.state.thumb_slots:
+            preview = previews.thumbnail(media.kind, file.real, at=t, seconds=d, max_side=size,
+                                         duration=media.duration)
+        cache.put(key, preview)
+    return Response(preview.data, media_type=preview.media_type, headers={"Cache-Control": "private, max-age=86400"})

@@ -1,0 +1,137 @@
+"""The API's response models (they document it in the OpenAPI schema), and how library results become them."""
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from mmsearch.hit_data import HitData
+from mmsearch.media.previews import Window, window
+
+
+class HitOut(BaseModel):
+    """One search result. Times are seconds on the file's timeline, ``null`` for whole files."""
+
+    path: str
+    name: str = Field(description="file name of path")
+    kind: str = Field(description="image, text, video or audio")
+    score: float
+    start: float | None = None
+    end: float | None = None
+    space: str = Field(description="embedding space that matched")
+    keyframe: float | None = Field(None, description="video: time of the frame that matched best")
+    text: str | None = Field(None, description="the matching passage of a text hit")
+    linked: str | None = Field(None, description="a caption's image (path)")
+    linked_media_id: int | None = None
+    media_id: int
+    segment_id: int
+    media_url: str = Field(description="the file (Range requests supported); add ?token= when a token is set")
+    thumb_url: str | None = Field(None, description="thumbnail (image), keyframe (video), waveform (audio)")
+    linked_thumb_url: str | None = None
+
+
+class SearchOut(BaseModel):
+    query: str
+    hits: list[HitOut]
+    took_ms: float
+
+
+class MediaOut(BaseModel):
+    id: int
+    path: str
+    name: str
+    kind: str
+    size: int
+    duration: float | None = None
+    width: int | None = None
+    height: int | None = None
+    media_url: str
+    thumb_url: str | None = None
+
+
+class SpaceOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    name: str
+    model: str
+    dim: int
+    vectors: int
+
+
+class StatsOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    library: str
+    files: int
+    by_kind: dict[str, int]
+    segments: dict[str, int]
+    bytes: int
+    errors: int
+    spaces: list[SpaceOut]
+
+
+class ErrorOut(BaseModel):
+    path: str
+    stage: str
+    message: str
+    time: str
+
+
+class Problem(BaseModel):
+    detail: Any
+
+
+PROBLEMS: dict[int | str, dict[str, Any]] = {
+    400: {"model": Problem, "description": "bad query"},
+    401: {"model": Problem, "description": "missing or wrong access token"},
+}
+MEDIA_PROBLEMS: dict[int | str, dict[str, Any]] = {
+    **PROBLEMS,
+    403: {"model": Problem, "description": "file not served (symbolic link out of the library)"},
+    404: {"model": Problem, "description": "no such media, or its file is gone"},
+    409: {"model": Problem, "description": "file changed since it was indexed"},
+}
+
+
+# -- URLs ----------------------------------------------------------------------------------------------
+def media_url(media_id: int) -> str:
+    return f"/api/media/{media_id}/file"
+
+
+def _clock(seconds: float) -> str:
+    return f"{seconds:.3f}".rstrip("0").rstrip(".")
+
+
+def thumb_url(media_id: int, shown: Window | None) -> str | None:
+    """The thumbnail URL of a file showing ``shown`` (None: the file has no thumbnail)."""
+    if shown is None:
+        return None
+    params = [f"{name}={_clock(value)}" for name, value in (("t", shown.at), ("d", shown.seconds)) if value is not None]
+    return f"/api/media/{media_id}/thumb" + ("?" + "&".join(params) if params else "")
+
+
+# -- results -------------------------------------------------------------------------------------------
+def hit_out(data: HitData) -> HitOut:
+    hit, linked = data.hit, data.linked
+    return HitOut(
+        path=hit.path, name=data.name, kind=hit.kind, score=round(float(hit.score), 6),
+        start=hit.start, end=hit.end, space=hit.space, keyframe=hit.keyframe, text=hit.text, linked=hit.linked,
+        linked_media_id=linked.id if linked else None, media_id=hit.media_id, segment_id=hit.segment_id,
+        media_url=media_url(hit.media_id), thumb_url=thumb_url(hit.media_id, data.preview),
+        linked_thumb_url=thumb_url(linked.id, linked.preview) if linked else None,
+    )
+
+
+def search_out(query: str, hits: Sequence[HitData], started: float) -> SearchOut:
+    """A query's answer; ``started`` is its ``time.perf_counter()`` at arrival."""
+    return SearchOut(query=query, hits=[hit_out(h) for h in hits],
+                     took_ms=round((time.perf_counter() - started) * 1000, 1))
+
+
+def media_out(media: Any) -> MediaOut:
+    return MediaOut(
+        id=media.id, path=media.path, name=os.path.basename(media.path), kind=media.kind, size=media.size,
+        duration=media.duration, width=media.width, height=media.height,
+        media_url=media_url(media.id), thumb_url=thumb_url(media.id, window(media.kind)),
+    )
