@@ -182,9 +182,13 @@ class Engine:
         """The timed speech transcript of an audio or video file (empty when nothing was said)."""
         return status.transcript(self.context, path)
 
-    def thumbnail(self, hit: Hit, max_side: int = 320) -> Preview:
-        """A hit's preview as encoded bytes: the image (JPEG), a video hit's best-matching frame (JPEG), an
-        audio hit's waveform over its window (PNG). ``.image()`` decodes it; raises MmsearchError."""
+    def thumbnail(self, hit: Hit, max_side: int = 320) -> Any:
+        """A PIL image for a hit: the image itself, a video hit's best-matching frame, an audio hit's waveform
+        over its window. Raises MmsearchError."""
+        return self.preview(hit, max_side).image()
+
+    def preview(self, hit: Hit, max_side: int = 320) -> Preview:
+        """A hit's thumbnail as encoded bytes (JPEG for pictures, PNG for waveforms) with its media type."""
         from .media.previews import of_hit
 
         return of_hit(hit, max_side)

@@ -108,9 +108,11 @@ def test_engine_thumbnail_of_a_hit(tmp_path, colour_folder):
     with Engine(tmp_path / "lib", model="toy") as engine:
         engine.index([colour_folder])
         hit = engine.search("yellow", k=1, kinds=["image"])[0]
-        preview = engine.thumbnail(hit, max_side=32)
+        preview = engine.preview(hit, max_side=32)
+        thumb = engine.thumbnail(hit, max_side=32)
     r, g, b = centre(preview)
     assert preview.media_type == "image/jpeg" and max(preview.image().size) == 32 and r > 200 and g > 200 and b < 90
+    assert thumb.size == preview.image().size
 
 
 def test_waveform_of_silence_or_nothing_is_a_flat_picture():
