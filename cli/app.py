@@ -190,7 +190,7 @@ def _write_thumbs(engine, hits: list, folder: Path) -> None:
         if shown is None:
             continue
         try:
-            preview = engine.thumbnail(hit)
+            preview = engine.preview(hit)
         except MmsearchError as exc:
             err.print(f"  no thumbnail for {_show(hit.path)}: {exc}", highlight=False)
             continue
