@@ -10,6 +10,7 @@ detected on open and replayed from the stored vectors.
 """
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import functools
 import threading
@@ -283,6 +284,29 @@ class SimilaritySource:
         return bool(hit.start < end + 1e-6 and (hit.end if hit.end is not None else hit.start) > self.start - 1e-6)
 
 
+# What a failed write means, by words of the database's own message (SQLite, PostgreSQL).
+_WRITE_FAILURES: tuple[tuple[tuple[str, ...], str], ...] = (
+    (("disk is full", "no space left", "could not extend file", "disk full"),
+     "the disk holding the library is full: free some space and run the command again (nothing indexed "
+     "before was lost)"),
+    (("readonly database", "read-only", "read only", "permission denied"),
+     "the library is read-only here: make it writable, or use another --library"),
+    (("unable to open database", "no such table", "disk i/o error"),
+     "the library's catalog could not be written (was its folder removed or its disk unplugged during "
+     "the run?)"),
+)
+
+
+def write_failure(url: str, exc: BaseException) -> LibraryError:
+    """The one-line LibraryError for a write the database refused."""
+    why = " ".join(str(getattr(exc, "orig", exc)).split())
+    low = why.lower()
+    for words, meaning in _WRITE_FAILURES:
+        if any(w in low for w in words):
+            return LibraryError(f"{meaning} ({shown_url(url)}: {why})")
+    return LibraryError(f"cannot write to catalog {shown_url(url)}: {why}")
+
+
 def shown_url(url: str) -> str:
     """A database URL fit for a message: the password masked."""
     try:
@@ -354,7 +378,7 @@ class Catalog:
         while version < SCHEMA_VERSION:
             # Each step and its version bump commit together: a crash mid-migration leaves the
             # previous version, and the next open runs the step again.
-            with self.session.begin() as s:
+            with self._writing() as s:
                 for step in MIGRATIONS[version]:
                     if isinstance(step, str):
                         s.connection().exec_driver_sql(step)
@@ -362,6 +386,17 @@ class Catalog:
                         step(s.connection())
                 version += 1
                 s.merge(Meta(key="schema_version", value=str(version)))
+
+    @contextlib.contextmanager
+    def _writing(self) -> Iterator[Session]:
+        """One write transaction (one writer at a time in this process). A database that cannot take the
+        write — disk full, read-only, gone — raises LibraryError with one line saying so; the transaction is
+        rolled back, so nothing committed before is touched."""
+        try:
+            with self._write_lock, self.session.begin() as s:
+                yield s
+        except SQLAlchemyError as exc:
+            raise write_failure(self.url, exc) from None
 
     def schema_version(self) -> int:
         with self.session() as s:
@@ -382,7 +417,7 @@ class Catalog:
 
     def ensure_space(self, name: str, model_id: str, dim: int, spec: str = "") -> Space:
         """Create the space on first use; callers check model ids before writing."""
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             space = s.scalar(select(Space).where(Space.name == name))
             if space is None:
                 space = Space(name=name, model_id=model_id, dim=dim, epoch=0, spec=spec)
@@ -411,14 +446,14 @@ class Catalog:
             return list(s.scalars(select(Media).where(Media.content_hash == content_hash)))
 
     def touch_media(self, media_id: int, *, size: int, mtime: float, path: str | None = None) -> None:
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             values: dict = {"size": size, "mtime": mtime}
             if path is not None:
                 values["path"] = path
             s.execute(update(Media).where(Media.id == media_id).values(**values))
 
     def set_link(self, media_id: int, link_id: int | None) -> None:
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             s.execute(update(Media).where(Media.id == media_id).values(link_id=link_id))
 
     def write_media(
@@ -434,7 +469,7 @@ class Catalog:
         space whose vectors change gets its epoch bumped in the same transaction; the segments' words
         enter the full-text index, and ``jobs`` (aligned with ``items``) record each file's work.
         """
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             spaces = {sp.name: sp for sp in s.scalars(select(Space))}
             removed = _delete_media(s, list(replace_ids))
             media_ids: list[int] = []
@@ -460,7 +495,7 @@ class Catalog:
         """Delete media with their segments; returns (space id, segment id) of removed vectors."""
         if not media_ids:
             return []
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             removed = _delete_media(s, list(media_ids))
             for space_id in {sid for sid, _ in removed}:
                 s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
@@ -478,7 +513,7 @@ class Catalog:
         """Add segments to a file already in the library (a backfilled or re-embedded space), in ONE
         transaction with its job marks; its segments of ``replace_spaces`` go first, ``fields`` update
         its media row. The file's other segments are untouched."""
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             media = s.get(Media, media_id)
             if media is None:
                 raise LibraryError(f"media {media_id} is gone from the catalog")
@@ -504,7 +539,7 @@ class Catalog:
     # -- jobs -----------------------------------------------------------------------------------
     def set_jobs(self, media_id: int, marks: dict[str, "JobMark"]) -> None:
         """Record where one file stands with some of its work (no segments change)."""
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             _mark_jobs(s, media_id, marks)
 
     def jobs_of(self, media_id: int) -> dict[str, "JobMark"]:
@@ -671,7 +706,7 @@ class Catalog:
 
     def delete_segments(self, ids: Sequence[int]) -> None:
         """Delete segments by id (children are detached first) and bump the epochs of their spaces."""
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             spaces: set[int] = set()
             for chunk in _chunks(list(ids), 900):
                 spaces |= {sid for (sid,) in s.execute(
@@ -737,7 +772,7 @@ class Catalog:
     # -- errors ---------------------------------------------------------------------------------
     def record_error(self, path: str, stage: str, message: str, size: int | None = None,
                      mtime: float | None = None) -> None:
-        with self._write_lock, self.session.begin() as s:
+        with self._writing() as s:
             s.execute(delete(IngestError).where(IngestError.path == path))
             s.add(IngestError(path=path, stage=stage, message=message[:2000], size=size, mtime=mtime))
 

@@ -17,6 +17,7 @@ import threading
 import time
 from pathlib import Path
 from typing import Iterator
+from urllib.parse import quote
 
 import numpy as np
 
@@ -45,16 +46,23 @@ class Library:
         elif not self.root.is_dir():
             raise LibraryError(f"library path {self.root} is not a folder")
         self.index_dir = self.root / "index"
-        try:
-            self.index_dir.mkdir(mode=0o700, exist_ok=True)
-        except OSError as exc:
-            raise LibraryError(f"cannot use index folder {self.index_dir}: {exc.strerror}") from None
-        if create and not settings.database_url:  # user-only catalog; SQLite gives -wal/-shm the same mode
+        # A library on a read-only disk (a mounted archive, a remounted folder) is opened for searching
+        # only: SQLite's WAL cannot even be read there without `immutable`.
+        self.read_only = not os.access(self.root, os.W_OK)
+        if not self.index_dir.is_dir():
             try:
+                self.index_dir.mkdir(mode=0o700, exist_ok=True)
+            except OSError as exc:
+                raise LibraryError(f"cannot use index folder {self.index_dir}: {exc.strerror}") from None
+        if create and not settings.database_url and not self.read_only:
+            try:  # user-only catalog; SQLite gives -wal/-shm the same mode
                 os.close(os.open(self.root / "catalog.sqlite3", os.O_RDONLY | os.O_CREAT | os.O_CLOEXEC, 0o600))
             except OSError:
                 pass  # the catalog reports what is wrong
-        self.catalog = Catalog(settings.database, create=create)
+        url = settings.database
+        if self.read_only and not settings.database_url:
+            url = f"sqlite:///file:{quote(str(self.root / 'catalog.sqlite3'))}?immutable=1&uri=true"
+        self.catalog = Catalog(url, create=create and not self.read_only)
         self._indexes: dict[str, VectorIndex] = {}
         self.policy = policy_for(settings)
         self._dirty: set[str] = set()
@@ -68,7 +76,14 @@ class Library:
         """Take the library's writer lock or raise LibraryLockedError (one index run at a time)."""
         if self._lock_fd is not None:
             return
-        fd = os.open(self.root / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        if self.read_only:
+            raise LibraryError(f"the library folder {self.root} is read-only: it can be searched, not written "
+                               "(make it writable, or use another --library)")
+        try:
+            fd = os.open(self.root / ".writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+        except OSError as exc:
+            raise LibraryError(f"cannot write to the library folder {self.root}: {exc.strerror} "
+                               "(make it writable, or use another --library)") from None
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except OSError as exc:
@@ -204,11 +219,31 @@ class Library:
                     idx.finish_rebuild()
                     idx.start_rebuild()
                 faults.point("save")
-                idx.save(self.index_path(name), {"space": name, "model_id": spaces[name].model_id})
-                os.chmod(self.index_path(name), 0o600)
+                self._snapshot(idx, name, spaces[name].model_id)
             self._dirty.clear()
             self._last_save = time.monotonic()
             self._last_save_seconds = self._last_save - started
+
+    def _snapshot(self, idx: VectorIndex, name: str, model_id: str) -> None:
+        """Write one space's snapshot. A disk that refuses it (full, read-only, the folder gone) raises one
+        LibraryError line; the catalog already holds every committed vector, so nothing is lost: the next
+        open replays what the last good snapshot lacks."""
+        path = self.index_path(name)
+        try:
+            idx.save(path, {"space": name, "model_id": model_id})
+            os.chmod(path, 0o600)
+        except OSError as exc:
+            for stray in self.index_dir.glob(f".{path.name}.*.tmp") if self.index_dir.is_dir() else ():
+                stray.unlink(missing_ok=True)  # a half-written snapshot must not hold the disk
+            if not self.root.is_dir():
+                why = f"the library folder {self.root} disappeared during the run"
+            elif exc.errno == errno.ENOSPC:
+                why = "the disk holding the library is full: free some space and run the command again"
+            elif exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+                why = f"the library folder {self.root} is read-only: make it writable"
+            else:
+                why = f"cannot write the index snapshot {path}: {exc.strerror}"
+            raise LibraryError(f"{why} (every file indexed so far is kept in the catalog)") from None
 
     def close(self) -> None:
         try:
