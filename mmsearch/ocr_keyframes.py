@@ -16,8 +16,11 @@ changes. The rule reads a scene's text once per *stable text layout* instead:
    its end.
 4. Read: one frame per span with text: the scene keyframe for the span that contains it (its boxes then
    match the scene's thumbnail), for the others the already-probed frame nearest the run's middle (away
-   from transitions). With ``full_frame``, the recogniser reads that frame at full resolution in the
-   probe's boxes scaled up (no second detector pass on the large frame).
+   from transitions). With ``full_frame``, that frame is read at full resolution: by default with its own
+   detector pass at the reader's bound (``redetect``), which finds lines too small for the probes (text
+   under about 10 px at the probe's size is not detected); ``redetect=False`` scales the probe's boxes up
+   instead (one detector pass less per reading; small lines are lost). A run whose probes see no text at
+   all is not read (see docs/benchmarks.md, "OCR", for both costs).
    All readings of a scene go through one ``read_many`` call (one batched recogniser pass). Runs without
    boxes are not read and give no span.
 5. Merge: adjacent spans whose texts are the same (:func:`same_text`, after normalising case and
@@ -216,11 +219,14 @@ def read_scene_text(
     full_frame: Callable[[float], Image.Image | None] | None = None,
     probe_every: float = PROBE_EVERY,
     max_readings: int = MAX_READINGS,
+    redetect: bool = True,
 ) -> list[TextSpan]:
     """The text spans of one scene from its sampled ``frames`` (``(time, image)`` in time order).
 
     ``full_frame(time)``, when given, returns the frame at full resolution for reading (the detector's
-    probes use ``frames``' images); None from it falls back to the sampled frame.
+    probes use ``frames``' images); None from it falls back to the sampled frame. With ``redetect`` (the
+    default) the detector runs again on each full frame read, so lines too small for the probes are read
+    too; without it the probe's boxes are scaled up (cheaper, small lines lost).
     """
     frames = sorted(frames, key=lambda f: f[0])
     n = len(frames)
@@ -274,6 +280,9 @@ def read_scene_text(
         if full is None:
             images.append(sampled)
             boxes.append(layout(i).boxes)
+        elif redetect:
+            images.append(full)
+            boxes.append(None)
         else:  # the probe's boxes, scaled: the recogniser crops the full frame, no second detector pass
             images.append(full)
             sx, sy = full.width / max(1, sampled.width), full.height / max(1, sampled.height)

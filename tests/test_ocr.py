@@ -136,15 +136,23 @@ def test_given_boxes_skip_the_detector(reader):
     assert reader.counters.detect_calls == before
 
 
-def test_low_confidence_blocks_are_dropped(reader):
+def test_low_confidence_blocks_are_dropped(reader, monkeypatch):
     im = slide([("Quarterly revenue grew 12%", 64)], size=(800, 450))
-    strict = OcrReader.__new__(OcrReader)
-    strict.__dict__.update(reader.__dict__)
-    strict.min_confidence = 1.01  # nothing is that sure
-    assert reader.read(im) and strict.read(im) == []
+    boxes = reader.detect(im)
+    assert reader.read(im, boxes)
+    monkeypatch.setattr(reader, "min_confidence", 1.01)  # nothing is that sure
+    assert reader.read(im, boxes) == []
 
 
 # ----------------------------------------------------------------------------- off and unavailable
+
+def test_cuda_without_an_onnxruntime_gpu_build_runs_on_the_cpu():
+    import onnxruntime
+
+    if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
+        pytest.skip("this onnxruntime has CUDA")
+    assert OcrReader("bundled", device="cuda").device == "cpu"
+
 
 def test_off_is_a_clear_one_line_error():
     with pytest.raises(ModelUnavailableError) as err:

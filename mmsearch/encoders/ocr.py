@@ -165,6 +165,14 @@ def _package_version() -> str:
         return "unknown"
 
 
+def _ort_has_cuda() -> bool:
+    try:
+        import onnxruntime
+    except ImportError:
+        return False
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
 def _one(folder: Path, pattern: str) -> Path | None:
     found = sorted(folder.glob(pattern))
     return found[0] if found else None
@@ -207,7 +215,8 @@ class OcrReader:
         self.det_max_side = max(MIN_SIDE, int(det_max_side))
         self.use_cls = bool(use_cls)
         self.min_confidence = self.MIN_CONFIDENCE if min_confidence is None else float(min_confidence)
-        self.device = "cuda" if str(device).startswith("cuda") else "cpu"
+        # CUDA only through an onnxruntime build that has it (onnxruntime-gpu); otherwise the CPU, silently
+        self.device = "cuda" if str(device).startswith("cuda") and _ort_has_cuda() else "cpu"
         self.counters = OcrCounters()
         threads = cpu_threads if cpu_threads and cpu_threads > 0 else (os.cpu_count() or 1)
         paths = self._resolve(spec)
