@@ -39,6 +39,9 @@ class Settings:
     audio_model: str = ""
     speech_model: str = ""
     text_model: str = ""
+    # Text in pictures (mmsearch/encoders/ocr.py): "bundled" (PP-OCRv4 from rapidocr-onnxruntime), a folder
+    # with PP-OCR det/rec .onnx files, or "off" to skip the ocr job.
+    ocr_model: str = "bundled"
     device: str = "auto"
     # Images (video frames) per encoder batch; 0 = fitted: 32 on the CPU, sized to the card's free
     # memory on CUDA (encoders/base.py, batch_for_memory).
