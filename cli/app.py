@@ -166,11 +166,18 @@ def search(
         "--thumbs", help="Write a preview per hit into this folder: JPEG (image, video frame), PNG (audio waveform)."
     )] = None,
     keyword: Annotated[bool, typer.Option("--keyword", help="Exact words in transcripts, subtitles and texts.")] = False,
+    min_score: Annotated[float | None, typer.Option(
+        "--min-score", help="Leave out hits below this calibrated score (standard deviations above a typical "
+        "item; the web page uses 2.0)."
+    )] = None,
+    sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best hits, oldest first).")] = "relevance",
 ) -> None:
-    """Find images, texts, video scenes and sounds that match a description."""
+    """Find images, texts, video scenes and sounds that match a description: by meaning and by words."""
     def action(engine):
-        find = engine.keyword_search if keyword else engine.search
-        found = find(query, k=top, kinds=kind, path=path)
+        if keyword:
+            found = engine.keyword_search(query, k=top, kinds=kind, path=path)
+        else:
+            found = engine.search(query, k=top, kinds=kind, path=path, min_score=min_score, sort=sort)
         if thumbs is not None:
             _write_thumbs(engine, found, thumbs)
         return found

@@ -220,6 +220,8 @@ class SegmentRow:
     link_id: int | None
     link_path: str | None = None
     link_kind: str | None = None
+    space_id: int | None = None  # the space of its vector (None: a segment without one)
+    media_time: float | None = None  # when the file was made, as far as known (its mtime for now)
 
 
 @dataclass(frozen=True)
@@ -735,33 +737,33 @@ class Catalog:
                 yield ids, decode_vectors([r[1] for r in rows], dim)
                 last = int(ids[-1])
 
-    def sample_vectors(self, space_id: int, dim: int, n: int) -> np.ndarray:
-        """About ``n`` stored vectors of a space drawn at random (all of them for a small space).
+    def sample_vectors(self, space_id: int, dim: int, n: int, kinds: Sequence[str] | None = None) -> np.ndarray:
+        """About ``n`` stored vectors of a space (of segments of ``kinds``, if given) drawn at random; all of
+        them for a small set.
 
-        Draws random ids between the space's smallest and largest segment id and keeps those of the
-        space: a few indexed lookups, never a scan of a large table.
-        """
+        Draws random ids between the space's smallest and largest segment id and keeps those that belong:
+        a few indexed lookups, never a scan of a large table. A rare kind that random ids seldom hit is
+        read directly, up to ``n`` rows."""
         import random
 
+        where = [Segment.space_id == space_id] + ([Segment.kind.in_(list(kinds))] if kinds else [])
         with self.session() as s:
-            lo, hi, count = s.execute(
-                select(func.min(Segment.id), func.max(Segment.id), func.count(Segment.id)).where(Segment.space_id == space_id)
-            ).one()
+            lo, hi, count = s.execute(select(func.min(Segment.id), func.max(Segment.id), func.count(Segment.id))
+                                      .where(*where)).one()
             if not count:
                 return np.zeros((0, dim), np.float32)
             if count <= n:
-                blobs = s.scalars(select(Segment.vector).where(Segment.space_id == space_id)).all()
-                return decode_vectors(list(blobs), dim)
+                return decode_vectors(list(s.scalars(select(Segment.vector).where(*where))), dim)
             rng = random.Random(space_id)  # the same sample for the same library state
             blobs: list[bytes] = []
             for _ in range(4):
                 ids = sorted({rng.randint(lo, hi) for _ in range(n)})
                 for chunk in _chunks(ids, 900):
-                    blobs += s.scalars(
-                        select(Segment.vector).where(Segment.space_id == space_id, Segment.id.in_(chunk))
-                    ).all()
+                    blobs += s.scalars(select(Segment.vector).where(*where, Segment.id.in_(chunk))).all()
                 if len(blobs) >= n // 2:
                     break
+            if len(blobs) < n // 2:
+                blobs = list(s.scalars(select(Segment.vector).where(*where).limit(n)))
             return decode_vectors(blobs[:n], dim)
 
     def vector_ids(self, space_id: int) -> np.ndarray:
@@ -829,7 +831,8 @@ def _segment_columns():
     linked = aliased(Media)
     return (
         select(Segment.id, Segment.media_id, Segment.kind, Segment.start, Segment.end, Segment.keyframe,
-               Segment.parent_id, Segment.text, Media.path, Media.kind, Media.link_id, linked.path, linked.kind)
+               Segment.parent_id, Segment.text, Media.path, Media.kind, Media.link_id, linked.path, linked.kind,
+               Segment.space_id, Media.mtime)
         .join(Media, Media.id == Segment.media_id)
         .outerjoin(linked, linked.id == Media.link_id)
     )

@@ -139,23 +139,28 @@ class Engine:
         return integrity.repair(self.context) if repair else integrity.check(self.context)
 
     # -- queries --------------------------------------------------------------------------------
-    def search(self, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None) -> list[Hit]:
-        """Rank the library's segments against a query.
+    def search(self, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
+               min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+        """Rank the library's segments against a query: meaning in every space, words (full text and
+        phonetic keys) for a text, fused on one calibrated scale.
 
         Args:
             query: a text (``str``), an image file (``pathlib.Path``) or a PIL image.
             k: number of hits.
             kinds: restrict to media kinds among ``image``, ``text``, ``video``, ``audio``.
             path: keep only files whose path matches this glob (a plain string matches as ``*string*``).
+            min_score: leave out hits below this calibrated score (the web page uses ``ranking.PAGE_MIN_SCORE``).
+            sort: ``relevance`` (default) or ``date`` (the k most relevant, oldest first).
         """
-        return search.search(self.context, query, k, kinds, path)
+        return search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort)
 
-    def similar(self, image: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None) -> list[Hit]:
+    def similar(self, image: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
+                min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
         """Images (and video scenes) that look like ``image``, and texts that describe it.
 
         An image already in the library is queried with its stored vector and left out of the hits.
         """
-        return search.similar(self.context, image, k, kinds, path)
+        return search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort)
 
     def search_vectors(self, queries: dict[str, np.ndarray], k: int, kinds: Sequence[str] | None = None,
                        path: str | None = None, exclude: Iterable[int] = ()) -> list[Hit]:

@@ -43,9 +43,14 @@ def words(text: str | None) -> list[str]:
     return [w for w in _WORD.findall((text or "").lower().replace("_", " ")) if w]
 
 
+def phonetic_keys(text: str) -> list[str]:
+    """The phonetic keys of a text's words; empty until mmsearch.phonetic lands (issue 14)."""
+    return []
+
+
 def phonetic_text(text: str) -> str:
-    """The phonetic column of a text (space-separated keys); empty until mmsearch.phonetic lands."""
-    return ""
+    """The phonetic column of a text: its keys, space-separated."""
+    return " ".join(phonetic_keys(text))
 
 
 def name_words(path: str) -> str:

@@ -45,6 +45,28 @@ class SegmentKind(StrEnum):
     SPEECH = "speech"  # a transcript passage
 
 
+class Modality(StrEnum):
+    """What a stored item is to a query: its cosines live on their own scale (the "modality gap")."""
+
+    VISUAL = "visual"
+    TEXTUAL = "textual"
+    SOUND = "sound"
+
+
+MODALITY_OF: dict[str, Modality] = {
+    SegmentKind.IMAGE: Modality.VISUAL,
+    SegmentKind.SCENE: Modality.VISUAL,
+    SegmentKind.FRAME: Modality.VISUAL,
+    SegmentKind.TEXT: Modality.TEXTUAL,
+    SegmentKind.SUBTITLE: Modality.TEXTUAL,
+    SegmentKind.SPEECH: Modality.TEXTUAL,
+    SegmentKind.AUDIO: Modality.SOUND,
+}
+SEGMENT_KINDS_OF: dict[Modality, tuple[str, ...]] = {
+    m: tuple(k for k, of in MODALITY_OF.items() if of == m) for m in Modality
+}
+
+
 class Space(StrEnum):
     """Embedding spaces (``space.name``): one encoder's output each."""
 

@@ -6,6 +6,16 @@ of the candidate's own space, ``score = (cosine - mean) / std``. Within one spac
 map (the cosine order is kept exactly); across spaces it puts "how unusual is this match for this
 model" on one scale.
 
+The background is drawn per space *and stored modality* (visual, textual, sound: :mod:`mmsearch.samples`):
+one model's cosines with texts and with images live on different scales, and one background per space
+would let one modality bury the other.
+
+Words count too (:func:`fuse`): a segment whose text or file name holds the query's words (the
+full-text index; phonetic keys for misheard words) gains ``LEXICAL_Z x coverage`` on the same
+calibrated scale — a segment with every query word scores as if it stood ``LEXICAL_Z`` (3) standard
+deviations higher. Its own semantic score is kept, so words and meaning add up. Every hit lists the
+``signals`` that found it: the spaces, ``fulltext``, ``phonetic``.
+
 Grouping turns the merged, best-first candidates into hits: one hit per whole file; for moments, a
 segment that overlaps a better one of the same file (from any space: a scene, its soundtrack, its
 speech) is absorbed by it, and the better one keeps its own, more precise span; moments that merely
@@ -16,7 +26,7 @@ from __future__ import annotations
 import dataclasses
 import fnmatch
 from dataclasses import dataclass
-from typing import Callable, Collection, Iterable
+from typing import Any, Callable, Collection, Iterable, Sequence
 
 import numpy as np
 
@@ -47,14 +57,64 @@ class Background:
         return (cosine - self.mean) / self.std
 
 
+PAGE_MIN_SCORE = 2.0  # the web page's cut-off: at least two standard deviations above the background
+LEXICAL_Z = 3.0  # what a segment holding every query word adds, in background standard deviations
+PHONETIC_SHARE = 0.5  # a query word matched only by its sound counts this much of an exact match
+FULLTEXT, PHONETIC = "fulltext", "phonetic"
+
+
 @dataclass(frozen=True)
 class Candidate:
-    """One segment found for a query: calibrated score, raw cosine, the row, the space that matched."""
+    """One segment found for a query: calibrated score, raw cosine, the row, the space that matched,
+    and the signals behind the score."""
 
     score: float
     cosine: float
     row: SegmentRow
     space: str
+    signals: frozenset[str] = frozenset()
+
+
+@dataclass(frozen=True)
+class WordMatch:
+    """How much of a query a segment's words hold: exact words, and words matched by sound only."""
+
+    exact: float  # fraction of query words found as words
+    phonetic: float = 0.0  # fraction found only by their phonetic key
+
+    @property
+    def coverage(self) -> float:
+        return min(1.0, self.exact + PHONETIC_SHARE * self.phonetic)
+
+    def signals(self) -> frozenset[str]:
+        return frozenset(([FULLTEXT] if self.exact else []) + ([PHONETIC] if self.phonetic else []))
+
+
+def word_match(terms: Sequence[str], words: Collection[str], term_keys: Sequence[Collection[str]] = (),
+               keys: Collection[str] = ()) -> WordMatch:
+    """Coverage of query ``terms`` by a segment's ``words``; a term missing as a word but sharing a phonetic
+    key (``term_keys[i]`` against the segment's ``keys``) counts as a phonetic match."""
+    if not terms:
+        return WordMatch(0.0)
+    exact = [t in words for t in terms]
+    sound = [not e and i < len(term_keys) and bool(set(term_keys[i]) & set(keys)) for i, e in enumerate(exact)]
+    return WordMatch(sum(exact) / len(terms), sum(sound) / len(terms))
+
+
+def fuse(semantic: Iterable[Candidate], lexical: dict[int, tuple[WordMatch, Candidate]]) -> list[Candidate]:
+    """Semantic candidates and word matches of the same segments combined (see the module docstring).
+    ``lexical`` maps a segment id to its word match and its candidate (scored semantically when the
+    segment has a vector in a queried space, else 0)."""
+    out: dict[int, Candidate] = {}
+    for c in semantic:
+        best = out.get(c.row.id)
+        if best is None or c.score > best.score:
+            out[c.row.id] = c
+    for seg_id, (match, found) in lexical.items():
+        base = out.get(seg_id, found)
+        out[seg_id] = dataclasses.replace(base, score=base.score + LEXICAL_Z * match.coverage,
+                                          signals=base.signals | match.signals())
+    return sorted(out.values(), key=lambda c: -c.score)
 
 
 @dataclass(frozen=True)
@@ -90,18 +150,20 @@ def as_moment(row: SegmentRow) -> SegmentRow:
 
 
 def candidates(
-    scores: Iterable[float], ids: Iterable[int], rows: dict[int, SegmentRow], background: Background,
-    space: str, keep: Callable[[SegmentRow], bool],
+    scores: Iterable[float], ids: Iterable[int], rows: dict[int, SegmentRow],
+    background: Callable[[SegmentRow], Background], space: str, keep: Callable[[SegmentRow], bool],
 ) -> list[Candidate]:
-    """Index results (score, id) joined with their rows, turned into moments, filtered and calibrated."""
+    """Index results (cosine, id) joined with their rows, turned into moments, filtered and calibrated
+    against the background of each row's stored modality."""
     out = []
+    signals = frozenset({space})
     for s, i in zip(scores, ids):
         row = rows.get(int(i))
         if row is None:
             continue
-        row = as_moment(row)
-        if keep(row):
-            out.append(Candidate(background.calibrate(float(s)), float(s), row, space))
+        moment = as_moment(row)
+        if keep(moment):
+            out.append(Candidate(background(row).calibrate(float(s)), float(s), moment, space, signals))
     return out
 
 
@@ -111,25 +173,28 @@ def overlaps(a_start: float, a_end: float | None, b_start: float | None, b_end: 
 
 
 def group(ranked: Iterable[Candidate]) -> list[Hit]:
-    """Best-first candidates -> hits: one per whole file, one per set of overlapping moments of a file."""
+    """Best-first candidates -> hits: one per whole file, one per set of overlapping moments of a file.
+    An absorbed candidate's signals join the hit that absorbed it."""
     hits: list[Hit] = []
-    whole: set[int] = set()
+    whole: dict[int, Hit] = {}
     timed: dict[int, list[Hit]] = {}
     for c in ranked:
         row = c.row
         if row.start is None:
-            if row.media_id in whole:
-                continue
-            whole.add(row.media_id)
+            owner = whole.get(row.media_id)
         else:
-            group_ = timed.setdefault(row.media_id, [])
-            if any(overlaps(row.start, row.end, h.start, h.end) for h in group_):
-                continue
+            owner = next((h for h in timed.get(row.media_id, ()) if overlaps(row.start, row.end, h.start, h.end)), None)
+        if owner is not None:
+            owner.extra["signals"] = sorted(set(owner.extra["signals"]) | c.signals)
+            continue
         hit = Hit(path=row.path, kind=row.media_kind, score=c.score, start=row.start, end=row.end, space=c.space,
                   keyframe=row.keyframe, text=row.text, linked=row.link_path, media_id=row.media_id,
-                  segment_id=row.id, extra={"cosine": round(c.cosine, 6)})
-        if row.start is not None:
-            timed[row.media_id].append(hit)
+                  segment_id=row.id, extra={"cosine": round(c.cosine, 6), "signals": sorted(c.signals or {c.space}),
+                                                   "media_time": row.media_time})
+        if row.start is None:
+            whole[row.media_id] = hit
+        else:
+            timed.setdefault(row.media_id, []).append(hit)
         hits.append(hit)
     return hits
 
@@ -138,3 +203,18 @@ def merge(per_space: Iterable[Collection[Candidate]], k: int) -> list[Hit]:
     """Candidates of every space merged on calibrated scores, grouped, the top ``k``."""
     ranked = sorted((c for cands in per_space for c in cands), key=lambda c: -c.score)
     return group(ranked)[:k]
+
+
+SORTS: dict[str, Callable[[Hit], Any]] = {
+    "relevance": lambda h: -h.score,
+    "date": lambda h: (h.extra.get("media_time") or 0.0, h.start or 0.0),
+}
+
+
+def finish(hits: list[Hit], k: int, min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+    """The top ``k`` hits at or above ``min_score`` (calibrated scale), in ``sort`` order (``relevance`` or
+    ``date``: the k most relevant, then listed oldest first)."""
+    if sort not in SORTS:
+        raise ValueError(f"unknown sort {sort!r}; choose from {', '.join(SORTS)}")
+    kept = [h for h in hits if min_score is None or h.score >= min_score][:k]
+    return sorted(kept, key=SORTS[sort])

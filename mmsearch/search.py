@@ -10,16 +10,31 @@ from __future__ import annotations
 
 import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Callable, Sequence
 
 import numpy as np
 
+from . import fulltext
+from .catalog import SegmentRow
 from .catalog import Space as SpaceRow
 from .context import Context
 from .errors import MmsearchError, NotFoundError
 from .hits import Hit
-from .kinds import MediaKind, Space, parse_kinds
-from .ranking import Background, Candidate, Filters, as_moment, candidates, group, merge
+from .kinds import MODALITY_OF, MediaKind, Modality, Space, parse_kinds
+from .ranking import (
+    FULLTEXT,
+    Background,
+    Candidate,
+    Filters,
+    WordMatch,
+    as_moment,
+    candidates,
+    finish,
+    fuse,
+    group,
+    merge,
+    word_match,
+)
 from .threads import single_threaded
 
 
@@ -31,28 +46,43 @@ def check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...] | None:
         raise MmsearchError(str(exc)) from None
 
 
-def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = None,
-           path: str | None = None) -> list[Hit]:
-    """Rank the library against a text (``str``), an image file (``Path``) or a PIL image."""
+def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None,
+           *, min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+    """Rank the library against a text (``str``), an image file (``Path``) or a PIL image.
+
+    A text is matched by meaning in every space that takes text and by its words (full-text index and
+    phonetic keys), fused on the calibrated scale (:mod:`mmsearch.ranking`). ``min_score`` drops hits
+    below it; ``sort`` is ``relevance`` or ``date``."""
     wanted = check_kinds(kinds)
-    if isinstance(query, str):
-        if not query.strip():
-            raise MmsearchError("empty query")
-        with single_threaded():  # every space's text encoder; search_vectors takes care of itself
-            queries = text_queries(ctx, query)
-        return search_vectors(ctx, queries, k, Filters(wanted, path))
-    return similar(ctx, query, k, wanted, path)
+    if not isinstance(query, str):
+        return similar(ctx, query, k, wanted, path, min_score=min_score, sort=sort)
+    if not query.strip():
+        raise MmsearchError("empty query")
+    with single_threaded():  # every space's text encoder; search_vectors takes care of itself
+        queries = text_queries(ctx, query)
+    filters = Filters(wanted, path)
+    with single_threaded():
+        per_space = _per_space(ctx, queries, k, filters)
+        lexical = word_candidates(ctx, query, queries, filters, k)
+    try:
+        return finish(group(fuse([c for cands in per_space for c in cands], lexical)), k, min_score, sort)
+    except ValueError as exc:
+        raise MmsearchError(str(exc)) from None
 
 
 def similar(ctx: Context, image: Any, k: int = 10, kinds: Sequence[str] | None = None,
-            path: str | None = None) -> list[Hit]:
+            path: str | None = None, *, min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
     """Images (and video scenes) that look like ``image``, and texts that describe it. An image already
     in the library is queried with its stored vector and left out of the hits."""
     wanted = check_kinds(kinds)
     with single_threaded():
         vector, exclude = image_query(ctx, image)
     excluded = frozenset({exclude}) if exclude else frozenset()
-    return search_vectors(ctx, {Space.CLIP: vector}, k, Filters(wanted, path, excluded))
+    hits = search_vectors(ctx, {Space.CLIP: vector}, k, Filters(wanted, path, excluded))
+    try:
+        return finish(hits, k, min_score, sort)
+    except ValueError as exc:
+        raise MmsearchError(str(exc)) from None
 
 
 def text_queries(ctx: Context, text: str) -> dict[str, np.ndarray]:
@@ -86,13 +116,31 @@ def image_query(ctx: Context, image: Any) -> tuple[np.ndarray, int | None]:
 def search_vectors(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Filters = Filters()) -> list[Hit]:
     """Rank the library against ready-made query vectors, one per space name: search every space,
     merge on calibrated scores, group moments, keep the top k."""
-    per_space = []
     with single_threaded():
-        for name, vector in queries.items():
-            space = ctx.catalog.space(name)
-            if space is not None:
-                per_space.append(space_candidates(ctx, space, vector, k, filters))
+        per_space = _per_space(ctx, queries, k, filters)
     return merge(per_space, k)
+
+
+def _per_space(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Filters) -> list[list[Candidate]]:
+    out = []
+    for name, vector in queries.items():
+        space = ctx.catalog.space(name)
+        if space is not None:
+            out.append(space_candidates(ctx, space, vector, k, filters))
+    return out
+
+
+def _background(ctx: Context, space: SpaceRow, vector: np.ndarray, ntotal: int) -> Callable[[SegmentRow], Background]:
+    """The calibration of ``vector``'s cosines in ``space``, per stored modality of a row (computed once each)."""
+    done: dict[Modality, Background] = {}
+
+    def of(row: SegmentRow) -> Background:
+        modality = MODALITY_OF.get(row.kind, Modality.VISUAL)
+        if modality not in done:
+            done[modality] = Background.of(ctx.backgrounds.sample(ctx.catalog, space, modality, ntotal), vector)
+        return done[modality]
+
+    return of
 
 
 def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, filters: Filters) -> list[Candidate]:
@@ -101,7 +149,7 @@ def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, 
     total = index.ntotal
     if total == 0:
         return []
-    background = Background.of(ctx.backgrounds.sample(ctx.catalog, space, total), vector)
+    background = _background(ctx, space, vector, total)
     keep = filters.matcher()
     fetch = min(total, max(4 * k, k + 32))
     while True:
@@ -111,6 +159,41 @@ def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, 
         if len(group(cands)) >= k or fetch >= total:
             return cands
         fetch = min(total, fetch * 4)
+
+
+def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], filters: Filters,
+                    k: int) -> dict[int, tuple[WordMatch, Candidate]]:
+    """Segments whose words (text, file name, phonetic keys) match the query, from the full-text index,
+    each with its word match and its semantic score where it has a vector in a queried space."""
+    terms = fulltext.query_terms(query)
+    found = ctx.catalog.fulltext(query, limit=max(200, 20 * k))
+    if not terms or not found:
+        return {}
+    rows = ctx.catalog.segments([i for i, _ in found])
+    keep = filters.matcher()
+    spaces = {sp.id: sp for sp in ctx.catalog.spaces()}
+    blobs = ctx.catalog.vector_blobs([i for i in rows if rows[i].space_id in spaces])
+    term_keys = [fulltext.phonetic_keys(t) for t in terms]
+    out: dict[int, tuple[WordMatch, Candidate]] = {}
+    for seg_id, row in rows.items():
+        moment = as_moment(row)
+        if not keep(moment):
+            continue
+        words = set(fulltext.words(row.text)) | set(fulltext.words(fulltext.name_words(row.path)))
+        match = word_match(terms, words, term_keys, fulltext.phonetic_keys(row.text or ""))
+        if not match.coverage:
+            continue
+        score = cosine = 0.0
+        space = spaces.get(row.space_id) if row.space_id is not None else None
+        name = space.name if space is not None else FULLTEXT
+        if space is not None and space.name in queries and seg_id in blobs:
+            stored = np.frombuffer(bytes(blobs[seg_id]), dtype=np.float16).astype(np.float32)
+            if stored.shape == (space.dim,):
+                cosine = float(stored @ queries[space.name])
+                total = ctx.library.index(space).ntotal
+                score = _background(ctx, space, queries[space.name], total)(row).calibrate(cosine)
+        out[seg_id] = (match, Candidate(score, cosine, moment, name, frozenset()))
+    return out
 
 
 def keyword_search(ctx: Context, words: str, k: int = 10, kinds: Sequence[str] | None = None,

@@ -502,3 +502,17 @@ def test_fuzz_the_openapi_schema_finds_no_server_error(client, library):
 
     check()
     assert 200 in seen and 422 in seen  # the pass reached both real answers and validation
+
+
+def test_the_page_asks_for_the_documented_cut_off_and_hits_say_what_found_them(client, library):
+    import re
+
+    from mmsearch.ranking import PAGE_MIN_SCORE
+
+    js = client.get("/static/app.js").text
+    assert float(re.search(r"const PAGE_MIN_SCORE = ([0-9.]+);", js).group(1)) == PAGE_MIN_SCORE
+    everything = client.get("/api/search", params={"q": "red"}).json()["hits"]
+    strong = client.get("/api/search", params={"q": "red", "min_score": PAGE_MIN_SCORE}).json()["hits"]
+    assert everything and all(h["signals"] for h in everything)
+    assert [h["path"] for h in strong] == [h["path"] for h in everything if h["score"] >= PAGE_MIN_SCORE]
+    assert len(strong) < len(everything)

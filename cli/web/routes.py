@@ -22,6 +22,7 @@ from mmsearch.context import Context
 from mmsearch.hit_data import describe_hits
 from mmsearch.hits import Hit
 from mmsearch.media import previews
+from mmsearch.ranking import PAGE_MIN_SCORE
 
 from .files import file_response, servable
 from .guards import read_upload, require_token, require_token_or_query
@@ -47,6 +48,10 @@ Ctx = Annotated[Context, Depends(get_context)]
 Kind = Literal["image", "text", "video", "audio"]
 KindQ = Annotated[list[Kind] | None, Query(description="keep only these kinds (repeatable)")]
 TopQ = Annotated[int, Query(ge=1, le=200, description="number of hits")]
+MinScoreQ = Annotated[float | None, Query(ge=-100, le=100, allow_inf_nan=False,
+                                          description="leave out hits below this calibrated score (the page sends "
+                                          f"{PAGE_MIN_SCORE}); default: none")]
+SortQ = Annotated[Literal["relevance", "date"], Query(description="relevance, or date (the best hits, oldest first)")]
 PathQ = Annotated[str | None, Query(max_length=1000,
                                        description="only files whose path matches this glob or substring")]
 IdQ = Annotated[int | None, Query(ge=1, le=MAX_ID)]
@@ -89,10 +94,10 @@ def static_file(name: str) -> Response:
 # -- queries -------------------------------------------------------------------------------------------
 @queries.get("/search", response_model=SearchOut, summary="Search by text")
 def search(request: Request, ctx: Ctx, q: TextQ, kind: KindQ = None, k: TopQ = 20,
-                path: PathQ = None) -> SearchOut:
+           path: PathQ = None, min_score: MinScoreQ = None, sort: SortQ = "relevance") -> SearchOut:
     started = time.perf_counter()
     with request.app.state.search_lock:
-        hits = searching.search(ctx, q, k=k, kinds=kind, path=path or None)
+        hits = searching.search(ctx, q, k=k, kinds=kind, path=path or None, min_score=min_score, sort=sort)
     return _answer(ctx, q, hits, started)
 
 

@@ -31,6 +31,8 @@ class HitOut(BaseModel):
     media_url: str = Field(description="the file (Range requests supported); add ?token= when a token is set")
     thumb_url: str | None = Field(None, description="thumbnail (image), keyframe (video), waveform (audio)")
     linked_thumb_url: str | None = None
+    signals: list[str] = Field(default_factory=list,
+                               description="what found it: embedding spaces (clip, text, audio), fulltext, phonetic")
 
 
 class SearchOut(BaseModel):
@@ -120,6 +122,7 @@ def hit_out(data: HitData) -> HitOut:
         linked_media_id=linked.id if linked else None, media_id=hit.media_id, segment_id=hit.segment_id,
         media_url=media_url(hit.media_id), thumb_url=thumb_url(hit.media_id, data.preview),
         linked_thumb_url=thumb_url(linked.id, linked.preview) if linked else None,
+        signals=list(hit.extra.get("signals", [hit.space])),
     )
 
 

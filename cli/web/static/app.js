@@ -1,4 +1,6 @@
 // mmsearch web page: plain JS, no build step, nothing loaded from the network but this server.
+// The page's relevance cut-off: mmsearch.ranking.PAGE_MIN_SCORE (tests/test_web_api.py keeps the two equal).
+const PAGE_MIN_SCORE = 2.0;
 "use strict";
 
 (function () {
@@ -94,7 +96,7 @@
       render(data.hits);
       status.textContent = data.hits.length
         ? `${data.hits.length} results for ${label} (${Math.round(data.took_ms)} ms)`
-        : `Nothing found for ${label}.`;
+        : `No good match for ${label}.`;
     } catch (err) {
       status.textContent = err.message;
       status.classList.add("error");
@@ -106,7 +108,7 @@
   function searchText(q) {
     q = q.trim();
     if (!q) { input.focus(); return; }
-    const params = addKinds(new URLSearchParams({ q }));
+    const params = addKinds(new URLSearchParams({ q, min_score: PAGE_MIN_SCORE }));
     const state = new URLSearchParams({ q });
     for (const k of kinds()) state.append("kind", k);
     history.replaceState(null, "", location.pathname + location.search + "#" + state.toString());
@@ -161,7 +163,8 @@
         el("div", { class: "meta" },
           el("span", { class: "kind kind-" + hit.kind, text: hit.kind }),
           el("span", { class: "score", text: hit.score.toFixed(3) }),
-          time ? el("span", { class: "time", text: time }) : null),
+          time ? el("span", { class: "time", text: time }) : null,
+          el("span", { class: "signals", title: "what found it", text: (hit.signals || []).join(" · ") })),
         el("div", { class: "name", text: hit.name }),
         el("button", { type: "button", class: "more", tabIndex: -1, text: "More like this", "data-action": "more" }),
       );
