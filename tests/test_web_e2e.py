@@ -107,6 +107,10 @@ def test_typing_a_query_shows_the_right_thumbnail_first_and_keyboard_moves(page,
     assert float(first.locator(".score").inner_text()) > 0 and first.locator(".time").count() == 0
     assert "#q=green" in page.url
 
+    # Only the good match shows; the weaker ones wait behind a button.
+    assert page.locator(".hit").count() == 1
+    page.click("button.weaker")
+    page.wait_for_function("document.querySelectorAll('.hit').length >= 3", timeout=10_000)
     # Keyboard: ArrowDown from the box to the first hit, ArrowRight to the next, Tab to the one after.
     page.press("#q", "ArrowDown")
     assert page.evaluate("document.activeElement.dataset.index") == "0"

@@ -93,10 +93,18 @@ const PAGE_MIN_SCORE = 2.0;
     results.setAttribute("aria-busy", "true");
     try {
       const data = await request();
-      render(data.hits);
-      status.textContent = data.hits.length
-        ? `${data.hits.length} results for ${label} (${Math.round(data.took_ms)} ms)`
-        : `No good match for ${label}.`;
+      // The relevance cut-off: weak matches stay hidden behind a button instead of posing as results.
+      const strong = data.hits.filter((h) => h.score >= PAGE_MIN_SCORE);
+      const weak = data.hits.length - strong.length;
+      render(strong);
+      status.replaceChildren(strong.length
+        ? `${strong.length} results for ${label} (${Math.round(data.took_ms)} ms)`
+        : `No good match for ${label}.`);
+      if (weak) {
+        const more = el("button", { type: "button", class: "weaker", text: `Show ${weak} weaker matches` });
+        more.addEventListener("click", () => { render(data.hits); more.remove(); });
+        status.append(" ", more);
+      }
     } catch (err) {
       status.textContent = err.message;
       status.classList.add("error");
@@ -108,7 +116,7 @@ const PAGE_MIN_SCORE = 2.0;
   function searchText(q) {
     q = q.trim();
     if (!q) { input.focus(); return; }
-    const params = addKinds(new URLSearchParams({ q, min_score: PAGE_MIN_SCORE }));
+    const params = addKinds(new URLSearchParams({ q }));
     const state = new URLSearchParams({ q });
     for (const k of kinds()) state.append("kind", k);
     history.replaceState(null, "", location.pathname + location.search + "#" + state.toString());
