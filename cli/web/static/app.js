@@ -1,5 +1,6 @@
 // mmsearch web page: plain JS, no build step, nothing loaded from the network but this server.
-// The page's relevance cut-off: mmsearch.ranking.PAGE_MIN_SCORE (tests/test_web_api.py keeps the two equal).
+// The page's relevance cut-off for text searches: mmsearch.ranking.PAGE_MIN_SCORE (tests/test_web_api.py keeps
+// the two equal). "More like this" and image searches show every hit: they rank, they do not judge.
 const PAGE_MIN_SCORE = 2.0;
 "use strict";
 
@@ -87,14 +88,14 @@ const PAGE_MIN_SCORE = 2.0;
   }
 
   // -- queries ------------------------------------------------------------------------------------
-  async function run(label, request) {
+  async function run(label, request, cutoff = null) {
     status.textContent = "Searching…";
     status.classList.remove("error");
     results.setAttribute("aria-busy", "true");
     try {
       const data = await request();
       // The relevance cut-off: weak matches stay hidden behind a button instead of posing as results.
-      const strong = data.hits.filter((h) => h.score >= PAGE_MIN_SCORE);
+      const strong = cutoff === null ? data.hits : data.hits.filter((h) => h.score >= cutoff);
       const weak = data.hits.length - strong.length;
       render(strong);
       status.replaceChildren(strong.length
@@ -120,7 +121,7 @@ const PAGE_MIN_SCORE = 2.0;
     const state = new URLSearchParams({ q });
     for (const k of kinds()) state.append("kind", k);
     history.replaceState(null, "", location.pathname + location.search + "#" + state.toString());
-    return run(`“${q}”`, () => api("/api/search?" + params.toString()));
+    return run(`“${q}”`, () => api("/api/search?" + params.toString()), PAGE_MIN_SCORE);
   }
 
   function searchSimilar(hit) {
