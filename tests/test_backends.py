@@ -144,3 +144,31 @@ def test_killed_run_on_this_backend_finishes_when_run_again(tmp_path, db_url):
         vectors = {h.path for h in e.search("red", k=3, kinds=["image"])}
         assert all("red" in p for p in vectors)
         assert np.isfinite([h.score for h in e.search("blue", k=15)]).all()
+
+
+def test_full_text_index_follows_the_catalog_on_both_backends(tmp_path, db_url, colour_folder):
+    """Same contract on FTS5 and tsvector: any query word matches, best first, text and file names, kept in
+    step with writes (a changed file's old words go, a removed file's words go)."""
+    (colour_folder / "meeting_budget.txt").write_text("We talked about the marketing budget for spring.")
+    (colour_folder / "garden.md").write_text("Tulips in the garden.\n\nThe budget for seeds is small.")
+    with _engine(tmp_path, db_url) as e:
+        e.index([colour_folder])
+
+        def paths(query: str) -> list[str]:
+            rows = e.catalog.segments([i for i, _ in e.catalog.fulltext(query)])
+            return [rows[i].path.rsplit("/", 1)[1] for i, _ in e.catalog.fulltext(query)]
+
+        found = paths("marketing budget")
+        assert found[0] == "meeting_budget.txt"  # both words (and its name) beat one word
+        assert "garden.md" in found
+        assert set(paths("yellow")) >= {"yellow.png", "notes.md"}  # a file name; a note's text ("yellow sun")
+        assert paths("Tulips") == ["garden.md"]  # case folded
+        assert all(score > 0 for _, score in e.catalog.fulltext("budget"))
+        assert paths("'); DROP TABLE segment; --") == []  # words only, never SQL
+        hits = e.search("marketing budget", k=3)
+        assert hits[0].path.endswith("meeting_budget.txt") and "fulltext" in hits[0].extra["signals"]
+        (colour_folder / "garden.md").write_text("Roses now.")
+        e.index([colour_folder])
+        assert paths("tulips") == [] and paths("roses") == ["garden.md"]
+        e.remove([colour_folder / "meeting_budget.txt"])
+        assert paths("marketing") == []
