@@ -48,8 +48,8 @@ def sound_segments(path: str, duration: float, clap: Any) -> list[NewSegment]:
             continue
         waves = []
         for i in ready:
-            a = int(round((wanted[i][0] - chunk.start) * rate))
-            b = int(round((wanted[i][1] - chunk.start) * rate))
+            a = round(float(wanted[i][0] - chunk.start) * rate)
+            b = round(float(wanted[i][1] - chunk.start) * rate)
             waves.append(chunk.samples[a:b] if b > a else chunk.samples[a : a + 1])
         for i, vec in zip(ready, clap.encode_audio(waves)):
             done[i] = vec
