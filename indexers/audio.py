@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mmsearch.catalog import NewSegment
+from mmsearch.kinds import SegmentKind, Space
 from mmsearch.media.audio import iter_audio_chunks, windows
 
 WINDOW = 10.0  # seconds: CLAP's training clip length
@@ -55,7 +56,7 @@ def sound_segments(path: str, duration: float, clap: Any) -> list[NewSegment]:
             done[i] = vec
         todo = [i for i in todo if i not in done]
     return [
-        NewSegment(kind="audio", vector=done[i], start=float(a), end=float(b), space="audio")
+        NewSegment(kind=SegmentKind.AUDIO, vector=done[i], start=float(a), end=float(b), space=Space.AUDIO)
         for i, (a, b) in enumerate(wanted)
         if i in done
     ]
@@ -69,7 +70,8 @@ def speech_segments(path: str, transcriber: Any, text_encoder: Any) -> list[NewS
         return []
     vectors = text_encoder.encode_text([p.text for p in passages])
     return [
-        NewSegment(kind="speech", vector=v, start=float(p.start), end=float(p.end), text=p.text.strip(), space="text")
+        NewSegment(kind=SegmentKind.SPEECH, vector=v, start=float(p.start), end=float(p.end), text=p.text.strip(),
+                   space=Space.TEXT)
         for p, v in zip(passages, vectors)
     ]
 

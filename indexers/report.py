@@ -63,25 +63,21 @@ class Tally:
 
     def same(self, path: str, moved: bool) -> None:
         """Content unchanged: at a new path (moved) or only touched."""
-        if moved:
-            self.report.moved += 1
-        else:
-            self.report.unchanged += 1
-        self._advance(path)
+        self._count("moved" if moved else "unchanged", path)
 
     def indexed(self, path: str, replaced: bool) -> None:
         """Committed: a changed file (``replaced`` its old row) or a new one."""
-        if replaced:
-            self.report.updated += 1
-        else:
-            self.report.added += 1
-        self._advance(path)
+        self._count("updated" if replaced else "added", path)
 
     def removed(self, n: int) -> None:
         self.report.removed += n
 
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)
+
+    def _count(self, outcome: str, path: str) -> None:
+        setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+        self._advance(path)
 
     def _advance(self, path: str) -> None:
         if self.progress:
