@@ -1,4 +1,5 @@
 """Ingestion pipelines: scan folders, diff against the catalog, decode, encode, write."""
-from .pipeline import IndexReport, Progress, run_index
+from .report import IndexReport, Progress
+from .run import run_index
 
 __all__ = ["IndexReport", "Progress", "run_index"]

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from mmsearch.catalog import NewSegment
+from mmsearch.kinds import SegmentKind, Space
 from mmsearch.media.audio import iter_audio_chunks, windows
 
 WINDOW = 10.0  # seconds: CLAP's training clip length
@@ -48,14 +49,14 @@ def sound_segments(path: str, duration: float, clap: Any) -> list[NewSegment]:
             continue
         waves = []
         for i in ready:
-            a = int(round((wanted[i][0] - chunk.start) * rate))
-            b = int(round((wanted[i][1] - chunk.start) * rate))
+            a = round(float(wanted[i][0] - chunk.start) * rate)
+            b = round(float(wanted[i][1] - chunk.start) * rate)
             waves.append(chunk.samples[a:b] if b > a else chunk.samples[a : a + 1])
         for i, vec in zip(ready, clap.encode_audio(waves)):
             done[i] = vec
         todo = [i for i in todo if i not in done]
     return [
-        NewSegment(kind="audio", vector=done[i], start=float(a), end=float(b), space="audio")
+        NewSegment(kind=SegmentKind.AUDIO, vector=done[i], start=float(a), end=float(b), space=Space.AUDIO)
         for i, (a, b) in enumerate(wanted)
         if i in done
     ]
@@ -69,7 +70,8 @@ def speech_segments(path: str, transcriber: Any, text_encoder: Any) -> list[NewS
         return []
     vectors = text_encoder.encode_text([p.text for p in passages])
     return [
-        NewSegment(kind="speech", vector=v, start=float(p.start), end=float(p.end), text=p.text.strip(), space="text")
+        NewSegment(kind=SegmentKind.SPEECH, vector=v, start=float(p.start), end=float(p.end), text=p.text.strip(),
+                   space=Space.TEXT)
         for p, v in zip(passages, vectors)
     ]
 

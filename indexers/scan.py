@@ -6,33 +6,18 @@ import fnmatch
 import hashlib
 import os
 import stat
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
-from typing import Callable, Iterable
 
 from mmsearch.catalog import Catalog, Media
-from mmsearch.media.audio import AUDIO_EXTENSIONS
-from mmsearch.media.images import IMAGE_EXTENSIONS
-from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS
-from mmsearch.media.text import TEXT_EXTENSIONS
-from mmsearch.media.video import VIDEO_EXTENSIONS
+from mmsearch.kinds import MediaKind
 
-EXTENSIONS: dict[str, str] = {ext: "image" for ext in IMAGE_EXTENSIONS}
-EXTENSIONS.update({ext: "text" for ext in TEXT_EXTENSIONS})
-EXTENSIONS.update({ext: "video" for ext in VIDEO_EXTENSIONS})
-EXTENSIONS.update({ext: "subtitle" for ext in SUBTITLE_EXTENSIONS})
-EXTENSIONS.update({ext: "audio" for ext in AUDIO_EXTENSIONS})
+from .items import FileEntry
+from .kinds import EXTENSIONS, HANDLERS
 
-
-@dataclass
-class FileEntry:
-    """A file found on disk."""
-
-    path: str
-    size: int
-    mtime: float
-    kind: str
-    link: str | None = None  # for a caption file: the path of the media it describes
+__all__ = ["FileEntry", "Plan", "diff", "file_hash", "kind_of", "scan"]
 
 
 @dataclass
@@ -46,7 +31,8 @@ class Plan:
     entries: list[FileEntry] = field(default_factory=list)
 
 
-def kind_of(path: str) -> str | None:
+def kind_of(path: str) -> MediaKind | None:
+    """The kind of a file by its extension (the handler table), or None: not indexed."""
     return EXTENSIONS.get(os.path.splitext(path)[1].lower())
 
 
@@ -62,7 +48,7 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
             _add(str(root), found, on_error)
             continue
         rules: dict[str, list[tuple[str, str]]] = {}
-        for folder, dirs, files in os.walk(root, onerror=lambda e: on_error(_shown(e.filename or str(root)), _why(e))):
+        for folder, dirs, files in os.walk(root, onerror=partial(_walk_error, on_error, str(root))):
             mine = rules.get(folder, []) + _ignore_rules(folder, files)
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s
                              and not _ignored(os.path.join(folder, d), mine))
@@ -124,21 +110,26 @@ def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], 
 
 
 def _link_captions(entries: list[FileEntry]) -> None:
-    """``photo.jpg.txt`` or ``photo.txt`` beside ``photo.jpg`` is that photo's caption;
-    ``clip.srt`` / ``clip.vtt`` (or ``clip.en.srt``) beside ``clip.mp4`` are that video's subtitles."""
+    """Point each file of a kind that describes others at the media it describes, by the names on disk
+    (the kind's ``link_keys``, each tried as a path, then as a stem): ``photo.jpg.txt`` or ``photo.txt``
+    beside ``photo.jpg`` is that photo's caption; ``clip.srt`` / ``clip.en.srt`` beside ``clip.mp4`` are
+    that video's subtitles."""
+    describable = frozenset().union(*(h.describes for h in HANDLERS.values()))
     media_by_stem: dict[str, str] = {}
-    paths = {e.path for e in entries}
+    kinds = {e.path: e.kind for e in entries}
     for e in entries:
-        if e.kind in ("image", "video"):
+        if e.kind in describable:
             media_by_stem.setdefault(os.path.splitext(e.path)[0], e.path)
     for e in entries:
-        if e.kind == "text" and e.path.endswith(".txt"):
-            base = e.path[: -len(".txt")]
-            e.link = base if base in paths and kind_of(base) in ("image", "video") else media_by_stem.get(base)
-        elif e.kind == "subtitle":
-            base = os.path.splitext(e.path)[0]
-            target = media_by_stem.get(base) or media_by_stem.get(os.path.splitext(base)[0])  # clip.en.srt
-            e.link = target if target is not None and kind_of(target) == "video" else None
+        handler = HANDLERS[e.kind]
+        if not handler.describes:
+            continue
+        e.link = None
+        for key in handler.link_keys(e.path):
+            target = key if kinds.get(key) in handler.describes else media_by_stem.get(key)
+            if target is not None:
+                e.link = target if kinds[target] in handler.describes else None
+                break
 
 
 def diff(entries: list[FileEntry], catalog: Catalog, roots: Iterable[Path]) -> Plan:
@@ -147,9 +138,9 @@ def diff(entries: list[FileEntry], catalog: Catalog, roots: Iterable[Path]) -> P
     known: dict[str, Media] = {}
     for root in roots:
         root_s = os.path.abspath(os.path.expanduser(root))
-        for m in catalog.all_media(prefix=root_s):
-            if m.path == root_s or m.path.startswith(root_s.rstrip(os.sep) + os.sep):
-                known[m.path] = m
+        for row in catalog.all_media(prefix=root_s):
+            if row.path == root_s or row.path.startswith(root_s.rstrip(os.sep) + os.sep):
+                known[row.path] = row
     failed = catalog.error_states()
     seen = set()
     for e in entries:
@@ -180,6 +171,10 @@ def file_hash(path: str, data: bytes | None = None) -> str:
 def _shown(path: str) -> str:
     """A path as text that can be stored: undecodable bytes of a file name become ``\\xNN``."""
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _walk_error(on_error: Callable[[str, str], None], root: str, exc: OSError) -> None:
+    on_error(_shown(exc.filename or root), _why(exc))
 
 
 def _why(exc: OSError) -> str:

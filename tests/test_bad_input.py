@@ -333,11 +333,11 @@ def test_errors_command_lists_every_bad_file(indexed):
 # -- files that change under the indexer ------------------------------------------------------------------
 _MUTATING_RUN = textwrap.dedent("""
     import os, sys, json
-    import mmsearch.indexers.pipeline as pipeline
+    import mmsearch.indexers.run as run
     from mmsearch import Engine
 
     root, lib, action = sys.argv[1], sys.argv[2], sys.argv[3]
-    real_scan = pipeline.scan
+    real_scan = run.scan
 
     def scan_then_mutate(*args, **kw):
         entries = real_scan(*args, **kw)
@@ -352,7 +352,7 @@ _MUTATING_RUN = textwrap.dedent("""
                 fh.write(" and a green tail" * 1000)
         return entries
 
-    pipeline.scan = scan_then_mutate
+    run.scan = scan_then_mutate  # the run's scan step, as the index run calls it
     with Engine(lib, model="toy") as e:
         report = e.index([root])
         print(json.dumps({"report": report.to_dict(), "errors": e.errors()}))

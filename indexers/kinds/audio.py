@@ -1,0 +1,23 @@
+"""Sound files: CLAP windows and timed speech over the file's duration (see indexers/audio.py)."""
+from __future__ import annotations
+
+from mmsearch.errors import MediaError
+from mmsearch.kinds import MediaKind
+from mmsearch.media.audio import AUDIO_EXTENSIONS, probe_audio
+
+from ..items import Timed
+from .base import KindHandler, TimedInputs, TimedResult
+
+
+class AudioHandler(KindHandler):
+    kind = MediaKind.AUDIO
+    extensions = AUDIO_EXTENSIONS
+    timed = True
+
+    def index(self, job: Timed, inputs: TimedInputs) -> TimedResult:
+        duration = probe_audio(job.entry.path).duration
+        if not duration or duration <= 0:
+            raise MediaError("no audio samples")
+        segments = inputs.soundtrack(job.entry.path, duration)
+        job.fields.update(duration=duration, decoder="audio")
+        return TimedResult(segments, [])

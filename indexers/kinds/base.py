@@ -1,0 +1,86 @@
+"""The interface of a media kind: which files it takes, how one is decoded, what segments it becomes.
+
+Two families. *Batched* kinds (image, text, subtitle) decode on the worker threads into encoder inputs
+(:class:`~mmsearch.indexers.items.Decoded`); the writer encodes many files in one batch and asks the
+handler for each file's segments. *Timed* kinds (video, audio) only get hashed on the workers
+(:class:`~mmsearch.indexers.items.Timed`); the writer's thread then has the handler decode, encode and
+cut one file at a time (:meth:`KindHandler.index`), since their encoders use every core already.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from mmsearch.catalog import NewSegment
+from mmsearch.config import Settings
+from mmsearch.kinds import MediaKind
+
+from ..items import Decoded, Failed, Opened, Timed
+
+
+class Stage:
+    """The step a decode is at, named in the error a failure records ("decode", "preprocess", ...)."""
+
+    def __init__(self, name: str = "read") -> None:
+        self.name = name
+
+
+@dataclass(frozen=True)
+class DecodeInputs:
+    """What decoding on a worker thread may use: the settings and the run's image/text encoder
+    (its preprocessing only; encoding happens on the writer's thread)."""
+
+    settings: Settings
+    encoder: Any
+
+
+@dataclass(frozen=True)
+class TimedInputs:
+    """What indexing a timed file on the writer's thread may use."""
+
+    settings: Settings
+    encoder: Any  # the image/text encoder: video frames
+    batch_size: int
+    soundtrack: Callable[[str, float], list[NewSegment]]  # (path, duration) -> sound and speech segments
+
+
+@dataclass
+class TimedResult:
+    """A timed file indexed: its segments, and notes on what could not be indexed (kept as its error)."""
+
+    segments: list[NewSegment]
+    notes: list[str]
+
+
+class KindHandler:
+    """One media kind. Subclasses set :attr:`kind` and :attr:`extensions` and implement
+    :meth:`decode` plus :meth:`segments` (batched kinds) or :meth:`index` (timed kinds)."""
+
+    kind: ClassVar[MediaKind]
+    extensions: ClassVar[frozenset[str]]  # lower-case, with the dot
+    read_limit: ClassVar[int | None] = None  # read the whole file (at most this many bytes) before decoding
+    timed: ClassVar[bool] = False  # decoded and encoded on the writer's thread, one file at a time
+    describes: ClassVar[frozenset[MediaKind]] = frozenset()  # kinds whose files this kind can caption
+
+    def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded | Timed | Failed:
+        """Worker thread: turn a read file into encoder inputs. May raise (recorded at ``stage``).
+        A timed kind only passes the file on to the writer."""
+        if self.timed:
+            return Timed(opened.entry, opened.old, opened.fields)
+        raise NotImplementedError
+
+    def segments(self, item: Decoded, vectors: list[np.ndarray]) -> list[NewSegment]:
+        """The segments of a decoded file, given the vectors of its images or texts (in order)."""
+        raise NotImplementedError(f"{self.kind} files are indexed one at a time")
+
+    def index(self, job: Timed, inputs: TimedInputs) -> TimedResult:
+        """Writer thread, timed kinds: decode, encode and cut one file; complete ``job.fields``.
+        Raises when nothing of the file can be indexed."""
+        raise NotImplementedError(f"{self.kind} files are encoded in batches")
+
+    def link_keys(self, path: str) -> tuple[str, ...]:
+        """For a kind that captions others: the paths, then stems, its file may describe, in order."""
+        return ()

@@ -1,0 +1,48 @@
+"""Images: the whole file is read once (hash and decode share the bytes); one ``image`` segment each."""
+from __future__ import annotations
+
+import io
+from typing import Any
+
+import numpy as np
+
+from mmsearch.catalog import NewSegment
+from mmsearch.config import Settings
+from mmsearch.kinds import MediaKind, SegmentKind
+from mmsearch.media.images import IMAGE_EXTENSIONS, load_image
+
+from ..items import Decoded, Opened
+from .base import DecodeInputs, KindHandler, Stage
+
+MAX_IMAGE_BYTES = 512 * 1024 * 1024
+
+
+def tensor_decoding(encoder: Any, settings: Settings) -> bool:
+    """Whether JPEGs go through the encoder's torchvision path (see settings.image_decoder)."""
+    if not hasattr(encoder, "prepare_jpeg") or settings.image_decoder == "pillow":
+        return False
+    return settings.image_decoder == "torchvision" or str(getattr(encoder, "device", "cpu")).startswith("cuda")
+
+
+class ImageHandler(KindHandler):
+    kind = MediaKind.IMAGE
+    extensions = IMAGE_EXTENSIONS
+    read_limit = MAX_IMAGE_BYTES
+
+    def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded:
+        encoder, fields = inputs.encoder, opened.fields
+        assert opened.data is not None  # read_limit: the file was read
+        if tensor_decoding(encoder, inputs.settings):
+            stage.name = "preprocess"
+            done = encoder.prepare_jpeg(opened.data)
+            if done is not None:
+                fields.update(width=done[1], height=done[2], decoder=f"torchvision-{encoder.device.split(':')[0]}")
+                return Decoded(opened.entry, opened.old, fields, images=[done[0]])
+            stage.name = "decode"
+        image, width, height = load_image(io.BytesIO(opened.data))  # type: ignore[arg-type]  # PIL takes a file too
+        fields.update(width=width, height=height, decoder="pillow")
+        stage.name = "preprocess"
+        return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)])
+
+    def segments(self, item: Decoded, vectors: list[np.ndarray]) -> list[NewSegment]:
+        return [NewSegment(kind=SegmentKind.IMAGE, vector=vectors[0])]

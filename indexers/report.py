@@ -1,0 +1,84 @@
+"""What an index run did: :class:`IndexReport`, and :class:`Tally`, the one place that counts it.
+
+Every file the run looks at is counted exactly once: unchanged or skipped (by the diff, or by its hash),
+moved, added, updated or failed; files gone from disk are counted as removed. The run, the writer and
+the model loading report what happened to a :class:`Tally`; nothing else touches the counts.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+    def advance(self, n: int = 1, path: str | None = None) -> None: ...
+    def stop(self) -> None: ...
+
+
+@dataclass
+class IndexReport:
+    """What an index run did. ``failures`` lists (path, reason) of files recorded as errors."""
+
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    moved: int = 0
+    removed: int = 0
+    failed: int = 0
+    skipped_bad: int = 0
+    seconds: float = 0.0
+    failures: list[tuple[str, str]] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)  # e.g. a model that could not be loaded
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+class Tally:
+    """Counts into an :class:`IndexReport` and advances the progress bar once per file of the work list."""
+
+    def __init__(self, progress: Progress | None = None) -> None:
+        self.report = IndexReport()
+        self.progress = progress
+
+    def planned(self, unchanged: int, skipped_bad: int, work: int) -> None:
+        """The diff's verdict: files unchanged on disk, known bad files unchanged, files to look at."""
+        self.report.unchanged += unchanged
+        self.report.skipped_bad += skipped_bad
+        if self.progress:
+            self.progress.start(work)
+
+    def unreadable(self, path: str, why: str) -> None:
+        """A file the scan could not even look at (not in the work list)."""
+        self.report.failed += 1
+        self.report.failures.append((path, why))
+
+    def failed(self, path: str, why: str) -> None:
+        self.unreadable(path, why)
+        self._advance(path)
+
+    def same(self, path: str, moved: bool) -> None:
+        """Content unchanged: at a new path (moved) or only touched."""
+        self._count("moved" if moved else "unchanged", path)
+
+    def indexed(self, path: str, replaced: bool) -> None:
+        """Committed: a changed file (``replaced`` its old row) or a new one."""
+        self._count("updated" if replaced else "added", path)
+
+    def removed(self, n: int) -> None:
+        self.report.removed += n
+
+    def warn(self, message: str) -> None:
+        self.report.warnings.append(message)
+
+    def _count(self, outcome: str, path: str) -> None:
+        setattr(self.report, outcome, getattr(self.report, outcome) + 1)
+        self._advance(path)
+
+    def _advance(self, path: str) -> None:
+        if self.progress:
+            self.progress.advance(1, path)

@@ -1,0 +1,132 @@
+"""The writer: batches decoded files -> encodes -> commits -> applies to the in-memory index -> saves.
+
+Images and texts are encoded many files at a time and each batch commits in ONE transaction; a timed
+file (video, audio) is indexed by its handler and committed in one transaction of its own. A batch
+that breaks the encoder is retried file by file, so only the file that breaks it fails. Snapshots are
+saved at most every 30 s (Library.save); the run forces the last one.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import numpy as np
+
+from mmsearch import _faults as faults
+from mmsearch.catalog import NewSegment, WriteResult
+from mmsearch.context import Context
+
+from .items import Decoded, Failed, Item, Same, Timed
+from .kinds import HANDLERS, TimedInputs
+from .report import Tally
+from .spaces import RunModels
+
+
+class Writer:
+    """Takes what the decode step produced, in order, on one thread."""
+
+    def __init__(self, ctx: Context, models: RunModels, tally: Tally) -> None:
+        self.catalog, self.library, self.tally = ctx.catalog, ctx.library, tally
+        self.encoder, self.space, self.batch_size = models.encoder, models.space, models.batch_size
+        self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack)
+        self.batch: list[Decoded] = []
+        self.units = 0
+        self.moved_from: set[str] = set()  # old paths of moved files: not removals
+        self._take: dict[type, Callable[[Any], None]] = {
+            Decoded: self._queue, Timed: self._timed, Same: self._same, Failed: self._failed,
+        }
+
+    def take(self, item: Item) -> None:
+        self._take[type(item)](item)
+
+    def flush(self) -> None:
+        """Encode and commit the queued files (one transaction), then mirror them in the index."""
+        if not self.batch:
+            return
+        batch, self.batch, self.units = self.batch, [], 0
+        try:
+            vectors = self._encode(batch)
+        except Exception:  # isolate the file that breaks the encoder
+            if len(batch) == 1:
+                raise
+            for item in batch:
+                self.batch = [item]
+                try:
+                    self.flush()
+                except Exception as exc:  # noqa: BLE001
+                    self.take(Failed(item.entry, "encode", f"{type(exc).__name__}: {exc}"))
+            return
+        faults.point("encode")
+        items = [(item.fields, HANDLERS[item.entry.kind].segments(item, vecs)) for item, vecs in zip(batch, vectors)]
+        result = self.catalog.write_media(items, self._space_name, replace_ids=[i.old.id for i in batch if i.old])
+        faults.point("apply")
+        self.library.apply(result, self.space)
+        self.library.save()
+        for item in batch:
+            self.tally.indexed(item.entry.path, replaced=item.old is not None)
+
+    def remove(self, media_ids: Sequence[int]) -> None:
+        """Delete media whose files are gone, from the catalog (one transaction) and then the index."""
+        removed = self.catalog.remove_media(media_ids)
+        faults.point("remove")
+        self.library.apply(WriteResult([], {}, removed))
+        self.tally.removed(len(media_ids))
+
+    @property
+    def _space_name(self) -> str | None:
+        return self.space.name if self.space is not None else None
+
+    def _queue(self, item: Decoded) -> None:
+        self.batch.append(item)
+        self.units += item.units
+        if self.units >= self.batch_size:
+            self.flush()
+
+    def _same(self, item: Same) -> None:
+        if item.moved:
+            self.moved_from.add(item.media.path)
+        self.catalog.touch_media(item.media.id, size=item.entry.size, mtime=item.entry.mtime,
+                                 path=item.entry.path if item.moved else None)
+        self.tally.same(item.entry.path, item.moved)
+
+    def _failed(self, item: Failed) -> None:
+        entry = item.entry
+        self.catalog.record_error(entry.path, item.stage, item.message, entry.size, entry.mtime)
+        self.tally.failed(entry.path, item.message)
+
+    def _timed(self, job: Timed) -> None:
+        """Index one video or audio file through its handler and commit it in one transaction."""
+        try:
+            done = HANDLERS[job.entry.kind].index(job, self.timed_inputs)
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
+            self._failed(Failed.of(job.entry, "decode", exc))
+            return
+        self._commit_one(job, done.segments, done.notes)
+
+    def _commit_one(self, job: Timed, segments: list[NewSegment], notes: list[str]) -> None:
+        result = self.catalog.write_media([(job.fields, segments)], self._space_name,
+                                          replace_ids=[job.old.id] if job.old else [])
+        self.library.apply(result)
+        if notes:
+            # Indexed what could be decoded; keep a visible note in `mmsearch errors`.
+            self.catalog.record_error(job.entry.path, "decode", "; ".join(notes), job.entry.size, job.entry.mtime)
+        self.library.save()
+        self.tally.indexed(job.entry.path, replaced=job.old is not None)
+
+    def _encode(self, batch: list[Decoded]) -> list[list[np.ndarray]]:
+        """Each file's vectors, in order: its images through encode_prepared, its texts through encode_text."""
+        images = [img for item in batch for img in item.images]
+        texts = [t for item in batch for t in item.texts]
+        image_vecs = list(self.encoder.encode_prepared(images)) if images else []
+        text_vecs: list[np.ndarray] = []
+        for i in range(0, len(texts), self.batch_size):
+            text_vecs += list(self.encoder.encode_text(texts[i : i + self.batch_size]))
+        out, ii, ti = [], 0, 0
+        for item in batch:
+            if item.images:
+                out.append(image_vecs[ii : ii + len(item.images)])
+                ii += len(item.images)
+            else:
+                out.append(text_vecs[ti : ti + len(item.texts)])
+                ti += len(item.texts)
+        return out
