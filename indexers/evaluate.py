@@ -42,7 +42,7 @@ from mmsearch import search
 from mmsearch.context import Context
 from mmsearch.kinds import Space
 
-from .pipeline import run_index
+from .run import run_index
 from mmsearch.errors import MmsearchError
 
 KS = (1, 5, 10)

@@ -25,7 +25,7 @@ from mmsearch import search
 from mmsearch.context import Context
 from mmsearch.kinds import Space
 
-from .pipeline import run_index
+from .run import run_index
 from .evaluate import KS, ManifestError, Task, recall_from_ranks, register_task
 
 
