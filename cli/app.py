@@ -132,6 +132,8 @@ def _print_report(report, as_json: bool) -> None:
         + f" in {report.seconds:.1f}s",
         highlight=False,
     )
+    if report.backfilled:
+        out.print(f"backfilled {report.backfilled} files (work that was pending)", highlight=False)
     for warning in report.warnings:
         err.print(f"  warning: {warning}", highlight=False)
     for path, reason in report.failures[:20]:
@@ -142,14 +144,16 @@ def _print_report(report, as_json: bool) -> None:
 
 @app.command()
 def index(
-    paths: Annotated[list[Path], typer.Argument(help="Files or folders to index (recursively).")],
+    paths: Annotated[list[Path] | None, typer.Argument(
+        help="Files or folders to index (recursively) [default: the ones this library was indexed from].")] = None,
     library: LibraryOpt = None,
     model: ModelOpt = None,
     as_json: JsonOpt = False,
+    strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 2) when any work is left pending.")] = False,
 ) -> None:
-    """Index new and changed files; forget deleted ones; keep moved ones."""
+    """Index new and changed files; forget deleted ones; keep moved ones; do pending work whose model is here now."""
     progress = _RichProgress() if (err.is_terminal and not as_json) else None
-    report = _run(lambda e: e.index(paths, progress=progress), library, model, create=True)
+    report = _run(lambda e: e.index(paths or [], progress=progress, strict=strict), library, model, create=True)
     _print_report(report, as_json)
 
 
@@ -273,6 +277,8 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
             out.print(f"space     {s['name']}: {s['model']} (dim {s['dim']}), {s['vectors']} vectors", highlight=False)
         else:
             out.print(f"space     {s['name']}: inactive ({s.get('reason', 'model unavailable')})", highlight=False)
+    for name, states in sorted(info.get("jobs", {}).items()):
+        out.print(f"work      {name}: " + ", ".join(f"{n} {state}" for state, n in states.items()), highlight=False)
 
 
 @app.command()

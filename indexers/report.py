@@ -30,6 +30,8 @@ class IndexReport:
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)  # e.g. a model that could not be loaded
+    backfilled: int = 0  # files whose pending work (a model that was missing) was done by this run
+    jobs: dict[str, dict[str, int]] = field(default_factory=dict)  # per space/job: done/pending/failed files
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -71,6 +73,10 @@ class Tally:
 
     def removed(self, n: int) -> None:
         self.report.removed += n
+
+    def backfilled(self, path: str) -> None:
+        """A file already in the library got its pending work done (not in the work list)."""
+        self.report.backfilled += 1
 
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)

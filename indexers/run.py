@@ -12,9 +12,10 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 
-from mmsearch.catalog import Media
+from mmsearch.catalog import Catalog, Media
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
+from mmsearch.kinds import JobState, Space
 
 from .decode import decode
 from .items import FileEntry
@@ -27,9 +28,15 @@ from .writer import Writer
 AHEAD = 4  # decoded files waiting for the writer, per worker
 
 
-def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None) -> IndexReport:
-    """Index ``roots`` into ``ctx``'s library (see module docstring)."""
+def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None, *,
+              strict: bool = False) -> IndexReport:
+    """Index ``roots`` into ``ctx``'s library (see module docstring); no roots: the folders and files the
+    library was indexed from before. ``strict``: fail when any work is left pending."""
     t0 = time.monotonic()
+    if not roots:
+        roots = [Path(r) for r in ctx.catalog.roots() if Path(r).exists()]
+        if not roots:
+            raise MmsearchError("name the folders to index (this library has none recorded yet)")
     for root in roots:
         if not root.expanduser().exists():
             raise MmsearchError(f"no such file or folder: {root}")
@@ -38,6 +45,7 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None)
     library.acquire_writer()
     tally = Tally(progress)
     try:
+        catalog.add_roots([str(r) for r in roots])
         scan_errors: list[tuple[str, str]] = []
         entries = scan(roots, library.root, lambda p, why: scan_errors.append((p, why)))
         for path, why in scan_errors:
@@ -45,7 +53,7 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None)
             tally.unreadable(path, why)
         plan = diff(entries, catalog, roots)
         models = RunModels(ctx, tally)
-        if plan.work:
+        if plan.work or any(Space.CLIP in names for names in catalog.pending([Space.CLIP]).values()):
             models.open_clip()
         missing_by_hash: dict[str, Media] = {}
         for m in plan.missing.values():
@@ -66,14 +74,56 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None)
         gone = [m.id for p, m in plan.missing.items() if p not in writer.moved_from]
         if gone:
             writer.remove(gone)
+        # After the work: files re-indexed whole have new rows and fresh marks; what is left pending is
+        # work on unchanged files that a model which is here now can do.
+        pending = {m: names for m, names in catalog.pending().items() if _under(catalog.media_by_id(m), roots)}
+        _backfill(catalog, models, writer, pending, set(gone))
         _link_captions(ctx, plan.entries, roots)
         library.save(force=True)
+        tally.report.jobs = catalog.job_counts()
+        _check_anything_ran(models, tally, strict)
     finally:
         if progress:
             progress.stop()
         library.release_writer()
     tally.report.seconds = time.monotonic() - t0
     return tally.report
+
+
+def _under(media: Media | None, roots: list[Path]) -> bool:
+    if media is None:
+        return False
+    return any(media.path == str(r) or media.path.startswith(str(r).rstrip("/") + "/") for r in roots)
+
+
+def _backfill(catalog: Catalog, models: RunModels, writer: Writer, pending: dict[int, set[str]],
+              gone: set[int]) -> None:
+    """Do the pending work that has become possible, file by file, for files unchanged on disk (changed
+    ones were re-indexed whole by this run; gone ones removed)."""
+    for media_id, names in sorted(pending.items()):
+        doable = {n for n in names if models.available(n)}
+        media = catalog.media_by_id(media_id) if doable and media_id not in gone else None
+        if media is None:
+            continue
+        try:
+            st = os.stat(media.path)
+        except OSError:
+            continue  # gone since the scan: the next run removes it
+        if st.st_size != media.size or abs(st.st_mtime - media.mtime) > 1e-6:
+            continue  # changed since the scan: the next run re-indexes it whole
+        writer.backfill(media, doable)
+
+
+def _check_anything_ran(models: RunModels, tally: Tally, strict: bool) -> None:
+    """Exit non-zero when work is pending and no model at all could run, or with ``strict``."""
+    pending = {name for name, states in tally.report.jobs.items() if states.get(JobState.PENDING)}
+    if not pending:
+        return
+    if strict:
+        raise MmsearchError(f"work is pending for {', '.join(sorted(pending))} (--strict): "
+                            + "; ".join(tally.report.warnings))
+    if not any(models.available(name) for name in tally.report.jobs):
+        raise MmsearchError("no embedding model could run: " + "; ".join(tally.report.warnings))
 
 
 def _link_captions(ctx: Context, entries: list[FileEntry], roots: list[Path]) -> None:

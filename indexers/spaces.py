@@ -1,19 +1,23 @@
 """The models an index run uses: loaded through ``ctx.models``, their spaces recorded in the catalog and
 their indexes opened in the library before anything is written to them.
 
-The image/text space (``clip``) is opened up front when there is work. The soundtrack's spaces (CLAP
-``audio``, the sentence ``text`` space) and the transcriber are loaded on the first file with a
-timeline; a missing optional model is a warning of the run, never a failure of the file.
+The image/text space (``clip``) is opened up front when there is work; the sentence space (``text``) on
+the first text; the soundtrack's models (CLAP ``audio``, the transcriber) on the first file with a
+timeline. A model that cannot be had is one warning of the run naming the setting, never a failure of
+a file: that work is recorded as *pending* and a later run with the model backfills it.
 """
 from __future__ import annotations
 
 from typing import Any
 
-from mmsearch.catalog import NewSegment
+from collections.abc import Collection
+
+from mmsearch.catalog import JobMark, NewSegment
 from mmsearch.catalog import Space as SpaceRow
 from mmsearch.context import Context
 from mmsearch.encoders.base import CPU_BATCH
-from mmsearch.kinds import Space
+from mmsearch.errors import ModelUnavailableError
+from mmsearch.kinds import WORK_BY_KIND, Job, JobState, MediaKind, Space
 
 from .audio import soundtrack
 from .report import Tally
@@ -28,26 +32,73 @@ def batch_size(settings: Any, encoder: Any) -> int:
 
 
 class RunModels:
-    """The encoders of one index run and the catalog spaces they write to."""
+    """The encoders of one index run, the catalog spaces they write to, and what each file's work is
+    marked as (:meth:`marks`): done by a model, or pending while its model cannot be had."""
 
     def __init__(self, ctx: Context, tally: Tally) -> None:
         self.ctx, self.tally = ctx, tally
-        self.encoder: Any = None  # the clip encoder: images, texts, video frames
+        self.encoder: Any = None  # the clip encoder: images, texts, video frames (None: clip is pending)
         self.space: SpaceRow | None = None
         self.batch_size = CPU_BATCH
         self._sound: tuple[Any, Any, Any] | None = None
+        self._text: Any = False  # the sentence encoder once asked for (None: unavailable)
+        self._warned: set[str] = set()
 
     def open_clip(self) -> None:
-        """Load the image/text encoder and make sure its space exists and its index is loaded."""
-        models = self.ctx.models
-        self.encoder = models.encoder(Space.CLIP)
+        """Load the image/text encoder and make sure its space exists and its index is loaded. A model that
+        cannot be had leaves the clip work of this run's files pending (one warning); a mismatch raises."""
+        try:
+            self.encoder = self.ctx.models.encoder(Space.CLIP)
+        except ModelUnavailableError as exc:
+            self.ctx.models.unavailable[Space.CLIP] = str(exc)
+            self._warn(Space.CLIP)
+            return
         self.space = self._ensure(Space.CLIP, self.encoder)
         self.batch_size = batch_size(self.ctx.settings, self.encoder)
 
-    def soundtrack(self, path: str, duration: float) -> list[NewSegment]:
-        """The sound and speech segments of ``path``, with whichever soundtrack models can be had."""
+    def text_encoder(self) -> Any:
+        """The sentence encoder of the ``text`` space (notes, captions, subtitles, transcripts), or None."""
+        if self._text is False:
+            self._text = self.ctx.models.optional(Space.TEXT)
+            if self._text is not None:
+                self._ensure(Space.TEXT, self._text)
+            else:
+                self._warn(Space.TEXT)
+        return self._text
+
+    def soundtrack(self, path: str, duration: float, names: Collection[str] | None = None) -> list[NewSegment]:
+        """The sound and speech segments of ``path`` (only the work named in ``names``, when given), with
+        whichever soundtrack models can be had."""
         clap, transcriber, text = self._sound_models()
+        if names is not None:
+            clap = clap if Space.AUDIO in names else None
+            transcriber = transcriber if Job.SPEECH in names else None
         return soundtrack(path, duration, clap, transcriber, text).segments
+
+    def marks(self, kind: MediaKind, *, only: Collection[str] | None = None) -> dict[str, JobMark]:
+        """What a file of ``kind`` indexed now is marked as, per space/job (``only``: just those)."""
+        names = [n for n in WORK_BY_KIND[kind] if only is None or n in only]
+        return {n: self._mark(n) for n in names}
+
+    def available(self, name: str) -> bool:
+        return self._model_of(name) is not None
+
+    def _mark(self, name: str) -> JobMark:
+        model = self._model_of(name)
+        if model is not None:
+            return JobMark(JobState.DONE, getattr(model, "model_id", None))
+        return JobMark(JobState.PENDING, None, self.ctx.models.unavailable.get(name, "model unavailable"))
+
+    def _model_of(self, name: str) -> Any:
+        """The model that does ``name``'s work in this run, or None."""
+        if name == Space.CLIP:
+            return self.encoder
+        if name == Space.TEXT:
+            return self.text_encoder()
+        clap, transcriber, text = self._sound_models()
+        if name == Space.AUDIO:
+            return clap
+        return transcriber if text is not None else None  # speech: transcribed, then embedded in text
 
     def _sound_models(self) -> tuple[Any, Any, Any]:
         """CLAP, Whisper and the sentence model, loaded on first need; a missing one is a warning."""
@@ -55,14 +106,23 @@ class RunModels:
             models = self.ctx.models
             clap = models.optional(Space.AUDIO)
             transcriber = models.transcriber()
-            text = models.optional(Space.TEXT) if transcriber is not None else None
-            for space, enc in ((Space.AUDIO, clap), (Space.TEXT, text)):
-                if enc is not None:
-                    self._ensure(space, enc)
-            for name, why in models.unavailable.items():
-                self.tally.warn(f"{name} space inactive: {why}")
+            text = self.text_encoder() if transcriber is not None else None
+            if clap is not None:
+                self._ensure(Space.AUDIO, clap)
+            for name in (Space.AUDIO, Job.SPEECH):
+                if name in models.unavailable:
+                    self._warn(name)
             self._sound = (clap, transcriber, text)
         return self._sound
+
+    def _warn(self, name: str) -> None:
+        """One warning per unavailable space or job, naming the setting that fixes it."""
+        if name in self._warned:
+            return
+        self._warned.add(name)
+        why = self.ctx.models.unavailable.get(name, "model unavailable")
+        self.tally.warn(f"{name} pending: {why} (set {self.ctx.models.setting_hint(name)}; the next index run "
+                        f"does the pending work)")
 
     def _ensure(self, space: Space, encoder: Any) -> SpaceRow:
         row = self.ctx.catalog.ensure_space(space, encoder.model_id, encoder.dim, self.ctx.models.spec(space))

@@ -7,17 +7,19 @@ saved at most every 30 s (Library.save); the run forces the last one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 from typing import Any
 
 import numpy as np
 
 from mmsearch import _faults as faults
-from mmsearch.catalog import NewSegment, WriteResult
+from mmsearch.catalog import JobMark, Media, NewSegment, WriteResult
 from mmsearch.context import Context
+from mmsearch.errors import MediaError
+from mmsearch.kinds import WORK_BY_KIND, JobState, MediaKind, Space
 
-from .items import Decoded, Failed, Item, Same, Timed
-from .kinds import HANDLERS, TimedInputs
+from .items import Decoded, Failed, FileEntry, Item, Opened, Same, Timed
+from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs
 from .report import Tally
 from .spaces import RunModels
 
@@ -27,6 +29,7 @@ class Writer:
 
     def __init__(self, ctx: Context, models: RunModels, tally: Tally) -> None:
         self.catalog, self.library, self.tally = ctx.catalog, ctx.library, tally
+        self.models = models
         self.encoder, self.space, self.batch_size = models.encoder, models.space, models.batch_size
         self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack)
         self.batch: list[Decoded] = []
@@ -58,7 +61,9 @@ class Writer:
             return
         faults.point("encode")
         items = [(item.fields, HANDLERS[item.entry.kind].segments(item, vecs)) for item, vecs in zip(batch, vectors)]
-        result = self.catalog.write_media(items, self._space_name, replace_ids=[i.old.id for i in batch if i.old])
+        marks = [self.models.marks(item.entry.kind) for item in batch]
+        result = self.catalog.write_media(items, self._space_name, replace_ids=[i.old.id for i in batch if i.old],
+                                          jobs=marks)
         faults.point("apply")
         self.library.apply(result, self.space)
         self.library.save()
@@ -105,7 +110,8 @@ class Writer:
 
     def _commit_one(self, job: Timed, segments: list[NewSegment], notes: list[str]) -> None:
         result = self.catalog.write_media([(job.fields, segments)], self._space_name,
-                                          replace_ids=[job.old.id] if job.old else [])
+                                          replace_ids=[job.old.id] if job.old else [],
+                                          jobs=[self.models.marks(job.entry.kind)])
         self.library.apply(result)
         if notes:
             # Indexed what could be decoded; keep a visible note in `mmsearch errors`.
@@ -113,20 +119,70 @@ class Writer:
         self.library.save()
         self.tally.indexed(job.entry.path, replaced=job.old is not None)
 
-    def _encode(self, batch: list[Decoded]) -> list[list[np.ndarray]]:
-        """Each file's vectors, in order: its images through encode_prepared, its texts through encode_text."""
-        images = [img for item in batch for img in item.images]
-        texts = [t for item in batch for t in item.texts]
-        image_vecs = list(self.encoder.encode_prepared(images)) if images else []
-        text_vecs: list[np.ndarray] = []
-        for i in range(0, len(texts), self.batch_size):
-            text_vecs += list(self.encoder.encode_text(texts[i : i + self.batch_size]))
-        out, ii, ti = [], 0, 0
-        for item in batch:
-            if item.images:
-                out.append(image_vecs[ii : ii + len(item.images)])
-                ii += len(item.images)
+    def backfill(self, media: Media, names: set[str]) -> None:
+        """Do the pending work ``names`` of a file already in the library, without touching its other
+        segments: decode it once for all of them, encode, commit in one transaction with its job marks."""
+        handler = HANDLERS[MediaKind(media.kind)]
+        entry = FileEntry(media.path, media.size, media.mtime, MediaKind(media.kind))
+        try:
+            if handler.timed:
+                segments = handler.index(Timed(entry, None, {}), self.timed_inputs, names).segments
             else:
-                out.append(text_vecs[ti : ti + len(item.texts)])
-                ti += len(item.texts)
+                data = None
+                if handler.read_limit is not None:
+                    with open(media.path, "rb") as fh:
+                        data = fh.read(handler.read_limit + 1)
+                opened = Opened(entry, None, {"path": media.path}, data)
+                item = handler.decode(opened, DecodeInputs(self.timed_inputs.settings, self.encoder), Stage("decode"))
+                if isinstance(item, Failed):
+                    raise MediaError(item.message)
+                assert isinstance(item, Decoded)
+                vectors = self._encode([item], spaces=names)[0]
+                segments = handler.segments(item, vectors)
+        except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
+            failed = Failed.of(entry, "decode", exc)
+            marks = {n: JobMark(JobState.FAILED, None, failed.message) for n in names}
+            self.catalog.set_jobs(media.id, marks)
+            self.tally.unreadable(entry.path, failed.message)
+            return
+        faults.point("encode")
+        result = self.catalog.add_segments(media.id, segments, self.models.marks(entry.kind, only=names))
+        faults.point("apply")
+        self.library.apply(result)
+        self.library.save()
+        self.tally.backfilled(entry.path)
+
+    def _encode(self, batch: list[Decoded], spaces: Collection[str] | None = None) -> list[dict[str, list[np.ndarray]]]:
+        """Each file's vectors per space, in order: its images and texts in ``clip`` (when that model is
+        here), its texts also in the sentence space ``text`` when its kind's work includes it. ``spaces``:
+        only those (a backfill)."""
+        out: list[dict[str, list[np.ndarray]]] = [{} for _ in batch]
+        if self.encoder is not None and (spaces is None or Space.CLIP in spaces):
+            images = [img for item in batch for img in item.images]
+            image_vecs = list(self.encoder.encode_prepared(images)) if images else []
+            text_vecs = self._texts(self.encoder, [t for item in batch for t in item.texts])
+            ii = ti = 0
+            for item, vecs in zip(batch, out):
+                if item.images:
+                    vecs[Space.CLIP] = image_vecs[ii : ii + len(item.images)]
+                    ii += len(item.images)
+                elif item.texts:
+                    vecs[Space.CLIP] = text_vecs[ti : ti + len(item.texts)]
+                    ti += len(item.texts)
+        wants_text = [bool(item.texts) and Space.TEXT in WORK_BY_KIND[item.entry.kind]
+                      and (spaces is None or Space.TEXT in spaces) for item in batch]
+        sentence = self.models.text_encoder() if any(wants_text) else None
+        if sentence is not None:
+            text_vecs = self._texts(sentence, [t for item, w in zip(batch, wants_text) if w for t in item.texts])
+            ti = 0
+            for item, w, vecs in zip(batch, wants_text, out):
+                if w:
+                    vecs[Space.TEXT] = text_vecs[ti : ti + len(item.texts)]
+                    ti += len(item.texts)
         return out
+
+    def _texts(self, encoder: Any, texts: list[str]) -> list[np.ndarray]:
+        vecs: list[np.ndarray] = []
+        for i in range(0, len(texts), self.batch_size):
+            vecs += list(encoder.encode_text(texts[i : i + self.batch_size]))
+        return vecs

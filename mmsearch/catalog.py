@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import datetime as dt
 import functools
+import json
 import threading
 from dataclasses import dataclass
 from typing import Any, Callable, Iterable, Iterator, Sequence
@@ -569,6 +570,23 @@ class Catalog:
             ):
                 out.setdefault(name, {str(st): 0 for st in JobState})[state] = int(n)
             return out
+
+    # -- roots ----------------------------------------------------------------------------------
+    def roots(self) -> list[str]:
+        """The folders and files this library has been indexed from (what ``index`` with no paths re-reads)."""
+        with self.session() as s:
+            row = s.get(Meta, "roots")
+            return list(json.loads(row.value)) if row else []
+
+    def add_roots(self, paths: Sequence[str]) -> None:
+        """Remember indexed roots; a root inside one already remembered adds nothing."""
+        known = self.roots()
+        new = [p for p in paths if not any(p == k or p.startswith(k.rstrip("/") + "/") for k in known)]
+        if not new:
+            return
+        kept = [k for k in known if not any(k.startswith(p.rstrip("/") + "/") for p in new)]
+        with self._writing() as s:
+            s.merge(Meta(key="roots", value=json.dumps(sorted(kept + new))))
 
     # -- full text ------------------------------------------------------------------------------
     def fulltext(self, query: str, limit: int = 200) -> list[tuple[int, float]]:

@@ -118,11 +118,13 @@ class Engine:
         self.models.use(encoder)
 
     # -- ingest and maintenance -----------------------------------------------------------------
-    def index(self, paths: Iterable[str | Path], *, progress: Any = None) -> "IndexReport":
-        """Add, update, move and remove the media under ``paths``; returns an IndexReport."""
+    def index(self, paths: Iterable[str | Path] = (), *, progress: Any = None, strict: bool = False) -> "IndexReport":
+        """Add, update, move and remove the media under ``paths`` (none: the library's own roots) and do
+        the pending work whose model can be had now; returns an IndexReport. A space whose model cannot be
+        had leaves its work pending (a warning); ``strict`` makes that an error."""
         from .indexers import run_index  # ingestion pipelines live in mmsearch.indexers
 
-        return run_index(self.context, [Path(p) for p in paths], progress=progress)
+        return run_index(self.context, [Path(p) for p in paths], progress=progress, strict=strict)
 
     def remove(self, paths: Iterable[str | Path]) -> int:
         """Forget files (or everything under folders) without touching them on disk."""

@@ -38,6 +38,7 @@ def stats(ctx: Context) -> dict[str, Any]:
         "bytes": counts["bytes"],
         "errors": counts["errors"],
         "spaces": spaces,
+        "jobs": ctx.catalog.job_counts(),  # per space/job: files done, pending (model missing), failed
     }
 
 

@@ -1,6 +1,8 @@
 """Sound files: CLAP windows and timed speech over the file's duration (see indexers/audio.py)."""
 from __future__ import annotations
 
+from collections.abc import Collection
+
 from mmsearch.errors import MediaError
 from mmsearch.kinds import MediaKind
 from mmsearch.media.audio import AUDIO_EXTENSIONS, probe_audio
@@ -14,10 +16,10 @@ class AudioHandler(KindHandler):
     extensions = AUDIO_EXTENSIONS
     timed = True
 
-    def index(self, job: Timed, inputs: TimedInputs) -> TimedResult:
+    def index(self, job: Timed, inputs: TimedInputs, names: Collection[str] | None = None) -> TimedResult:
         duration = probe_audio(job.entry.path).duration
         if not duration or duration <= 0:
             raise MediaError("no audio samples")
-        segments = inputs.soundtrack(job.entry.path, duration)
+        segments = inputs.soundtrack(job.entry.path, duration, names)
         job.fields.update(duration=duration, decoder="audio")
         return TimedResult(segments, [])

@@ -8,7 +8,7 @@ cut one file at a time (:meth:`KindHandler.index`), since their encoders use eve
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from typing import Any, ClassVar
 
@@ -42,9 +42,9 @@ class TimedInputs:
     """What indexing a timed file on the writer's thread may use."""
 
     settings: Settings
-    encoder: Any  # the image/text encoder: video frames
+    encoder: Any  # the image/text encoder: video frames (None: the clip work is pending)
     batch_size: int
-    soundtrack: Callable[[str, float], list[NewSegment]]  # (path, duration) -> sound and speech segments
+    soundtrack: Callable[..., list[NewSegment]]  # (path, duration[, names]) -> sound and speech segments
 
 
 @dataclass
@@ -72,13 +72,14 @@ class KindHandler:
             return Timed(opened.entry, opened.old, opened.fields)
         raise NotImplementedError
 
-    def segments(self, item: Decoded, vectors: list[np.ndarray]) -> list[NewSegment]:
-        """The segments of a decoded file, given the vectors of its images or texts (in order)."""
+    def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
+        """The segments of a decoded file, given per space the vectors of its images or texts (in order);
+        a space missing from ``vectors`` is pending for this file."""
         raise NotImplementedError(f"{self.kind} files are indexed one at a time")
 
-    def index(self, job: Timed, inputs: TimedInputs) -> TimedResult:
-        """Writer thread, timed kinds: decode, encode and cut one file; complete ``job.fields``.
-        Raises when nothing of the file can be indexed."""
+    def index(self, job: Timed, inputs: TimedInputs, names: Collection[str] | None = None) -> TimedResult:
+        """Writer thread, timed kinds: decode, encode and cut one file; complete ``job.fields``. ``names``:
+        only that work (a backfill). Raises when nothing of the file can be indexed."""
         raise NotImplementedError(f"{self.kind} files are encoded in batches")
 
     def link_keys(self, path: str) -> tuple[str, ...]:

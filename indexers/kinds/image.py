@@ -32,7 +32,7 @@ class ImageHandler(KindHandler):
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded:
         encoder, fields = inputs.encoder, opened.fields
         assert opened.data is not None  # read_limit: the file was read
-        if tensor_decoding(encoder, inputs.settings):
+        if encoder is not None and tensor_decoding(encoder, inputs.settings):
             stage.name = "preprocess"
             done = encoder.prepare_jpeg(opened.data)
             if done is not None:
@@ -41,8 +41,10 @@ class ImageHandler(KindHandler):
             stage.name = "decode"
         image, width, height = load_image(io.BytesIO(opened.data))  # type: ignore[arg-type]  # PIL takes a file too
         fields.update(width=width, height=height, decoder="pillow")
+        if encoder is None:  # the clip work is pending: the file is catalogued, its pixels wait
+            return Decoded(opened.entry, opened.old, fields)
         stage.name = "preprocess"
         return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)])
 
-    def segments(self, item: Decoded, vectors: list[np.ndarray]) -> list[NewSegment]:
-        return [NewSegment(kind=SegmentKind.IMAGE, vector=vectors[0])]
+    def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
+        return [NewSegment(kind=SegmentKind.IMAGE, vector=v[0], space=space) for space, v in vectors.items() if v]

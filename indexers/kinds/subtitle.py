@@ -24,9 +24,9 @@ class SubtitleHandler(KindHandler):
         return Decoded(opened.entry, opened.old, opened.fields, texts=[c.text for c in cues],
                        spans=[(c.start, c.end) for c in cues])
 
-    def segments(self, item: Decoded, vectors: list[np.ndarray]) -> list[NewSegment]:
-        return [NewSegment(kind=SegmentKind.SUBTITLE, vector=v, text=t, start=a, end=b)
-                for v, t, (a, b) in zip(vectors, item.texts, item.spans)]
+    def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
+        return [NewSegment(kind=SegmentKind.SUBTITLE, vector=v, text=t, start=a, end=b, space=space)
+                for space, vecs in vectors.items() for v, t, (a, b) in zip(vecs, item.texts, item.spans)]
 
     def link_keys(self, path: str) -> tuple[str, ...]:
         stem = os.path.splitext(path)[0]

@@ -25,8 +25,9 @@ class TextHandler(KindHandler):
             return Failed(opened.entry, "decode", "empty text file")
         return Decoded(opened.entry, opened.old, opened.fields, texts=parts)
 
-    def segments(self, item: Decoded, vectors: list[np.ndarray]) -> list[NewSegment]:
-        return [NewSegment(kind=SegmentKind.TEXT, vector=v, text=t) for v, t in zip(vectors, item.texts)]
+    def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
+        return [NewSegment(kind=SegmentKind.TEXT, vector=v, text=t, space=space)
+                for space, vecs in vectors.items() for v, t in zip(vecs, item.texts)]
 
     def link_keys(self, path: str) -> tuple[str, ...]:
         return (path[: -len(CAPTION_SUFFIX)],) if path.endswith(CAPTION_SUFFIX) else ()

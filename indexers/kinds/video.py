@@ -2,9 +2,12 @@
 the soundtrack's sound windows and speech when the file has one."""
 from __future__ import annotations
 
-from mmsearch.kinds import MediaKind
+from collections.abc import Collection
+
+from mmsearch.catalog import NewSegment
+from mmsearch.kinds import Job, MediaKind, Space
 from mmsearch.media.audio import has_audio_stream
-from mmsearch.media.video import VIDEO_EXTENSIONS
+from mmsearch.media.video import VIDEO_EXTENSIONS, probe_video
 
 from ..items import Timed
 from ..video import embed_frames, scene_segments
@@ -16,16 +19,25 @@ class VideoHandler(KindHandler):
     extensions = VIDEO_EXTENSIONS
     timed = True
 
-    def index(self, job: Timed, inputs: TimedInputs) -> TimedResult:
+    def index(self, job: Timed, inputs: TimedInputs, names: Collection[str] | None = None) -> TimedResult:
         path = job.entry.path
-        video = embed_frames(path, inputs.encoder, inputs.settings.video_interval, inputs.batch_size)
-        segments = scene_segments(path, video)
-        notes = [f"truncated or damaged: indexed the first {video.times[-1]:.1f} s"] if video.truncated else []
-        if has_audio_stream(path):
+        segments: list[NewSegment] = []
+        notes: list[str] = []
+        if inputs.encoder is not None and (names is None or Space.CLIP in names):
+            video = embed_frames(path, inputs.encoder, inputs.settings.video_interval, inputs.batch_size)
+            segments = scene_segments(path, video)
+            if video.truncated:
+                notes.append(f"truncated or damaged: indexed the first {video.times[-1]:.1f} s")
+            duration, width, height, backend = video.duration, video.width, video.height, video.backend
+        else:  # the pictures wait for a clip model: catalogue the file and do its soundtrack
+            info = probe_video(path)
+            duration, width, height, backend = float(info.duration or 0.0), info.width, info.height, "probe"
+        sound = names is None or bool({Space.AUDIO, Job.SPEECH} & set(names))
+        if sound and has_audio_stream(path):
             try:
-                segments += inputs.soundtrack(path, video.duration)
+                segments += inputs.soundtrack(path, duration, names)
             except Exception as exc:  # noqa: BLE001 - the pictures are still worth indexing
                 notes.append(f"soundtrack not indexed: {exc}")
-        job.fields.update(duration=video.duration, width=video.width, height=video.height, decoder=video.backend,
+        job.fields.update(duration=duration, width=width, height=height, decoder=backend,
                           status="partial" if notes else "ok")
         return TimedResult(segments, notes)
