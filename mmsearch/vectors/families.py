@@ -83,7 +83,7 @@ class Family:
 
     def __init__(self, dim: int, index: faiss.Index, params: dict | None = None) -> None:
         self.dim = dim
-        self.index = index
+        self.index: Any = index  # a concrete FAISS index (the stubs know only faiss.Index)
         self.params: dict = params if params is not None else {}
 
     # -- size -----------------------------------------------------------------------------------
@@ -155,7 +155,7 @@ class Family:
         the family has no FAISS GPU version."""
         return None
 
-    def gpu_search(self, gpu: faiss.Index, positions: np.ndarray | None, queries: np.ndarray,
+    def gpu_search(self, gpu: Any, positions: np.ndarray | None, queries: np.ndarray,
                    k: int) -> tuple[np.ndarray, np.ndarray]:
         """Top-k (scores, ids) through ``gpu``, the GPU copy of :meth:`gpu_source`."""
         raise NotImplementedError
@@ -216,7 +216,7 @@ class Flat(Family):
 
     def _matrix(self) -> np.ndarray | None:
         n = self.index.ntotal
-        flat = faiss.downcast_index(self.index.index)
+        flat: Any = faiss.downcast_index(self.index.index)
         return faiss.rev_swig_ptr(flat.get_xb(), n * self.dim).reshape(n, self.dim) if n else None
 
     def iter_live(self, size: int = BLOCK) -> Iterator[tuple[np.ndarray, np.ndarray]]:
@@ -234,7 +234,7 @@ class Flat(Family):
     def gpu_source(self) -> tuple[faiss.Index, np.ndarray | None] | None:
         return faiss.downcast_index(self.index.index), self.ids()
 
-    def gpu_search(self, gpu: faiss.Index, positions: np.ndarray | None, queries: np.ndarray,
+    def gpu_search(self, gpu: Any, positions: np.ndarray | None, queries: np.ndarray,
                    k: int) -> tuple[np.ndarray, np.ndarray]:
         assert positions is not None
         scores, pos = gpu.search(queries, k)
@@ -415,7 +415,8 @@ class Hnsw(Ann):
 
     @classmethod
     def _trained(cls, dim: int, vectors: np.ndarray, n: int, policy: IndexPolicy) -> Hnsw:
-        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, policy.hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index = faiss.IndexHNSWSQ(dim, faiss.ScalarQuantizer.QT_fp16, policy.hnsw_m,  # type: ignore[arg-type]
+                                  faiss.METRIC_INNER_PRODUCT)
         index.hnsw.efConstruction = policy.ef_construction
         index.train(np.asarray(vectors[: min(n, 1000)], np.float32))
         return cls(dim, index, {"trained_n": n, "m": policy.hnsw_m})
@@ -425,7 +426,7 @@ class Hnsw(Ann):
         self.index.add(vectors)
 
     def _blocks(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        sq = faiss.downcast_index(self.index.storage)
+        sq: Any = faiss.downcast_index(self.index.storage)
         vecs = faiss.vector_to_array(sq.codes).view(np.float16).reshape(self._rows, self.dim)
         for i in range(0, self._rows, size):
             yield vecs[i : i + size], np.arange(i, min(i + size, self._rows))
@@ -434,7 +435,7 @@ class Hnsw(Ann):
         return np.stack([self.index.reconstruct(int(r)) for r in rows]).astype(np.float32)
 
     def _search_parameters(self, fetch: int) -> faiss.SearchParameters:
-        params = faiss.SearchParametersHNSW()
+        params = faiss.SearchParametersHNSW()  # type: ignore[attr-defined]
         params.efSearch = max(int(self.params.get("ef_search", 64)), fetch)
         return params
 
@@ -463,7 +464,7 @@ class Ivf(Ann):
         nlist = nlist_for(n, policy)
         quantizer = faiss.IndexFlatIP(dim) if nlist < 4096 else faiss.IndexHNSWFlat(dim, 32, faiss.METRIC_INNER_PRODUCT)
         family = cls._untrained(dim, quantizer, nlist, vectors, n, policy)
-        index = family.index
+        index: Any = family.index
         rng = np.random.default_rng(policy.seed)
         sample_n = min(n, family._training_size(nlist, policy))
         sample = np.asarray(vectors[np.sort(rng.choice(n, sample_n, replace=False))], np.float32)
@@ -490,7 +491,7 @@ class Ivf(Ann):
 
     def _blocks(self, size: int) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         ivf = faiss.extract_index_ivf(self.index)
-        invlists = ivf.invlists
+        invlists: Any = ivf.invlists
         for lst in range(ivf.nlist):
             sz = invlists.list_size(lst)
             if sz == 0:
@@ -550,7 +551,7 @@ class Ivf(Ann):
     def gpu_source(self) -> tuple[faiss.Index, np.ndarray | None] | None:
         return self.index, None
 
-    def gpu_search(self, gpu: faiss.Index, positions: np.ndarray | None, queries: np.ndarray,
+    def gpu_search(self, gpu: Any, positions: np.ndarray | None, queries: np.ndarray,
                    k: int) -> tuple[np.ndarray, np.ndarray]:
         gpu.nprobe = int(self.params["nprobe"])
         fetch = self._fetch(k)

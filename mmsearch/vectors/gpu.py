@@ -65,9 +65,9 @@ def torch_topk(matrix, queries: np.ndarray, k: int, ids: np.ndarray | None = Non
         scores = q.to(matrix.dtype) @ matrix.T
         _, cand = torch.topk(scores.float(), wide, dim=1)
         exact = torch.einsum("qd,qcd->qc", q, matrix[cand].float())
-        best, order = torch.topk(exact, k, dim=1)
+        top, order = torch.topk(exact, k, dim=1)
         rows = torch.gather(cand, 1, order).cpu().numpy().astype(np.int64)
-        best = best.cpu().numpy().astype(np.float32)
+        best = top.cpu().numpy().astype(np.float32)
     if ids is not None:
         rows = np.asarray(ids, np.int64)[rows]
     return best, rows

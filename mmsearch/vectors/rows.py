@@ -75,7 +75,7 @@ class RowStore:
         if source is None or self._fd is None:
             return np.asarray(self.base[rows], dtype=np.float32)
         row_bytes = self.dim * 2
-        start = int(self.base.offset)  # type: ignore[attr-defined]  # (a np.memmap here)
+        start = int(self.base.offset)  # type: ignore[union-attr]  # (a np.memmap here)
         buf = bytearray(len(rows) * row_bytes)
         view = memoryview(buf)
         for i, r in enumerate(rows.tolist()):

@@ -48,7 +48,7 @@ def _write_section(fh: BinaryIO, data: Section) -> int:
             fh.write(np.ascontiguousarray(block, np.float16).tobytes())
             written += block.nbytes
         return written
-    raw = memoryview(np.ascontiguousarray(data)).cast("B")
+    raw = np.ascontiguousarray(data).data.cast("B")
     fh.write(raw)
     return raw.nbytes
 
@@ -141,7 +141,7 @@ def _load_v2(path: Path, fh: BinaryIO, size: int) -> tuple[Family, dict]:
         left[0] -= n
         return fh.read(n)
 
-    index = faiss.read_index(faiss.PyCallbackIOReader(chunk))
+    index = faiss.read_index(faiss.PyCallbackIOReader(chunk))  # type: ignore[attr-defined]
     name, dim = meta["family"], meta["dim"]
     if name not in FAMILIES or index.d != dim:
         raise ValueError("header does not match the index")
