@@ -52,7 +52,7 @@ class Settings:
     workers: int = 0  # decode threads; 0 = min(8, cpu count)
     video_interval: float = 1.0  # seconds between sampled frames
     max_text_chars: int = 200_000  # longer text files are read up to this many characters
-    # Vector index size rule (mmsearch/vectors.py): exact search below this many vectors per space,
+    # Vector index size rule (mmsearch/vectors/policy.py): exact search below this many vectors per space,
     # and the memory the index of one space may take (MB; 0 = a quarter of the machine's RAM).
     index_exact_max: int = 50_000
     index_memory_mb: int = 0

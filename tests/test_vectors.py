@@ -12,7 +12,8 @@ import pytest
 
 from mmsearch import vectors
 from mmsearch.errors import LibraryError
-from mmsearch.vectors import IndexPolicy, VectorIndex, choose_family, estimate_bytes, nlist_for
+from mmsearch.vectors import FAMILIES, IndexPolicy, VectorIndex, choose_family, estimate_bytes, nlist_for, snapshot
+from mmsearch.vectors import policy as size_rule
 
 DIM = 32
 ANN = ("hnsw", "ivf", "ivfpq")
@@ -142,10 +143,10 @@ def test_ivfpq_reranking_turns_code_scores_into_exact_ones(built, data):
     ids, x = data
     idx = built["ivfpq"]
     q = queries_near(x, 5, seed=4)
-    raw_scores, raw_rows = idx._ann_rows(q, 10)
+    raw_scores, raw_rows = idx.structure.candidates(q, 10)  # the PQ codes' own ranking
     exact_scores = np.array([[x[r] @ q[i] for r in raw_rows[i]] for i in range(len(q))])
     assert np.abs(raw_scores - exact_scores).max() > 1e-4  # PQ scores are approximate ...
-    scores, found = idx.search(q, 10)
+    scores, _found = idx.search(q, 10)
     truth_s, _ = exact(x, ids, q, 10)
     assert np.abs(scores - truth_s).max() < 1e-5  # ... re-ranked ones are exact
 
@@ -198,9 +199,97 @@ def test_version_1_snapshot_still_loads(tmp_path, data):
     blob = json.dumps({"space": "clip", "dim": DIM, "epoch": 3, "ntotal": 50}).encode()
     path = tmp_path / "old.index"
     path.write_bytes(vectors.MAGIC + struct.pack("<I", len(blob)) + blob + faiss.serialize_index(flat).tobytes())
-    idx, meta = VectorIndex.load(path)
+    idx, _meta = VectorIndex.load(path)
     assert idx.family == "flat" and idx.epoch == 3 and idx.ntotal == 50
     assert idx.search(x[:1], 1)[1][0, 0] == ids[0]
+
+
+def test_version_2_file_layout(tmp_path, data):
+    """MMSIDX02: magic, header length, JSON header, then 64-byte aligned sections (existing files stay readable)."""
+    ids, x = data
+    idx = VectorIndex.build(DIM, ids[:600], x[:600], family="hnsw", policy=POLICY, epoch=2)
+    idx.remove(ids[:5])
+    path = tmp_path / "clip.index"
+    idx.save(path, {"space": "clip", "model_id": "m"})
+    raw = path.read_bytes()
+    assert raw[:8] == vectors.MAGIC2
+    (n,) = struct.unpack("<I", raw[8:12])
+    meta = json.loads(raw[12 : 12 + n])
+    base = 12 + n + (-(12 + n) % 64)
+    assert list(meta) == ["space", "model_id", "dim", "epoch", "ntotal", "family", "params", "rows", "dead",
+                          "sections"]
+    assert (meta["family"], meta["epoch"], meta["rows"], meta["dead"], meta["ntotal"]) == ("hnsw", 2, 600, 5, 595)
+    assert list(meta["sections"]) == ["faiss", "ids", "alive"]
+    assert all(off % 64 == 0 for off, _ in meta["sections"].values())
+    off, size = meta["sections"]["ids"]
+    np.testing.assert_array_equal(np.frombuffer(raw[base + off : base + off + size], np.int64), ids[:600])
+    off, size = meta["sections"]["alive"]
+    alive = np.frombuffer(raw[base + off : base + off + size], np.bool_)
+    assert alive.sum() == 595 and not alive[:5].any()
+    assert len(raw) == base + off + size + (-size % 64)
+
+
+@pytest.mark.parametrize("damage", ["truncated", "magic", "count", "family", "missing", "v1-truncated"])
+def test_snapshot_module_rejects_damaged_files(tmp_path, data, damage):
+    ids, x = data
+    path = tmp_path / "clip.index"
+    snapshot.save(path, VectorIndex.build(DIM, ids[:600], x[:600], family="hnsw", policy=POLICY).structure,
+                  {"space": "clip"}, epoch=1)
+    raw = path.read_bytes()
+    if damage == "truncated":
+        raw = raw[: len(raw) - 100]
+    elif damage == "magic":
+        raw = b"MMSIDX99" + raw[8:]
+    elif damage == "count":  # same header length: only the header's word disagrees with the sections
+        raw = raw.replace(b'"ntotal": 600', b'"ntotal": 601', 1)
+    elif damage == "family":
+        raw = raw.replace(b'"family": "hnsw"', b'"family": "nope"', 1)
+    elif damage == "v1-truncated":
+        flat = faiss.IndexIDMap2(faiss.IndexFlatIP(DIM))
+        flat.add_with_ids(x[:50], ids[:50])
+        blob = json.dumps({"dim": DIM, "ntotal": 50}).encode()
+        raw = (vectors.MAGIC + struct.pack("<I", len(blob)) + blob + faiss.serialize_index(flat).tobytes())[:-64]
+    if damage == "missing":
+        path = tmp_path / "absent.index"
+    else:
+        path.write_bytes(raw)
+    with pytest.raises(LibraryError, match="cannot read" if damage == "missing" else "damaged"):
+        snapshot.load(path)
+
+
+# -- the family table --------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", list(FAMILIES))
+def test_each_family_of_the_table_adds_searches_removes_and_serializes(tmp_path, data, name):
+    ids, x = data
+    kind = FAMILIES[name]
+    assert kind.name == name
+    assert kind.resident_bytes(3_000, DIM, POLICY) == estimate_bytes(name, 3_000, DIM, POLICY) > 0
+    family = kind.build(DIM, ids[:1500], x[:1500], POLICY)
+    family.calibrate(POLICY)
+    family.add(ids[1500:1600], x[1500:1600])
+    assert family.remove(ids[:50]) == 50 and family.remove(ids[:50]) == 0
+    assert family.ntotal == 1550 and sorted(family.ids()) == sorted(ids[50:1600])
+    np.testing.assert_allclose(family.reconstruct(int(ids[1550])), x[1550], atol=1e-3)
+    with pytest.raises(KeyError):
+        family.reconstruct(int(ids[0]))
+    live = np.arange(50, 1600)
+    q = queries_near(x[live], 30, seed=31)
+    _, truth = exact(x[live], ids[live], q, 10)
+    scores, found = family.search(q, 10)
+    assert recall_at(found, truth) >= 0.9
+    assert not set(found.ravel().tolist()) & set(ids[:50].tolist())
+    assert recall_at(family.exact_search(q, 10)[1], truth) == 1.0
+    path = tmp_path / f"{name}.index"
+    snapshot.save(path, family, {"space": "clip"}, epoch=9)
+    loaded, meta = snapshot.load(path)
+    assert type(loaded) is kind and meta["family"] == name and meta["epoch"] == 9
+    assert (loaded.ntotal, loaded.dead, loaded.params) == (1550, family.dead, family.params)
+    again_scores, again = loaded.search(q, 10)
+    np.testing.assert_array_equal(again, found)
+    np.testing.assert_allclose(again_scores, scores, atol=1e-6)
+    by_id = {int(i): v for block_ids, block in loaded.iter_live() for i, v in zip(block_ids, block)}
+    assert sorted(by_id) == sorted(ids[50:1600].tolist())
+    np.testing.assert_array_equal(by_id[int(ids[1599])], x[1599].astype(np.float16))
 
 
 # -- removal, compaction, rebuild -------------------------------------------------------------------
@@ -218,7 +307,7 @@ def test_removed_vectors_never_come_back_and_compaction(data, family):
     idx.remove(ids[300:450])
     assert "removed" in idx.rebuild_reason()
     idx.maybe_rebuild()
-    assert idx._dead == 0 and idx.ntotal == 1550
+    assert idx.dead_rows == 0 and idx.ntotal == 1550
     assert sorted(idx.ids()) == sorted(ids[450:2000])
 
 
@@ -233,7 +322,7 @@ def test_family_follows_size_with_hysteresis(data):
     assert idx.rebuild_reason() is None
     idx.remove(ids[100:150])  # 450 left: below exact_max, inside the hysteresis band; 25% dead
     assert "removed" in idx.maybe_rebuild()
-    assert idx.family == "hnsw" and idx._dead == 0 and idx.ntotal == 450  # compacted, same family
+    assert idx.family == "hnsw" and idx.dead_rows == 0 and idx.ntotal == 450  # compacted, same family
     idx.remove(ids[150:300])  # 300 left
     assert "hnsw -> flat" in idx.maybe_rebuild() and idx.family == "flat" and idx.ntotal == 300
     idx.add(ids[600:2500], x[600:2500])
@@ -251,7 +340,7 @@ def _writer_library(tmp_path, monkeypatch, x: np.ndarray):
     from mmsearch.config import load_settings
     from mmsearch.library import Library
 
-    monkeypatch.setattr(vectors, "DEFAULT_POLICY", POLICY)  # hnsw_max is not a setting
+    monkeypatch.setattr(size_rule, "DEFAULT_POLICY", POLICY)  # hnsw_max is not a setting
     settings = load_settings(library=tmp_path / "lib", index_exact_max=POLICY.exact_max,
                              index_memory_mb=POLICY.memory_budget >> 20)
     lib = Library(settings)
@@ -272,7 +361,7 @@ def test_library_rebuilds_when_a_space_crosses_a_threshold(tmp_path, monkeypatch
 
     x = clustered(800, seed=11)
     lib, space, write, settings = _writer_library(tmp_path, monkeypatch, x)
-    write(range(0, 400))
+    write(range(400))
     lib.save(force=True)
     assert lib.index(space).family == "flat"
     write(range(400, 800))
@@ -287,7 +376,7 @@ def test_library_rebuilds_when_a_space_crosses_a_threshold(tmp_path, monkeypatch
     space = reopened.catalog.space("clip")
     idx = reopened.index(space)
     assert idx.family == "hnsw" and set(idx.ids()) == ids_before  # from the snapshot, not a replay
-    scores, found = idx.search(x[5:6], 1)
+    scores, _found = idx.search(x[5:6], 1)
     assert scores[0, 0] == pytest.approx(1.0, abs=1e-3)
     # a space that shrinks goes back to exact search
     reopened.acquire_writer()
@@ -310,9 +399,9 @@ def test_torch_search_equals_faiss_exact(data, built):
     np.testing.assert_allclose(t_scores, f_scores, atol=1e-5)
     # every family holds the same vectors: torch (exact) over an ANN index equals exact search too
     for family in ANN:
-        s, i = built[family].torch_search(q, 10, device="cpu")
+        _s, i = built[family].torch_search(q, 10, device="cpu")
         np.testing.assert_array_equal(i, f_ids)
-        e_s, e_i = built[family].exact_search(q, 10)
+        _e_s, e_i = built[family].exact_search(q, 10)
         np.testing.assert_array_equal(e_i, f_ids)
 
 
@@ -322,11 +411,11 @@ def test_big_rebuilds_spill_to_disk_and_wide_searches_scan(data):
     spilled_ids, spilled = idx.live_vectors(spill_bytes=0)
     assert isinstance(spilled, np.memmap) and len(spilled) == len(ids)
     again = VectorIndex.build(DIM, spilled_ids, spilled, family="ivfpq", policy=PINNED["ivfpq"])
-    assert np.shares_memory(again._store.base, spilled)  # float16 vectors on disk are used in place
+    assert np.shares_memory(again.structure.store.base, spilled)  # float16 vectors on disk are used in place
     q = queries_near(x, 10, seed=12)
     np.testing.assert_array_equal(again.search(q, 10)[1], idx.search(q, 10)[1])
     # a search wider than any ANN list (a filter widening k' towards the whole space) is exact
-    wide = vectors._ANN_MAX_K + 1
+    wide = vectors.ANN_MAX_K + 1
     np.testing.assert_array_equal(idx.search(q[:2], wide)[1], idx.exact_search(q[:2], wide)[1])
 
 
@@ -392,9 +481,8 @@ def _gated_build(monkeypatch, gate, fail: bool = False):
 def test_background_rebuild_takes_the_changes_made_meanwhile(monkeypatch, catch_up):
     import threading
 
-    monkeypatch.setattr(vectors, "CATCH_UP_ROWS", catch_up)
     x = clustered(700, seed=21)
-    idx = VectorIndex(DIM, policy=POLICY)
+    idx = VectorIndex(DIM, policy=replace(POLICY, catch_up_rows=catch_up))
     idx.add(range(600), x[:600])
     gate = threading.Event()
     _gated_build(monkeypatch, gate)
@@ -402,12 +490,14 @@ def test_background_rebuild_takes_the_changes_made_meanwhile(monkeypatch, catch_
     assert idx.rebuilding and idx.start_rebuild() is None  # one at a time
     # meanwhile: the live index answers and takes adds and removes
     idx.add(range(600, 700), x[600:])
-    assert idx.remove(range(0, 40)) == 40
+    assert idx.remove(range(40)) == 40
     assert idx.family == "flat" and int(idx.search(x[650:651], 1)[1][0, 0]) == 650
     assert idx.finish_rebuild() is False  # still building
+    job = idx.background_rebuild
     gate.set()
-    idx._builder.join()
-    assert idx._replayed == (0 if catch_up else 2)  # the add and the remove, applied by the builder
+    job.join()
+    assert job.replayed == (0 if catch_up else 2)  # the add and the remove, applied by the builder
+    assert idx.rebuilding and idx.family == "flat"  # joined, not swapped in
     assert idx.finish_rebuild(wait=True) is True
     assert idx.family == "hnsw" and not idx.rebuilding
     assert set(idx.ids()) == set(range(40, 700))
@@ -432,7 +522,7 @@ def test_a_failed_background_rebuild_keeps_the_current_index(monkeypatch):
     assert idx.finish_rebuild(wait=True) is False
     assert idx.family == "flat" and idx.ntotal == 600 and not idx.rebuilding
     idx.add([600], clustered(1, seed=24))  # no journal left behind
-    assert idx._journal is None and idx.ntotal == 601
+    assert idx.background_rebuild is None and idx.ntotal == 601
 
 
 def test_library_rebuilds_in_the_background_between_saves_and_waits_at_the_end(tmp_path, monkeypatch):
@@ -443,7 +533,7 @@ def test_library_rebuilds_in_the_background_between_saves_and_waits_at_the_end(t
     lib, space, write, settings = _writer_library(tmp_path, monkeypatch, clustered(700, seed=25))
     gate = threading.Event()
     _gated_build(monkeypatch, gate)
-    write(range(0, 600))
+    write(range(600))
     lib.save(every=0)  # unforced: starts the rebuild and returns at once
     idx = lib.index(space)
     assert idx.rebuilding and idx.family == "flat"
