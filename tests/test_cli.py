@@ -61,7 +61,7 @@ def test_clear_errors_not_tracebacks(tmp_path, colour_folder):
 def test_reindex_and_remove(tmp_path, colour_folder):
     lib = str(tmp_path / "lib")
     run("index", str(colour_folder), "--library", lib, "--model", "toy")
-    assert json.loads(run("reindex", "--library", lib, "--json").stdout) == {"clip": 8}
+    assert json.loads(run("reindex", "--library", lib, "--json").stdout) == {"clip": 8, "text": 2}  # the notes are in the sentence space too
     assert "removed 1" in run("remove", str(colour_folder / "red.png"), "--library", lib).stdout
     assert json.loads(run("stats", "--library", lib, "--json").stdout)["files"] == 7
 

@@ -62,11 +62,11 @@ def test_a_clean_library_checks_ok(lib, colour_folder):
     with Engine(lib) as e:
         report = e.check()
     assert report.ok and report.problems == [] and report.warnings == []
-    assert (report.media, report.segments) == (8, 8)
+    assert (report.media, report.segments) == (8, 10)  # 6 images, 2 texts in clip and in the sentence space
     assert report.spaces["clip"]["catalog_vectors"] == 8 == report.spaces["clip"]["index_vectors"]
     assert report.spaces["clip"]["snapshot"]["epoch"] == report.spaces["clip"]["epoch"]
     r = cli("check", "--library", str(lib))
-    assert r.returncode == 0 and r.stdout.startswith("ok: 8 files, 8 segments; clip: 8 vectors"), r.stdout + r.stderr
+    assert r.returncode == 0 and r.stdout.startswith("ok: 8 files, 10 segments; clip: 8 vectors, text: 2 vectors"), r.stdout + r.stderr
     data = json.loads(cli("check", "--json", "--library", str(lib)).stdout)
     assert data["ok"] is True and data["problems"] == [] and data["spaces"]["clip"]["dim"] > 0
 
@@ -149,7 +149,7 @@ def test_what_the_engine_heals_itself_is_a_warning(lib, colour_folder):
         assert missing.examples == [str(colour_folder / "blue.png")]
         fixed = e.check(repair=True)
         assert warnings(fixed) == {"missing-files"}  # files on disk are the user's business
-        assert sorted(p.name for p in index_dir.iterdir()) == ["clip.index"]
+        assert sorted(p.name for p in index_dir.iterdir()) == ["clip.index", "text.index"]
     (index_dir / "clip.index").write_bytes(b"garbage")
     with Engine(lib) as e:
         assert warnings(e.check()) == {"missing-files", "snapshot-damaged"}

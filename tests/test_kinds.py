@@ -99,13 +99,13 @@ def test_decode_goes_through_the_kind_handler_and_never_raises(tmp_path, inputs)
 
     image = decode(_entry(tmp_path / "red.png"), None, inputs, {})
     assert isinstance(image, Decoded) and len(image.images) == 1 and image.fields["kind"] == "image"
-    [seg] = HANDLERS[MediaKind.IMAGE].segments(image, list(inputs.encoder.encode_prepared(image.images)))
+    [seg] = HANDLERS[MediaKind.IMAGE].segments(image, {"clip": list(inputs.encoder.encode_prepared(image.images))})
     assert seg.kind == SegmentKind.IMAGE
     note = decode(_entry(tmp_path / "note.md"), None, inputs, {})
     assert isinstance(note, Decoded) and note.units == len(note.texts) >= 1 and not note.images
     cues = decode(_entry(tmp_path / "cues.srt"), None, inputs, {})
     assert isinstance(cues, Decoded) and cues.texts == ["Hello there"] and cues.spans == [(1.0, 2.5)]
-    segs = HANDLERS[MediaKind.SUBTITLE].segments(cues, list(inputs.encoder.encode_text(cues.texts)))
+    segs = HANDLERS[MediaKind.SUBTITLE].segments(cues, {"clip": list(inputs.encoder.encode_text(cues.texts))})
     assert [(s.kind, s.start, s.end, s.text) for s in segs] == [(SegmentKind.SUBTITLE, 1.0, 2.5, "Hello there")]
     assert isinstance(decode(_entry(tmp_path / "clip.mp4"), None, inputs, {}), Timed)
 
@@ -173,7 +173,7 @@ def test_tally_counts_each_file_once_and_advances_once_per_file_of_the_work_list
 
 def test_report_json_fields_are_unchanged():
     assert set(IndexReport().to_dict()) == {"added", "updated", "unchanged", "moved", "removed", "failed",
-                                             "skipped_bad", "seconds", "failures", "warnings"}
+                                             "skipped_bad", "seconds", "failures", "warnings", "backfilled", "jobs"}
 
 
 def test_an_index_run_reports_every_file_once(tmp_path, colour_folder):
