@@ -10,35 +10,51 @@ Model specs (setting ``MMSEARCH_SPEECH_MODEL``):
   holding a CTranslate2 conversion: downloaded to the Hugging Face cache on first use.
 - a local directory holding ``model.bin``, ``config.json``, ``tokenizer.json`` / ``vocabulary.*``.
 
-Filtering (so that silence, music and noise produce no text):
+Filtering (so that silence, music and noise produce no text, while short utterances still do):
 
 1. ``vad_filter=True``: Silero VAD (shipped with faster-whisper, run through onnxruntime) removes the
    non-speech parts before Whisper sees them; timestamps are mapped back to the original timeline.
+   Decoding: beam search (``beam_size`` 5) with Whisper's temperature fallback (``TEMPERATURES``) when a
+   window's text fails Whisper's own checks (log-probability, compression ratio).
 2. Word timestamps are on: a segment's start and end are those of its first and last word, and a
-   segment is split where the speaker pauses more than ``MAX_WORD_GAP`` (2 s).
+   segment is split where the speaker pauses more than ``MAX_WORD_GAP`` (2 s). Leading and trailing words
+   whose probability is below ``EDGE_WORD_PROB_MIN`` (0.1) are trimmed (Whisper's guesses at a cut's edges).
 3. Every decoded segment is dropped when
    - ``no_speech_prob > NO_SPEECH_PROB_MAX`` (0.6) and ``avg_logprob < NO_SPEECH_LOGPROB_MAX`` (-0.5):
      Whisper itself thinks there is no speech and the text is not confident;
    - or ``avg_logprob < AVG_LOGPROB_MIN`` (-1.0): the text is a low-confidence guess (typical of
      hallucinations on noise and music);
    - or ``compression_ratio > COMPRESSION_RATIO_MAX`` (2.4): repetitive text loops;
-   - or the text is empty or only punctuation.
-   The thresholds are the ones Whisper's own decoder uses for its fallbacks, made slightly stricter;
-   they are class attributes, so a caller can tune them.
+   - or the text is empty or only punctuation;
+   unless the rescue of short utterances (whose few tokens make the segment averages noisy) applies:
+   ``no_speech_prob <= NO_SPEECH_PROB_MAX``, ``avg_logprob >= RESCUE_AVG_LOGPROB_MIN`` (-1.6), and its words
+   are *sure* (one word at least ``STRONG_WORD_PROB`` (0.5), mean word probability at least
+   ``WORD_PROB_MEAN_MIN`` (0.4)) or, where the strict VAD heard speech, one word reaches
+   ``VOUCHED_WORD_PROB`` (0.2): Whisper tiny gives a lone word such as "toucan" ("Two can.") 0.05-0.3.
+   Hallucinations on noise ("you", "Thank you.") have word probabilities of a few percent.
+4. Second pass (``short_speech=True``): the regions that a lenient VAD (``SECOND_PASS_VAD``: threshold 0.2,
+   no minimum length) hears as speech and that no kept segment covers - short or quiet words the strict
+   VAD cut, or whose text step 3 dropped - are transcribed again one by one without VAD (Whisper sees the
+   words with their surroundings), beam search without temperature fallback, at most
+   ``SECOND_PASS_MAX_REGIONS`` per call. Without a VAD behind
+   it, a second-pass segment must pass step 3 *and* the confident-words test.
+   The thresholds are class attributes, so a caller can tune them; ``short_speech=False`` gives the
+   first pass with the plain step 3 only (the behaviour before short utterances were handled).
 """
 from __future__ import annotations
 
 import os
 import re
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, ClassVar
 
 import numpy as np
 
-from mmsearch.errors import ModelUnavailableError
 from mmsearch.encoders.hub import bundled_model_dir as _bundled
 from mmsearch.encoders.hub import looks_like_path as _looks_like_path
+from mmsearch.errors import ModelUnavailableError
 
 SAMPLE_RATE = 16000
 _SIZES = {
@@ -81,6 +97,21 @@ class Transcriber:
     AVG_LOGPROB_MIN = -1.0
     COMPRESSION_RATIO_MAX = 2.4
     MAX_WORD_GAP = 2.0  # seconds of silence between two words that split a segment in two
+    TEMPERATURES = (0.0, 0.2, 0.4, 0.6, 0.8, 1.0)  # Whisper's fallback schedule (first: beam search)
+    # word-level confidence (Whisper's per-word probability), for short utterances
+    EDGE_WORD_PROB_MIN = 0.1
+    STRONG_WORD_PROB = 0.5
+    WORD_PROB_MEAN_MIN = 0.4
+    VOUCHED_WORD_PROB = 0.2  # enough for the rescue where the strict VAD heard speech
+    RESCUE_AVG_LOGPROB_MIN = -1.6
+    # second pass over what the strict VAD or the filters left out
+    SECOND_PASS_VAD: ClassVar[dict[str, float]] = {
+        "threshold": 0.2, "neg_threshold": 0.1, "min_speech_duration_ms": 0, "min_silence_duration_ms": 300,
+        "speech_pad_ms": 300, "max_speech_duration_s": 30,
+    }  # fmt: skip
+    SECOND_PASS_MAX_REGIONS = 16
+    SECOND_PASS_TEMPERATURES = (0.0,)  # beam search only: a fallback's sampled text would not be "sure" anyway
+    SECOND_PASS_PAD = 0.2  # seconds added around a kept segment when deciding what it covers
 
     def __init__(
         self,
@@ -90,6 +121,7 @@ class Transcriber:
         cpu_threads: int | None = None,
         language: str | None = None,
         beam_size: int = 5,
+        short_speech: bool = True,
     ) -> None:
         spec = (spec or "bundled").strip()
         self.spec = spec
@@ -104,6 +136,7 @@ class Transcriber:
             compute_type = "float16" if self.device == "cuda" else "int8"
         self.compute_type = compute_type
         self.beam_size = beam_size
+        self.short_speech = short_speech
         if cpu_threads is None:
             cpu_threads = min(4, os.cpu_count() or 1)
 
@@ -171,23 +204,47 @@ class Transcriber:
         x = np.ascontiguousarray(x.reshape(-1))
         if x.size < SAMPLE_RATE // 10 or not np.any(np.abs(x) > 1e-4):
             return []  # < 100 ms or digital silence: nothing to say, and no need to run the model
+        total = x.size / SAMPLE_RATE
+        spans = [sp for seg in self._decode(x, vad=True) if self._keep(seg) for sp in self._spans(seg)]
+        if self.short_speech:
+            spans += self._second_pass(x, spans)
+            spans.sort()
+        out: list[TranscriptSegment] = []
+        for start, end, text in spans:
+            start = min(max(0.0, start), total)
+            end = min(max(end, start), total)
+            out.append(TranscriptSegment(round(float(offset) + start, 3), round(float(offset) + end, 3), text))
+        return out
+
+    def _decode(self, x: np.ndarray, vad: bool) -> Any:
         segments, _info = self._model.transcribe(
             x,
             language=self.language,
             beam_size=self.beam_size,
-            vad_filter=True,
+            temperature=list(self.TEMPERATURES if vad else self.SECOND_PASS_TEMPERATURES),
+            vad_filter=vad,
             condition_on_previous_text=False,
             word_timestamps=True,
         )
-        total = x.size / SAMPLE_RATE
-        out: list[TranscriptSegment] = []
-        for seg in segments:  # a generator: decoding happens while iterating
-            if not self._keep(seg):
-                continue
-            for start, end, text in self._spans(seg):
-                start = min(max(0.0, start), total)
-                end = min(max(end, start), total)
-                out.append(TranscriptSegment(round(float(offset) + start, 3), round(float(offset) + end, 3), text))
+        return segments  # a generator: decoding happens while iterating
+
+    def _second_pass(self, x: np.ndarray, kept: list[tuple[float, float, str]]) -> list[tuple[float, float, str]]:
+        """Spans from the lenient-VAD regions that no kept span covers, each decoded alone without VAD."""
+        from faster_whisper.vad import VadOptions, get_speech_timestamps
+
+        pad = self.SECOND_PASS_PAD
+        covered = [(a - pad, b + pad) for a, b, _ in kept]
+        regions = []
+        for r in get_speech_timestamps(x, VadOptions(**self.SECOND_PASS_VAD)):
+            a, b = r["start"] / SAMPLE_RATE, r["end"] / SAMPLE_RATE
+            if b - a >= 0.1 and not any(a < cb and ca < b for ca, cb in covered):
+                regions.append((r["start"], r["end"]))
+        out: list[tuple[float, float, str]] = []
+        for i, j in regions[: self.SECOND_PASS_MAX_REGIONS]:
+            shift = i / SAMPLE_RATE
+            for seg in self._decode(x[i:j], vad=False):
+                if self._keep(seg, vouched=False):
+                    out += [(a + shift, b + shift, text) for a, b, text in self._spans(seg)]
         return out
 
     def transcribe_chunks(self, chunks: Iterable[Any]) -> Iterator[TranscriptSegment]:
@@ -213,6 +270,13 @@ class Transcriber:
         """Segment times from its first and last word (VAD-merged segments otherwise stretch over the gaps
         between speech), split where the speaker pauses longer than ``MAX_WORD_GAP`` seconds."""
         words = [w for w in (getattr(seg, "words", None) or []) if (w.word or "").strip()]
+        if self.short_speech:
+            while words and float(words[0].probability) < self.EDGE_WORD_PROB_MIN:
+                words = words[1:]
+            while words and float(words[-1].probability) < self.EDGE_WORD_PROB_MIN:
+                words = words[:-1]
+            if not words:
+                return []
         if not words:
             return [(float(seg.start), float(seg.end), " ".join(seg.text.split()))]
         spans: list[tuple[float, float, str]] = []
@@ -230,17 +294,22 @@ class Transcriber:
         text = " ".join("".join(w.word for w in words).split())
         return float(words[0].start), float(words[-1].end), text
 
-    def _keep(self, seg: Any) -> bool:
+    def _keep(self, seg: Any, vouched: bool = True) -> bool:
+        """Step 3 of the module docstring; ``vouched=False`` (no VAD ran) also requires sure words."""
         text = (seg.text or "").strip()
-        if not _WORDY.search(text):
+        if not _WORDY.search(text) or seg.compression_ratio > self.COMPRESSION_RATIO_MAX:
             return False
-        if seg.no_speech_prob > self.NO_SPEECH_PROB_MAX and seg.avg_logprob < self.NO_SPEECH_LOGPROB_MAX:
+        probs = [float(w.probability) for w in (getattr(seg, "words", None) or []) if _WORDY.search(w.word or "")]
+        sure = bool(probs) and max(probs) >= self.STRONG_WORD_PROB and sum(probs) / len(probs) >= self.WORD_PROB_MEAN_MIN
+        if not vouched and not sure:
             return False
-        if seg.avg_logprob < self.AVG_LOGPROB_MIN:
-            return False
-        if seg.compression_ratio > self.COMPRESSION_RATIO_MAX:
-            return False
-        return True
+        plain = seg.avg_logprob >= self.AVG_LOGPROB_MIN and not (
+            seg.no_speech_prob > self.NO_SPEECH_PROB_MAX and seg.avg_logprob < self.NO_SPEECH_LOGPROB_MAX
+        )
+        if plain or not self.short_speech:
+            return plain
+        heard = sure or (vouched and bool(probs) and max(probs) >= self.VOUCHED_WORD_PROB)
+        return heard and seg.no_speech_prob <= self.NO_SPEECH_PROB_MAX and seg.avg_logprob >= self.RESCUE_AVG_LOGPROB_MIN
 
 
-__all__ = ["TranscriptSegment", "Transcriber", "bundled_model_dir"]
+__all__ = ["Transcriber", "TranscriptSegment", "bundled_model_dir"]
