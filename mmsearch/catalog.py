@@ -595,8 +595,9 @@ class Catalog:
         terms = fulltext.query_terms(query)
         if not terms:
             return []
+        keys = list(dict.fromkeys(fulltext.phonetic_keys(query)))[: fulltext.MAX_TERMS]
         with self.sql.connect() as conn:
-            return fulltext.backend(conn).search(conn, terms, limit)
+            return fulltext.backend(conn).search(conn, terms, keys, limit)
 
     # -- segments -----------------------------------------------------------------------------
     def segments(self, ids: Sequence[int]) -> dict[int, SegmentRow]:
@@ -880,6 +881,7 @@ def _add_segments(s: Session, media: Media, segments: Sequence[NewSegment], spac
     first segment when it has no text)."""
     rows: list[Segment] = []
     fts_rows: list[fulltext.FtsRow] = []
+    worded: set[tuple[str, float | None, float | None]] = set()  # one full-text row per passage, whatever its spaces
     name = fulltext.name_words(media.path) if named else ""
     for seg in segments:
         space = spaces.get(seg.space or default_space or "") if seg.vector is not None else None
@@ -901,7 +903,8 @@ def _add_segments(s: Session, media: Media, segments: Sequence[NewSegment], spac
         rows.append(row)
         if space is not None and seg.vector is not None:
             added.setdefault(space.name, []).append((row.id, _as_stored(seg.vector)))
-        if row.text:
+        if row.text and (row.text, row.start, row.end) not in worded:
+            worded.add((row.text, row.start, row.end))
             fts_rows.append(fulltext.FtsRow(row.id, row.text, phonetic_text(row.text), name))
             name = ""  # once per file
     if name and rows:

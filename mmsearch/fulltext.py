@@ -5,8 +5,8 @@ passage), the phonetic keys of that text (:mod:`mmsearch.phonetic`, so a mishear
 and the words of its file's name. The file name goes on the segments with text, or — for a file without
 text (an image, a video, a sound) — on its first segment, so a name matches once per file.
 
-Backends by dialect (:data:`BACKENDS`), same contract: ``search`` takes the query's words (any of them
-may match) and returns ``(segment id, score)`` best first, ``score > 0`` higher-is-better.
+Backends by dialect (:data:`BACKENDS`), same contract: ``search`` takes the query's words and phonetic
+keys (any of them may match; a key only in the phonetic column) and returns ``(segment id, score)`` best first, ``score > 0`` higher-is-better.
 
 - SQLite: an FTS5 table (``unicode61`` tokenizer, diacritics folded), rowid = segment id, ranked by
   ``bm25()`` with column weights text 1.0, phonetic 0.5, name 0.8.
@@ -26,6 +26,8 @@ from sqlalchemy import bindparam
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Connection
 
+from .phonetic import phonetic_keys as _phonetic_keys
+
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32  # words of one query used for matching
 
@@ -44,8 +46,9 @@ def words(text: str | None) -> list[str]:
 
 
 def phonetic_keys(text: str) -> list[str]:
-    """The phonetic keys of a text's words; empty until mmsearch.phonetic lands (issue 14)."""
-    return []
+    """The phonetic keys of a text's words and adjacent word pairs (:func:`mmsearch.phonetic.phonetic_keys`),
+    lower-cased as both backends store them."""
+    return [k.lower() for k in _phonetic_keys(text or "")]
 
 
 def phonetic_text(text: str) -> str:
@@ -63,7 +66,8 @@ class Backend(Protocol):
     def create(self, conn: Connection) -> None: ...
     def insert(self, conn: Connection, rows: Sequence[FtsRow]) -> None: ...
     def delete(self, conn: Connection, segment_ids: Sequence[int]) -> None: ...
-    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]: ...
+    def search(self, conn: Connection, terms: Sequence[str], keys: Sequence[str],
+               limit: int) -> list[tuple[int, float]]: ...
 
 
 class Fts5:
@@ -87,10 +91,12 @@ class Fts5:
         for chunk in _chunks([int(i) for i in segment_ids], 900):
             conn.execute(statement, {"ids": chunk})
 
-    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+    def search(self, conn: Connection, terms: Sequence[str], keys: Sequence[str],
+               limit: int) -> list[tuple[int, float]]:
         if not terms:
             return []
-        match = " OR ".join('"' + t.replace('"', '""') + '"' for t in terms)
+        quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
+        match = " OR ".join(quoted + ['phonetic : "' + k.replace('"', '""') + '"' for k in keys])
         rows = conn.execute(
             sql("SELECT rowid, bm25(segment_fts, 1.0, 0.5, 0.8) AS r FROM segment_fts WHERE segment_fts MATCH :m "
                 "ORDER BY r LIMIT :k"),
@@ -122,13 +128,15 @@ class PgTsvector:
         for chunk in _chunks(list(segment_ids), 900):
             conn.execute(sql("DELETE FROM segment_fts WHERE segment_id = ANY(:ids)"), {"ids": [int(i) for i in chunk]})
 
-    def search(self, conn: Connection, terms: Sequence[str], limit: int) -> list[tuple[int, float]]:
+    def search(self, conn: Connection, terms: Sequence[str], keys: Sequence[str],
+               limit: int) -> list[tuple[int, float]]:
         if not terms:
             return []
+        lexemes = [_pg_lexeme(t) for t in terms] + [_pg_lexeme(k) + ":B" for k in keys]  # B: the phonetic weight
         rows = conn.execute(
             sql("SELECT segment_id, ts_rank_cd(doc, q) AS r FROM segment_fts, to_tsquery('simple', :q) q "
                 "WHERE doc @@ q ORDER BY r DESC, segment_id LIMIT :k"),
-            {"q": " | ".join(_pg_lexeme(t) for t in terms), "k": int(limit)},
+            {"q": " | ".join(lexemes), "k": int(limit)},
         )
         return [(int(i), float(r)) for i, r in rows]
 

@@ -151,6 +151,7 @@ def test_full_text_index_follows_the_catalog_on_both_backends(tmp_path, db_url, 
     step with writes (a changed file's old words go, a removed file's words go)."""
     (colour_folder / "meeting_budget.txt").write_text("We talked about the marketing budget for spring.")
     (colour_folder / "garden.md").write_text("Tulips in the garden.\n\nThe budget for seeds is small.")
+    (colour_folder / "birds.txt").write_text("We saw a two can in the tree")  # a misheard "toucan"
     with _engine(tmp_path, db_url) as e:
         e.index([colour_folder])
 
@@ -163,6 +164,9 @@ def test_full_text_index_follows_the_catalog_on_both_backends(tmp_path, db_url, 
         assert "garden.md" in found
         assert set(paths("yellow")) >= {"yellow.png", "notes.md"}  # a file name; a note's text ("yellow sun")
         assert paths("Tulips") == ["garden.md"]  # case folded
+        assert paths("toucan") == ["birds.txt"]  # by its sound: Double Metaphone keys of adjacent words
+        bird = e.search("toucan", k=1)[0]
+        assert bird.path.endswith("birds.txt") and "phonetic" in bird.extra["signals"]
         assert all(score > 0 for _, score in e.catalog.fulltext("budget"))
         assert paths("'); DROP TABLE segment; --") == []  # words only, never SQL
         hits = e.search("marketing budget", k=3)
