@@ -118,8 +118,8 @@ MODELS: tuple[RecommendedModel, ...] = (
     ),
     RecommendedModel(
         spec="ViT-B-16-SigLIP2:webli",
-        good_for="the best published retrieval of the four, multilingual training data; ~4x the image compute "
-        "of ViT-B-32 (16-pixel patches), 768-d vectors",
+        good_for="the best published retrieval of the four, multilingual training data; 196 image patches "
+        "against ViT-B-32's 49, 768-d vectors",
         dim=768,
         image_size=224,
         retrieval=(
