@@ -2,12 +2,16 @@
 
     .venv/bin/python benchmarks/bench_query.py            # everything (~30 min on 2 cores)
     .venv/bin/python benchmarks/bench_query.py --quick    # 10k end-to-end and 1M FAISS only
+    .venv/bin/python benchmarks/bench_query.py --e2e "" --faiss 1000000 --alt-max 0 --out bench_query_1m
+                                                          # the headline ratios at 1M only (~15 min)
 
 1. End to end (Engine.search: encode the text with a ViT-B-32 + search + catalog join) on libraries
    of 10k and 100k images with real catalog rows (synthetic vectors, real SQLite rows).
 2. FAISS only at 1M and 10M synthetic 512-d vectors: the index the size rule picks, with recall@10
    against exact search, beside the peers: numpy brute force over all vectors (rclip) and
-   sqlite-vec (Frigate), with their memory.
+   sqlite-vec (Frigate), with their memory. Every speed ratio comes from one run: mmsearch and the
+   peers answer the same queries interleaved (query 1 through each approach in turn, then query 2,
+   ...), so the load of a shared machine hits both sides of a ratio alike.
 3. Peak RSS of a fresh process that opens the largest snapshot and searches it, against the index size.
 
 Writes benchmarks/results/bench_query.json and prints a table.
@@ -104,6 +108,12 @@ def search_latency(fn, queries: np.ndarray, count: int) -> dict:
 
 def ours(name: str, n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, policy, family=None,
          snapshot: Path | None = None) -> dict:
+    return build_ours(name, n, x, q, truth, policy, family, snapshot)[0]  # (the index is freed here)
+
+
+def build_ours(name: str, n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, policy, family=None,
+               snapshot: Path | None = None):
+    """Build our index the way the library does and measure it alone: ``(result, index)``."""
     from mmsearch.vectors import VectorIndex, estimate_bytes
 
     t = time.perf_counter()
@@ -121,21 +131,40 @@ def ours(name: str, n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, pol
         out["snapshot_bytes"] = snapshot.stat().st_size
         out["save_s"] = round(time.perf_counter() - t, 1)
     log(f"{name} {n}: {out['family']} build {build_s:.0f}s p50 {lat['p50_ms']} ms recall {recall}")
-    return out  # (the index is freed with this frame)
+    return out, idx
 
 
-def faiss_exact(n: int, x: np.ndarray, q: np.ndarray, count: int) -> dict:
+def time_interleaved(searchers: dict, queries: np.ndarray, warmup: int = 3) -> dict[str, list[float]]:
+    """Seconds per query of each approach, the approaches taking turns query by query (A B C, B C A,
+    C A B, ...): a load that comes and goes on a shared machine hits every approach alike, so the
+    ratio of two of them is fair even when their absolute times are not."""
+    names = list(searchers)
+    for v in queries[:warmup]:
+        for name in names:
+            searchers[name](v[None, :])
+    samples: dict[str, list[float]] = {name: [] for name in names}
+    for i, v in enumerate(queries):
+        for name in names[i % len(names):] + names[: i % len(names)]:
+            t = time.perf_counter()
+            searchers[name](v[None, :])
+            samples[name].append(time.perf_counter() - t)
+    return samples
+
+
+def faiss_exact(n: int, x: np.ndarray):
     import faiss
 
     flat = faiss.IndexFlatIP(DIM)
     for i in range(0, n, 262_144):
         flat.add(np.asarray(x[i : i + 262_144], np.float32))
-    lat = search_latency(lambda v: flat.search(v, 10), q, count)
-    return {"approach": "faiss exact (IndexFlatIP, float32)", "vectors": n, "latency_k10": lat,
-            "recall_at_10": 1.0, "memory_bytes": n * DIM * 4}
+
+    def search(v):
+        return flat.search(v, 10)[1][0]
+
+    return search, {"approach": "faiss exact (IndexFlatIP, float32)", "vectors": n, "memory_bytes": n * DIM * 4}
 
 
-def numpy_brute(n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, count: int) -> dict:
+def numpy_brute(n: int, x: np.ndarray):
     """rclip's approach: all float32 vectors in memory, one matrix product per query."""
     m = np.asarray(x, np.float32)
 
@@ -144,50 +173,84 @@ def numpy_brute(n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, count: 
         top = np.argpartition(-s, 10)[:10]
         return top[np.argsort(-s[top])]
 
-    lat = search_latency(search, q, count)
-    found = np.stack([search(v[None, :]) for v in q[:count]])
-    out = {"approach": "numpy brute force, float32 in RAM (rclip)", "vectors": n, "latency_k10": lat,
-           "recall_at_10": recall_at_k(found, truth[:count]), "memory_bytes": int(m.nbytes)}
-    log(f"numpy {n}: p50 {lat['p50_ms']} ms")
-    return out
+    return search, {"approach": "numpy brute force, float32 in RAM (rclip)", "vectors": n, "memory_bytes": int(m.nbytes)}
 
 
-def sqlite_vec(n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarray, count: int) -> dict:
+class SqliteVec:
     """Frigate's approach: a sqlite-vec vec0 table (brute force in SQLite), cosine distance."""
-    try:
+
+    approach = "sqlite-vec vec0 (Frigate)"
+
+    def __init__(self, n: int, x: np.ndarray) -> None:
         import apsw
         import sqlite_vec as sv
-    except ImportError as exc:
-        return {"approach": "sqlite-vec (Frigate)", "vectors": n, "skipped": f"not installed: {exc}"}
-    path = CACHE / f"sqlite-vec-{n}.db"
-    for p in (path, Path(str(path) + "-wal"), Path(str(path) + "-shm")):
-        p.unlink(missing_ok=True)
-    db = apsw.Connection(str(path))
-    db.enable_load_extension(True)
-    db.load_extension(sv.loadable_path())
-    db.enable_load_extension(False)
-    db.execute("create virtual table v using vec0(embedding float[512] distance_metric=cosine)")
-    t = time.perf_counter()
-    for i in range(0, n, 50_000):
-        block = np.asarray(x[i : i + 50_000], np.float32)
-        with db:
-            db.executemany("insert into v(rowid, embedding) values (?, ?)",
-                           ((i + j + 1, block[j].tobytes()) for j in range(len(block))))
-    insert_s = time.perf_counter() - t
 
-    def search(v):
-        rows = db.execute("select rowid from v where embedding match ? and k = 10 order by distance",
-                          (v[0].astype(np.float32).tobytes(),)).fetchall()
+        self.path = CACHE / f"sqlite-vec-{n}.db"
+        self._unlink()
+        db = apsw.Connection(str(self.path))
+        db.enable_load_extension(True)
+        db.load_extension(sv.loadable_path())
+        db.enable_load_extension(False)
+        db.execute("create virtual table v using vec0(embedding float[512] distance_metric=cosine)")
+        t = time.perf_counter()
+        for i in range(0, n, 50_000):
+            block = np.asarray(x[i : i + 50_000], np.float32)
+            with db:
+                db.executemany("insert into v(rowid, embedding) values (?, ?)",
+                               ((i + j + 1, block[j].tobytes()) for j in range(len(block))))
+        self.db, self.n = db, n
+        self.insert_s = time.perf_counter() - t
+        log(f"sqlite-vec {n}: insert {self.insert_s:.0f}s")
+
+    def __call__(self, v):
+        rows = self.db.execute("select rowid from v where embedding match ? and k = 10 order by distance",
+                               (v[0].astype(np.float32).tobytes(),)).fetchall()
         return np.array([r[0] - 1 for r in rows])
 
-    lat = search_latency(search, q, count)
-    found = np.stack([search(v[None, :]) for v in q[:count]])
-    db.close()
-    size = path.stat().st_size
-    path.unlink(missing_ok=True)
-    log(f"sqlite-vec {n}: insert {insert_s:.0f}s p50 {lat['p50_ms']} ms")
-    return {"approach": "sqlite-vec vec0 (Frigate)", "vectors": n, "insert_s": round(insert_s, 1), "latency_k10": lat,
-            "recall_at_10": recall_at_k(found, truth[:count]), "memory_bytes": size, "memory_note": "database file size"}
+    def info(self) -> dict:
+        return {"approach": self.approach, "vectors": self.n, "insert_s": round(self.insert_s, 1),
+                "memory_bytes": self.path.stat().st_size, "memory_note": "database file size"}
+
+    def close(self) -> None:
+        self.db.close()
+        self._unlink()
+
+    def _unlink(self) -> None:
+        for p in (self.path, Path(str(self.path) + "-wal"), Path(str(self.path) + "-shm")):
+            p.unlink(missing_ok=True)
+
+
+def sqlite_vec_available() -> str | None:
+    """None when sqlite-vec can run here, else why not."""
+    try:
+        import apsw  # noqa: F401
+        import sqlite_vec  # noqa: F401
+    except ImportError as exc:
+        return f"not installed: {exc}"
+    return None
+
+
+OURS = "mmsearch (size rule)"
+
+
+def same_run(ours_index, peers: dict, q: np.ndarray, truth: np.ndarray, count: int) -> dict:
+    """Our index and every peer on the same ``count`` queries, interleaved; latencies, recall and
+    each peer's p50 over ours (the headline ratios: both sides from this one run)."""
+    searchers = {OURS: lambda v: ours_index.search(v, 10)[1][0], **{name: fn for name, (fn, _) in peers.items()}}
+    load_before = [round(x, 2) for x in os.getloadavg()]
+    samples = time_interleaved(searchers, q[:count])
+    lat = {name: percentiles(s) for name, s in samples.items()}
+    out: dict = {"queries": count, "order": "interleaved: each query through every approach in turn, order rotated",
+                 "load_average_before": load_before, "load_average_after": [round(x, 2) for x in os.getloadavg()],
+                 "latency_k10": lat, "recall_at_10": {}, "ratio_p50_over_ours": {}, "ratio_mean_over_ours": {}}
+    for name, fn in searchers.items():
+        found = np.stack([np.asarray(fn(v[None, :]))[:10] for v in q[:count]])
+        out["recall_at_10"][name] = recall_at_k(found, truth[:count])
+        if name != OURS:
+            out["ratio_p50_over_ours"][name] = round(lat[name]["p50_ms"] / lat[OURS]["p50_ms"], 1)
+            out["ratio_mean_over_ours"][name] = round(lat[name]["mean_ms"] / lat[OURS]["mean_ms"], 1)
+        log(f"same run {name}: p50 {lat[name]['p50_ms']} ms recall {out['recall_at_10'][name]}")
+    return out
 
 
 def child_search(snapshot: str, queries: str, truth: str) -> None:
@@ -235,25 +298,42 @@ def large(n: int, args, policy, seed: int) -> dict:
     res: dict = {"vectors": n, "rule_family": choose_family(n, DIM, policy), "approaches": [],
                  "exact_numpy_float16_batch_s_per_query": round(exact_batch_s / len(q), 3)}
     snap = CACHE / f"ours-{n}.index"
-    res["approaches"].append(ours("mmsearch (size rule)", n, x, q, truth, policy, snapshot=snap))
+    rule_out, rule_index = build_ours(OURS, n, x, q, truth, policy, snapshot=snap)
+    res["approaches"].append(rule_out)
     if n <= args.alt_max:
         for fam in ("ivfpq", "ivf"):
             if fam != res["rule_family"]:
                 res["approaches"].append(ours(f"mmsearch {fam}", n, x, q, truth, policy, family=fam))
+    peers: dict = {}
+    skipped: list[dict] = []
     if n * DIM * 4 <= args.ram_limit:
-        res["approaches"].append(faiss_exact(n, x, q, args.peer_queries))
-        res["approaches"].append(numpy_brute(n, x, q, truth, args.peer_queries))
+        for make in (faiss_exact, numpy_brute):
+            fn, info = make(n, x)
+            peers[info["approach"]] = (fn, info)
     else:
-        res["approaches"].append({"approach": "numpy brute force, float32 in RAM (rclip)", "vectors": n,
-                                  "skipped": f"needs {n * DIM * 4 / 2**30:.0f} GiB of float32 in memory; "
-                                             f"limit here {args.ram_limit / 2**30:.0f} GiB",
-                                  "float16_from_disk_batch_s_per_query": res["exact_numpy_float16_batch_s_per_query"]})
-    if not args.skip_peers and n <= args.sqlite_max:
-        res["approaches"].append(sqlite_vec(n, x, q, truth, args.peer_queries))
+        skipped.append({"approach": "numpy brute force, float32 in RAM (rclip)", "vectors": n,
+                        "skipped": f"needs {n * DIM * 4 / 2**30:.0f} GiB of float32 in memory; "
+                                   f"limit here {args.ram_limit / 2**30:.0f} GiB",
+                        "float16_from_disk_batch_s_per_query": res["exact_numpy_float16_batch_s_per_query"]})
+    sqlite = None
+    why_not = sqlite_vec_available()
+    if not args.skip_peers and n <= args.sqlite_max and why_not is None:
+        sqlite = SqliteVec(n, x)
+        peers[SqliteVec.approach] = (sqlite, {})
     elif not args.skip_peers:
-        res["approaches"].append({"approach": "sqlite-vec vec0 (Frigate)", "vectors": n,
-                                  "skipped": f"{n * DIM * 4 / 2**30:.0f} GiB float32 table; brute-force scan of it per "
-                                             "query; not run on this machine"})
+        skipped.append({"approach": SqliteVec.approach, "vectors": n,
+                        "skipped": why_not or f"{n * DIM * 4 / 2**30:.0f} GiB float32 table; brute-force scan of "
+                                              "it per query; not run on this machine"})
+    res["same_run"] = same_run(rule_index, peers, q, truth, args.peer_queries)
+    for name, (_fn, info) in peers.items():
+        if sqlite is not None and name == SqliteVec.approach:
+            info = sqlite.info()
+        res["approaches"].append({**info, "latency_k10": res["same_run"]["latency_k10"][name],
+                                  "recall_at_10": res["same_run"]["recall_at_10"][name], "timed": "same run, interleaved"})
+    res["approaches"] += skipped
+    if sqlite is not None:
+        sqlite.close()
+    del peers, rule_index, sqlite
     del x
     gc.collect()
     res["fresh_process"] = in_fresh_process(snap, q, truth)
@@ -331,6 +411,17 @@ def print_tables(result: dict) -> None:
     if rows:
         print("\nSearch only (one query at a time, k=10)")
         print(table(rows, list(rows[0])))
+    for size in result["faiss"]:
+        sr = size.get("same_run")
+        if not sr:
+            continue
+        ours_p50 = sr["latency_k10"][OURS]["p50_ms"]
+        print(f"\n{size['vectors']:,} vectors, one run, {sr['queries']} queries interleaved "
+              f"(load average {sr['load_average_before'][0]} -> {sr['load_average_after'][0]}): "
+              f"mmsearch p50 {ours_p50} ms")
+        for name, ratio in sr["ratio_p50_over_ours"].items():
+            print(f"  {name}: p50 {sr['latency_k10'][name]['p50_ms']} ms = {ratio}x mmsearch's "
+                  f"(means: {sr['ratio_mean_over_ours'][name]}x)")
 
 
 if __name__ == "__main__":
