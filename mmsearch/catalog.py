@@ -21,19 +21,20 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 import numpy as np
 from sqlalchemy import (
     BigInteger,
-    Float,
-    ForeignKey,
-    Index,
-    Integer,
-    LargeBinary,
-    String,
-    Text,
     bindparam,
     create_engine,
     delete,
     event,
+    Float,
+    ForeignKey,
     func,
+    Index,
+    inspect,
+    Integer,
+    LargeBinary,
     select,
+    String,
+    Text,
     update,
 )
 from sqlalchemy.engine import Connection
@@ -114,6 +115,8 @@ class Segment(Base):
     text: Mapped[str | None] = mapped_column(Text, nullable=True)
     space_id: Mapped[int | None] = mapped_column(ForeignKey("space.id"), nullable=True)
     vector: Mapped[bytes | None] = mapped_column(LargeBinary, nullable=True)  # float16
+    # JSON facts a kind of segment carries beyond its text (schema 2): e.g. an OCR block's boxes and confidence
+    detail: Mapped[str | None] = mapped_column(Text, nullable=True)
 
     __table_args__ = (Index("ix_segment_space", "space_id", "id"),)
 
@@ -161,6 +164,8 @@ def _v1_to_v2(conn: Connection) -> None:
     Idempotent: SQLite runs DDL outside the step's transaction, so a step killed half-way may leave its
     tables behind with the version still 1; running it again empties and refills them."""
     Base.metadata.create_all(conn, tables=[FileJob.__table__])
+    if "detail" not in {c["name"] for c in inspect(conn).get_columns("segment")}:
+        conn.exec_driver_sql("ALTER TABLE segment ADD COLUMN detail TEXT")
     fulltext.create(conn)
     conn.execute(delete(FileJob))
     conn.exec_driver_sql("DELETE FROM segment_fts")
@@ -237,6 +242,7 @@ class NewSegment:
     text: str | None = None
     parent: int | None = None  # index of the parent within the same write, for frames of a scene
     space: str | None = None  # the space of the vector; None: the write's default space
+    detail: str | None = None  # JSON facts beyond the text (an OCR block's boxes and confidence)
 
 
 @dataclass(frozen=True)
@@ -897,6 +903,7 @@ def _add_segments(s: Session, media: Media, segments: Sequence[NewSegment], spac
             parent_id=rows[seg.parent].id if seg.parent is not None else None,
             space_id=space.id if space is not None else None,
             vector=encode_vector(seg.vector) if space is not None and seg.vector is not None else None,
+            detail=seg.detail,
         )
         s.add(row)
         s.flush()

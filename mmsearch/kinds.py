@@ -43,6 +43,7 @@ class SegmentKind(StrEnum):
     SUBTITLE = "subtitle"  # one subtitle cue
     AUDIO = "audio"  # a CLAP sound window
     SPEECH = "speech"  # a transcript passage
+    OCR = "ocr"  # text read in a picture: an image, or a video scene over the span it is shown (detail: boxes)
 
 
 class Modality(StrEnum):
@@ -60,6 +61,7 @@ MODALITY_OF: dict[str, Modality] = {
     SegmentKind.TEXT: Modality.TEXTUAL,
     SegmentKind.SUBTITLE: Modality.TEXTUAL,
     SegmentKind.SPEECH: Modality.TEXTUAL,
+    SegmentKind.OCR: Modality.TEXTUAL,
     SegmentKind.AUDIO: Modality.SOUND,
 }
 SEGMENT_KINDS_OF: dict[Modality, tuple[str, ...]] = {
