@@ -314,13 +314,22 @@ def remove(
     out.print(f"removed {n} files from the library")
 
 
+# Example queries: (query, needs the clip space). The others are answered by speech, subtitles and notes
+# in the bundled sentence space, so they run on a machine without CLIP weights too.
 DEMO_QUERIES = [
-    "the scene where the rocket lifts off",
-    "a cat looking at the camera",
-    "a cup of coffee",
-    "an orange flower",
-    "where do they talk about the budget",
+    ("the scene where the rocket lifts off", False),  # the video's pictures, and its subtitle cue
+    ("where do they talk about the budget", False),  # speech in a recording
+    ("how long should the soup simmer", False),
+    ("flowers in full bloom", False),  # a note, a subtitle cue
+    ("a cat looking at the camera", True),
+    ("a cup of coffee", True),
+    ("an orange flower", True),
 ]
+VISUAL_HINT = (
+    "visual search (photos, video frames) needs CLIP weights, which this machine cannot download: set "
+    "MMSEARCH_MODEL=ViT-B-32:/path/to/open_clip_pytorch_model.bin (or run where {default} can be downloaded), "
+    "then run the demo again: it embeds the pictures that are pending"
+)
 
 
 @app.command()
@@ -330,15 +339,25 @@ def demo(
     model: ModelOpt = None,
     top: TopOpt = 3,
 ) -> None:
-    """Index FOLDER and run a few example queries (text->image/video/speech, image->text, image->image)."""
+    """Index FOLDER and run a few example queries (text->image/video/speech, image->text, image->image).
+    Without CLIP weights it runs what the bundled models answer (speech, subtitles, notes) and says what
+    visual search needs."""
 
     def action(engine) -> None:
-        _print_report(engine.index([folder]), False)
-        for q in DEMO_QUERIES:
+        report = engine.index([folder])
+        _print_report(report, False)
+        visual = engine.models.loaded("clip") is not None
+        for q, needs_clip in DEMO_QUERIES:
+            if needs_clip and not visual:
+                continue
             out.print(f"\n[bold]search[/] {q!r}")
             _print_hits(engine.search(q, k=top), False)
         probe = next(iter(sorted(folder.rglob("*.jpg"))), None)
-        if probe is not None:
+        if not visual:
+            from mmsearch.config import DEFAULT_MODEL
+
+            out.print("\n" + VISUAL_HINT.format(default=DEFAULT_MODEL), highlight=False)
+        elif probe is not None:
             out.print(f"\n[bold]similar[/] {_show(str(probe))} (texts that describe it)")
             _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
             out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")

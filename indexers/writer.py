@@ -146,7 +146,8 @@ class Writer:
             self.tally.unreadable(entry.path, failed.message)
             return
         faults.point("encode")
-        result = self.catalog.add_segments(media.id, segments, self.models.marks(entry.kind, only=names))
+        result = self.catalog.add_segments(media.id, segments, self.models.marks(entry.kind, only=names),
+                                           space_name=self._space_name)
         faults.point("apply")
         self.library.apply(result)
         self.library.save()

@@ -518,10 +518,12 @@ class Catalog:
         *,
         replace_spaces: Sequence[str] = (),
         fields: dict | None = None,
+        space_name: str | None = None,
     ) -> "WriteResult":
         """Add segments to a file already in the library (a backfilled or re-embedded space), in ONE
         transaction with its job marks; its segments of ``replace_spaces`` go first, ``fields`` update
-        its media row. The file's other segments are untouched."""
+        its media row; a vector without a ``space`` goes to ``space_name``. The file's other segments are
+        untouched."""
         with self._writing() as s:
             media = s.get(Media, media_id)
             if media is None:
@@ -538,7 +540,7 @@ class Catalog:
             if fields:
                 s.execute(update(Media).where(Media.id == media_id).values(**fields))
             added: dict[str, list[tuple[int, np.ndarray]]] = {}
-            _add_segments(s, media, segments, spaces, None, added, named=False)
+            _add_segments(s, media, segments, spaces, space_name, added, named=False)
             _mark_jobs(s, media_id, jobs)
             for space_id in {sid for sid, _ in removed} | {spaces[name].id for name in added}:
                 s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))

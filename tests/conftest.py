@@ -26,6 +26,8 @@ def _isolated_env(monkeypatch, tmp_path_factory):
     for key in list(os.environ):
         if key.startswith("MMSEARCH_"):
             monkeypatch.delenv(key)
+    # OCR costs a detector pass per picture: the tests that are about it turn it on (tests/test_ocr*.py)
+    monkeypatch.setenv("MMSEARCH_OCR_MODEL", "off")
     home = tmp_path_factory.mktemp("home")
     monkeypatch.setenv("XDG_CONFIG_HOME", str(home / "config"))
     monkeypatch.setenv("XDG_DATA_HOME", str(home / "data"))

@@ -79,14 +79,21 @@ def _demo(tmp_path, **env) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.slow
-def test_demo_stops_with_the_setting_to_use_and_runs_with_a_local_checkpoint(tmp_path, tiny_clip):
-    failed = _demo(tmp_path)
-    assert failed.returncode == 2
-    assert "MMSEARCH_MODEL" in failed.stderr and "Traceback" not in failed.stderr
+def test_demo_without_clip_weights_answers_from_the_bundled_models_then_backfills_with_a_checkpoint(tmp_path,
+                                                                                                      tiny_clip):
+    bundled = _demo(tmp_path)
+    assert bundled.returncode == 0, bundled.stderr
+    assert "Traceback" not in bundled.stderr and "clip pending" in bundled.stderr
+    # real hits with times from speech, subtitles and notes, then the one line saying what visual search needs
+    assert "sample_data/audio/meeting_budget.ogg  00:00:02" in bundled.stdout
+    assert "sample_data/video/launch.mp4  00:00:16-00:00:20" in bundled.stdout  # the liftoff subtitle cue
+    assert "sample_data/notes/garden.txt" in bundled.stdout
+    assert "MMSEARCH_MODEL=ViT-B-32:/path/to/open_clip_pytorch_model.bin" in bundled.stdout
+    assert "similar" not in bundled.stdout
     ok = _demo(tmp_path, MMSEARCH_MODEL=tiny_clip)
     assert ok.returncode == 0, ok.stderr
-    assert "added" in ok.stdout and "failed 0" in ok.stdout and "sample_data/images/" in ok.stdout
-    assert ok.stdout.count("search") >= 4 and "similar" in ok.stdout
+    assert "failed 0" in ok.stdout and "backfilled" in ok.stdout and "sample_data/images/" in ok.stdout
+    assert ok.stdout.count("search") >= 7 and "similar" in ok.stdout and "visual search" not in ok.stdout
 
 
 def test_trimmed_text_tower_equals_the_full_77_token_pass(tiny_clip):

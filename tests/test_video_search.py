@@ -166,3 +166,13 @@ def test_av1_falls_back_to_pyav_and_the_catalog_says_so(engine, tmp_path):
     assert engine.catalog.media_by_path(str(root / "h264.mp4")).decoder == "decord"
     hit = engine.search("blue", k=1, kinds=["video"])[0]
     assert hit.path.endswith("clip.mkv") and abs(hit.start - cuts[0]) <= 0.5
+
+
+def test_subtitle_cues_join_only_to_finish_a_sentence():
+    from mmsearch.media.subtitles import Cue, merge_cues
+
+    cues = [Cue(0.0, 1.0, "When the rocket"), Cue(1.2, 2.0, "clears the tower,"), Cue(2.1, 3.0, "we cheer."),
+            Cue(3.2, 4.0, "Then we go home."), Cue(9.0, 10.0, "Much later")]
+    assert [(c.start, c.end, c.text) for c in merge_cues(cues)] == [
+        (0.0, 3.0, "When the rocket clears the tower, we cheer."), (3.2, 4.0, "Then we go home."),
+        (9.0, 10.0, "Much later")]

@@ -51,11 +51,17 @@ def parse_subtitles(path: str | Path) -> list[Cue]:
     return cues
 
 
+SENTENCE_END = (".", "!", "?", "…", '."', '!"', '?"', "♪")
+
+
 def merge_cues(cues: list[Cue], max_words: int = 40, max_gap: float = 1.5) -> list[Cue]:
-    """Join consecutive short cues into passages (one cue is often half a sentence)."""
+    """Join a cue that ends mid-sentence with the next one (one cue is often half a sentence), while they are
+    at most ``max_gap`` seconds apart and ``max_words`` long together; a cue that ends a sentence stays its own
+    moment, so a hit points at the line that was said."""
     out: list[Cue] = []
     for cue in cues:
-        if out and cue.start - out[-1].end <= max_gap and len(out[-1].text.split()) + len(cue.text.split()) <= max_words:
+        if (out and not out[-1].text.rstrip().endswith(SENTENCE_END) and cue.start - out[-1].end <= max_gap
+                and len(out[-1].text.split()) + len(cue.text.split()) <= max_words):
             last = out[-1]
             out[-1] = Cue(last.start, max(last.end, cue.end), f"{last.text} {cue.text}")
         else:
