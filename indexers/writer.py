@@ -134,6 +134,7 @@ class Writer:
                         data = fh.read(handler.read_limit + 1)
                 opened = Opened(entry, None, {"path": media.path}, data)
                 item = handler.decode(opened, DecodeInputs(self.timed_inputs.settings, self.encoder), Stage("decode"))
+                faults.point("decode")
                 if isinstance(item, Failed):
                     raise MediaError(item.message)
                 assert isinstance(item, Decoded)

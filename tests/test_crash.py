@@ -262,3 +262,38 @@ def test_fault_hook_is_inert_without_the_variable():
     env = dict(os.environ, MMSEARCH_TEST_KILL_AT="commit:3,save:1", MMSEARCH_TEST_SLEEP_AT="apply:0.5")
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=60).stdout
     assert out.split(None, 1) == ["True", "{'commit': 3.0, 'save': 1.0} {'apply': 0.5}\n"]
+
+
+def _clip_vectors(engine: Engine, root: Path) -> dict[str, tuple]:
+    out = {}
+    for m in engine.catalog.all_media():
+        vecs = engine.catalog.vectors_of_media(m.id).get("clip", np.zeros((0, 1)))
+        out[os.path.relpath(m.path, root)] = tuple(sorted(tuple(np.round(v, 3)) for v in vecs))
+    return out
+
+
+@pytest.mark.parametrize("at", ["decode:2", "encode:3", "commit:2", "apply:4", "save:1"])
+def test_kill_during_a_backfill(tmp_path, reference, at):
+    """Files catalogued while the clip model was missing; the run that backfills them is killed: the library
+    keeps every committed backfill, answers, and the next run does exactly the rest."""
+    root, lib = tmp_path / "corpus", tmp_path / "lib"
+    make_corpus(root)
+    with Engine(lib, model="ViT-B-32:/nonexistent/model.bin", audio_model="off", speech_model="off") as e:
+        first = e.index([root])
+        pending = first.jobs["clip"]["pending"]
+        assert pending == len(reference["fresh"]) and first.jobs["clip"]["done"] == 0
+    run_killed(lib, root, at, "index", "--model", "toy")  # no paths: the library's roots
+    with Engine(lib, model="toy") as e:
+        consistent(e)
+        left = e.catalog.job_counts()["clip"]
+        assert left["pending"] + left["done"] == pending and left["failed"] == 0
+        waiting = {e.catalog.media_by_id(m).path for m in e.catalog.pending(["clip"])}
+        images = e.search("red", k=100, kinds=["image"])
+        assert all(np.isfinite(h.score) and h.path not in waiting for h in images)  # only committed backfills
+        report = e.index()
+        assert report.backfilled == left["pending"] and report.added == 0
+        assert e.catalog.job_counts()["clip"] == {"done": pending, "pending": 0, "failed": 0}
+        with Engine(tmp_path / "ref", model="toy", batch_size=2) as ref:
+            ref.index([root])
+            assert _clip_vectors(e, root) == _clip_vectors(ref, root)
+        consistent(e)
