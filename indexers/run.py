@@ -76,8 +76,8 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None,
             writer.remove(gone)
         # After the work: files re-indexed whole have new rows and fresh marks; what is left pending is
         # work on unchanged files that a model which is here now can do.
-        pending = {m: names for m, names in catalog.pending().items() if _under(catalog.media_by_id(m), roots)}
-        _backfill(catalog, models, writer, pending, set(gone))
+        waiting = {m: names for m, names in catalog.pending().items() if _under(catalog.media_by_id(m), roots)}
+        _backfill(catalog, models, writer, waiting, set(gone))
         _link_captions(ctx, plan.entries, roots)
         library.save(force=True)
         tally.report.jobs = catalog.job_counts()

@@ -163,7 +163,8 @@ def _v1_to_v2(conn: Connection) -> None:
 
     Idempotent: SQLite runs DDL outside the step's transaction, so a step killed half-way may leave its
     tables behind with the version still 1; running it again empties and refills them."""
-    Base.metadata.create_all(conn, tables=[FileJob.__table__])
+    job_table = Base.metadata.tables["job"]
+    Base.metadata.create_all(conn, tables=[job_table])
     if "detail" not in {c["name"] for c in inspect(conn).get_columns("segment")}:
         conn.exec_driver_sql("ALTER TABLE segment ADD COLUMN detail TEXT")
     fulltext.create(conn)
@@ -189,7 +190,7 @@ def _v1_to_v2(conn: Connection) -> None:
                          "model_id": model if done else None, "error": None if done else "indexed before schema 2",
                          "updated": utcnow()})
     if rows:
-        conn.execute(FileJob.__table__.insert(), rows)
+        conn.execute(job_table.insert(), rows)
     fts = fulltext.backend(conn)
     batch: list[fulltext.FtsRow] = []
     named: set[int] = set()
@@ -534,7 +535,7 @@ class Catalog:
             if old_ids:
                 gone = list(s.execute(select(Segment.id, Segment.space_id)
                                       .where(Segment.media_id == media_id, Segment.space_id.in_(old_ids))))
-                removed = [(sid, seg) for seg, sid in gone]
+                removed = [(int(sid), int(seg)) for seg, sid in gone if sid is not None]
                 fulltext.backend(s.connection()).delete(s.connection(), [seg for seg, _ in gone])
                 s.execute(delete(Segment).where(Segment.id.in_([seg for seg, _ in gone])))
             if fields:
@@ -648,7 +649,8 @@ class Catalog:
             )
             grouped: dict[str, tuple[int, list[bytes]]] = {}
             for name, dim, blob in s.execute(q):
-                grouped.setdefault(name, (dim, []))[1].append(blob)
+                if blob is not None:
+                    grouped.setdefault(name, (dim, []))[1].append(blob)
             return {name: decode_vectors(blobs, dim) for name, (dim, blobs) in grouped.items()}
 
     def similarity_source(self, *, segment_id: int | None = None, media_id: int | None = None) -> "SimilaritySource | None":
@@ -730,7 +732,8 @@ class Catalog:
         out: dict[int, bytes] = {}
         with self.session() as s:
             for chunk in _chunks([int(i) for i in ids], 900):
-                out.update({int(a): b for a, b in s.execute(select(Segment.id, Segment.vector).where(Segment.id.in_(chunk)))})
+                query = select(Segment.id, Segment.vector).where(Segment.id.in_(chunk), Segment.vector.is_not(None))
+                out.update({int(a): b for a, b in s.execute(query) if b is not None})
         return out
 
     def delete_segments(self, ids: Sequence[int]) -> None:
@@ -738,9 +741,9 @@ class Catalog:
         with self._writing() as s:
             spaces: set[int] = set()
             for chunk in _chunks(list(ids), 900):
-                spaces |= {sid for (sid,) in s.execute(
+                spaces |= {int(sid) for (sid,) in s.execute(
                     select(Segment.space_id).where(Segment.id.in_(chunk), Segment.space_id.is_not(None)).distinct()
-                )}
+                ) if sid is not None}
                 s.execute(update(Segment).where(Segment.parent_id.in_(chunk)).values(parent_id=None))
                 fulltext.backend(s.connection()).delete(s.connection(), list(chunk))
                 s.execute(delete(Segment).where(Segment.id.in_(chunk)))
@@ -761,7 +764,7 @@ class Catalog:
                 if not rows:
                     return
                 ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                yield ids, decode_vectors([r[1] for r in rows], dim)
+                yield ids, decode_vectors([r[1] for r in rows if r[1] is not None], dim)
                 last = int(ids[-1])
 
     def sample_vectors(self, space_id: int, dim: int, n: int, kinds: Sequence[str] | None = None) -> np.ndarray:
@@ -786,7 +789,7 @@ class Catalog:
             for _ in range(4):
                 ids = sorted({rng.randint(lo, hi) for _ in range(n)})
                 for chunk in _chunks(ids, 900):
-                    blobs += s.scalars(select(Segment.vector).where(*where, Segment.id.in_(chunk))).all()
+                    blobs += [b for b in s.scalars(select(Segment.vector).where(*where, Segment.id.in_(chunk))) if b]
                 if len(blobs) >= n // 2:
                     break
             if len(blobs) < n // 2:
@@ -869,10 +872,11 @@ def _delete_media(s: Session, media_ids: list[int]) -> list[tuple[int, int]]:
     removed: list[tuple[int, int]] = []
     for chunk in _chunks(media_ids, 900):
         removed += [
-            (sid, seg)
+            (int(sid), int(seg))
             for seg, sid in s.execute(
                 select(Segment.id, Segment.space_id).where(Segment.media_id.in_(chunk), Segment.space_id.is_not(None))
             )
+            if sid is not None
         ]
         s.execute(update(Media).where(Media.link_id.in_(chunk)).values(link_id=None))
         fts = fulltext.backend(s.connection())

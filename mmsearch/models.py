@@ -117,7 +117,7 @@ class Models:
         """The encoder of ``space``, loaded once; raises ModelUnavailableError or ModelMismatchError."""
         with self._lock:
             if space in self._loaded:
-                return self._loaded[space]  # type: ignore[no-any-return]
+                return self._loaded[space]
             entry = SPACE_SPECS[Space(space)]
             spec = self.spec(space)
             if is_off(spec):
