@@ -1,13 +1,14 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   install, index sample_data/ and run example queries
-#   make test   install, then run the whole test suite (what .ci/run runs)
+#   make test   install, then lint (ruff), type-check (mypy) and run the whole test suite, import
+#               contracts included (tests/test_architecture.py) — what .ci/run runs
 # Both are idempotent: the virtual environment is rebuilt only when pyproject.toml changes.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test system-deps clean
+.PHONY: demo test lint system-deps clean
 
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,7 +22,11 @@ system-deps:
 demo: $(STAMP)
 	$(VENV)/bin/mmsearch demo sample_data --library .demo-library
 
-test: $(STAMP) system-deps
+lint: $(STAMP)
+	$(VENV)/bin/ruff check mmsearch indexers cli tests benchmarks
+	$(VENV)/bin/mypy
+
+test: $(STAMP) system-deps lint
 	$(PY) -m pytest -q -p no:cacheprovider
 
 clean:
