@@ -305,6 +305,32 @@ def reindex(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @app.command()
+def reembed(
+    space: Annotated[str, typer.Argument(help="The space to switch: clip, audio or text.")],
+    model: Annotated[str, typer.Option("--model", "-m", help="The new model's spec for SPACE (as its setting takes)")],
+    library: LibraryOpt = None,
+    as_json: JsonOpt = False,
+) -> None:
+    """Re-embed one space with another model in place; searches use the old model until it is done, and an
+    interrupted run resumes when run again."""
+    progress = _RichProgress() if (err.is_terminal and not as_json) else None
+    report = _run(lambda e: e.reembed(space, model, progress=progress), library)
+    if as_json:
+        print(json.dumps(report.to_dict(), indent=2))
+        return
+    if report.old_model == report.model and not report.reembedded:
+        out.print(f"space {report.space} is already embedded with {report.model}", highlight=False)
+        return
+    resumed = f" (+{report.resumed} from an interrupted run)" if report.resumed else ""
+    out.print(f"re-embedded {report.space}: {report.reembedded} files{resumed}, {report.vectors} vectors, "
+              f"{report.old_model} -> {report.model} in {report.seconds:.1f}s", highlight=False)
+    for path, reason in report.failures[:20]:
+        err.print(f"  not re-embedded {_show(path)}: {reason} (pending for the next index run)", highlight=False)
+    if len(report.failures) > 20:
+        err.print(f"  ... and {len(report.failures) - 20} more")
+
+
+@app.command()
 def remove(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to forget (files on disk are untouched).")],
     library: LibraryOpt = None,

@@ -422,8 +422,10 @@ class Catalog:
             return s.scalar(select(Space).where(Space.name == name))
 
     def spaces(self) -> list[Space]:
+        """The library's spaces; a re-embed's staging row (:func:`staging_name`) is not one of them."""
         with self.session() as s:
-            return list(s.scalars(select(Space).order_by(Space.id)))
+            return list(s.scalars(select(Space).where(~Space.name.endswith(STAGING, autoescape=True))
+                                  .order_by(Space.id)))
 
     def ensure_space(self, name: str, model_id: str, dim: int, spec: str = "") -> Space:
         """Create the space on first use; callers check model ids before writing."""
@@ -848,6 +850,133 @@ class Catalog:
                 out.update((m.path, m) for m in s.scalars(select(Media).where(Media.path.in_(list(chunk)))))
         return out
 
+    # -- re-embedding a space (indexers/reembed.py) ----------------------------------------------
+    # A re-embed writes each file's new segments as *staged* rows: kind ``~SPACE``, no space, no text and no
+    # full-text row (their kind, text and detail wait in ``detail`` as JSON), so no query, listing or check sees
+    # them; a staging space row records the new model and a job row under the staging name marks each file
+    # done. ``swap_space`` turns them into the space's segments in one transaction.
+    def staging_space(self, space: str, model_id: str, dim: int, spec: str) -> Space:
+        """The staging row of a re-embed of ``space`` to ``model_id``: a resumed re-embed to the same model
+        keeps the files already staged; one to another model first discards them."""
+        name = staging_name(space)
+        with self._writing() as s:
+            row = s.scalar(select(Space).where(Space.name == name))
+            if row is not None and (row.model_id != model_id or row.dim != dim):
+                _discard_staged(s, space)
+                s.delete(row)
+                s.flush()
+                row = None
+            if row is None:
+                row = Space(name=name, model_id=model_id, dim=dim, epoch=0, spec=spec)
+                s.add(row)
+                s.flush()
+            return row
+
+    def reembed_targets(self, space: str) -> list[int]:
+        """Media ids whose work in ``space`` a re-embed redoes: those with segments in it or marked done in it."""
+        with self.session() as s:
+            row = s.scalar(select(Space).where(Space.name == space))
+            if row is None:
+                return []
+            with_segments = set(s.scalars(select(Segment.media_id).where(Segment.space_id == row.id).distinct()))
+            done = set(s.scalars(select(FileJob.media_id).where(FileJob.name == space,
+                                                                 FileJob.state == JobState.DONE)))
+            return sorted(int(m) for m in with_segments | done)
+
+    def staged_media(self, space: str) -> set[int]:
+        """Media ids a re-embed of ``space`` has already staged (done, or failed for a reason it recorded)."""
+        with self.session() as s:
+            return {int(m) for m in s.scalars(select(FileJob.media_id).where(FileJob.name == staging_name(space)))}
+
+    def stored_texts(self, media_id: int, space: str) -> list[Segment]:
+        """One file's segments in ``space`` that carry a text, in id order (re-embedded from the text alone)."""
+        with self.session() as s:
+            row = s.scalar(select(Space).where(Space.name == space))
+            if row is None:
+                return []
+            return list(s.scalars(select(Segment).where(Segment.media_id == media_id, Segment.space_id == row.id,
+                                                        Segment.text.is_not(None)).order_by(Segment.id)))
+
+    def stage_segments(self, media_id: int, space: str, segments: Sequence[NewSegment], mark: JobMark,
+                       parent_ids: Sequence[int | None] | None = None) -> int:
+        """Stage one file's re-embedded segments of ``space`` with its staging job mark, in ONE transaction
+        (a file staged before is replaced). ``parent_ids``: absolute parents of segments whose parent is not
+        in the write. Returns the number of vectors staged."""
+        kind = staged_kind(space)
+        with self._writing() as s:
+            if s.get(Media, media_id) is None:
+                raise LibraryError(f"media {media_id} is gone from the catalog")
+            s.execute(delete(Segment).where(Segment.media_id == media_id, Segment.kind == kind))
+            rows: list[Segment] = []
+            for n, seg in enumerate(segments):
+                parent = rows[seg.parent].id if seg.parent is not None else (parent_ids[n] if parent_ids else None)
+                facts = {"kind": str(seg.kind), "text": _db_text(seg.text), "detail": seg.detail}
+                row = Segment(media_id=media_id, kind=kind, start=seg.start, end=seg.end, keyframe=seg.keyframe,
+                              parent_id=parent, space_id=None, detail=json.dumps(facts),
+                              vector=encode_vector(seg.vector) if seg.vector is not None else None)
+                s.add(row)
+                s.flush()
+                rows.append(row)
+            _mark_jobs(s, media_id, {staging_name(space): mark})
+            faults.point("commit")
+            return sum(1 for seg in segments if seg.vector is not None)
+
+    def swap_space(self, space: str) -> Space:
+        """Make a finished re-embed the space, in ONE transaction: the space's old segments go (with their
+        full-text rows), the staged ones become its segments, the space row takes the new model (epoch bumped),
+        the staging job marks become the space's, the affected files' words are indexed again, and the staging
+        row goes. Returns the space row."""
+        kind = staged_kind(space)
+        with self._writing() as s:
+            row = s.scalar(select(Space).where(Space.name == space))
+            staging = s.scalar(select(Space).where(Space.name == staging_name(space)))
+            if row is None or staging is None:
+                raise LibraryError(f"no re-embed of space {space!r} is under way")
+            conn = s.connection()
+            old = list(s.scalars(select(Segment.id).where(Segment.space_id == row.id)))
+            touched = set(s.scalars(select(Segment.media_id).where(Segment.space_id == row.id).distinct()))
+            for chunk in _chunks(old, 900):
+                s.execute(update(Segment).where(Segment.parent_id.in_(chunk)).values(parent_id=None))
+                fulltext.backend(conn).delete(conn, list(chunk))
+                s.execute(delete(Segment).where(Segment.id.in_(chunk)))
+            promoted = []
+            for seg_id, media_id, detail, vector in s.execute(
+                    select(Segment.id, Segment.media_id, Segment.detail, Segment.vector).where(Segment.kind == kind)):
+                facts = json.loads(detail or "{}")
+                touched.add(int(media_id))
+                promoted.append({"sid": seg_id, "new_kind": facts.get("kind"), "new_text": facts.get("text"),
+                                 "new_detail": facts.get("detail"),
+                                 "new_space": row.id if vector is not None else None})
+            if promoted:
+                table = Segment.__table__
+                conn.execute(update(table).where(table.c.id == bindparam("sid")).values(  # type: ignore[arg-type]
+                    kind=bindparam("new_kind"), text=bindparam("new_text"), detail=bindparam("new_detail"),
+                    space_id=bindparam("new_space")), promoted)
+            kinds = {int(m): k for m, k in s.execute(select(Media.id, Media.kind))}
+            for job in list(s.scalars(select(FileJob).where(FileJob.name == staging_name(space)))):
+                if space in WORK_BY_KIND.get(MediaKind(kinds[job.media_id]), ()):
+                    state = job.state if job.state == JobState.DONE else JobState.PENDING
+                    s.merge(FileJob(media_id=job.media_id, name=space, state=state, model_id=job.model_id,
+                                    error=job.error, updated=utcnow()))
+                s.delete(job)
+            s.execute(update(Space).where(Space.id == row.id).values(
+                model_id=staging.model_id, spec=staging.spec, dim=staging.dim, epoch=Space.epoch + 1))
+            s.delete(staging)
+            _reword(s, sorted(touched))
+            s.flush()
+            s.refresh(row)
+            return row
+
+    def discard_staging(self, space: str) -> bool:
+        """Drop an unfinished re-embed of ``space`` (its staged segments, marks and staging row); False: none."""
+        with self._writing() as s:
+            staging = s.scalar(select(Space).where(Space.name == staging_name(space)))
+            if staging is None:
+                return False
+            _discard_staged(s, space)
+            s.delete(staging)
+            return True
+
 
 @functools.lru_cache(maxsize=1)
 def _segments_by_id():
@@ -945,3 +1074,51 @@ def _sqlite_pragmas(dbapi_conn, _record) -> None:
     cur.execute("PRAGMA foreign_keys=ON")
     cur.execute("PRAGMA busy_timeout=30000")
     cur.close()
+
+
+# -- re-embedding: the staging names, and the helpers of its transactions ----------------------------------
+STAGING = "~next"  # staging space and job names: SPACE~next (no real space or job name holds a "~")
+
+
+def staging_name(space: str) -> str:
+    """The name a re-embed of ``space`` stages under (space row and job rows)."""
+    return f"{space}{STAGING}"
+
+
+def staged_kind(space: str) -> str:
+    """The ``segment.kind`` of a re-embed's staged rows for ``space``: no query asks for it."""
+    return f"~{space}"
+
+
+def _discard_staged(s: Session, space: str) -> None:
+    s.execute(delete(Segment).where(Segment.kind == staged_kind(space)))
+    s.execute(delete(FileJob).where(FileJob.name == staging_name(space)))
+
+
+def _reword(s: Session, media_ids: list[int]) -> None:
+    """Write the full-text rows of these files again, by the rule of ``_add_segments``: one row per passage,
+    the file name on its first text segment (or its first segment when it has no text)."""
+    conn = s.connection()
+    fts = fulltext.backend(conn)
+    for chunk in _chunks(media_ids, 900):
+        rows = s.execute(
+            select(Segment.id, Segment.media_id, Segment.text, Segment.start, Segment.end, Segment.kind, Media.path)
+            .join(Media, Media.id == Segment.media_id).where(Segment.media_id.in_(list(chunk)))
+            .order_by(Segment.media_id, Segment.id)).all()
+        fts.delete(conn, [int(r.id) for r in rows])
+        out: list[fulltext.FtsRow] = []
+        by_media: dict[int, list[Any]] = {}
+        for r in rows:
+            if not str(r.kind).startswith("~"):  # another space's staged rows are not words yet
+                by_media.setdefault(int(r.media_id), []).append(r)
+        for segs in by_media.values():
+            name = fulltext.name_words(segs[0].path)
+            worded: set[tuple[str, float | None, float | None]] = set()
+            for r in segs:
+                if r.text and (r.text, r.start, r.end) not in worded:
+                    worded.add((r.text, r.start, r.end))
+                    out.append(fulltext.FtsRow(int(r.id), r.text, phonetic_text(r.text), name))
+                    name = ""
+            if name:
+                out.append(fulltext.FtsRow(int(segs[0].id), "", "", name))
+        fts.insert(conn, out)

@@ -30,6 +30,7 @@ from .ranking import Filters
 
 if TYPE_CHECKING:
     from .indexers import IndexReport
+    from .indexers.reembed import ReembedReport
     from .integrity import Report
     from .media.previews import Preview
 
@@ -133,6 +134,14 @@ class Engine:
     def reindex(self) -> dict[str, int]:
         """Rebuild every space's FAISS index from the stored vectors (no decoding, no embedding)."""
         return maintenance.reindex(self.context)
+
+    def reembed(self, space: str, model: str, *, progress: Any = None) -> "ReembedReport":
+        """Re-embed one space (``clip``, ``audio``, ``text``) with another model in place: queries answer from
+        the old vectors until every file is done, then the space switches in one transaction; a killed run
+        leaves the old space whole and a second call resumes. Later opens use the new model."""
+        from .indexers.reembed import reembed
+
+        return reembed(self.context, space, model, progress=progress)
 
     def check(self, repair: bool = False) -> "Report":
         """Verify the catalog against the indexes and stored vectors; ``repair`` fixes it from the catalog."""

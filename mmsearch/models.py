@@ -202,6 +202,29 @@ class Models:
                 self._queries.popitem(last=False)
         return vector
 
+    # -- switching a space's model (indexers/reembed.py) --------------------------------------------
+    def load_unchecked(self, space: str, spec: str) -> Encoder:
+        """A new encoder of ``space`` for ``spec``, loaded without the check against the recorded model (a
+        re-embed's target model) and not used for queries until :meth:`adopt`; raises ModelUnavailableError."""
+        entry = SPACE_SPECS[Space(space)]
+        if is_off(spec):
+            raise ModelUnavailableError(f"cannot re-embed the {space} space with {spec!r}: name a model")
+        encoder: Encoder = _load(entry.load, spec, resolve_device(self.settings.device))
+        return encoder
+
+    def adopt(self, encoder: Encoder, spec: str) -> None:
+        """Use ``encoder`` for its space from now on, after the library recorded its model (a finished
+        re-embed): it replaces the old encoder, and ``spec`` replaces an explicit setting naming the old one."""
+        import dataclasses
+
+        entry = SPACE_SPECS[Space(encoder.space)]
+        with self._lock:
+            if getattr(self.settings, entry.setting):
+                self.settings = dataclasses.replace(self.settings, **{entry.setting: spec})  # type: ignore[arg-type]
+            self._loaded[encoder.space] = encoder
+            self.unavailable.pop(encoder.space, None)
+        self._check(encoder.space, encoder.model_id)
+
 
 def _load(factory: Callable[[str, str], Any], spec: str, device: str) -> Any:
     """Load a model; a spec that names a hub model first checks the hub once per process, so an offline
