@@ -10,9 +10,10 @@ free notes about other topics. The ``clip`` space is the ``toy`` encoder or a ra
 ``text`` space is always the bundled MiniLM and speech the bundled Whisper tiny.en (each clip is transcribed
 once: the second library reuses the first one's transcripts of the same samples).
 
-Query sets (target: one file; for a caption its image counts too): ``speech`` = the words said in a clip; ``note paraphrase`` = a paraphrase of a
-caption or note; ``note keywords`` = two or three of its key words. Each set is asked with its own kind
-(``audio`` / ``text``) and over all kinds; ``mixed loss`` = own-kind R@1 minus all-kinds R@1.
+Query sets (target: one file; for a caption its image counts too): ``speech`` = the words said in a clip;
+``note paraphrase`` = a paraphrase of a caption or note; ``note keywords`` = two or three of its key words.
+Each set is asked with its own kind (``audio`` / ``text``) and over all kinds;
+``mixed loss`` = own-kind R@1 minus all-kinds R@1.
 
 Fusions compared on the same candidates (built from the public functions of ``mmsearch.search`` and
 ``mmsearch.ranking``; ``mmsearch`` itself unchanged):
