@@ -1,0 +1,546 @@
+"""Text search over a mixed library: R@1/R@5 of spoken-word and note queries, the fusion choice, its latency.
+
+    .venv/bin/python benchmarks/bench_text_search.py [--quick] [--update-docs]
+
+Library (built in a temporary folder, indexed through ``Engine.index``; ``audio`` (CLAP) and OCR off):
+short real spoken clips cut from the LibriVox recordings in ``tests/data/librivox`` as
+``tests/speech_clips.py`` cuts them (1-3 words, conditions round-robin) plus espeak-ng clips, saved under
+neutral names; the sample images, their captions and generated solid-colour / noise images with captions;
+free notes about other topics. The ``clip`` space is the ``toy`` encoder or a random-init ViT-B-32; the
+``text`` space is always the bundled MiniLM and speech the bundled Whisper tiny.en (each clip is transcribed
+once: the second library reuses the first one's transcripts of the same samples).
+
+Query sets (target: one file; for a caption its image counts too): ``speech`` = the words said in a clip;
+``note paraphrase`` = a paraphrase of a caption or note; ``note keywords`` = two or three of its key words.
+Each set is asked with its own kind (``audio`` / ``text``) and over all kinds;
+``mixed loss`` = own-kind R@1 minus all-kinds R@1.
+
+Fusions compared on the same candidates (built from the public functions of ``mmsearch.search`` and
+``mmsearch.ranking``; ``mmsearch`` itself unchanged):
+(a) ``calibrated`` — what ``search`` does: z per space and stored modality + ``LEXICAL_Z x coverage``
+    (checked equal to ``search``'s own ranking);
+(b) ``one background`` — the same, but one calibration background per space (all modalities pooled);
+(c) ``rrf`` — reciprocal-rank fusion (k0 = 60) of the per-space-and-modality cosine lists and the full-text list;
+(d) ``fulltext`` — the full-text index order only (bm25, phonetic keys included), word-matching segments;
+(e) ``semantic`` — calibrated semantic candidates only (no words).
+
+Latency: a catalog of 100k text segments (generated sentences, random unit vectors in a 384-d ``text`` space,
+written through ``Catalog.write_media``) and the time per query of ``search.word_candidates`` + ``ranking.fuse``
+(the part full text adds), apart from the semantic part (``space_candidates``).
+
+Writes benchmarks/results/bench_text_search.json; ``--update-docs`` replaces the section at the end of
+docs/benchmarks.md.
+"""
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import hashlib
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+HERE = Path(__file__).resolve().parent
+ROOT = HERE.parent
+sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(HERE))
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+from _common import log, machine, percentiles, random_vit_b32, write_result  # noqa: E402
+
+SECTION = "## Text search and fusion (bench_text_search.py)"
+RRF_K0 = 60
+K = 10
+FUSIONS = ("calibrated", "one background", "rrf", "fulltext", "semantic")
+
+# Free notes about other topics: (file stem, text, paraphrase query, key-words query).
+NOTES: tuple[tuple[str, str, str, str], ...] = (
+    ("n01", "Bought a new bicycle chain and oiled the gears before the weekend ride along the river.",
+     "maintenance on my bike before cycling", "bicycle chain gears"),
+    ("n02", "The dentist appointment moved to Thursday at nine; bring the insurance card.",
+     "rescheduled visit to have my teeth checked", "dentist thursday insurance"),
+    ("n03", "Grandmother's recipe: simmer the tomatoes with garlic and basil for an hour, then add olive oil.",
+     "how granny makes her tomato sauce", "tomatoes garlic basil"),
+    ("n04", "Our flight to Lisbon leaves at 6:40 from terminal 2; check in online the night before.",
+     "early plane trip to Portugal", "flight lisbon terminal"),
+    ("n05", "The quarterly report shows sales up eight percent, mostly from the northern region.",
+     "revenue grew this quarter", "quarterly sales region"),
+    ("n06", "Replaced the kitchen faucet; the old washer had cracked and was dripping all night.",
+     "fixed the leaking tap in the kitchen", "kitchen faucet washer"),
+    ("n07", "Piano practice: scales in C minor, then the second movement slowly with the metronome.",
+     "music lesson exercises on the keyboard", "piano scales metronome"),
+    ("n08", "The puppy chewed through the charging cable and hid under the sofa.",
+     "young dog destroyed a phone charger", "puppy cable sofa"),
+    ("n09", "Snow is forecast for Sunday; put the winter tyres on the car and find the ice scraper.",
+     "prepare the vehicle for cold weather", "snow winter tyres"),
+    ("n10", "Library books due back on the fifteenth: two novels and a field guide to mushrooms.",
+     "return borrowed reading material soon", "library novels mushrooms"),
+    ("n11", "Planted tulip bulbs along the fence, twenty red and twenty yellow, about ten centimetres deep.",
+     "put spring flower bulbs in the ground", "tulip bulbs fence"),
+    ("n12", "The laptop battery drains in two hours now; order a replacement before the conference.",
+     "my computer does not hold a charge anymore", "laptop battery replacement"),
+    ("n13", "Ran eleven kilometres this morning, my best pace since the marathon in April.",
+     "a good jogging session today", "kilometres pace marathon"),
+    ("n14", "Tax documents: the receipts for the boiler repair and the charity donations are in the blue folder.",
+     "paperwork for the annual return", "receipts boiler donations"),
+    ("n15", "Birthday party for Mia on Saturday: balloons, chocolate cake and a magician at three.",
+     "celebration for a child this weekend", "birthday balloons magician"),
+    ("n16", "The telescope needs collimation; the stars look like little comets at the edge of the field.",
+     "align the optics of my stargazing instrument", "telescope collimation stars"),
+    ("n17", "Painted the bedroom walls a pale green and the ceiling white; two coats were enough.",
+     "redecorated the sleeping room", "bedroom walls green"),
+    ("n18", "Wi-Fi keeps dropping in the attic office; try moving the router or adding a mesh repeater.",
+     "bad wireless internet upstairs", "router mesh attic"),
+)
+# Captions of generated images: (file stem, colour or pattern, caption, paraphrase query, key-words query).
+COLOURS = {"red": (220, 30, 30), "green": (30, 170, 60), "blue": (30, 60, 220), "yellow": (240, 220, 40),
+           "black": (5, 5, 5), "white": (250, 250, 250)}  # fmt: skip
+GENERATED: tuple[tuple[str, str, str, str, str], ...] = (
+    ("g01", "red", "A plain red square with nothing else in the picture.", "an image that is entirely crimson",
+     "plain red square"),
+    ("g02", "blue", "A flat blue background, a single colour from edge to edge.", "uniform azure picture",
+     "flat blue background"),
+    ("g03", "noise", "Random television static, grey speckles of noise all over.", "snow on an old TV screen",
+     "television static speckles"),
+    ("g04", "green", "A solid green card photographed straight on.", "an emerald coloured blank image",
+     "solid green card"),
+)
+# Paraphrase and key words of the sample images' own captions (sample_data/images/*.txt).
+SAMPLE_CAPTIONS = {
+    "astronaut": ("a spaceman posing in his orange suit", "astronaut helmet shuttle"),
+    "cat": ("a striped kitty staring at me", "tabby cat green eyes"),
+    "coffee": ("a small strong coffee on a plate", "espresso red cup saucer"),
+    "rocket": ("a spacecraft waiting to launch in the dark", "falcon rocket launch pad"),
+}
+SENTENCE_WORDS = (
+    "the a of and to in is was for on with as by at from that this it he she they we you i be have had "
+    "not but or an are were been will would can could one two three new old good great small large long "
+    "time year day week month people man woman child world house home city road river field garden water "
+    "light night morning evening music film book letter paper report meeting budget plan project team work "
+    "school market price money bank office window door table chair kitchen room car train bus plane ship "
+    "street bridge tower park forest mountain sea beach island weather rain snow wind sun cloud summer winter "
+    "spring autumn coffee tea bread cheese apple orange lemon soup cake dinner lunch breakfast doctor teacher "
+    "student friend family mother father brother sister dog cat bird horse fish flower tree grass stone "
+    "fire smoke phone computer screen camera picture photo video song voice story question answer idea "
+    "reason history science art sport game match goal player ball race road map north south east west "
+    "red blue green yellow black white bright dark quiet loud fast slow early late open closed warm cold"
+).split()  # fmt: skip
+
+
+# -- the library ---------------------------------------------------------------------------------------
+@dataclasses.dataclass(frozen=True)
+class Query:
+    set: str  # speech | note paraphrase | note keywords
+    text: str
+    target: str  # absolute path of the file that should come first
+    own_kind: str  # audio | text
+    also: str = ""  # the image a caption describes: an equally right answer over all kinds
+
+
+def build_folder(folder: Path, quick: bool) -> list[Query]:
+    """Write the mixed library's files; the queries with their targets."""
+    import soundfile as sf
+    import speech_clips as sc
+    from PIL import Image
+
+    import audio_factory as af
+
+    queries: list[Query] = []
+    clips = sc.librivox_clips(14 if quick else None)
+    if af.HAVE_ESPEAK:
+        clips += sc.espeak_clips()[: 4 if quick else 10]
+    (folder / "audio").mkdir(parents=True)
+    for n, clip in enumerate(clips):
+        path = folder / "audio" / f"clip_{n:03d}.wav"  # neutral name: the words said must come from the audio
+        sf.write(path, clip.wave, sc.SR)
+        queries.append(Query("speech", clip.words, str(path), "audio"))
+    images = folder / "images"
+    images.mkdir()
+    for jpg in sorted((ROOT / "sample_data" / "images").glob("*.jpg")):
+        shutil.copy(jpg, images / jpg.name)
+        caption = jpg.with_suffix(".txt")
+        if caption.exists():
+            shutil.copy(caption, images / caption.name)
+            para, keys = SAMPLE_CAPTIONS[jpg.stem]
+            for qset, text in (("note paraphrase", para), ("note keywords", keys)):
+                queries.append(Query(qset, text, str(images / caption.name), "text", str(images / jpg.name)))
+    rng = np.random.default_rng(0)
+    for stem, colour, words, para, keys in GENERATED:
+        pixels: np.ndarray
+        if colour == "noise":
+            pixels = rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)
+        else:
+            pixels = np.full((224, 224, 3), COLOURS[colour], np.uint8)
+        Image.fromarray(pixels).save(images / f"{stem}.png")
+        (images / f"{stem}.txt").write_text(words + "\n")
+        for qset, text in (("note paraphrase", para), ("note keywords", keys)):
+            queries.append(Query(qset, text, str(images / f"{stem}.txt"), "text", str(images / f"{stem}.png")))
+    for n, colour in enumerate(c for c in COLOURS if c not in {g[1] for g in GENERATED}):  # uncaptioned images
+        Image.fromarray(np.full((224, 224, 3), COLOURS[colour], np.uint8)).save(images / f"u{n:02d}.png")
+    for n in range(4):
+        Image.fromarray(rng.integers(0, 255, (224, 224, 3), dtype=np.uint8)).save(images / f"noise_{n}.png")
+    notes = folder / "notes"
+    notes.mkdir()
+    for stem, text, para, keys in NOTES[: 10 if quick else None]:
+        (notes / f"{stem}.txt").write_text(text + "\n")
+        for qset, q in (("note paraphrase", para), ("note keywords", keys)):
+            queries.append(Query(qset, q, str(notes / f"{stem}.txt"), "text"))
+    return queries
+
+
+class MemoTranscriber:
+    """The bundled transcriber, remembering what it heard per exact input (the same samples give the same
+    text): the second library is not transcribed again."""
+
+    memo: dict[str, list] = {}
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+    def transcribe(self, wave: np.ndarray, offset: float = 0.0) -> list:
+        key = hashlib.sha1(np.ascontiguousarray(wave, np.float32).tobytes() + repr(offset).encode()).hexdigest()
+        if key not in self.memo:
+            self.memo[key] = list(self.inner.transcribe(wave, offset))
+        return self.memo[key]
+
+    def transcribe_chunks(self, chunks: Any) -> Any:
+        return type(self.inner).transcribe_chunks(self, chunks)  # uses self.transcribe: the memo
+
+
+def open_engine(lib: Path, clip_spec: str) -> Any:
+    from mmsearch import Engine
+    from mmsearch.kinds import Job
+
+    engine = Engine(lib, model=clip_spec, audio_model="off", ocr_model="off", text_model="bundled",
+                    speech_model="bundled")  # fmt: skip
+    inner = engine.transcriber()
+    if inner is not None:
+        engine.models._loaded[Job.SPEECH] = MemoTranscriber(inner)  # benchmark-only: reuse transcripts
+    return engine
+
+
+# -- the fusions -----------------------------------------------------------------------------------------
+class OneBackground:
+    """Calibration samples per space only (every stored modality pooled): fusion (b)."""
+
+    def __init__(self) -> None:
+        self._samples: dict[str, np.ndarray] = {}
+
+    def sample(self, catalog: Any, space: Any, modality: Any, ntotal: int) -> np.ndarray:
+        from mmsearch.samples import SAMPLE_SIZE
+
+        if space.name not in self._samples:
+            self._samples[space.name] = catalog.sample_vectors(space.id, space.dim, SAMPLE_SIZE)
+        return self._samples[space.name]
+
+    def forget(self, name: str | None = None) -> None:
+        self._samples.clear()
+
+
+def gather(ctx: Any, text: str, kinds: list[str] | None) -> tuple[list, dict, list]:
+    """Per space the calibrated semantic candidates, the word matches, the full-text order (ids)."""
+    from mmsearch import search as S
+    from mmsearch.ranking import Filters
+
+    queries = S.text_queries(ctx, text)
+    filters = Filters(S.check_kinds(kinds), None)
+    per_space = [S.space_candidates(ctx, sp, queries[sp.name], K, filters)
+                 for sp in ctx.catalog.spaces() if sp.name in queries]  # fmt: skip
+    lexical = S.word_candidates(ctx, text, queries, filters, K)
+    order = [i for i, _ in ctx.catalog.fulltext(text, limit=max(200, 20 * K)) if i in lexical]
+    return per_space, lexical, order
+
+
+def rrf(per_space: list, lexical: dict, order: list) -> list:
+    """Reciprocal-rank fusion: one list per space and stored modality (by cosine) and the full-text list."""
+    from mmsearch.kinds import MODALITY_OF, Modality
+
+    lists: dict[tuple[str, str], list] = {}
+    for cands in per_space:
+        for c in cands:
+            lists.setdefault((c.space, MODALITY_OF.get(c.row.kind, Modality.VISUAL)), []).append(c)
+    score: dict[int, float] = {}
+    best: dict[int, Any] = {}
+    for cands in lists.values():
+        seen: set[int] = set()
+        for rank, c in enumerate(sorted(cands, key=lambda c: -c.cosine), 1):
+            if c.row.id in seen:
+                continue
+            seen.add(c.row.id)
+            score[c.row.id] = score.get(c.row.id, 0.0) + 1.0 / (RRF_K0 + rank)
+            best.setdefault(c.row.id, c)
+    for rank, seg in enumerate(order, 1):
+        match, c = lexical[seg]
+        score[seg] = score.get(seg, 0.0) + 1.0 / (RRF_K0 + rank)
+        base = best.get(seg, c)
+        best[seg] = dataclasses.replace(base, signals=base.signals | match.signals())
+    return sorted((dataclasses.replace(best[i], score=s) for i, s in score.items()), key=lambda c: -c.score)
+
+
+def fulltext_only(lexical: dict, order: list) -> list:
+    n = len(order)
+    return [dataclasses.replace(lexical[seg][1], score=float(n - r)) for r, seg in enumerate(order)]
+
+
+def ranked_paths(ctx: Any, text: str, kinds: list[str] | None) -> dict[str, list[str]]:
+    """Each fusion's top-K hit paths for one query."""
+    from mmsearch.ranking import fuse, group
+
+    per_space, lexical, order = gather(ctx, text, kinds)
+    flat = [c for cands in per_space for c in cands]
+    out = {
+        "calibrated": group(fuse(flat, lexical)),
+        "rrf": group(rrf(per_space, lexical, order)),
+        "fulltext": group(fulltext_only(lexical, order)),
+        "semantic": group(sorted(flat, key=lambda c: -c.score)),
+    }
+    saved = ctx.backgrounds
+    ctx.backgrounds = OneBackground()
+    try:
+        per_space1, lexical1, _ = gather(ctx, text, kinds)
+        out["one background"] = group(fuse([c for cands in per_space1 for c in cands], lexical1))
+    finally:
+        ctx.backgrounds = saved
+    return {name: [h.path for h in hits[:K]] for name, hits in out.items()}
+
+
+def rank_of(paths: list[str], q: Query) -> int | None:
+    """Rank of the first right answer (the target, or the image its caption describes)."""
+    right = [i for i, p in enumerate(paths) if p == q.target or (q.also and p == q.also)]
+    return right[0] + 1 if right else None
+
+
+def evaluate(engine: Any, queries: list[Query]) -> dict:
+    """R@1/R@5 per query set, scope (own kind / all kinds) and fusion; checks (a) against ``search``."""
+    ctx = engine.context
+    ranks: dict[tuple[str, str, str], list[int | None]] = {}
+    mismatches = 0
+    misses: list[dict] = []
+    for q in queries:
+        for scope, kinds in (("own", [q.own_kind]), ("all", None)):
+            paths = ranked_paths(ctx, q.text, kinds)
+            real = [h.path for h in engine.search(q.text, k=K, kinds=kinds)]
+            mismatches += real != paths["calibrated"]
+            for fusion in FUSIONS:
+                ranks.setdefault((q.set, scope, fusion), []).append(rank_of(paths[fusion], q))
+            r = rank_of(paths["calibrated"], q)
+            if r != 1:
+                misses.append({"set": q.set, "scope": scope, "query": q.text, "target": Path(q.target).name,
+                               "rank": r, "first": Path(paths["calibrated"][0]).name if paths["calibrated"] else None})
+    table: dict = {}
+    for (qset, scope, fusion), rs in ranks.items():
+        row = table.setdefault(qset, {}).setdefault(fusion, {"queries": len(rs)})
+        row[f"r1_{scope}"] = round(float(np.mean([r == 1 for r in rs])), 3)
+        row[f"r5_{scope}"] = round(float(np.mean([r is not None and r <= 5 for r in rs])), 3)
+    for fusions in table.values():
+        for row in fusions.values():
+            row["mixed_loss"] = round(row["r1_own"] - row["r1_all"], 3)
+    return {"sets": table, "search_mismatches": mismatches, "calibrated_misses": misses}
+
+
+def transcripts(engine: Any, queries: list[Query]) -> list[dict]:
+    """What the library heard in each spoken clip (for reading the misses)."""
+    from mmsearch.kinds import SegmentKind
+
+    out = []
+    for q in queries:
+        media = engine.catalog.media_by_path(q.target) if q.set == "speech" else None
+        if media is not None:
+            rows = engine.catalog.segments_of_media(media.id, [SegmentKind.SPEECH])
+            out.append({"clip": Path(q.target).name, "said": q.text, "heard": " ".join(r.text or "" for r in rows)})
+    return out
+
+
+def run_library(base: Path, queries: list[Query], clip_spec: str, label: str) -> dict:
+    lib = base / f"lib-{label}"
+    t0 = time.perf_counter()
+    with open_engine(lib, clip_spec) as engine:
+        report = engine.index([base / "media"])
+        index_s = time.perf_counter() - t0
+        log(f"{label}: indexed in {index_s:.0f} s ({report})")
+        t0 = time.perf_counter()
+        result = evaluate(engine, queries)
+        result["heard"] = transcripts(engine, queries)
+        result.update(index_seconds=round(index_s, 1), eval_seconds=round(time.perf_counter() - t0, 1),
+                      clip_spec=clip_spec)  # fmt: skip
+    return result
+
+
+# -- latency at scale ------------------------------------------------------------------------------------
+def sentence(rng: np.random.Generator, p: np.ndarray) -> str:
+    return " ".join(SENTENCE_WORDS[i] for i in rng.choice(len(SENTENCE_WORDS), int(rng.integers(8, 20)), p=p))
+
+
+def latency(base: Path, n: int, texts: list[str]) -> dict:
+    """Time of word candidates + fusion per query over ``n`` text segments, apart from the semantic part."""
+    from mmsearch import search as S
+    from mmsearch.catalog import NewSegment
+    from mmsearch.kinds import MediaKind, SegmentKind, Space
+    from mmsearch.ranking import Filters, fuse
+
+    rng = np.random.default_rng(1)
+    p = 1.0 / np.arange(1, len(SENTENCE_WORDS) + 1)  # Zipf-like: common words match many rows
+    p /= p.sum()
+    dim = 384
+    lib = base / "lib-100k"
+    t0 = time.perf_counter()
+    with open_engine(lib, "toy") as engine:
+        ctx = engine.context
+        ctx.catalog.ensure_space(Space.TEXT, "bench-random-384", dim, "bench")
+        batch = 2000
+        for start in range(0, n, batch):
+            items = []
+            for i in range(start, min(n, start + batch)):
+                v = rng.standard_normal(dim).astype(np.float32)
+                v /= np.linalg.norm(v)
+                fields = {"path": str(base / "synthetic" / f"note_{i:06d}.txt"), "content_hash": f"{i:064x}",
+                          "size": 100, "mtime": 0.0, "kind": MediaKind.TEXT}  # fmt: skip
+                items.append((fields, [NewSegment(kind=SegmentKind.TEXT, vector=v, text=sentence(rng, p))]))
+            ctx.library.apply(ctx.catalog.write_media(items, Space.TEXT))
+        build_s = time.perf_counter() - t0
+        log(f"{n} segments written in {build_s:.0f} s")
+        space = ctx.catalog.space(Space.TEXT)
+        filters = Filters()
+        semantic_t, words_t, fuse_t, found = [], [], [], []
+
+        def one(text: str, record: bool) -> None:
+            qv = rng.standard_normal(dim).astype(np.float32)
+            queries = {Space.TEXT.value: qv / np.linalg.norm(qv)}
+            t = time.perf_counter()
+            cands = S.space_candidates(ctx, space, queries[Space.TEXT], K, filters)
+            t1 = time.perf_counter()
+            lexical = S.word_candidates(ctx, text, queries, filters, K)
+            t2 = time.perf_counter()
+            fuse(cands, lexical)
+            t3 = time.perf_counter()
+            if record:
+                semantic_t.append(t1 - t)
+                words_t.append(t2 - t1)
+                fuse_t.append(t3 - t2)
+                found.append(len(lexical))
+
+        for text in texts[:5]:
+            one(text, False)
+        for text in texts:
+            one(text, True)
+    total = [a + b for a, b in zip(words_t, fuse_t)]
+    return {"segments": n, "build_seconds": round(build_s, 1), "queries": len(texts),
+            "semantic": percentiles(semantic_t), "word_candidates": percentiles(words_t), "fuse": percentiles(fuse_t),
+            "fulltext_plus_fusion": percentiles(total),
+            "word_matches_per_query_median": int(np.median(found))}  # fmt: skip
+
+
+# -- report ----------------------------------------------------------------------------------------------
+def goals(result: dict) -> dict:
+    out = {}
+    for label, lib in result["libraries"].items():
+        sp = lib["sets"]["speech"]["calibrated"]
+        losses = {qset: f["calibrated"]["mixed_loss"] for qset, f in lib["sets"].items()}
+        out[label] = {"speech_r1_own_ge_0.8": sp["r1_own"] >= 0.8,
+                      "mixed_loss_le_0.05": all(v <= 0.05 for v in losses.values())}  # fmt: skip
+    lat = result["latency"]["fulltext_plus_fusion"]["p50_ms"]
+    out["latency_p50_lt_5ms"] = lat < 5.0
+    return out
+
+
+def markdown(result: dict) -> str:
+    m = result["machine"]
+    lines = [
+        SECTION, "",
+        (f"{m['date']}, {m['cpu_cores']} cores, load average at start {m['load_average_at_start'][0]} "
+         "(shared machine, other benchmarks and tests running: timings are noisy)"
+         f"{' — quick run' if result['quick'] else ''}. "
+         "`results/bench_text_search.json` has every number and the misses."),
+        (f"Mixed library: {result['library']['speech_clips']} spoken clips (LibriVox cuts + espeak), "
+         f"{result['library']['images']} images, {result['library']['texts']} caption/note texts; clip space = toy "
+         "or random-init ViT-B-32, text space = bundled MiniLM, speech = bundled Whisper tiny.en, CLAP and OCR off. "
+         "R@1/R@5 over top-10 hits; own = `kinds=[audio]` (speech) or `[text]` (notes); "
+         "mixed loss = R@1 own - R@1 all."),
+        "",
+        "| clip encoder | query set | n | fusion | R@1 own | R@5 own | R@1 all | R@5 all | mixed loss |",
+        "| --- | --- | --- | --- | --- | --- | --- | --- | --- |",
+    ]  # fmt: skip
+    for label, lib in result["libraries"].items():
+        for qset, fusions in lib["sets"].items():
+            for fusion in FUSIONS:
+                r = fusions[fusion]
+                bold = "**" if fusion == "calibrated" else ""
+                lines.append(f"| {label} | {qset} | {r['queries']} | {bold}{fusion}{bold} | {r['r1_own']:.2f} | "
+                             f"{r['r5_own']:.2f} | {r['r1_all']:.2f} | {r['r5_all']:.2f} | {r['mixed_loss']:+.2f} |")
+    lat = result["latency"]
+    lines += [
+        "",
+        f"Latency at {lat['segments']:,} text segments (SQLite FTS5, {lat['queries']} queries, median "
+        f"{lat['word_matches_per_query_median']} word-matching segments per query):",
+        "",
+        "| part | p50 ms | p99 ms |", "| --- | --- | --- |",
+    ]  # fmt: skip
+    for part in ("semantic", "word_candidates", "fuse", "fulltext_plus_fusion"):
+        lines.append(f"| {part.replace('_', ' ')} | {lat[part]['p50_ms']} | {lat[part]['p99_ms']} |")
+    lines += ["", "Mean R@1 over every set, scope and library: "
+              + ", ".join(f"{f} {v:.3f}" for f, v in result["mean_r1"].items()) + ".",
+              f"Goals: {result['goals']}.", ""]  # fmt: skip
+    return "\n".join(lines)
+
+
+def update_docs(text: str) -> None:
+    path = ROOT / "docs" / "benchmarks.md"
+    doc = path.read_text()
+    if SECTION in doc:
+        doc = doc[: doc.index(SECTION)].rstrip() + "\n"
+    path.write_text(doc.rstrip() + "\n\n" + text)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--quick", action="store_true", help="fewer clips and notes, 20k segments for latency")
+    ap.add_argument("--segments", type=int, default=None, help="segments of the latency catalog (default 100k)")
+    ap.add_argument("--update-docs", action="store_true")
+    args = ap.parse_args()
+    info = machine()
+    base = Path(tempfile.mkdtemp(prefix="bench-text-search-"))
+    try:
+        queries = build_folder(base / "media", args.quick)
+        media = base / "media"
+        result: dict = {
+            "machine": info, "quick": args.quick, "k": K, "rrf_k0": RRF_K0,
+            "library": {"speech_clips": len(list((media / "audio").iterdir())),
+                        "images": len([p for p in (media / "images").iterdir() if p.suffix != ".txt"]),
+                        "texts": len(list(media.rglob("*.txt")))},
+            "libraries": {},
+        }  # fmt: skip
+        configs: tuple[tuple[str, Callable[[], str]], ...] = (("toy", lambda: "toy"),
+                                                              ("ViT-B-32 random", random_vit_b32))
+        for label, spec in configs:
+            result["libraries"][label] = run_library(base, queries, spec(), label.split()[0])
+            log(f"{label}: {result['libraries'][label]['sets']}")
+        n = args.segments or (20_000 if args.quick else 100_000)
+        result["latency"] = latency(base, n, [q.text for q in queries][:200])
+        log(f"latency: {result['latency']}")
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
+    result["mean_r1"] = {
+        f: round(float(np.mean([fs[f][s] for lib in result["libraries"].values() for fs in lib["sets"].values()
+                                for s in ("r1_own", "r1_all")])), 3)
+        for f in FUSIONS
+    }  # fmt: skip
+    result["goals"] = goals(result)
+    write_result("bench_text_search", result)
+    text = markdown(result)
+    print(text)
+    if args.update_docs:
+        update_docs(text)
+
+
+if __name__ == "__main__":
+    main()
