@@ -178,7 +178,7 @@ class Models:
             raise ModelMismatchError(
                 f"{self.where} embeds space {space!r} with model {row.model_id!r} (spec {row.spec!r}), not "
                 f"{model_id!r}; open it with --{setting.replace('_', '-')} {row.spec} (MMSEARCH_{setting.upper()}), "
-                f"or use a new library folder to embed with the other model"
+                f"or switch the space to the other model in place: mmsearch reembed {space} --model SPEC"
             )
 
     # -- queries --------------------------------------------------------------------------------
