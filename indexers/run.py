@@ -60,7 +60,7 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None,
             missing_by_hash.setdefault(m.content_hash, m)
         tally.planned(plan.unchanged, plan.skipped_bad, len(plan.work))
         writer = Writer(ctx, models, tally)
-        inputs = DecodeInputs(ctx.settings, models.encoder)
+        inputs = DecodeInputs(ctx.settings, models.encoder, ocr=models.ocr_reader)
         workers = ctx.settings.decode_workers
         with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmsearch-decode") as pool:
             pending: deque[Future] = deque()

@@ -3,21 +3,23 @@ their indexes opened in the library before anything is written to them.
 
 The image/text space (``clip``) is opened up front when there is work; the sentence space (``text``) on
 the first text; the soundtrack's models (CLAP ``audio``, the transcriber) on the first file with a
-timeline. A model that cannot be had is one warning of the run naming the setting, never a failure of
-a file: that work is recorded as *pending* and a later run with the model backfills it.
+timeline; the text-in-pictures reader (``ocr``) on the first picture. A model that cannot be had is one
+warning of the run naming the setting, never a failure of a file: that work is recorded as *pending* and
+a later run with the model backfills it.
 """
 from __future__ import annotations
 
-from typing import Any
-
+import dataclasses
+import threading
 from collections.abc import Collection
+from typing import Any
 
 from mmsearch.catalog import JobMark, NewSegment
 from mmsearch.catalog import Space as SpaceRow
 from mmsearch.context import Context
 from mmsearch.encoders.base import CPU_BATCH
 from mmsearch.errors import ModelUnavailableError
-from mmsearch.kinds import WORK_BY_KIND, Job, JobState, MediaKind, Space
+from mmsearch.kinds import TIMED_KINDS, WORK_BY_KIND, Job, JobState, MediaKind, Space
 
 from .audio import soundtrack
 from .report import Tally
@@ -42,6 +44,8 @@ class RunModels:
         self.batch_size = CPU_BATCH
         self._sound: tuple[Any, Any, Any] | None = None
         self._text: Any = False  # the sentence encoder once asked for (None: unavailable)
+        self._ocr: Any = False  # the OCR reader once asked for (None: unavailable)
+        self._ocr_lock = threading.Lock()  # asked for by the decode workers
         self._warned: set[str] = set()
 
     def open_clip(self) -> None:
@@ -66,6 +70,30 @@ class RunModels:
                 self._warn(Space.TEXT)
         return self._text
 
+    def ocr_reader(self) -> Any:
+        """The text-in-pictures reader (setting ``ocr_model``), loaded on first need, or None (one warning)."""
+        with self._ocr_lock:
+            if self._ocr is False:
+                self._ocr = self.ctx.models.job_model(Job.OCR)
+                if self._ocr is None:
+                    self._warn(Job.OCR)
+            return self._ocr
+
+    def embed_texts(self, segments: list[NewSegment]) -> list[NewSegment]:
+        """Job segments (ocr) with their text embedded in the sentence space ``text`` when that model is
+        here (as they are otherwise: found by their words only)."""
+        worded = [i for i, seg in enumerate(segments) if seg.text]
+        encoder = self.text_encoder() if worded else None
+        if encoder is None:
+            return segments
+        out = list(segments)
+        step = self.batch_size
+        for a in range(0, len(worded), step):
+            chunk = worded[a : a + step]
+            for i, vector in zip(chunk, encoder.encode_text([segments[i].text for i in chunk])):
+                out[i] = dataclasses.replace(segments[i], vector=vector, space=Space.TEXT)
+        return out
+
     def soundtrack(self, path: str, duration: float, names: Collection[str] | None = None) -> list[NewSegment]:
         """The sound and speech segments of ``path`` (only the work named in ``names``, when given), with
         whichever soundtrack models can be had."""
@@ -78,12 +106,15 @@ class RunModels:
     def marks(self, kind: MediaKind, *, only: Collection[str] | None = None) -> dict[str, JobMark]:
         """What a file of ``kind`` indexed now is marked as, per space/job (``only``: just those)."""
         names = [n for n in WORK_BY_KIND[kind] if only is None or n in only]
-        return {n: self._mark(n) for n in names}
+        return {n: self._mark(n, kind) for n in names}
 
     def available(self, name: str) -> bool:
         return self._model_of(name) is not None
 
-    def _mark(self, name: str) -> JobMark:
+    def _mark(self, name: str, kind: MediaKind) -> JobMark:
+        if name == Job.OCR and kind in TIMED_KINDS and self.encoder is None:
+            # a video's text is read per scene, and its scenes are cut on the clip vectors
+            return JobMark(JobState.PENDING, None, "reading a video's text waits for the clip space (its scenes)")
         model = self._model_of(name)
         if model is not None:
             return JobMark(JobState.DONE, getattr(model, "model_id", None))
@@ -95,6 +126,8 @@ class RunModels:
             return self.encoder
         if name == Space.TEXT:
             return self.text_encoder()
+        if name == Job.OCR:
+            return self.ocr_reader()
         clap, transcriber, text = self._sound_models()
         if name == Space.AUDIO:
             return clap

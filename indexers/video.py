@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import queue
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -38,8 +39,10 @@ class EmbeddedVideo:
     truncated: bool = False
 
 
-def embed_frames(path: str, encoder: Any, interval: float, batch_size: int) -> EmbeddedVideo:
-    """Sample and encode a video's frames. Raises MediaError when no frame can be decoded."""
+def embed_frames(path: str, encoder: Any, interval: float, batch_size: int,
+                 keep: Callable[[float, Any], None] | None = None) -> EmbeddedVideo:
+    """Sample and encode a video's frames. Raises MediaError when no frame can be decoded. ``keep(time,
+    image)``, when given, is handed each sampled frame (on the decode thread) before it is prepared."""
     sampler = FrameSampler(path, interval=interval, max_side=448)
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
@@ -49,6 +52,8 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int) -> E
             for frame in sampler:
                 if stop.is_set():
                     return
+                if keep is not None:
+                    keep(frame.time, frame.image)
                 frames.put((frame.time, encoder.prepare_image(frame.image)))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             frames.put(exc)

@@ -16,7 +16,7 @@ from mmsearch import _faults as faults
 from mmsearch.catalog import JobMark, Media, NewSegment, WriteResult
 from mmsearch.context import Context
 from mmsearch.errors import MediaError
-from mmsearch.kinds import WORK_BY_KIND, JobState, MediaKind, Space
+from mmsearch.kinds import WORK_BY_KIND, Job, JobState, MediaKind, Space
 
 from .items import Decoded, Failed, FileEntry, Item, Opened, Same, Timed
 from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs
@@ -31,7 +31,8 @@ class Writer:
         self.catalog, self.library, self.tally = ctx.catalog, ctx.library, tally
         self.models = models
         self.encoder, self.space, self.batch_size = models.encoder, models.space, models.batch_size
-        self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack)
+        self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack,
+                                        ocr=models.ocr_reader, embed_texts=models.embed_texts)
         self.batch: list[Decoded] = []
         self.units = 0
         self.moved_from: set[str] = set()  # old paths of moved files: not removals
@@ -49,6 +50,7 @@ class Writer:
         batch, self.batch, self.units = self.batch, [], 0
         try:
             vectors = self._encode(batch)
+            read = self._job_segments(batch)
         except Exception:  # isolate the file that breaks the encoder
             if len(batch) == 1:
                 raise
@@ -60,8 +62,9 @@ class Writer:
                     self.take(Failed(item.entry, "encode", f"{type(exc).__name__}: {exc}"))
             return
         faults.point("encode")
-        items = [(item.fields, HANDLERS[item.entry.kind].segments(item, vecs)) for item, vecs in zip(batch, vectors)]
-        marks = [self.models.marks(item.entry.kind) for item in batch]
+        items = [(item.fields, HANDLERS[item.entry.kind].segments(item, vecs) + extra)
+                 for item, vecs, extra in zip(batch, vectors, read)]
+        marks = [_with_errors(self.models.marks(item.entry.kind), item.job_errors) for item in batch]
         result = self.catalog.write_media(items, self._space_name, replace_ids=[i.old.id for i in batch if i.old],
                                           jobs=marks)
         faults.point("apply")
@@ -106,12 +109,13 @@ class Writer:
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             self._failed(Failed.of(job.entry, "decode", exc))
             return
-        self._commit_one(job, done.segments, done.notes)
+        self._commit_one(job, done.segments, done.notes, done.job_errors)
 
-    def _commit_one(self, job: Timed, segments: list[NewSegment], notes: list[str]) -> None:
+    def _commit_one(self, job: Timed, segments: list[NewSegment], notes: list[str],
+                    job_errors: dict[str, str] | None = None) -> None:
         result = self.catalog.write_media([(job.fields, segments)], self._space_name,
                                           replace_ids=[job.old.id] if job.old else [],
-                                          jobs=[self.models.marks(job.entry.kind)])
+                                          jobs=[_with_errors(self.models.marks(job.entry.kind), job_errors or {})])
         self.library.apply(result)
         if notes:
             # Indexed what could be decoded; keep a visible note in `mmsearch errors`.
@@ -124,22 +128,27 @@ class Writer:
         segments: decode it once for all of them, encode, commit in one transaction with its job marks."""
         handler = HANDLERS[MediaKind(media.kind)]
         entry = FileEntry(media.path, media.size, media.mtime, MediaKind(media.kind))
+        errors: dict[str, str] = {}
         try:
             if handler.timed:
-                segments = handler.index(Timed(entry, None, {}), self.timed_inputs, names).segments
+                done = handler.index(Timed(entry, None, {}), self.timed_inputs, names)
+                segments, errors = done.segments, done.job_errors
             else:
                 data = None
                 if handler.read_limit is not None:
                     with open(media.path, "rb") as fh:
                         data = fh.read(handler.read_limit + 1)
                 opened = Opened(entry, None, {"path": media.path}, data)
-                item = handler.decode(opened, DecodeInputs(self.timed_inputs.settings, self.encoder), Stage("decode"))
+                inputs = DecodeInputs(self.timed_inputs.settings, self.encoder,
+                                      ocr=self.models.ocr_reader if Job.OCR in names else None)
+                item = handler.decode(opened, inputs, Stage("decode"))
                 faults.point("decode")
                 if isinstance(item, Failed):
                     raise MediaError(item.message)
                 assert isinstance(item, Decoded)
                 vectors = self._encode([item], spaces=names)[0]
-                segments = handler.segments(item, vectors)
+                segments = handler.segments(item, vectors) + self._job_segments([item])[0]
+                errors = item.job_errors
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             failed = Failed.of(entry, "decode", exc)
             marks = {n: JobMark(JobState.FAILED, None, failed.message) for n in names}
@@ -147,7 +156,8 @@ class Writer:
             self.tally.unreadable(entry.path, failed.message)
             return
         faults.point("encode")
-        result = self.catalog.add_segments(media.id, segments, self.models.marks(entry.kind, only=names),
+        result = self.catalog.add_segments(media.id, segments,
+                                           _with_errors(self.models.marks(entry.kind, only=names), errors),
                                            space_name=self._space_name)
         faults.point("apply")
         self.library.apply(result)
@@ -183,8 +193,22 @@ class Writer:
                     ti += len(item.texts)
         return out
 
+    def _job_segments(self, batch: list[Decoded]) -> list[list[NewSegment]]:
+        """Each file's job segments (ocr), their texts embedded in the sentence space in one go."""
+        embedded = self.models.embed_texts([seg for item in batch for seg in item.job_segments])
+        out, at = [], 0
+        for item in batch:
+            out.append(embedded[at : at + len(item.job_segments)])
+            at += len(item.job_segments)
+        return out
+
     def _texts(self, encoder: Any, texts: list[str]) -> list[np.ndarray]:
         vecs: list[np.ndarray] = []
         for i in range(0, len(texts), self.batch_size):
             vecs += list(encoder.encode_text(texts[i : i + self.batch_size]))
         return vecs
+
+
+def _with_errors(marks: dict[str, JobMark], errors: dict[str, str]) -> dict[str, JobMark]:
+    """A file's job marks, the jobs that failed on it marked failed with their reason."""
+    return {**marks, **{n: JobMark(JobState.FAILED, None, why) for n, why in errors.items() if n in marks}}

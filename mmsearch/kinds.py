@@ -81,6 +81,7 @@ class Job(StrEnum):
     """Work done per file that produces text rather than vectors."""
 
     SPEECH = "speech"  # Whisper transcripts
+    OCR = "ocr"  # text read in pictures: images, video scenes' keyframes
 
 
 def parse_kinds(kinds: object) -> tuple[MediaKind, ...] | None:
@@ -110,11 +111,12 @@ class JobState(StrEnum):
 
 # The work each kind of file needs: embedding spaces and text-producing jobs, by name. A text file is
 # embedded twice: in ``clip`` (image <-> text) and in the sentence space ``text`` (text search without
-# CLIP weights); speech is transcribed (``speech``) and the transcript embedded in ``text``.
+# CLIP weights); speech is transcribed (``speech``) and the transcript embedded in ``text``; text in
+# pictures is read (``ocr``: images, and each video scene's keyframes) and embedded in ``text`` too.
 WORK_BY_KIND: dict[MediaKind, tuple[str, ...]] = {
-    MediaKind.IMAGE: (Space.CLIP,),
+    MediaKind.IMAGE: (Space.CLIP, Job.OCR),
     MediaKind.TEXT: (Space.CLIP, Space.TEXT),
     MediaKind.SUBTITLE: (Space.CLIP, Space.TEXT),
-    MediaKind.VIDEO: (Space.CLIP, Space.AUDIO, Job.SPEECH),
+    MediaKind.VIDEO: (Space.CLIP, Space.AUDIO, Job.SPEECH, Job.OCR),
     MediaKind.AUDIO: (Space.AUDIO, Job.SPEECH),
 }

@@ -56,9 +56,15 @@ def _transcriber(spec: str, device: str) -> Any:
     return Transcriber(spec, device=device)
 
 
+def _ocr_reader(spec: str, device: str) -> Any:
+    from .encoders.ocr import OcrReader
+
+    return OcrReader(spec, device=device)
+
+
 @dataclass(frozen=True)
 class JobSpec:
-    """A per-file job whose model produces text, not vectors (speech)."""
+    """A per-file job whose model produces text, not vectors (speech, ocr)."""
 
     job: Job
     setting: str
@@ -68,6 +74,7 @@ class JobSpec:
 
 JOB_SPECS: dict[Job, JobSpec] = {
     Job.SPEECH: JobSpec(Job.SPEECH, "speech_model", "bundled", _transcriber),
+    Job.OCR: JobSpec(Job.OCR, "ocr_model", "bundled", _ocr_reader),
 }
 
 

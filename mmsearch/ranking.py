@@ -14,7 +14,8 @@ Words count too (:func:`fuse`): a segment whose text or file name holds the quer
 full-text index; phonetic keys for misheard words) gains ``LEXICAL_Z x coverage`` on the same
 calibrated scale — a segment with every query word scores as if it stood ``LEXICAL_Z`` (3) standard
 deviations higher. Its own semantic score is kept, so words and meaning add up. Every hit lists the
-``signals`` that found it: the spaces, ``fulltext``, ``phonetic``.
+``signals`` that found it: the spaces, ``fulltext``, ``phonetic``, and ``ocr`` when text read in the
+picture matched (the hit then names that segment in ``extra["ocr_segment"]`` and shows its text).
 
 Grouping turns the merged, best-first candidates into hits: one hit per whole file; for moments, a
 segment that overlaps a better one of the same file (from any space: a scene, its soundtrack, its
@@ -32,7 +33,7 @@ import numpy as np
 
 from .catalog import SegmentRow
 from .hits import Hit
-from .kinds import MediaKind
+from .kinds import MediaKind, SegmentKind
 
 MIN_STD = 0.02  # a background this flat says nothing: do not blow tiny differences up
 _GLOB_CHARS = set("*?[")
@@ -64,6 +65,7 @@ LEXICAL_Z = 3.0  # what a segment holding every query word adds, in background s
 # bench_speech.py): a misheard word's sound is better evidence than the meaning of the wrong words.
 PHONETIC_SHARE = 0.8
 FULLTEXT, PHONETIC = "fulltext", "phonetic"
+OCR = "ocr"  # the signal of a match on text read in a picture
 
 
 @dataclass(frozen=True)
@@ -183,17 +185,24 @@ def group(ranked: Iterable[Candidate]) -> list[Hit]:
     timed: dict[int, list[Hit]] = {}
     for c in ranked:
         row = c.row
+        read = row.kind == SegmentKind.OCR
+        signals = c.signals | {OCR} if read else c.signals
         if row.start is None:
             owner = whole.get(row.media_id)
         else:
             owner = next((h for h in timed.get(row.media_id, ()) if overlaps(row.start, row.end, h.start, h.end)), None)
         if owner is not None:
-            owner.extra["signals"] = sorted(set(owner.extra["signals"]) | c.signals)
+            owner.extra["signals"] = sorted(set(owner.extra["signals"]) | signals)
+            if read and "ocr_segment" not in owner.extra:
+                owner.extra["ocr_segment"] = row.id
+                owner.text = owner.text or row.text
             continue
         hit = Hit(path=row.path, kind=row.media_kind, score=c.score, start=row.start, end=row.end, space=c.space,
                   keyframe=row.keyframe, text=row.text, linked=row.link_path, media_id=row.media_id,
-                  segment_id=row.id, extra={"cosine": round(c.cosine, 6), "signals": sorted(c.signals or {c.space}),
+                  segment_id=row.id, extra={"cosine": round(c.cosine, 6), "signals": sorted(signals or {c.space}),
                                                    "media_time": row.media_time})
+        if read:
+            hit.extra["ocr_segment"] = row.id
         if row.start is None:
             whole[row.media_id] = hit
         else:

@@ -58,7 +58,7 @@ def test_a_later_run_backfills_only_the_pending_work(tmp_path):
 def test_no_model_at_all_is_an_error_and_strict_fails_on_pending_work(tmp_path):
     root = tmp_path / "pics"
     solid(root / "red.png", "red")
-    env = dict(os.environ, MMSEARCH_AUDIO_MODEL="off", MMSEARCH_SPEECH_MODEL="off")
+    env = dict(os.environ, MMSEARCH_AUDIO_MODEL="off", MMSEARCH_SPEECH_MODEL="off", MMSEARCH_OCR_MODEL="off")
     lib = str(tmp_path / "lib")
     cli = [sys.executable, "-m", "mmsearch.cli", "index", str(root), "--library", lib, "--model", MISSING_CLIP]
     nothing = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)

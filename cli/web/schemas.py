@@ -32,7 +32,11 @@ class HitOut(BaseModel):
     thumb_url: str | None = Field(None, description="thumbnail (image), keyframe (video), waveform (audio)")
     linked_thumb_url: str | None = None
     signals: list[str] = Field(default_factory=list,
-                               description="what found it: embedding spaces (clip, text, audio), fulltext, phonetic")
+                               description="what found it: embedding spaces (clip, text, audio), fulltext, phonetic, "
+                                           "ocr (text read in the picture)")
+    boxes: list[list[list[float]]] | None = Field(
+        None, description="ocr: where the matched text is, four [x, y] corners per line, pixels of boxes_size")
+    boxes_size: list[int] | None = Field(None, description="ocr: [width, height] of the picture the boxes are in")
 
 
 class SearchOut(BaseModel):
@@ -122,7 +126,7 @@ def hit_out(data: HitData) -> HitOut:
         linked_media_id=linked.id if linked else None, media_id=hit.media_id, segment_id=hit.segment_id,
         media_url=media_url(hit.media_id), thumb_url=thumb_url(hit.media_id, data.preview),
         linked_thumb_url=thumb_url(linked.id, linked.preview) if linked else None,
-        signals=list(hit.extra.get("signals", [hit.space])),
+        signals=list(hit.extra.get("signals", [hit.space])), boxes=data.boxes, boxes_size=data.boxes_size,
     )
 
 

@@ -9,7 +9,7 @@ cut one file at a time (:meth:`KindHandler.index`), since their encoders use eve
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
 import numpy as np
@@ -35,6 +35,7 @@ class DecodeInputs:
 
     settings: Settings
     encoder: Any
+    ocr: Callable[[], Any] | None = None  # the text-in-pictures reader, loaded on first call (None from it: pending)
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,8 @@ class TimedInputs:
     encoder: Any  # the image/text encoder: video frames (None: the clip work is pending)
     batch_size: int
     soundtrack: Callable[..., list[NewSegment]]  # (path, duration[, names]) -> sound and speech segments
+    ocr: Callable[[], Any] | None = None  # the text-in-pictures reader, loaded on first call (None from it: pending)
+    embed_texts: Callable[[list[NewSegment]], list[NewSegment]] | None = None  # job texts -> the sentence space
 
 
 @dataclass
@@ -53,6 +56,7 @@ class TimedResult:
 
     segments: list[NewSegment]
     notes: list[str]
+    job_errors: dict[str, str] = field(default_factory=dict)  # jobs that failed for this file: name -> why
 
 
 class KindHandler:

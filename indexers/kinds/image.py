@@ -1,4 +1,5 @@
-"""Images: the whole file is read once (hash and decode share the bytes); one ``image`` segment each."""
+"""Images: the whole file is read once (hash and decode share the bytes); one ``image`` segment each, and
+an ``ocr`` segment when text is read in it (on the decode worker, right after decoding: indexers/ocr.py)."""
 from __future__ import annotations
 
 import io
@@ -8,10 +9,11 @@ import numpy as np
 
 from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
-from mmsearch.kinds import MediaKind, SegmentKind
+from mmsearch.kinds import Job, MediaKind, SegmentKind
 from mmsearch.media.images import IMAGE_EXTENSIONS, load_image
 
-from ..items import Decoded, Opened
+from ..items import Decoded, Failed, Opened
+from ..ocr import picture_segments
 from .base import DecodeInputs, KindHandler, Stage
 
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
@@ -30,6 +32,14 @@ class ImageHandler(KindHandler):
     read_limit = MAX_IMAGE_BYTES
 
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded:
+        item, image = self._decode(opened, inputs, stage)
+        reader = inputs.ocr() if inputs.ocr is not None else None
+        if reader is not None:
+            read_text(item, reader, image, opened.data)
+        return item
+
+    def _decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> tuple[Decoded, Any]:
+        """The encoder inputs, and the decoded picture when Pillow decoded it (None on the torchvision path)."""
         encoder, fields = inputs.encoder, opened.fields
         assert opened.data is not None  # read_limit: the file was read
         if encoder is not None and tensor_decoding(encoder, inputs.settings):
@@ -37,14 +47,26 @@ class ImageHandler(KindHandler):
             done = encoder.prepare_jpeg(opened.data)
             if done is not None:
                 fields.update(width=done[1], height=done[2], decoder=f"torchvision-{encoder.device.split(':')[0]}")
-                return Decoded(opened.entry, opened.old, fields, images=[done[0]])
+                return Decoded(opened.entry, opened.old, fields, images=[done[0]]), None
             stage.name = "decode"
         image, width, height = load_image(io.BytesIO(opened.data))  # type: ignore[arg-type]  # PIL takes a file too
         fields.update(width=width, height=height, decoder="pillow")
         if encoder is None:  # the clip work is pending: the file is catalogued, its pixels wait
-            return Decoded(opened.entry, opened.old, fields)
+            return Decoded(opened.entry, opened.old, fields), image
         stage.name = "preprocess"
-        return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)])
+        return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)]), image
 
     def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
         return [NewSegment(kind=SegmentKind.IMAGE, vector=v[0], space=space) for space, v in vectors.items() if v]
+
+
+def read_text(item: Decoded, reader: Any, image: Any, data: bytes | None) -> None:
+    """Read the text in a decoded image into ``item.job_segments``; a failure is the ocr job's, recorded in
+    ``item.job_errors``, never the file's. ``image`` None (the encoder took the torchvision path): the
+    picture is decoded with Pillow here (at most 1024 px, like the Pillow path)."""
+    try:
+        if image is None:
+            image, _w, _h = load_image(io.BytesIO(data or b""))  # type: ignore[arg-type]
+        item.job_segments = picture_segments(reader, image)
+    except Exception as exc:  # noqa: BLE001 - the image is indexed whatever OCR makes of it
+        item.job_errors[Job.OCR] = Failed.of(item.entry, "ocr", exc).message

@@ -143,6 +143,8 @@ const PAGE_MIN_SCORE = 2.0;
     if (hit.kind === "image" || hit.kind === "video" || hit.kind === "audio") {
       if (hit.thumb_url) {
         box.append(el("img", { src: withToken(hit.thumb_url), alt: "", loading: "lazy", decoding: "async" }));
+        const read = textBoxes(hit);
+        if (read) box.append(read);
       }
       if (hit.kind === "video") box.append(el("span", { class: "badge play", "aria-hidden": "true", text: "▶" }));
       if (hit.kind === "audio") box.append(el("span", { class: "badge note", "aria-hidden": "true", text: "♪" }));
@@ -153,6 +155,29 @@ const PAGE_MIN_SCORE = 2.0;
       }
     }
     return box;
+  }
+
+  // The text read in a picture or video frame, when that is what matched (text hits show their text anyway).
+  const readText = (hit) => ((hit.signals || []).includes("ocr") && hit.kind !== "text" ? hit.text : null);
+
+  // The text read in the picture (OCR) outlined over its thumbnail: an SVG in the picture's own pixels, fitted
+  // like the image (object-fit: contain <-> preserveAspectRatio meet), so no measuring is needed.
+  function textBoxes(hit) {
+    if (!hit.boxes || !hit.boxes.length || !hit.boxes_size) return null;
+    const ns = "http://www.w3.org/2000/svg";
+    const svg = document.createElementNS(ns, "svg");
+    svg.setAttribute("viewBox", `0 0 ${hit.boxes_size[0]} ${hit.boxes_size[1]}`);
+    svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
+    svg.setAttribute("aria-hidden", "true");
+    svg.setAttribute("style", "position:absolute;inset:0;width:100%;height:100%;pointer-events:none");
+    const stroke = Math.max(2, hit.boxes_size[0] / 200);
+    for (const quad of hit.boxes) {
+      const outline = document.createElementNS(ns, "polygon");
+      outline.setAttribute("points", quad.map((p) => p.join(",")).join(" "));
+      outline.setAttribute("style", `fill:none;stroke:#ffd400;stroke-width:${stroke}`);
+      svg.append(outline);
+    }
+    return svg;
   }
 
   function render(list) {
@@ -175,6 +200,7 @@ const PAGE_MIN_SCORE = 2.0;
           time ? el("span", { class: "time", text: time }) : null,
           el("span", { class: "signals", title: "what found it", text: (hit.signals || []).join(" · ") })),
         el("div", { class: "name", text: hit.name }),
+        readText(hit) ? el("div", { class: "ocr-text", title: "text read in the picture", text: readText(hit) }) : null,
         el("button", { type: "button", class: "more", tabIndex: -1, text: "More like this", "data-action": "more" }),
       );
       results.append(el("li", {}, card));
@@ -296,6 +322,7 @@ const PAGE_MIN_SCORE = 2.0;
       }
       body.append(el("p", {}, el("a", { href: src, target: "_blank", rel: "noopener", text: "Open the file" })));
     }
+    if (readText(hit)) body = el("div", {}, body, el("pre", { class: "fulltext", text: readText(hit) }));
     viewerBody.replaceChildren(body);
     $("#viewer-meta").textContent = `${hit.kind} · score ${hit.score.toFixed(3)} · ${hit.path}`;
     if (!viewer.open) viewer.showModal();

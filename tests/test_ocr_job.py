@@ -1,0 +1,126 @@
+"""The ``ocr`` job: text read in images and video scenes is stored, indexed and found by the default search.
+
+Real OCR weights (bundled in rapidocr-onnxruntime), the toy image encoder, generated slides with known text.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import media_factory as mf
+from PIL import Image
+from sqlalchemy import text
+from test_ocr import AGENDA, BG, CLOSING, REVENUE, slide, words
+
+from mmsearch import Engine
+from mmsearch.hit_data import describe_hits
+from mmsearch.kinds import Job, SegmentKind
+
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "images"
+OFF = dict(audio_model="off", speech_model="off")
+
+
+def _ocr_segments(e: Engine, path: Path):
+    media = e.context.catalog.media_by_path(str(path))
+    assert media is not None
+    return [s for s in e.context.catalog.segments_of_media(media.id) if s.kind == SegmentKind.OCR]
+
+
+def test_a_rendered_slide_is_found_by_its_words_and_a_photo_costs_only_the_detector(tmp_path):
+    root = tmp_path / "media"
+    root.mkdir()
+    slide(REVENUE, size=(640, 360)).save(root / "slide.png")
+    shutil.copy(SAMPLES / "cat.jpg", root / "cat.jpg")
+    with Engine(tmp_path / "lib", model="toy", **OFF) as e:
+        report = e.index([root])
+        assert report.failed == 0
+        assert report.jobs[Job.OCR]["done"] == 2
+        hits = e.search("quarterly revenue grew", k=3)
+        top = hits[0]
+        assert top.path == str(root / "slide.png") and "ocr" in top.extra["signals"]
+        assert {"quarterly", "revenue", "grew"} <= words(top.text or "")
+        data = describe_hits(e.context, hits)[0]
+        assert data.boxes and data.boxes_size == [640, 360]
+        x0 = min(p[0] for p in data.boxes[0])
+        assert 0 <= x0 < 640 / 2  # the first line starts on the left, where it was drawn
+        # the text is in the sentence space too (found by meaning) and its detail keeps boxes + confidence
+        [seg] = _ocr_segments(e, root / "slide.png")
+        assert seg.space_id == e.context.catalog.space("text").id
+        assert _ocr_segments(e, root / "cat.jpg") == []  # no text: no segment
+        reader = e.context.models.loaded(Job.OCR)
+        # two pictures, two detector passes; the slide's lines in one recogniser call, the photo in none
+        assert reader.counters.detect_calls == 2 and reader.counters.recognize_calls == 1
+
+
+def test_a_videos_slide_text_lands_on_its_scene(tmp_path):
+    def framed(lines):  # the factory shows the middle 80 % of a picture: pad the slide so all of it shows
+        canvas = Image.new("RGB", (1600, 900), BG)
+        canvas.paste(slide(lines), (160, 90))
+        return canvas
+
+    root = tmp_path / "media"
+    root.mkdir()
+    path = root / "slides.mp4"
+    cuts = mf.make_video(path, [(framed(AGENDA), 3.0), (framed(REVENUE), 3.0), (framed(CLOSING), 3.0)],
+                         size=(480, 270), fps=5, motion=False)
+    with Engine(tmp_path / "lib", model="toy", **OFF) as e:
+        report = e.index([root])
+        assert report.failed == 0 and report.jobs[Job.OCR]["done"] == 1
+        spans = {s.text: s for s in _ocr_segments(e, path)}
+        revenue = next(s for t, s in spans.items() if {"quarterly", "revenue"} <= words(t))
+        assert abs(revenue.start - cuts[0]) <= 0.5 and abs(revenue.end - cuts[1]) <= 0.5
+        assert revenue.start <= revenue.keyframe < revenue.end
+        hit = e.search("quarterly revenue grew", k=1)[0]
+        assert hit.path == str(path) and "ocr" in hit.extra["signals"]
+        assert hit.start is not None and abs(hit.start - cuts[0]) <= 0.5
+
+
+def test_an_unreadable_picture_is_recorded_and_the_run_completes(tmp_path, monkeypatch):
+    root = tmp_path / "media"
+    root.mkdir()
+    slide(REVENUE, size=(640, 360)).save(root / "slide.png")
+    whole = (root / "slide.png").read_bytes()
+    (root / "broken.png").write_bytes(whole[: len(whole) // 3])  # truncated: no pixels to read
+    slide(CLOSING, size=(640, 360)).save(root / "ocr_breaks.png")
+    from mmsearch.encoders import ocr
+
+    real = ocr.OcrReader.read
+
+    def read(self, image, boxes=None):  # the recogniser breaks on one picture only
+        if image.size == (640, 360) and image.getpixel((0, 0)) == BG and len(self.detect(image)) == 1:
+            raise RuntimeError("onnxruntime: invalid input")
+        return real(self, image, boxes)
+
+    monkeypatch.setattr(ocr.OcrReader, "read", read)
+    with Engine(tmp_path / "lib", model="toy", **OFF) as e:
+        report = e.index([root])
+        assert report.failed == 1  # the truncated file, recorded; the others indexed
+        assert any(err["path"] == str(root / "broken.png") for err in e.errors())
+        media = e.context.catalog.media_by_path(str(root / "ocr_breaks.png"))
+        marks = e.context.catalog.jobs_of(media.id)
+        assert marks[Job.OCR].state == "failed" and "invalid input" in (marks[Job.OCR].error or "")
+        assert marks["clip"].state == "done"
+        assert e.search("quarterly revenue grew", k=1)[0].path == str(root / "slide.png")
+
+
+def test_ocr_off_leaves_the_job_pending_and_a_later_run_backfills_it(tmp_path):
+    root = tmp_path / "media"
+    root.mkdir()
+    slide(REVENUE, size=(640, 360)).save(root / "slide.png")
+    lib = tmp_path / "lib"
+    with Engine(lib, model="toy", ocr_model="off", **OFF) as e:
+        report = e.index([root])
+        assert report.jobs[Job.OCR] == {"done": 0, "pending": 1, "failed": 0}
+        assert [w for w in report.warnings if w.startswith("ocr pending")] and any(
+            "ocr_model" in w for w in report.warnings)
+        assert _ocr_segments(e, root / "slide.png") == []
+    with Engine(lib, model="toy", **OFF) as e:
+        report = e.index()
+        assert report.backfilled == 1 and report.jobs[Job.OCR]["done"] == 1
+        [seg] = _ocr_segments(e, root / "slide.png")
+        with e.context.catalog.session() as s:
+            detail = json.loads(s.execute(text("SELECT detail FROM segment WHERE id = :i"), {"i": seg.id}).scalar())
+        assert detail["size"] == [640, 360] and all(0.5 <= b["confidence"] <= 1 for b in detail["blocks"])
+        assert e.search("quarterly revenue grew", k=1)[0].path == str(root / "slide.png")
+        assert len(e.context.catalog.segments_of_media(seg.media_id)) == 2  # the image and its text, once each
