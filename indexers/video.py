@@ -1,5 +1,10 @@
 """Video ingestion: sample frames -> encode in batches -> cut into scenes -> scene and frame segments.
 
+The decode pass also feeds a :class:`~mmsearch.scenes.ShotStream` (every frame at 48x27) when
+``shots=True``; :func:`scene_segments` then cuts with the fused rule (dense stream + embeddings +
+the optional TransNetV2 model) and never decodes the file again. Without a stream it falls back
+to the embeddings-only rule with cuts refined by decoding between samples (the old path).
+
 A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
 the calling thread encodes the previous batch, so decoding and encoding overlap; only frame vectors
 are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
@@ -21,7 +26,7 @@ import numpy as np
 from mmsearch.catalog import NewSegment
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
-from mmsearch.scenes import cut_scenes, find_cuts
+from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts, find_cuts
 
 _END = object()
 
@@ -36,11 +41,14 @@ class EmbeddedVideo:
     backend: str
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
+    shots: ShotStream | None = None   # the dense stream, when embed_frames was asked for it
 
 
-def embed_frames(path: str, encoder: Any, interval: float, batch_size: int) -> EmbeddedVideo:
-    """Sample and encode a video's frames. Raises MediaError when no frame can be decoded."""
-    sampler = FrameSampler(path, interval=interval, max_side=448)
+def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True) -> EmbeddedVideo:
+    """Sample and encode a video's frames (and, with ``shots``, fill the dense shot stream in the
+    same pass). Raises MediaError when no frame can be decoded."""
+    stream = ShotStream() if shots else None
+    sampler = FrameSampler(path, interval=interval, max_side=448, shots=stream)
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
 
@@ -95,20 +103,35 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int) -> E
         backend=sampler.backend,
         warnings=list(sampler.warnings),
         truncated=bool(sampler.truncated),
+        shots=stream.finish() if stream is not None else None,
     )
 
 
-def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True) -> list[NewSegment]:
-    """Cut frames into scenes (cuts refined between samples) and build scene + frame segments."""
-    cuts = find_cuts(video.vectors)
+def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True, shot_model: Any = None,
+                   budget_frames: int | None = 0) -> list[NewSegment]:
+    """Cut frames into scenes and build scene + frame segments.
+
+    With ``video.shots`` (``embed_frames(..., shots=True)``): the fused rule of
+    :func:`mmsearch.scenes.decide_cuts`, asking ``shot_model`` (a :class:`mmsearch.encoders.shots.ShotModel`
+    or None) about at most ``budget_frames`` frames (None = no limit; see ``shots.budget_frames``).
+    Without: embeddings-only cuts, refined between samples by decoding (``refine``)."""
+    if video.shots is not None and len(video.shots):
+        cuts = decide_cuts(video.shots, video.times, video.vectors, model=shot_model, budget_frames=budget_frames)
+        scenes = cut_scenes(video.times, video.vectors, video.duration, cuts=[c.time for c in cuts])
+        return _segments(video, scenes)
+    found = find_cuts(video.vectors)
     boundary: dict[int, float] = {}
-    if refine and cuts:
+    if refine and found:
         try:
-            refined = refine_cuts(path, [(video.times[c - 1], video.times[c]) for c in cuts])
-            boundary = dict(zip(cuts, refined))
+            refined = refine_cuts(path, [(video.times[c - 1], video.times[c]) for c in found])
+            boundary = dict(zip(found, refined))
         except MediaError:
             boundary = {}  # fall back to midpoints between samples: at most half an interval off
     scenes = cut_scenes(video.times, video.vectors, video.duration, boundary_times=boundary)
+    return _segments(video, scenes)
+
+
+def _segments(video: EmbeddedVideo, scenes) -> list[NewSegment]:
     segments: list[NewSegment] = []
     for scene in scenes:
         members = video.vectors[scene.first : scene.last + 1]
