@@ -107,16 +107,30 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
     )
 
 
+def load_scene_model(spec: str = "bundled", device: str = "auto") -> tuple[Any, str | None]:
+    """``(shot model or None, warning or None)`` for ``Settings.shot_model``; load once per run.
+    Never raises: a missing package or bad weights give ``(None, "scene cuts: ...")``."""
+    from mmsearch.encoders.shots import load_shot_model
+
+    return load_shot_model(spec, device)
+
+
 def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True, shot_model: Any = None,
-                   budget_frames: int | None = 0) -> list[NewSegment]:
+                   shot_warning: str | None = None) -> list[NewSegment]:
     """Cut frames into scenes and build scene + frame segments.
 
-    With ``video.shots`` (``embed_frames(..., shots=True)``): the fused rule of
-    :func:`mmsearch.scenes.decide_cuts`, asking ``shot_model`` (a :class:`mmsearch.encoders.shots.ShotModel`
-    or None) about at most ``budget_frames`` frames (None = no limit; see ``shots.budget_frames``).
-    Without: embeddings-only cuts, refined between samples by decoding (``refine``)."""
+    With ``video.shots`` (``embed_frames(..., shots=True)``, the default): the fused rule of
+    :func:`mmsearch.scenes.decide_cuts`, asking ``shot_model`` (from :func:`load_scene_model`, or None)
+    within its budget (:func:`mmsearch.encoders.shots.budget_frames`: all candidates on CUDA, a few
+    per minute on the CPU). ``shot_warning`` (why there is no model) is added to ``video.warnings``.
+    Without a stream: embeddings-only cuts, refined between samples by decoding (``refine``)."""
+    from mmsearch.encoders.shots import budget_frames
+
+    if shot_warning and shot_warning not in video.warnings:
+        video.warnings.append(shot_warning)
     if video.shots is not None and len(video.shots):
-        cuts = decide_cuts(video.shots, video.times, video.vectors, model=shot_model, budget_frames=budget_frames)
+        cuts = decide_cuts(video.shots, video.times, video.vectors, model=shot_model,
+                           budget_frames=budget_frames(shot_model, len(video.shots)))
         scenes = cut_scenes(video.times, video.vectors, video.duration, cuts=[c.time for c in cuts])
         return _segments(video, scenes)
     found = find_cuts(video.vectors)

@@ -315,12 +315,13 @@ class ShotStream:
         self.keep_frames = keep_frames
         self.times: list[float] = []
         self.candidates: list[Candidate] = []
-        self._abrupt: list[float] = []
-        self._gradual: list[float] = []
+        self._abrupt: list[float] = []     # pooled pictures: this frame against the previous one
+        self._colour: list[float] = []     # colour histograms: this frame against the previous one
+        self._gradual: list[float] = []    # colour histograms: this frame against the one _LAG back
         self._raw: deque = deque(maxlen=4 * WINDOW + 1)
         self._pooled: deque = deque(maxlen=4 * WINDOW + 1)
-        self._scores: deque = deque(maxlen=WINDOW + 1)
-        self._stats = ((0.0, 1e-3), (0.0, 1e-3))
+        self._hists: deque = deque(maxlen=_LAG)
+        self._stats: tuple = ((0.0, 1e-3),) * 3
         self._finished = False
 
     def __len__(self) -> int:
@@ -329,22 +330,24 @@ class ShotStream:
     def push(self, time: float, frame: np.ndarray) -> None:
         i = len(self.times)
         g = _pool(frame)
+        h = _hist([frame], bits=2)
         self._abrupt.append(_dist(g, self._pooled[-1]) if i else 0.0)
-        self._gradual.append(_dist(g, self._pooled[-_LAG]) if i >= _LAG else self._abrupt[-1])
+        self._colour.append(_hist_distance(h, self._hists[-1]) if i else 0.0)
+        self._gradual.append(_hist_distance(h, self._hists[-_LAG]) if i >= _LAG else self._colour[-1])
         self.times.append(float(time))
         self._raw.append(frame)
         self._pooled.append(g)
+        self._hists.append(h)
         if i % _STATS_EVERY == 0 or i < 2 * _STATS_EVERY:
             lo = max(0, i - _HISTORY)
-            self._stats = (_robust(np.asarray(self._abrupt[lo:])), _robust(np.asarray(self._gradual[lo:])))
+            self._stats = tuple(_robust(np.asarray(x[lo:])) for x in (self._abrupt, self._colour, self._gradual))
         # decide on the frame 2 * WINDOW back, whose whole neighbourhood is now in the ring
         c = i - 2 * WINDOW
         if c >= 1:
             self._consider(c)
 
     def _score(self, c: int) -> float:
-        (ma, sa), (mg, sg) = self._stats
-        return max((self._abrupt[c] - ma) / sa, (self._gradual[c] - mg) / sg)
+        return max((x[c] - m) / sc for x, (m, sc) in zip((self._abrupt, self._colour, self._gradual), self._stats))
 
     def _consider(self, c: int) -> None:
         s = self._score(c)
@@ -402,10 +405,13 @@ class ShotStream:
         return self.times[-1] if self.times else 0.0
 
 
-def _hist(frames: Sequence[np.ndarray]) -> np.ndarray:
-    """Normalised 8x8x8-bin RGB histogram of some uint8 frames."""
-    a = np.concatenate([f.reshape(-1, 3) for f in frames]).astype(np.int32) // 32
-    h = np.bincount(a[:, 0] * 64 + a[:, 1] * 8 + a[:, 2], minlength=512).astype(np.float64)
+def _hist(frames: Sequence[np.ndarray], bits: int = 3) -> np.ndarray:
+    """Normalised RGB histogram (``2**bits`` bins a channel) of some uint8 frames, after scaling them to a mean of 128
+    (so that the light getting brighter or dimmer moves little mass; a new shot still does)."""
+    a = np.concatenate([f.reshape(-1, 3) for f in frames]).astype(np.float32)
+    a = np.clip(a * (128.0 / max(float(a.mean()), 8.0)), 0, 255).astype(np.int32) >> (8 - bits)
+    n = 1 << bits
+    h = np.bincount((a[:, 0] * n + a[:, 1]) * n + a[:, 2], minlength=n ** 3).astype(np.float64)
     return h / h.sum()
 
 
