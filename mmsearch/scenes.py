@@ -262,8 +262,8 @@ class Candidate:
     ``persistence``: how much the picture ``WINDOW`` frames after differs from the one ``WINDOW``
     frames before, divided by how much each side changes by itself over ``WINDOW`` frames (a cut:
     large; a flash, a glitched frame, a pan or shake: about 1-2). ``colour``: total-variation
-    distance (0..1) between the colour histograms (8x8x8 bins) of the pictures ``WINDOW`` frames
-    before and after: camera motion inside one shot moves little colour mass, a new shot a lot; a
+    distance (0..1) between the colour histograms (8x8x8 bins, brightness-normalised) of the pictures
+    ``WINDOW`` frames before and after (the closest of 3x3 pairs of frames 3 apart): camera motion inside one shot moves little colour mass, a new shot a lot; a
     flash or a glitched frame, which is over before then, none. ``frames``: the window's low-res
     RGB frames (for the shot model), ``first``: the frame index of ``frames[0]``."""
     index: int
@@ -373,8 +373,10 @@ class ShotStream:
         inside = (_dist(pooled(c - WINDOW), pooled(c - 2 * WINDOW)) + _dist(pooled(c + WINDOW),
                                                                           pooled(c + 2 * WINDOW))) / 2
         persistence = across / max(inside, 0.1 * across, 2e-3)
-        colour = _hist_distance(_hist([raw(c - WINDOW + k) for k in range(3)]),
-                                _hist([raw(c + WINDOW - k) for k in range(3)]))
+        # three frames a side, 3 frames apart, and the closest pair: a flash (2-3 frames) or a
+        # glitched frame that reaches into one side cannot make the two sides look different
+        colour = min(_hist_distance(_hist([raw(c - WINDOW + a)]), _hist([raw(c + WINDOW - b)]))
+                     for a in (0, 3, 6) for b in (0, 3, 6))
         first = max(0, c - WINDOW)
         last = min(n - 1, c + WINDOW)
         window = [pooled(j) for j in range(first, last + 1)]
@@ -481,7 +483,7 @@ def embedding_changes(times: np.ndarray, embeddings: np.ndarray, candidates: Seq
     scale = max(scale, 0.1 * med, 1e-6)
     out = []
     for c in candidates:
-        lo_t = ft[c.first] if c.frames is None else ft[c.first]
+        lo_t = ft[c.first]
         hi_t = ft[min(len(ft) - 1, c.first + 2 * WINDOW)]
         jb = int(np.searchsorted(t, lo_t + 1e-6, side="right") - 1)
         ja = int(np.searchsorted(t, hi_t - 1e-6, side="left"))
@@ -496,10 +498,11 @@ def embedding_changes(times: np.ndarray, embeddings: np.ndarray, candidates: Seq
 
 
 def _rule(c: Candidate, ez: float) -> bool:
-    """The adaptive rule: a large colour change, or a moderate one with a second sign."""
+    """The adaptive rule: a large colour change, or a moderate one with a second sign (and a picture
+    after that is no closer to the one before than the shot's own change: persistence >= 1)."""
     if c.colour >= COLOUR_CLEAR:
         return True
-    return c.colour >= COLOUR_SOME and (ez >= EMBEDDING_Z or c.persistence >= PERSISTENT)
+    return c.colour >= COLOUR_SOME and c.persistence >= 1.0 and (ez >= EMBEDDING_Z or c.persistence >= PERSISTENT)
 
 
 def decide_cuts(stream: "ShotStream", times: np.ndarray, embeddings: np.ndarray, *,
