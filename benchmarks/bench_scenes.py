@@ -27,14 +27,12 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from _common import CACHE, log, machine, random_vit_b32, table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import media_factory as mf  # noqa: E402
-
+import media_factory as mf
 
 # ------------------------------------------------------------------ data
 
@@ -44,7 +42,7 @@ def make_sets(seed: int, videos: int, quick: bool) -> dict[str, list[tuple[Path,
     images = mf.footage_images()
     out: dict[str, list] = {"stills": [], "footage": []}
     shots = 6 if quick else 12
-    for name in out:
+    for name, videos_of_set in out.items():
         for k in range(videos):
             s = seed * 1000 + k * 10 + (name == "footage")
             path = folder / f"{name}-{s}-{shots}.mp4"
@@ -55,7 +53,7 @@ def make_sets(seed: int, videos: int, quick: bool) -> dict[str, list[tuple[Path,
                 meta.write_text(json.dumps([[t.kind, t.start, t.end] for t in truth]))
             truth = json.loads(meta.read_text())
             dur = _duration(path)
-            out[name].append((path, truth, dur))
+            videos_of_set.append((path, truth, dur))
     return out
 
 

@@ -9,10 +9,10 @@ from __future__ import annotations
 import builtins
 import sys
 
+import media_factory as mf
 import numpy as np
 import pytest
 
-import media_factory as mf
 from indexers.video import embed_frames, load_scene_model, scene_segments
 from mmsearch.encoders import load_image_text_encoder
 from mmsearch.encoders.shots import budget_frames, load_shot_model

