@@ -47,6 +47,7 @@ class RunModels:
         self._ocr: Any = False  # the OCR reader once asked for (None: unavailable)
         self._ocr_lock = threading.Lock()  # asked for by the decode workers
         self._warned: set[str] = set()
+        self._scenes: tuple[Any, str | None] | None = None
 
     def open_clip(self) -> None:
         """Load the image/text encoder and make sure its space exists and its index is loaded. A model that
@@ -147,6 +148,17 @@ class RunModels:
                     self._warn(name)
             self._sound = (clap, transcriber, text)
         return self._sound
+
+    def scene_model(self) -> tuple[Any, str | None]:
+        """The learned shot detector (setting ``shot_model``) and the warning when it cannot be had; loaded
+        once a run, the warning reported once."""
+        if self._scenes is None:
+            from .video import load_scene_model
+
+            self._scenes = load_scene_model(self.ctx.settings.shot_model, self.ctx.settings.device)
+            if self._scenes[1]:
+                self.tally.warn(self._scenes[1])
+        return self._scenes
 
     def _warn(self, name: str) -> None:
         """One warning per unavailable space or job, naming the setting that fixes it."""

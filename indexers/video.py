@@ -1,5 +1,10 @@
 """Video ingestion: sample frames -> encode in batches -> cut into scenes -> scene and frame segments.
 
+The decode pass also feeds a :class:`~mmsearch.scenes.ShotStream` (every frame at 48x27) when
+``shots=True``; :func:`scene_segments` then cuts with the fused rule (dense stream + embeddings +
+the optional TransNetV2 model) and never decodes the file again. Without a stream it falls back
+to the embeddings-only rule with cuts refined by decoding between samples (the old path).
+
 A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
 the calling thread encodes the previous batch, so decoding and encoding overlap; only frame vectors
 are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
@@ -22,7 +27,7 @@ import numpy as np
 from mmsearch.catalog import NewSegment
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
-from mmsearch.scenes import cut_scenes, find_cuts
+from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts, find_cuts
 
 _END = object()
 
@@ -37,13 +42,16 @@ class EmbeddedVideo:
     backend: str
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
+    shots: ShotStream | None = None   # the dense stream, when embed_frames was asked for it
 
 
-def embed_frames(path: str, encoder: Any, interval: float, batch_size: int,
+def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
                  keep: Callable[[float, Any], None] | None = None) -> EmbeddedVideo:
-    """Sample and encode a video's frames. Raises MediaError when no frame can be decoded. ``keep(time,
-    image)``, when given, is handed each sampled frame (on the decode thread) before it is prepared."""
-    sampler = FrameSampler(path, interval=interval, max_side=448)
+    """Sample and encode a video's frames (and, with ``shots``, fill the dense shot stream in the same
+    pass). Raises MediaError when no frame can be decoded. ``keep(time, image)``, when given, is handed
+    each sampled frame (on the decode thread) before it is prepared."""
+    stream = ShotStream() if shots else None
+    sampler = FrameSampler(path, interval=interval, max_side=448, shots=stream)
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
 
@@ -100,20 +108,49 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int,
         backend=sampler.backend,
         warnings=list(sampler.warnings),
         truncated=bool(sampler.truncated),
+        shots=stream.finish() if stream is not None else None,
     )
 
 
-def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True) -> list[NewSegment]:
-    """Cut frames into scenes (cuts refined between samples) and build scene + frame segments."""
-    cuts = find_cuts(video.vectors)
+def load_scene_model(spec: str = "bundled", device: str = "auto") -> tuple[Any, str | None]:
+    """``(shot model or None, warning or None)`` for ``Settings.shot_model``; load once per run.
+    Never raises: a missing package or bad weights give ``(None, "scene cuts: ...")``."""
+    from mmsearch.encoders.shots import load_shot_model
+
+    return load_shot_model(spec, device)
+
+
+def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True, shot_model: Any = None,
+                   shot_warning: str | None = None) -> list[NewSegment]:
+    """Cut frames into scenes and build scene + frame segments.
+
+    With ``video.shots`` (``embed_frames(..., shots=True)``, the default): the fused rule of
+    :func:`mmsearch.scenes.decide_cuts`, asking ``shot_model`` (from :func:`load_scene_model`, or None)
+    within its budget (:func:`mmsearch.encoders.shots.budget_frames`: all candidates on CUDA, a few
+    per minute on the CPU). ``shot_warning`` (why there is no model) is added to ``video.warnings``.
+    Without a stream: embeddings-only cuts, refined between samples by decoding (``refine``)."""
+    from mmsearch.encoders.shots import budget_frames
+
+    if shot_warning and shot_warning not in video.warnings:
+        video.warnings.append(shot_warning)
+    if video.shots is not None and len(video.shots):
+        cuts = decide_cuts(video.shots, video.times, video.vectors, model=shot_model,
+                           budget_frames=budget_frames(shot_model, len(video.shots)))
+        scenes = cut_scenes(video.times, video.vectors, video.duration, cuts=[c.time for c in cuts])
+        return _segments(video, scenes)
+    found = find_cuts(video.vectors)
     boundary: dict[int, float] = {}
-    if refine and cuts:
+    if refine and found:
         try:
-            refined = refine_cuts(path, [(video.times[c - 1], video.times[c]) for c in cuts])
-            boundary = dict(zip(cuts, refined))
+            refined = refine_cuts(path, [(video.times[c - 1], video.times[c]) for c in found])
+            boundary = dict(zip(found, refined))
         except MediaError:
             boundary = {}  # fall back to midpoints between samples: at most half an interval off
     scenes = cut_scenes(video.times, video.vectors, video.duration, boundary_times=boundary)
+    return _segments(video, scenes)
+
+
+def _segments(video: EmbeddedVideo, scenes) -> list[NewSegment]:
     segments: list[NewSegment] = []
     for scene in scenes:
         members = video.vectors[scene.first : scene.last + 1]

@@ -32,7 +32,8 @@ class Writer:
         self.models = models
         self.encoder, self.space, self.batch_size = models.encoder, models.space, models.batch_size
         self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack,
-                                        ocr=models.ocr_reader, embed_texts=models.embed_texts)
+                                        ocr=models.ocr_reader, embed_texts=models.embed_texts,
+                                        scene_model=models.scene_model)
         self.batch: list[Decoded] = []
         self.units = 0
         self.moved_from: set[str] = set()  # old paths of moved files: not removals

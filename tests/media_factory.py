@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import math
 import os
+from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
 from typing import Sequence, Union
@@ -334,3 +335,202 @@ def real_frame_times(path) -> list[float]:
         start = s.start_time or 0
         tb = s.time_base
         return [float((f.pts - start) * tb) for f in c.decode(s)]
+
+
+# --------------------------------------------------------------------------------------- footage
+# "Real footage" for scene-cut tests and benchmarks: shots filmed by a virtual camera over the real
+# photos in sample_data/images (pans, zooms, handheld shake, moving crops, lighting changes, a moving
+# object), joined by hard cuts, dissolves or fades through black, with flashes (a few bright frames)
+# and single glitched frames inside shots. Every transition's true time span is returned.
+
+FOOTAGE_IMAGES = ("astronaut.jpg", "cat.jpg", "coffee.jpg", "rocket.jpg", "deep_field.jpg", "temple.jpg",
+                  "flower.jpg")
+MOTIONS = ("pan", "zoom", "shake", "crop", "light", "object")
+
+
+@dataclass(frozen=True)
+class Shot:
+    """One shot: ``image`` (a Pillow image) seen for ``duration`` s by a camera doing ``motions``.
+
+    ``box``: where the camera starts and ends, ``((cx, cy, zoom), (cx, cy, zoom))`` as fractions of
+    the photo (zoom 1 = the largest box of the output's aspect ratio). ``flashes``/``glitches``: times
+    (s, from the shot's start) of a 2-3 frame bright flash / of one corrupted frame."""
+    image: Image.Image
+    duration: float
+    motions: tuple = ("pan",)
+    box: tuple = ((0.4, 0.5, 1.2), (0.6, 0.5, 1.2))
+    flashes: tuple = ()
+    glitches: tuple = ()
+    seed: int = 0
+
+
+@dataclass(frozen=True)
+class Transition:
+    kind: str          # "cut", "dissolve" or "fade"
+    start: float       # seconds: first frame that differs from the outgoing shot (a cut: start == end)
+    end: float         # first frame that is purely the incoming shot
+
+
+def _camera(shot: "Shot", u: float, size: tuple[int, int]) -> np.ndarray:
+    """The RGB frame of ``shot`` ``u`` seconds after it began."""
+    w, h = size
+    img = shot.image
+    iw, ih = img.size
+    frac = min(max(u / max(shot.duration, 1e-6), 0.0), 1.0)
+    s = frac * frac * (3 - 2 * frac)
+    (ax, ay, az), (bx, by, bz) = shot.box
+    cx, cy, z = ax + (bx - ax) * s, ay + (by - ay) * s, az + (bz - az) * s
+    if "zoom" not in shot.motions:
+        z = az
+    if "pan" not in shot.motions and "crop" not in shot.motions:
+        cx, cy = ax, ay
+    if "crop" in shot.motions:   # a crop that wanders (a reframing camera operator)
+        cx += 0.08 * math.sin(2.1 * u + shot.seed)
+        cy += 0.06 * math.sin(1.3 * u + 2 * shot.seed)
+    bw = min(iw, ih * w / h)
+    bh = bw * h / w
+    bw, bh = bw / max(z, 1.0), bh / max(z, 1.0)
+    if "shake" in shot.motions:  # handheld: a few pixels of jitter, frame to frame
+        rng = np.random.default_rng((shot.seed, int(round(u * 1000))))
+        cx += float(rng.normal(0, 0.012))
+        cy += float(rng.normal(0, 0.012))
+    x0 = min(max(cx * iw - bw / 2, 0), iw - bw)
+    y0 = min(max(cy * ih - bh / 2, 0), ih - bh)
+    arr = np.asarray(img.resize((w, h), Image.BILINEAR, box=(x0, y0, x0 + bw, y0 + bh)), dtype=np.float32)
+    if "light" in shot.motions:  # the light changes: a cloud passes, a lamp dims
+        arr = arr * (0.75 + 0.35 * (0.5 + 0.5 * math.sin(1.7 * u + shot.seed)))
+    if "object" in shot.motions:  # something crosses the frame
+        r = max(3, h // 6)
+        px = int(-r + (w + 2 * r) * ((u / 2.5 + 0.1 * shot.seed) % 1.0))
+        py = int(h / 2 + h / 4 * math.sin(2.5 * u))
+        yy, xx = np.ogrid[:h, :w]
+        disc = (yy - py) ** 2 + (xx - px) ** 2 <= r * r
+        arr[disc] = (200 + 30 * (shot.seed % 2), 60, 40 + 40 * (shot.seed % 3))
+    for t0 in shot.flashes:  # a photographer's flash: 2-3 frames washed out towards white
+        k = (u - t0) / 0.04
+        if 0 <= k < 3:
+            a = (0.85, 0.6, 0.3)[int(k)]
+            arr = arr * (1 - a) + 255 * a
+    for t0 in shot.glitches:  # one corrupted frame: blocks shifted and a band of noise
+        if 0 <= u - t0 < 0.04:
+            rng = np.random.default_rng((shot.seed, 7))
+            arr = np.roll(arr, w // 3, axis=1)
+            y0 = int(h * 0.3)
+            arr[y0:y0 + h // 3] = rng.integers(0, 255, arr[y0:y0 + h // 3].shape)
+    return np.clip(arr, 0, 255).astype(np.uint8)
+
+
+def make_footage(path: str | os.PathLike, shots: Sequence["Shot"], joins: Sequence[tuple[str, float]], *,
+                 codec: str = "h264", fps: float = 25, size: tuple[int, int] = (192, 108)) -> list["Transition"]:
+    """Encode ``shots`` joined by ``joins`` (one ``(kind, seconds)`` per pair of shots: ``("cut", 0)``,
+    ``("dissolve", 0.6)``, ``("fade", 0.8)`` = fade out to black then in) and return the transitions.
+
+    A dissolve or fade overlaps the two shots by its length (the outgoing shot's last ``seconds``
+    blend into the incoming shot's first)."""
+    if len(joins) != len(shots) - 1:
+        raise ValueError("one join per pair of consecutive shots")
+    # timeline: shot k starts at starts[k]; a transition of length d overlaps shots k-1 and k by d
+    starts = [0.0]
+    for shot, (kind, d) in zip(shots[:-1], joins):
+        starts.append(starts[-1] + shot.duration - (d if kind != "cut" else 0.0))
+    total = starts[-1] + shots[-1].duration
+    n = int(round(total * fps))
+    times = [i / fps for i in range(n)]
+    truth: list[Transition] = []
+    for k, (kind, d) in enumerate(joins, start=1):
+        a = starts[k]
+        first = next(t for t in times if t >= a - 1e-9)
+        if kind == "cut":
+            truth.append(Transition("cut", first, first))
+        else:
+            end = next((t for t in times if t >= a + d - 1e-9), times[-1])
+            truth.append(Transition(kind, first, end))
+
+    def frame_at(t: float) -> np.ndarray:
+        k = max(j for j in range(len(shots)) if starts[j] <= t + 1e-9)
+        cur = _camera(shots[k], t - starts[k], size).astype(np.float32)
+        if k >= 1:
+            kind, d = joins[k - 1]
+            into = t - starts[k]
+            if kind != "cut" and into < d:
+                a = into / d
+                prev = _camera(shots[k - 1], t - starts[k - 1], size).astype(np.float32)
+                if kind == "dissolve":
+                    cur = prev * (1 - a) + cur * a
+                else:  # fade: out to black over the first half, in over the second
+                    cur = prev * max(0.0, 1 - 2 * a) if a < 0.5 else cur * min(1.0, 2 * a - 1)
+        return np.clip(cur, 0, 255).astype(np.uint8)
+
+    enc = {"h264": h264_encoder(), "vp9": "libvpx-vp9", "av1": av1_encoder()}.get(codec, codec)
+    if enc is None:
+        raise RuntimeError(f"no encoder for {codec} in this PyAV build")
+    out = av.open(str(path), "w")
+    try:
+        rate = Fraction(fps).limit_denominator(1001)
+        stream = out.add_stream(enc, rate=rate)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv420p"
+        stream.codec_context.time_base = 1 / rate
+        stream.codec_context.gop_size = int(round(2 * fps))
+        stream.options = dict(_CODEC_OPTIONS.get(enc, {}))
+        for i, t in enumerate(times):
+            frame = av.VideoFrame.from_ndarray(frame_at(t), format="rgb24").reformat(format="yuv420p")
+            frame.pts = i
+            frame.time_base = 1 / rate
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode(None):
+            out.mux(packet)
+    finally:
+        out.close()
+    return truth
+
+
+def footage_images(root: str | os.PathLike | None = None) -> list[Image.Image]:
+    """The sample photos, RGB, longest side <= 640."""
+    base = Path(root) if root else Path(__file__).resolve().parents[1] / "sample_data" / "images"
+    return [Image.open(base / name).convert("RGB") for name in FOOTAGE_IMAGES]
+
+
+def random_footage_plan(seed: int, *, n_shots: int = 10, stills: bool = False, shot_range=(1.5, 4.5),
+                        images: Sequence[Image.Image] | None = None):
+    """(shots, joins) of a random edit: different photos or parts of photos in consecutive shots.
+
+    stills=True: still photos with a slow zoom or pan and hard cuts only. Otherwise each shot has one
+    or two camera motions, transitions are cuts (50 %), dissolves of 0.4-0.8 s (25 %) or fades through
+    black of 0.5-1.0 s (25 %), and about one shot in three has a flash or a glitched frame."""
+    rng = np.random.default_rng(seed)
+    images = list(images) if images is not None else footage_images()
+    shots, joins, last = [], [], -1
+    for k in range(n_shots):
+        i = int(rng.integers(len(images)))
+        while i == last:
+            i = int(rng.integers(len(images)))
+        last = i
+        d = float(rng.uniform(*shot_range))
+        cx, cy = float(rng.uniform(0.3, 0.7)), float(rng.uniform(0.35, 0.65))
+        z = float(rng.uniform(1.0, 1.8))
+        if stills:
+            motions = ("zoom",) if rng.random() < 0.5 else ("pan",)
+            end = (cx + float(rng.uniform(-0.05, 0.05)), cy, z * float(rng.uniform(1.05, 1.2)))
+            shots.append(Shot(images[i], d, motions, ((cx, cy, z), end), seed=k))
+        else:
+            motions = tuple(rng.choice(MOTIONS, size=int(rng.integers(1, 3)), replace=False).tolist())
+            end = (cx + float(rng.uniform(-0.2, 0.2)), cy + float(rng.uniform(-0.1, 0.1)),
+                   z * float(rng.uniform(0.8, 1.3)))
+            flashes, glitches = (), ()
+            extra = rng.random()
+            if extra < 0.2 and d > 1.5:
+                flashes = (float(rng.uniform(0.6, d - 0.9)),)
+            elif extra < 0.35 and d > 1.5:
+                glitches = (float(rng.uniform(0.6, d - 0.9)),)
+            shots.append(Shot(images[i], d, motions, ((cx, cy, z), end), flashes, glitches, seed=k))
+        if k:
+            r = rng.random()
+            if stills or r < 0.5:
+                joins.append(("cut", 0.0))
+            elif r < 0.75:
+                joins.append(("dissolve", round(float(rng.uniform(0.4, 0.8)), 2)))
+            else:
+                joins.append(("fade", round(float(rng.uniform(0.5, 1.0)), 2)))
+    return shots, joins

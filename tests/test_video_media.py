@@ -18,7 +18,7 @@ from PIL import Image
 import media_factory as mf
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, frame_at, probe_video, refine_cut, refine_cuts
-from mmsearch.scenes import cut_scenes, find_cuts
+from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "sample_data" / "images"
@@ -118,25 +118,25 @@ def test_vfr_timestamps_differ_from_index_over_fps(videos):
 @pytest.mark.parametrize("name", list(CASES))
 def test_scene_boundaries_within_half_a_second(videos, name):
     path, cuts = _case(videos, name)
-    with FrameSampler(path, interval=1.0) as s:
+    stream = ShotStream()
+    with FrameSampler(path, interval=1.0, shots=stream) as s:
         frames = list(s)
         duration = s.info.duration
+    # the shot stream saw every frame, in the same pass
+    assert np.allclose(stream.times, mf.real_frame_times(path), atol=1e-3)
     times = np.array([f.time for f in frames])
     emb = np.stack([embed(f.image) for f in frames])
-    found = find_cuts(emb)
-    assert len(found) == len(cuts)
-    refined = dict(zip(found, refine_cuts(path, [(times[i - 1], times[i]) for i in found])))
-    scenes = cut_scenes(times, emb, duration, boundary_times=refined)
+    found = decide_cuts(stream, times, emb)
+    assert len(found) == len(cuts), ([c.time for c in found], cuts)
+    # hard cuts: on the first frame of the new shot
+    assert np.allclose([c.time for c in found], cuts, atol=1e-3), ([c.time for c in found], cuts)
+    scenes = cut_scenes(times, emb, duration, cuts=[c.time for c in found], min_length=0.0)
     assert len(scenes) == len(cuts) + 1
-    starts = [sc.start for sc in scenes[1:]]
-    assert np.all(np.abs(np.array(starts) - cuts) <= 0.5), (starts, cuts)
-    # refine_cut finds the first frame of the new shot exactly
-    assert np.allclose(starts, cuts, atol=1e-3), (starts, cuts)
-    # unrefined (midpoint) boundaries are within half the gap between the two sampled frames
-    plain = cut_scenes(times, emb, duration)
-    for sc, cut, i in zip(plain[1:], cuts, found):
-        assert abs(sc.start - cut) <= (times[i] - times[i - 1]) / 2 + 1e-6
+    assert np.allclose([sc.start for sc in scenes[1:]], cuts, atol=1e-3)
     assert scenes[0].start == 0.0 and scenes[-1].end >= duration - 1e-6
+    # refine_cuts (the path without a shot stream) finds the same frames between two samples
+    pairs = [(times[times < c - 1e-6][-1], times[times >= c - 1e-6][0]) for c in cuts]
+    assert np.allclose(refine_cuts(path, pairs), cuts, atol=1e-3)
 
 
 def test_refine_cut_single_and_degenerate(videos):
@@ -424,16 +424,16 @@ def test_sample_video_layout_is_recovered():
     assert info.duration == pytest.approx(meta["duration"], abs=0.05)
     assert 15 <= info.duration <= 25
     assert meta["scenes"][-1]["image"] == "rocket.jpg"
-    with FrameSampler(path) as s:
+    stream = ShotStream()
+    with FrameSampler(path, shots=stream) as s:
         frames = list(s)
     times = np.array([f.time for f in frames])
     emb = np.stack([embed(f.image) for f in frames])
     # frames inside one scene are not static (Ken Burns), yet stay one shot
     assert not np.allclose(np.asarray(frames[0].image, float), np.asarray(frames[1].image, float),
                            atol=3)
-    found = find_cuts(emb)
-    refined = dict(zip(found, refine_cuts(path, [(times[i - 1], times[i]) for i in found])))
-    scenes = cut_scenes(times, emb, info.duration, boundary_times=refined)
+    found = decide_cuts(stream, times, emb)
+    scenes = cut_scenes(times, emb, info.duration, cuts=[c.time for c in found])
     truth = meta["scenes"]
     assert len(scenes) == len(truth)
     for sc, tr in zip(scenes, truth):

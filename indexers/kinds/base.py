@@ -48,6 +48,7 @@ class TimedInputs:
     soundtrack: Callable[..., list[NewSegment]]  # (path, duration[, names]) -> sound and speech segments
     ocr: Callable[[], Any] | None = None  # the text-in-pictures reader, loaded on first call (None from it: pending)
     embed_texts: Callable[[list[NewSegment]], list[NewSegment]] | None = None  # job texts -> the sentence space
+    scene_model: Callable[[], tuple[Any, str | None]] | None = None  # (shot detector or None, warning), once a run
 
 
 @dataclass

@@ -32,7 +32,8 @@ class VideoHandler(KindHandler):
             kept = KeptFrames() if reader is not None else None
             video = embed_frames(path, inputs.encoder, inputs.settings.video_interval, inputs.batch_size,
                                  keep=kept.keep if kept is not None else None)
-            segments = scene_segments(path, video)
+            shot_model, shot_warning = inputs.scene_model() if inputs.scene_model is not None else (None, None)
+            segments = scene_segments(path, video, shot_model=shot_model, shot_warning=shot_warning)
             if reader is not None and kept is not None:
                 scenes = [seg for seg in segments if seg.kind == SegmentKind.SCENE]
                 try:

