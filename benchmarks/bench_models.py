@@ -114,7 +114,7 @@ def images_per_s(encoder, batch: list, batches: int, towers: dict | None = None)
     seconds: dict[str, list[float]] = {name: [] for name in towers}
     original = model.visual
     try:
-        for name, tower in towers.items():  # warm-up
+        for tower in towers.values():  # warm-up
             model.visual = tower
             encoder.encode_prepared(batch[:4])
         for _ in range(batches):

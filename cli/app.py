@@ -29,7 +29,8 @@ err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever th
 
 LibraryOpt = Annotated[Optional[Path], typer.Option("--library", "-l", help="Library folder [env: MMSEARCH_LIBRARY].")]
 ModelOpt = Annotated[
-    Optional[str], typer.Option("--model", "-m", help="open_clip spec ARCH:PRETRAINED or ARCH:/path/ckpt.pt [env: MMSEARCH_MODEL].")
+    Optional[str],
+    typer.Option("--model", "-m", help="open_clip spec ARCH:PRETRAINED or ARCH:/path/ckpt.pt [env: MMSEARCH_MODEL]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 TopOpt = Annotated[int, typer.Option("--top", "-k", min=1, help="Number of hits.")]
@@ -169,12 +170,12 @@ def search(
     thumbs: Annotated[Path | None, typer.Option(
         "--thumbs", help="Write a preview per hit into this folder: JPEG (image, video frame), PNG (audio waveform)."
     )] = None,
-    keyword: Annotated[bool, typer.Option("--keyword", help="Exact words in transcripts, subtitles and texts.")] = False,
+    keyword: Annotated[bool, typer.Option("--keyword", help="Exact words in transcripts, subtitles, texts.")] = False,
     min_score: Annotated[float | None, typer.Option(
         "--min-score", help="Leave out hits below this calibrated score (standard deviations above a typical "
         "item; the web page uses 2.0)."
     )] = None,
-    sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best hits, oldest first).")] = "relevance",
+    sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best, oldest first).")] = "relevance",
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description: by meaning and by words."""
     def action(engine):

@@ -47,7 +47,7 @@ def eval_(
             report = evaluate(engine.context, loaded, progress=say)
     except MmsearchError as exc:
         err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2)
+        raise typer.Exit(2) from None
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)

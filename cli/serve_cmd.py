@@ -40,7 +40,8 @@ def _run_server(web_app: Any, host: str, port: int) -> None:
 def serve(
     library: LibraryOpt = None,
     model: ModelOpt = None,
-    host: Annotated[str, typer.Option("--host", help="Address to listen on. Other than loopback needs --token.")] = "127.0.0.1",
+    host: Annotated[str, typer.Option("--host", help="Address to listen on; other than loopback needs --token.")] = (
+        "127.0.0.1"),
     port: Annotated[int, typer.Option("--port", "-p", min=0, max=65535, help="Port to listen on.")] = 8765,
     token: Annotated[
         str | None,
@@ -54,7 +55,8 @@ def serve(
 
         from .web import LOOPBACK_HOSTS, create_app, is_loopback
     except ImportError as exc:  # fastapi / uvicorn / python-multipart missing
-        _fail(MmsearchError(f"`mmsearch serve` needs the web packages ({exc.name or exc}): pip install 'mmsearch[web]'"))
+        missing = exc.name or exc
+        _fail(MmsearchError(f"`mmsearch serve` needs the web packages ({missing}): pip install 'mmsearch[web]'"))
 
     token = (token or "").strip() or None
     if not is_loopback(host) and not token:

@@ -76,7 +76,8 @@ def speech_segments(path: str, transcriber: Any, text_encoder: Any) -> list[NewS
     ]
 
 
-def soundtrack(path: str, duration: float, clap: Any | None, transcriber: Any | None, text_encoder: Any | None) -> Soundtrack:
+def soundtrack(path: str, duration: float, clap: Any | None, transcriber: Any | None,
+               text_encoder: Any | None) -> Soundtrack:
     """Everything the audio of ``path`` contributes, with whichever models are available."""
     out = Soundtrack()
     if clap is not None:

@@ -192,7 +192,8 @@ def recall_from_ranks(ranks: Sequence[float], ks: Sequence[int] = KS) -> dict[st
     return {f"R@{k}": round(float(np.mean(r < k)), 4) for k in ks}
 
 
-def exact_ranks(text_vecs: np.ndarray, image_vecs: np.ndarray, caption_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def exact_ranks(text_vecs: np.ndarray, image_vecs: np.ndarray,
+                caption_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """0-based ranks of the right answer by brute-force cosine: per caption (text -> image) and per
     image (image -> text, best of its captions). Ties count in the answer's favour."""
     sims = text_vecs @ image_vecs.T  # captions x images

@@ -55,7 +55,8 @@ def build_moments(rows: list[dict], root: Path) -> list[Moment]:
         if end <= start or not str(row.get("query", "")).strip():
             raise ManifestError(f"row {i}: needs end > start and a query")
         video = Path(row["video"]).expanduser()
-        out.append(Moment((video if video.is_absolute() else root / video).absolute(), start, end, row["query"].strip()))
+        where = (video if video.is_absolute() else root / video).absolute()
+        out.append(Moment(where, start, end, row["query"].strip()))
     return out
 
 

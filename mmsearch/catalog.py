@@ -655,7 +655,8 @@ class Catalog:
                     grouped.setdefault(name, (dim, []))[1].append(blob)
             return {name: decode_vectors(blobs, dim) for name, (dim, blobs) in grouped.items()}
 
-    def similarity_source(self, *, segment_id: int | None = None, media_id: int | None = None) -> "SimilaritySource | None":
+    def similarity_source(self, *, segment_id: int | None = None,
+                          media_id: int | None = None) -> "SimilaritySource | None":
         """The stored vectors (by space) that stand for one segment or a whole file in "more like this",
         and what they cover; None when there is no such segment or media.
 
@@ -817,7 +818,8 @@ class Catalog:
     def error_states(self) -> dict[str, tuple[int | None, float | None]]:
         """path -> (size, mtime) of every file that failed."""
         with self.session() as s:
-            return {p: (size, mtime) for p, size, mtime in s.execute(select(IngestError.path, IngestError.size, IngestError.mtime))}
+            rows = s.execute(select(IngestError.path, IngestError.size, IngestError.mtime))
+            return {p: (size, mtime) for p, size, mtime in rows}
 
     def space_epochs(self) -> dict[str, int]:
         with self.session() as s:

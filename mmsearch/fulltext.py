@@ -6,7 +6,8 @@ and the words of its file's name. The file name goes on the segments with text, 
 text (an image, a video, a sound) — on its first segment, so a name matches once per file.
 
 Backends by dialect (:data:`BACKENDS`), same contract: ``search`` takes the query's words and phonetic
-keys (any of them may match; a key only in the phonetic column) and returns ``(segment id, score)`` best first, ``score > 0`` higher-is-better.
+keys (any of them may match; a key only in the phonetic column) and returns ``(segment id, score)`` best
+first, ``score > 0`` higher-is-better.
 
 - SQLite: an FTS5 table (``unicode61`` tokenizer, diacritics folded), rowid = segment id, ranked by
   ``bm25()`` with column weights text 1.0, phonetic 0.5, name 0.8.

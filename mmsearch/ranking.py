@@ -134,7 +134,8 @@ class Filters:
         """A predicate over (moment-) rows; build once per query."""
         by_path = path_matcher(self.path)
         kinds, exclude = self.kinds, self.exclude
-        return lambda row: (kinds is None or row.media_kind in kinds) and row.media_id not in exclude and by_path(row.path)
+        return lambda row: ((kinds is None or row.media_kind in kinds) and row.media_id not in exclude
+                            and by_path(row.path))
 
 
 def path_matcher(pattern: str | None) -> Callable[[str], bool]:

@@ -176,8 +176,8 @@ def cut_scenes(times: np.ndarray, embeddings: np.ndarray, duration: float, *,
     lasts = [c - 1 for c in index] + [len(t) - 1]
     starts = [0.0] + bounds
     ends = bounds + [end_time]
-    parts = [_Part(f, l, s, en, e[f:l + 1].sum(axis=0))
-             for f, l, s, en in zip(firsts, lasts, starts, ends)]
+    parts = [_Part(f, last, s, en, e[f:last + 1].sum(axis=0))
+             for f, last, s, en in zip(firsts, lasts, starts, ends)]
 
     # 2. merge short scenes into their more similar neighbour, shortest first
     while len(parts) > 1:
@@ -226,8 +226,8 @@ def cut_scenes(times: np.ndarray, embeddings: np.ndarray, duration: float, *,
                     continue
                 j += 1
             for s0, s1, members in subs:
-                f, l = int(members[0]), int(members[-1])
-                split.append(_Part(f, l, float(s0), float(s1), e[f:l + 1].sum(axis=0)))
+                f, last = int(members[0]), int(members[-1])
+                split.append(_Part(f, last, float(s0), float(s1), e[f:last + 1].sum(axis=0)))
         parts = split
 
     # 4. keyframes
@@ -263,9 +263,10 @@ class Candidate:
     frames before, divided by how much each side changes by itself over ``WINDOW`` frames (a cut:
     large; a flash, a glitched frame, a pan or shake: about 1-2). ``colour``: total-variation
     distance (0..1) between the colour histograms (8x8x8 bins, brightness-normalised) of the pictures
-    ``WINDOW`` frames before and after (the closest of 3x3 pairs of frames 3 apart): camera motion inside one shot moves little colour mass, a new shot a lot; a
-    flash or a glitched frame, which is over before then, none. ``frames``: the window's low-res
-    RGB frames (for the shot model), ``first``: the frame index of ``frames[0]``."""
+    ``WINDOW`` frames before and after (the closest of 3x3 pairs of frames 3 apart): camera motion inside
+    one shot moves little colour mass, a new shot a lot; a flash or a glitched frame, which is over
+    before then, none. ``frames``: the window's low-res RGB frames (for the shot model), ``first``: the
+    frame index of ``frames[0]``."""
     index: int
     time: float
     score: float

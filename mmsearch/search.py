@@ -38,6 +38,9 @@ from .ranking import (
 from .threads import single_threaded
 
 
+NO_FILTERS = Filters()
+
+
 def check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...] | None:
     """Query kinds (None: every kind); raises MmsearchError naming the choices on an unknown one."""
     try:
@@ -113,7 +116,7 @@ def image_query(ctx: Context, image: Any) -> tuple[np.ndarray, int | None]:
     return enc.encode_prepared([enc.prepare_image(pil)])[0], None
 
 
-def search_vectors(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Filters = Filters()) -> list[Hit]:
+def search_vectors(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Filters = NO_FILTERS) -> list[Hit]:
     """Rank the library against ready-made query vectors, one per space name: search every space,
     merge on calibrated scores, group moments, keep the top k."""
     with single_threaded():

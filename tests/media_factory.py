@@ -26,7 +26,7 @@ import av
 import numpy as np
 from PIL import Image, ImageColor
 
-Content = Union[tuple, str, Image.Image]
+Content = tuple | str | Image.Image
 Segments = Sequence[tuple[Content, float]]
 
 DEFAULT_SIZE = (160, 120)

@@ -300,7 +300,8 @@ class Transcriber:
         if not _WORDY.search(text) or seg.compression_ratio > self.COMPRESSION_RATIO_MAX:
             return False
         probs = [float(w.probability) for w in (getattr(seg, "words", None) or []) if _WORDY.search(w.word or "")]
-        sure = bool(probs) and max(probs) >= self.STRONG_WORD_PROB and sum(probs) / len(probs) >= self.WORD_PROB_MEAN_MIN
+        sure = (bool(probs) and max(probs) >= self.STRONG_WORD_PROB
+                and sum(probs) / len(probs) >= self.WORD_PROB_MEAN_MIN)
         if not vouched and not sure:
             return False
         plain = seg.avg_logprob >= self.AVG_LOGPROB_MIN and not (
@@ -309,7 +310,8 @@ class Transcriber:
         if plain or not self.short_speech:
             return plain
         heard = sure or (vouched and bool(probs) and max(probs) >= self.VOUCHED_WORD_PROB)
-        return heard and seg.no_speech_prob <= self.NO_SPEECH_PROB_MAX and seg.avg_logprob >= self.RESCUE_AVG_LOGPROB_MIN
+        return (heard and seg.no_speech_prob <= self.NO_SPEECH_PROB_MAX
+                and seg.avg_logprob >= self.RESCUE_AVG_LOGPROB_MIN)
 
 
 __all__ = ["Transcriber", "TranscriptSegment", "bundled_model_dir"]
