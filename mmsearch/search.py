@@ -177,6 +177,7 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
     spaces = {sp.id: sp for sp in ctx.catalog.spaces()}
     blobs = ctx.catalog.vector_blobs([i for i in rows if rows[i].space_id in spaces])
     term_keys = [fulltext.phonetic_keys(t) for t in terms]
+    backgrounds: dict[int, Callable[[SegmentRow], Background]] = {}
     out: dict[int, tuple[WordMatch, Candidate]] = {}
     for seg_id, row in rows.items():
         moment = as_moment(row)
@@ -193,8 +194,10 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
             stored = np.frombuffer(bytes(blobs[seg_id]), dtype=np.float16).astype(np.float32)
             if stored.shape == (space.dim,):
                 cosine = float(stored @ queries[space.name])
-                total = ctx.library.index(space).ntotal
-                score = _background(ctx, space, queries[space.name], total)(row).calibrate(cosine)
+                if space.id not in backgrounds:  # one calibration per space for the whole query
+                    total = ctx.library.index(space).ntotal
+                    backgrounds[space.id] = _background(ctx, space, queries[space.name], total)
+                score = backgrounds[space.id](row).calibrate(cosine)
         out[seg_id] = (match, Candidate(score, cosine, moment, name, frozenset()))
     return out
 
