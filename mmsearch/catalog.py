@@ -754,21 +754,13 @@ class Catalog:
                 s.execute(update(Space).where(Space.id == sid).values(epoch=Space.epoch + 1))
 
     def iter_vectors(self, space_id: int, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
-        """All (ids, float32 vectors) of a space, in id order, in batches (for index rebuilds)."""
-        last = -1
-        with self.session() as s:
-            while True:
-                rows = s.execute(
-                    select(Segment.id, Segment.vector)
-                    .where(Segment.space_id == space_id, Segment.id > last)
-                    .order_by(Segment.id)
-                    .limit(batch)
-                ).all()
-                if not rows:
-                    return
-                ids = np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
-                yield ids, decode_vectors([r[1] for r in rows if r[1] is not None], dim)
-                last = int(ids[-1])
+        """All (ids, float32 vectors) of a space, in id order, in batches (for index rebuilds); a segment
+        without stored bytes is left out."""
+        for rows in self.iter_raw_vectors(space_id, batch):
+            kept = [(sid, blob) for sid, _, blob in rows if blob is not None]
+            if kept:
+                yield (np.fromiter((sid for sid, _ in kept), dtype=np.int64, count=len(kept)),
+                       decode_vectors([blob for _, blob in kept], dim))
 
     def sample_vectors(self, space_id: int, dim: int, n: int, kinds: Sequence[str] | None = None) -> np.ndarray:
         """About ``n`` stored vectors of a space (of segments of ``kinds``, if given) drawn at random; all of
