@@ -32,18 +32,18 @@ from __future__ import annotations
 import csv
 import json
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from mmsearch import search
 from mmsearch.context import Context
-from mmsearch.kinds import Space
+from mmsearch.errors import MmsearchError
 
 from .run import run_index
-from mmsearch.errors import MmsearchError
 
 KS = (1, 5, 10)
 
@@ -186,14 +186,15 @@ def build_pairs(rows: list[dict], root: Path) -> list[Pair]:
     return [Pair(p, tuple(c)) for p, c in by_image.items()]
 
 
-def recall_from_ranks(ranks: Sequence[float], ks: Sequence[int] = KS) -> dict[str, float]:
+def recall_from_ranks(ranks: Sequence[float] | np.ndarray, ks: Sequence[int] = KS) -> dict[str, float]:
     """recall@K from 0-based ranks of the right answer (``inf`` when it was not found)."""
     r = np.asarray(ranks, dtype=np.float64)
     return {f"R@{k}": round(float(np.mean(r < k)), 4) for k in ks}
 
 
-def exact_ranks(text_vecs: np.ndarray, image_vecs: np.ndarray,
-                caption_image: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def exact_ranks(
+    text_vecs: np.ndarray, image_vecs: np.ndarray, caption_image: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """0-based ranks of the right answer by brute-force cosine: per caption (text -> image) and per
     image (image -> text, best of its captions). Ties count in the answer's favour."""
     sims = text_vecs @ image_vecs.T  # captions x images
@@ -256,6 +257,8 @@ def run_retrieval(ctx: Context, manifest: Manifest, ks: Sequence[int] = KS,
         en_i2t.append(ranks[0] if ranks else np.inf)
 
     space = catalog.space("clip")
+    if space is None:
+        raise MmsearchError("the library has no clip space: no image was encoded with the CLIP model")
     index = ctx.library.index(space)
     return {
         "task": "retrieval",

@@ -15,18 +15,20 @@ scene that also holds a little more). Times are seconds, or ``HH:MM:SS(.s)``.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
 from mmsearch import search
 from mmsearch.context import Context
+from mmsearch.errors import MmsearchError
 from mmsearch.kinds import Space
 
-from .run import run_index
 from .evaluate import KS, ManifestError, Task, recall_from_ranks, register_task
+from .run import run_index
 
 
 @dataclass(frozen=True)
@@ -55,8 +57,8 @@ def build_moments(rows: list[dict], root: Path) -> list[Moment]:
         if end <= start or not str(row.get("query", "")).strip():
             raise ManifestError(f"row {i}: needs end > start and a query")
         video = Path(row["video"]).expanduser()
-        where = (video if video.is_absolute() else root / video).absolute()
-        out.append(Moment(where, start, end, row["query"].strip()))
+        path = (video if video.is_absolute() else root / video).absolute()
+        out.append(Moment(path, start, end, row["query"].strip()))
     return out
 
 
@@ -82,15 +84,18 @@ def run_moments(ctx: Context, manifest: Any, ks: Sequence[int] = KS,
     engine_ranks, exact_ranks = [], []
     enc = ctx.models.encoder(Space.CLIP)
     space = ctx.catalog.space("clip")
-    media = {ctx.catalog.media_by_path(str(v)) for v in videos} - {None}
+    if space is None:
+        raise MmsearchError("the library has no clip space: no video frame was encoded with the CLIP model")
+    media = {found for found in map(ctx.catalog.media_by_path, map(str, videos)) if found is not None}
     seg_ids = [s.id for m in media for s in ctx.catalog.segments_of_media(m.id)]
     rows = ctx.catalog.segments(seg_ids)
-    ids, vectors = [], []
+    ids: list[int] = []
+    parts: list[np.ndarray] = []
     for batch_ids, batch in ctx.catalog.iter_vectors(space.id, space.dim):
         keep = np.isin(batch_ids, seg_ids)
-        ids += list(batch_ids[keep])
-        vectors.append(batch[keep])
-    vectors = np.concatenate(vectors) if vectors else np.zeros((0, space.dim), np.float32)
+        ids += batch_ids[keep].tolist()
+        parts.append(batch[keep])
+    vectors = np.concatenate(parts) if parts else np.zeros((0, space.dim), np.float32)
     queries = enc.encode_text([m.query for m in moments])
     for m, q in zip(moments, queries):
         hits = search.search(ctx, m.query, k=depth, kinds=["video"])

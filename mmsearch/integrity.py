@@ -181,10 +181,10 @@ def _check_space(ctx: Context, space: Space, report: Report, found: dict) -> Non
                 good_rows.append((sid, media_id, blob))
         if good_rows:
             vecs = np.frombuffer(b"".join(bytes(r[2]) for r in good_rows), dtype=np.float16).reshape(-1, dim)
-            for (sid, media_id, _), ok in zip(good_rows, np.isfinite(vecs).all(axis=1)):
-                if not ok:
-                    not_finite.append(sid)
-                    damaged_media.add(media_id)
+            for row in np.flatnonzero(~np.isfinite(vecs).all(axis=1)):
+                sid, media_id, _ = good_rows[row]
+                not_finite.append(sid)
+                damaged_media.add(media_id)
     catalog_ids = set(ids)
     info: dict[str, Any] = {"model": space.model_id, "dim": dim, "epoch": space.epoch, "catalog_vectors": len(ids)}
     report.spaces[name] = info

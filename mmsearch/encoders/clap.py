@@ -14,7 +14,8 @@ wave's embedding is the same alone or in a batch.
 from __future__ import annotations
 
 import os
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any, cast
 
 import numpy as np
 
@@ -79,7 +80,9 @@ class ClapEncoder:
         if str(device).startswith("cuda"):
             model = model.half()
             self._dtype = torch.float16
-        self._model = model.to(device)
+        # transformers wraps ``to`` in functools.wraps(torch.nn.Module.to), which the stubs type as an unbound
+        # function wanting the model as its first argument; the call itself is the ordinary bound one.
+        self._model = cast(Any, model).to(device)
         self._torch = torch
         fe = self._processor.feature_extractor
         self.sample_rate = int(fe.sampling_rate)

@@ -75,5 +75,10 @@ def bundled_model_dir(package: str, marker: str) -> Path | None:
     except ImportError:
         return None
     get = getattr(pkg, "get_model_path", None)
-    path = Path(get()) if get else Path(pkg.__file__).parent / "model"
+    if get:
+        path = Path(get())
+    elif pkg.__file__ is None:  # a namespace package has no folder to ship a model in
+        return None
+    else:
+        path = Path(pkg.__file__).parent / "model"
     return path if (path / marker).is_file() else None

@@ -13,8 +13,9 @@ import contextlib
 import hashlib
 import logging
 import threading
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -72,6 +73,7 @@ class OpenClipEncoder:
             open_clip.add_model_config(config)
             arch = config.stem
         model_name = arch
+        source: str | None  # a checkpoint file, a pretrained tag, or None for open_clip's default
         if pretrained and _looks_like_path(pretrained):
             ckpt = Path(pretrained).expanduser()
             if not ckpt.is_file():

@@ -11,8 +11,9 @@ Model specs (setting ``MMSEARCH_TEXT_MODEL``):
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -87,8 +88,8 @@ class SentenceEncoder:
             return BUNDLED_ID, BUNDLED_ID, False
         expanded = os.path.expanduser(spec)
         if os.path.isdir(expanded):
-            path = os.path.abspath(expanded)
-            return path, path, True
+            local = os.path.abspath(expanded)
+            return local, local, True
         if _looks_like_path(spec):
             raise ModelUnavailableError(
                 f"text model directory {spec!r} does not exist. Set MMSEARCH_TEXT_MODEL to 'bundled', a "

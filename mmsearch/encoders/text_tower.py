@@ -17,8 +17,9 @@ any other model keeps torch's forward.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import numpy as np
 
@@ -46,7 +47,10 @@ class BlasTextTower:
     def __init__(self, model: Any) -> None:
         if not self.supports(model):
             raise ValueError("not a standard open_clip CLIP text tower on the CPU in float32")
-        self._act = _activation(model.transformer.resblocks[0].mlp.gelu)
+        act = _activation(model.transformer.resblocks[0].mlp.gelu)
+        if act is None:  # supports() admits only activations _activation knows
+            raise ValueError("text tower activation has no numpy equivalent")
+        self._act = act
         self._blocks = [_block(r) for r in model.transformer.resblocks]
         self._token_embedding = _np(model.token_embedding.weight)
         self._positional = _np(model.positional_embedding)
@@ -73,7 +77,9 @@ class BlasTextTower:
                 return False
             if model.text_pool_type not in ("argmax", "eos") or model.token_embedding.weight.device.type != "cpu":
                 return False
-            if model.token_embedding.weight.dtype != torch.float32 or not isinstance(model.ln_final, torch.nn.LayerNorm):
+            if model.token_embedding.weight.dtype != torch.float32:
+                return False
+            if not isinstance(model.ln_final, torch.nn.LayerNorm):
                 return False
             for r in model.transformer.resblocks:
                 if type(r) is not ResidualAttentionBlock or hasattr(r, "ln_1_kv"):

@@ -23,13 +23,18 @@ import itertools
 import logging
 import math
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator, Union
+from typing import TYPE_CHECKING, Union
 
 import numpy as np
 
 from mmsearch.errors import MediaError
+
+if TYPE_CHECKING:  # PyAV is imported when a file needs it
+    from av.audio.frame import AudioFrame
+    from av.audio.resampler import AudioResampler
 
 log = logging.getLogger(__name__)
 
@@ -134,7 +139,7 @@ class _Source:
     def close(self) -> None:  # pragma: no cover - interface
         pass
 
-    def __enter__(self) -> "_Source":
+    def __enter__(self) -> _Source:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -209,7 +214,7 @@ class _PyAVSource(_Source):
                     self._container = av.open(str(path), mode="r", metadata_errors="ignore")
                     self._stream = stream = self._container.streams.audio[0]
             self._frames = self._decode_frames()
-            self._resampler = None
+            self._resampler: AudioResampler | None = None
             first = next(self._frames, None)
             if first is None:
                 raise MediaError(f"{path}: audio stream contains no decodable samples", stage="decode")
@@ -221,7 +226,7 @@ class _PyAVSource(_Source):
             self._container.close()
             raise
 
-    def _decode_frames(self) -> Iterator[object]:
+    def _decode_frames(self) -> Iterator[AudioFrame]:
         av = self._av
         bad = 0
         decoded_any = False
@@ -248,10 +253,10 @@ class _PyAVSource(_Source):
                 ) from None
             log.warning("%s: audio ends early, file damaged or truncated (%s)", self._container.name, _av_reason(e))
 
-    def _to_array(self, frame: object) -> np.ndarray:
+    def _to_array(self, frame: AudioFrame) -> np.ndarray:
         av = self._av
         if self._resampler is None:
-            layout = frame.layout.name  # type: ignore[attr-defined]
+            layout = frame.layout.name
             self._resampler = av.AudioResampler(format="fltp", layout=layout, rate=self.sample_rate)
         parts = [f.to_ndarray() for f in self._resampler.resample(frame)]
         if not parts:
@@ -263,8 +268,8 @@ class _PyAVSource(_Source):
         first = self._first
         skip = 0
         pad = 0
-        if self._start > 0 and first.time is not None:  # type: ignore[attr-defined]
-            t_first = float(first.time) - self._t0  # type: ignore[attr-defined]
+        if self._start > 0 and first.time is not None:
+            t_first = float(first.time) - self._t0
             delta = self._start - t_first
             if delta > 0:
                 skip = int(round(delta * self.sample_rate))

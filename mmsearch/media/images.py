@@ -11,7 +11,7 @@ from PIL import Image, ImageOps, UnidentifiedImageError
 from ..errors import MediaError
 
 try:  # HEIC/HEIF when the optional plugin is installed
-    import pillow_heif  # type: ignore
+    import pillow_heif
 
     pillow_heif.register_heif_opener()
     HEIF = True
@@ -39,7 +39,8 @@ def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
-            im = Image.open(path)
+            # Typed as the base class: the shrinking below replaces the opened file with plain images.
+            im: Image.Image = Image.open(path)
             width, height = im.size
             if width <= 0 or height <= 0:
                 raise MediaError(f"image has no pixels ({width}x{height})")

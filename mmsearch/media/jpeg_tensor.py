@@ -36,7 +36,7 @@ class TensorPreprocess:
     std: tuple[float, ...]
 
     @classmethod
-    def from_transforms(cls, compose: Any) -> "TensorPreprocess | None":
+    def from_transforms(cls, compose: Any) -> TensorPreprocess | None:
         """The equivalent of ``compose``, or None when it is not the standard chain."""
         from torchvision import transforms as T
 
@@ -52,7 +52,8 @@ class TensorPreprocess:
         if resize.interpolation != T.InterpolationMode.BICUBIC or resize.max_size is not None:
             return None
         size = resize.size if isinstance(resize.size, int) else resize.size[0]
-        return cls(size=int(size), crop=tuple(int(c) for c in crop.size), mean=tuple(norm.mean), std=tuple(norm.std))
+        crop_h, crop_w = (int(c) for c in crop.size)  # torchvision keeps a CenterCrop's size as (h, w)
+        return cls(size=int(size), crop=(crop_h, crop_w), mean=tuple(norm.mean), std=tuple(norm.std))
 
     def __call__(self, image: Any) -> Any:
         """A (3, H, W) uint8 tensor to the model's normalised float input (3, crop_h, crop_w)."""
