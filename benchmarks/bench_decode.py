@@ -19,8 +19,9 @@ import os
 import time
 from concurrent.futures import ThreadPoolExecutor
 
-from _common import CACHE, log, machine, table, write_result
 from bench_ingest import make_jpegs
+
+from _common import CACHE, log, machine, table, write_result
 
 
 def main() -> None:

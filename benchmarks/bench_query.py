@@ -30,8 +30,22 @@ from pathlib import Path
 
 import numpy as np
 
-from _common import (CACHE, Clustered, exact_topk, log, machine, peak_rss_bytes, percentiles, recall_at_k,
-                     random_vit_b32, reset_peak_rss, rss_bytes, table, time_each, write_result)
+from _common import (
+    CACHE,
+    Clustered,
+    exact_topk,
+    log,
+    machine,
+    peak_rss_bytes,
+    percentiles,
+    random_vit_b32,
+    recall_at_k,
+    reset_peak_rss,
+    rss_bytes,
+    table,
+    time_each,
+    write_result,
+)
 
 DIM = 512
 QUERIES = [f"{a} {b}" for a in ("a photo of", "a picture showing", "an old snapshot of", "a close-up of")

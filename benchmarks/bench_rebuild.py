@@ -18,9 +18,9 @@ import shutil
 import time
 
 import numpy as np
+from bench_query import DIM
 
 from _common import CACHE, Clustered, log, machine, table, write_result
-from bench_query import DIM
 
 
 def run(mode: str, n: int, batch: int) -> dict:

@@ -27,6 +27,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+
 from _common import CACHE, log, machine, random_vit_b32, table, write_result
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -21,10 +21,10 @@ import shutil
 import subprocess
 import sys
 
+from bench_query import QUERIES, end_to_end
 from PIL import Image
 
 from _common import CACHE, log, machine, percentiles, random_vit_b32, table, time_each, write_result
-from bench_query import QUERIES, end_to_end
 
 COLOURS = ["red", "green", "blue", "yellow", "orange", "purple", "pink", "brown", "black", "white", "gray", "cyan"]
 

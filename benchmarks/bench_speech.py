@@ -50,10 +50,11 @@ _TOKENS = re.compile(r"[a-z0-9']+")
 
 
 def negatives() -> list[tuple[str, np.ndarray]]:
-    import audio_factory as af
     import speech_clips as sc
 
     from mmsearch.media.audio import load_audio
+
+    import audio_factory as af
 
     out = [
         ("silence 8 s", af.silence(8, SR)), ("tone 8 s", af.tone(8, SR)), ("white noise 8 s", af.noise(8, SR, 0.2)),
@@ -226,9 +227,9 @@ def markdown(result: dict) -> str:
 def rescore(docs: bool) -> None:
     import json
 
-    from _common import RESULTS
-
     from mmsearch.encoders.sentence import SentenceEncoder
+
+    from _common import RESULTS
 
     path = RESULTS / "bench_speech.json"
     result = json.loads(path.read_text())
@@ -267,11 +268,12 @@ def main() -> None:
         rescore(args.update_docs)
         return
 
-    import audio_factory as af
     import speech_clips as sc
 
     from mmsearch.encoders.sentence import SentenceEncoder
     from mmsearch.encoders.speech import Transcriber
+
+    import audio_factory as af
 
     info = machine()
     clips = sc.librivox_clips(args.limit) + sc.pocketsphinx_clips(args.pocketsphinx)[: args.limit]

@@ -20,9 +20,9 @@ import subprocess
 import sys
 
 import numpy as np
+from bench_query import QUERIES
 
 from _common import log, machine, percentiles, random_vit_b32, table, time_each, write_result
-from bench_query import QUERIES
 
 
 def main() -> None:

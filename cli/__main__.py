@@ -1,5 +1,6 @@
-from .app import app, err
 import sys
+
+from .app import app, err
 
 
 def main() -> None:

@@ -3,9 +3,10 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Callable, Iterator, NoReturn, Optional, TypeVar
+from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
@@ -27,26 +28,26 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the width
 
-LibraryOpt = Annotated[Optional[Path], typer.Option("--library", "-l", help="Library folder [env: MMSEARCH_LIBRARY].")]
+LibraryOpt = Annotated[Path | None, typer.Option("--library", "-l", help="Library folder [env: MMSEARCH_LIBRARY].")]
 ModelOpt = Annotated[
-    Optional[str],
+    str | None,
     typer.Option("--model", "-m", help="open_clip spec ARCH:PRETRAINED or ARCH:/path/ckpt.pt [env: MMSEARCH_MODEL]."),
 ]
 JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
 TopOpt = Annotated[int, typer.Option("--top", "-k", min=1, help="Number of hits.")]
-KindOpt = Annotated[Optional[list[str]], typer.Option("--kind", help="image, text, video or audio (repeatable).")]
-PathOpt = Annotated[Optional[str], typer.Option("--path", help="Only files whose path matches this glob or substring.")]
+KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="image, text, video or audio (repeatable).")]
+PathOpt = Annotated[str | None, typer.Option("--path", help="Only files whose path matches this glob or substring.")]
 
 
 @contextmanager
-def _engine(library: Path | None, model: str | None = None, create: bool = True) -> Iterator["Engine"]:
+def _engine(library: Path | None, model: str | None = None, create: bool = True) -> Iterator[Engine]:
     from mmsearch import Engine
 
     with Engine(library, model=model, create=create) as engine:
         yield engine
 
 
-def _run(action: Callable[["Engine"], T], library: Path | None, model: str | None = None, create: bool = False) -> T:
+def _run(action: Callable[[Engine], T], library: Path | None, model: str | None = None, create: bool = False) -> T:
     """Open the library, run ``action`` on its Engine, and turn any mmsearch error into one line + exit 2."""
     try:
         with _engine(library, model, create) as engine:
@@ -395,6 +396,4 @@ def demo(
 
 # Commands that live in their own modules register themselves on `app` when imported.
 # (one import line per module, added below this comment)
-from . import serve_cmd  # noqa: E402,F401
-from . import check_cmd  # noqa: E402,F401
-from . import eval_cmd  # noqa: E402,F401
+from . import check_cmd, eval_cmd, serve_cmd  # noqa: E402,F401

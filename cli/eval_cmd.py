@@ -10,7 +10,7 @@ import json
 import shutil
 import tempfile
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -23,13 +23,13 @@ from .app import JsonOpt, LibraryOpt, ModelOpt, app, err, out
 @app.command("eval")
 def eval_(
     manifest: Annotated[Path, typer.Argument(help="image,caption manifest (.csv/.tsv/.jsonl/.json) or Karpathy JSON.")],
-    images: Annotated[Optional[Path], typer.Option("--images", help="Folder relative image paths start from "
+    images: Annotated[Path | None, typer.Option("--images", help="Folder relative image paths start from "
                                                    "[default: the manifest's folder].")] = None,
     library: LibraryOpt = None,
     model: ModelOpt = None,
-    split: Annotated[Optional[str], typer.Option("--split", help="Karpathy split: test, val, train or all "
+    split: Annotated[str | None, typer.Option("--split", help="Karpathy split: test, val, train or all "
                                                  "[default: test when present].")] = None,
-    limit: Annotated[Optional[int], typer.Option("--limit", min=1, help="Only the first N images.")] = None,
+    limit: Annotated[int | None, typer.Option("--limit", min=1, help="Only the first N images.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Recall@1/5/10 of text->image and image->text, or of text->video moments: exact beside the engine."""

@@ -15,45 +15,45 @@ import datetime as dt
 import functools
 import json
 import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Iterable, Iterator, Sequence
+from typing import Any
 
 import numpy as np
 from sqlalchemy import (
     BigInteger,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
     bindparam,
     create_engine,
     delete,
     event,
-    Float,
-    ForeignKey,
     func,
-    Index,
     inspect,
-    Integer,
-    LargeBinary,
     select,
-    String,
-    Text,
     update,
 )
-from sqlalchemy.engine import Connection
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, sessionmaker
 
 from . import _faults as faults
 from . import fulltext
+from .errors import LibraryError
 from .fulltext import phonetic_text
 from .kinds import WORK_BY_KIND, JobState, MediaKind
-from .errors import LibraryError
 
 SCHEMA_VERSION = 2
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -473,8 +473,8 @@ class Catalog:
         items: Sequence[tuple[dict, Sequence[NewSegment]]],
         space_name: str | None,
         replace_ids: Iterable[int] = (),
-        jobs: Sequence[dict[str, "JobMark"]] | None = None,
-    ) -> "WriteResult":
+        jobs: Sequence[dict[str, JobMark]] | None = None,
+    ) -> WriteResult:
         """Insert media rows with their segments in ONE transaction; remove ``replace_ids`` first.
 
         A segment's vector goes to its own ``space`` if it names one, else to ``space_name``. Every
@@ -517,12 +517,12 @@ class Catalog:
         self,
         media_id: int,
         segments: Sequence[NewSegment],
-        jobs: dict[str, "JobMark"],
+        jobs: dict[str, JobMark],
         *,
         replace_spaces: Sequence[str] = (),
         fields: dict | None = None,
         space_name: str | None = None,
-    ) -> "WriteResult":
+    ) -> WriteResult:
         """Add segments to a file already in the library (a backfilled or re-embedded space), in ONE
         transaction with its job marks; its segments of ``replace_spaces`` go first, ``fields`` update
         its media row; a vector without a ``space`` goes to ``space_name``. The file's other segments are
@@ -551,12 +551,12 @@ class Catalog:
             return WriteResult([media_id], added, removed)
 
     # -- jobs -----------------------------------------------------------------------------------
-    def set_jobs(self, media_id: int, marks: dict[str, "JobMark"]) -> None:
+    def set_jobs(self, media_id: int, marks: dict[str, JobMark]) -> None:
         """Record where one file stands with some of its work (no segments change)."""
         with self._writing() as s:
             _mark_jobs(s, media_id, marks)
 
-    def jobs_of(self, media_id: int) -> dict[str, "JobMark"]:
+    def jobs_of(self, media_id: int) -> dict[str, JobMark]:
         with self.session() as s:
             return {j.name: JobMark(j.state, j.model_id, j.error)
                     for j in s.scalars(select(FileJob).where(FileJob.media_id == media_id))}
@@ -656,7 +656,7 @@ class Catalog:
             return {name: decode_vectors(blobs, dim) for name, (dim, blobs) in grouped.items()}
 
     def similarity_source(self, *, segment_id: int | None = None,
-                          media_id: int | None = None) -> "SimilaritySource | None":
+                          media_id: int | None = None) -> SimilaritySource | None:
         """The stored vectors (by space) that stand for one segment or a whole file in "more like this",
         and what they cover; None when there is no such segment or media.
 
@@ -694,7 +694,7 @@ class Catalog:
         return SimilaritySource(vectors, media_ids, start, end)
 
     # -- integrity (mmsearch.integrity) ------------------------------------------------------
-    def integrity_facts(self) -> "IntegrityFacts":
+    def integrity_facts(self) -> IntegrityFacts:
         """Counts and dangling references, for ``check``."""
         with self.session() as s:
             parent = aliased(Segment)
@@ -1048,7 +1048,7 @@ def _add_segments(s: Session, media: Media, segments: Sequence[NewSegment], spac
     fulltext.backend(s.connection()).insert(s.connection(), fts_rows)
 
 
-def _mark_jobs(s: Session, media_id: int, marks: dict[str, "JobMark"]) -> None:
+def _mark_jobs(s: Session, media_id: int, marks: dict[str, JobMark]) -> None:
     for name, mark in marks.items():
         s.merge(FileJob(media_id=media_id, name=str(name), state=str(mark.state), model_id=mark.model_id,
                         error=mark.error, updated=utcnow()))

@@ -27,7 +27,7 @@ class Context:
         return self.library.catalog
 
     @classmethod
-    def open(cls, settings: Settings, *, create: bool = True) -> "Context":
+    def open(cls, settings: Settings, *, create: bool = True) -> Context:
         library = Library(settings, create=create)
         return cls(settings, library, Models(settings, library.catalog, where=f"library {library.root}"))
 

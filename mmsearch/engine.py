@@ -13,8 +13,9 @@ never the Engine.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Iterable, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -90,7 +91,7 @@ class Engine:
     def close(self) -> None:
         self.context.close()
 
-    def __enter__(self) -> "Engine":
+    def __enter__(self) -> Engine:
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -119,7 +120,7 @@ class Engine:
         self.models.use(encoder)
 
     # -- ingest and maintenance -----------------------------------------------------------------
-    def index(self, paths: Iterable[str | Path] = (), *, progress: Any = None, strict: bool = False) -> "IndexReport":
+    def index(self, paths: Iterable[str | Path] = (), *, progress: Any = None, strict: bool = False) -> IndexReport:
         """Add, update, move and remove the media under ``paths`` (none: the library's own roots) and do
         the pending work whose model can be had now; returns an IndexReport. A space whose model cannot be
         had leaves its work pending (a warning); ``strict`` makes that an error."""
@@ -135,7 +136,7 @@ class Engine:
         """Rebuild every space's FAISS index from the stored vectors (no decoding, no embedding)."""
         return maintenance.reindex(self.context)
 
-    def reembed(self, space: str, model: str, *, progress: Any = None) -> "ReembedReport":
+    def reembed(self, space: str, model: str, *, progress: Any = None) -> ReembedReport:
         """Re-embed one space (``clip``, ``audio``, ``text``) with another model in place: queries answer from
         the old vectors until every file is done, then the space switches in one transaction; a killed run
         leaves the old space whole and a second call resumes. Later opens use the new model."""
@@ -143,7 +144,7 @@ class Engine:
 
         return reembed(self.context, space, model, progress=progress)
 
-    def check(self, repair: bool = False) -> "Report":
+    def check(self, repair: bool = False) -> Report:
         """Verify the catalog against the indexes and stored vectors; ``repair`` fixes it from the catalog."""
         from . import integrity
 

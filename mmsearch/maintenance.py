@@ -1,8 +1,8 @@
 """Writes that are not an ingest: forget files, rebuild indexes from the stored vectors."""
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
-from typing import Iterable
 
 from .catalog import WriteResult
 from .context import Context

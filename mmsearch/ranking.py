@@ -26,8 +26,9 @@ from __future__ import annotations
 
 import dataclasses
 import fnmatch
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Collection, Iterable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -47,7 +48,7 @@ class Background:
     std: float = 1.0
 
     @classmethod
-    def of(cls, sample: np.ndarray, vector: np.ndarray) -> "Background":
+    def of(cls, sample: np.ndarray, vector: np.ndarray) -> Background:
         """The background of ``vector`` against ``sample`` (rows: stored unit vectors)."""
         if len(sample) < 2:
             return cls()

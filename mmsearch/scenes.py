@@ -44,8 +44,8 @@ from __future__ import annotations
 
 import math
 from collections import deque
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import numpy as np
 
@@ -128,9 +128,9 @@ class _Part:
 
 
 def cut_scenes(times: np.ndarray, embeddings: np.ndarray, duration: float, *,
-               cuts: Optional[Sequence[float]] = None, min_length: float = 2.0,
-               max_length: Optional[float] = 30.0,
-               boundary_times: Optional[dict[int, float]] = None) -> list[Scene]:
+               cuts: Sequence[float] | None = None, min_length: float = 2.0,
+               max_length: float | None = 30.0,
+               boundary_times: dict[int, float] | None = None) -> list[Scene]:
     """Scenes covering ``[0, max(duration, times[-1])]``; see the module docstring.
 
     times: sampled frame times (seconds, ascending), one per row of ``embeddings``.
@@ -275,9 +275,9 @@ class Candidate:
     cut_index: int
     cut_time: float
     first: int
-    frames: Optional[np.ndarray] = None
-    probability: Optional[float] = None   # the shot model's peak, when it was asked
-    model_index: Optional[int] = None     # the frame of that peak
+    frames: np.ndarray | None = None
+    probability: float | None = None   # the shot model's peak, when it was asked
+    model_index: int | None = None     # the frame of that peak
 
 
 def _pool(frame: np.ndarray) -> np.ndarray:
@@ -394,7 +394,7 @@ class ShotStream:
             self.candidates.pop()
         self.candidates.append(cand)
 
-    def finish(self) -> "ShotStream":
+    def finish(self) -> ShotStream:
         """Decide on the last frames (whose neighbourhood runs past the end). Idempotent."""
         if not self._finished:
             self._finished = True
@@ -456,7 +456,7 @@ class Cut:
     persistence: float
     colour: float
     embedding_z: float
-    probability: Optional[float]
+    probability: float | None
     by: str                   # "rule", "model" or "both"
 
 
@@ -506,8 +506,8 @@ def _rule(c: Candidate, ez: float) -> bool:
     return c.colour >= COLOUR_SOME and c.persistence >= 1.0 and (ez >= EMBEDDING_Z or c.persistence >= PERSISTENT)
 
 
-def decide_cuts(stream: "ShotStream", times: np.ndarray, embeddings: np.ndarray, *,
-                model=None, budget_frames: Optional[int] = None) -> list[Cut]:
+def decide_cuts(stream: ShotStream, times: np.ndarray, embeddings: np.ndarray, *,
+                model=None, budget_frames: int | None = None) -> list[Cut]:
     """The fused rule: the dense stream's candidates judged by colour change, persistence, embedding
     change and (where available) the shot model.
 
@@ -533,7 +533,8 @@ def decide_cuts(stream: "ShotStream", times: np.ndarray, embeddings: np.ndarray,
         asked.sort(key=lambda k: abs(cands[k].colour - COLOUR_SOME))
         chosen, used = [], 0
         for k in asked:
-            size = len(cands[k].frames)
+            frames = cands[k].frames
+            size = len(frames) if frames is not None else 0
             if budget_frames is not None and used + size > budget_frames:
                 break
             chosen.append(k)

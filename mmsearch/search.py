@@ -9,8 +9,9 @@ the filters (kind, path, excluded files) or the space is exhausted. A query runs
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -36,7 +37,6 @@ from .ranking import (
     word_match,
 )
 from .threads import single_threaded
-
 
 NO_FILTERS = Filters()
 

@@ -159,9 +159,8 @@ def db_url(request):
     if request.param == "sqlite":
         yield ""
         return
-    from sqlalchemy.engine import make_url
-
     import psycopg2
+    from sqlalchemy.engine import make_url
 
     base = make_url(request.getfixturevalue("postgres_url"))
     name = f"t_{uuid.uuid4().hex[:16]}"  # generated, safe as an identifier

@@ -17,10 +17,10 @@ from __future__ import annotations
 
 import math
 import os
+from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import Sequence, Union
 
 import av
 import numpy as np
@@ -371,7 +371,7 @@ class Transition:
     end: float         # first frame that is purely the incoming shot
 
 
-def _camera(shot: "Shot", u: float, size: tuple[int, int]) -> np.ndarray:
+def _camera(shot: Shot, u: float, size: tuple[int, int]) -> np.ndarray:
     """The RGB frame of ``shot`` ``u`` seconds after it began."""
     w, h = size
     img = shot.image
@@ -420,8 +420,8 @@ def _camera(shot: "Shot", u: float, size: tuple[int, int]) -> np.ndarray:
     return np.clip(arr, 0, 255).astype(np.uint8)
 
 
-def make_footage(path: str | os.PathLike, shots: Sequence["Shot"], joins: Sequence[tuple[str, float]], *,
-                 codec: str = "h264", fps: float = 25, size: tuple[int, int] = (192, 108)) -> list["Transition"]:
+def make_footage(path: str | os.PathLike, shots: Sequence[Shot], joins: Sequence[tuple[str, float]], *,
+                 codec: str = "h264", fps: float = 25, size: tuple[int, int] = (192, 108)) -> list[Transition]:
     """Encode ``shots`` joined by ``joins`` (one ``(kind, seconds)`` per pair of shots: ``("cut", 0)``,
     ``("dissolve", 0.6)``, ``("fade", 0.8)`` = fade out to black then in) and return the transitions.
 

@@ -14,10 +14,11 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 import numpy as np
 import pytest
 
-import audio_factory as af
 from mmsearch.encoders.base import Encoder
 from mmsearch.errors import ModelUnavailableError
 from mmsearch.media.audio import load_audio, windows
+
+import audio_factory as af
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "audio"
 SR = 16000

@@ -7,7 +7,6 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import audio_factory as af
 from mmsearch.errors import MediaError
 from mmsearch.media.audio import (
     AUDIO_EXTENSIONS,
@@ -18,6 +17,8 @@ from mmsearch.media.audio import (
     probe_audio,
     windows,
 )
+
+import audio_factory as af
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "audio"
 

@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-import audio_factory as af
 from mmsearch import Engine
 from mmsearch.cli.app import app
+
+import audio_factory as af
 
 SR = 16000
 BUDGET = "we need to cut the marketing budget next quarter"

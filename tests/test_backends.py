@@ -13,8 +13,9 @@ import sys
 
 import numpy as np
 
-from conftest import COLOURS, solid
 from mmsearch import Engine
+
+from conftest import COLOURS, solid
 
 
 def _engine(tmp_path, db_url, **kw) -> Engine:

@@ -24,8 +24,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import solid
 from mmsearch import Engine
+
+from conftest import solid
 
 PY = sys.executable
 # A reason a person can act on: not empty, not a bare Python exception ("KeyError: 3").

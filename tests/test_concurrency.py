@@ -18,8 +18,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import COLOURS
 from mmsearch import Engine
+
+from conftest import COLOURS
 
 PY = sys.executable
 N_IMAGES = 48

@@ -22,8 +22,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from conftest import COLOURS
 from mmsearch import Engine
+
+from conftest import COLOURS
 
 PALETTE = list(COLOURS.items())
 NOTES = {

@@ -8,9 +8,10 @@ import stat
 import numpy as np
 import pytest
 
-from conftest import COLOURS, solid
 from mmsearch import Engine, LibraryError, MmsearchError, ModelMismatchError
 from mmsearch.catalog import decode_vectors
+
+from conftest import COLOURS, solid
 
 
 @pytest.fixture

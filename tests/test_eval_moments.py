@@ -5,10 +5,11 @@ import json
 
 from typer.testing import CliRunner
 
-import media_factory as mf
 from mmsearch import Engine
 from mmsearch.cli.app import app
 from mmsearch.indexers.evaluate import evaluate, load_manifest
+
+import media_factory as mf
 
 
 def _videos(root):

@@ -14,9 +14,10 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import COLOURS, solid
 from mmsearch import Engine
 from mmsearch.vectors import VectorIndex
+
+from conftest import COLOURS, solid
 
 PY = sys.executable
 REPO = Path(__file__).resolve().parents[1]

@@ -5,9 +5,10 @@ import os
 import subprocess
 import sys
 
+from mmsearch import Engine
+
 from audio_factory import compose, requires_espeak, speech, tone, write_audio
 from conftest import solid
-from mmsearch import Engine
 
 MISSING_CLIP = "ViT-B-32:/nonexistent/open_clip_model.bin"
 

@@ -5,23 +5,24 @@ from __future__ import annotations
 import os
 
 import pytest
-from conftest import solid
+
+from mmsearch import Engine
+from mmsearch.config import Settings
+from mmsearch.encoders.toy import ToyColorEncoder
 from mmsearch.indexers import IndexReport
 from mmsearch.indexers.decode import decode
 from mmsearch.indexers.items import Decoded, Failed, FileEntry, Same, Timed
 from mmsearch.indexers.kinds import EXTENSIONS, HANDLERS, DecodeInputs
 from mmsearch.indexers.report import Tally
 from mmsearch.indexers.scan import kind_of, scan
-
-from mmsearch import Engine
-from mmsearch.config import Settings
-from mmsearch.encoders.toy import ToyColorEncoder
 from mmsearch.kinds import MediaKind, SegmentKind
 from mmsearch.media.audio import AUDIO_EXTENSIONS
 from mmsearch.media.images import IMAGE_EXTENSIONS
 from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS
 from mmsearch.media.text import TEXT_EXTENSIONS
 from mmsearch.media.video import VIDEO_EXTENSIONS
+
+from conftest import solid
 
 
 # -- the table --------------------------------------------------------------------------------------------

@@ -10,7 +10,6 @@ import io
 import re
 from pathlib import Path
 
-import media_factory as mf
 import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFont
@@ -20,6 +19,8 @@ from mmsearch.encoders.ocr import DET_MAX_SIDE, Box, OcrReader, blocks_text
 from mmsearch.errors import MediaError, ModelUnavailableError
 from mmsearch.media.video import FrameSampler, frame_at
 from mmsearch.ocr_keyframes import change_points, layout_of, layouts_differ, probe_indices, read_scene_text, runs_of
+
+import media_factory as mf
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "images"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"

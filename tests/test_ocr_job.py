@@ -8,7 +8,6 @@ import json
 import shutil
 from pathlib import Path
 
-import media_factory as mf
 from PIL import Image
 from sqlalchemy import text
 from test_ocr import AGENDA, BG, CLOSING, REVENUE, slide, words
@@ -16,6 +15,8 @@ from test_ocr import AGENDA, BG, CLOSING, REVENUE, slide, words
 from mmsearch import Engine
 from mmsearch.hit_data import describe_hits
 from mmsearch.kinds import Job, SegmentKind
+
+import media_factory as mf
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "images"
 OFF = dict(audio_model="off", speech_model="off")

@@ -14,12 +14,13 @@ import soundfile
 from PIL import Image
 from sqlalchemy import event
 
-from conftest import COLOURS, solid
 from mmsearch import Engine, Hit
 from mmsearch.errors import MediaError, NotFoundError
 from mmsearch.hit_data import describe_hits
 from mmsearch.media import previews
 from mmsearch.media.previews import Window
+
+from conftest import COLOURS, solid
 
 
 def centre(preview: previews.Preview) -> tuple[int, int, int]:

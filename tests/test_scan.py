@@ -1,7 +1,8 @@
 import os
 
-from conftest import solid
 from mmsearch.indexers.scan import scan
+
+from conftest import solid
 
 
 def test_scan_classifies_links_captions_and_skips_hidden_and_loops(tmp_path):

@@ -9,7 +9,6 @@ from __future__ import annotations
 import builtins
 import sys
 
-import media_factory as mf
 import numpy as np
 import pytest
 
@@ -17,6 +16,8 @@ from indexers.video import embed_frames, load_scene_model, scene_segments
 from mmsearch.encoders import load_image_text_encoder
 from mmsearch.encoders.shots import budget_frames, load_shot_model
 from mmsearch.scenes import ShotStream, decide_cuts
+
+import media_factory as mf
 
 ENC = mf.encoders()
 SIZE = (160, 90)

@@ -15,10 +15,11 @@ import numpy as np
 import pytest
 from PIL import Image
 
-import media_factory as mf
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, frame_at, probe_video, refine_cut, refine_cuts
 from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts
+
+import media_factory as mf
 
 ROOT = Path(__file__).resolve().parents[1]
 IMAGES = ROOT / "sample_data" / "images"

@@ -7,10 +7,11 @@ import os
 import pytest
 from typer.testing import CliRunner
 
-import media_factory as mf
-from conftest import solid
 from mmsearch import Engine
 from mmsearch.cli.app import app
+
+import media_factory as mf
+from conftest import solid
 
 SEGMENTS = [("red", 3.0), ("blue", 4.0), ("green", 3.0)]  # cuts at 3 s and 7 s
 

@@ -20,9 +20,10 @@ from fastapi.testclient import TestClient
 from PIL import Image
 from typer.testing import CliRunner
 
-from conftest import COLOURS, solid
 from mmsearch import Engine
 from mmsearch.cli.web import create_app, is_loopback
+
+from conftest import COLOURS, solid
 
 BASE = "http://127.0.0.1"  # without a token the app answers loopback Host names only
 

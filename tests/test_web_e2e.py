@@ -14,7 +14,6 @@ import threading
 import time
 
 import pytest
-
 from test_web_api import build_library, clean_env, media_id
 
 CHROMIUM = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"

@@ -13,9 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from conftest import COLOURS, solid
 from mmsearch import Engine
 from mmsearch.errors import LibraryError
+
+from conftest import COLOURS, solid
 
 
 def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:

@@ -6,7 +6,7 @@ spec prefix of the ``clip`` space (``toy``, or a plug-in) choose another factory
 """
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from ..kinds import Space
 from .base import Encoder, l2_normalize

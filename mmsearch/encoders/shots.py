@@ -19,8 +19,9 @@ asks it only about the candidates it is least sure of, up to ``CPU_BUDGET`` fram
 """
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Optional, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +60,7 @@ class ShotModel:
         return [result[k] for k in range(len(windows))]
 
 
-def budget_frames(model: Optional[ShotModel], n_frames: int) -> Optional[int]:
+def budget_frames(model: ShotModel | None, n_frames: int) -> int | None:
     """Frames the model may look at for a video of ``n_frames`` decoded frames (None = no limit)."""
     if model is None:
         return 0
@@ -68,7 +69,7 @@ def budget_frames(model: Optional[ShotModel], n_frames: int) -> Optional[int]:
     return int(CPU_BUDGET * n_frames)
 
 
-def load_shot_model(spec: str = "bundled", device: str = "auto") -> tuple[Optional[ShotModel], Optional[str]]:
+def load_shot_model(spec: str = "bundled", device: str = "auto") -> tuple[ShotModel | None, str | None]:
     """``(model, warning)``: the model, or None and one line saying why scene cuts use the rule alone.
 
     "off" gives ``(None, None)`` (a choice, not a problem). A missing package or unreadable weights

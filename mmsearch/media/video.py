@@ -50,10 +50,11 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Iterator, Optional, Sequence
+from typing import Any
 
 import av
 import numpy as np
@@ -119,7 +120,7 @@ class _Probe:
     coded_size: tuple[int, int]    # (w, h) of the decoded pictures, before SAR / rotation
     display_size: tuple[int, int]  # (w, h) after SAR, before rotation
     declared_frames: int      # stream.frames (0 if the container does not say)
-    declared_duration: Optional[float]   # the container's idea of the video's length
+    declared_duration: float | None   # the container's idea of the video's length
 
 
 def _name(path: Path) -> str:
@@ -145,7 +146,7 @@ def _short(exc: BaseException) -> str:
     return text[:300]
 
 
-def _open_container(path: Path) -> "av.container.InputContainer":
+def _open_container(path: Path) -> av.container.InputContainer:
     """Open with PyAV, turning every failure into a MediaError (stage 'open')."""
     if not path.exists():
         raise MediaError(f"file not found: {path}", stage="open")
@@ -182,14 +183,14 @@ def _video_stream(container, path: Path):
                                        (s.codec_context.height or 0)))
 
 
-def _parse_hms(text: str) -> Optional[float]:
+def _parse_hms(text: str) -> float | None:
     m = re.fullmatch(r"\s*(\d+):(\d{1,2}):(\d{1,2}(?:\.\d+)?)\s*", text or "")
     if not m:
         return None
     return int(m.group(1)) * 3600 + int(m.group(2)) * 60 + float(m.group(3))
 
 
-def _declared_duration(container, stream) -> Optional[float]:
+def _declared_duration(container, stream) -> float | None:
     """The video's length as the container states it (stream, then per-track tag, then file)."""
     if stream.duration is not None and stream.duration > 0 and stream.time_base:
         return float(stream.duration * stream.time_base)
@@ -211,7 +212,7 @@ def _rotation_of(frame) -> int:
     return 0 if abs(rot) < 45 else (90 if 45 <= rot < 135 else (-90 if -135 < rot <= -45 else 180))
 
 
-def _fit(w: int, h: int, max_side: Optional[int]) -> tuple[int, int]:
+def _fit(w: int, h: int, max_side: int | None) -> tuple[int, int]:
     if not max_side or max(w, h) <= max_side:
         return w, h
     s = max_side / max(w, h)
@@ -228,7 +229,7 @@ def _rotate(img: Image.Image, rotation: int) -> Image.Image:
     return img
 
 
-def _frame_image(frame, probe: _Probe, max_side: Optional[int]) -> Image.Image:
+def _frame_image(frame, probe: _Probe, max_side: int | None) -> Image.Image:
     """The displayed picture of a PyAV frame, scaled so its longest side is <= max_side."""
     dw, dh = probe.display_size
     w, h = _fit(dw, dh, max_side)
@@ -263,10 +264,10 @@ class _PyAVReader:
         self.probe = probe
         self.threads = threads
         self.decode_errors = 0
-        self.last_error: Optional[str] = None
-        self.demux_error: Optional[str] = None
-        self.container = None
-        self.stream = None
+        self.last_error: str | None = None
+        self.demux_error: str | None = None
+        self.container: Any = None  # an av InputContainer once open (PyAV ships no stubs mypy can use)
+        self.stream: Any = None
         self._open()
 
     def _open(self) -> None:
@@ -290,7 +291,7 @@ class _PyAVReader:
             finally:
                 self.container = None
 
-    def _time(self, frame, last: Optional[float]) -> Optional[float]:
+    def _time(self, frame, last: float | None) -> float | None:
         pts = frame.pts if frame.pts is not None else frame.dts
         if pts is None:
             if last is None:
@@ -299,8 +300,8 @@ class _PyAVReader:
             return last + 1.0 / fps
         return float((pts - self.probe.start_pts) * self.probe.time_base)
 
-    def _decoded(self) -> Iterator[tuple[float, "av.VideoFrame"]]:
-        last: Optional[float] = None
+    def _decoded(self) -> Iterator[tuple[float, av.VideoFrame]]:
+        last: float | None = None
         demux = self.container.demux(self.stream)
         while True:
             try:
@@ -323,7 +324,7 @@ class _PyAVReader:
                 last = t
                 yield t, frame
 
-    def frames(self, start: Optional[float] = None) -> Iterator[tuple[float, "av.VideoFrame"]]:
+    def frames(self, start: float | None = None) -> Iterator[tuple[float, av.VideoFrame]]:
         p = self.probe
         if start is not None and start > p.first_time + 0.5:
             target = int(p.start_pts + start / p.time_base)
@@ -489,11 +490,11 @@ class FrameSampler:
         self.threads = int(threads)
         self.truncated = False
         self.warnings: list[str] = []
-        self.fallback_reason: Optional[str] = None
+        self.fallback_reason: str | None = None
         self._probe = _probe(self.path)
         self.info: VideoInfo = self._probe.info
-        self._vr = None
-        self._starts: Optional[np.ndarray] = None
+        self._vr: Any = None  # decord's VideoReader when decord opened the file
+        self._starts: np.ndarray | None = None
         self._index_short = False
         self.shots = shots
         if shots is not None and backend == "decord":
@@ -556,8 +557,10 @@ class FrameSampler:
 
     def _iter_decord(self) -> Iterator[SampledFrame]:
         starts = self._starts
+        if starts is None:
+            raise MediaError("decord was not opened for this file")  # _iter_decord runs only after it was
         idx = _sample_indices(starts, self.interval)
-        last_time: Optional[float] = None
+        last_time: float | None = None
         for i in range(0, len(idx), _BATCH):
             chunk = [int(j) for j in idx[i:i + _BATCH]]
             try:
@@ -589,13 +592,13 @@ class FrameSampler:
 
     # -- PyAV ----------------------------------------------------------------------------
 
-    def _iter_pyav(self, after: Optional[float] = None) -> Iterator[SampledFrame]:
+    def _iter_pyav(self, after: float | None = None) -> Iterator[SampledFrame]:
         reader = _PyAVReader(self.path, self._probe, self.threads)
         try:
             interval = self.interval
             k = 0 if after is None else int(math.floor(after / interval + 1e-9)) + 1
             prev = None            # (time, frame) of the previous decoded frame
-            emitted: Optional[float] = after
+            emitted: float | None = after
             last_t = None
 
             def emit(t, frame):
@@ -608,7 +611,7 @@ class FrameSampler:
                 if after is not None and t <= after + _EPS:
                     prev = (t, frame)
                     continue
-                if sink is not None:
+                if sink is not None and small is not None:
                     sink.push(t, small.reformat(frame, width=SHOT_SIZE[0], height=SHOT_SIZE[1], format="rgb24",
                                                 interpolation="AREA").to_ndarray())
                 # every target before this frame is shown by the previous frame
@@ -643,7 +646,7 @@ class FrameSampler:
         finally:
             reader.close()
 
-    def _mark_truncated(self, end: Optional[float], why: str) -> None:
+    def _mark_truncated(self, end: float | None, why: str) -> None:
         if self.truncated:
             return
         self.truncated = True
@@ -662,7 +665,7 @@ class FrameSampler:
     def close(self) -> None:
         self._vr = None
 
-    def __enter__(self) -> "FrameSampler":
+    def __enter__(self) -> FrameSampler:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -675,7 +678,7 @@ class FrameSampler:
 
 # ------------------------------------------------------------------------------ exact frames
 
-def frame_at(path, time: float, max_side: Optional[int] = None) -> Image.Image:
+def frame_at(path, time: float, max_side: int | None = None) -> Image.Image:
     """The exact frame shown at ``time`` seconds (the last frame whose timestamp is <= time).
 
     Before the first frame: the first frame; past the end: the last frame. Decodes with PyAV
