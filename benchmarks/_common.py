@@ -199,3 +199,22 @@ def table(rows: list[dict], columns: Sequence[str]) -> str:
 
 def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
+
+
+def replace_doc_section(section: str, text: str) -> None:
+    """Put ``text`` (which starts with the heading ``section``) at the end of docs/benchmarks.md, in place of an
+    older copy of that section."""
+    path = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
+    doc = path.read_text()
+    if section in doc:
+        doc = doc[: doc.index(section)].rstrip() + "\n"
+    path.write_text(doc.rstrip() + "\n\n" + text)
+
+
+def publish(name: str, result: dict, text: str, section: str, to_docs: bool) -> None:
+    """Write ``result`` to results/NAME.json, print its markdown ``text``, and with ``to_docs`` put it in
+    docs/benchmarks.md as ``section``."""
+    write_result(name, result)
+    print(text)
+    if to_docs:
+        replace_doc_section(section, text)

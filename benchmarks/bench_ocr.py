@@ -48,6 +48,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from mmsearch.phonetic import levenshtein
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine
 
@@ -128,14 +130,7 @@ def make_photos(n: int, rng: random.Random, font_list: list[Path]) -> list[tuple
     return out
 
 
-def edit_distance(a: str, b: str) -> int:
-    prev = list(range(len(b) + 1))
-    for i, ca in enumerate(a, 1):
-        cur = [i]
-        for j, cb in enumerate(b, 1):
-            cur.append(min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (ca != cb)))
-        prev = cur
-    return prev[-1]
+edit_distance = levenshtein  # the same edit distance the phonetic matcher uses
 
 
 def _collapse(text: str) -> str:

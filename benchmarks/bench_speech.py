@@ -41,7 +41,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import machine, write_result
+from _common import machine, publish, replace_doc_section
 
 SR = 16000
 SECTION = "## Short speech (bench_speech.py)"
@@ -243,15 +243,7 @@ def rescore(docs: bool) -> None:
     text = markdown(result)
     print(text)
     if docs:
-        update_docs(text)
-
-
-def update_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text()
-    if SECTION in doc:
-        doc = doc[: doc.index(SECTION)].rstrip() + "\n"
-    path.write_text(doc.rstrip() + "\n\n" + text)
+        replace_doc_section(SECTION, text)
 
 
 def main() -> None:
@@ -288,11 +280,7 @@ def main() -> None:
         result["configs"][config] = run_config(transcriber, clips, negs, sentences)
         print(config, {k: {m: round(v, 2) for m, v in r.items()} for k, r in result["configs"][config]["sets"].items()},
               result["configs"][config]["false_transcripts"], flush=True)  # fmt: skip
-    write_result("bench_speech", result)
-    text = markdown(result)
-    print(text)
-    if args.update_docs:
-        update_docs(text)
+    publish("bench_speech", result, markdown(result), SECTION, args.update_docs)
 
 
 if __name__ == "__main__":

@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from _common import log, machine, percentiles, random_vit_b32, write_result  # noqa: E402
+from _common import log, machine, percentiles, publish, random_vit_b32  # noqa: E402
 
 SECTION = "## Text search and fusion (bench_text_search.py)"
 RRF_K0 = 60
@@ -493,14 +493,6 @@ def markdown(result: dict) -> str:
     return "\n".join(lines)
 
 
-def update_docs(text: str) -> None:
-    path = ROOT / "docs" / "benchmarks.md"
-    doc = path.read_text()
-    if SECTION in doc:
-        doc = doc[: doc.index(SECTION)].rstrip() + "\n"
-    path.write_text(doc.rstrip() + "\n\n" + text)
-
-
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--quick", action="store_true", help="fewer clips and notes, 20k segments for latency")
@@ -535,11 +527,7 @@ def main() -> None:
         for f in FUSIONS
     }  # fmt: skip
     result["goals"] = goals(result)
-    write_result("bench_text_search", result)
-    text = markdown(result)
-    print(text)
-    if args.update_docs:
-        update_docs(text)
+    publish("bench_text_search", result, markdown(result), SECTION, args.update_docs)
 
 
 if __name__ == "__main__":

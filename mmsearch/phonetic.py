@@ -137,7 +137,8 @@ def char_ngrams(text: str, n: int = 3) -> set[str]:
     return grams
 
 
-def _levenshtein(a: str, b: str) -> int:
+def levenshtein(a: str, b: str) -> int:
+    """Edit distance (insertions, deletions, substitutions) between two strings."""
     if len(a) < len(b):
         a, b = b, a
     prev = list(range(len(b) + 1))
@@ -163,7 +164,7 @@ def key_similarity(query: str, text: str) -> float:
             run += t_keys[j]
             if len(run) - len(q) >= max(len(q), len(run)) * (1.0 - best):
                 break  # longer runs can only be further from q than the best so far
-            sim = 1.0 - _levenshtein(q, run) / max(len(q), len(run))
+            sim = 1.0 - levenshtein(q, run) / max(len(q), len(run))
             if sim > best:
                 best = sim
                 if best == 1.0:
