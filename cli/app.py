@@ -56,6 +56,13 @@ def _run(action: Callable[[Engine], T], library: Path | None, model: str | None 
         _fail(exc)
 
 
+def _as_json(data: object, as_json: bool) -> bool:
+    """With ``--json``, print ``data`` as JSON and say so (the caller then prints nothing else)."""
+    if as_json:
+        print(json.dumps(data, indent=2))
+    return as_json
+
+
 def _fail(exc: BaseException, code: int = 2) -> NoReturn:
     err.print(f"[bold red]error:[/] {exc}", highlight=False)
     raise typer.Exit(code)
@@ -77,8 +84,7 @@ def _show(path: str) -> str:
 
 
 def _print_hits(hits: list, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps([h.to_dict() for h in hits], indent=2))
+    if _as_json([h.to_dict() for h in hits], as_json):
         return
     if not hits:
         out.print("no hits")
@@ -124,8 +130,7 @@ class _RichProgress:
 
 
 def _print_report(report, as_json: bool) -> None:
-    if as_json:
-        print(json.dumps(report.to_dict(), indent=2))
+    if _as_json(report.to_dict(), as_json):
         return
     out.print(
         f"added {report.added}, updated {report.updated}, unchanged {report.unchanged}, moved {report.moved}, "
@@ -238,8 +243,7 @@ def scenes(
 ) -> None:
     """List a video's scenes: start, end and keyframe time."""
     rows = _run(lambda e: e.scenes(video), library)
-    if as_json:
-        print(json.dumps(rows, indent=2))
+    if _as_json(rows, as_json):
         return
     for i, r in enumerate(rows, 1):
         out.print(f"{i:3d}  {_clock(r['start'])}-{_clock(r['end'])}  keyframe {_clock(r['keyframe'])}"
@@ -254,8 +258,7 @@ def transcript(
 ) -> None:
     """Print a file's timed speech transcript."""
     rows = _run(lambda e: e.transcript(file), library)
-    if as_json:
-        print(json.dumps(rows, indent=2))
+    if _as_json(rows, as_json):
         return
     if not rows:
         out.print("no speech")
@@ -267,8 +270,7 @@ def transcript(
 def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """What the library holds: files by kind, segments, spaces and their models."""
     info = _run(lambda e: e.stats(), library)
-    if as_json:
-        print(json.dumps(info, indent=2))
+    if _as_json(info, as_json):
         return
     out.print(f"library   {info['library']}\ndatabase  {info['database']}", highlight=False)
     out.print(f"files     {info['files']}  " + "  ".join(f"{k}: {v}" for k, v in sorted(info["by_kind"].items())))
@@ -287,8 +289,7 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 def errors(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """Files that could not be indexed, and why."""
     rows = _run(lambda e: e.errors(), library)
-    if as_json:
-        print(json.dumps(rows, indent=2))
+    if _as_json(rows, as_json):
         return
     if not rows:
         out.print("no errors")
@@ -317,8 +318,7 @@ def reembed(
     interrupted run resumes when run again."""
     progress = _RichProgress() if (err.is_terminal and not as_json) else None
     report = _run(lambda e: e.reembed(space, model, progress=progress), library)
-    if as_json:
-        print(json.dumps(report.to_dict(), indent=2))
+    if _as_json(report.to_dict(), as_json):
         return
     if report.old_model == report.model and not report.reembedded:
         out.print(f"space {report.space} is already embedded with {report.model}", highlight=False)
