@@ -37,7 +37,8 @@ def test_a_schema_1_library_migrates_on_open_and_keeps_answering(v1_library):
     # clip vectors existed for all four files; the sentence-space embedding of the two texts is new work
     assert counts["clip"] == {"done": 4, "pending": 0, "failed": 0}
     assert counts["text"] == {"done": 0, "pending": 2, "failed": 0}
-    assert set(counts) == {"clip", "text"}
+    assert counts["ocr"] == {"done": 0, "pending": 2, "failed": 0}  # text in the two images: new work too
+    assert set(counts) == {"clip", "text", "ocr"}
 
 
 def test_the_migration_fills_the_full_text_index_with_texts_and_file_names(v1_library):

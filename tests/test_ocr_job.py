@@ -8,6 +8,7 @@ import json
 import shutil
 from pathlib import Path
 
+import pytest
 from PIL import Image
 from sqlalchemy import text
 from test_ocr import AGENDA, BG, CLOSING, REVENUE, slide, words
@@ -20,6 +21,12 @@ import media_factory as mf
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "images"
 OFF = dict(audio_model="off", speech_model="off")
+
+
+@pytest.fixture(autouse=True)
+def _ocr_on(monkeypatch):
+    """conftest turns OCR off for the other tests; these are about it: the default (bundled) again."""
+    monkeypatch.delenv("MMSEARCH_OCR_MODEL", raising=False)
 
 
 def _ocr_segments(e: Engine, path: Path):

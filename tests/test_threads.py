@@ -38,7 +38,7 @@ def test_search_runs_single_threaded_and_restores(tmp_path, colour_folder, monke
         hits = e.search("red", k=3)
         similar = e.similar(hits[0].path, k=3)
     assert hits and similar
-    assert seen == [(1, {1}), (1, {1})]
+    assert len(seen) >= 2 and all(s == (1, {1}) for s in seen)  # every space of search and similar
     assert torch.get_num_threads() == 2
 
 

