@@ -1,0 +1,86 @@
+"""ranking.py: pure functions over value types, tested without a library."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from mmsearch.catalog import SegmentRow
+from mmsearch.ranking import (
+    LEXICAL_Z,
+    PHONETIC_SHARE,
+    Background,
+    Candidate,
+    Filters,
+    as_moment,
+    finish,
+    fuse,
+    group,
+    word_match,
+)
+
+
+def row(i, media, start=None, end=None, kind="image", media_kind="image", path=None, **kw) -> SegmentRow:
+    return SegmentRow(i, media, kind, start, end, None, None, None, path or f"/m/{media}", media_kind, None, **kw)
+
+
+def test_background_calibration_is_a_monotone_map_and_ignores_flat_samples():
+    rng = np.random.default_rng(0)
+    sample = rng.normal(size=(50, 8)).astype(np.float32)
+    q = rng.normal(size=8).astype(np.float32)
+    bg = Background.of(sample, q)
+    sims = sample @ q
+    assert bg.calibrate(float(sims.mean())) == pytest.approx(0.0, abs=1e-6)
+    assert bg.calibrate(0.9) > bg.calibrate(0.5)
+    assert Background.of(np.zeros((1, 8), np.float32), q) == Background()  # too few to say anything
+    flat = Background.of(np.ones((10, 8), np.float32), np.ones(8, np.float32))
+    assert flat.std >= 0.02  # a flat background cannot blow tiny differences up
+
+
+def test_group_keeps_one_hit_per_file_and_absorbs_overlapping_moments_with_their_signals():
+    cands = [
+        Candidate(5.0, 0.9, row(1, 10, 0.0, 4.0, "scene", "video"), "clip", frozenset({"clip"})),
+        Candidate(4.0, 0.8, row(2, 10, 3.0, 6.0, "speech", "video"), "text", frozenset({"text", "fulltext"})),
+        Candidate(3.0, 0.7, row(3, 10, 4.0, 8.0, "scene", "video"), "clip", frozenset({"clip"})),  # touches only
+        Candidate(2.0, 0.6, row(4, 20), "clip", frozenset({"clip"})),
+        Candidate(1.0, 0.5, row(5, 20), "text", frozenset({"text"})),  # the same whole file again
+    ]
+    hits = group(cands)
+    assert [(h.segment_id, h.start) for h in hits] == [(1, 0.0), (3, 4.0), (4, None)]
+    assert hits[0].extra["signals"] == ["clip", "fulltext", "text"]  # what the absorbed speech brought
+    assert hits[2].extra["signals"] == ["clip", "text"]
+
+
+def test_word_match_counts_exact_words_and_sounds_only_where_the_word_is_missing():
+    exact = word_match(["red", "square"], {"a", "red", "square"})
+    assert exact.coverage == 1.0 and exact.signals() == {"fulltext"}
+    sound = word_match(["toucan"], {"two", "can"}, [["tkn"]], ["t", "tkn", "kn"])
+    assert sound.coverage == pytest.approx(PHONETIC_SHARE) and sound.signals() == {"phonetic"}
+    assert word_match([], {"x"}).coverage == 0.0
+
+
+def test_fuse_adds_word_evidence_on_the_calibrated_scale_and_keeps_the_best_semantic_score():
+    a, b = row(1, 1), row(2, 2)
+    semantic = [Candidate(1.0, 0.5, a, "clip"), Candidate(2.0, 0.6, a, "text"), Candidate(1.5, 0.55, b, "clip")]
+    lexical = {1: (word_match(["red"], {"red"}), Candidate(0.0, 0.0, a, "fulltext"))}
+    fused = fuse(semantic, lexical)
+    assert [c.row.id for c in fused] == [1, 2]
+    assert fused[0].score == pytest.approx(2.0 + LEXICAL_Z) and "fulltext" in fused[0].signals
+
+
+def test_finish_cuts_below_min_score_and_sorts_by_date_after_taking_the_best():
+    hits = group([Candidate(s, 0.0, row(i, i, media_time=t), "clip") for i, (s, t) in
+                  enumerate([(5.0, 300.0), (4.0, 100.0), (3.0, 200.0), (1.0, 50.0)])])
+    assert [h.score for h in finish(hits, 10, min_score=2.5)] == [5.0, 4.0, 3.0]
+    assert [h.extra["media_time"] for h in finish(hits, 3, sort="date")] == [100.0, 200.0, 300.0]
+    with pytest.raises(ValueError):
+        finish(hits, 3, sort="size")
+
+
+def test_filters_and_subtitle_cues_become_moments_of_their_video():
+    cue = row(7, 3, 1.0, 2.0, "subtitle", "subtitle", link_path="/v/clip.mp4", link_kind="video")
+    cue = SegmentRow(**{**cue.__dict__, "link_id": 9})
+    moment = as_moment(cue)
+    assert (moment.media_id, moment.path, moment.media_kind) == (9, "/v/clip.mp4", "video")
+    keep = Filters(("video",), "clip", frozenset({5})).matcher()
+    assert keep(moment) and not keep(row(1, 5, media_kind="video", path="/v/clip2.mp4"))
+    assert not keep(row(2, 6, media_kind="image", path="/v/clip.png"))
