@@ -37,6 +37,7 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output o
 TopOpt = Annotated[int, typer.Option("--top", "-k", min=1, help="Number of hits.")]
 KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="image, text, video or audio (repeatable).")]
 PathOpt = Annotated[str | None, typer.Option("--path", help="Only files whose path matches this glob or substring.")]
+InLibraryArg = Annotated[Path, typer.Argument(help="A file in the library.")]
 
 
 @contextmanager
@@ -61,6 +62,13 @@ def _as_json(data: object, as_json: bool) -> bool:
     if as_json:
         print(json.dumps(data, indent=2))
     return as_json
+
+
+def _say_if_empty(rows: list, message: str) -> bool:
+    """Print ``message`` for an empty listing and say so (the caller then prints nothing else)."""
+    if not rows:
+        out.print(message)
+    return not rows
 
 
 def _fail(exc: BaseException, code: int = 2) -> NoReturn:
@@ -236,11 +244,7 @@ def similar(
 
 
 @app.command()
-def scenes(
-    video: Annotated[Path, typer.Argument(help="A video in the library.")],
-    library: LibraryOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
+def scenes(video: InLibraryArg, library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """List a video's scenes: start, end and keyframe time."""
     rows = _run(lambda e: e.scenes(video), library)
     if _as_json(rows, as_json):
@@ -251,17 +255,11 @@ def scenes(
 
 
 @app.command()
-def transcript(
-    file: Annotated[Path, typer.Argument(help="An audio or video file in the library.")],
-    library: LibraryOpt = None,
-    as_json: JsonOpt = False,
-) -> None:
-    """Print a file's timed speech transcript."""
+def transcript(file: InLibraryArg, library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
+    """Print a file's timed speech transcript (an audio or video file in the library)."""
     rows = _run(lambda e: e.transcript(file), library)
-    if _as_json(rows, as_json):
+    if _as_json(rows, as_json) or _say_if_empty(rows, "no speech"):
         return
-    if not rows:
-        out.print("no speech")
     for r in rows:
         out.print(f"{_clock(r['start'])}-{_clock(r['end'])}  {r['text']}", highlight=False, markup=False)
 
@@ -289,10 +287,7 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
 def errors(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
     """Files that could not be indexed, and why."""
     rows = _run(lambda e: e.errors(), library)
-    if _as_json(rows, as_json):
-        return
-    if not rows:
-        out.print("no errors")
+    if _as_json(rows, as_json) or _say_if_empty(rows, "no errors"):
         return
     for r in rows:  # one line per file: paths stay whole and greppable
         out.print(f"{_show(r['path'])}  [{r['stage']}] {r['message']}  ({r['time']})", highlight=False, markup=False)

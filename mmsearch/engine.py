@@ -23,6 +23,7 @@ from . import maintenance, search, status
 from .catalog import Catalog
 from .config import Settings, load_settings
 from .context import Context
+from .delegate import Delegated
 from .encoders import Encoder
 from .hits import Hit
 from .library import Library
@@ -66,26 +67,12 @@ class Engine:
         self.context = Context.open(settings, create=create)
 
     # -- the context's parts, for callers that need them -----------------------------------------
-    @property
-    def settings(self) -> Settings:
-        return self.context.settings
-
-    @property
-    def library(self) -> Library:
-        return self.context.library
-
-    @property
-    def catalog(self) -> Catalog:
-        return self.context.catalog
-
-    @property
-    def models(self) -> Models:
-        return self.context.models
-
-    @property
-    def unavailable(self) -> dict[str, str]:
-        """Optional spaces (and jobs) whose model cannot be used, with the reason."""
-        return self.context.models.unavailable
+    settings: Delegated[Settings] = Delegated("context")
+    library: Delegated[Library] = Delegated("context")
+    catalog: Delegated[Catalog] = Delegated("context")
+    models: Delegated[Models] = Delegated("context")
+    unavailable: Delegated[dict[str, str]] = Delegated(
+        "context.models", doc="Optional spaces (and jobs) whose model cannot be used, with the reason.")
 
     # -- lifecycle ------------------------------------------------------------------------------
     def close(self) -> None:

@@ -6,10 +6,13 @@ The engine never mixes vectors of two model ids in one space.
 """
 from __future__ import annotations
 
+import importlib
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
+
+from mmsearch.errors import ModelUnavailableError
 
 
 @runtime_checkable
@@ -61,3 +64,12 @@ def batch_for_memory(free_bytes: int, per_item_bytes: int, floor: int = 16, cap:
     fits = max(1, int(free_bytes * 0.5) // int(per_item_bytes))
     batch = 1 << (fits.bit_length() - 1)
     return int(min(cap, max(floor, batch)))
+
+
+def require(module: str, name: str, install: str) -> Any:
+    """``module.name`` of an optional dependency, or ModelUnavailableError saying it is missing and
+    ``install`` (what to do about it)."""
+    try:
+        return getattr(importlib.import_module(module), name)
+    except ImportError as e:
+        raise ModelUnavailableError(f"{module.split('.')[0]} is not installed ({e}): {install}") from None

@@ -53,6 +53,7 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
+from mmsearch.encoders.base import require
 from mmsearch.errors import MediaError, ModelUnavailableError
 
 DET_MAX_SIDE = 960  # longest side of the detector's input, px (see the module docstring)
@@ -205,13 +206,8 @@ class OcrReader:
             raise ModelUnavailableError(
                 "OCR is switched off (MMSEARCH_OCR_MODEL=off); set it to 'bundled' to read text in pictures"
             )
-        try:
-            from rapidocr_onnxruntime import RapidOCR
-        except ImportError as e:
-            raise ModelUnavailableError(
-                f"rapidocr-onnxruntime is not installed ({e}): pip install rapidocr-onnxruntime to read text in "
-                "pictures, or set MMSEARCH_OCR_MODEL=off"
-            ) from None
+        RapidOCR = require("rapidocr_onnxruntime", "RapidOCR",  # noqa: N806
+                           "pip install rapidocr-onnxruntime to read text in pictures, or set MMSEARCH_OCR_MODEL=off")
         self.det_max_side = max(MIN_SIDE, int(det_max_side))
         self.use_cls = bool(use_cls)
         self.min_confidence = self.MIN_CONFIDENCE if min_confidence is None else float(min_confidence)

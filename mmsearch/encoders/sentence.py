@@ -17,7 +17,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch.encoders.base import l2_normalize
+from mmsearch.encoders.base import l2_normalize, require
 from mmsearch.encoders.hub import bundled_model_dir as _bundled
 from mmsearch.encoders.hub import looks_like_path as _looks_like_path
 from mmsearch.errors import ModelUnavailableError
@@ -47,13 +47,8 @@ class SentenceEncoder:
         self.device = device
         self.batch_size = batch_size
         path, self.model_id, local = self._resolve(spec)
-        try:
-            from sentence_transformers import SentenceTransformer
-        except ImportError as e:  # pragma: no cover - dependency missing
-            raise ModelUnavailableError(
-                f"sentence-transformers is not installed ({e}); pip install sentence-transformers, "
-                "or set MMSEARCH_TEXT_MODEL"
-            ) from None
+        SentenceTransformer = require("sentence_transformers", "SentenceTransformer",  # noqa: N806
+                                      "pip install sentence-transformers, or set MMSEARCH_TEXT_MODEL")
         try:
             self._model = SentenceTransformer(path, device=device, local_files_only=local)
         except Exception as e:

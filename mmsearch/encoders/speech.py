@@ -46,15 +46,16 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
 import numpy as np
 
+from mmsearch.encoders.base import require
 from mmsearch.encoders.hub import bundled_model_dir as _bundled
 from mmsearch.encoders.hub import looks_like_path as _looks_like_path
 from mmsearch.errors import ModelUnavailableError
+from mmsearch.timed_text import TimedText
 
 SAMPLE_RATE = 16000
 _SIZES = {
@@ -65,13 +66,7 @@ _SIZES = {
 _WORDY = re.compile(r"\w")
 
 
-@dataclass(frozen=True)
-class TranscriptSegment:
-    """A span of speech: ``start``/``end`` in seconds on the file's timeline, and its text."""
-
-    start: float
-    end: float
-    text: str
+TranscriptSegment = TimedText  # a span of speech
 
 
 def bundled_model_dir() -> Path | None:
@@ -143,13 +138,9 @@ class Transcriber:
         model_path, self.model_id = self._resolve(spec)
         english_only = self.model_id.endswith(".en") or Path(model_path).name.endswith(".en")
         self.language = language or ("en" if english_only else None)
-        try:
-            from faster_whisper import WhisperModel
-        except ImportError as e:  # pragma: no cover - dependency missing
-            raise ModelUnavailableError(
-                f"faster-whisper is not installed ({e}): pip install 'mmsearch[audio]' to transcribe speech "
-                "(MMSEARCH_SPEECH_MODEL chooses the model)"
-            ) from None
+        WhisperModel = require("faster_whisper", "WhisperModel",  # noqa: N806
+                               "pip install 'mmsearch[audio]' to transcribe speech "
+                               "(MMSEARCH_SPEECH_MODEL chooses the model)")
         try:
             self._model = WhisperModel(
                 model_path,

@@ -17,19 +17,10 @@ import numpy as np
 from .base import l2_normalize
 
 PALETTE: dict[str, tuple[int, int, int]] = {
-    "red": (220, 30, 30),
-    "green": (30, 180, 40),
-    "blue": (30, 60, 220),
-    "yellow": (240, 230, 40),
-    "orange": (250, 140, 20),
-    "purple": (130, 40, 170),
-    "pink": (250, 150, 200),
-    "brown": (120, 70, 30),
-    "black": (10, 10, 10),
-    "white": (245, 245, 245),
-    "gray": (128, 128, 128),
-    "cyan": (40, 220, 230),
-}
+    "red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 60, 220), "yellow": (240, 230, 40),
+    "orange": (250, 140, 20), "purple": (130, 40, 170), "pink": (250, 150, 200), "brown": (120, 70, 30),
+    "black": (10, 10, 10), "white": (245, 245, 245), "gray": (128, 128, 128), "cyan": (40, 220, 230),
+}  # fmt: skip
 SYNONYMS = {"grey": "gray", "violet": "purple", "crimson": "red", "azure": "blue", "turquoise": "cyan"}
 COLOURS = list(PALETTE)
 WORD_DIMS = 52

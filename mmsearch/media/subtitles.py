@@ -2,10 +2,10 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from pathlib import Path
 
 from ..errors import MediaError
+from ..timed_text import TimedText
 from .text import read_text
 
 SUBTITLE_EXTENSIONS = frozenset({".srt", ".vtt"})
@@ -14,11 +14,7 @@ _CUE = re.compile(rf"^\s*{_TIME}\s*-->\s*{_TIME}")
 _TAG = re.compile(r"<[^>]+>|\{\\[^}]*\}")
 
 
-@dataclass(frozen=True)
-class Cue:
-    start: float
-    end: float
-    text: str
+Cue = TimedText  # one subtitle cue
 
 
 def _seconds(h: str | None, m: str, s: str, frac: str) -> float:

@@ -14,6 +14,7 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from ..delegate import Delegated
 from . import snapshot
 from .calibration import calibration_queries
 from .families import ANN_MAX_K, BLOCK, FAMILIES, Family, Flat, small_search_threads
@@ -55,25 +56,11 @@ class VectorIndex:
         """The family object holding the FAISS structure (families.py); read it under no other lock."""
         return self._family
 
-    @property
-    def family(self) -> str:
-        """The family's name: ``flat``, ``hnsw``, ``ivf`` or ``ivfpq``."""
-        return self._family.name
-
-    @property
-    def index(self) -> faiss.Index:
-        """The FAISS index itself (flat: an ``IndexIDMap2`` labelled by catalog id)."""
-        return self._family.index
-
-    @property
-    def params(self) -> dict:
-        """The family's parameters: calibrated search effort, training size, recall reached."""
-        return self._family.params
-
-    @property
-    def dead_rows(self) -> int:
-        """Removed rows an ANN index still holds until it is compacted (0 for flat)."""
-        return self._family.dead
+    family: Delegated[str] = Delegated("_family", "name", "The family's name: flat, hnsw, ivf or ivfpq.")
+    index: Delegated[faiss.Index] = Delegated("_family", doc="The FAISS index (flat: an IndexIDMap2 by catalog id).")
+    params: Delegated[dict] = Delegated("_family", doc="Calibrated search effort, training size, recall reached.")
+    dead_rows: Delegated[int] = Delegated("_family", "dead", "Removed rows an ANN index holds until compacted.")
+    ntotal: Delegated[int] = Delegated("_family")
 
     def _set(self, family: Family) -> None:
         """Take a whole index structure (build, reset, swap, load)."""
@@ -85,10 +72,6 @@ class VectorIndex:
         self._gpu.forget()
 
     # -- contents -------------------------------------------------------------------------------
-    @property
-    def ntotal(self) -> int:
-        return self._family.ntotal
-
     def ids(self) -> np.ndarray:
         with self._lock:
             return self._family.ids()
