@@ -175,6 +175,15 @@ class Models:
             self._loaded[encoder.space] = encoder
             self.unavailable.pop(encoder.space, None)
 
+    def follow(self, row: SpaceRow) -> None:
+        """Forget a loaded encoder whose model the library no longer records for its space (another
+        process re-embedded it, e.g. while ``serve`` runs): the next use loads the recorded model, or
+        refuses an explicit setting that names the old one."""
+        with self._lock:
+            loaded = self._loaded.get(row.name)
+            if loaded is not None and loaded.model_id != row.model_id:
+                del self._loaded[row.name]
+
     def loaded(self, name: str) -> Any | None:
         """The model of ``name`` if it is loaded already (never loads)."""
         return self._loaded.get(name)

@@ -92,6 +92,7 @@ def text_queries(ctx: Context, text: str) -> dict[str, np.ndarray]:
     """The query encoded once per space of the library that takes text (recent ones remembered)."""
     out = {}
     for space in ctx.catalog.spaces():
+        ctx.models.follow(space)
         vector = ctx.models.text_vector(space.name, text)
         if vector is not None:
             out[space.name] = vector
@@ -112,6 +113,9 @@ def image_query(ctx: Context, image: Any) -> tuple[np.ndarray, int | None]:
         pil, _, _ = load_image(p)
     else:
         pil = image
+    row = ctx.catalog.space(Space.CLIP)
+    if row is not None:
+        ctx.models.follow(row)
     enc = ctx.models.encoder(Space.CLIP)
     return enc.encode_prepared([enc.prepare_image(pil)])[0], None
 

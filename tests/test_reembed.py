@@ -142,3 +142,20 @@ def test_reembed_text_encodes_the_stored_texts_again(tmp_path, colour_folder, sm
         assert vectors["text"].shape == (1, 48) and np.isfinite(vectors["text"]).all()
         assert e.check().ok
         assert e.search("a yellow sun", k=1, kinds=["text"])[0].path == str(colour_folder / "notes.md")
+
+
+def test_a_running_engine_follows_a_reembed_done_by_another_process(tmp_path, colour_folder, tiny_clip):
+    """A long-lived reader (``serve``) that loaded the old model answers with the new one after another
+    process switched the space: no mismatch error, no query through the old model."""
+    lib = tmp_path / "lib"
+    with Engine(lib, model="toy", **OFF) as e:
+        e.index([colour_folder])
+    with Engine(lib, **OFF) as server:
+        old = server.encoder("clip").model_id
+        assert server.search("red", k=3) and server.encoder("clip").dim != 32
+        done = subprocess.run([sys.executable, "-c", KILLED, str(lib), tiny_clip], capture_output=True, text=True,
+                              timeout=300)
+        assert done.returncode == 0, done.stderr
+        hits = server.search("red", k=3)
+        assert hits and server.encoder("clip").dim == 32 and server.encoder("clip").model_id != old
+        assert server.catalog.space(Space.CLIP).model_id == server.encoder("clip").model_id
