@@ -111,3 +111,25 @@ def test_trimmed_text_tower_equals_the_full_77_token_pass(tiny_clip):
     threads = torch.get_num_threads()
     np.testing.assert_allclose(enc.encode_text(texts), full / np.linalg.norm(full, axis=1, keepdims=True), atol=1e-5)
     assert torch.get_num_threads() == threads  # the one-thread query section restores the setting
+
+
+def test_a_local_checkpoint_takes_the_normalisation_its_architecture_was_published_with(tiny_clip, monkeypatch):
+    """MobileCLIP2 (mean 0 / std 1) and SigLIP 2 (0.5 / 0.5, squash) checkpoints loaded from a file must not get
+    OpenAI's normalisation: the image tower would see other numbers than it was trained on."""
+    import open_clip
+
+    from mmsearch.encoders.openclip import checkpoint_preprocess
+
+    assert checkpoint_preprocess("MobileCLIP2-S2")["image_std"] == [1.0, 1.0, 1.0]
+    assert checkpoint_preprocess("ViT-B-16-SigLIP2")["image_resize_mode"] == "squash"
+    assert checkpoint_preprocess("ViT-B-32")["image_mean"][0] == pytest.approx(0.4815, abs=1e-4)
+    assert checkpoint_preprocess("mmsearch-tiny") == {}  # no published tags: open_clip's defaults
+    published = {"mean": [0.0, 0.0, 0.0], "std": [1.0, 1.0, 1.0], "interpolation": "bilinear"}
+    monkeypatch.setattr(open_clip, "list_pretrained_tags_by_model", lambda arch: ["a", "b"])
+    monkeypatch.setattr(open_clip, "get_pretrained_cfg", lambda arch, tag: dict(published))
+    encoder = load_image_text_encoder(tiny_clip)  # the real loading path, with a checkpoint file
+    normalize = encoder._preprocess.transforms[-1]
+    assert tuple(normalize.mean) == (0.0, 0.0, 0.0) and tuple(normalize.std) == (1.0, 1.0, 1.0)
+    disagree = iter([published, {**published, "std": [0.5, 0.5, 0.5]}])
+    monkeypatch.setattr(open_clip, "get_pretrained_cfg", lambda arch, tag: next(disagree))
+    assert checkpoint_preprocess("any") == {}

@@ -55,6 +55,27 @@ def file_digest(path: Path) -> str:
     return h.hexdigest()
 
 
+_PREPROCESS_KEYS = {"mean": "image_mean", "std": "image_std", "interpolation": "image_interpolation",
+                    "resize_mode": "image_resize_mode"}
+
+
+def checkpoint_preprocess(arch: str) -> dict:
+    """How a local checkpoint of ``arch`` wants its images prepared: the normalisation, interpolation and
+    resize mode that every published pretrained tag of the architecture agrees on (MobileCLIP2: mean 0 /
+    std 1; SigLIP 2: 0.5 / 0.5, squash), as ``create_model_and_transforms`` keywords. Empty when the arch
+    has no tags or its tags disagree: open_clip's defaults (OpenAI's) then apply."""
+    import open_clip
+
+    seen: set[tuple] = set()
+    for tag in open_clip.list_pretrained_tags_by_model(arch):
+        cfg = open_clip.get_pretrained_cfg(arch, tag)
+        seen.add(tuple((key, tuple(v) if isinstance(v, list) else v) for key in _PREPROCESS_KEYS
+                       if (v := cfg.get(key)) is not None))
+    if len(seen) != 1:
+        return {}
+    return {_PREPROCESS_KEYS[key]: (list(v) if isinstance(v, tuple) else v) for key, v in seen.pop()}
+
+
 class OpenClipEncoder:
     """Images and texts into one space with an open_clip model. fp16 on CUDA, fp32 on CPU."""
 
@@ -74,12 +95,14 @@ class OpenClipEncoder:
             arch = config.stem
         model_name = arch
         source: str | None  # a checkpoint file, a pretrained tag, or None for open_clip's default
+        preprocess_cfg: dict = {}
         if pretrained and _looks_like_path(pretrained):
             ckpt = Path(pretrained).expanduser()
             if not ckpt.is_file():
                 raise ModelUnavailableError(f"checkpoint {ckpt} does not exist; {SETTING_HINT}")
             self.model_id = f"{arch}:{ckpt.name}#{file_digest(ckpt)}"
             source = str(ckpt)
+            preprocess_cfg = checkpoint_preprocess(arch)
         else:
             if arch not in open_clip.list_models() and not arch.startswith("hf-hub:"):
                 raise ModelUnavailableError(
@@ -98,7 +121,8 @@ class OpenClipEncoder:
             logging.disable(logging.ERROR)
             try:
                 model, _, preprocess = open_clip.create_model_and_transforms(
-                    model_name, pretrained=source, device=device, precision="fp16" if use_half else "fp32"
+                    model_name, pretrained=source, device=device, precision="fp16" if use_half else "fp32",
+                    **preprocess_cfg,
                 )
             finally:
                 logging.disable(logging.NOTSET)
