@@ -262,3 +262,22 @@ def test_similar_recording_without_a_model_says_which_part_did_not_run(sound_lib
     (tmp_path / "x.txt").write_text("hello")
     r = runner.invoke(app, ["similar", str(tmp_path / "x.txt"), "--library", str(lib)])
     assert r.exit_code == 2 and "not an image, recording or video" in r.output
+
+
+def test_http_search_takes_negatives_and_examples_by_media_id(mixed_library):
+    from fastapi.testclient import TestClient
+
+    from mmsearch.cli.web import create_app
+
+    photos, lib = mixed_library
+    with Engine(lib) as engine, TestClient(create_app(engine.context), base_url="http://127.0.0.1",
+                                           raise_server_exceptions=False) as client:
+        example = engine.catalog.media_by_path(str(photos / "half_b.png")).id
+        r = client.get("/api/search", params={"q": "blue -red", "kind": "image", "like": [example], "like_weight": 2})
+        assert r.status_code == 200, r.text
+        names = [h["name"] for h in r.json()["hits"]]
+        assert names.index("blue.png") < names.index("half_a.png") and "half_b.png" not in names
+        assert client.get("/api/search", params={"q": "-red"}).status_code == 400
+        assert client.get("/api/search", params={"q": "red", "like": [10**9]}).status_code == 404
+        assert client.get("/api/search", params={"q": "red", "like": [0]}).status_code == 422
+        assert client.get("/api/search", params={"q": "red", "like": [example], "like_weight": 0}).status_code == 422
