@@ -14,7 +14,10 @@ A file already in the library is queried with its stored vectors (no model neede
 Each query vector is calibrated on its own background and searched on its own; a library moment keeps its
 best calibrated score over them (the *max*): a clip of two scenes should find each of them where it
 occurs, and the *mean* over a clip's scenes ranks a moment by how much it resembles all of them at once,
-which no single scene of a multi-scene clip does.
+which no single scene of a multi-scene clip does. Measured on synthetic scenes (300 videos of 4 scenes sharing
+a look, a two-scene clip with noise; 200 trials per level): the top hit is one of the clip's moments for
+max / mean 1.00 / 1.00, 0.98 / 0.91, 0.67 / 0.57, 0.33 / 0.33 as the noise grows; both scenes in the top 2:
+1.00 / 0.97, 0.72 / 0.59, 0.23 / 0.21.
 """
 from __future__ import annotations
 
