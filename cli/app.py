@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from mmsearch.errors import MmsearchError
+from mmsearch.query_mix import LIKE_WEIGHT
 
 if TYPE_CHECKING:
     from mmsearch import Engine
@@ -190,13 +191,23 @@ def search(
         "item; the web page uses 2.0)."
     )] = None,
     sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best, oldest first).")] = "relevance",
+    like: Annotated[list[Path] | None, typer.Option(
+        "--like", help="An example file (image, recording, video) mixed into the query (repeatable).")] = None,
+    like_weight: Annotated[float, typer.Option(
+        "--like-weight", help="Weight of each --like example against the words' 1.0.")] = LIKE_WEIGHT,
 ) -> None:
-    """Find images, texts, video scenes and sounds that match a description: by meaning and by words."""
+    """Find images, texts, video scenes and sounds that match a description: by meaning and by words.
+    -word or -"a phrase" leaves out what holds those words and demotes what resembles them."""
+    for example in like or []:
+        if not example.exists():
+            _fail(MmsearchError(f"no such file: {example}"))
+
     def action(engine):
         if keyword:
             found = engine.keyword_search(query, k=top, kinds=kind, path=path)
         else:
-            found = engine.search(query, k=top, kinds=kind, path=path, min_score=min_score, sort=sort)
+            found = engine.search(query, k=top, kinds=kind, path=path, min_score=min_score, sort=sort,
+                                  like=like or [], like_weight=like_weight)
         if thumbs is not None:
             _write_thumbs(engine, found, thumbs)
         return found
@@ -228,7 +239,7 @@ def _write_thumbs(engine, hits: list, folder: Path) -> None:
 
 @app.command()
 def similar(
-    file: Annotated[Path, typer.Argument(help="An image file (in the library or not).")],
+    file: Annotated[Path, typer.Argument(help="An image, recording or video clip (in the library or not).")],
     library: LibraryOpt = None,
     model: ModelOpt = None,
     top: TopOpt = 10,
@@ -236,7 +247,9 @@ def similar(
     path: PathOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Images that look like FILE, and texts that describe it (--kind text)."""
+    """What resembles FILE: for an image, pictures and scenes that look like it and texts that describe it
+    (--kind text); for a recording, sounds that sound alike and moments where the same is said; for a video
+    clip, scenes that look like its scenes."""
     if not file.exists():
         _fail(MmsearchError(f"no such file: {file}"))
     hits = _run(lambda e: e.similar(file, k=top, kinds=kind, path=path), library, model)

@@ -28,6 +28,7 @@ from .encoders import Encoder
 from .hits import Hit
 from .library import Library
 from .models import Models
+from .query_mix import LIKE_WEIGHT
 from .ranking import Filters
 
 if TYPE_CHECKING:
@@ -139,7 +140,8 @@ class Engine:
 
     # -- queries --------------------------------------------------------------------------------
     def search(self, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
-               min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+               min_score: float | None = None, sort: str = "relevance", like: Sequence[Any] = (),
+               like_weight: float = LIKE_WEIGHT) -> list[Hit]:
         """Rank the library's segments against a query: meaning in every space, words (full text and
         phonetic keys) for a text, fused on one calibrated scale.
 
@@ -150,14 +152,21 @@ class Engine:
             path: keep only files whose path matches this glob (a plain string matches as ``*string*``).
             min_score: leave out hits below this calibrated score (the web page uses ``ranking.PAGE_MIN_SCORE``).
             sort: ``relevance`` (default) or ``date`` (the k most relevant, oldest first).
+            like: example files (image, recording, video; in the library or not) mixed into a text query, each
+                weighted ``like_weight`` against the text's 1.0 on the calibrated scale (:mod:`mmsearch.query_mix`).
+                In a text, ``-word`` and ``-"a phrase"`` are negative terms.
         """
-        return search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort)
+        return search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort, like=like,
+                             like_weight=like_weight)
 
     def similar(self, image: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
                 min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
-        """Images (and video scenes) that look like ``image``, and texts that describe it.
+        """What resembles a file, by its kind: an image (file or PIL image) finds pictures and video scenes
+        that look like it and texts that describe it; a recording, sounds that sound alike (``audio``) and
+        moments where the same is said (``text``, speech only); a video clip, scenes like its scenes.
 
-        An image already in the library is queried with its stored vector and left out of the hits.
+        A file already in the library is queried with its stored vectors and left out of the hits. A part
+        whose model is missing is skipped with a logged warning naming it; the other parts still answer.
         """
         return search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort)
 

@@ -22,6 +22,7 @@ from .context import Context
 from .errors import MmsearchError, NotFoundError
 from .hits import Hit
 from .kinds import MODALITY_OF, MediaKind, Modality, Space, parse_kinds
+from .query_mix import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
 from .ranking import (
     FULLTEXT,
     Background,
@@ -50,23 +51,31 @@ def check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...] | None:
 
 
 def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None,
-           *, min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+           *, min_score: float | None = None, sort: str = "relevance", like: Sequence[Any] = (),
+           like_weight: float = LIKE_WEIGHT) -> list[Hit]:
     """Rank the library against a text (``str``), an image file (``Path``) or a PIL image.
 
     A text is matched by meaning in every space that takes text and by its words (full-text index and
-    phonetic keys), fused on the calibrated scale (:mod:`mmsearch.ranking`). ``min_score`` drops hits
-    below it; ``sort`` is ``relevance`` or ``date``."""
+    phonetic keys), fused on the calibrated scale (:mod:`mmsearch.ranking`). ``-word`` / ``-"a phrase"``
+    terms demote what resembles them and drop what holds their words; ``like`` (example files, each
+    weighted ``like_weight`` against the text's 1) mixes in their calibrated scores (:mod:`mmsearch.query_mix`).
+    ``min_score`` drops hits below it; ``sort`` is ``relevance`` or ``date``."""
     wanted = check_kinds(kinds)
     if not isinstance(query, str):
         return similar(ctx, query, k, wanted, path, min_score=min_score, sort=sort)
-    if not query.strip():
-        raise MmsearchError("empty query")
+    try:
+        parsed = parse_query(query, allow_empty=bool(like))
+    except ValueError as exc:
+        raise MmsearchError(str(exc)) from None
     with single_threaded():  # every space's text encoder; search_vectors takes care of itself
-        queries = text_queries(ctx, query)
+        queries = text_queries(ctx, parsed.positive) if parsed.positive else {}
+        mix = _mix(ctx, queries, parsed, like, like_weight)
     filters = Filters(wanted, path)
     with single_threaded():
         per_space = _per_space(ctx, queries, k, filters)
-        lexical = word_candidates(ctx, query, queries, filters, k)
+        lexical = word_candidates(ctx, parsed.positive, queries, filters, k) if parsed.positive else {}
+        if mix is not None:
+            per_space, lexical = mix.apply(ctx, per_space, lexical, k, filters)
     try:
         return finish(group(fuse([c for cands in per_space for c in cands], lexical)), k, min_score, sort)
     except ValueError as exc:
@@ -75,17 +84,30 @@ def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = 
 
 def similar(ctx: Context, image: Any, k: int = 10, kinds: Sequence[str] | None = None,
             path: str | None = None, *, min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
-    """Images (and video scenes) that look like ``image``, and texts that describe it. An image already
-    in the library is queried with its stored vector and left out of the hits."""
+    """What resembles a file, by its kind (:mod:`mmsearch.example_query`): an image (or PIL image) finds
+    pictures and video scenes that look like it and texts that describe it; a recording, sounds that sound
+    alike and moments where the same is said; a video clip, scenes that look like its scenes. A file already
+    in the library is queried with its stored vectors and left out of the hits."""
+    from .example_query import example_query, search_example
+
     wanted = check_kinds(kinds)
     with single_threaded():
-        vector, exclude = image_query(ctx, image)
-    excluded = frozenset({exclude}) if exclude else frozenset()
-    hits = search_vectors(ctx, {Space.CLIP: vector}, k, Filters(wanted, path, excluded))
+        example = example_query(ctx, image)
+        hits = search_example(ctx, example, k, Filters(wanted, path))
     try:
         return finish(hits, k, min_score, sort)
     except ValueError as exc:
         raise MmsearchError(str(exc)) from None
+
+
+def _mix(ctx: Context, queries: dict[str, np.ndarray], parsed: ParsedQuery, like: Sequence[Any],
+         like_weight: float) -> Any:
+    """The rescoring of a query with negatives or examples (:mod:`mmsearch.mixed_search`), None for a plain one."""
+    if not parsed.negatives and not like:
+        return None
+    from .mixed_search import QueryMix
+
+    return QueryMix.of(ctx, queries, parsed, like, like_weight)
 
 
 def text_queries(ctx: Context, text: str) -> dict[str, np.ndarray]:
@@ -210,13 +232,16 @@ def keyword_search(ctx: Context, words: str, k: int = 10, kinds: Sequence[str] |
                    path: str | None = None) -> list[Hit]:
     """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively."""
     keep = Filters(check_kinds(kinds), path).matcher()
-    terms = [w for w in words.lower().split() if w]
-    if not terms:
-        raise MmsearchError("empty query")
+    try:
+        parsed = parse_query(words)
+    except ValueError as exc:
+        raise MmsearchError(str(exc)) from None
+    terms = [w for w in parsed.positive.lower().split() if w]
+    negatives = parsed.negative_words()
     hits: list[Hit] = []
     for row in ctx.catalog.segments_containing(terms, limit=max(10 * k, 200)):
         row = as_moment(row)
-        if keep(row):
+        if keep(row) and not excluded_by_words(negatives, (row.text,)):
             hits.append(Hit(path=row.path, kind=row.media_kind, score=1.0, start=row.start, end=row.end,
                             space="keyword", text=row.text, linked=row.link_path, media_id=row.media_id,
                             segment_id=row.id))

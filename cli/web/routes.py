@@ -19,9 +19,11 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from mmsearch import search as searching
 from mmsearch import status
 from mmsearch.context import Context
+from mmsearch.errors import NotFoundError
 from mmsearch.hit_data import describe_hits
 from mmsearch.hits import Hit
 from mmsearch.media import previews
+from mmsearch.query_mix import LIKE_WEIGHT
 from mmsearch.ranking import PAGE_MIN_SCORE
 
 from .files import file_response, servable
@@ -57,6 +59,10 @@ PathQ = Annotated[str | None, Query(max_length=1000,
 IdQ = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 MediaId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 TextQ = Annotated[str, Query(min_length=1, max_length=2000, description="what you are looking for, in words")]
+LikeQ = Annotated[list[Annotated[int, Query(ge=1, le=MAX_ID)]] | None, Query(
+    max_length=8, description="media ids of example files mixed into the query (repeatable)")]
+LikeWeightQ = Annotated[float, Query(gt=0, le=100, allow_inf_nan=False,
+                                     description="weight of each example against the words' 1.0")]
 SecondsQ = Annotated[float | None, Query(ge=0, le=1e7, allow_inf_nan=False, description="seconds (video, audio)")]
 SpanQ = Annotated[float | None, Query(gt=0, le=600, allow_inf_nan=False, description="seconds of audio")]
 SizeQ = Annotated[int, Query(ge=32, le=1024, description="longest side in pixels")]
@@ -92,13 +98,23 @@ def static_file(name: str) -> Response:
 
 
 # -- queries -------------------------------------------------------------------------------------------
-@queries.get("/search", response_model=SearchOut, summary="Search by text")
+@queries.get("/search", response_model=SearchOut, summary="Search by text (-word: negative terms), with examples")
 def search(request: Request, ctx: Ctx, q: TextQ, kind: KindQ = None, k: TopQ = 20,
-           path: PathQ = None, min_score: MinScoreQ = None, sort: SortQ = "relevance") -> SearchOut:
+           path: PathQ = None, min_score: MinScoreQ = None, sort: SortQ = "relevance", like: LikeQ = None,
+           like_weight: LikeWeightQ = LIKE_WEIGHT) -> SearchOut:
     started = time.perf_counter()
+    examples = [Path(_media(ctx, media_id).path) for media_id in like or []]
     with request.app.state.search_lock:
-        hits = searching.search(ctx, q, k=k, kinds=kind, path=path or None, min_score=min_score, sort=sort)
+        hits = searching.search(ctx, q, k=k, kinds=kind, path=path or None, min_score=min_score, sort=sort,
+                                like=examples, like_weight=like_weight)
     return _answer(ctx, q, hits, started)
+
+
+def _media(ctx: Context, media_id: int):
+    media = ctx.catalog.media_by_id(media_id)
+    if media is None:
+        raise NotFoundError(f"no media with id {media_id}")
+    return media
 
 
 @queries.post(
