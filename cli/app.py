@@ -37,6 +37,13 @@ JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output o
 TopOpt = Annotated[int, typer.Option("--top", "-k", min=1, help="Number of hits.")]
 KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="image, text, video or audio (repeatable).")]
 PathOpt = Annotated[str | None, typer.Option("--path", help="Only files whose path matches this glob or substring.")]
+AfterOpt = Annotated[str | None, typer.Option(
+    "--after", help="Only media made at or after this: 2024-05-01, 2024-05-01T14:30, 2024-05 or 2024 (local time).")]
+BeforeOpt = Annotated[str | None, typer.Option(
+    "--before", help="Only media made before the end of this day (minute, month, year): 2024-05-31 includes May 31.")]
+CameraOpt = Annotated[str | None, typer.Option("--camera", help="Only media whose camera make/model contains this.")]
+NearOpt = Annotated[str | None, typer.Option(
+    "--near", help="Only media taken within KM km (default 1) of LAT,LON[,KM] (decimal degrees).")]
 
 
 @contextmanager
@@ -182,13 +189,19 @@ def search(
         "item; the web page uses 2.0)."
     )] = None,
     sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best, oldest first).")] = "relevance",
+    after: AfterOpt = None,
+    before: BeforeOpt = None,
+    camera: CameraOpt = None,
+    near: NearOpt = None,
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description: by meaning and by words."""
+    when_where = {"after": after, "before": before, "camera": camera, "near": near}
+
     def action(engine):
         if keyword:
-            found = engine.keyword_search(query, k=top, kinds=kind, path=path)
+            found = engine.keyword_search(query, k=top, kinds=kind, path=path, **when_where)
         else:
-            found = engine.search(query, k=top, kinds=kind, path=path, min_score=min_score, sort=sort)
+            found = engine.search(query, k=top, kinds=kind, path=path, min_score=min_score, sort=sort, **when_where)
         if thumbs is not None:
             _write_thumbs(engine, found, thumbs)
         return found
@@ -227,11 +240,17 @@ def similar(
     kind: KindOpt = None,
     path: PathOpt = None,
     as_json: JsonOpt = False,
+    after: AfterOpt = None,
+    before: BeforeOpt = None,
+    camera: CameraOpt = None,
+    near: NearOpt = None,
+    sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best, oldest first).")] = "relevance",
 ) -> None:
     """Images that look like FILE, and texts that describe it (--kind text)."""
     if not file.exists():
         _fail(MmsearchError(f"no such file: {file}"))
-    hits = _run(lambda e: e.similar(file, k=top, kinds=kind, path=path), library, model)
+    hits = _run(lambda e: e.similar(file, k=top, kinds=kind, path=path, sort=sort, after=after, before=before,
+                                    camera=camera, near=near), library, model)
     _print_hits(hits, as_json)
 
 

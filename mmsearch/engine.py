@@ -28,6 +28,7 @@ from .hits import Hit
 from .library import Library
 from .models import Models
 from .ranking import Filters
+from .when_where import WhenWhere
 
 if TYPE_CHECKING:
     from .indexers import IndexReport
@@ -152,7 +153,8 @@ class Engine:
 
     # -- queries --------------------------------------------------------------------------------
     def search(self, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
-               min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+               min_score: float | None = None, sort: str = "relevance", after: Any = None, before: Any = None,
+               camera: str | None = None, near: Any = None) -> list[Hit]:
         """Rank the library's segments against a query: meaning in every space, words (full text and
         phonetic keys) for a text, fused on one calibrated scale.
 
@@ -163,32 +165,46 @@ class Engine:
             path: keep only files whose path matches this glob (a plain string matches as ``*string*``).
             min_score: leave out hits below this calibrated score (the web page uses ``ranking.PAGE_MIN_SCORE``).
             sort: ``relevance`` (default) or ``date`` (the k most relevant, oldest first).
+            after, before: when the media was made: ``"2024-05-01"``, ``"2024-05-01T14:30"``, ``"2024-05"``
+                (a bound includes the whole period it names), or a datetime (:mod:`mmsearch.when_where`).
+            camera: a substring of the camera's make and model, any case.
+            near: ``"LAT,LON[,KM]"`` or ``(lat, lon[, km])``: within KM km (default 1) of that place.
         """
-        return search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort)
+        return search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort,
+                             where=WhenWhere.parse(after, before, camera, near))
 
     def similar(self, image: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
-                min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
-        """Images (and video scenes) that look like ``image``, and texts that describe it.
+                min_score: float | None = None, sort: str = "relevance", after: Any = None, before: Any = None,
+                camera: str | None = None, near: Any = None) -> list[Hit]:
+        """Images (and video scenes) that look like ``image``, and texts that describe it; the filters as
+        :meth:`search` takes them.
 
         An image already in the library is queried with its stored vector and left out of the hits.
         """
-        return search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort)
+        return search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort,
+                              where=WhenWhere.parse(after, before, camera, near))
 
     def search_vectors(self, queries: dict[str, np.ndarray], k: int, kinds: Sequence[str] | None = None,
-                       path: str | None = None, exclude: Iterable[int] = ()) -> list[Hit]:
+                       path: str | None = None, exclude: Iterable[int] = (), *, after: Any = None,
+                       before: Any = None, camera: str | None = None, near: Any = None) -> list[Hit]:
         """Rank the library against ready-made query vectors, one per space name. ``exclude``: media ids."""
         return search.search_vectors(self.context, queries, k,
-                                     Filters(search.check_kinds(kinds), path, frozenset(exclude)))
+                                     Filters(search.check_kinds(kinds), path, frozenset(exclude),
+                                             WhenWhere.parse(after, before, camera, near)))
 
     def more_like(self, *, segment_id: int | None = None, media_id: int | None = None, k: int = 10,
-                  kinds: Sequence[str] | None = None, path: str | None = None) -> list[Hit]:
+                  kinds: Sequence[str] | None = None, path: str | None = None, after: Any = None,
+                  before: Any = None, camera: str | None = None, near: Any = None) -> list[Hit]:
         """Hits like one hit (its ``segment_id``) or like a whole file (``media_id``), the source left out."""
-        return search.more_like(self.context, segment_id=segment_id, media_id=media_id, k=k, kinds=kinds, path=path)
+        return search.more_like(self.context, segment_id=segment_id, media_id=media_id, k=k, kinds=kinds, path=path,
+                                where=WhenWhere.parse(after, before, camera, near))
 
     def keyword_search(self, words: str, k: int = 10, kinds: Sequence[str] | None = None,
-                       path: str | None = None) -> list[Hit]:
+                       path: str | None = None, *, after: Any = None, before: Any = None,
+                       camera: str | None = None, near: Any = None) -> list[Hit]:
         """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively."""
-        return search.keyword_search(self.context, words, k, kinds, path)
+        return search.keyword_search(self.context, words, k, kinds, path,
+                                     where=WhenWhere.parse(after, before, camera, near))
 
     # -- moments ---------------------------------------------------------------------------------
     def scenes(self, video: str | Path) -> list[dict]:
