@@ -15,7 +15,7 @@ from pathlib import Path
 from mmsearch.catalog import Catalog, Media
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
-from mmsearch.kinds import JobState, Space
+from mmsearch.kinds import Job, JobState, Space
 
 from .decode import decode
 from .items import FileEntry
@@ -122,7 +122,7 @@ def _check_anything_ran(models: RunModels, tally: Tally, strict: bool) -> None:
     if strict:
         raise MmsearchError(f"work is pending for {', '.join(sorted(pending))} (--strict): "
                             + "; ".join(tally.report.warnings))
-    if not any(models.available(name) for name in tally.report.jobs):
+    if not any(models.available(name) for name in tally.report.jobs if name != Job.METADATA):  # no model: no say
         raise MmsearchError("no embedding model could run: " + "; ".join(tally.report.warnings))
 
 

@@ -92,7 +92,9 @@ def decode_image(path: str | Path, max_side: int = 1024) -> DecodedImage:
 
 def _exif(im: Image.Image) -> Any:
     try:
-        return im.getexif()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the block is dropped, not the image
+            return im.getexif()
     except Exception:  # noqa: BLE001 - a damaged EXIF block is no EXIF, never an undecodable image
         return None
 

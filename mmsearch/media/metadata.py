@@ -292,9 +292,13 @@ def read_header(path: str | Path, timed: bool) -> MediaFacts:
         return from_tags(_safe(tags, ()))
 
     def exif() -> Any:
+        import warnings
+
         from PIL import Image
 
-        with Image.open(path) as im:
+        with warnings.catch_warnings(), Image.open(path) as im:
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": dropped, said nowhere else
+            # (the backfill runs on the writer's thread alone: no decode thread shares these filters)
             # a PNG whose EXIF is not in its header would be decoded whole to look for it: not worth it
             return im.getexif() if im.format != "PNG" or "exif" in im.info else None
 
