@@ -439,3 +439,22 @@ def test_cli_and_http_take_the_filters_and_return_the_facts(tmp_path, month_phot
         assert [h["name"] for h in like.json()["hits"]] == ["jun01.jpg"]
         bad = client.get("/api/search", params={"q": "red", "after": "soon"})
         assert bad.status_code == 400 and "not a date" in bad.json()["detail"]
+
+
+def test_filters_and_the_migration_on_both_backends(tmp_path, db_url, month_photos):
+    """The SQL of the filters (concatenation, CASE, bounding box) and the schema-3 step on SQLite and PostgreSQL."""
+    lib = tmp_path / "lib"
+    with Engine(lib, model="toy", database_url=db_url) as e:
+        e.index([month_photos])
+        assert set(names(e.search("a red picture", k=10, camera="canon eos", after="2024-05-01"))) == {"may31.jpg"}
+        assert set(names(e.search("a red picture", k=10, near="48.8584,2.2945,4"))) == {"apr30.jpg", "may01.jpg"}
+        with e.catalog.sql.begin() as conn:  # back to what schema 2 wrote
+            for column in FACT_COLUMNS:
+                conn.exec_driver_sql(f"ALTER TABLE media DROP COLUMN {column}")
+            conn.exec_driver_sql("DELETE FROM job WHERE name = 'metadata'")
+            conn.exec_driver_sql("UPDATE meta SET value = '2' WHERE key = 'schema_version'")
+    with Engine(lib, model="toy", database_url=db_url) as e:
+        assert e.catalog.schema_version() == 3
+        assert e.search("a red picture", k=10, camera="canon") == []  # not read yet
+        assert e.index().backfilled == 4
+        assert set(names(e.search("a red picture", k=10, camera="canon"))) == {"apr30.jpg", "may31.jpg"}
