@@ -10,6 +10,7 @@ from typing import Any, NamedTuple
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import MediaError
+from .metadata import EXIF_IFD, GPS_IFD
 
 try:  # HEIC/HEIF when the optional plugin is installed
     import pillow_heif
@@ -94,7 +95,10 @@ def _exif(im: Image.Image) -> Any:
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the block is dropped, not the image
-            return im.getexif()
+            exif = im.getexif()
+            for ifd in (EXIF_IFD, GPS_IFD):  # parsed now, under this filter (Pillow reads them lazily)
+                exif.get_ifd(ifd)
+            return exif
     except Exception:  # noqa: BLE001 - a damaged EXIF block is no EXIF, never an undecodable image
         return None
 
