@@ -15,6 +15,8 @@ from rich.table import Table
 from mmsearch.errors import MmsearchError
 from mmsearch.query_mix import LIKE_WEIGHT
 
+from .options import InLibraryArg, JsonOpt, LibraryOpt, ModelOpt, QueryOptions, TopOpt, query_command
+
 if TYPE_CHECKING:
     from mmsearch import Engine
 
@@ -29,16 +31,6 @@ app = typer.Typer(
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the width
 
-LibraryOpt = Annotated[Path | None, typer.Option("--library", "-l", help="Library folder [env: MMSEARCH_LIBRARY].")]
-ModelOpt = Annotated[
-    str | None,
-    typer.Option("--model", "-m", help="open_clip spec ARCH:PRETRAINED or ARCH:/path/ckpt.pt [env: MMSEARCH_MODEL]."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Machine-readable output on stdout.")]
-TopOpt = Annotated[int, typer.Option("--top", "-k", min=1, help="Number of hits.")]
-KindOpt = Annotated[list[str] | None, typer.Option("--kind", help="image, text, video or audio (repeatable).")]
-PathOpt = Annotated[str | None, typer.Option("--path", help="Only files whose path matches this glob or substring.")]
-InLibraryArg = Annotated[Path, typer.Argument(help="A file in the library.")]
 
 
 @contextmanager
@@ -174,27 +166,19 @@ def index(
 
 
 @app.command()
+@query_command
 def search(
     query: Annotated[str, typer.Argument(help="What you are looking for, in words.")],
-    library: LibraryOpt = None,
-    model: ModelOpt = None,
-    top: TopOpt = 10,
-    kind: KindOpt = None,
-    path: PathOpt = None,
-    as_json: JsonOpt = False,
     thumbs: Annotated[Path | None, typer.Option(
         "--thumbs", help="Write a preview per hit into this folder: JPEG (image, video frame), PNG (audio waveform)."
     )] = None,
     keyword: Annotated[bool, typer.Option("--keyword", help="Exact words in transcripts, subtitles, texts.")] = False,
-    min_score: Annotated[float | None, typer.Option(
-        "--min-score", help="Leave out hits below this calibrated score (standard deviations above a typical "
-        "item; the web page uses 2.0)."
-    )] = None,
-    sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best, oldest first).")] = "relevance",
     like: Annotated[list[Path] | None, typer.Option(
         "--like", help="An example file (image, recording, video) mixed into the query (repeatable).")] = None,
     like_weight: Annotated[float, typer.Option(
         "--like-weight", help="Weight of each --like example against the words' 1.0.")] = LIKE_WEIGHT,
+    *,
+    options: QueryOptions,
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description: by meaning and by words.
     -word or -"a phrase" leaves out what holds those words and demotes what resembles them."""
@@ -204,16 +188,15 @@ def search(
 
     def action(engine):
         if keyword:
-            found = engine.keyword_search(query, k=top, kinds=kind, path=path)
+            found = engine.keyword_search(query, **options.filter_args())
         else:
-            found = engine.search(query, k=top, kinds=kind, path=path, min_score=min_score, sort=sort,
-                                  like=like or [], like_weight=like_weight)
+            found = engine.search(query, like=like or [], like_weight=like_weight, **options.query_args())
         if thumbs is not None:
             _write_thumbs(engine, found, thumbs)
         return found
 
-    hits = _run(action, library, model)
-    _print_hits(hits, as_json)
+    hits = _run(action, options.library, options.model)
+    _print_hits(hits, options.as_json)
 
 
 def _write_thumbs(engine, hits: list, folder: Path) -> None:
@@ -238,22 +221,19 @@ def _write_thumbs(engine, hits: list, folder: Path) -> None:
 
 
 @app.command()
+@query_command
 def similar(
     file: Annotated[Path, typer.Argument(help="An image, recording or video clip (in the library or not).")],
-    library: LibraryOpt = None,
-    model: ModelOpt = None,
-    top: TopOpt = 10,
-    kind: KindOpt = None,
-    path: PathOpt = None,
-    as_json: JsonOpt = False,
+    *,
+    options: QueryOptions,
 ) -> None:
     """What resembles FILE: for an image, pictures and scenes that look like it and texts that describe it
     (--kind text); for a recording, sounds that sound alike and moments where the same is said; for a video
     clip, scenes that look like its scenes."""
     if not file.exists():
         _fail(MmsearchError(f"no such file: {file}"))
-    hits = _run(lambda e: e.similar(file, k=top, kinds=kind, path=path), library, model)
-    _print_hits(hits, as_json)
+    hits = _run(lambda e: e.similar(file, **options.query_args()), options.library, options.model)
+    _print_hits(hits, options.as_json)
 
 
 @app.command()

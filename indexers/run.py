@@ -15,7 +15,7 @@ from pathlib import Path
 from mmsearch.catalog import Catalog, Media
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
-from mmsearch.kinds import JobState, Space
+from mmsearch.kinds import Job, JobState, Space
 
 from .decode import decode
 from .items import FileEntry
@@ -122,8 +122,18 @@ def _check_anything_ran(models: RunModels, tally: Tally, strict: bool) -> None:
     if strict:
         raise MmsearchError(f"work is pending for {', '.join(sorted(pending))} (--strict): "
                             + "; ".join(tally.report.warnings))
-    if not any(models.available(name) for name in tally.report.jobs):
+    if not any(_could_run(models, name) for name in tally.report.jobs):
         raise MmsearchError("no embedding model could run: " + "; ".join(tally.report.warnings))
+
+
+def _could_run(models: RunModels, name: str) -> bool:
+    """Whether ``name``'s model can run: the metadata job has none (it says nothing), and a clip model this
+    run did not need (nothing new to embed) was not tried, so it is not known to be missing."""
+    if name == Job.METADATA:
+        return False
+    if name == Space.CLIP and models.encoder is None and Space.CLIP not in models.ctx.models.unavailable:
+        return True
+    return models.available(name)
 
 
 def _link_captions(ctx: Context, entries: list[FileEntry], roots: list[Path]) -> None:

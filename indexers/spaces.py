@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections.abc import Collection
+from types import SimpleNamespace
 from typing import Any
 
 from mmsearch.catalog import JobMark, NewSegment
@@ -23,6 +24,8 @@ from mmsearch.kinds import TIMED_KINDS, WORK_BY_KIND, Job, JobState, MediaKind, 
 
 from .audio import soundtrack
 from .report import Tally
+
+METADATA_READER = SimpleNamespace(model_id="metadata")  # what the job marks of the metadata job name
 
 
 def batch_size(settings: Any, encoder: Any) -> int:
@@ -123,6 +126,8 @@ class RunModels:
 
     def _model_of(self, name: str) -> Any:
         """The model that does ``name``'s work in this run, or None."""
+        if name == Job.METADATA:
+            return METADATA_READER  # no model: the decoder reads it, always here
         if name == Space.CLIP:
             return self.encoder
         if name == Space.TEXT:

@@ -43,6 +43,7 @@ class EmbeddedVideo:
     warnings: list[str] = field(default_factory=list)
     truncated: bool = False
     shots: ShotStream | None = None   # the dense stream, when embed_frames was asked for it
+    tags: tuple[tuple[str, str], ...] = ()  # the container's tags (when and where: media/metadata.py)
 
 
 def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
@@ -109,6 +110,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
         warnings=list(sampler.warnings),
         truncated=bool(sampler.truncated),
         shots=stream.finish() if stream is not None else None,
+        tags=info.tags,
     )
 
 

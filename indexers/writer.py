@@ -17,6 +17,7 @@ from mmsearch.catalog import JobMark, Media, NewSegment, WriteResult
 from mmsearch.context import Context
 from mmsearch.errors import MediaError
 from mmsearch.kinds import WORK_BY_KIND, Job, JobState, MediaKind, Space
+from mmsearch.media.metadata import read_header
 
 from .items import Decoded, Failed, FileEntry, Item, Opened, Same, Timed
 from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs
@@ -126,13 +127,19 @@ class Writer:
 
     def backfill(self, media: Media, names: set[str]) -> None:
         """Do the pending work ``names`` of a file already in the library, without touching its other
-        segments: decode it once for all of them, encode, commit in one transaction with its job marks."""
+        segments: decode it once for all of them, encode, commit in one transaction with its job marks.
+        The ``metadata`` job reads the file's header only (EXIF, container tags) into its media row."""
         handler = HANDLERS[MediaKind(media.kind)]
         entry = FileEntry(media.path, media.size, media.mtime, MediaKind(media.kind))
         errors: dict[str, str] = {}
+        fields = read_header(media.path, handler.timed).fields() if Job.METADATA in names else None
+        work = names - {Job.METADATA}
+        segments: list[NewSegment] = []
         try:
-            if handler.timed:
-                done = handler.index(Timed(entry, None, {}), self.timed_inputs, names)
+            if not work:
+                pass
+            elif handler.timed:
+                done = handler.index(Timed(entry, None, {}), self.timed_inputs, work)
                 segments, errors = done.segments, done.job_errors
             else:
                 data = None
@@ -141,25 +148,27 @@ class Writer:
                         data = fh.read(handler.read_limit + 1)
                 opened = Opened(entry, None, {"path": media.path}, data)
                 inputs = DecodeInputs(self.timed_inputs.settings, self.encoder,
-                                      ocr=self.models.ocr_reader if Job.OCR in names else None)
+                                      ocr=self.models.ocr_reader if Job.OCR in work else None)
                 item = handler.decode(opened, inputs, Stage("decode"))
                 faults.point("decode")
                 if isinstance(item, Failed):
                     raise MediaError(item.message)
                 assert isinstance(item, Decoded)
-                vectors = self._encode([item], spaces=names)[0]
+                vectors = self._encode([item], spaces=work)[0]
                 segments = handler.segments(item, vectors) + self._job_segments([item])[0]
                 errors = item.job_errors
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             failed = Failed.of(entry, "decode", exc)
-            marks = {n: JobMark(JobState.FAILED, None, failed.message) for n in names}
+            marks = {n: JobMark(JobState.FAILED, None, failed.message) for n in work}
             self.catalog.set_jobs(media.id, marks)
             self.tally.unreadable(entry.path, failed.message)
-            return
+            if fields is None:
+                return
+            names, segments, errors = {Job.METADATA}, [], {}  # what the header said is kept
         faults.point("encode")
         result = self.catalog.add_segments(media.id, segments,
                                            _with_errors(self.models.marks(entry.kind, only=names), errors),
-                                           space_name=self._space_name)
+                                           fields=fields, space_name=self._space_name)
         faults.point("apply")
         self.library.apply(result)
         self.library.save()

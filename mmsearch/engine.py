@@ -30,8 +30,11 @@ from .library import Library
 from .models import Models
 from .query_mix import LIKE_WEIGHT
 from .ranking import Filters
+from .when_where import WhenWhere, WhenWhereArgs
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from .indexers import IndexReport
     from .indexers.reembed import ReembedReport
     from .integrity import Report
@@ -139,9 +142,10 @@ class Engine:
         return integrity.repair(self.context) if repair else integrity.check(self.context)
 
     # -- queries --------------------------------------------------------------------------------
+    # Every query takes the when-and-where filters as keywords (WhenWhereArgs): after, before, camera, near.
     def search(self, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
                min_score: float | None = None, sort: str = "relevance", like: Sequence[Any] = (),
-               like_weight: float = LIKE_WEIGHT) -> list[Hit]:
+               like_weight: float = LIKE_WEIGHT, **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
         """Rank the library's segments against a query: meaning in every space, words (full text and
         phonetic keys) for a text, fused on one calibrated scale.
 
@@ -155,12 +159,17 @@ class Engine:
             like: example files (image, recording, video; in the library or not) mixed into a text query, each
                 weighted ``like_weight`` against the text's 1.0 on the calibrated scale (:mod:`mmsearch.query_mix`).
                 In a text, ``-word`` and ``-"a phrase"`` are negative terms.
+            after, before: when the media was made: ``"2024-05-01"``, ``"2024-05-01T14:30"``, ``"2024-05"``
+                (a bound includes the whole period it names), or a datetime (:mod:`mmsearch.when_where`).
+            camera: a substring of the camera's make and model, any case.
+            near: ``"LAT,LON[,KM]"`` or ``(lat, lon[, km])``: within KM km (default 1) of that place.
         """
         return search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort, like=like,
-                             like_weight=like_weight)
+                             like_weight=like_weight, where=WhenWhere.parse(**when_where))
 
     def similar(self, image: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
-                min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+                min_score: float | None = None, sort: str = "relevance",
+                **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
         """What resembles a file, by its kind: an image (file or PIL image) finds pictures and video scenes
         that look like it and texts that describe it; a recording, sounds that sound alike (``audio``) and
         moments where the same is said (``text``, speech only); a video clip, scenes like its scenes.
@@ -168,23 +177,29 @@ class Engine:
         A file already in the library is queried with its stored vectors and left out of the hits. A part
         whose model is missing is skipped with a logged warning naming it; the other parts still answer.
         """
-        return search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort)
+        return search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort,
+                              where=WhenWhere.parse(**when_where))
 
     def search_vectors(self, queries: dict[str, np.ndarray], k: int, kinds: Sequence[str] | None = None,
-                       path: str | None = None, exclude: Iterable[int] = ()) -> list[Hit]:
+                       path: str | None = None, exclude: Iterable[int] = (),
+                       **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
         """Rank the library against ready-made query vectors, one per space name. ``exclude``: media ids."""
         return search.search_vectors(self.context, queries, k,
-                                     Filters(search.check_kinds(kinds), path, frozenset(exclude)))
+                                     Filters(search.check_kinds(kinds), path, frozenset(exclude),
+                                             WhenWhere.parse(**when_where)))
 
     def more_like(self, *, segment_id: int | None = None, media_id: int | None = None, k: int = 10,
-                  kinds: Sequence[str] | None = None, path: str | None = None) -> list[Hit]:
+                  kinds: Sequence[str] | None = None, path: str | None = None,
+                  **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
         """Hits like one hit (its ``segment_id``) or like a whole file (``media_id``), the source left out."""
-        return search.more_like(self.context, segment_id=segment_id, media_id=media_id, k=k, kinds=kinds, path=path)
+        return search.more_like(self.context, segment_id=segment_id, media_id=media_id, k=k, kinds=kinds, path=path,
+                                where=WhenWhere.parse(**when_where))
 
     def keyword_search(self, words: str, k: int = 10, kinds: Sequence[str] | None = None,
-                       path: str | None = None) -> list[Hit]:
-        """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively."""
-        return search.keyword_search(self.context, words, k, kinds, path)
+                       path: str | None = None, **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
+        """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively;
+        ``-word`` leaves out passages that hold it."""
+        return search.keyword_search(self.context, words, k, kinds, path, where=WhenWhere.parse(**when_where))
 
     # -- moments ---------------------------------------------------------------------------------
     def scenes(self, video: str | Path) -> list[dict]:

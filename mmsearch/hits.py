@@ -3,6 +3,8 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
+from .when_where import facts_json
+
 
 @dataclass
 class Hit:
@@ -29,5 +31,5 @@ class Hit:
     def to_dict(self) -> dict:
         d = asdict(self)
         d["score"] = round(float(self.score), 6)
-        d.update(d.pop("extra"))
+        d.update(facts_json(d.pop("extra")))  # media_time as ISO 8601
         return d

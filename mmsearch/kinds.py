@@ -82,6 +82,7 @@ class Job(StrEnum):
 
     SPEECH = "speech"  # Whisper transcripts
     OCR = "ocr"  # text read in pictures: images, video scenes' keyframes
+    METADATA = "metadata"  # when and where: EXIF, container tags (read while decoding; a backfill reads headers)
 
 
 def parse_kinds(kinds: object) -> tuple[MediaKind, ...] | None:
@@ -112,11 +113,12 @@ class JobState(StrEnum):
 # The work each kind of file needs: embedding spaces and text-producing jobs, by name. A text file is
 # embedded twice: in ``clip`` (image <-> text) and in the sentence space ``text`` (text search without
 # CLIP weights); speech is transcribed (``speech``) and the transcript embedded in ``text``; text in
-# pictures is read (``ocr``: images, and each video scene's keyframes) and embedded in ``text`` too.
+# pictures is read (``ocr``: images, and each video scene's keyframes) and embedded in ``text`` too; when
+# and where a photo, video or recording was made is read from its metadata (``metadata``).
 WORK_BY_KIND: dict[MediaKind, tuple[str, ...]] = {
-    MediaKind.IMAGE: (Space.CLIP, Job.OCR),
+    MediaKind.IMAGE: (Space.CLIP, Job.OCR, Job.METADATA),
     MediaKind.TEXT: (Space.CLIP, Space.TEXT),
     MediaKind.SUBTITLE: (Space.CLIP, Space.TEXT),
-    MediaKind.VIDEO: (Space.CLIP, Space.AUDIO, Job.SPEECH, Job.OCR),
-    MediaKind.AUDIO: (Space.AUDIO, Job.SPEECH),
+    MediaKind.VIDEO: (Space.CLIP, Space.AUDIO, Job.SPEECH, Job.OCR, Job.METADATA),
+    MediaKind.AUDIO: (Space.AUDIO, Job.SPEECH, Job.METADATA),
 }

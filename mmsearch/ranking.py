@@ -35,6 +35,7 @@ import numpy as np
 from .catalog import SegmentRow
 from .hits import Hit
 from .kinds import MediaKind, SegmentKind
+from .when_where import WhenWhere, hit_facts
 
 MIN_STD = 0.02  # a background this flat says nothing: do not blow tiny differences up
 _GLOB_CHARS = set("*?[")
@@ -125,18 +126,22 @@ def fuse(semantic: Iterable[Candidate], lexical: dict[int, tuple[WordMatch, Cand
 
 @dataclass(frozen=True)
 class Filters:
-    """What a hit must satisfy: media kinds (None: any), a path glob, media ids to leave out."""
+    """What a hit must satisfy: media kinds (None: any), a path glob, media ids to leave out, and when and
+    where its media was made (``where``: after/before, camera, near; :mod:`mmsearch.when_where`). The
+    catalog applies ``where`` in SQL (:meth:`Catalog.segments`); the matcher checks it exactly."""
 
     kinds: tuple[str, ...] | None = None
     path: str | None = None
     exclude: frozenset[int] = frozenset()
+    where: WhenWhere | None = None
 
     def matcher(self) -> Callable[[SegmentRow], bool]:
         """A predicate over (moment-) rows; build once per query."""
         by_path = path_matcher(self.path)
         kinds, exclude = self.kinds, self.exclude
+        by_facts = self.where.keeps if self.where is not None else (lambda _row: True)
         return lambda row: ((kinds is None or row.media_kind in kinds) and row.media_id not in exclude
-                            and by_path(row.path))
+                            and by_path(row.path) and by_facts(row))
 
 
 def path_matcher(pattern: str | None) -> Callable[[str], bool]:
@@ -202,7 +207,7 @@ def group(ranked: Iterable[Candidate]) -> list[Hit]:
         hit = Hit(path=row.path, kind=row.media_kind, score=c.score, start=row.start, end=row.end, space=c.space,
                   keyframe=row.keyframe, text=row.text, linked=row.link_path, media_id=row.media_id,
                   segment_id=row.id, extra={"cosine": round(c.cosine, 6), "signals": sorted(signals or {c.space}),
-                                                   "media_time": row.media_time})
+                                            **hit_facts(row)})
         if read:
             hit.extra["ocr_segment"] = row.id
         if row.start is None:

@@ -3,7 +3,7 @@ merge -> group. Functions of a :class:`~mmsearch.context.Context`; the rules liv
 
 A text query is encoded once per space of the library that takes text and every such space is
 searched. Each space is asked for ``max(4k, k+32)`` candidates, growing x4 until enough hits survive
-the filters (kind, path, excluded files) or the space is exhausted. A query runs on one CPU thread
+the filters (kind, path, excluded files, when and where) or the space is exhausted. A query runs on one CPU thread
 (:mod:`mmsearch.threads`).
 """
 from __future__ import annotations
@@ -38,6 +38,7 @@ from .ranking import (
     word_match,
 )
 from .threads import single_threaded
+from .when_where import WhenWhere
 
 NO_FILTERS = Filters()
 
@@ -52,17 +53,18 @@ def check_kinds(kinds: Sequence[str] | None) -> tuple[str, ...] | None:
 
 def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None,
            *, min_score: float | None = None, sort: str = "relevance", like: Sequence[Any] = (),
-           like_weight: float = LIKE_WEIGHT) -> list[Hit]:
+           like_weight: float = LIKE_WEIGHT, where: WhenWhere | None = None) -> list[Hit]:
     """Rank the library against a text (``str``), an image file (``Path``) or a PIL image.
 
     A text is matched by meaning in every space that takes text and by its words (full-text index and
     phonetic keys), fused on the calibrated scale (:mod:`mmsearch.ranking`). ``-word`` / ``-"a phrase"``
     terms demote what resembles them and drop what holds their words; ``like`` (example files, each
     weighted ``like_weight`` against the text's 1) mixes in their calibrated scores (:mod:`mmsearch.query_mix`).
-    ``min_score`` drops hits below it; ``sort`` is ``relevance`` or ``date``."""
+    ``min_score`` drops hits below it; ``sort`` is ``relevance`` or ``date``; ``where``: when and where the
+    media was made (:class:`~mmsearch.when_where.WhenWhere`)."""
     wanted = check_kinds(kinds)
     if not isinstance(query, str):
-        return similar(ctx, query, k, wanted, path, min_score=min_score, sort=sort)
+        return similar(ctx, query, k, wanted, path, min_score=min_score, sort=sort, where=where)
     try:
         parsed = parse_query(query, allow_empty=bool(like))
     except ValueError as exc:
@@ -70,7 +72,7 @@ def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = 
     with single_threaded():  # every space's text encoder; search_vectors takes care of itself
         queries = text_queries(ctx, parsed.positive) if parsed.positive else {}
         mix = _mix(ctx, queries, parsed, like, like_weight)
-    filters = Filters(wanted, path)
+    filters = Filters(wanted, path, where=where)
     with single_threaded():
         per_space = _per_space(ctx, queries, k, filters)
         lexical = word_candidates(ctx, parsed.positive, queries, filters, k) if parsed.positive else {}
@@ -83,7 +85,8 @@ def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = 
 
 
 def similar(ctx: Context, image: Any, k: int = 10, kinds: Sequence[str] | None = None,
-            path: str | None = None, *, min_score: float | None = None, sort: str = "relevance") -> list[Hit]:
+            path: str | None = None, *, min_score: float | None = None, sort: str = "relevance",
+            where: WhenWhere | None = None) -> list[Hit]:
     """What resembles a file, by its kind (:mod:`mmsearch.example_query`): an image (or PIL image) finds
     pictures and video scenes that look like it and texts that describe it; a recording, sounds that sound
     alike and moments where the same is said; a video clip, scenes that look like its scenes. A file already
@@ -93,7 +96,7 @@ def similar(ctx: Context, image: Any, k: int = 10, kinds: Sequence[str] | None =
     wanted = check_kinds(kinds)
     with single_threaded():
         example = example_query(ctx, image)
-        hits = search_example(ctx, example, k, Filters(wanted, path))
+        hits = search_example(ctx, example, k, Filters(wanted, path, where=where))
     try:
         return finish(hits, k, min_score, sort)
     except ValueError as exc:
@@ -184,7 +187,8 @@ def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, 
     while True:
         scores, ids = index.search(vector[None, :], fetch)
         found = [i for i in ids[0] if i >= 0]
-        cands = candidates(scores[0], ids[0], ctx.catalog.segments(found), background, space.name, keep)
+        cands = candidates(scores[0], ids[0], ctx.catalog.segments(found, filters.where), background, space.name,
+                           keep)
         if len(group(cands)) >= k or fetch >= total:
             return cands
         fetch = min(total, fetch * 4)
@@ -198,7 +202,7 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
     found = ctx.catalog.fulltext(query, limit=max(200, 20 * k))
     if not terms or not found:
         return {}
-    rows = ctx.catalog.segments([i for i, _ in found])
+    rows = ctx.catalog.segments([i for i, _ in found], filters.where)
     keep = filters.matcher()
     spaces = {sp.id: sp for sp in ctx.catalog.spaces()}
     blobs = ctx.catalog.vector_blobs([i for i in rows if rows[i].space_id in spaces])
@@ -229,9 +233,9 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
 
 
 def keyword_search(ctx: Context, words: str, k: int = 10, kinds: Sequence[str] | None = None,
-                   path: str | None = None) -> list[Hit]:
+                   path: str | None = None, *, where: WhenWhere | None = None) -> list[Hit]:
     """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively."""
-    keep = Filters(check_kinds(kinds), path).matcher()
+    keep = Filters(check_kinds(kinds), path, where=where).matcher()
     try:
         parsed = parse_query(words)
     except ValueError as exc:
@@ -249,7 +253,8 @@ def keyword_search(ctx: Context, words: str, k: int = 10, kinds: Sequence[str] |
 
 
 def more_like(ctx: Context, *, segment_id: int | None = None, media_id: int | None = None, k: int = 10,
-              kinds: Sequence[str] | None = None, path: str | None = None) -> list[Hit]:
+              kinds: Sequence[str] | None = None, path: str | None = None,
+              where: WhenWhere | None = None) -> list[Hit]:
     """"More like this": hits similar to one hit (``segment_id``) or a whole file (``media_id``), the source
     itself left out. A segment without a vector of its own (a scene whose frames carry them) is represented
     by its child segments, else by the segments of its file that overlap it; several vectors of one space
@@ -268,7 +273,7 @@ def more_like(ctx: Context, *, segment_id: int | None = None, media_id: int | No
             queries[name] = (v / norm).astype(np.float32)
     if not queries:
         raise NotFoundError("this hit has no stored vector to search with")
-    found = search_vectors(ctx, queries, k + 8, Filters(check_kinds(kinds), path))
+    found = search_vectors(ctx, queries, k + 8, Filters(check_kinds(kinds), path, where=where))
     return [h for h in found if not source.covers(h)][:k]
 
 

@@ -38,7 +38,8 @@ def test_a_schema_1_library_migrates_on_open_and_keeps_answering(v1_library):
     assert counts["clip"] == {"done": 4, "pending": 0, "failed": 0}
     assert counts["text"] == {"done": 0, "pending": 2, "failed": 0}
     assert counts["ocr"] == {"done": 0, "pending": 2, "failed": 0}  # text in the two images: new work too
-    assert set(counts) == {"clip", "text", "ocr"}
+    assert counts["metadata"] == {"done": 0, "pending": 2, "failed": 0}  # schema 3: when and where, too
+    assert set(counts) == {"clip", "text", "ocr", "metadata"}
 
 
 def test_the_migration_fills_the_full_text_index_with_texts_and_file_names(v1_library):

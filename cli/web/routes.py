@@ -25,6 +25,7 @@ from mmsearch.hits import Hit
 from mmsearch.media import previews
 from mmsearch.query_mix import LIKE_WEIGHT
 from mmsearch.ranking import PAGE_MIN_SCORE
+from mmsearch.when_where import WhenWhere
 
 from .files import file_response, servable
 from .guards import read_upload, require_token, require_token_or_query
@@ -56,6 +57,12 @@ MinScoreQ = Annotated[float | None, Query(ge=-100, le=100, allow_inf_nan=False,
 SortQ = Annotated[Literal["relevance", "date"], Query(description="relevance, or date (the best hits, oldest first)")]
 PathQ = Annotated[str | None, Query(max_length=1000,
                                        description="only files whose path matches this glob or substring")]
+AfterQ = Annotated[str | None, Query(max_length=40, description="only media made at or after this: 2024-05-01, "
+                                     "2024-05-01T14:30, 2024-05, 2024 (server's local time unless Z or +02:00)")]
+BeforeQ = Annotated[str | None, Query(max_length=40, description="only media made before the end of this day "
+                                      "(minute, month, year): 2024-05-31 includes May 31")]
+CameraQ = Annotated[str | None, Query(max_length=100, description="camera make/model contains this (any case)")]
+NearQ = Annotated[str | None, Query(max_length=80, description="LAT,LON[,KM]: taken within KM km (default 1)")]
 IdQ = Annotated[int | None, Query(ge=1, le=MAX_ID)]
 MediaId = Annotated[int, PathParam(ge=1, le=MAX_ID)]
 TextQ = Annotated[str, Query(min_length=1, max_length=2000, description="what you are looking for, in words")]
@@ -101,12 +108,14 @@ def static_file(name: str) -> Response:
 @queries.get("/search", response_model=SearchOut, summary="Search by text (-word: negative terms), with examples")
 def search(request: Request, ctx: Ctx, q: TextQ, kind: KindQ = None, k: TopQ = 20,
            path: PathQ = None, min_score: MinScoreQ = None, sort: SortQ = "relevance", like: LikeQ = None,
-           like_weight: LikeWeightQ = LIKE_WEIGHT) -> SearchOut:
+           like_weight: LikeWeightQ = LIKE_WEIGHT, after: AfterQ = None, before: BeforeQ = None,
+           camera: CameraQ = None, near: NearQ = None) -> SearchOut:
     started = time.perf_counter()
     examples = [Path(_media(ctx, media_id).path) for media_id in like or []]
+    where = WhenWhere.parse(after, before, camera, near)
     with request.app.state.search_lock:
         hits = searching.search(ctx, q, k=k, kinds=kind, path=path or None, min_score=min_score, sort=sort,
-                                like=examples, like_weight=like_weight)
+                                like=examples, like_weight=like_weight, where=where)
     return _answer(ctx, q, hits, started)
 
 
@@ -125,14 +134,16 @@ def _media(ctx: Context, media_id: int):
                422: {"model": Problem, "description": "not a decodable image"}},
 )
 def search_image(request: Request, ctx: Ctx, file: ImageFile, kind: KindQ = None, k: TopQ = 20,
-                 path: PathQ = None) -> SearchOut:
+                 path: PathQ = None, sort: SortQ = "relevance", after: AfterQ = None, before: BeforeQ = None,
+                 camera: CameraQ = None, near: NearQ = None) -> SearchOut:
     from mmsearch.media.images import load_image
 
     started = time.perf_counter()
+    where = WhenWhere.parse(after, before, camera, near)
     data = read_upload(file, request.app.state.max_upload)
     image, _, _ = load_image(io.BytesIO(data), max_side=1024)  # type: ignore[arg-type]  # a file object opens too
     with request.app.state.search_lock:
-        hits = searching.search(ctx, image, k=k, kinds=kind, path=path or None)
+        hits = searching.search(ctx, image, k=k, kinds=kind, path=path or None, sort=sort, where=where)
     return _answer(ctx, f"image {file.filename or ''}".strip(), hits, started)
 
 
@@ -143,10 +154,13 @@ def search_image(request: Request, ctx: Ctx, file: ImageFile, kind: KindQ = None
     responses={404: {"model": Problem, "description": "no such segment or media, or it has no vector"}},
 )
 def similar(request: Request, ctx: Ctx, segment_id: IdQ = None, media_id: IdQ = None, kind: KindQ = None,
-            k: TopQ = 20, path: PathQ = None) -> SearchOut:
+            k: TopQ = 20, path: PathQ = None, after: AfterQ = None, before: BeforeQ = None, camera: CameraQ = None,
+            near: NearQ = None) -> SearchOut:
     started = time.perf_counter()
+    where = WhenWhere.parse(after, before, camera, near)
     with request.app.state.search_lock:
-        hits = searching.more_like(ctx, segment_id=segment_id, media_id=media_id, k=k, kinds=kind, path=path or None)
+        hits = searching.more_like(ctx, segment_id=segment_id, media_id=media_id, k=k, kinds=kind, path=path or None,
+                                   where=where)
     label = f"segment {segment_id}" if segment_id is not None else f"media {media_id}"
     return _answer(ctx, f"like {label}", hits, started)
 

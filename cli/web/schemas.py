@@ -10,6 +10,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from mmsearch.hit_data import HitData
 from mmsearch.media.previews import Window, window
+from mmsearch.when_where import facts_json
+
+WHEN_WHERE_FIELDS = ("media_time", "time_source", "camera", "lat", "lon")
 
 
 class HitOut(BaseModel):
@@ -37,6 +40,12 @@ class HitOut(BaseModel):
     boxes: list[list[list[float]]] | None = Field(
         None, description="ocr: where the matched text is, four [x, y] corners per line, pixels of boxes_size")
     boxes_size: list[int] | None = Field(None, description="ocr: [width, height] of the picture the boxes are in")
+    media_time: str | None = Field(None, description="when the media was made, ISO 8601 (at its own UTC offset "
+                                   "when known, else UTC)")
+    time_source: str | None = Field(None, description="where media_time comes from: exif, container or mtime")
+    camera: str | None = Field(None, description="camera make and model, when the file names them")
+    lat: float | None = Field(None, description="where it was taken, decimal degrees, when the file says")
+    lon: float | None = None
 
 
 class SearchOut(BaseModel):
@@ -133,6 +142,7 @@ def hit_out(data: HitData) -> HitOut:
         media_url=media_url(hit.media_id), thumb_url=thumb_url(hit.media_id, data.preview),
         linked_thumb_url=thumb_url(linked.id, linked.preview) if linked else None,
         signals=list(hit.extra.get("signals", [hit.space])), boxes=data.boxes, boxes_size=data.boxes_size,
+        **{k: v for k, v in facts_json(hit.extra).items() if k in WHEN_WHERE_FIELDS},
     )
 
 

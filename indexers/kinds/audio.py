@@ -6,6 +6,7 @@ from collections.abc import Collection
 from mmsearch.errors import MediaError
 from mmsearch.kinds import MediaKind
 from mmsearch.media.audio import AUDIO_EXTENSIONS, probe_audio
+from mmsearch.media.metadata import from_tags
 
 from ..items import Timed
 from .base import KindHandler, TimedInputs, TimedResult
@@ -17,9 +18,10 @@ class AudioHandler(KindHandler):
     timed = True
 
     def index(self, job: Timed, inputs: TimedInputs, names: Collection[str] | None = None) -> TimedResult:
-        duration = probe_audio(job.entry.path).duration
+        info = probe_audio(job.entry.path)
+        duration = info.duration
         if not duration or duration <= 0:
             raise MediaError("no audio samples")
         segments = inputs.soundtrack(job.entry.path, duration, names)
-        job.fields.update(duration=duration, decoder="audio")
+        job.fields.update(duration=duration, decoder="audio", **from_tags(info.tags).fields())
         return TimedResult(segments, [])

@@ -10,7 +10,8 @@ import numpy as np
 from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
 from mmsearch.kinds import Job, MediaKind, SegmentKind
-from mmsearch.media.images import IMAGE_EXTENSIONS, load_image
+from mmsearch.media.images import IMAGE_EXTENSIONS, decode_image, load_image
+from mmsearch.media.metadata import from_exif
 
 from ..items import Decoded, Failed, Opened
 from ..ocr import picture_segments
@@ -47,10 +48,11 @@ class ImageHandler(KindHandler):
             done = encoder.prepare_jpeg(opened.data)
             if done is not None:
                 fields.update(width=done[1], height=done[2], decoder=f"torchvision-{encoder.device.split(':')[0]}")
+                fields.update(from_exif(header_exif(opened.data)).fields())
                 return Decoded(opened.entry, opened.old, fields, images=[done[0]]), None
             stage.name = "decode"
-        image, width, height = load_image(io.BytesIO(opened.data))  # type: ignore[arg-type]  # PIL takes a file too
-        fields.update(width=width, height=height, decoder="pillow")
+        image, width, height, exif = decode_image(io.BytesIO(opened.data))  # type: ignore[arg-type]  # a file too
+        fields.update(width=width, height=height, decoder="pillow", **from_exif(exif).fields())
         if encoder is None:  # the clip work is pending: the file is catalogued, its pixels wait
             return Decoded(opened.entry, opened.old, fields), image
         stage.name = "preprocess"
@@ -58,6 +60,18 @@ class ImageHandler(KindHandler):
 
     def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
         return [NewSegment(kind=SegmentKind.IMAGE, vector=v[0], space=space) for space, v in vectors.items() if v]
+
+
+def header_exif(data: bytes) -> Any:
+    """The EXIF of an image's bytes already in memory, from its header (the torchvision path decodes the
+    pixels without Pillow); None when unreadable."""
+    from PIL import Image
+
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            return im.getexif()
+    except Exception:  # noqa: BLE001 - no EXIF, never a failed image
+        return None
 
 
 def read_text(item: Decoded, reader: Any, image: Any, data: bytes | None) -> None:

@@ -8,6 +8,7 @@ from collections.abc import Collection
 from mmsearch.catalog import NewSegment
 from mmsearch.kinds import Job, MediaKind, SegmentKind, Space
 from mmsearch.media.audio import has_audio_stream
+from mmsearch.media.metadata import from_tags
 from mmsearch.media.video import VIDEO_EXTENSIONS, frame_at, probe_video
 
 from ..items import Failed, Timed
@@ -46,9 +47,11 @@ class VideoHandler(KindHandler):
             if video.truncated:
                 notes.append(f"truncated or damaged: indexed the first {video.times[-1]:.1f} s")
             duration, width, height, backend = video.duration, video.width, video.height, video.backend
+            tags = video.tags
         else:  # the pictures wait for a clip model: catalogue the file and do its soundtrack
             info = probe_video(path)
             duration, width, height, backend = float(info.duration or 0.0), info.width, info.height, "probe"
+            tags = info.tags
         sound = names is None or bool({Space.AUDIO, Job.SPEECH} & set(names))
         if sound and has_audio_stream(path):
             try:
@@ -56,5 +59,5 @@ class VideoHandler(KindHandler):
             except Exception as exc:  # noqa: BLE001 - the pictures are still worth indexing
                 notes.append(f"soundtrack not indexed: {exc}")
         job.fields.update(duration=duration, width=width, height=height, decoder=backend,
-                          status="partial" if notes else "ok")
+                          status="partial" if notes else "ok", **from_tags(tags).fields())
         return TimedResult(segments, notes, errors)

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Union
 import numpy as np
 
 from mmsearch.errors import MediaError
+from mmsearch.media.metadata import container_tags
 
 if TYPE_CHECKING:  # PyAV is imported when a file needs it
     from av.audio.frame import AudioFrame
@@ -58,6 +59,7 @@ class AudioInfo:
     duration: float  # seconds
     sample_rate: int  # native rate of the audio stream
     channels: int
+    tags: tuple[tuple[str, str], ...] = ()  # the container's tags where PyAV opened it (metadata.from_tags)
 
 
 @dataclass(frozen=True)
@@ -630,6 +632,7 @@ def _probe_pyav(p: Path) -> AudioInfo:
             duration = float(stream.duration * stream.time_base)
         elif container.duration is not None:
             duration = float(container.duration) / 1_000_000.0  # av.time_base
+        tags = container_tags(container)
     finally:
         container.close()
     if duration is None or duration <= 0 or rate <= 0 or channels <= 0:
@@ -640,7 +643,7 @@ def _probe_pyav(p: Path) -> AudioInfo:
         if n == 0:
             raise MediaError(f"{p}: audio stream contains no decodable samples", stage="decode")
         duration = n / rate
-    return AudioInfo(float(duration), rate, channels)
+    return AudioInfo(float(duration), rate, channels, tags)
 
 
 def has_audio_stream(path: PathLike) -> bool:

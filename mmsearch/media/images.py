@@ -5,10 +5,12 @@ import threading
 import warnings
 from contextlib import nullcontext
 from pathlib import Path
+from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import MediaError
+from .metadata import EXIF_IFD, GPS_IFD
 
 try:  # HEIC/HEIF when the optional plugin is installed
     import pillow_heif
@@ -30,12 +32,25 @@ _BIG_DECODE = threading.BoundedSemaphore(1)
 _RESIZABLE = frozenset({"L", "LA", "RGB", "RGBA", "RGBa", "La", "CMYK", "YCbCr"})
 
 
+class DecodedImage(NamedTuple):
+    image: Image.Image  # RGB, orientation applied, longest side at most max_side
+    width: int  # of the file, before any scaling
+    height: int
+    exif: Any  # the file's PIL ``Image.Exif`` as opened (read by mmsearch.media.metadata), or None
+
+
 def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int, int]:
     """Decode an image to RGB with its longest side at most ``max_side``.
 
     Returns ``(image, original_width, original_height)``. Raises MediaError for anything that is
     not a decodable image, and before decoding for images whose header claims too many pixels.
     """
+    image, width, height, _ = decode_image(path, max_side)
+    return image, width, height
+
+
+def decode_image(path: str | Path, max_side: int = 1024) -> DecodedImage:
+    """:func:`load_image` that also hands back the EXIF block the decoder read (no second read)."""
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
@@ -51,6 +66,7 @@ def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int
             big = im.size[0] * im.size[1] > BIG_PIXELS
             with _BIG_DECODE if big else nullcontext():
                 im.load()
+                exif = _exif(im)
                 # Shrink first where the mode allows it, so the copies below are small. Pillow resizes
                 # and reduces RGBA/LA through a full-size premultiplied copy: sample those by nearest first.
                 if max(im.size) >= 4 * max_side and im.mode in _RESIZABLE:
@@ -64,7 +80,7 @@ def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int
                     im = _to_rgb(im)
             if max(im.size) > max_side:
                 im.thumbnail((max_side, max_side), Image.Resampling.BICUBIC)
-            return im, width, height
+            return DecodedImage(im, width, height, exif)
     except MediaError:
         raise
     except UnidentifiedImageError:
@@ -73,6 +89,18 @@ def load_image(path: str | Path, max_side: int = 1024) -> tuple[Image.Image, int
         raise MediaError(f"image too large to decode safely: {exc}") from None
     except (OSError, ValueError, SyntaxError, EOFError) as exc:
         raise MediaError(f"corrupt or truncated image: {exc}") from None
+
+
+def _exif(im: Image.Image) -> Any:
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UserWarning)  # "Corrupt EXIF data": the block is dropped, not the image
+            exif = im.getexif()
+            for ifd in (EXIF_IFD, GPS_IFD):  # parsed now, under this filter (Pillow reads them lazily)
+                exif.get_ifd(ifd)
+            return exif
+    except Exception:  # noqa: BLE001 - a damaged EXIF block is no EXIF, never an undecodable image
+        return None
 
 
 def _to_rgb(im: Image.Image) -> Image.Image:

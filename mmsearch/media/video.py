@@ -62,6 +62,7 @@ from av.video.reformatter import VideoReformatter
 from PIL import Image
 
 from mmsearch.errors import MediaError
+from mmsearch.media.metadata import container_tags
 
 __all__ = [
     "VIDEO_EXTENSIONS",
@@ -100,6 +101,7 @@ class VideoInfo:
     avg_fps: float
     codec: str
     has_audio: bool
+    tags: tuple[tuple[str, str], ...] = ()  # the container's tags, then its streams' (metadata.from_tags)
 
 
 @dataclass(frozen=True)
@@ -415,7 +417,7 @@ def _probe(path) -> _Probe:
         frame_count = declared_frames or (int(round(duration * avg_fps)) if avg_fps else 0)
         info = VideoInfo(duration=float(duration), width=int(vw), height=int(vh),
                          frame_count=int(frame_count), avg_fps=float(avg_fps), codec=str(codec),
-                         has_audio=len(container.streams.audio) > 0)
+                         has_audio=len(container.streams.audio) > 0, tags=container_tags(container))
         return _Probe(info=info, start_pts=int(start_pts), time_base=Fraction(tb),
                       rotation=rotation, first_time=first_time, coded_size=(cw, ch),
                       display_size=(dw, dh), declared_frames=declared_frames,
