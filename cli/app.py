@@ -144,10 +144,15 @@ def _print_report(report, as_json: bool) -> None:
         out.print(f"backfilled {report.backfilled} files (work that was pending)", highlight=False)
     for warning in report.warnings:
         err.print(f"  warning: {warning}", highlight=False)
-    for path, reason in report.failures[:20]:
-        err.print(f"  skipped {_show(path)}: {reason}", highlight=False)
-    if len(report.failures) > 20:
-        err.print(f"  ... and {len(report.failures) - 20} more: see `mmsearch errors`")
+    _print_failures(report.failures, "skipped {path}: {reason}", "see `mmsearch errors`")
+
+
+def _print_failures(failures: list, line: str, more: str, shown: int = 20) -> None:
+    """The first ``shown`` failures as ``line`` (with ``{path}`` and ``{reason}``), then how many more."""
+    for path, reason in failures[:shown]:
+        err.print("  " + line.format(path=_show(path), reason=reason), highlight=False, markup=False)
+    if len(failures) > shown:
+        err.print(f"  ... and {len(failures) - shown} more: {more}", highlight=False)
 
 
 @app.command()
@@ -314,10 +319,8 @@ def reembed(
     resumed = f" (+{report.resumed} from an interrupted run)" if report.resumed else ""
     out.print(f"re-embedded {report.space}: {report.reembedded} files{resumed}, {report.vectors} vectors, "
               f"{report.old_model} -> {report.model} in {report.seconds:.1f}s", highlight=False)
-    for path, reason in report.failures[:20]:
-        err.print(f"  not re-embedded {_show(path)}: {reason} (pending for the next index run)", highlight=False)
-    if len(report.failures) > 20:
-        err.print(f"  ... and {len(report.failures) - 20} more")
+    _print_failures(report.failures, "not re-embedded {path}: {reason} (pending for the next index run)",
+                    "pending for the next index run")
 
 
 @app.command()
