@@ -182,6 +182,11 @@ def search(
         "item; the web page uses 2.0)."
     )] = None,
     sort: Annotated[str, typer.Option("--sort", help="relevance, or date (the best, oldest first).")] = "relevance",
+    open_n: Annotated[int | None, typer.Option(
+        "--open", min=1, help="Play hit N (1 = best) in mpv, vlc or the desktop's player, from its start.")] = None,
+    export: Annotated[tuple[str, Path] | None, typer.Option(
+        "--export", help="Write the hits as a playlist with their times: --export m3u FILE or --export edl FILE."
+    )] = None,
 ) -> None:
     """Find images, texts, video scenes and sounds that match a description: by meaning and by words."""
     def action(engine):
@@ -195,6 +200,25 @@ def search(
 
     hits = _run(action, library, model)
     _print_hits(hits, as_json)
+    _play(hits, open_n, export, as_json)
+
+
+def _play(hits: list, open_n: int | None, export: tuple[str, Path] | None, as_json: bool) -> None:
+    """``--export`` and ``--open`` of ``search``; no player found: one line, exit 1."""
+    from mmsearch import playback
+
+    said = err if as_json else out
+    try:
+        if export is not None:
+            said.print(f"wrote {len(hits)} hits to {playback.export(hits, *export)}", highlight=False)
+        if open_n is not None:
+            if open_n > len(hits):
+                raise MmsearchError(f"--open {open_n}: there are {len(hits)} hits")
+            said.print("playing: " + " ".join(playback.open_hit(hits[open_n - 1])), highlight=False, markup=False)
+    except playback.NoPlayerError as exc:
+        _fail(exc, code=1)
+    except MmsearchError as exc:
+        _fail(exc)
 
 
 def _write_thumbs(engine, hits: list, folder: Path) -> None:
