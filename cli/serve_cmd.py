@@ -11,7 +11,7 @@ import typer
 from mmsearch.errors import MmsearchError
 
 from .app import LibraryOpt, ModelOpt, _engine, _fail, app, out
-from .watch_cmd import start_thread
+from .watch_cmd import start_thread, stop_on_signals
 
 
 class _RedactToken(logging.Filter):
@@ -75,7 +75,10 @@ def serve(
             web_app = create_app(engine.context, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host))
             out.print(f"serving {engine.library.root} on {_url(host, port, token)}", highlight=False, soft_wrap=True)
             stop = threading.Event()
-            watcher = start_thread(engine, stop, quiet_time) if watch else None
+            watcher = None
+            if watch:
+                stop_on_signals(stop)
+                watcher = start_thread(engine, stop, quiet_time)
             try:
                 _run_server(web_app, host, port)
             finally:

@@ -51,6 +51,17 @@ class ReportLines:
         err.print(f"watch: {line}", highlight=False)
 
 
+def stop_on_signals(stop: threading.Event) -> None:
+    """Ctrl-C and SIGTERM set ``stop`` (the watcher finishes the file in hand); a second Ctrl-C interrupts.
+    (Under ``serve``, uvicorn takes the signals while it runs and passes them on here when it has shut down.)"""
+    def on_signal(signum, _frame) -> None:
+        stop.set()
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+
+
 def start_thread(engine: Engine, stop: threading.Event, quiet_time: float, paths: list[Path] | None = None,
                  ) -> threading.Thread:
     """The watcher in a background thread (``serve --watch``): the library's folders unless ``paths``."""
@@ -80,13 +91,7 @@ def watch(
     """Keep the library current: index what changed since the last run, then each file that appears, changes,
     moves or goes, once it has stopped changing. Runs until Ctrl-C or SIGTERM."""
     stop = threading.Event()
-
-    def on_signal(signum, _frame) -> None:
-        stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)  # a second Ctrl-C: at once
-
-    signal.signal(signal.SIGINT, on_signal)
-    signal.signal(signal.SIGTERM, on_signal)
+    stop_on_signals(stop)
     lines = ReportLines()
     try:
         with _engine(library, model, create=True) as engine:

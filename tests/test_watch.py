@@ -16,6 +16,7 @@ import subprocess
 import sys
 import threading
 import time
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -32,12 +33,12 @@ SEARCHABLE_WITHIN = 10.0  # seconds after a file's last write (the issue's bound
 class WatchProcess:
     """`mmsearch watch ROOT` in a subprocess; its stdout lines are collected as they come."""
 
-    def __init__(self, lib: Path, root: Path) -> None:
+    def __init__(self, lib: Path, root: Path, *, command: tuple[str, ...] = (), **env_extra: str) -> None:
         env = {k: v for k, v in os.environ.items() if not k.startswith("MMSEARCH_")}
-        env.update(MMSEARCH_OCR_MODEL="off", MMSEARCH_DEVICE="cpu", MMSEARCH_WORKERS="2")
+        env.update(MMSEARCH_OCR_MODEL="off", MMSEARCH_DEVICE="cpu", MMSEARCH_WORKERS="2", **env_extra)
+        command = command or ("watch", str(root), "--model", "toy")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "mmsearch.cli", "watch", str(root), "--library", str(lib), "--model", "toy",
-             "--quiet-time", str(QUIET)],
+            [sys.executable, "-m", "mmsearch.cli", *command, "--library", str(lib), "--quiet-time", str(QUIET)],
             env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: list[str] = []
         self.errors: list[str] = []
@@ -70,10 +71,13 @@ class WatchProcess:
 
 
 def _media(lib: Path) -> dict[str, tuple[int, int]]:
-    """path -> (media id, segment count) of what the library holds now."""
-    with sqlite3.connect(f"file:{lib / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=10) as db:
-        rows = db.execute("SELECT m.id, m.path, COUNT(s.id) FROM media m LEFT JOIN segment s ON s.media_id = m.id "
-                          "GROUP BY m.id").fetchall()
+    """path -> (media id, segment count) of what the library holds now (nothing while it is being created)."""
+    try:
+        with closing(sqlite3.connect(f"file:{lib / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=10)) as db:
+            rows = db.execute("SELECT m.id, m.path, COUNT(s.id) FROM media m LEFT JOIN segment s "
+                              "ON s.media_id = m.id GROUP BY m.id").fetchall()
+    except sqlite3.OperationalError:
+        return {}
     return {path: (mid, n) for mid, path, n in rows}
 
 
@@ -172,16 +176,89 @@ def test_a_killed_watcher_catches_up_when_started_again(watched, tmp_path):
             again.kill()
 
 
-def test_polling_watcher_indexes_a_new_file_and_skips_temporary_ones(tmp_path):
-    """In-process, with the polling observer (what runs where inotify cannot be had)."""
-    from mmsearch.indexers.watch import Watcher
+@pytest.mark.slow
+def test_sigterm_finishes_the_file_in_hand_and_exits_0(tmp_path):
+    root = tmp_path / "photos"
+    names = [f"{c}_{i}.png" for c in COLOURS for i in range(3)]
+    for i, name in enumerate(names):
+        solid(root / name, name.split("_")[0], (40 + i, 30))
+    lib = tmp_path / "lib"
+    # one file a batch, half a second each: the catch-up run is still going when the signal comes
+    proc = WatchProcess(lib, root, MMSEARCH_BATCH_SIZE="1", MMSEARCH_TEST_SLEEP_AT="apply:0.5")
+    try:
+        _until(lambda: len(_media(lib)) >= 2, 120, "the first files indexed")
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=30) == 0, proc.errors
+    finally:
+        if proc.proc.poll() is None:
+            proc.kill()
+    held = _media(lib)
+    assert 2 <= len(held) < len(names) and all(n > 0 for _, n in held.values())
+    _until(lambda: proc.lines and proc.lines[-1] == "stopped", 5, "the goodbye line")
+    with Engine(lib, create=False) as engine:
+        assert engine.check().ok  # what was committed is whole: catalog and index agree
+
+
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.mark.slow
+def test_serve_watch_answers_searches_and_indexes_new_files(tmp_path):
+    pytest.importorskip("uvicorn")
+    import httpx
 
     root = tmp_path / "photos"
     solid(root / "red.png", "red")
     lib = tmp_path / "lib"
-    reports: list[list[str]] = []
     with Engine(lib, model="toy") as engine:
-        watcher = Watcher(engine.context, [root], quiet_time=0.3, polling=True,
+        engine.index([root])
+    port = _free_port()
+    proc = WatchProcess(lib, root, command=("serve", "--watch", "--port", str(port)))
+    base = f"http://127.0.0.1:{port}"
+
+    def paths(query: str) -> list[str]:
+        try:
+            r = httpx.get(f"{base}/api/search", params={"q": query, "k": 5}, timeout=5)
+        except httpx.HTTPError:
+            return []
+        return [h["path"] for h in r.json()["hits"]] if r.status_code == 200 else []
+
+    try:
+        _until(lambda: str(root / "red.png") in paths("red"), 120, "the server answers")
+        solid(root / "new" / "blue.png", "blue")
+        _until(lambda: str(root / "new" / "blue.png") in paths("blue"), 30, "blue.png found through the server")
+        proc.proc.send_signal(signal.SIGTERM)
+        assert proc.proc.wait(timeout=30) == 0, proc.errors
+    finally:
+        if proc.proc.poll() is None:
+            proc.kill()
+
+
+def test_watcher_polls_when_the_inotify_watch_limit_is_reached(tmp_path, monkeypatch):
+    """In-process: inotify refuses (its watch limit), the watcher says so in one line and polls instead."""
+    import errno
+
+    import watchdog.observers
+
+    from mmsearch.indexers.watch import Watcher
+
+    class Exhausted(watchdog.observers.Observer):  # type: ignore[misc,valid-type]
+        def start(self):
+            raise OSError(errno.ENOSPC, "inotify watch limit reached")
+
+    monkeypatch.setattr(watchdog.observers, "Observer", Exhausted)
+    root = tmp_path / "photos"
+    solid(root / "red.png", "red")
+    lib = tmp_path / "lib"
+    reports: list[list[str]] = []
+    messages: list[str] = []
+    with Engine(lib, model="toy") as engine:
+        watcher = Watcher(engine.context, [root], quiet_time=0.3, on_message=messages.append,
                           on_report=lambda report, paths: reports.append(paths))
         stop = threading.Event()
         thread = threading.Thread(target=watcher.run, args=(stop,), daemon=True)
@@ -198,6 +275,7 @@ def test_polling_watcher_indexes_a_new_file_and_skips_temporary_ones(tmp_path):
             stop.set()
             thread.join(30)
         assert not thread.is_alive()
+    assert len(messages) == 1 and "watch limit" in messages[0] and "polling" in messages[0], messages
 
 
 def test_watcher_leaves_the_library_hidden_and_temporary_files_alone(tmp_path):
