@@ -10,7 +10,8 @@ that time, so a copy in progress is waited for. Settled paths go through the nor
   and subtitles are linked as ``index`` links them);
 - anything else (a deleted or moved-away path, a folder, a file moved in) is handled by a run over the
   nearest folder that still exists, so the run's diff sees both ends of a move (vectors kept) and drops
-  what is gone; such a run waits while a path under that folder is still being written.
+  what is gone; such a run waits while a path under that folder is still being written, and nothing in a
+  watched folder is indexed while a deletion there (perhaps the first half of a move) is not settled.
 
 Skipped as ``index`` skips them: hidden files and folders, the library's folder, ``.mmsearchignore``
 matches, kinds that are not indexed; and temporary files of copies and downloads (:data:`TEMP_SUFFIXES`).
@@ -25,6 +26,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from mmsearch.context import Context
 from mmsearch.errors import LibraryLockedError, MmsearchError
@@ -39,6 +41,9 @@ log = logging.getLogger(__name__)
 
 QUIET_TIME = 2.0  # seconds without events (and with size+mtime unchanged) before a path is indexed
 TEMP_SUFFIXES = (".part", ".partial", ".crdownload", ".download", ".tmp", ".swp", "~")  # copies in flight
+# watchdog holds a rename's first half 0.5 s to pair it with its second: a run that scans folders (moves,
+# deletions, new folders) waits this much longer than the quiet time, so both halves are in.
+MOVE_SLACK = 1.0
 POLL_INTERVAL = 1.0  # seconds between scans of the polling observer (no inotify)
 # Events that say a path's content or name changed; opened / closed-without-write are reads (ours too).
 CHANGES = frozenset({"created", "modified", "moved", "deleted", "closed", "attrib"})
@@ -57,6 +62,7 @@ class _Dirty:
     seen: float  # monotonic time of its last event (or of the last check that found it still changing)
     signature: object  # size + mtime then (a folder: of its files); None: the path does not exist
     moved_in: bool = False  # the end of a move: indexed with its old place, so the vectors are kept
+    folder: bool = False  # a folder (created or moved in): one run scans it when all of it has settled
 
 
 @dataclass
@@ -112,7 +118,7 @@ class Watcher:
         if not roots:
             raise MmsearchError("name the folders to watch")
         self.ctx = ctx
-        self.roots = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
+        self.roots = _outermost(Path(os.path.abspath(os.path.expanduser(r))) for r in roots)
         for root in self.roots:
             if not root.is_dir():
                 raise MmsearchError(f"not a folder: {root}")
@@ -125,11 +131,12 @@ class Watcher:
         self._lock = threading.Lock()
         self._wake = threading.Event()
         self._retry_at = 0.0
+        self._observer: Any = None
 
     # -- the loop -------------------------------------------------------------------------------
     def run(self, stop: threading.Event) -> None:
         """Catch up, then index settled changes until ``stop`` is set (the file in hand is finished)."""
-        observer = self._observe()
+        observer = self._observer = self._observe()
         try:
             self._index(list(self.roots), stop, list(map(str, self.roots)))
             while not stop.is_set():
@@ -145,6 +152,8 @@ class Watcher:
         """Index the paths that have settled by now, in one run; None when there was nothing to do."""
         if time.monotonic() < self._retry_at:
             return None
+        if self._observer is not None and not self._observer.event_queue.empty():
+            return None  # events not handled yet: they may belong to this batch
         batch = self._settled()
         with self._lock:
             for path, entry in batch.dropped.items():
@@ -161,16 +170,17 @@ class Watcher:
                     del self._dirty[path]
         return report
 
-    def notice(self, path: str, moved_in: bool = False) -> None:
-        """A change at ``path`` (called from the observer's thread)."""
+    def notice(self, path: str, moved_in: bool = False) -> bool:
+        """A change at ``path`` (called from the observer's thread); False when the path is not watched."""
         if not self._wanted(path):
-            return
-        entry = _Dirty(time.monotonic(), _signature(path), moved_in)
+            return False
+        entry = _Dirty(time.monotonic(), _signature(path), moved_in, os.path.isdir(path))
         with self._lock:
             old = self._dirty.get(path)
             entry.moved_in = moved_in or (old is not None and old.moved_in)
             self._dirty[path] = entry
         self._wake.set()
+        return True
 
     @property
     def dirty(self) -> list[str]:
@@ -229,14 +239,24 @@ class Watcher:
                 batch.dropped[path] = entry
             elif os.path.isfile(path) and not entry.moved_in:
                 files.setdefault(Path(path), []).append(path)
+            elif now - entry.seen < self.quiet_time + MOVE_SLACK:
+                waiting.append(path)
             else:
                 folder = self._folder_for(path, watch_root)
                 if folder is None:
                     batch.dropped[path] = entry
                 else:
                     folders.setdefault(folder, []).append(path)
-        ready = {f: ps for f, ps in folders.items() if not any(_inside(w, f) for w in waiting)}
+        # A deletion not settled yet may be the first half of a move whose second half is a new file or folder
+        # (a move into a folder just created comes as a creation, then a deletion): its watched folder waits.
+        gone = {self._root_of(w) for w in waiting if dirty[w].signature is None}
+        ready = {f: ps for f, ps in folders.items()
+                 if self._root_of(str(f)) not in gone and not any(_inside(w, f) for w in waiting)}
+        # A file in a new folder that is not ready yet is left to that folder's run (it may be the end of a move).
+        pending_folders = [Path(p) for p, e in dirty.items() if e.folder and Path(p) not in ready]
         for f, ps in files.items():
+            if self._root_of(str(f)) in gone or any(_inside(str(f), d) for d in pending_folders):
+                continue
             if not any(_inside(str(f), folder) for folder in ready):
                 batch.roots += [f, *self._companions(str(f))]
             batch.done.update((p, settled[p]) for p in ps)
@@ -347,8 +367,9 @@ class _Handler:
             return
         src = os.fsdecode(event.src_path)
         if event.event_type == "moved":
-            self.watcher.notice(src)
-            self.watcher.notice(os.fsdecode(event.dest_path), moved_in=True)
+            # From a temporary name (a finished download) or from outside: a new file, not the end of a move.
+            moved = self.watcher.notice(src)
+            self.watcher.notice(os.fsdecode(event.dest_path), moved_in=moved)
         else:
             self.watcher.notice(src)
 

@@ -138,6 +138,10 @@ def test_a_dropped_file_is_searchable_soon_after_its_last_write(watched):
         assert engine.search("blue", k=1)[0].path == str(target)
         assert engine.errors() == []
 
+    (root / "drop" / "done.png.crdownload").write_bytes(_png("yellow"))  # a download that finishes:
+    (root / "drop" / "done.png.crdownload").rename(root / "drop" / "done.png")  # renamed to its real name
+    _until(lambda: str(root / "drop" / "done.png") in _media(lib), 30, "the finished download indexed")
+
     red_id = _media(lib)[str(root / "red.png")][0]
     (root / "sub").mkdir()
     shutil.move(root / "red.png", root / "sub" / "moved_red.png")
@@ -145,8 +149,8 @@ def test_a_dropped_file_is_searchable_soon_after_its_last_write(watched):
     _until(lambda: str(root / "sub" / "moved_red.png") in _media(lib) and str(root / "green.png") not in _media(lib),
            30, "move and delete seen")
     held = _media(lib)
-    assert held[str(root / "sub" / "moved_red.png")][0] == red_id  # moved: same row, vectors kept
-    assert set(held) == {str(target), str(root / "sub" / "moved_red.png")}
+    assert held[str(root / "sub" / "moved_red.png")][0] == red_id, proc.lines + proc.errors  # moved: vectors kept
+    assert set(held) == {str(target), str(root / "drop" / "done.png"), str(root / "sub" / "moved_red.png")}
     assert proc.stop() == 0
     assert proc.lines[-1] == "stopped"
 
