@@ -202,6 +202,26 @@ def search(
 
     hits = _run(action, options.library, options.model)
     _print_hits(hits, options.as_json)
+    _play(hits, options)
+
+
+def _play(hits: list, options: QueryOptions) -> None:
+    """``--export`` and ``--open`` of a query; no player found: one line, exit 1."""
+    from mmsearch import playback
+
+    said = err if options.as_json else out
+    try:
+        if options.export is not None:
+            said.print(f"wrote {len(hits)} hits to {playback.export(hits, *options.export)}", highlight=False)
+        if options.open_n is not None:
+            if options.open_n > len(hits):
+                raise MmsearchError(f"--open {options.open_n}: there are {len(hits)} hits")
+            said.print("playing: " + " ".join(playback.open_hit(hits[options.open_n - 1])), highlight=False,
+                       markup=False)
+    except playback.NoPlayerError as exc:
+        _fail(exc, code=1)
+    except MmsearchError as exc:
+        _fail(exc)
 
 
 def _write_thumbs(engine, hits: list, folder: Path) -> None:
@@ -239,6 +259,7 @@ def similar(
         _fail(MmsearchError(f"no such file: {file}"))
     hits = _run(lambda e: e.similar(file, **options.query_args()), options.library, options.model)
     _print_hits(hits, options.as_json)
+    _play(hits, options)
 
 
 @app.command()
@@ -387,4 +408,4 @@ def demo(
 
 # Commands that live in their own modules register themselves on `app` when imported.
 # (one import line per module, added below this comment)
-from . import check_cmd, eval_cmd, serve_cmd  # noqa: E402,F401
+from . import check_cmd, eval_cmd, serve_cmd, watch_cmd  # noqa: E402,F401

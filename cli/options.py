@@ -36,6 +36,10 @@ BeforeOpt = Annotated[str | None, typer.Option(
 CameraOpt = Annotated[str | None, typer.Option("--camera", help="Only media whose camera make/model contains this.")]
 NearOpt = Annotated[str | None, typer.Option(
     "--near", help="Only media taken within KM km (default 1) of LAT,LON[,KM] (decimal degrees).")]
+OpenOpt = Annotated[int | None, typer.Option(
+    "--open", min=1, help="Play hit N (1 = best) in mpv, vlc or the desktop's player, from its start.")]
+ExportOpt = Annotated[tuple[str, Path] | None, typer.Option(
+    "--export", help="Write the hits as a playlist with their times: --export m3u FILE or --export edl FILE.")]
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class QueryOptions:
     before: BeforeOpt = None
     camera: CameraOpt = None
     near: NearOpt = None
+    open_n: OpenOpt = None
+    export: ExportOpt = None
 
     def query_args(self) -> dict[str, Any]:
         """The keywords of ``Engine.search``/``similar`` these options stand for."""

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import logging
 import re
+import threading
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,7 @@ import typer
 from mmsearch.errors import MmsearchError
 
 from .app import LibraryOpt, ModelOpt, _engine, _fail, app, out
+from .watch_cmd import start_thread, stop_on_signals
 
 
 class _RedactToken(logging.Filter):
@@ -48,6 +50,9 @@ def serve(
         typer.Option("--token", envvar="MMSEARCH_TOKEN", show_envvar=False,
                      help="Access token every request must carry [env: MMSEARCH_TOKEN, which keeps it out of `ps`]."),
     ] = None,
+    watch: Annotated[bool, typer.Option(
+        "--watch", help="Also keep the library current with its folders (as `mmsearch watch` does).")] = False,
+    quiet_time: Annotated[float, typer.Option("--quiet-time", min=0.05, help="With --watch: see `watch`.")] = 2.0,
 ) -> None:
     """Search in a web page: serve the library's page and JSON API (schema at /api/openapi.json)."""
     try:
@@ -69,6 +74,16 @@ def serve(
             engine.search("warm up", k=1)  # loads the models now: a missing model fails here, not per query
             web_app = create_app(engine.context, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host))
             out.print(f"serving {engine.library.root} on {_url(host, port, token)}", highlight=False, soft_wrap=True)
-            _run_server(web_app, host, port)
+            stop = threading.Event()
+            watcher = None
+            if watch:
+                stop_on_signals(stop)
+                watcher = start_thread(engine, stop, quiet_time)
+            try:
+                _run_server(web_app, host, port)
+            finally:
+                stop.set()  # the watcher finishes the file in hand before the library closes
+                if watcher is not None:
+                    watcher.join()
     except MmsearchError as exc:
         _fail(exc)

@@ -81,7 +81,7 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None,
         _link_captions(ctx, plan.entries, roots)
         library.save(force=True)
         tally.report.jobs = catalog.job_counts()
-        _check_anything_ran(models, tally, strict)
+        _check_anything_ran(models, tally, strict, had_work=bool(plan.work))
     finally:
         if progress:
             progress.stop()
@@ -114,15 +114,17 @@ def _backfill(catalog: Catalog, models: RunModels, writer: Writer, pending: dict
         writer.backfill(media, doable)
 
 
-def _check_anything_ran(models: RunModels, tally: Tally, strict: bool) -> None:
-    """Exit non-zero when work is pending and no model at all could run, or with ``strict``."""
+def _check_anything_ran(models: RunModels, tally: Tally, strict: bool, had_work: bool) -> None:
+    """Exit non-zero when this run had files to index, work is pending and no model at all could run; or,
+    with ``strict``, whenever work is pending. A run with nothing new (an up-to-date library, only
+    deletions: what a watched folder does all day) is not an error for want of a model."""
     pending = {name for name, states in tally.report.jobs.items() if states.get(JobState.PENDING)}
     if not pending:
         return
     if strict:
         raise MmsearchError(f"work is pending for {', '.join(sorted(pending))} (--strict): "
                             + "; ".join(tally.report.warnings))
-    if not any(_could_run(models, name) for name in tally.report.jobs):
+    if had_work and not any(_could_run(models, name) for name in tally.report.jobs):
         raise MmsearchError("no embedding model could run: " + "; ".join(tally.report.warnings))
 
 

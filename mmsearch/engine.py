@@ -13,6 +13,7 @@ never the Engine.
 from __future__ import annotations
 
 import dataclasses
+import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -118,6 +119,17 @@ class Engine:
         from .indexers import run_index  # ingestion pipelines live in mmsearch.indexers
 
         return run_index(self.context, [Path(p) for p in paths], progress=progress, strict=strict)
+
+    def watch(self, paths: Iterable[str | Path] = (), *, stop: threading.Event, quiet_time: float | None = None,
+              on_report: Any = None, on_message: Any = None, polling: bool = False) -> None:
+        """Keep the library current with the folders ``paths`` (none: the library's own folders) until ``stop``
+        is set: a catch-up index run, then each file once it stopped changing for ``quiet_time`` seconds
+        (default 2). See :mod:`mmsearch.indexers.watch`."""
+        from .indexers.watch import QUIET_TIME, Watcher, watched_folders
+
+        folders = watched_folders(self.context, list(paths))
+        Watcher(self.context, folders, quiet_time=QUIET_TIME if quiet_time is None else quiet_time,
+                on_report=on_report, on_message=on_message, polling=polling).run(stop)
 
     def remove(self, paths: Iterable[str | Path]) -> int:
         """Forget files (or everything under folders) without touching them on disk."""

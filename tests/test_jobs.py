@@ -91,3 +91,21 @@ def test_sound_backfill_keeps_the_speech_and_adds_the_windows(tmp_path, tiny_cla
         kinds = {s.kind for s in e.catalog.segments_of_media(e.catalog.media_by_path(str(root / "meeting.wav")).id)}
         assert kinds == {"speech", "audio"}
         assert e.check().ok
+
+
+def test_a_run_with_nothing_new_is_not_an_error_for_want_of_a_model(tmp_path):
+    """With work left pending (OCR off) and nothing new to index, a repeat run or a deletion-only run
+    exits 0: no model was needed (the watcher runs such batches all day)."""
+    root = tmp_path / "pics"
+    solid(root / "red.png", "red")
+    solid(root / "blue.png", "blue")
+    env = dict(os.environ, MMSEARCH_AUDIO_MODEL="off", MMSEARCH_SPEECH_MODEL="off", MMSEARCH_OCR_MODEL="off")
+    cli = [sys.executable, "-m", "mmsearch.cli", "index", str(root), "--library", str(tmp_path / "lib"),
+           "--model", "toy"]
+    first = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
+    assert first.returncode == 0, first.stderr
+    again = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
+    assert again.returncode == 0 and "unchanged 2" in again.stdout, again.stderr
+    (root / "blue.png").unlink()
+    removed = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
+    assert removed.returncode == 0 and "removed 1" in removed.stdout, removed.stderr

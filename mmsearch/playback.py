@@ -1,0 +1,144 @@
+"""Open the moment: play a hit in the system's player at its start, or write hits as a playlist.
+
+Players are tried in :data:`PLAYERS` order (the first one on ``PATH`` is used); those that take a start time
+get it. A hit on a caption or subtitle plays the media it describes (a subtitle cue's time is the video's).
+Whole-file hits (images, texts) carry no times, in the player's arguments or in an exported playlist.
+
+Playlists (:data:`EXPORTERS`):
+
+- ``m3u``: extended M3U; each hit an ``#EXTINF:SECONDS,TITLE`` line, VLC's ``#EXTVLCOPT:start-time=`` and
+  ``stop-time=`` options for timed hits, then the file's absolute path.
+- ``edl``: mpv's EDL (``mpv EDL v0``, then one ``path,start,length`` segment a line; see mpv's
+  DOCS/edl-mpv.rst); a path holding a character the format reserves is written ``%BYTES%path``.
+"""
+from __future__ import annotations
+
+import os
+import shlex
+import shutil
+import subprocess
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from .errors import MmsearchError
+from .hits import Hit
+
+__all__ = ["EXPORTERS", "PLAYERS", "NoPlayerError", "Player", "export", "open_hit", "play_command", "to_edl",
+           "to_m3u"]
+
+
+class NoPlayerError(MmsearchError):
+    """No media player of :data:`PLAYERS` is installed."""
+
+
+@dataclass(frozen=True)
+class Player:
+    """A player program and how it is told where to start (``None``: it cannot be)."""
+
+    program: str
+    start_option: str | None = None  # formatted with ``seconds``
+
+    def argv(self, executable: str, path: str, start: float | None) -> list[str]:
+        if self.start_option is None or not start:
+            return [executable, path]
+        return [executable, self.start_option.format(seconds=_seconds(start)), path]
+
+
+PLAYERS: tuple[Player, ...] = (
+    Player("mpv", "--start={seconds}"),
+    Player("vlc", "--start-time={seconds}"),
+    Player("xdg-open"),  # the desktop's default application: no start time
+    Player("open"),  # macOS
+)
+
+
+def target(hit: Hit) -> str:
+    """The file a hit plays: the media a caption or subtitle describes, else the hit's own file."""
+    return hit.linked or hit.path
+
+
+def play_command(hit: Hit, players: Sequence[Player] = PLAYERS) -> list[str]:
+    """The command that plays ``hit`` from its start with the first installed player. Raises NoPlayerError."""
+    for player in players:
+        executable = shutil.which(player.program)
+        if executable is not None:
+            return player.argv(executable, target(hit), hit.start)
+    names = ", ".join(p.program for p in players)
+    raise NoPlayerError(f"no media player found to open {target(hit)}: install one of {names}")
+
+
+def open_hit(hit: Hit, players: Sequence[Player] = PLAYERS) -> list[str]:
+    """Start the player on ``hit``, detached (it outlives this process); returns the command it ran."""
+    argv = play_command(hit, players)
+    try:
+        subprocess.Popen(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                         start_new_session=True, close_fds=True)
+    except OSError as exc:
+        raise NoPlayerError(f"cannot start {shlex.join(argv)}: {exc.strerror or exc}") from None
+    return argv
+
+
+def to_m3u(hits: Sequence[Hit]) -> str:
+    """Hits as an extended M3U playlist (see module docstring)."""
+    lines = ["#EXTM3U"]
+    for rank, hit in enumerate(hits, 1):
+        length = round(hit.end - hit.start) if hit.start is not None and hit.end is not None else -1
+        lines.append(f"#EXTINF:{length},{_title(rank, hit)}")
+        if hit.start is not None:
+            lines.append(f"#EXTVLCOPT:start-time={_seconds(hit.start)}")
+            if hit.end is not None:
+                lines.append(f"#EXTVLCOPT:stop-time={_seconds(hit.end)}")
+        lines.append(os.path.abspath(target(hit)))
+    return "\n".join(lines) + "\n"
+
+
+def to_edl(hits: Sequence[Hit]) -> str:
+    """Hits as an mpv EDL: one segment per hit, ``path,start,length`` (whole files: the path alone)."""
+    lines = ["mpv EDL v0"]
+    for hit in hits:
+        path = _edl_value(os.path.abspath(target(hit)))
+        if hit.start is None:
+            lines.append(path)
+        elif hit.end is None:
+            lines.append(f"{path},{_seconds(hit.start)}")
+        else:
+            lines.append(f"{path},{_seconds(hit.start)},{_seconds(max(0.0, hit.end - hit.start))}")
+    return "\n".join(lines) + "\n"
+
+
+EXPORTERS: dict[str, Callable[[Sequence[Hit]], str]] = {"m3u": to_m3u, "edl": to_edl}
+
+
+def export(hits: Sequence[Hit], fmt: str, path: str | Path) -> Path:
+    """Write ``hits`` as a playlist in format ``fmt`` (a key of :data:`EXPORTERS`) to ``path``."""
+    writer = EXPORTERS.get(fmt.lower())
+    if writer is None:
+        raise MmsearchError(f"unknown playlist format {fmt!r}: use one of {', '.join(EXPORTERS)}")
+    out = Path(path).expanduser()
+    try:
+        out.write_text(writer(hits), encoding="utf-8", newline="\n")
+    except OSError as exc:
+        raise MmsearchError(f"cannot write {out}: {exc.strerror or exc}") from None
+    return out
+
+
+def _seconds(value: float) -> str:
+    """Seconds as a short decimal (millisecond precision): 12.5, 3, 0.042."""
+    text = f"{value:.3f}".rstrip("0").rstrip(".")
+    return text if text not in ("", "-0") else "0"
+
+
+def _title(rank: int, hit: Hit) -> str:
+    name = os.path.basename(target(hit))
+    words = " ".join((hit.text or "").split())[:80]
+    return f"{rank}. {name}" + (f" - {words}" if words else "")
+
+
+EDL_RESERVED = frozenset(",;\n=%")  # separators, and what would make a value read as a named parameter
+
+
+def _edl_value(value: str) -> str:
+    if not EDL_RESERVED.intersection(value):
+        return value
+    return f"%{len(value.encode('utf-8'))}%{value}"
