@@ -47,7 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_col
 from . import _faults as faults
 from . import fulltext
 from .errors import LibraryError
-from .fulltext import phonetic_text
+from .fulltext import FtsHit, phonetic_text
 from .kinds import WORK_BY_KIND, Job, JobState, MediaKind
 from .media.metadata import FACT_COLUMNS, TimeSource
 from .when_where import WhenWhere
@@ -644,13 +644,19 @@ class Catalog:
     # -- full text ------------------------------------------------------------------------------
     def fulltext(self, query: str, limit: int = 200) -> list[tuple[int, float]]:
         """Segments whose words (text, phonetic keys, file name) match any word of ``query``:
-        ``(segment id, score)`` best first (bm25 on SQLite, ts_rank_cd on PostgreSQL)."""
+        ``(segment id, score)`` best first (bm25 on SQLite, ts_rank_cd on PostgreSQL; the two-step query
+        of :func:`mmsearch.fulltext.plan`)."""
+        return [(h.segment_id, h.score) for h in self.fulltext_hits(query, limit)[0]]
+
+    def fulltext_hits(self, query: str, limit: int = 200) -> tuple[list[FtsHit], dict[str, int]]:
+        """:meth:`fulltext` with each segment's stored phonetic keys, and the document frequencies of the
+        query's words and keys (counted up to ``fulltext.COMMON``)."""
         terms = fulltext.query_terms(query)
         if not terms:
-            return []
-        keys = list(dict.fromkeys(fulltext.phonetic_keys(query)))[: fulltext.MAX_TERMS]
+            return [], {}
         with self.sql.connect() as conn:
-            return fulltext.backend(conn).search(conn, terms, keys, limit)
+            df = fulltext.FREQUENCIES.of(conn, terms, fulltext.query_keys(query))
+            return fulltext.backend(conn).search(conn, fulltext.plan(query, df), limit), df
 
     # -- segments -----------------------------------------------------------------------------
     def segments(self, ids: Sequence[int], where: WhenWhere | None = None) -> dict[int, SegmentRow]:

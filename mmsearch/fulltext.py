@@ -5,9 +5,17 @@ passage), the phonetic keys of that text (:mod:`mmsearch.phonetic`, so a mishear
 and the words of its file's name. The file name goes on the segments with text, or — for a file without
 text (an image, a video, a sound) — on its first segment, so a name matches once per file.
 
-Backends by dialect (:data:`BACKENDS`), same contract: ``search`` takes the query's words and phonetic
-keys (any of them may match; a key only in the phonetic column) and returns ``(segment id, score)`` best
-first, ``score > 0`` higher-is-better.
+Backends by dialect (:data:`BACKENDS`), same contract: ``search`` takes a :class:`FtsQuery` and returns
+:class:`FtsHit` (segment id, ``score > 0`` higher-is-better, the stored phonetic column) best first.
+
+A query is asked in two steps (:func:`plan`), so that a library of 100k passages costs what the specific
+words cost, not what "the" costs: first, ranked (bm25 / ts_rank_cd), the query's *specific* tokens — its
+words and phonetic keys (of words, adjacent pairs and triples) found in fewer than ``COMMON`` segments;
+then, only when that found fewer than ``limit`` segments, the other segments holding any query word or key,
+in index order (no ranking: :mod:`mmsearch.ranking` orders them), each scored below every ranked hit. A
+small library hands every matching segment on; a large one the best matches of its specific words first.
+A token's document frequency is counted up to ``COMMON`` (a bounded scan, :class:`Frequencies`) and
+remembered ``DF_TTL`` seconds per database; the word match weighs query words by it (:func:`specificity`).
 
 - SQLite: an FTS5 table (``unicode61`` tokenizer, diacritics folded), rowid = segment id, ranked by
   ``bm25()`` with column weights text 1.0, phonetic 0.5, name 0.8.
@@ -18,8 +26,10 @@ Rows are written and deleted by the catalog in the same transactions as their se
 """
 from __future__ import annotations
 
+import math
 import os
 import re
+import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -32,6 +42,27 @@ from .phonetic import phonetic_keys as _phonetic_keys
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32  # words of one query used for matching
+
+
+COMMON = 500  # segments: a token in this many or more picks no candidates by itself (counted up to here)
+DF_TTL = 300.0  # seconds a counted document frequency is reused
+
+
+@dataclass(frozen=True)
+class FtsQuery:
+    """What the backends ask: the specific ``words``/``keys`` ranked first, then ``broad`` ones (any match)."""
+
+    words: tuple[str, ...]  # specific words (in fewer than COMMON segments)
+    keys: tuple[str, ...]  # specific phonetic keys
+    broad_words: tuple[str, ...]  # every query word
+    broad_keys: tuple[str, ...]  # every phonetic key of the query
+
+
+@dataclass(frozen=True)
+class FtsHit:
+    segment_id: int
+    score: float
+    phonetic: str  # the stored phonetic column: the passage's keys, space-separated
 
 
 @dataclass(frozen=True)
@@ -53,6 +84,55 @@ def phonetic_keys(text: str) -> list[str]:
     return [k.lower() for k in _phonetic_keys(text or "")]
 
 
+def query_keys(query: str) -> list[str]:
+    """The distinct phonetic keys of a query, in order, at most :data:`MAX_TERMS`."""
+    return list(dict.fromkeys(phonetic_keys(query)))[:MAX_TERMS]
+
+
+def plan(query: str, df: dict[str, int]) -> FtsQuery:
+    """The two-step full-text query of ``query`` given its tokens' document frequencies (module docstring)."""
+    terms, keys = query_terms(query), query_keys(query)
+    return FtsQuery(tuple(t for t in terms if df.get(t, 0) < COMMON), tuple(k for k in keys if df.get(k, 0) < COMMON),
+                    tuple(terms), tuple(keys))
+
+
+def specificity(df: int) -> float:
+    """The weight of a query word found in ``df`` segments: ``log(1 + COMMON / df)`` (an IDF that needs no
+    library size: a word in 1 segment weighs 6.2, one in ``COMMON`` or more 0.69)."""
+    return math.log1p(COMMON / max(1, min(df, COMMON)))
+
+
+class Frequencies:
+    """Document frequencies of tokens (``word`` any column, ``key`` the phonetic column), counted up to
+    ``COMMON`` by the backend and remembered ``DF_TTL`` seconds per database URL."""
+
+    def __init__(self) -> None:
+        self._seen: dict[tuple[str, str], tuple[int, float]] = {}
+
+    def of(self, conn: Connection, words: Sequence[str], keys: Sequence[str]) -> dict[str, int]:
+        now = time.monotonic()
+        url = str(conn.engine.url)
+        out: dict[str, int] = {}
+        missing: list[tuple[str, bool]] = []
+        for token, is_key in [(w, False) for w in words] + [(k, True) for k in keys]:
+            cached = self._seen.get((url, ("k:" if is_key else "w:") + token))
+            if cached is not None and now - cached[1] < DF_TTL:
+                out[token] = max(out.get(token, 0), cached[0])
+            else:
+                missing.append((token, is_key))
+        if missing:
+            counted = backend(conn).frequencies(conn, missing, COMMON)
+            if len(self._seen) > 100_000:
+                self._seen.clear()
+            for (token, is_key), n in zip(missing, counted):
+                self._seen[(url, ("k:" if is_key else "w:") + token)] = (n, now)
+                out[token] = max(out.get(token, 0), n)
+        return out
+
+
+FREQUENCIES = Frequencies()
+
+
 def phonetic_text(text: str) -> str:
     """The phonetic column of a text: its keys, space-separated."""
     return " ".join(phonetic_keys(text))
@@ -68,8 +148,8 @@ class Backend(Protocol):
     def create(self, conn: Connection) -> None: ...
     def insert(self, conn: Connection, rows: Sequence[FtsRow]) -> None: ...
     def delete(self, conn: Connection, segment_ids: Sequence[int]) -> None: ...
-    def search(self, conn: Connection, terms: Sequence[str], keys: Sequence[str],
-               limit: int) -> list[tuple[int, float]]: ...
+    def search(self, conn: Connection, query: FtsQuery, limit: int) -> list[FtsHit]: ...
+    def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]: ...
 
 
 class Fts5:
@@ -93,18 +173,34 @@ class Fts5:
         for chunk in _chunks([int(i) for i in segment_ids], 900):
             conn.execute(statement, {"ids": chunk})
 
-    def search(self, conn: Connection, terms: Sequence[str], keys: Sequence[str],
-               limit: int) -> list[tuple[int, float]]:
-        if not terms:
-            return []
-        quoted = ['"' + t.replace('"', '""') + '"' for t in terms]
-        match = " OR ".join(quoted + ['phonetic : "' + k.replace('"', '""') + '"' for k in keys])
-        rows = conn.execute(
-            sql("SELECT rowid, bm25(segment_fts, 1.0, 0.5, 0.8) AS r FROM segment_fts WHERE segment_fts MATCH :m "
-                "ORDER BY r LIMIT :k"),
-            {"m": match, "k": int(limit)},
-        )
-        return [(int(i), -float(r)) for i, r in rows]
+    def search(self, conn: Connection, query: FtsQuery, limit: int) -> list[FtsHit]:
+        hits: list[FtsHit] = []
+        if query.words or query.keys:
+            match = _fts5_any(query.words, query.keys)
+            rows = conn.execute(
+                sql("SELECT rowid, bm25(segment_fts, 1.0, 0.5, 0.8) AS r, phonetic FROM segment_fts "
+                    "WHERE segment_fts MATCH :m ORDER BY r LIMIT :k"),
+                {"m": match, "k": int(limit)},
+            )
+            hits = [FtsHit(int(i), -float(r), p or "") for i, r, p in rows]
+        if len(hits) < limit and query.broad_words:
+            rows = conn.execute(sql("SELECT rowid, phonetic FROM segment_fts WHERE segment_fts MATCH :m LIMIT :k"),
+                                {"m": _fts5_any(query.broad_words, query.broad_keys), "k": int(limit) + len(hits)})
+            hits = _fill(hits, ((int(i), p or "") for i, p in rows), limit)
+        return hits
+
+    def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
+        """Segments holding each token (a key: in the phonetic column), counted up to ``cap``: one statement."""
+        parts: list[str] = []
+        params: dict[str, int | str] = {"cap": int(cap)}
+        for n, (token, is_key) in enumerate(tokens):
+            params[f"m{n}"] = ("phonetic : " if is_key else "") + _fts5_quote(token)
+            parts.append(f"SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE segment_fts "
+                         f"MATCH :m{n} LIMIT :cap)) AS c")
+        counts: dict[int, int] = {}
+        if parts:
+            counts = {int(i): int(c) for i, c in conn.execute(sql(" UNION ALL ".join(parts)), params)}
+        return [int(counts.get(n, 0)) for n in range(len(tokens))]
 
 
 class PgTsvector:
@@ -130,21 +226,68 @@ class PgTsvector:
         for chunk in _chunks(list(segment_ids), 900):
             conn.execute(sql("DELETE FROM segment_fts WHERE segment_id = ANY(:ids)"), {"ids": [int(i) for i in chunk]})
 
-    def search(self, conn: Connection, terms: Sequence[str], keys: Sequence[str],
-               limit: int) -> list[tuple[int, float]]:
-        if not terms:
-            return []
-        lexemes = [_pg_lexeme(t) for t in terms] + [_pg_lexeme(k) + ":B" for k in keys]  # B: the phonetic weight
-        rows = conn.execute(
-            sql("SELECT segment_id, ts_rank_cd(doc, q) AS r FROM segment_fts, to_tsquery('simple', :q) q "
-                "WHERE doc @@ q ORDER BY r DESC, segment_id LIMIT :k"),
-            {"q": " | ".join(lexemes), "k": int(limit)},
-        )
-        return [(int(i), float(r)) for i, r in rows]
+    def search(self, conn: Connection, query: FtsQuery, limit: int) -> list[FtsHit]:
+        hits: list[FtsHit] = []
+        keys = "array_to_string(tsvector_to_array(ts_filter(doc, '{b}')), ' ')"  # the B (phonetic) lexemes
+        if query.words or query.keys:
+            rows = conn.execute(
+                sql(f"SELECT segment_id, ts_rank_cd(doc, q) AS r, {keys} FROM segment_fts, "
+                    "to_tsquery('simple', :q) q WHERE doc @@ q ORDER BY r DESC, segment_id LIMIT :k"),
+                {"q": _pg_any(query.words, query.keys), "k": int(limit)},
+            )
+            hits = [FtsHit(int(i), float(r), p or "") for i, r, p in rows if r > 0]
+        if len(hits) < limit and query.broad_words:
+            rows = conn.execute(
+                sql(f"SELECT segment_id, {keys} FROM segment_fts WHERE doc @@ to_tsquery('simple', :q) LIMIT :k"),
+                {"q": _pg_any(query.broad_words, query.broad_keys), "k": int(limit) + len(hits)},
+            )
+            hits = _fill(hits, ((int(i), p or "") for i, p in rows), limit)
+        return hits
+
+    def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
+        """Segments holding each token (a key: with weight B), counted up to ``cap``: one statement."""
+        parts: list[str] = []
+        params: dict[str, int | str] = {"cap": int(cap)}
+        for n, (token, is_key) in enumerate(tokens):
+            params[f"q{n}"] = _pg_lexeme(token) + (":B" if is_key else "")
+            parts.append(f"SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE doc @@ "
+                         f"to_tsquery('simple', :q{n}) LIMIT :cap) s) AS c")
+        counts: dict[int, int] = {}
+        if parts:
+            counts = {int(i): int(c) for i, c in conn.execute(sql(" UNION ALL ".join(parts)), params)}
+        return [int(counts.get(n, 0)) for n in range(len(tokens))]
+
+
+def _fts5_quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _fts5_any(words: Sequence[str], keys: Sequence[str]) -> str:
+    """An FTS5 MATCH of any word (any column) or any key (phonetic column)."""
+    return " OR ".join([_fts5_quote(w) for w in words] + ["phonetic : " + _fts5_quote(k) for k in keys])
 
 
 def _pg_lexeme(term: str) -> str:
     return "'" + term.replace("'", "''").replace("\\", "") + "'"
+
+
+def _pg_any(words: Sequence[str], keys: Sequence[str]) -> str:
+    """A tsquery of any word or any key (weight B: the phonetic column)."""
+    return " | ".join([_pg_lexeme(w) for w in words] + [_pg_lexeme(k) + ":B" for k in keys])
+
+
+def _fill(hits: list[FtsHit], more: Iterable[tuple[int, str]], limit: int) -> list[FtsHit]:
+    """``hits`` topped up to ``limit`` with unranked segments (not already there), scored below every hit."""
+    seen = {h.segment_id for h in hits}
+    floor = min((h.score for h in hits), default=1.0) / 2
+    out = list(hits)
+    for seg_id, phonetic in more:
+        if len(out) >= limit:
+            break
+        if seg_id not in seen:
+            seen.add(seg_id)
+            out.append(FtsHit(seg_id, floor, phonetic))
+    return out
 
 
 BACKENDS: dict[str, Backend] = {"sqlite": Fts5(), "postgresql": PgTsvector()}

@@ -150,6 +150,12 @@ def levenshtein(a: str, b: str) -> int:
     return prev[-1]
 
 
+@lru_cache(maxsize=65536)
+def key_match(a: str, b: str) -> float:
+    """``1 - levenshtein(a, b) / max(len(a), len(b))`` of two keys (remembered: keys repeat across passages)."""
+    return 1.0 - levenshtein(a, b) / max(len(a), len(b), 1)
+
+
 def key_similarity(query: str, text: str) -> float:
     """Best 1 - normalised edit distance between the query's concatenated keys and a run of the text's keys."""
     q_keys, t_keys = _primary_keys(query), _primary_keys(text)
@@ -188,6 +194,6 @@ def phonetic_score(query: str, text: str) -> float:
 
 
 __all__ = [
-    "char_ngrams", "key_similarity", "ngram_containment", "number_words", "phonetic_keys", "phonetic_score",
-    "word_keys", "words",
+    "char_ngrams", "key_match", "key_similarity", "ngram_containment", "number_words", "phonetic_keys",
+    "phonetic_score", "word_keys", "words",
 ]  # fmt: skip

@@ -11,9 +11,15 @@ one model's cosines with texts and with images live on different scales, and one
 would let one modality bury the other.
 
 Words count too (:func:`fuse`): a segment whose text or file name holds the query's words (the
-full-text index; phonetic keys for misheard words) gains ``LEXICAL_Z x coverage`` on the same
-calibrated scale — a segment with every query word scores as if it stood ``LEXICAL_Z`` (3) standard
-deviations higher. Its own semantic score is kept, so words and meaning add up. Every hit lists the
+full-text index; phonetic keys for misheard words) gains ``LEXICAL_Z x strength`` on the same
+calibrated scale (:class:`WordMatch`): *coverage* is the share of the query's words the segment holds —
+as spelled (1 each), by a shared phonetic key (``PHONETIC_SHARE``), or, on a short passage (at most
+``SHORT_PASSAGE`` words, where a chance near-sound is rare), by a near sound (``PHONETIC_SHARE x`` the key
+similarity, at least ``NEAR_SOUND``); *precision* is the share of the passage's words the query explains,
+and ``strength = coverage x (1 - BREVITY x (1 - precision))``, so of two passages that hold the query the one
+that holds little else (a short transcript of just those words) ranks first. A segment that is exactly the
+query stands ``LEXICAL_Z`` standard deviations higher. Its own semantic score is kept, so words and meaning
+add up. Every hit lists the
 ``signals`` that found it: the spaces, ``fulltext``, ``phonetic``, and ``ocr`` when text read in the
 picture matched (the hit then names that segment in ``extra["ocr_segment"]`` and shows its text).
 
@@ -35,6 +41,7 @@ import numpy as np
 from .catalog import SegmentRow
 from .hits import Hit
 from .kinds import MediaKind, SegmentKind
+from .phonetic import key_match
 from .when_where import WhenWhere, hit_facts
 
 MIN_STD = 0.02  # a background this flat says nothing: do not blow tiny differences up
@@ -66,6 +73,11 @@ LEXICAL_Z = 3.0  # what a segment holding every query word adds, in background s
 # speech the phonetic match alone ranked the right clip first more often than MiniLM did (0.88 vs 0.76,
 # bench_speech.py): a misheard word's sound is better evidence than the meaning of the wrong words.
 PHONETIC_SHARE = 0.8
+SHORT_PASSAGE = 8  # words: up to this length a near sound counts (a long passage holds some near sound by chance)
+NEAR_SOUND = 0.5  # least similarity (1 - edit distance / length) of a word's key to a passage key that counts
+MIN_NEAR_KEY = 2  # letters: a one-letter key is a near sound of almost anything
+LONG_KEY = 3  # letters: a key this long shared with a long passage counts there too ("AN" is in most by chance)
+BREVITY = 0.1  # a tie-breaker: how much the passage words the query does not explain take off its word evidence
 FULLTEXT, PHONETIC = "fulltext", "phonetic"
 OCR = "ocr"  # the signal of a match on text read in a picture
 
@@ -84,28 +96,61 @@ class Candidate:
 
 @dataclass(frozen=True)
 class WordMatch:
-    """How much of a query a segment's words hold: exact words, and words matched by sound only."""
+    """How much of a query a segment's words hold (exact words, words matched by sound only), and how much
+    of the segment the query explains."""
 
     exact: float  # fraction of query words found as words
-    phonetic: float = 0.0  # fraction found only by their phonetic key
+    phonetic: float = 0.0  # fraction found only by their sound (a near sound counts its similarity)
+    precision: float = 1.0  # fraction of the passage's words that the matched query words account for
 
     @property
     def coverage(self) -> float:
         return min(1.0, self.exact + PHONETIC_SHARE * self.phonetic)
 
+    @property
+    def strength(self) -> float:
+        """The word evidence :func:`fuse` adds (times ``LEXICAL_Z``): coverage, less for an unexplained rest."""
+        return self.coverage * (1.0 - BREVITY * (1.0 - self.precision))
+
     def signals(self) -> frozenset[str]:
         return frozenset(([FULLTEXT] if self.exact else []) + ([PHONETIC] if self.phonetic else []))
 
 
-def word_match(terms: Sequence[str], words: Collection[str], term_keys: Sequence[Collection[str]] = (),
-               keys: Collection[str] = ()) -> WordMatch:
-    """Coverage of query ``terms`` by a segment's ``words``; a term missing as a word but sharing a phonetic
-    key (``term_keys[i]`` against the segment's ``keys``) counts as a phonetic match."""
+def word_match(terms: Sequence[str], words: Collection[str], term_keys: Sequence[Sequence[str]] = (),
+               keys: Collection[str] = (), length: int = 0, weights: Sequence[float] = ()) -> WordMatch:
+    """How query ``terms`` match a passage of ``length`` words (0: unknown) with the word set ``words`` and the
+    phonetic keys ``keys`` (``term_keys[i]``: term i's keys, primary first; rule in the module docstring).
+    ``weights[i]`` (default 1 each) is term i's share of the query: how specific the word is."""
     if not terms:
         return WordMatch(0.0)
+    w = list(weights) if len(weights) == len(terms) else [1.0] * len(terms)
+    total = sum(w) or 1.0
+    key_set = set(keys)
+    short = 0 < length <= SHORT_PASSAGE
     exact = [t in words for t in terms]
-    sound = [not e and i < len(term_keys) and bool(set(term_keys[i]) & set(keys)) for i, e in enumerate(exact)]
-    return WordMatch(sum(exact) / len(terms), sum(sound) / len(terms))
+    sound = [0.0 if e or i >= len(term_keys) else _sound(term_keys[i], key_set, short) for i, e in enumerate(exact)]
+    matched = sum(e or s > 0 for e, s in zip(exact, sound))
+    precision = min(1.0, matched / length) if length else 1.0
+    return WordMatch(sum(wi for wi, e in zip(w, exact) if e) / total, sum(wi * s for wi, s in zip(w, sound)) / total,
+                     precision)
+
+
+def _sound(term_keys: Sequence[str], keys: set[str], short: bool) -> float:
+    """How a term missing as a word sounds in a passage with phonetic ``keys``: 1 when one of its keys is
+    there (on a long passage only a key of ``LONG_KEY`` letters or more: a short key is in most long passages
+    by chance); on a ``short`` passage else the best similarity of its primary key to one there, when at
+    least ``NEAR_SOUND``; else 0."""
+    shared = keys.intersection(term_keys)
+    if shared and (short or max(map(len, shared)) >= LONG_KEY):
+        return 1.0
+    primary = term_keys[0] if term_keys else ""
+    if not short or len(primary) < MIN_NEAR_KEY:
+        return 0.0
+    n = len(primary)
+    best = max((key_match(primary, k) for k in keys
+                if MIN_NEAR_KEY <= len(k) and min(n, len(k)) >= NEAR_SOUND * max(n, len(k))),  # else below NEAR_SOUND
+               default=0.0)
+    return best if best >= NEAR_SOUND else 0.0
 
 
 def fuse(semantic: Iterable[Candidate], lexical: dict[int, tuple[WordMatch, Candidate]]) -> list[Candidate]:
@@ -119,7 +164,7 @@ def fuse(semantic: Iterable[Candidate], lexical: dict[int, tuple[WordMatch, Cand
             out[c.row.id] = c
     for seg_id, (match, found) in lexical.items():
         base = out.get(seg_id, found)
-        out[seg_id] = dataclasses.replace(base, score=base.score + LEXICAL_Z * match.coverage,
+        out[seg_id] = dataclasses.replace(base, score=base.score + LEXICAL_Z * match.strength,
                                           signals=base.signals | match.signals())
     return sorted(out.values(), key=lambda c: -c.score)
 

@@ -162,14 +162,26 @@ def _per_space(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Fi
     return out
 
 
+_RECENT_BACKGROUNDS: dict[tuple[int, bytes], tuple[np.ndarray, Background]] = {}
+
+
 def _background(ctx: Context, space: SpaceRow, vector: np.ndarray, ntotal: int) -> Callable[[SegmentRow], Background]:
-    """The calibration of ``vector``'s cosines in ``space``, per stored modality of a row (computed once each)."""
+    """The calibration of ``vector``'s cosines in ``space``, per stored modality of a row (computed once each;
+    the semantic and the word candidates of one query share it)."""
     done: dict[Modality, Background] = {}
+    query = np.ascontiguousarray(vector, np.float32).tobytes()
 
     def of(row: SegmentRow) -> Background:
         modality = MODALITY_OF.get(row.kind, Modality.VISUAL)
         if modality not in done:
-            done[modality] = Background.of(ctx.backgrounds.sample(ctx.catalog, space, modality, ntotal), vector)
+            sample = ctx.backgrounds.sample(ctx.catalog, space, modality, ntotal)
+            key = (id(sample), query)
+            recent = _RECENT_BACKGROUNDS.get(key)
+            if recent is None or recent[0] is not sample:
+                if len(_RECENT_BACKGROUNDS) >= 64:
+                    _RECENT_BACKGROUNDS.clear()
+                recent = _RECENT_BACKGROUNDS[key] = (sample, Background.of(sample, vector))
+            done[modality] = recent[1]
         return done[modality]
 
     return of
@@ -194,29 +206,44 @@ def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, 
         fetch = min(total, fetch * 4)
 
 
+WORD_CANDIDATES = 64  # full-text hits a query hands to the word match (at least; 4k when k is larger)
+WORD_WEIGHTS: Callable[[int], float] = fulltext.specificity  # a query word's weight from its document frequency
+
+
 def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], filters: Filters,
                     k: int) -> dict[int, tuple[WordMatch, Candidate]]:
     """Segments whose words (text, file name, phonetic keys) match the query, from the full-text index,
-    each with its word match and its semantic score where it has a vector in a queried space."""
+    each with its word match and its semantic score where it has a vector in a queried space.
+
+    The index hands on its best ``max(WORD_CANDIDATES, 4k)`` segments (:func:`mmsearch.fulltext.plan`) with
+    their stored phonetic keys; their rows and vectors come in one query each."""
     terms = fulltext.query_terms(query)
-    found = ctx.catalog.fulltext(query, limit=max(200, 20 * k))
+    found, df = ctx.catalog.fulltext_hits(query, limit=max(WORD_CANDIDATES, 4 * k))
     if not terms or not found:
         return {}
-    rows = ctx.catalog.segments([i for i, _ in found], filters.where)
+    rows = ctx.catalog.segments([h.segment_id for h in found], filters.where)
     keep = filters.matcher()
     spaces = {sp.id: sp for sp in ctx.catalog.spaces()}
-    blobs = ctx.catalog.vector_blobs([i for i in rows if rows[i].space_id in spaces])
     term_keys = [fulltext.phonetic_keys(t) for t in terms]
-    backgrounds: dict[int, Callable[[SegmentRow], Background]] = {}
-    out: dict[int, tuple[WordMatch, Candidate]] = {}
-    for seg_id, row in rows.items():
+    weights = [WORD_WEIGHTS(df.get(t, 0)) for t in terms]
+    matched: dict[int, tuple[WordMatch, SegmentRow]] = {}
+    for hit in found:
+        row = rows.get(hit.segment_id)
+        if row is None:
+            continue
         moment = as_moment(row)
         if not keep(moment):
             continue
-        words = set(fulltext.words(row.text)) | set(fulltext.words(fulltext.name_words(row.path)))
-        match = word_match(terms, words, term_keys, fulltext.phonetic_keys(row.text or ""))
-        if not match.coverage:
-            continue
+        said = fulltext.words(row.text)
+        words = set(said) | set(fulltext.words(fulltext.name_words(row.path)))
+        match = word_match(terms, words, term_keys, hit.phonetic.split(), len(said), weights)
+        if match.coverage:
+            matched[hit.segment_id] = (match, moment)
+    blobs = ctx.catalog.vector_blobs([i for i in matched if rows[i].space_id in spaces])
+    backgrounds: dict[int, Callable[[SegmentRow], Background]] = {}
+    out: dict[int, tuple[WordMatch, Candidate]] = {}
+    for seg_id, (match, moment) in matched.items():
+        row = rows[seg_id]
         score = cosine = 0.0
         space = spaces.get(row.space_id) if row.space_id is not None else None
         name = space.name if space is not None else FULLTEXT

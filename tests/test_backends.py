@@ -177,3 +177,26 @@ def test_full_text_index_follows_the_catalog_on_both_backends(tmp_path, db_url, 
         assert paths("tulips") == [] and paths("roses") == ["garden.md"]
         e.remove([colour_folder / "meeting_budget.txt"])
         assert paths("marketing") == []
+
+
+def test_full_text_asks_specific_words_first_and_common_ones_only_to_fill_up(tmp_path, db_url, colour_folder,
+                                                                            monkeypatch):
+    """Document frequencies are counted up to COMMON; a word that common picks no ranked candidates, the
+    unranked step still hands on its segments (scored below the ranked ones), with their stored phonetic keys."""
+    from mmsearch import fulltext
+
+    (colour_folder / "a.txt").write_text("The budget is here.")
+    (colour_folder / "b.txt").write_text("The tulips are here.")
+    (colour_folder / "c.txt").write_text("The cat is here.")
+    monkeypatch.setattr(fulltext, "COMMON", 3)
+    monkeypatch.setattr(fulltext, "FREQUENCIES", fulltext.Frequencies())
+    with _engine(tmp_path, db_url) as e:
+        e.index([colour_folder])
+        hits, df = e.catalog.fulltext_hits("the tulips", limit=10)
+        assert df["the"] == 3 and df["tulips"] == 1  # "the": counted up to COMMON, no further
+        rows = e.catalog.segments([h.segment_id for h in hits])
+        names = [rows[h.segment_id].path.rsplit("/", 1)[1] for h in hits]
+        assert names[0] == "b.txt" and set(names) >= {"a.txt", "b.txt", "c.txt"}
+        assert hits[0].score > max(h.score for h in hits[1:]) > 0
+        assert set(fulltext.phonetic_keys("The tulips are here.")) <= set(hits[0].phonetic.split())
+        assert fulltext.plan("the tulips", df).words == ("tulips",)

@@ -4,10 +4,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
+from mmsearch import fulltext
 from mmsearch.catalog import SegmentRow
 from mmsearch.ranking import (
     LEXICAL_Z,
     PHONETIC_SHARE,
+    SHORT_PASSAGE,
     Background,
     Candidate,
     Filters,
@@ -56,6 +58,31 @@ def test_word_match_counts_exact_words_and_sounds_only_where_the_word_is_missing
     sound = word_match(["toucan"], {"two", "can"}, [["tkn"]], ["t", "tkn", "kn"])
     assert sound.coverage == pytest.approx(PHONETIC_SHARE) and sound.signals() == {"phonetic"}
     assert word_match([], {"x"}).coverage == 0.0
+
+
+def test_word_match_weighs_words_credits_near_sounds_on_short_passages_and_prefers_passages_of_just_the_query():
+    # "than he was" heard as "that he was": "than" (0N) is a near sound of "that" (0T) on a short passage only
+    terms = ["than", "he", "was"]
+    keys = [fulltext.phonetic_keys(t) for t in terms]
+    heard = fulltext.phonetic_keys("that he was")
+    short = word_match(terms, {"that", "he", "was"}, keys, heard, length=3)
+    assert short.exact == pytest.approx(2 / 3) and 0 < short.phonetic < 1 / 3 and short.precision == 1.0
+    other = word_match(terms, {"he", "was", "not"}, keys, fulltext.phonetic_keys("he was not"), length=3)
+    assert other.phonetic == 0.0 and short.strength > other.strength
+    long_text = "that he was " + " ".join(["word"] * SHORT_PASSAGE)
+    long = word_match(terms, set(fulltext.words(long_text)), keys, fulltext.phonetic_keys(long_text),
+                      length=len(fulltext.words(long_text)))
+    assert long.phonetic == 0.0  # a near sound in a long passage is chance
+    # a short key shared with a long passage is chance too; a long one counts
+    an = word_match(["an"], {"x"}, [["an"]], ["an"] + ["k"] * 20, length=SHORT_PASSAGE + 5)
+    assert an.coverage == 0.0
+    toucan = word_match(["toucan"], {"x"}, [["tkn"]], ["tkn"], length=SHORT_PASSAGE + 5)
+    assert toucan.coverage == pytest.approx(PHONETIC_SHARE)
+    # the passage that is just the query beats one holding more; a specific word weighs more than a common one
+    assert word_match(["rather"], {"rather"}, length=1).strength > word_match(["rather"], {"rather"}, length=4).strength
+    rare_first = word_match(["amiable", "been"], {"amiable"}, weights=[6.0, 1.0])
+    assert rare_first.exact == pytest.approx(6 / 7) and word_match(["amiable", "been"], {"amiable"}).exact == 0.5
+    assert fulltext.specificity(1) > fulltext.specificity(50) > fulltext.specificity(10**6) > 0
 
 
 def test_fuse_adds_word_evidence_on_the_calibrated_scale_and_keeps_the_best_semantic_score():
