@@ -141,3 +141,40 @@ def test_ray_without_the_extra_names_it(monkeypatch, tmp_path, colour_folder):
     monkeypatch.delenv("MMSEARCH_RAY_ADDRESS")
     with Engine(tmp_path / "lib3", model="toy") as engine:  # without --ray: as ever, no Ray needed
         assert engine.index([colour_folder]).added > 0
+
+
+class _KillNodeAt:
+    """A progress bar that SIGKILLs a worker node once ``at`` files are committed, and starts another."""
+
+    def __init__(self, cluster, node, at: int) -> None:
+        self.cluster, self.node, self.at, self.done, self.killed = cluster, node, at, 0, False
+
+    def start(self, total: int) -> None:
+        pass
+
+    def advance(self, n: int = 1, path: str | None = None) -> None:
+        self.done += n
+        if self.done >= self.at and not self.killed:
+            self.killed = True
+            self.cluster.remove_node(self.node, allow_graceful=False)  # its raylet and workers: SIGKILL
+            self.cluster.add_node(num_cpus=1)  # the machine comes back (or the autoscaler replaces it)
+
+    def stop(self) -> None:
+        pass
+
+
+def test_a_worker_node_killed_mid_run_loses_nothing(cluster, media, tmp_path):
+    """Runs last in this module: it replaces a node of the shared cluster."""
+    c, nodes = cluster
+    for i in range(12):
+        solid(media / "more" / f"{i}.png", list(COLOURS)[i % len(COLOURS)], (40 + i, 40))
+    with Engine(tmp_path / "here", model="toy") as here:
+        here.index([media])
+        local = _library(here)
+    killer = _KillNodeAt(c, nodes[0], at=2)
+    with Engine(tmp_path / "there", model="toy") as there:
+        report = there.index([media], ray=c.address, progress=killer)
+        assert killer.killed
+        assert report.added == 20 and report.failed == 1
+        _same_library(local, _library(there))
+        assert there.check().ok
