@@ -13,7 +13,7 @@ STAMP  := $(VENV)/.installed-stamp
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[audio,web,ocr,scenes,dev,test]'
+	$(PY) -m pip install -q -e '.[audio,web,ocr,scenes,cluster,dev,test]'
 	touch $(STAMP)
 
 system-deps:

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from mmsearch.errors import MmsearchError
@@ -65,7 +66,7 @@ def _say_if_empty(rows: list, message: str) -> bool:
 
 
 def _fail(exc: BaseException, code: int = 2) -> NoReturn:
-    err.print(f"[bold red]error:[/] {exc}", highlight=False)
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # a message may hold [brackets]
     raise typer.Exit(code)
 
 
@@ -163,10 +164,15 @@ def index(
     model: ModelOpt = None,
     as_json: JsonOpt = False,
     strict: Annotated[bool, typer.Option("--strict", help="Fail (exit 2) when any work is left pending.")] = False,
+    ray: Annotated[str | None, typer.Option(
+        "--ray", metavar="ADDRESS", help="Decode and encode on a Ray cluster: auto, ray://HOST:PORT or HOST:PORT "
+        "[env MMSEARCH_RAY_ADDRESS; needs pip install 'mmsearch[cluster]']; files on a filesystem all nodes see."
+    )] = None,
 ) -> None:
     """Index new and changed files; forget deleted ones; keep moved ones; do pending work whose model is here now."""
     progress = _RichProgress() if (err.is_terminal and not as_json) else None
-    report = _run(lambda e: e.index(paths or [], progress=progress, strict=strict), library, model, create=True)
+    report = _run(lambda e: e.index(paths or [], progress=progress, strict=strict, ray=ray), library, model,
+                  create=True)
     _print_report(report, as_json)
 
 

@@ -49,10 +49,15 @@ class Decoded:
     # in the sentence space, and the jobs that failed for this file (name -> why; the file is still indexed).
     job_segments: list[NewSegment] = field(default_factory=list)
     job_errors: dict[str, str] = field(default_factory=dict)
+    # Encoded already, per space (a cluster run's encode actors; its images are then left behind): the writer
+    # commits these vectors, and the job segments as they are, without encoding again.
+    vectors: dict[str, list[Any]] | None = None
 
     @property
     def units(self) -> int:
-        """Encoder inputs this file adds to a batch."""
+        """Encoder inputs this file adds to a batch (the same whether it is encoded here or came encoded)."""
+        if self.vectors is not None:
+            return max([len(self.texts), *(len(v) for v in self.vectors.values())])
         return len(self.images) + len(self.texts)
 
 

@@ -32,9 +32,12 @@ class IndexReport:
     warnings: list[str] = field(default_factory=list)  # e.g. a model that could not be loaded
     backfilled: int = 0  # files whose pending work (a model that was missing) was done by this run
     jobs: dict[str, dict[str, int]] = field(default_factory=dict)  # per space/job: done/pending/failed files
+    cluster: dict | None = None  # a run on a Ray cluster: what moved and where (indexers/cluster/ray_run.py)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
+        if d["cluster"] is None:
+            del d["cluster"]
         d["failures"] = [{"path": p, "reason": r} for p, r in self.failures]
         d["seconds"] = round(self.seconds, 3)
         return d

@@ -11,6 +11,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from mmsearch.catalog import Catalog, Media
 from mmsearch.context import Context
@@ -25,13 +26,30 @@ from .scan import diff, scan
 from .spaces import RunModels
 from .writer import Writer
 
+if TYPE_CHECKING:
+    from .cluster.ray_run import RayCluster
+
 AHEAD = 4  # decoded files waiting for the writer, per worker
 
 
 def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None, *,
-              strict: bool = False) -> IndexReport:
+              strict: bool = False, ray_address: str = "") -> IndexReport:
     """Index ``roots`` into ``ctx``'s library (see module docstring); no roots: the folders and files the
-    library was indexed from before. ``strict``: fail when any work is left pending."""
+    library was indexed from before. ``strict``: fail when any work is left pending. ``ray_address``: decode
+    and encode on that Ray cluster (indexers/cluster/); the scan, the diff and every commit stay here."""
+    if not ray_address:
+        return _run_index(ctx, roots, progress, strict, None)
+    from .cluster import open_cluster
+
+    cluster = open_cluster(ray_address)  # first: a missing extra or an unreachable cluster fails at once
+    try:
+        return _run_index(ctx, roots, progress, strict, cluster)
+    finally:
+        cluster.close()
+
+
+def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, strict: bool,
+               cluster: RayCluster | None) -> IndexReport:
     t0 = time.monotonic()
     if not roots:
         roots = [Path(r) for r in ctx.catalog.roots() if Path(r).exists()]
@@ -62,14 +80,17 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None,
         writer = Writer(ctx, models, tally)
         inputs = DecodeInputs(ctx.settings, models.encoder, ocr=models.ocr_reader)
         workers = ctx.settings.decode_workers
-        with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmsearch-decode") as pool:
-            pending: deque[Future] = deque()
-            for entry, old in plan.work:
-                pending.append(pool.submit(decode, entry, old, inputs, missing_by_hash))
-                if len(pending) >= workers * AHEAD:
+        if cluster is not None:
+            tally.report.cluster = cluster.index(ctx, plan.work, models, writer, missing_by_hash).to_dict()
+        else:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmsearch-decode") as pool:
+                pending: deque[Future] = deque()
+                for entry, old in plan.work:
+                    pending.append(pool.submit(decode, entry, old, inputs, missing_by_hash))
+                    if len(pending) >= workers * AHEAD:
+                        writer.take(pending.popleft().result())
+                while pending:
                     writer.take(pending.popleft().result())
-            while pending:
-                writer.take(pending.popleft().result())
         writer.flush()
         gone = [m.id for p, m in plan.missing.items() if p not in writer.moved_from]
         if gone:

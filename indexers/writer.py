@@ -7,7 +7,7 @@ saved at most every 30 s (Library.save); the run forces the last one.
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import numpy as np
@@ -16,11 +16,12 @@ from mmsearch import _faults as faults
 from mmsearch.catalog import JobMark, Media, NewSegment, WriteResult
 from mmsearch.context import Context
 from mmsearch.errors import MediaError
-from mmsearch.kinds import WORK_BY_KIND, Job, JobState, MediaKind, Space
+from mmsearch.kinds import Job, JobState, MediaKind
 from mmsearch.media.metadata import read_header
 
+from .encode import BatchEncoder
 from .items import Decoded, Failed, FileEntry, Item, Opened, Same, Timed
-from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs
+from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs, TimedResult
 from .report import Tally
 from .spaces import RunModels
 
@@ -31,6 +32,7 @@ class Writer:
     def __init__(self, ctx: Context, models: RunModels, tally: Tally) -> None:
         self.catalog, self.library, self.tally = ctx.catalog, ctx.library, tally
         self.models = models
+        self.encoding = BatchEncoder(models)
         self.encoder, self.space, self.batch_size = models.encoder, models.space, models.batch_size
         self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack,
                                         ocr=models.ocr_reader, embed_texts=models.embed_texts,
@@ -51,8 +53,7 @@ class Writer:
             return
         batch, self.batch, self.units = self.batch, [], 0
         try:
-            vectors = self._encode(batch)
-            read = self._job_segments(batch)
+            vectors, read = self._encoded(batch)
         except Exception:  # isolate the file that breaks the encoder
             if len(batch) == 1:
                 raise
@@ -74,6 +75,14 @@ class Writer:
         self.library.save()
         for item in batch:
             self.tally.indexed(item.entry.path, replaced=item.old is not None)
+
+    def _encoded(self, batch: list[Decoded]) -> tuple[list[dict[str, list[np.ndarray]]], list[list[NewSegment]]]:
+        """Each file's vectors and job segments: encoded here, or as they came already encoded (``item.vectors``:
+        a cluster run's encode actors did it, with the same :class:`~.encode.BatchEncoder`)."""
+        todo = [item for item in batch if item.vectors is None]
+        vectors, read = iter(self.encoding.vectors(todo)), iter(self.encoding.job_segments(todo))
+        return ([item.vectors if item.vectors is not None else next(vectors) for item in batch],
+                [item.job_segments if item.vectors is not None else next(read) for item in batch])
 
     def remove(self, media_ids: Sequence[int]) -> None:
         """Delete media whose files are gone, from the catalog (one transaction) and then the index."""
@@ -111,6 +120,10 @@ class Writer:
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             self._failed(Failed.of(job.entry, "decode", exc))
             return
+        self.commit_timed(job, done)
+
+    def commit_timed(self, job: Timed, done: TimedResult) -> None:
+        """Commit a timed file indexed already (here, or by a cluster run's encode actors)."""
         self._commit_one(job, done.segments, done.notes, done.job_errors)
 
     def _commit_one(self, job: Timed, segments: list[NewSegment], notes: list[str],
@@ -154,8 +167,8 @@ class Writer:
                 if isinstance(item, Failed):
                     raise MediaError(item.message)
                 assert isinstance(item, Decoded)
-                vectors = self._encode([item], spaces=work)[0]
-                segments = handler.segments(item, vectors) + self._job_segments([item])[0]
+                vectors = self.encoding.vectors([item], spaces=work)[0]
+                segments = handler.segments(item, vectors) + self.encoding.job_segments([item])[0]
                 errors = item.job_errors
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             failed = Failed.of(entry, "decode", exc)
@@ -173,50 +186,6 @@ class Writer:
         self.library.apply(result)
         self.library.save()
         self.tally.backfilled(entry.path)
-
-    def _encode(self, batch: list[Decoded], spaces: Collection[str] | None = None) -> list[dict[str, list[np.ndarray]]]:
-        """Each file's vectors per space, in order: its images and texts in ``clip`` (when that model is
-        here), its texts also in the sentence space ``text`` when its kind's work includes it. ``spaces``:
-        only those (a backfill)."""
-        out: list[dict[str, list[np.ndarray]]] = [{} for _ in batch]
-        if self.encoder is not None and (spaces is None or Space.CLIP in spaces):
-            images = [img for item in batch for img in item.images]
-            image_vecs = list(self.encoder.encode_prepared(images)) if images else []
-            text_vecs = self._texts(self.encoder, [t for item in batch for t in item.texts])
-            ii = ti = 0
-            for item, vecs in zip(batch, out):
-                if item.images:
-                    vecs[Space.CLIP] = image_vecs[ii : ii + len(item.images)]
-                    ii += len(item.images)
-                elif item.texts:
-                    vecs[Space.CLIP] = text_vecs[ti : ti + len(item.texts)]
-                    ti += len(item.texts)
-        wants_text = [bool(item.texts) and Space.TEXT in WORK_BY_KIND[item.entry.kind]
-                      and (spaces is None or Space.TEXT in spaces) for item in batch]
-        sentence = self.models.text_encoder() if any(wants_text) else None
-        if sentence is not None:
-            text_vecs = self._texts(sentence, [t for item, w in zip(batch, wants_text) if w for t in item.texts])
-            ti = 0
-            for item, w, vecs in zip(batch, wants_text, out):
-                if w:
-                    vecs[Space.TEXT] = text_vecs[ti : ti + len(item.texts)]
-                    ti += len(item.texts)
-        return out
-
-    def _job_segments(self, batch: list[Decoded]) -> list[list[NewSegment]]:
-        """Each file's job segments (ocr), their texts embedded in the sentence space in one go."""
-        embedded = self.models.embed_texts([seg for item in batch for seg in item.job_segments])
-        out, at = [], 0
-        for item in batch:
-            out.append(embedded[at : at + len(item.job_segments)])
-            at += len(item.job_segments)
-        return out
-
-    def _texts(self, encoder: Any, texts: list[str]) -> list[np.ndarray]:
-        vecs: list[np.ndarray] = []
-        for i in range(0, len(texts), self.batch_size):
-            vecs += list(encoder.encode_text(texts[i : i + self.batch_size]))
-        return vecs
 
 
 def _with_errors(marks: dict[str, JobMark], errors: dict[str, str]) -> dict[str, JobMark]:

@@ -13,6 +13,7 @@ never the Engine.
 from __future__ import annotations
 
 import dataclasses
+import os
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -112,13 +113,18 @@ class Engine:
         self.models.use(encoder)
 
     # -- ingest and maintenance -----------------------------------------------------------------
-    def index(self, paths: Iterable[str | Path] = (), *, progress: Any = None, strict: bool = False) -> IndexReport:
+    def index(self, paths: Iterable[str | Path] = (), *, progress: Any = None, strict: bool = False,
+              ray: str | None = None) -> IndexReport:
         """Add, update, move and remove the media under ``paths`` (none: the library's own roots) and do
         the pending work whose model can be had now; returns an IndexReport. A space whose model cannot be
-        had leaves its work pending (a warning); ``strict`` makes that an error."""
+        had leaves its work pending (a warning); ``strict`` makes that an error. ``ray``: decode and encode
+        on the Ray cluster at that address (``auto``, ``ray://HOST:PORT``, ``HOST:PORT``; None:
+        ``$MMSEARCH_RAY_ADDRESS``, empty: this machine); needs the ``cluster`` extra."""
         from .indexers import run_index  # ingestion pipelines live in mmsearch.indexers
 
-        return run_index(self.context, [Path(p) for p in paths], progress=progress, strict=strict)
+        address = os.environ.get("MMSEARCH_RAY_ADDRESS", "") if ray is None else ray
+        return run_index(self.context, [Path(p) for p in paths], progress=progress, strict=strict,
+                         ray_address=address)
 
     def watch(self, paths: Iterable[str | Path] = (), *, stop: threading.Event, quiet_time: float | None = None,
               on_report: Any = None, on_message: Any = None, polling: bool = False) -> None:

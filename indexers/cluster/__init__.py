@@ -1,0 +1,34 @@
+"""Index runs on a Ray cluster (``mmsearch index --ray ADDRESS``; the ``cluster`` extra installs Ray).
+
+The driver scans, diffs and commits exactly as a local run does; the decode -> encode work of every file
+runs as Ray Data stages on the cluster's nodes (:mod:`.ray_run`). Ray is imported only when a run asks for
+a cluster, so without the extra everything else works as before.
+"""
+from __future__ import annotations
+
+from typing import Any
+
+from mmsearch.errors import MmsearchError
+
+EXTRA = "pip install 'mmsearch[cluster]'"
+
+
+def require_ray() -> Any:
+    """The ``ray`` module with Ray Data, or one clear error naming the extra that installs it."""
+    try:
+        import ray
+        import ray.data  # noqa: F401 - Ray Data is the part of Ray a cluster run needs
+    except ImportError:
+        raise MmsearchError(f"indexing on a Ray cluster (--ray) needs Ray Data: {EXTRA}") from None
+    return ray
+
+
+def open_cluster(address: str) -> Any:
+    """Connect to the Ray cluster at ``address`` (``auto``, ``ray://host:port`` or ``host:port``)."""
+    require_ray()
+    from .ray_run import RayCluster
+
+    return RayCluster.connect(address)
+
+
+__all__ = ["EXTRA", "open_cluster", "require_ray"]
