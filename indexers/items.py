@@ -49,6 +49,7 @@ class Decoded:
     # in the sentence space, and the jobs that failed for this file (name -> why; the file is still indexed).
     job_segments: list[NewSegment] = field(default_factory=list)
     job_errors: dict[str, str] = field(default_factory=dict)
+    detail: str | None = None  # the picture segment's detail JSON (its perceptual hashes: mmsearch.duplicates)
 
     @property
     def units(self) -> int:
