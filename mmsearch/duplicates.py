@@ -13,9 +13,10 @@ The evidence, in two parts:
   fall at other times) still meets the original. A picture too flat to hash (a blank or black frame,
   grey spread under :data:`FLAT_STD` levels) gets no hash.
 * **Stored vectors** (the ``clip`` space): every picture's :data:`NEIGHBOURS` nearest neighbours,
-  found by one batched FAISS search over the pictures' vectors (exact below :data:`EXACT_UP_TO` items,
-  an IVF index above), are the candidate pairs; pairs sharing one 16-bit band of a hash are candidates
-  too (a file whose vectors are pending). A vector distance is read on the library's own scale, never
+  found by one batched FAISS search over the pictures' vectors projected to :data:`SEARCH_DIM` dimensions
+  (exact up to :data:`EXACT_UP_TO` items, an IVF index visiting :data:`IVF_PROBES` lists above), are the
+  candidate pairs; pairs sharing one 16-bit band of a hash are candidates too (a file whose vectors are
+  pending). A vector distance is read on the library's own scale, never
   one model's cosine scale: ``relative = (1 - cos(a, b)) / (1 - background)``, where ``background`` is
   the mean cosine of a and b with a random sample of the library's pictures (1: as far apart as a
   typical pair; 0: the same vector).
@@ -24,7 +25,9 @@ The rule (:func:`is_duplicate`): a pair with hashes on both sides is a duplicate
 distance is at most ``threshold`` bits (default :data:`DEFAULT_THRESHOLD` = 12 of 63) and its vectors,
 when both have them, do not contradict it (``relative <= MAX_RELATIVE``, closer than a typical pair). A
 pair where a side has no hash (a flat picture, a video indexed before hashes were stored) is judged by
-the vectors alone, strictly: ``relative <= ALONE_RELATIVE`` (scaled by ``threshold / DEFAULT_THRESHOLD``).
+the vectors alone, strictly: ``relative <= ALONE_RELATIVE`` (scaled by ``threshold / DEFAULT_THRESHOLD``),
+except that a flat picture is never a copy of one with a hash (resizing, re-encoding or cropping keeps
+texture; a colour-histogram model would put a black frame next to a night photo).
 Images indexed before hashes were stored get theirs computed from the file when asked (not stored);
 such videos fall back to their vectors.
 
@@ -53,7 +56,9 @@ MAX_RELATIVE = 1.0  # a hash match whose vectors are farther apart than a typica
 ALONE_RELATIVE = 0.02  # vectors alone (no hash): 50 times closer than a typical pair
 FLAT_STD = 2.0  # grey levels: below this spread a picture has no structure to hash
 SCENE_HASHES = 32  # frame hashes kept per scene
-EXACT_UP_TO = 20_000  # exact neighbour search up to this many pictures, an IVF index above
+EXACT_UP_TO = 5_000  # exact neighbour search up to this many pictures, an IVF index above
+SEARCH_DIM = 64  # vectors are projected to this many dimensions for the neighbour search
+IVF_PROBES = 8  # lists an IVF search visits: copies sit far closer than anything else, so few suffice
 BACKGROUND_SAMPLE = 512  # pictures the background cosine is measured against
 BANDS = 4  # 16-bit bands of a hash for band candidates
 MAX_BAND_BUCKET = 32  # a band value shared by more pictures than this says nothing (flat-ish pictures)
@@ -214,26 +219,30 @@ def pair_bits(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
 
 def neighbour_pairs(vectors: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
     """(m, 2) pairs ``i < j`` of each row's ``k`` nearest rows by inner product: one batched FAISS search,
-    exact up to EXACT_UP_TO rows, an inverted-file index (nprobe 16) above."""
+    exact up to EXACT_UP_TO rows, an inverted-file index (IVF_PROBES lists) above."""
     import faiss
 
     n = len(vectors)
     if n < 2:
         return np.zeros((0, 2), np.int64)
     x = np.ascontiguousarray(vectors, dtype=np.float32)
+    if x.shape[1] > SEARCH_DIM:  # candidates only (the rule reads full cosines): a random projection keeps
+        # near neighbours near (Johnson-Lindenstrauss) at a fraction of the search's cost
+        rng = np.random.default_rng(0)
+        x = x @ (rng.standard_normal((x.shape[1], SEARCH_DIM)) / np.sqrt(SEARCH_DIM)).astype(np.float32)
+        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
     kk = min(k + 1, n)
     index: Any
     if n <= EXACT_UP_TO:
         index = faiss.IndexFlatIP(x.shape[1])
         index.add(x)
     else:
-        nlist = int(4 * np.sqrt(n))
+        nlist = int(np.sqrt(n * IVF_PROBES))  # balances the centroid scan and the lists' scan
         quantizer = faiss.IndexFlatIP(x.shape[1])
         index = faiss.IndexIVFFlat(quantizer, x.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-        rng = np.random.default_rng(0)
-        index.train(x[rng.choice(n, min(n, nlist * 40), replace=False)])
+        index.train(x[np.random.default_rng(1).choice(n, min(n, nlist * 40), replace=False)])
         index.add(x)
-        index.nprobe = 16
+        index.nprobe = IVF_PROBES
     _, found = index.search(x, kk)
     rows = np.repeat(np.arange(n), kk)
     cols = found.ravel()
@@ -243,21 +252,24 @@ def neighbour_pairs(vectors: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
 
 def band_pairs(hashes: np.ndarray) -> np.ndarray:
     """(m, 2) pairs ``i < j`` whose first hashes share one of BANDS 16-bit bands (buckets of at most
-    MAX_BAND_BUCKET pictures)."""
+    MAX_BAND_BUCKET pictures), vectorised: after sorting a band, a pair is two positions ``d`` apart
+    with the same value."""
     first = hashes[:, 0]
     rows = np.flatnonzero(first != _NO_HASH)
     found: list[np.ndarray] = []
     for band in range(BANDS):
         values = (first[rows] >> np.uint64(16 * band)) & np.uint64(0xFFFF)
         order = np.argsort(values, kind="stable")
-        sorted_values = values[order]
-        starts = np.flatnonzero(np.r_[True, sorted_values[1:] != sorted_values[:-1]])
-        sizes = np.diff(np.r_[starts, len(order)])
-        for s, size in zip(starts[(sizes > 1) & (sizes <= MAX_BAND_BUCKET)],
-                           sizes[(sizes > 1) & (sizes <= MAX_BAND_BUCKET)]):
-            members = rows[order[s:s + size]]
-            a, b = np.triu_indices(size, 1)
-            found.append(np.stack([members[a], members[b]], axis=1))
+        v = values[order]
+        starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
+        sizes = np.diff(np.r_[starts, len(v)])
+        size_at = np.repeat(sizes, sizes)
+        for d in range(1, min(MAX_BAND_BUCKET, len(v))):
+            same = (v[d:] == v[:-d]) & (size_at[d:] <= MAX_BAND_BUCKET)
+            if not same.any():
+                break
+            k = np.flatnonzero(same)
+            found.append(np.stack([rows[order[k]], rows[order[k + d]]], axis=1))
     if not found:
         return np.zeros((0, 2), np.int64)
     pairs = np.concatenate(found)
@@ -268,7 +280,8 @@ def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
     if not len(lo):
         return np.zeros((0, 2), np.int64)
-    return np.unique(np.stack([lo, hi], axis=1), axis=0)
+    keys = np.unique((lo << 32) | hi)  # row numbers stay far below 2**31
+    return np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1)
 
 
 def relative_distances(vectors: np.ndarray, has_vector: np.ndarray, pairs: np.ndarray,
@@ -282,7 +295,10 @@ def relative_distances(vectors: np.ndarray, has_vector: np.ndarray, pairs: np.nd
     out = np.full(len(pairs), np.nan)
     if sample is None or len(sample) < 2 or not len(pairs):
         return out
-    background = (vectors @ sample.T).mean(axis=1)
+    # the mean cosine with the sample is the cosine with the sample's mean: one product per row in a pair
+    rows = np.unique(pairs)
+    background = np.zeros(len(vectors), np.float32)
+    background[rows] = vectors[rows] @ sample.mean(axis=0)
     i, j = pairs[:, 0], pairs[:, 1]
     cos = np.einsum("ij,ij->i", vectors[i], vectors[j])
     spread = np.maximum(1.0 - (background[i] + background[j]) / 2, 1e-6)
@@ -311,6 +327,13 @@ def duplicate_pairs(pictures: Sequence[Picture], vectors: np.ndarray, has_vector
     if not len(pairs):
         return []
     bits = pair_bits(hashes, pairs[:, 0], pairs[:, 1])
+    flat = np.array([p.hashed and not p.hashes for p in pictures], bool)
+    textured = np.array([bool(p.hashes) for p in pictures], bool)
+    # a flat picture is no copy of a textured one: resizing, re-encoding or cropping keeps the texture
+    apart = (flat[pairs[:, 0]] & textured[pairs[:, 1]]) | (textured[pairs[:, 0]] & flat[pairs[:, 1]])
+    pairs, bits = pairs[~apart], bits[~apart]
+    maybe = bits <= threshold  # bits -1 (a side unhashed) included; the vectors are read for these only
+    pairs, bits = pairs[maybe], bits[maybe]
     rel = relative_distances(vectors, has_vector, pairs)
     limit = ALONE_RELATIVE * max(threshold, 0) / DEFAULT_THRESHOLD
     hashed = bits >= 0

@@ -100,6 +100,31 @@ def test_relative_distance_does_not_depend_on_the_models_cosine_scale():
     assert wide[0] < 0.05 and wide[1] > 0.5 and narrow[0] < 0.05 and narrow[1] > 0.5
 
 
+def test_grouping_at_scale_finds_planted_copies_through_the_ivf_search():
+    """Above EXACT_UP_TO pictures the neighbour search is approximate; planted copies (vector nudged, 2 hash
+    bits flipped) are still all found, and nothing else is grouped."""
+    rng = np.random.default_rng(1)
+    n, planted = dups.EXACT_UP_TO + 1000, 300
+    vectors = rng.standard_normal((n, 128)).astype(np.float32)
+    hashes = rng.integers(0, 2**63, n, dtype=np.uint64) | np.uint64(1 << 63)
+    src, dst = np.arange(planted), np.arange(n - planted, n)
+    vectors[dst] = vectors[src] + 0.05 * rng.standard_normal((planted, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    hashes[dst] = hashes[src] ^ (np.uint64(1) << np.uint64(3)) ^ (np.uint64(1) << np.uint64(40))
+    pictures = [dups.Picture(i, i, f"{i}.jpg", "image", hashes=[int(h)]) for i, h in enumerate(hashes)]
+    groups = dups.group_pictures(pictures, vectors, np.ones(n, bool))
+    assert sorted(tuple(sorted(g)) for g in groups) == [(int(a), int(b)) for a, b in zip(src, dst)]
+
+
+def test_a_flat_picture_is_never_a_copy_of_a_textured_one():
+    v = np.ones((3, 4), np.float32) / 2
+    pictures = [dups.Picture(0, 0, "black.png", "image", hashes=[], hashed=True),
+                dups.Picture(1, 1, "night.jpg", "image", hashes=[(1 << 63) | 12345]),
+                dups.Picture(2, 2, "black2.png", "image", hashes=[], hashed=True)]
+    pairs = dups.duplicate_pairs(pictures, v, np.ones(3, bool))
+    assert [(a, b) for a, b, _ in pairs] == [(0, 2)]  # two flat pictures alike: judged by their vectors
+
+
 # -- on a library --------------------------------------------------------------------------------------
 ORIGINALS = ("astronaut.jpg", "coffee.jpg", "temple.jpg")
 DISTRACTORS = ("cat.jpg", "flower.jpg", "rocket.jpg", "deep_field.jpg")
