@@ -137,9 +137,9 @@ def run_quality(spec: str, label: str, work: Path) -> list[dict]:
                      "seconds": round(took, 2)})
         side_truth = set()
         for g in groups:
-            stem = Path(sorted(g)[0]).stem.split("_")[0]
+            stem = next(Path(m).stem for m in g if m.endswith(".png"))
             for s in side:
-                if Path(s).stem.split("_sidecrop")[0] == stem:
+                if Path(s).stem == f"{stem}_sidecrop":
                     side_truth |= {frozenset((s, member)) for member in g}
         rows.append({"encoder": label, "set": "side crop", **score({p for p in found if p & side}, side_truth)})
         rows.append(video_score(engine, report, plan, label))

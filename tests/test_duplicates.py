@@ -239,3 +239,53 @@ def test_web_route_lists_groups_with_thumbnails(photo_library):
         assert thumb.status_code == 200 and thumb.headers["content-type"].startswith("image/")
         assert client.get("/api/duplicates", params={"kind": "audio"}).status_code == 422
         assert client.get("/api/duplicates", params={"threshold": 99}).status_code == 422
+
+
+def test_the_page_shows_the_groups_with_thumbnails(photo_library, tmp_path):
+    """The footer's Duplicates button opens the groups, the copy to keep first, thumbnails loaded (Chromium)."""
+    import os
+    import shutil
+    import socket
+    import threading
+    import time
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    chromium = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        pytest.skip("needs the system Chromium")
+    import uvicorn
+
+    engine, _folder, expected = photo_library
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine.context), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.05)
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
+            page.click("#show-duplicates")
+            page.wait_for_selector("#viewer .dup-group")
+            assert page.locator("#viewer .dup-group").count() == len(expected)
+            assert page.locator("#viewer .dup.keep").count() == len(expected)
+            loaded = "[...document.querySelectorAll('#viewer .dup img')].every(i => i.complete)"
+            deadline = time.monotonic() + 30
+            while not page.evaluate(loaded):  # (wait_for_function evaluates a string: the page's CSP forbids it)
+                assert time.monotonic() < deadline, "thumbnails did not load"
+                time.sleep(0.2)
+            assert page.evaluate("[...document.querySelectorAll('#viewer .dup img')].every(i => i.naturalWidth > 0)")
+            page.screenshot(path=os.environ.get("DUPLICATES_SCREENSHOT") or str(tmp_path / "duplicates.png"))
+            browser.close()
+            assert not errors
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
