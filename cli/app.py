@@ -414,4 +414,4 @@ def demo(
 
 # Commands that live in their own modules register themselves on `app` when imported.
 # (one import line per module, added below this comment)
-from . import check_cmd, eval_cmd, serve_cmd, watch_cmd  # noqa: E402,F401
+from . import check_cmd, duplicates_cmd, eval_cmd, serve_cmd, watch_cmd  # noqa: E402,F401

@@ -25,6 +25,7 @@ from typing import Any
 import numpy as np
 
 from mmsearch.catalog import NewSegment
+from mmsearch.duplicates import picture_hash, scene_detail
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
 from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts, find_cuts
@@ -44,6 +45,7 @@ class EmbeddedVideo:
     truncated: bool = False
     shots: ShotStream | None = None   # the dense stream, when embed_frames was asked for it
     tags: tuple[tuple[str, str], ...] = ()  # the container's tags (when and where: media/metadata.py)
+    hashes: list[int | None] = field(default_factory=list)  # each sampled frame's perceptual hash (None: flat)
 
 
 def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
@@ -63,7 +65,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
                     return
                 if keep is not None:
                     keep(frame.time, frame.image)
-                frames.put((frame.time, encoder.prepare_image(frame.image)))
+                frames.put((frame.time, encoder.prepare_image(frame.image), picture_hash(frame.image)))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             frames.put(exc)
         finally:
@@ -72,6 +74,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
     worker = threading.Thread(target=produce, name="mmsearch-video-decode", daemon=True)
     worker.start()
     times: list[float] = []
+    hashes: list[int | None] = []
     chunks: list[np.ndarray] = []
     batch: list[Any] = []
     try:
@@ -83,6 +86,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
                 raise item if isinstance(item, MediaError) else MediaError(f"decoding failed: {item}")
             times.append(item[0])
             batch.append(item[1])
+            hashes.append(item[2])
             if len(batch) >= batch_size:
                 chunks.append(encoder.encode_prepared(batch))
                 batch = []
@@ -111,6 +115,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
         truncated=bool(sampler.truncated),
         shots=stream.finish() if stream is not None else None,
         tags=info.tags,
+        hashes=[hashes[i] for i in order],
     )
 
 
@@ -160,8 +165,17 @@ def _segments(video: EmbeddedVideo, scenes) -> list[NewSegment]:
         mean = mean / max(float(np.linalg.norm(mean)), 1e-12)
         parent = len(segments)
         segments.append(NewSegment(kind="scene", vector=mean, start=scene.start, end=scene.end,
-                                   keyframe=scene.keyframe_time))
+                                   keyframe=scene.keyframe_time, detail=_scene_hashes(video, scene)))
         for i in range(scene.first, scene.last + 1):
             segments.append(NewSegment(kind="frame", vector=video.vectors[i], start=scene.start, end=scene.end,
                                        keyframe=float(video.times[i]), parent=parent))
     return segments
+
+
+def _scene_hashes(video: EmbeddedVideo, scene) -> str | None:
+    """A scene's detail JSON: its keyframe's and its frames' perceptual hashes (mmsearch.duplicates)."""
+    if len(video.hashes) != len(video.times):
+        return None
+    frames = video.hashes[scene.first : scene.last + 1]
+    key = int(np.argmin(np.abs(video.times - scene.keyframe_time)))
+    return scene_detail(video.hashes[key], frames)

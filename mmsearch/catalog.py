@@ -845,6 +845,28 @@ class Catalog:
             ids = s.scalars(select(Segment.id).where(Segment.space_id == space_id).order_by(Segment.id)).all()
             return np.asarray(ids, dtype=np.int64)
 
+    def duplicate_candidates(self, segment_kind: str, space: str) -> tuple[list[dict], np.ndarray, np.ndarray]:
+        """Every segment of ``segment_kind`` (image, scene) with its media's facts and its ``detail`` (for
+        mmsearch.duplicates), its vector in ``space`` (zeros where it has none) and which rows have one."""
+        names = ("segment_id", "media_id", "path", "kind", "start", "end", "keyframe", "width", "height",
+                 "duration", "size", "detail")
+        with self.session() as s:
+            sp = s.scalar(select(Space).where(Space.name == space))
+            rows = s.execute(
+                select(Segment.id, Segment.media_id, Media.path, Segment.kind, Segment.start, Segment.end,
+                       Segment.keyframe, Media.width, Media.height, Media.duration, Media.size, Segment.detail,
+                       Segment.space_id, Segment.vector)
+                .join(Media, Media.id == Segment.media_id)
+                .where(Segment.kind == segment_kind)
+                .order_by(Segment.id)
+            ).all()
+        dim = sp.dim if sp is not None else 1
+        has = np.array([sp is not None and r.space_id == sp.id and r.vector is not None for r in rows], bool)
+        vectors = np.zeros((len(rows), dim), np.float32)
+        if has.any():
+            vectors[has] = decode_vectors([r.vector for r, h in zip(rows, has) if h], dim)
+        return [dict(zip(names, r[:12])) for r in rows], vectors, has
+
     # -- errors ---------------------------------------------------------------------------------
     def record_error(self, path: str, stage: str, message: str, size: int | None = None,
                      mtime: float | None = None) -> None:

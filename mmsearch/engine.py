@@ -37,6 +37,7 @@ from .when_where import WhenWhere, WhenWhereArgs
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
+    from .duplicates import DuplicateReport
     from .indexers import IndexReport
     from .indexers.reembed import ReembedReport
     from .integrity import Report
@@ -238,6 +239,13 @@ class Engine:
         from .media.previews import of_hit
 
         return of_hit(hit, max_side)
+
+    def duplicates(self, kind: str | None = None, threshold: float | None = None) -> DuplicateReport:
+        """Groups of near-duplicate images, video scenes and videos (``kind``: image or video; None: both),
+        each naming the copy to keep; ``threshold``: hash bits of 63 (default 12, see mmsearch.duplicates)."""
+        from .duplicates import find_duplicates
+
+        return find_duplicates(self.context, kind, threshold)
 
     # -- information ----------------------------------------------------------------------------
     def stats(self) -> dict:

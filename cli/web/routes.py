@@ -29,7 +29,18 @@ from mmsearch.when_where import WhenWhere
 
 from .files import file_response, servable
 from .guards import read_upload, require_token, require_token_or_query
-from .schemas import MEDIA_PROBLEMS, PROBLEMS, ErrorOut, MediaOut, Problem, SearchOut, StatsOut, media_out, search_out
+from .schemas import (
+    MEDIA_PROBLEMS,
+    PROBLEMS,
+    DuplicatesOut,
+    ErrorOut,
+    MediaOut,
+    Problem,
+    SearchOut,
+    StatsOut,
+    media_out,
+    search_out,
+)
 
 STATIC = Path(__file__).parent / "static"
 STATIC_TYPES = {"app.js": "text/javascript; charset=utf-8", "style.css": "text/css; charset=utf-8"}
@@ -174,6 +185,16 @@ def stats(ctx: Ctx) -> dict:
 @information.get("/errors", response_model=list[ErrorOut], summary="Files that could not be indexed, and why")
 def errors(ctx: Ctx) -> list[dict]:
     return status.errors(ctx)
+
+
+@information.get("/duplicates", response_model=DuplicatesOut,
+                 summary="Groups of near-duplicate images, video scenes and videos, each with the copy to keep")
+def duplicates(ctx: Ctx, kind: Literal["image", "video"] | None = None,
+               threshold: Annotated[float | None, Query(ge=0, le=63, allow_inf_nan=False,
+                                                        description="hash bits of 63 (default 12)")] = None) -> dict:
+    from mmsearch.duplicates import find_duplicates
+
+    return find_duplicates(ctx, kind, threshold).to_dict()
 
 
 @information.get("/media/{media_id}", response_model=MediaOut, summary="Facts about one indexed file",

@@ -158,3 +158,31 @@ def media_out(media: Any) -> MediaOut:
         duration=media.duration, width=media.width, height=media.height,
         media_url=media_url(media.id), thumb_url=thumb_url(media.id, window(media.kind)),
     )
+
+
+class DuplicateItemOut(BaseModel):
+    path: str
+    media_id: int
+    segment_id: int | None
+    kind: str = Field(description="image, scene or video")
+    start: float | None = None
+    end: float | None = None
+    keyframe: float | None = Field(None, description="a scene's keyframe time (s): the thumbnail's t")
+    width: int | None = None
+    height: int | None = None
+    duration: float | None = None
+    bits: int | None = Field(None, description="hash bits apart from the kept copy (None: judged by vectors)")
+
+
+class DuplicateGroupOut(BaseModel):
+    kind: str
+    keep: DuplicateItemOut
+    copies: list[DuplicateItemOut]
+
+
+class DuplicatesOut(BaseModel):
+    threshold: float
+    groups: list[DuplicateGroupOut]
+    compared: dict[str, int]
+    unhashed: dict[str, int]
+    notes: list[str]

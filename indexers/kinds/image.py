@@ -9,6 +9,7 @@ import numpy as np
 
 from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
+from mmsearch.duplicates import image_detail
 from mmsearch.kinds import Job, MediaKind, SegmentKind
 from mmsearch.media.images import IMAGE_EXTENSIONS, decode_image, load_image
 from mmsearch.media.metadata import from_exif
@@ -53,13 +54,15 @@ class ImageHandler(KindHandler):
             stage.name = "decode"
         image, width, height, exif = decode_image(io.BytesIO(opened.data))  # type: ignore[arg-type]  # a file too
         fields.update(width=width, height=height, decoder="pillow", **from_exif(exif).fields())
+        detail = image_detail(image)  # the perceptual hash, from these pixels (the torchvision path: at query time)
         if encoder is None:  # the clip work is pending: the file is catalogued, its pixels wait
-            return Decoded(opened.entry, opened.old, fields), image
+            return Decoded(opened.entry, opened.old, fields, detail=detail), image
         stage.name = "preprocess"
-        return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)]), image
+        return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)], detail=detail), image
 
     def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
-        return [NewSegment(kind=SegmentKind.IMAGE, vector=v[0], space=space) for space, v in vectors.items() if v]
+        return [NewSegment(kind=SegmentKind.IMAGE, vector=v[0], space=space, detail=item.detail)
+                for space, v in vectors.items() if v]
 
 
 def header_exif(data: bytes) -> Any:

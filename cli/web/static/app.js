@@ -384,6 +384,40 @@ const PAGE_MIN_SCORE = 2.0;
     }
   });
 
+  // -- near-duplicates: groups of the same picture or moment, the copy to keep first (GET /api/duplicates) ----
+  function duplicateCard(item, role) {
+    const t = item.kind === "scene" ? item.keyframe : null;
+    const src = withToken(`/api/media/${item.media_id}/thumb?size=160` + (t == null ? "" : `&t=${t}`));
+    const size = item.width && item.height ? `${item.width}×${item.height}` : "";
+    const when = item.kind === "scene" ? span(item) : item.duration ? `${item.duration.toFixed(1)} s` : "";
+    const bits = item.bits == null ? "" : `${item.bits} bits`;
+    return el("li", { class: "dup " + role },
+      el("img", { src, alt: item.path, loading: "lazy" }),
+      el("span", { class: "dup-role", text: role }),
+      el("code", { text: item.path.split("/").pop(), title: item.path }),
+      el("span", { class: "dup-meta", text: [size, when, bits].filter(Boolean).join(" · ") }));
+  }
+
+  $("#show-duplicates").addEventListener("click", async () => {
+    try {
+      status.textContent = "Looking for duplicates…";
+      const data = await api("/api/duplicates");
+      status.textContent = "";
+      openIndex = -1;
+      const n = data.groups.length;
+      $("#viewer-title").textContent = n ? `${n} group${n === 1 ? "" : "s"} of duplicates` : "No duplicates";
+      viewerBody.replaceChildren(el("div", { class: "dups" }, ...data.groups.map((g) => el("section", { class: "dup-group" },
+        el("h3", { text: g.kind }),
+        el("ol", { class: "dup-list" }, duplicateCard(g.keep, "keep"), ...g.copies.map((c) => duplicateCard(c, "copy")))))));
+      const compared = Object.entries(data.compared).map(([k, v]) => `${v} ${k}`).join(", ");
+      $("#viewer-meta").textContent = `threshold ${data.threshold} bits · compared ${compared}` +
+        (data.notes.length ? " · " + data.notes.join(" · ") : "");
+      viewer.showModal();
+    } catch (err) {
+      status.textContent = err.message;
+    }
+  });
+
   // -- wiring -------------------------------------------------------------------------------------
   form.addEventListener("submit", (event) => {
     event.preventDefault();

@@ -1,0 +1,291 @@
+"""Near-duplicates (mmsearch/duplicates.py): the perceptual hash, the rule, grouping on a small toy-encoder
+library (images, and videos re-encoded and trimmed), lazy hashes of old images, the CLI and the web route."""
+from __future__ import annotations
+
+import io
+import json
+import sqlite3
+from pathlib import Path
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+from PIL import Image
+from typer.testing import CliRunner
+
+from mmsearch import Engine
+from mmsearch import duplicates as dups
+from mmsearch.cli.app import app
+from mmsearch.cli.web import create_app
+
+SAMPLES = Path(__file__).resolve().parents[1] / "sample_data" / "images"
+BASE = "http://127.0.0.1"
+
+
+def photo(name: str) -> Image.Image:
+    return Image.open(SAMPLES / name).convert("RGB")
+
+
+def variants(image: Image.Image) -> dict[str, Image.Image]:
+    """The copies a library collects: JPEG q60, half size, 10 % cropped around the centre, colours shifted."""
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=60)
+    w, h = image.size
+    shifted = np.clip(np.asarray(image, np.float32) * np.array([1.1, 0.95, 0.85]) + 10, 0, 255).astype(np.uint8)
+    return {
+        "q60": Image.open(io.BytesIO(buf.getvalue())).convert("RGB"),
+        "half": image.resize((w // 2, h // 2)),
+        "crop": image.crop((w // 20, h // 20, w - w // 20, h - h // 20)),
+        "colour": Image.fromarray(shifted),
+    }
+
+
+def bits_apart(a: Image.Image, b: Image.Image) -> int:
+    pics = [dups.Picture(0, i, "", "image", hashes=dups.hashes_of(dups.image_detail(p))) for i, p in enumerate((a, b))]
+    return int(dups.pair_bits(dups.hash_matrix(pics), np.array([0]), np.array([1]))[0])
+
+
+# -- the hash ------------------------------------------------------------------------------------------
+@pytest.mark.parametrize("name", ["astronaut.jpg", "coffee.jpg", "temple.jpg"])
+def test_copies_hash_close_and_other_pictures_far(name):
+    original = photo(name)
+    for kind, copy in variants(original).items():
+        assert bits_apart(original, copy) <= dups.DEFAULT_THRESHOLD // 2, kind
+    for other in ("cat.jpg", "flower.jpg", "rocket.jpg", "deep_field.jpg"):
+        assert bits_apart(original, photo(other)) > dups.DEFAULT_THRESHOLD, other
+    w, h = original.size  # a quarter of the same photo is another picture
+    assert bits_apart(original, original.crop((0, 0, w // 2, h // 2))) > dups.DEFAULT_THRESHOLD
+
+
+def test_a_flat_picture_has_no_hash_and_details_parse_safely():
+    flat = dups.image_detail(Image.new("RGB", (64, 48), (200, 10, 10)))
+    assert dups.hashes_of(flat) == [] and dups.hashed(flat) and not dups.hashed(None)
+    detail = dups.image_detail(photo("cat.jpg"))
+    facts = json.loads(detail)
+    assert set(facts) == {"phash", "phash90"} and all(len(v) == 16 for v in facts.values())
+    assert len(dups.hashes_of(detail)) in (1, 2)
+    assert dups.hashes_of(None) == dups.hashes_of("not json") == dups.hashes_of('{"boxes": []}') == []
+    scene = json.loads(dups.scene_detail(1 << 63 | 5, [1 << 63 | i for i in range(100)]))
+    assert len(scene["frames"]) == dups.SCENE_HASHES
+
+
+def test_the_rule_hash_decides_vectors_veto_or_decide_strictly_alone():
+    t = dups.DEFAULT_THRESHOLD
+    assert dups.is_duplicate(dups.Evidence(bits=t, relative=0.5))
+    assert not dups.is_duplicate(dups.Evidence(bits=t + 1, relative=0.0))
+    assert not dups.is_duplicate(dups.Evidence(bits=0, relative=1.5))  # a coincidence of hashes
+    assert dups.is_duplicate(dups.Evidence(bits=0, relative=None))
+    assert dups.is_duplicate(dups.Evidence(bits=None, relative=dups.ALONE_RELATIVE / 2))
+    assert not dups.is_duplicate(dups.Evidence(bits=None, relative=0.2))
+    assert not dups.is_duplicate(dups.Evidence(bits=None, relative=None))
+    assert not dups.is_duplicate(dups.Evidence(bits=4, relative=0.1), threshold=2)
+
+
+def test_relative_distance_does_not_depend_on_the_models_cosine_scale():
+    """The same geometry squeezed into a narrow cone (all cosines near 1, as a random-init model gives)
+    keeps its relative distances."""
+    rng = np.random.default_rng(0)
+    base = rng.standard_normal((200, 32))
+    base[1] = base[0] + 0.05 * rng.standard_normal(32)
+    pairs = np.array([[0, 1], [0, 2], [3, 4]])
+    has = np.ones(200, bool)
+
+    def unit(x):
+        return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+    wide = dups.relative_distances(unit(base), has, pairs)
+    axis = np.zeros(32)
+    axis[0] = 40.0
+    narrow = dups.relative_distances(unit(unit(base) + axis), has, pairs)
+    assert wide[0] < 0.05 and wide[1] > 0.5 and narrow[0] < 0.05 and narrow[1] > 0.5
+
+
+def test_grouping_at_scale_finds_planted_copies_through_the_ivf_search():
+    """Above EXACT_UP_TO pictures the neighbour search is approximate; planted copies (vector nudged, 2 hash
+    bits flipped) are still all found, and nothing else is grouped."""
+    rng = np.random.default_rng(1)
+    n, planted = dups.EXACT_UP_TO + 1000, 300
+    vectors = rng.standard_normal((n, 128)).astype(np.float32)
+    hashes = rng.integers(0, 2**63, n, dtype=np.uint64) | np.uint64(1 << 63)
+    src, dst = np.arange(planted), np.arange(n - planted, n)
+    vectors[dst] = vectors[src] + 0.05 * rng.standard_normal((planted, 128)).astype(np.float32)
+    vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
+    hashes[dst] = hashes[src] ^ (np.uint64(1) << np.uint64(3)) ^ (np.uint64(1) << np.uint64(40))
+    pictures = [dups.Picture(i, i, f"{i}.jpg", "image", hashes=[int(h)]) for i, h in enumerate(hashes)]
+    groups = dups.group_pictures(pictures, vectors, np.ones(n, bool))
+    assert sorted(tuple(sorted(g)) for g in groups) == [(int(a), int(b)) for a, b in zip(src, dst)]
+
+
+def test_a_flat_picture_is_never_a_copy_of_a_textured_one():
+    v = np.ones((3, 4), np.float32) / 2
+    pictures = [dups.Picture(0, 0, "black.png", "image", hashes=[], hashed=True),
+                dups.Picture(1, 1, "night.jpg", "image", hashes=[(1 << 63) | 12345]),
+                dups.Picture(2, 2, "black2.png", "image", hashes=[], hashed=True)]
+    pairs = dups.duplicate_pairs(pictures, v, np.ones(3, bool))
+    assert [(a, b) for a, b, _ in pairs] == [(0, 2)]  # two flat pictures alike: judged by their vectors
+
+
+# -- on a library --------------------------------------------------------------------------------------
+ORIGINALS = ("astronaut.jpg", "coffee.jpg", "temple.jpg")
+DISTRACTORS = ("cat.jpg", "flower.jpg", "rocket.jpg", "deep_field.jpg")
+
+
+@pytest.fixture(scope="module")
+def photo_library(tmp_path_factory):
+    root = tmp_path_factory.mktemp("dups")
+    folder = root / "photos"
+    folder.mkdir()
+    expected = []
+    for name in ORIGINALS:
+        original = photo(name)
+        stem = Path(name).stem
+        original.save(folder / f"{stem}.png")
+        group = {str(folder / f"{stem}.png")}
+        for kind, copy in variants(original).items():
+            copy.save(folder / f"{stem}_{kind}.jpg", quality=90)
+            group.add(str(folder / f"{stem}_{kind}.jpg"))
+        expected.append(group)
+        w, h = original.size
+        original.crop((0, 0, w // 2, h // 2)).save(folder / f"{stem}_quarter.jpg")  # another picture
+    for name in DISTRACTORS:
+        photo(name).save(folder / name)
+    Image.new("RGB", (64, 48), (30, 60, 220)).save(folder / "blue.png")
+    Image.new("RGB", (64, 48), (220, 30, 30)).save(folder / "red.png")
+    engine = Engine(root / "lib", model="toy")
+    engine.index([folder])
+    yield engine, folder, expected
+    engine.close()
+
+
+def test_images_group_into_their_copies_with_the_original_kept(photo_library):
+    engine, folder, expected = photo_library
+    report = engine.duplicates(kind="image")
+    found = [{g.keep.path, *(c.path for c in g.copies)} for g in report.groups]
+    assert sorted(found, key=sorted) == sorted(expected, key=sorted)
+    for g in report.groups:
+        assert g.kind == "image" and g.keep.path.endswith(".png")  # the largest copy
+        assert all(c.bits is not None and c.bits <= report.threshold for c in g.copies)
+    assert report.compared["image"] == len(list(folder.iterdir()))
+    assert report.unhashed["image"] == 2  # the two flat pictures
+    assert not report.notes  # every image was hashed when indexed
+    strict = engine.duplicates(kind="image", threshold=0)
+    strict_sets = [{g.keep.path, *(c.path for c in g.copies)} for g in strict.groups]
+    assert strict_sets and all(any(s <= group for group in expected) for s in strict_sets)  # never wider
+
+
+def test_images_indexed_without_hashes_are_hashed_from_their_files(photo_library, tmp_path):
+    engine, folder, expected = photo_library
+    import shutil
+
+    lib = tmp_path / "lib"
+    shutil.copytree(engine.library.root, lib)
+    with sqlite3.connect(lib / "catalog.sqlite3") as conn:
+        assert conn.execute("UPDATE segment SET detail = NULL WHERE kind = 'image'").rowcount > 0
+    with Engine(lib, model="toy") as old:
+        report = old.duplicates(kind="image")
+    found = [{g.keep.path, *(c.path for c in g.copies)} for g in report.groups]
+    assert sorted(found, key=sorted) == sorted(expected, key=sorted)
+    assert any("hashed from their files" in n for n in report.notes)
+
+
+def test_a_video_reencoded_and_trimmed_is_a_duplicate_file(tmp_path):
+    from media_factory import encoders, make_video
+
+    if encoders()["h264"] is None or encoders()["mpeg4"] is None:
+        pytest.skip("needs H.264 and MPEG-4 encoders")
+    a, b, c, d = (photo(n).resize((320, 240)) for n in ("astronaut.jpg", "coffee.jpg", "temple.jpg", "cat.jpg"))
+    folder = tmp_path / "videos"
+    folder.mkdir()
+    make_video(folder / "trip.mp4", [(a, 2.0), (b, 2.0), (c, 2.0)], codec="h264")
+    make_video(folder / "trip_copy.mkv", [(a, 2.0), (b, 2.0), (c, 1.2)], codec="mpeg4", size=(128, 96))
+    make_video(folder / "other.mp4", [(d, 2.0), (Image.new("RGB", (64, 48), (240, 230, 40)), 2.0)], codec="h264")
+    with Engine(tmp_path / "lib", model="toy") as engine:
+        engine.index([folder])
+        report = engine.duplicates(kind="video")
+    files = [g for g in report.groups if g.kind == "video"]
+    assert len(files) == 1
+    assert files[0].keep.path.endswith("trip.mp4") and [c.path for c in files[0].copies] == [str(folder / "trip_copy.mkv")]
+    scenes = [g for g in report.groups if g.kind == "scene"]
+    assert scenes and all({g.keep.path, *(c.path for c in g.copies)} == {str(folder / "trip.mp4"),
+                                                                        str(folder / "trip_copy.mkv")} for g in scenes)
+    assert report.unhashed["video"] == 0 or report.unhashed["video"] < report.compared["video"]
+
+
+# -- interfaces ----------------------------------------------------------------------------------------
+def test_cli_json_shape_and_text(photo_library):
+    engine, _folder, expected = photo_library
+    runner = CliRunner()
+    result = runner.invoke(app, ["duplicates", "--kind", "image", "--json", "--library", str(engine.library.root)])
+    assert result.exit_code == 0, result.output
+    data = json.loads(result.output)
+    assert set(data) == {"threshold", "groups", "compared", "unhashed", "notes"}
+    assert data["threshold"] == dups.DEFAULT_THRESHOLD and len(data["groups"]) == len(expected)
+    group = data["groups"][0]
+    assert set(group) == {"kind", "keep", "copies"} and {"path", "media_id", "bits", "width"} <= set(group["keep"])
+    text = runner.invoke(app, ["duplicates", "--library", str(engine.library.root)])
+    assert text.exit_code == 0 and "keep" in text.output and "copy" in text.output
+    bad = runner.invoke(app, ["duplicates", "--kind", "audio", "--library", str(engine.library.root)])
+    assert bad.exit_code == 2
+
+
+def test_web_route_lists_groups_with_thumbnails(photo_library):
+    engine, _folder, expected = photo_library
+    with TestClient(create_app(engine.context), base_url=BASE, raise_server_exceptions=False) as client:
+        r = client.get("/api/duplicates", params={"kind": "image"})
+        assert r.status_code == 200, r.text
+        groups = r.json()["groups"]
+        assert len(groups) == len(expected)
+        thumb = client.get(f"/api/media/{groups[0]['keep']['media_id']}/thumb", params={"size": 96})
+        assert thumb.status_code == 200 and thumb.headers["content-type"].startswith("image/")
+        assert client.get("/api/duplicates", params={"kind": "audio"}).status_code == 422
+        assert client.get("/api/duplicates", params={"threshold": 99}).status_code == 422
+
+
+def test_the_page_shows_the_groups_with_thumbnails(photo_library, tmp_path):
+    """The footer's Duplicates button opens the groups, the copy to keep first, thumbnails loaded (Chromium)."""
+    import os
+    import shutil
+    import socket
+    import threading
+    import time
+
+    playwright_api = pytest.importorskip("playwright.sync_api")
+    chromium = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        pytest.skip("needs the system Chromium")
+    import uvicorn
+
+    engine, _folder, expected = photo_library
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine.context), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive()
+        time.sleep(0.05)
+    try:
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium, args=["--no-sandbox", "--disable-gpu"])
+            page = browser.new_page(viewport={"width": 1100, "height": 800})
+            errors: list[str] = []
+            page.on("pageerror", lambda exc: errors.append(str(exc)))
+            page.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/")
+            page.click("#show-duplicates")
+            page.wait_for_selector("#viewer .dup-group")
+            assert page.locator("#viewer .dup-group").count() == len(expected)
+            assert page.locator("#viewer .dup.keep").count() == len(expected)
+            loaded = "[...document.querySelectorAll('#viewer .dup img')].every(i => i.complete)"
+            deadline = time.monotonic() + 30
+            while not page.evaluate(loaded):  # (wait_for_function evaluates a string: the page's CSP forbids it)
+                assert time.monotonic() < deadline, "thumbnails did not load"
+                time.sleep(0.2)
+            assert page.evaluate("[...document.querySelectorAll('#viewer .dup img')].every(i => i.naturalWidth > 0)")
+            page.screenshot(path=os.environ.get("DUPLICATES_SCREENSHOT") or str(tmp_path / "duplicates.png"))
+            browser.close()
+            assert not errors
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
