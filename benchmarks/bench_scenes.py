@@ -199,8 +199,11 @@ def main() -> None:
             methods[f"mmsearch fused ({name})"] = mmsearch_method(enc, model)
         methods[f"embeddings only ({name})"] = embeddings_only(enc)
     if not args.no_peers:
-        methods["PySceneDetect content"] = pyscenedetect("content")
-        methods["PySceneDetect adaptive"] = pyscenedetect("adaptive")
+        try:
+            methods["PySceneDetect content"] = pyscenedetect("content")
+            methods["PySceneDetect adaptive"] = pyscenedetect("adaptive")
+        except ImportError as exc:
+            log(f"no PySceneDetect ({exc}); its rows are skipped")
         if model is not None:
             methods["TransNetV2 @0.5"] = transnet_bare(model)
     if args.only:

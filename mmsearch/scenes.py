@@ -6,19 +6,28 @@ Two inputs, never a second decode of the file (both come from the sampler's one 
   * the **sampled frames' embeddings** (about one per second), in whatever scale the encoder has.
 
 Where the cuts are (:func:`decide_cuts`)
-    A candidate is judged by three things, none of them a fixed cosine:
-      * *persistence* (pixels, scale-free): the picture ``WINDOW`` frames after the candidate
-        against the one ``WINDOW`` frames before, relative to how much each side changes by itself.
-        A flash or a single glitched frame comes back to the picture before (persistence ~1): never
-        a cut. Pans, zooms and shake change both sides alike (~1-2).
-      * *embedding change*: ``1 - cos`` of the sampled frames either side of the candidate, as a
-        robust z-score (median / MAD) of this video's own within-shot changes.
-      * the *shot model*'s probability (TransNetV2 on the candidate's 33 low-res frames), when it is
-        installed and within its CPU budget (see :mod:`mmsearch.encoders.shots`).
-    Gradual transitions (dissolves, fades through black) are caught by a second change signal over
-    ``_LAG`` frames; every cut is placed at the split that best separates the frames like the picture
-    before from those like the picture after (the first frame of a hard cut's new shot; inside a
-    dissolve or fade), or on the model's peak.
+    Each peak of the change signals (a candidate) is judged on its own, by pixels and, when it is
+    installed and within its CPU budget, the shot model; none of it is a cosine:
+      * *colour change*: how much colour mass moved between the pictures ``WINDOW`` frames before and
+        after (brightness-normalised histograms): little for camera motion inside a shot, a lot for a
+        new shot, nothing for a flash or a single glitched frame (over before the pictures compared).
+      * *persistence* (scale-free): the picture after against the one before, relative to how much each
+        side changes by itself. Pans, zooms and shake change both sides alike (~1-2).
+      * the *shot model*'s probability (TransNetV2 on the candidate's 33 low-res frames; see
+        :mod:`mmsearch.encoders.shots`), asked first where the pixels are least sure.
+    The embeddings of the sampled frames do not decide (the cuts are the same whichever model embeds
+    the frames); their change across each cut is reported.
+    The pictures are taken twice: around the peak, and around the split those pictures give (a peak
+    next to a transition rather than in it, such as camera shake just after a dissolve, would leave
+    one picture inside the transition); the view with the larger colour change counts. Each side's
+    picture is the median of three frames 3 apart (a flash of up to 3 frames spoils one of them).
+    A peak never takes the place of another: a flash 0.7 s after a cut, judged on its own pictures,
+    is no cut and leaves the cut alone. Gradual transitions (dissolves, fades through black) are
+    caught by a second change signal over ``_LAG`` frames; every cut is placed at the split that best
+    separates the frames like the picture before from those like the picture after (the first frame
+    of a hard cut's new shot; inside a dissolve or fade), or on the model's peak near it. Of two cuts
+    closer than ``MIN_GAP`` (1 s) the stronger stays: two transitions less than 1 s apart give one cut
+    (and scenes shorter than the 2 s minimum are merged anyway, below).
 
 Without a dense stream (:func:`find_cuts`)
     Frame ``i`` starts a scene when its embedding change from frame ``i-1`` is a robust z-score of at
@@ -245,6 +254,7 @@ def cut_scenes(times: np.ndarray, embeddings: np.ndarray, duration: float, *,
 
 SHOT_SIZE = (48, 27)       # (width, height) of the dense stream's frames: TransNetV2's input size
 WINDOW = 16                # frames each side of a candidate that the rule looks at (0.64 s at 25 fps)
+_LOOK = 3 * WINDOW         # frames after a peak that arrive before it is judged (its pictures' neighbourhood)
 _LAG = 8                   # frames between the two pictures of the "gradual change" signal
 _POOL = 3                  # the rule compares 3x3-pooled pictures (16x9): a few pixels of shake vanish
 _STATS_EVERY = 25          # frames between updates of the signal's running median / MAD
@@ -265,8 +275,9 @@ class Candidate:
     distance (0..1) between the colour histograms (8x8x8 bins, brightness-normalised) of the pictures
     ``WINDOW`` frames before and after (the closest of 3x3 pairs of frames 3 apart): camera motion inside
     one shot moves little colour mass, a new shot a lot; a flash or a glitched frame, which is over
-    before then, none. ``frames``: the window's low-res RGB frames (for the shot model), ``first``: the
-    frame index of ``frames[0]``."""
+    before then, none. Both are taken around the peak and around its split, and the view with the
+    larger colour change is kept. ``frames``: that view's low-res RGB frames (for the shot model),
+    ``first``: the frame index of ``frames[0]``."""
     index: int
     time: float
     score: float
@@ -308,8 +319,10 @@ class ShotStream:
     frame (abrupt change) and to the frame ``_LAG`` back (gradual change, a dissolve or a fade). A
     frame is a candidate when one of them is a robust z-score of at least ``_CANDIDATE_Z`` above the
     signal's running median (the video's own statistics over the last ``_HISTORY`` frames) and the
-    largest within ``WINDOW / 2`` frames. Memory: a ring of ``4 * WINDOW + 1`` frames plus, per
-    candidate, its ``2 * WINDOW + 1`` low-res frames (about 130 kB); never the whole video.
+    largest within ``WINDOW / 2`` frames (each frame's score is fixed when it arrives, so that two
+    neighbours are never compared under different statistics). A candidate is judged ``_LOOK`` frames
+    later, when its pictures' neighbourhood has arrived. Memory: a ring of ``2 * _LOOK + 1`` frames plus,
+    per candidate, its ``2 * WINDOW + 1`` low-res frames (about 130 kB); never the whole video.
     """
 
     def __init__(self, keep_frames: bool = True) -> None:
@@ -319,8 +332,9 @@ class ShotStream:
         self._abrupt: list[float] = []     # pooled pictures: this frame against the previous one
         self._colour: list[float] = []     # colour histograms: this frame against the previous one
         self._gradual: list[float] = []    # colour histograms: this frame against the one _LAG back
-        self._raw: deque = deque(maxlen=4 * WINDOW + 1)
-        self._pooled: deque = deque(maxlen=4 * WINDOW + 1)
+        self._scores: list[float] = []     # each frame's score, fixed when it arrives (see _score)
+        self._raw: deque = deque(maxlen=2 * _LOOK + 1)
+        self._pooled: deque = deque(maxlen=2 * _LOOK + 1)
         self._hists: deque = deque(maxlen=_LAG)
         self._stats: tuple = ((0.0, 1e-3),) * 3
         self._finished = False
@@ -342,13 +356,17 @@ class ShotStream:
         if i % _STATS_EVERY == 0 or i < 2 * _STATS_EVERY:
             lo = max(0, i - _HISTORY)
             self._stats = tuple(_robust(np.asarray(x[lo:])) for x in (self._abrupt, self._colour, self._gradual))
-        # decide on the frame 2 * WINDOW back, whose whole neighbourhood is now in the ring
-        c = i - 2 * WINDOW
+        self._scores.append(max((x[i] - m) / sc for x, (m, sc) in zip((self._abrupt, self._colour, self._gradual),
+                                                                      self._stats)))
+        # decide on the frame _LOOK back, whose whole neighbourhood is now in the ring
+        c = i - _LOOK
         if c >= 1:
             self._consider(c)
 
     def _score(self, c: int) -> float:
-        return max((x[c] - m) / sc for x, (m, sc) in zip((self._abrupt, self._colour, self._gradual), self._stats))
+        # fixed when frame c arrived: the peak test compares numbers made with one set of statistics
+        # at a time, never a frame's old score with its neighbour's new one (which could reject both)
+        return self._scores[c]
 
     def _consider(self, c: int) -> None:
         s = self._score(c)
@@ -362,44 +380,55 @@ class ShotStream:
             return                                      # no picture before (after) it to compare with
         ring0 = n - len(self._raw)                     # frame index of the ring's first entry
 
-        def pooled(j: int) -> np.ndarray:
-            return self._pooled[min(max(j, ring0), n - 1) - ring0]
+        def at(j: int) -> int:
+            return min(max(j, ring0), n - 1) - ring0
 
-        def raw(j: int) -> np.ndarray:
-            return self._raw[min(max(j, ring0), n - 1) - ring0]
-
-        before = np.mean([pooled(c - WINDOW + k) for k in range(3)], axis=0)
-        after = np.mean([pooled(c + WINDOW - k) for k in range(3)], axis=0)
-        across = _dist(before, after)
-        inside = (_dist(pooled(c - WINDOW), pooled(c - 2 * WINDOW)) + _dist(pooled(c + WINDOW),
-                                                                          pooled(c + 2 * WINDOW))) / 2
-        persistence = across / max(inside, 0.1 * across, 2e-3)
-        # three frames a side, 3 frames apart, and the closest pair: a flash (2-3 frames) or a
-        # glitched frame that reaches into one side cannot make the two sides look different
-        colour = min(_hist_distance(_hist([raw(c - WINDOW + a)]), _hist([raw(c + WINDOW - b)]))
-                     for a in (0, 3, 6) for b in (0, 3, 6))
-        first = max(0, c - WINDOW)
-        last = min(n - 1, c + WINDOW)
-        window = [pooled(j) for j in range(first, last + 1)]
-        cut = first + _split(window, before, after)
+        # the pictures either side of the peak, then of the split they give: a peak off the transition's
+        # middle (camera shake next to a dissolve) must not leave one side's pictures inside the transition
+        first_view = self._view(c, at)
+        views = [first_view] if first_view[3] == c else [first_view, self._view(first_view[3], at)]
+        colour, persistence, centre, cut = max(views)
+        first = max(0, centre - WINDOW)
+        last = min(n - 1, centre + WINDOW)
         frames = None
         if self.keep_frames:
-            frames = np.stack([raw(j) for j in range(first, last + 1)])
-        prev = self.candidates[-1] if self.candidates else None
+            frames = np.stack([self._raw[at(j)] for j in range(first, last + 1)])
         cand = Candidate(index=c, time=self.times[c], score=float(s), persistence=float(persistence),
                          colour=colour, cut_index=cut, cut_time=self.times[cut], first=first, frames=frames)
-        if prev is not None and abs(prev.cut_index - cut) <= WINDOW // 2:
-            if prev.score >= cand.score:
-                return
-            self.candidates.pop()
         self.candidates.append(cand)
+
+    def _view(self, centre: int, at) -> tuple[float, float, int, int]:
+        """(colour change, persistence, centre, split) of the pictures ``WINDOW`` frames either side of
+        ``centre``; the split is placed between those two pictures."""
+        def pooled(j: int) -> np.ndarray:
+            return self._pooled[at(j)]
+
+        def raw(j: int) -> np.ndarray:
+            return self._raw[at(j)]
+
+        w = WINDOW
+
+        def picture(edge: int, inward: int) -> np.ndarray:
+            # median of three frames 3 apart: a flash (2-3 frames) or a glitched frame spoils one at most
+            return np.median([pooled(edge + inward * k) for k in (0, 3, 6)], axis=0)
+
+        before, after = picture(centre - w, 1), picture(centre + w, -1)
+        across = _dist(before, after)
+        inside = (_dist(before, picture(centre - 2 * w, 1)) + _dist(after, picture(centre + 2 * w, -1))) / 2
+        persistence = across / max(inside, 0.1 * across, 2e-3)
+        # the same three frames a side, and the closest pair: a flash or a glitched frame that reaches
+        # into one side cannot make the two sides look different
+        colour = min(_hist_distance(_hist([raw(centre - w + a)]), _hist([raw(centre + w - b)]))
+                     for a in (0, 3, 6) for b in (0, 3, 6))
+        split = centre - w + _split([pooled(j) for j in range(centre - w, centre + w + 1)], before, after)
+        return colour, float(persistence), centre, split
 
     def finish(self) -> ShotStream:
         """Decide on the last frames (whose neighbourhood runs past the end). Idempotent."""
         if not self._finished:
             self._finished = True
             n = len(self.times)
-            for c in range(max(1, n - 2 * WINDOW), n):
+            for c in range(max(1, n - _LOOK), n):
                 self._consider(c)
         return self
 
@@ -438,14 +467,14 @@ def _split(window: Sequence[np.ndarray], before: np.ndarray, after: np.ndarray) 
 # ------------------------------------------------------------------ the fused decision
 
 COLOUR_CLEAR = 0.6        # colour change that is a cut on its own (most colour mass moved)
-COLOUR_SOME = 0.3         # colour change that is a cut with a second sign: embeddings or persistence
+COLOUR_SOME = 0.3         # colour change that is a cut with a second sign: persistence or the model
 PERSISTENT = 2.5          # persistence that counts as that second sign
-EMBEDDING_Z = 2.0         # robust z of the embedding change across a candidate that counts as one
 COLOUR_ASK = 0.15         # candidates the model is asked about: colour change in [COLOUR_ASK, COLOUR_CLEAR)
 MODEL_SURE = 0.5          # the shot model's probability that makes a cut on its own
 MODEL_SUPPORT = 0.15      # ... that confirms a cut the adaptive rule also sees
 MIN_GAP = 1.0             # seconds: of two cuts closer than this, the stronger one stays (a fade's
                           # two halves, a dissolve's both ends)
+_SAME_CUT = WINDOW // 4   # frames: candidates whose cuts are this close describe one transition
 
 
 @dataclass(frozen=True)
@@ -498,28 +527,70 @@ def embedding_changes(times: np.ndarray, embeddings: np.ndarray, candidates: Seq
     return out
 
 
-def _rule(c: Candidate, ez: float) -> bool:
-    """The adaptive rule: a large colour change, or a moderate one with a second sign (and a picture
-    after that is no closer to the one before than the shot's own change: persistence >= 1)."""
-    if c.colour >= COLOUR_CLEAR:
-        return True
-    return c.colour >= COLOUR_SOME and c.persistence >= 1.0 and (ez >= EMBEDDING_Z or c.persistence >= PERSISTENT)
+def _rule(c: Candidate) -> bool:
+    """The adaptive rule (pixels only): a large colour change, or a moderate one whose pictures persist
+    (persistence >= ``PERSISTENT``: the picture after differs from the one before far more than either
+    side changes by itself)."""
+    return c.colour >= COLOUR_CLEAR or (c.colour >= COLOUR_SOME and c.persistence >= PERSISTENT)
+
+
+def _ask_order(c: Candidate) -> tuple:
+    """The model's budget goes first to the rule's grey zone (a moderate colour change, decided by
+    persistence alone), most colour change first; then to the weaker candidates."""
+    return (0 if c.colour >= COLOUR_SOME else 1, -c.colour)
+
+
+def _ask_model(cands: Sequence[Candidate], model, budget_frames: int | None) -> None:
+    order = sorted((k for k, c in enumerate(cands)
+                    if COLOUR_ASK <= c.colour < COLOUR_CLEAR and c.frames is not None and c.probability is None),
+                   key=lambda k: _ask_order(cands[k]))
+    chosen: list[int] = []
+    used = 0
+    for k in order:
+        if any(abs(cands[k].cut_index - cands[j].cut_index) <= _SAME_CUT for j in chosen):
+            continue                    # the same transition seen from a neighbouring peak: one answer
+        size = len(cands[k].frames)     # type: ignore[arg-type]
+        if budget_frames is not None and used + size > budget_frames:
+            continue
+        chosen.append(k)
+        used += size
+    if not chosen:
+        return
+    probs = model.probabilities([cands[k].frames for k in chosen])
+    for k, p in zip(chosen, probs):
+        p = np.asarray(p, dtype=np.float64)
+        c = cands[k]
+        # the model's peak near the rule's cut: a window that also holds a neighbouring transition
+        # (a short shot) must not move this cut onto that one
+        lo = max(0, c.cut_index - c.first - WINDOW // 2)
+        hi = min(len(p), c.cut_index - c.first + WINDOW // 2 + 1)
+        peak = lo + int(np.argmax(p[lo:hi])) if hi > lo else int(np.argmax(p))
+        for other in cands:             # its neighbours' duplicates get the same answer
+            if other.probability is None and abs(other.cut_index - c.cut_index) <= _SAME_CUT:
+                other.probability = float(p[peak])
+                other.model_index = c.first + peak
 
 
 def decide_cuts(stream: ShotStream, times: np.ndarray, embeddings: np.ndarray, *,
                 model=None, budget_frames: int | None = None) -> list[Cut]:
-    """The fused rule: the dense stream's candidates judged by colour change, persistence, embedding
-    change and (where available) the shot model.
+    """The fused rule: the dense stream's candidates judged by colour change and persistence (pixels
+    only) and, where available, the shot model.
 
     * the adaptive rule (:func:`_rule`): colour change >= ``COLOUR_CLEAR``; or >= ``COLOUR_SOME``
-      with an embedding change of robust z >= ``EMBEDDING_Z`` or a persistence >= ``PERSISTENT``.
-      A flash or a glitched frame is over before the pictures compared, so it changes neither.
+      with a persistence >= ``PERSISTENT``. A flash or a glitched frame is over before the pictures
+      compared, so it changes neither.
+    * the embeddings are not asked: the change across each candidate is reported (``Cut.embedding_z``)
+      but decides nothing, so that the cuts are the same whichever model embeds the frames (on the
+      development sets, letting a z >= 2 confirm a moderate colour change made the toy encoder and a
+      random-init ViT disagree, and found no transition the pixels missed).
     * with a model (``model.probabilities(list of (T, 27, 48, 3) uint8) -> list of (T,) floats``):
-      it is asked about the candidates with a colour change in ``[COLOUR_ASK, COLOUR_CLEAR)``, those
-      nearest the rule's boundary first, up to ``budget_frames`` frames in all (None: no limit). A
-      candidate it was asked about is a cut when its peak probability is >= ``MODEL_SURE`` (and the
-      colour changed by ``COLOUR_ASK`` at least), or >= ``MODEL_SUPPORT`` and the rule agrees; the
-      cut is then placed on the model's peak frame.
+      it is asked about the candidates with a colour change in ``[COLOUR_ASK, COLOUR_CLEAR)``, the
+      rule's grey zone first (:func:`_ask_order`), one window per transition, up to ``budget_frames``
+      frames in all (None: no limit). A candidate it was asked about is a cut when its peak
+      probability (within ``WINDOW / 2`` frames of the rule's cut) is >= ``MODEL_SURE``, or
+      >= ``MODEL_SUPPORT`` and the rule agrees; the cut is then placed on the model's peak frame. Where
+      the rule was unsure (colour < ``COLOUR_CLEAR``) and the model sees nothing (< ``MODEL_SUPPORT``),
+      there is no cut.
     * of two cuts closer than ``MIN_GAP`` seconds the stronger one stays.
     """
     stream.finish()
@@ -528,27 +599,10 @@ def decide_cuts(stream: ShotStream, times: np.ndarray, embeddings: np.ndarray, *
         return []
     ez = embedding_changes(times, embeddings, cands, stream.times)
     if model is not None and budget_frames != 0:
-        asked = [k for k, c in enumerate(cands)
-                 if COLOUR_ASK <= c.colour < COLOUR_CLEAR and c.frames is not None and c.probability is None]
-        asked.sort(key=lambda k: abs(cands[k].colour - COLOUR_SOME))
-        chosen, used = [], 0
-        for k in asked:
-            frames = cands[k].frames
-            size = len(frames) if frames is not None else 0
-            if budget_frames is not None and used + size > budget_frames:
-                break
-            chosen.append(k)
-            used += size
-        if chosen:
-            probs = model.probabilities([cands[k].frames for k in chosen])
-            for k, p in zip(chosen, probs):
-                p = np.asarray(p, dtype=np.float64)
-                peak = int(np.argmax(p))
-                cands[k].probability = float(p[peak])
-                cands[k].model_index = cands[k].first + peak
+        _ask_model(cands, model, budget_frames)
     cuts: list[Cut] = []
     for c, z in zip(cands, ez):
-        by_rule = _rule(c, z)
+        by_rule = _rule(c)
         index, by = c.cut_index, "rule"
         ok = by_rule
         if c.probability is not None and c.model_index is not None:

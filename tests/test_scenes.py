@@ -209,3 +209,154 @@ def test_no_frames_and_bad_input():
         cut_scenes(np.arange(3.0), np.ones((4, 4)), 3.0)
     with pytest.raises(ValueError):
         cut_scenes(np.array([0.0, 2.0, 1.0]), np.ones((3, 4)), 3.0)
+
+
+# ------------------------------------------------------------------ the fused rule on generated footage
+# Real photos filmed by a virtual camera (tests/media_factory.py), decoded by the sampler's one pass;
+# two unrelated encoders (the toy one and a random-init CLIP): the cuts may not depend on either.
+
+FPS = 25
+SIZE = (160, 90)
+
+
+@pytest.fixture(scope="module")
+def photos():
+    import media_factory as mf
+
+    return dict(zip(mf.FOOTAGE_IMAGES, mf.footage_images()))
+
+
+@pytest.fixture(scope="module")
+def encoders(tiny_clip):
+    from mmsearch.encoders import load_image_text_encoder
+
+    return {"toy": load_image_text_encoder("toy", "cpu"), "random-clip": load_image_text_encoder(tiny_clip, "cpu")}
+
+
+def _fused_cuts(path, encoder) -> list[float]:
+    from indexers.video import embed_frames
+    from mmsearch.scenes import decide_cuts
+
+    video = embed_frames(str(path), encoder, 1.0, 8)
+    return [c.time for c in decide_cuts(video.shots, video.times, video.vectors)]
+
+
+def _write(path, frames) -> None:
+    """Encode RGB frames (H, W, 3) as H.264 at FPS (frame i shown at i / FPS)."""
+    import av
+
+    out = av.open(str(path), "w")
+    stream = out.add_stream("libx264", rate=FPS)
+    stream.height, stream.width = frames[0].shape[:2]
+    stream.pix_fmt = "yuv420p"
+    stream.options = {"preset": "ultrafast", "crf": "23"}
+    for i, f in enumerate(frames):
+        frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(f), format="rgb24")
+        frame.pts = i
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()
+
+
+def _pan(photo, n, x0, x1, size=SIZE):
+    """``n`` frames of a camera panning over ``photo`` (box centre from fraction x0 to x1 of its width)."""
+    from PIL import Image
+
+    w, h = size
+    bw = photo.width * 0.6
+    bh = bw * h / w
+    out = []
+    for k in range(n):
+        cx = (x0 + (x1 - x0) * k / max(1, n - 1)) * photo.width
+        left = min(max(cx - bw / 2, 0), photo.width - bw)
+        top = (photo.height - bh) / 2
+        out.append(np.asarray(photo.resize((w, h), Image.BILINEAR, box=(left, top, left + bw, top + bh))))
+    return out
+
+
+def test_one_second_shots_between_hard_cuts_are_each_found(tmp_path, photos, encoders):
+    import media_factory as mf
+
+    p = photos
+    shots = [mf.Shot(p["cat.jpg"], 2.4, ("pan",), ((0.4, 0.5, 1.2), (0.6, 0.5, 1.2)), seed=1),
+             mf.Shot(p["coffee.jpg"], 1.0, ("zoom",), ((0.5, 0.5, 1.0), (0.5, 0.5, 1.2)), seed=2),
+             mf.Shot(p["temple.jpg"], 1.0, ("shake",), ((0.5, 0.5, 1.3), (0.5, 0.5, 1.3)), seed=3),
+             mf.Shot(p["rocket.jpg"], 1.0, ("pan",), ((0.4, 0.5, 1.3), (0.6, 0.5, 1.3)), seed=4),
+             mf.Shot(p["flower.jpg"], 2.4, ("crop",), ((0.5, 0.5, 1.4), (0.5, 0.5, 1.4)), seed=5)]
+    path = tmp_path / "short.mp4"
+    truth = mf.make_footage(path, shots, [("cut", 0.0)] * 4, size=SIZE)
+    for name, enc in encoders.items():
+        found = _fused_cuts(path, enc)
+        assert len(found) == 4, (name, found)
+        assert np.allclose(found, [t.start for t in truth], atol=2 / FPS + 1e-6), (name, found)
+
+
+def test_a_two_frame_flash_next_to_a_cut_is_no_cut(tmp_path, photos, encoders):
+    a = _pan(photos["cat.jpg"], 60, 0.35, 0.6)
+    b = _pan(photos["coffee.jpg"], 60, 0.4, 0.6)
+    for k in (30, 31):                    # a photographer's flash: two frames washed out towards white
+        a[k] = (a[k] * 0.2 + 255 * 0.8).astype(np.uint8)
+    for k in (52, 53):                    # ... and another 7 frames before the cut
+        a[k] = (a[k] * 0.3 + 255 * 0.7).astype(np.uint8)
+    path = tmp_path / "flash.mp4"
+    _write(path, a + b)
+    for name, enc in encoders.items():
+        found = _fused_cuts(path, enc)
+        assert np.allclose(found, [60 / FPS], atol=2 / FPS + 1e-6), (name, found)
+
+
+@pytest.mark.parametrize("kind", ["dissolve", "fade"])
+def test_a_gradual_transition_after_a_short_shot_gives_one_cut_inside_it(tmp_path, photos, encoders, kind):
+    import media_factory as mf
+
+    p = photos
+    shots = [mf.Shot(p["astronaut.jpg"], 2.4, ("pan",), ((0.4, 0.5, 1.2), (0.6, 0.5, 1.2)), seed=1),
+             mf.Shot(p["deep_field.jpg"], 1.8, ("zoom",), ((0.5, 0.5, 1.0), (0.5, 0.5, 1.3)), seed=2),
+             mf.Shot(p["temple.jpg"], 2.4, ("crop",), ((0.5, 0.5, 1.3), (0.5, 0.5, 1.3)), seed=3)]
+    path = tmp_path / f"{kind}.mp4"
+    cut, gradual = mf.make_footage(path, shots, [("cut", 0.0), (kind, 0.8)], size=SIZE)
+    assert gradual.start - cut.start < 1.05      # 1 s of the short shot alone, then the transition
+    for name, enc in encoders.items():
+        found = _fused_cuts(path, enc)
+        assert len(found) == 2, (name, found)
+        assert abs(found[0] - cut.start) <= 2 / FPS + 1e-6, (name, found)
+        assert gradual.start - 1 / FPS <= found[1] <= gradual.end + 1 / FPS, (name, found)
+
+
+def _flash_soon_after_a_cut(photos):
+    import media_factory as mf
+
+    p = photos
+    return [mf.Shot(p["temple.jpg"], 2.0, ("crop",), ((0.39, 0.64, 1.66), (0.45, 0.56, 1.36)), seed=4),
+            mf.Shot(p["deep_field.jpg"], 1.91, ("object",), ((0.32, 0.43, 1.42), (0.21, 0.39, 1.72)),
+                    flashes=(0.69,), seed=5),
+            mf.Shot(p["flower.jpg"], 2.0, ("light",), ((0.59, 0.53, 1.08), (0.69, 0.48, 1.16)), seed=6)], \
+        [("cut", 0.0)] * 2
+
+
+def _flash_soon_after_two_dissolves(photos):
+    import media_factory as mf
+
+    p = photos
+    return [mf.Shot(p["rocket.jpg"], 2.99, ("crop",), ((0.68, 0.51, 1.37), (0.67, 0.59, 1.78)), seed=5),
+            mf.Shot(p["temple.jpg"], 2.28, ("object", "shake"), ((0.58, 0.5, 1.68), (0.46, 0.45, 2.15)), seed=6),
+            mf.Shot(p["astronaut.jpg"], 2.48, ("crop",), ((0.55, 0.64, 1.69), (0.63, 0.73, 2.18)),
+                    flashes=(0.79,), seed=7)], \
+        [("dissolve", 0.76), ("dissolve", 0.42)]
+
+
+@pytest.mark.parametrize("plan", [_flash_soon_after_a_cut, _flash_soon_after_two_dissolves])
+def test_a_flash_soon_after_a_transition_does_not_hide_it(tmp_path, photos, encoders, plan):
+    # the flash is the strongest change nearby; judged on its own pictures it is no cut, and it must
+    # not take the place of the transition before it (each peak is judged by itself)
+    import media_factory as mf
+
+    path = tmp_path / "flash-after.mp4"
+    truth = mf.make_footage(path, *plan(photos), size=SIZE)
+    for name, enc in encoders.items():
+        found = _fused_cuts(path, enc)
+        assert len(found) == len(truth), (name, found, truth)
+        for f, t in zip(found, truth):
+            assert t.start - 2 / FPS - 1e-6 <= f <= t.end + 2 / FPS + 1e-6, (name, found, truth)

@@ -111,7 +111,7 @@ def test_stream_memory_is_bounded():
     for i in range(2000):
         stream.push(i / 25, np.clip(base.astype(int) + rng.integers(-3, 4, base.shape), 0, 255).astype(np.uint8))
     stream.finish()
-    assert len(stream) == 2000 and len(stream._raw) <= 4 * 16 + 1
+    assert len(stream) == 2000 and len(stream._raw) <= 6 * 16 + 1   # the ring: 3 windows either side
     assert len(stream.candidates) < 40
 
 
