@@ -163,6 +163,34 @@ class _KillNodeAt:
         pass
 
 
+@pytest.mark.parametrize("point", ["apply:1", "save:1"])
+def test_the_driver_killed_mid_run_loses_nothing_and_the_next_run_finishes(cluster, media, tmp_path, point):
+    """SIGKILL of the driver right after its first commit, or as it saves the index snapshot (the catalog is
+    ahead of the index snapshot, the cluster's actors are orphaned): the next ``--ray`` run finishes the
+    library, which then equals a local one. (A kill inside a transaction is the local writer's, tested in test_crash.py.)"""
+    import os
+    import signal
+    import subprocess
+
+    c, _nodes = cluster
+    with Engine(tmp_path / "here", model="toy") as here:
+        here.index([media])
+        local = _library(here)
+    lib = tmp_path / "there"
+    cli = [sys.executable, "-m", "mmsearch.cli", "index", str(media), "--library", str(lib), "--model", "toy",
+           "--ray", c.address]
+    env = dict(os.environ, MMSEARCH_TEST_KILL_AT=point)
+    killed = subprocess.run(cli, env=env, capture_output=True, text=True, timeout=600)
+    assert killed.returncode == -signal.SIGKILL, killed.stderr[-2000:]
+    with Engine(lib, model="toy") as there:
+        assert there.catalog.all_media()  # the commits before the kill are kept
+    finished = subprocess.run(cli, capture_output=True, text=True, timeout=600)
+    assert finished.returncode == 0, finished.stderr[-2000:]
+    with Engine(lib, model="toy") as there:
+        _same_library(local, _library(there))
+        assert there.check().ok
+
+
 def test_a_worker_node_killed_mid_run_loses_nothing(cluster, media, tmp_path):
     """Runs last in this module: it replaces a node of the shared cluster."""
     c, nodes = cluster
