@@ -218,3 +218,13 @@ def publish(name: str, result: dict, text: str, section: str, to_docs: bool) -> 
     print(text)
     if to_docs:
         replace_doc_section(section, text)
+
+
+def write_frames(out, stream, frames: Iterable) -> None:
+    """Encode PyAV ``frames`` (their pts set) into ``stream``, flush the encoder and close the container ``out``."""
+    for frame in frames:
+        for packet in stream.encode(frame):
+            out.mux(packet)
+    for packet in stream.encode(None):
+        out.mux(packet)
+    out.close()

@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from _common import Clustered, log, machine, publish, random_vit_b32, table
+from _common import Clustered, log, machine, publish, random_vit_b32, table, write_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
@@ -104,14 +104,14 @@ def video_set(folder: Path) -> dict:
     out = av.open(str(copy), "w")
     stream = out.add_stream("mpeg4", rate=25)
     stream.width, stream.height, stream.pix_fmt = 160, 90, "yuv420p"
-    for i, arr in enumerate(kept):
-        frame = av.VideoFrame.from_ndarray(np.asarray(Image.fromarray(arr).resize((160, 90))), format="rgb24")
-        frame.pts = i
-        for packet in stream.encode(frame):
-            out.mux(packet)
-    for packet in stream.encode(None):
-        out.mux(packet)
-    out.close()
+
+    def frames():
+        for i, arr in enumerate(kept):
+            frame = av.VideoFrame.from_ndarray(np.asarray(Image.fromarray(arr).resize((160, 90))), format="rgb24")
+            frame.pts = i
+            yield frame
+
+    write_frames(out, stream, frames())
     return {"original": str(original), "copy": str(copy), "other": str(other), "shift": cut_start}
 
 

@@ -51,7 +51,7 @@ from PIL import Image, ImageDraw, ImageFont
 from mmsearch.phonetic import levenshtein
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine
+from _common import RESULTS, machine, write_frames
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = sorted((ROOT / "sample_data" / "images").glob("*.jpg"))
@@ -174,16 +174,14 @@ def make_slide_video(path: Path, slides: list[Image.Image], starts: list[float],
     stream.codec_context.time_base = Fraction(1, fps)
     stream.options = {"preset": "ultrafast", "crf": "23"}
     frames = [av.VideoFrame.from_ndarray(np.asarray(s), format="rgb24").reformat(format="yuv420p") for s in slides]
-    for i in range(int(duration * fps)):
-        t = i / fps
-        k = max(j for j, s in enumerate(starts) if s <= t + 1e-9)
-        frame = frames[k]
-        frame.pts = i
-        for packet in stream.encode(frame):
-            out.mux(packet)
-    for packet in stream.encode(None):
-        out.mux(packet)
-    out.close()
+
+    def timeline():
+        for i in range(int(duration * fps)):
+            k = max(j for j, s in enumerate(starts) if s <= i / fps + 1e-9)
+            frames[k].pts = i
+            yield frames[k]
+
+    write_frames(out, stream, timeline())
 
 
 def bench_video(reader, rng: random.Random, font_list: list[Path]) -> dict:

@@ -41,7 +41,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -161,20 +161,29 @@ def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 # -- the pictures and the pairs ---------------------------------------------------------------------
-@dataclass
-class Picture:
-    """One image or video scene to compare: where it is, how big, and its evidence."""
+@dataclass(kw_only=True)
+class Extent:
+    """Where in its file a picture is and how big it is (an image: no times; a scene: its span)."""
 
-    segment_id: int
-    media_id: int
-    path: str
-    kind: str  # SegmentKind.IMAGE or SegmentKind.SCENE
     start: float | None = None
     end: float | None = None
     keyframe: float | None = None
     width: int | None = None
     height: int | None = None
     duration: float | None = None
+
+    def extent(self) -> dict:
+        return {f.name: getattr(self, f.name) for f in fields(Extent)}
+
+
+@dataclass
+class Picture(Extent):
+    """One image or video scene to compare: where it is, how big, and its evidence."""
+
+    segment_id: int
+    media_id: int
+    path: str
+    kind: str  # SegmentKind.IMAGE or SegmentKind.SCENE
     size: int | None = None
     hashes: list[int] = field(default_factory=list)
     hashed: bool = True  # hashed when indexed (False: indexed before hashes were stored)
@@ -377,17 +386,11 @@ def keep_order(p: Picture) -> tuple:
 
 # -- the report ----------------------------------------------------------------------------------------
 @dataclass
-class DuplicateItem:
+class DuplicateItem(Extent):
     path: str
     media_id: int
     segment_id: int | None
     kind: str  # image | scene | video
-    start: float | None = None
-    end: float | None = None
-    keyframe: float | None = None
-    width: int | None = None
-    height: int | None = None
-    duration: float | None = None
     bits: int | None = None  # hash distance to the kept copy (None: unknown or judged by vectors)
 
 
@@ -411,8 +414,7 @@ class DuplicateReport:
 
 
 def _item(p: Picture, kind: str, bits: int | None = None) -> DuplicateItem:
-    return DuplicateItem(p.path, p.media_id, p.segment_id, kind, p.start, p.end, p.keyframe, p.width, p.height,
-                         p.duration, bits)
+    return DuplicateItem(p.path, p.media_id, p.segment_id, kind, bits=bits, **p.extent())
 
 
 def group_pictures(pictures: Sequence[Picture], vectors: np.ndarray, has_vector: np.ndarray,

@@ -183,24 +183,14 @@ class Fts5:
                 {"m": match, "k": int(limit)},
             )
             hits = [FtsHit(int(i), -float(r), p or "") for i, r, p in rows]
-        if len(hits) < limit and query.broad_words:
-            rows = conn.execute(sql("SELECT rowid, phonetic FROM segment_fts WHERE segment_fts MATCH :m LIMIT :k"),
-                                {"m": _fts5_any(query.broad_words, query.broad_keys), "k": int(limit) + len(hits)})
-            hits = _fill(hits, ((int(i), p or "") for i, p in rows), limit)
-        return hits
+        broad = "SELECT rowid, phonetic FROM segment_fts WHERE segment_fts MATCH :m LIMIT :k"
+        return _fill_broad(conn, hits, limit, broad, _fts5_any(query.broad_words, query.broad_keys)
+                           if query.broad_words else "")
 
     def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
         """Segments holding each token (a key: in the phonetic column), counted up to ``cap``: one statement."""
-        parts: list[str] = []
-        params: dict[str, int | str] = {"cap": int(cap)}
-        for n, (token, is_key) in enumerate(tokens):
-            params[f"m{n}"] = ("phonetic : " if is_key else "") + _fts5_quote(token)
-            parts.append(f"SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE segment_fts "
-                         f"MATCH :m{n} LIMIT :cap)) AS c")
-        counts: dict[int, int] = {}
-        if parts:
-            counts = {int(i): int(c) for i, c in conn.execute(sql(" UNION ALL ".join(parts)), params)}
-        return [int(counts.get(n, 0)) for n in range(len(tokens))]
+        return _count_each(conn, [("phonetic : " if is_key else "") + _fts5_quote(t) for t, is_key in tokens], cap,
+                           "segment_fts MATCH {p}")
 
 
 class PgTsvector:
@@ -236,26 +226,39 @@ class PgTsvector:
                 {"q": _pg_any(query.words, query.keys), "k": int(limit)},
             )
             hits = [FtsHit(int(i), float(r), p or "") for i, r, p in rows if r > 0]
-        if len(hits) < limit and query.broad_words:
-            rows = conn.execute(
-                sql(f"SELECT segment_id, {keys} FROM segment_fts WHERE doc @@ to_tsquery('simple', :q) LIMIT :k"),
-                {"q": _pg_any(query.broad_words, query.broad_keys), "k": int(limit) + len(hits)},
-            )
-            hits = _fill(hits, ((int(i), p or "") for i, p in rows), limit)
-        return hits
+        broad = f"SELECT segment_id, {keys} FROM segment_fts WHERE doc @@ to_tsquery('simple', :m) LIMIT :k"
+        return _fill_broad(conn, hits, limit, broad, _pg_any(query.broad_words, query.broad_keys)
+                           if query.broad_words else "")
 
     def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
         """Segments holding each token (a key: with weight B), counted up to ``cap``: one statement."""
-        parts: list[str] = []
-        params: dict[str, int | str] = {"cap": int(cap)}
-        for n, (token, is_key) in enumerate(tokens):
-            params[f"q{n}"] = _pg_lexeme(token) + (":B" if is_key else "")
-            parts.append(f"SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE doc @@ "
-                         f"to_tsquery('simple', :q{n}) LIMIT :cap) s) AS c")
-        counts: dict[int, int] = {}
-        if parts:
-            counts = {int(i): int(c) for i, c in conn.execute(sql(" UNION ALL ".join(parts)), params)}
-        return [int(counts.get(n, 0)) for n in range(len(tokens))]
+        return _count_each(conn, [_pg_lexeme(t) + (":B" if is_key else "") for t, is_key in tokens], cap,
+                           "doc @@ to_tsquery('simple', {p})")
+
+
+def _fill_broad(conn: Connection, hits: list[FtsHit], limit: int, statement: str, match: str) -> list[FtsHit]:
+    """``hits`` filled up to ``limit`` with the segments holding the query's common words (unranked, below
+    every ranked hit): ``statement`` selects (id, phonetic keys) for the match ``:m`` and a limit ``:k``; an
+    empty ``match``: none to add."""
+    if len(hits) >= limit or not match:
+        return hits
+    rows = conn.execute(sql(statement), {"m": match, "k": int(limit) + len(hits)})
+    return _fill(hits, ((int(i), p or "") for i, p in rows), limit)
+
+
+def _count_each(conn: Connection, matches: Sequence[str], cap: int, holds: str) -> list[int]:
+    """How many segments match each of ``matches`` (counted up to ``cap``), in one UNION ALL statement;
+    ``holds`` is the dialect's condition with ``{p}`` where a match's parameter goes."""
+    parts: list[str] = []
+    params: dict[str, int | str] = {"cap": int(cap)}
+    for n, match in enumerate(matches):
+        params[f"m{n}"] = match
+        parts.append(f"SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE "
+                     f"{holds.format(p=f':m{n}')} LIMIT :cap) s) AS c")
+    counts: dict[int, int] = {}
+    if parts:
+        counts = {int(i): int(c) for i, c in conn.execute(sql(" UNION ALL ".join(parts)), params)}
+    return [int(counts.get(n, 0)) for n in range(len(matches))]
 
 
 def _fts5_quote(token: str) -> str:
