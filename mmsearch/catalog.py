@@ -220,17 +220,28 @@ def _v1_to_v2(conn: Connection) -> None:
     fts.insert(conn, batch)
 
 
+# The media columns schema 3 adds, as constant statements (types both SQLite and PostgreSQL take).
+V3_COLUMNS = {
+    "taken_at": "ALTER TABLE media ADD COLUMN taken_at FLOAT",
+    "time_offset": "ALTER TABLE media ADD COLUMN time_offset INTEGER",
+    "time_source": "ALTER TABLE media ADD COLUMN time_source VARCHAR(16)",
+    "camera_make": "ALTER TABLE media ADD COLUMN camera_make TEXT",
+    "camera_model": "ALTER TABLE media ADD COLUMN camera_model TEXT",
+    "lat": "ALTER TABLE media ADD COLUMN lat FLOAT",
+    "lon": "ALTER TABLE media ADD COLUMN lon FLOAT",
+    "orientation": "ALTER TABLE media ADD COLUMN orientation INTEGER",
+}
+
+
 def _v2_to_v3(conn: Connection) -> None:
     """Schema 3: when and where each file was made (media time, camera, place, orientation). The columns
     start empty (the media time is the mtime, ``time_source`` ``mtime``) and the ``metadata`` job is pending
     for every file whose kind has one, so the next ``mmsearch index`` reads their headers (a backfill).
     Idempotent like :func:`_v1_to_v2`."""
     have = {c["name"] for c in inspect(conn).get_columns("media")}
-    table = Media.__table__
-    for name in FACT_COLUMNS:
+    for name, statement in V3_COLUMNS.items():
         if name not in have:
-            kind = table.c[name].type.compile(dialect=conn.dialect)
-            conn.exec_driver_sql(f"ALTER TABLE media ADD COLUMN {name} {kind}")
+            conn.exec_driver_sql(statement)
     conn.execute(update(Media).values({**{name: None for name in FACT_COLUMNS}, "time_source": TimeSource.MTIME}))
     conn.execute(delete(FileJob).where(FileJob.name == Job.METADATA))
     rows = [{"media_id": media_id, "name": str(Job.METADATA), "state": JobState.PENDING, "model_id": None,

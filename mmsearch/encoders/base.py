@@ -6,7 +6,6 @@ The engine never mixes vectors of two model ids in one space.
 """
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import Any, Protocol, runtime_checkable
 
@@ -69,7 +68,7 @@ def batch_for_memory(free_bytes: int, per_item_bytes: int, floor: int = 16, cap:
 def require(module: str, name: str, install: str) -> Any:
     """``module.name`` of an optional dependency, or ModelUnavailableError saying it is missing and
     ``install`` (what to do about it)."""
-    try:
-        return getattr(importlib.import_module(module), name)
+    try:  # the import statement's path (builtins.__import__), as ``from module import name`` would take
+        return getattr(__import__(module, fromlist=[name]), name)
     except ImportError as e:
         raise ModelUnavailableError(f"{module.split('.')[0]} is not installed ({e}): {install}") from None
