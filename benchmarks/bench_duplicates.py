@@ -19,7 +19,6 @@ and a random-init ViT-B-32. Timing: :func:`mmsearch.duplicates.group_pictures` o
 from __future__ import annotations
 
 import argparse
-import io
 import itertools
 import sys
 import tempfile
@@ -39,16 +38,9 @@ SAMPLES = ROOT / "sample_data" / "images"
 
 # ------------------------------------------------------------------ data
 def copies(image: Image.Image) -> dict[str, Image.Image]:
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=60)
-    w, h = image.size
-    shifted = np.clip(np.asarray(image, np.float32) * np.array([1.1, 0.95, 0.85]) + 10, 0, 255).astype(np.uint8)
-    return {
-        "q60": Image.open(io.BytesIO(buf.getvalue())).convert("RGB"),
-        "half": image.resize((w // 2, h // 2), Image.Resampling.LANCZOS),
-        "crop": image.crop((w // 20, h // 20, w - w // 20, h - h // 20)),
-        "colour": Image.fromarray(shifted),
-    }
+    import media_factory as mf
+
+    return mf.picture_copies(image, Image.Resampling.LANCZOS)
 
 
 def image_set(folder: Path) -> tuple[list[set[str]], set[str]]:

@@ -79,6 +79,7 @@ def tiny_clip(tmp_path_factory) -> str:
 import glob  # noqa: E402
 import shutil  # noqa: E402
 import socket  # noqa: E402
+import sqlite3  # noqa: E402
 import subprocess  # noqa: E402
 import tempfile  # noqa: E402
 import uuid  # noqa: E402
@@ -203,3 +204,22 @@ def tiny_clap_dir(tmp_path_factory) -> Path:
     # laion/clap-htsat-unfused's feature extractor: 48 kHz, 64 mel bins, 10 s clips, rand_trunc + repeatpad
     ClapProcessor(ClapFeatureExtractor(truncation="rand_trunc"), tokenizer).save_pretrained(d)
     return d
+
+
+# A real schema-1 library (tests/data/library-v1, written by the code before schema 2), and where it was written.
+V1_LIBRARY = Path(__file__).parent / "data" / "library-v1"
+V1_WRITTEN_AT = "/tmp/v1src"
+
+
+@pytest.fixture
+def v1_library(tmp_path) -> tuple[Path, Path]:
+    """A copy of the schema-1 library whose paths point at its media in ``tmp_path``: (library, media)."""
+    lib, media = tmp_path / "lib", tmp_path / "media"
+    shutil.copytree(V1_LIBRARY / "media", media)
+    lib.mkdir()
+    shutil.copy(V1_LIBRARY / "catalog.sqlite3", lib / "catalog.sqlite3")
+    shutil.copytree(V1_LIBRARY / "index", lib / "index")
+    with sqlite3.connect(lib / "catalog.sqlite3") as db:
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
+        db.execute("UPDATE media SET path = replace(path, ?, ?)", (V1_WRITTEN_AT, str(media)))
+    return lib, media

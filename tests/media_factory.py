@@ -534,3 +534,23 @@ def random_footage_plan(seed: int, *, n_shots: int = 10, stills: bool = False, s
             else:
                 joins.append(("fade", round(float(rng.uniform(0.5, 1.0)), 2)))
     return shots, joins
+
+
+def picture_copies(image, resample=None) -> dict:
+    """The copies a library collects of a picture: JPEG q60, half size (``resample``: PIL's default when
+    None), 10 % cropped around the centre, colours shifted (tests/test_duplicates.py, bench_duplicates.py)."""
+    import io
+
+    from PIL import Image
+
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=60)
+    w, h = image.size
+    shifted = np.clip(np.asarray(image, np.float32) * np.array([1.1, 0.95, 0.85]) + 10, 0, 255).astype(np.uint8)
+    half = image.resize((w // 2, h // 2)) if resample is None else image.resize((w // 2, h // 2), resample)
+    return {
+        "q60": Image.open(io.BytesIO(buf.getvalue())).convert("RGB"),
+        "half": half,
+        "crop": image.crop((w // 20, h // 20, w - w // 20, h - h // 20)),
+        "colour": Image.fromarray(shifted),
+    }

@@ -2,7 +2,6 @@
 library (images, and videos re-encoded and trimmed), lazy hashes of old images, the CLI and the web route."""
 from __future__ import annotations
 
-import io
 import json
 import sqlite3
 from pathlib import Path
@@ -18,6 +17,8 @@ from mmsearch import duplicates as dups
 from mmsearch.cli.app import app
 from mmsearch.cli.web import create_app
 
+import media_factory as mf
+
 SAMPLES = Path(__file__).resolve().parents[1] / "sample_data" / "images"
 BASE = "http://127.0.0.1"
 
@@ -28,16 +29,7 @@ def photo(name: str) -> Image.Image:
 
 def variants(image: Image.Image) -> dict[str, Image.Image]:
     """The copies a library collects: JPEG q60, half size, 10 % cropped around the centre, colours shifted."""
-    buf = io.BytesIO()
-    image.save(buf, "JPEG", quality=60)
-    w, h = image.size
-    shifted = np.clip(np.asarray(image, np.float32) * np.array([1.1, 0.95, 0.85]) + 10, 0, 255).astype(np.uint8)
-    return {
-        "q60": Image.open(io.BytesIO(buf.getvalue())).convert("RGB"),
-        "half": image.resize((w // 2, h // 2)),
-        "crop": image.crop((w // 20, h // 20, w - w // 20, h - h // 20)),
-        "colour": Image.fromarray(shifted),
-    }
+    return mf.picture_copies(image)
 
 
 def bits_apart(a: Image.Image, b: Image.Image) -> int:

@@ -1,30 +1,12 @@
 """Schema migration, from a real schema-1 library (tests/data/library-v1, written by the code before schema 2)."""
 from __future__ import annotations
 
-import shutil
 import sqlite3
-from pathlib import Path
 
 import pytest
 
 from mmsearch import Engine
 from mmsearch.catalog import SCHEMA_VERSION
-
-DATA = Path(__file__).parent / "data" / "library-v1"
-WRITTEN_AT = "/tmp/v1src"
-
-
-@pytest.fixture
-def v1_library(tmp_path) -> tuple[Path, Path]:
-    lib, media = tmp_path / "lib", tmp_path / "media"
-    shutil.copytree(DATA / "media", media)
-    lib.mkdir()
-    shutil.copy(DATA / "catalog.sqlite3", lib / "catalog.sqlite3")
-    shutil.copytree(DATA / "index", lib / "index")
-    with sqlite3.connect(lib / "catalog.sqlite3") as db:
-        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
-        db.execute("UPDATE media SET path = replace(path, ?, ?)", (WRITTEN_AT, str(media)))
-    return lib, media
 
 
 def test_a_schema_1_library_migrates_on_open_and_keeps_answering(v1_library):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import shutil
 import sqlite3
 import time
 from fractions import Fraction
@@ -386,15 +385,8 @@ def test_a_schema_2_library_migrates_and_index_backfills_the_metadata(tmp_path):
         assert e.check().ok
 
 
-def test_a_schema_1_library_migrates_straight_to_3_and_backfills(tmp_path):
-    data = Path(__file__).parent / "data" / "library-v1"
-    lib, media = tmp_path / "lib", tmp_path / "media"
-    shutil.copytree(data / "media", media)
-    lib.mkdir()
-    shutil.copy(data / "catalog.sqlite3", lib / "catalog.sqlite3")
-    shutil.copytree(data / "index", lib / "index")
-    with sqlite3.connect(lib / "catalog.sqlite3") as db:
-        db.execute("UPDATE media SET path = replace(path, ?, ?)", ("/tmp/v1src", str(media)))
+def test_a_schema_1_library_migrates_straight_to_3_and_backfills(v1_library):
+    lib, media = v1_library
     with Engine(lib, model="toy") as e:
         assert e.catalog.schema_version() == 3
         assert e.catalog.job_counts()["metadata"] == {"done": 0, "pending": 2, "failed": 0}
