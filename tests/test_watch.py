@@ -213,7 +213,7 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_serve_watch_answers_searches_and_indexes_new_files(tmp_path):
-    pytest.importorskip("uvicorn")
+    pytest.importorskip("uvicorn", reason="the web extra (uvicorn) is not installed")
     import httpx
 
     root = tmp_path / "photos"

@@ -21,7 +21,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--autoplay-policy=no-user-gesture-required",
                  "--mute-audio"]
 
-playwright_api = pytest.importorskip("playwright.sync_api")
+playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
 pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
                                 reason="needs the system Chromium (apt-get install chromium)")
 
