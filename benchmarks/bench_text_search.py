@@ -23,7 +23,8 @@ Fusions compared on the same candidates (built from the public functions of ``mm
     (checked equal to ``search``'s own ranking);
 (b) ``one background`` — the same, but one calibration background per space (all modalities pooled);
 (c) ``rrf`` — reciprocal-rank fusion (k0 = 60) of the per-space-and-modality cosine lists and the full-text list;
-(d) ``fulltext`` — the full-text index order only (bm25, phonetic keys included), word-matching segments;
+(d) ``fulltext`` — the full-text index order only (summed token specificity, phonetic keys included), word-matching
+    segments;
 (e) ``semantic`` — calibrated semantic candidates only (no words).
 
 Latency: a catalog of 100k text segments (generated sentences, random unit vectors in a 384-d ``text`` space,
@@ -410,6 +411,7 @@ def latency(base: Path, n: int, texts: list[str]) -> dict:
     from mmsearch import search as S
     from mmsearch.catalog import NewSegment
     from mmsearch.kinds import MediaKind, SegmentKind, Space
+    from mmsearch.query_spaces import QuerySpaces
     from mmsearch.ranking import Filters, fuse
     from mmsearch.threads import single_threaded
 
@@ -443,9 +445,10 @@ def latency(base: Path, n: int, texts: list[str]) -> dict:
             qv = rng.standard_normal(dim).astype(np.float32)
             queries = {Space.TEXT.value: qv / np.linalg.norm(qv)}
             t = time.perf_counter()
-            cands = S.space_candidates(ctx, space, queries[Space.TEXT], K, filters)
+            spaces = QuerySpaces(ctx)  # one per query, as search makes it, its rows read as text_queries reads them
+            cands = S.space_candidates(ctx, spaces.named(Space.TEXT) or space, queries[Space.TEXT], K, filters, spaces)
             t1, c1 = time.perf_counter(), time.process_time()
-            lexical = S.word_candidates(ctx, text, queries, filters, K)
+            lexical = S.word_candidates(ctx, text, queries, filters, K, spaces)
             t2 = time.perf_counter()
             fuse(cands, lexical)
             t3, c3 = time.perf_counter(), time.process_time()

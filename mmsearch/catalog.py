@@ -11,6 +11,7 @@ detected on open and replayed from the stored vectors.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import datetime as dt
 import functools
 import json
@@ -283,6 +284,29 @@ class SegmentRow:
     lat: float | None = None
     lon: float | None = None
 
+    @classmethod
+    def of(cls, values: Sequence[Any]) -> SegmentRow:
+        """A row from a result tuple in field order, without the frozen ``__init__``'s per-field
+        ``object.__setattr__`` (6 us a row, a third of a hot query's row handling); absent fields: defaults."""
+        row = object.__new__(cls)
+        row.__dict__.update(_SEGMENT_ROW_DEFAULTS)
+        row.__dict__.update(zip(_SEGMENT_ROW_FIELDS, values))
+        return row
+
+
+_SEGMENT_ROW_FIELDS = tuple(f.name for f in dataclasses.fields(SegmentRow))
+_SEGMENT_ROW_DEFAULTS = {f.name: f.default for f in dataclasses.fields(SegmentRow)
+                         if f.default is not dataclasses.MISSING}
+
+
+@dataclass(frozen=True)
+class WordRow:
+    """A segment as the word match of a query reads it: its row, stored vector bytes, phonetic keys."""
+
+    row: SegmentRow
+    vector: bytes | None
+    keys: str  # the stored phonetic column, space-separated ("" when it has none)
+
 
 @dataclass(frozen=True)
 class NewSegment:
@@ -404,7 +428,8 @@ class Catalog:
     def __init__(self, url: str, *, create: bool = True) -> None:
         self.url = url
         try:
-            self.sql: SqlEngine = create_engine(url, future=True, pool_pre_ping=True)
+            # a ping guards against a server that dropped the connection; a SQLite file has none to drop
+            self.sql: SqlEngine = create_engine(url, future=True, pool_pre_ping=not url.startswith("sqlite"))
         except (SQLAlchemyError, ImportError) as exc:
             raise LibraryError(f"cannot open database {shown_url(url)!r}: {exc}") from None
         if self.sql.dialect.name == "sqlite":
@@ -655,19 +680,21 @@ class Catalog:
     # -- full text ------------------------------------------------------------------------------
     def fulltext(self, query: str, limit: int = 200) -> list[tuple[int, float]]:
         """Segments whose words (text, phonetic keys, file name) match any word of ``query``:
-        ``(segment id, score)`` best first (bm25 on SQLite, ts_rank_cd on PostgreSQL; the two-step query
-        of :func:`mmsearch.fulltext.plan`)."""
+        ``(segment id, score)`` best first (the summed specificity of the tokens each holds; the two-step
+        query of :func:`mmsearch.fulltext.search`)."""
         return [(h.segment_id, h.score) for h in self.fulltext_hits(query, limit)[0]]
 
-    def fulltext_hits(self, query: str, limit: int = 200) -> tuple[list[FtsHit], dict[str, int]]:
-        """:meth:`fulltext` with each segment's stored phonetic keys, and the document frequencies of the
-        query's words and keys (counted up to ``fulltext.COMMON``)."""
+    def fulltext_hits(self, query: str, limit: int = 200,
+                      fill: int | None = None) -> tuple[list[FtsHit], dict[str, int]]:
+        """:meth:`fulltext` as :class:`~mmsearch.fulltext.FtsHit` (topped up to ``fill`` with unranked ones,
+        see :func:`mmsearch.fulltext.search`), with the document frequencies of the query's words and keys
+        (counted up to ``fulltext.COMMON``)."""
         terms = fulltext.query_terms(query)
         if not terms:
             return [], {}
         with self.sql.connect() as conn:
             df = fulltext.FREQUENCIES.of(conn, terms, fulltext.query_keys(query))
-            return fulltext.backend(conn).search(conn, fulltext.plan(query, df), limit), df
+            return fulltext.search(conn, fulltext.plan(query, df), limit, fill), df
 
     # -- segments -----------------------------------------------------------------------------
     def segments(self, ids: Sequence[int], where: WhenWhere | None = None) -> dict[int, SegmentRow]:
@@ -675,10 +702,21 @@ class Catalog:
         only those whose media match it (in SQL; ``near`` by its bounding box, see WhenWhere.keeps)."""
         out: dict[int, SegmentRow] = {}
         ids = [int(i) for i in ids]
-        with self.session() as s:
+        with self.sql.connect() as conn:  # Core, not an ORM session: a third of this hot call's time
             for chunk in _chunks(ids, 900):
-                for row in s.execute(_segments_by_id(where), {"ids": list(chunk)}):
-                    out[row[0]] = SegmentRow(*row)
+                for row in conn.execute(_segments_by_id(where), {"ids": chunk}).all():
+                    out[row[0]] = SegmentRow.of(row)
+        return out
+
+    def word_rows(self, ids: Sequence[int], where: WhenWhere | None = None) -> dict[int, WordRow]:
+        """:meth:`segments` with each one's stored vector bytes and phonetic keys (what the word match of a
+        query needs), in one statement per 900 ids."""
+        out: dict[int, WordRow] = {}
+        statement = _word_rows_by_id(self.sql.dialect.name, where)
+        with self.sql.connect() as conn:
+            for chunk in _chunks([int(i) for i in ids], 900):
+                for *row, vector, keys in conn.execute(statement, {"ids": chunk}).all():
+                    out[row[0]] = WordRow(SegmentRow.of(row), vector, keys or "")
         return out
 
     def segments_of_media(self, media_id: int, kinds: Sequence[str] | None = None) -> list[SegmentRow]:
@@ -1059,6 +1097,15 @@ def _segments_by_id(where: WhenWhere | None = None):
     """The per-query join as one statement built once (per filter): building it costs more than running it
     (~3 ms of a 1,000-image library's ~6 ms search), and a fixed statement hits SQLAlchemy's cache."""
     return _segment_columns(where).where(Segment.id.in_(bindparam("ids", expanding=True)))
+
+
+@functools.lru_cache(maxsize=16)
+def _word_rows_by_id(dialect: str, where: WhenWhere | None = None):
+    """The word match's join: SegmentRow's columns, the stored vector, the phonetic keys (built once per
+    dialect and filter, like :func:`_segments_by_id`)."""
+    fts, segment_id, keys = fulltext.BACKENDS[dialect].keys_join()
+    return (_segment_columns(where).add_columns(Segment.vector, keys).outerjoin(fts, segment_id == Segment.id)
+            .where(Segment.id.in_(bindparam("ids", expanding=True))))
 
 
 def _segment_columns(where: WhenWhere | None = None):

@@ -5,22 +5,30 @@ passage), the phonetic keys of that text (:mod:`mmsearch.phonetic`, so a mishear
 and the words of its file's name. The file name goes on the segments with text, or — for a file without
 text (an image, a video, a sound) — on its first segment, so a name matches once per file.
 
-Backends by dialect (:data:`BACKENDS`), same contract: ``search`` takes a :class:`FtsQuery` and returns
-:class:`FtsHit` (segment id, ``score > 0`` higher-is-better, the stored phonetic column) best first.
+Backends by dialect (:data:`BACKENDS`), same contract: they list postings (which segments hold a token),
+count document frequencies and join a segment's stored phonetic column; :func:`search` ranks the same way
+on both and returns :class:`FtsHit` (segment id, ``score > 0`` higher-is-better) best first.
 
 A query is asked in two steps (:func:`plan`), so that a library of 100k passages costs what the specific
-words cost, not what "the" costs: first, ranked (bm25 / ts_rank_cd), the query's *specific* tokens — its
-words and phonetic keys (of words, adjacent pairs and triples) found in fewer than ``COMMON`` segments;
-then, only when that found fewer than ``limit`` segments, the other segments holding any query word or key,
-in index order (no ranking: :mod:`mmsearch.ranking` orders them), each scored below every ranked hit. A
-small library hands every matching segment on; a large one the best matches of its specific words first.
+words cost, not what "the" costs: first, ranked, the query's *specific* tokens — its words and phonetic
+keys (of words, adjacent pairs and triples) found in fewer than ``COMMON`` segments, up to ``limit``; then,
+only when that found fewer than ``fill`` segments (default ``limit``), other segments holding any query word
+or key up to ``fill`` in all, in index order (no ranking: :mod:`mmsearch.ranking` orders them), each scored
+below every ranked hit. A small library hands every matching segment on; a large one the best matches of
+its specific words first. Segments found by common words alone are arbitrary among thousands, so a search
+tops up to its ``k`` with them, not more (each costs a row read and a word match).
 A token's document frequency is counted up to ``COMMON`` (a bounded scan, :class:`Frequencies`) and
 remembered ``DF_TTL`` seconds per database; the word match weighs query words by it (:func:`specificity`).
 
-- SQLite: an FTS5 table (``unicode61`` tokenizer, diacritics folded), rowid = segment id, ranked by
-  ``bm25()`` with column weights text 1.0, phonetic 0.5, name 0.8.
+The ranked step scores a segment by the summed :func:`specificity` of the specific tokens it holds (an IDF
+coordinate match), ties to the older segment. Not bm25 / ts_rank_cd: those read every matching row's
+length (FTS5: one lookup per row, ~6 us; 5 ms for a query matching 600 rows of 100k), and what they add —
+term frequency, length — :mod:`mmsearch.ranking` weighs itself on the candidates (``precision``); the
+postings alone cost ~2 us a row (docs/benchmarks.md, bench_text_search latency).
+
+- SQLite: an FTS5 table (``unicode61`` tokenizer, diacritics folded), rowid = segment id.
 - PostgreSQL: a ``tsvector`` per segment (``simple`` configuration: no stemming, like FTS5) with a GIN
-  index, weights A (text), B (phonetic), C (name), ranked by ``ts_rank_cd``.
+  index, weights A (text), B (phonetic), C (name).
 
 Rows are written and deleted by the catalog in the same transactions as their segments.
 """
@@ -34,9 +42,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
 
-from sqlalchemy import bindparam
+from sqlalchemy import bindparam, column, func, literal_column, table
 from sqlalchemy import text as sql
 from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy.sql.selectable import TableClause
 
 from .phonetic import phonetic_keys as _phonetic_keys
 
@@ -50,19 +60,23 @@ DF_TTL = 300.0  # seconds a counted document frequency is reused
 
 @dataclass(frozen=True)
 class FtsQuery:
-    """What the backends ask: the specific ``words``/``keys`` ranked first, then ``broad`` ones (any match)."""
+    """What a search asks: the specific ``words``/``keys`` ranked first, then ``broad`` ones (any match)."""
 
     words: tuple[str, ...]  # specific words (in fewer than COMMON segments)
     keys: tuple[str, ...]  # specific phonetic keys
     broad_words: tuple[str, ...]  # every query word
     broad_keys: tuple[str, ...]  # every phonetic key of the query
+    weights: tuple[float, ...] = ()  # specificity of each of words + keys, in that order (default 1 each)
+
+    def tokens(self) -> list[tuple[str, bool]]:
+        """The specific tokens as (token, is a phonetic key), words first."""
+        return [(w, False) for w in self.words] + [(k, True) for k in self.keys]
 
 
 @dataclass(frozen=True)
 class FtsHit:
     segment_id: int
     score: float
-    phonetic: str  # the stored phonetic column: the passage's keys, space-separated
 
 
 @dataclass(frozen=True)
@@ -75,7 +89,7 @@ class FtsRow:
 
 def words(text: str | None) -> list[str]:
     """Lower-case word tokens, as both backends' tokenizers see them (``_`` splits words here)."""
-    return [w for w in _WORD.findall((text or "").lower().replace("_", " ")) if w]
+    return _WORD.findall((text or "").lower().replace("_", " "))
 
 
 def phonetic_keys(text: str) -> list[str]:
@@ -92,8 +106,24 @@ def query_keys(query: str) -> list[str]:
 def plan(query: str, df: dict[str, int]) -> FtsQuery:
     """The two-step full-text query of ``query`` given its tokens' document frequencies (module docstring)."""
     terms, keys = query_terms(query), query_keys(query)
-    return FtsQuery(tuple(t for t in terms if df.get(t, 0) < COMMON), tuple(k for k in keys if df.get(k, 0) < COMMON),
-                    tuple(terms), tuple(keys))
+    words = tuple(t for t in terms if df.get(t, 0) < COMMON)
+    specific_keys = tuple(k for k in keys if df.get(k, 0) < COMMON)
+    return FtsQuery(words, specific_keys, tuple(terms), tuple(keys),
+                    tuple(specificity(df.get(t, 0)) for t in words + specific_keys))
+
+
+def search(conn: Connection, query: FtsQuery, limit: int, fill: int | None = None) -> list[FtsHit]:
+    """Up to ``limit`` ranked segments for ``query``, best first, topped up to ``fill`` (default ``limit``)
+    with unranked ones (the module docstring)."""
+    be = backend(conn)
+    tokens = query.tokens()
+    weights = query.weights if len(query.weights) == len(tokens) else (1.0,) * len(tokens)
+    hits = [FtsHit(int(i), float(score)) for i, score in be.best(conn, tokens, weights, int(limit))] if tokens else []
+    wanted = min(int(limit), int(limit) if fill is None else int(fill))
+    if len(hits) >= wanted or not query.broad_words:
+        return hits
+    broad = [(w, False) for w in query.broad_words] + [(k, True) for k in query.broad_keys]
+    return _fill(hits, be.any_of(conn, broad, wanted + len(hits)), wanted)
 
 
 def specificity(df: int) -> float:
@@ -140,16 +170,34 @@ def phonetic_text(text: str) -> str:
 
 def name_words(path: str) -> str:
     """The searchable words of a file's name: ``meeting_budget-2024.ogg`` -> ``meeting budget 2024``."""
-    stem = os.path.splitext(os.path.basename(path))[0]
-    return " ".join(words(stem))
+    return " ".join(name_tokens(path))
+
+
+def name_tokens(path: str) -> list[str]:
+    """:func:`name_words` as a list."""
+    return words(os.path.splitext(os.path.basename(path))[0])
 
 
 class Backend(Protocol):
     def create(self, conn: Connection) -> None: ...
     def insert(self, conn: Connection, rows: Sequence[FtsRow]) -> None: ...
     def delete(self, conn: Connection, segment_ids: Sequence[int]) -> None: ...
-    def search(self, conn: Connection, query: FtsQuery, limit: int) -> list[FtsHit]: ...
+    def best(self, conn: Connection, tokens: Sequence[tuple[str, bool]], weights: Sequence[float],
+             limit: int) -> Iterable[tuple[int, float]]:
+        """The ``limit`` segments with the highest summed ``weights`` of the ``tokens`` they hold (a key: in the
+        phonetic column), as (segment id, sum), best first, ties to the smaller id."""
+        ...
+
+    def any_of(self, conn: Connection, tokens: Sequence[tuple[str, bool]], limit: int) -> Iterable[int]:
+        """Up to ``limit`` segments holding any of ``tokens``, in index order."""
+        ...
+
     def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]: ...
+
+    def keys_join(self) -> tuple[TableClause, ColumnElement, ColumnElement]:
+        """What joins a segment to its stored phonetic keys: (table, its segment id column, the keys as one
+        space-separated string)."""
+        ...
 
 
 class Fts5:
@@ -173,24 +221,23 @@ class Fts5:
         for chunk in _chunks([int(i) for i in segment_ids], 900):
             conn.execute(statement, {"ids": chunk})
 
-    def search(self, conn: Connection, query: FtsQuery, limit: int) -> list[FtsHit]:
-        hits: list[FtsHit] = []
-        if query.words or query.keys:
-            match = _fts5_any(query.words, query.keys)
-            rows = conn.execute(
-                sql("SELECT rowid, bm25(segment_fts, 1.0, 0.5, 0.8) AS r, phonetic FROM segment_fts "
-                    "WHERE segment_fts MATCH :m ORDER BY r LIMIT :k"),
-                {"m": match, "k": int(limit)},
-            )
-            hits = [FtsHit(int(i), -float(r), p or "") for i, r, p in rows]
-        broad = "SELECT rowid, phonetic FROM segment_fts WHERE segment_fts MATCH :m LIMIT :k"
-        return _fill_broad(conn, hits, limit, broad, _fts5_any(query.broad_words, query.broad_keys)
-                           if query.broad_words else "")
+    def best(self, conn: Connection, tokens: Sequence[tuple[str, bool]], weights: Sequence[float],
+             limit: int) -> Iterable[tuple[int, float]]:
+        return _best(conn, [_fts5_match(t, is_key) for t, is_key in tokens], weights, limit,
+                     "SELECT rowid AS i, {w} AS w FROM segment_fts WHERE segment_fts MATCH {p}")
+
+    def any_of(self, conn: Connection, tokens: Sequence[tuple[str, bool]], limit: int) -> Iterable[int]:
+        rows = conn.execute(sql("SELECT rowid FROM segment_fts WHERE segment_fts MATCH :m LIMIT :k"),
+                            {"m": " OR ".join(_fts5_match(t, is_key) for t, is_key in tokens), "k": int(limit)})
+        return (int(i) for (i,) in rows)
+
+    def keys_join(self) -> tuple[TableClause, ColumnElement, ColumnElement]:
+        fts = table("segment_fts", column("rowid"), column("phonetic"))
+        return fts, fts.c.rowid, fts.c.phonetic
 
     def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
         """Segments holding each token (a key: in the phonetic column), counted up to ``cap``: one statement."""
-        return _count_each(conn, [("phonetic : " if is_key else "") + _fts5_quote(t) for t, is_key in tokens], cap,
-                           "segment_fts MATCH {p}")
+        return _count_each(conn, [_fts5_match(t, is_key) for t, is_key in tokens], cap, "segment_fts MATCH {p}")
 
 
 class PgTsvector:
@@ -216,34 +263,41 @@ class PgTsvector:
         for chunk in _chunks(list(segment_ids), 900):
             conn.execute(sql("DELETE FROM segment_fts WHERE segment_id = ANY(:ids)"), {"ids": [int(i) for i in chunk]})
 
-    def search(self, conn: Connection, query: FtsQuery, limit: int) -> list[FtsHit]:
-        hits: list[FtsHit] = []
-        keys = "array_to_string(tsvector_to_array(ts_filter(doc, '{b}')), ' ')"  # the B (phonetic) lexemes
-        if query.words or query.keys:
-            rows = conn.execute(
-                sql(f"SELECT segment_id, ts_rank_cd(doc, q) AS r, {keys} FROM segment_fts, "
-                    "to_tsquery('simple', :q) q WHERE doc @@ q ORDER BY r DESC, segment_id LIMIT :k"),
-                {"q": _pg_any(query.words, query.keys), "k": int(limit)},
-            )
-            hits = [FtsHit(int(i), float(r), p or "") for i, r, p in rows if r > 0]
-        broad = f"SELECT segment_id, {keys} FROM segment_fts WHERE doc @@ to_tsquery('simple', :m) LIMIT :k"
-        return _fill_broad(conn, hits, limit, broad, _pg_any(query.broad_words, query.broad_keys)
-                           if query.broad_words else "")
+    def best(self, conn: Connection, tokens: Sequence[tuple[str, bool]], weights: Sequence[float],
+             limit: int) -> Iterable[tuple[int, float]]:
+        return _best(conn, [_pg_match(t, is_key) for t, is_key in tokens], weights, limit,
+                     "SELECT segment_id AS i, CAST({w} AS DOUBLE PRECISION) AS w FROM segment_fts "
+                     "WHERE doc @@ to_tsquery('simple', {p})")
+
+    def any_of(self, conn: Connection, tokens: Sequence[tuple[str, bool]], limit: int) -> Iterable[int]:
+        rows = conn.execute(sql("SELECT segment_id FROM segment_fts WHERE doc @@ to_tsquery('simple', :m) LIMIT :k"),
+                            {"m": " | ".join(_pg_match(t, is_key) for t, is_key in tokens), "k": int(limit)})
+        return (int(i) for (i,) in rows)
+
+    def keys_join(self) -> tuple[TableClause, ColumnElement, ColumnElement]:
+        fts = table("segment_fts", column("segment_id"), column("doc"))
+        b_lexemes = func.ts_filter(fts.c.doc, literal_column("'{b}'"))  # weight B: the phonetic column
+        return fts, fts.c.segment_id, func.array_to_string(func.tsvector_to_array(b_lexemes), " ")
 
     def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
         """Segments holding each token (a key: with weight B), counted up to ``cap``: one statement."""
-        return _count_each(conn, [_pg_lexeme(t) + (":B" if is_key else "") for t, is_key in tokens], cap,
+        return _count_each(conn, [_pg_match(t, is_key) for t, is_key in tokens], cap,
                            "doc @@ to_tsquery('simple', {p})")
 
 
-def _fill_broad(conn: Connection, hits: list[FtsHit], limit: int, statement: str, match: str) -> list[FtsHit]:
-    """``hits`` filled up to ``limit`` with the segments holding the query's common words (unranked, below
-    every ranked hit): ``statement`` selects (id, phonetic keys) for the match ``:m`` and a limit ``:k``; an
-    empty ``match``: none to add."""
-    if len(hits) >= limit or not match:
-        return hits
-    rows = conn.execute(sql(statement), {"m": match, "k": int(limit) + len(hits)})
-    return _fill(hits, ((int(i), p or "") for i, p in rows), limit)
+def _best(conn: Connection, matches: Sequence[str], weights: Sequence[float], limit: int,
+          statement: str) -> list[tuple[int, float]]:
+    """The ``limit`` segments with the highest summed weight of the ``matches`` they satisfy, one statement
+    (the database sums: a query's postings never cross into Python); ``statement`` selects ``i`` (segment id)
+    and ``w`` (the weight parameter ``{w}``) where the match parameter ``{p}`` holds."""
+    params: dict[str, str | float | int] = {"k": int(limit)}
+    parts = []
+    for n, (match, weight) in enumerate(zip(matches, weights)):
+        params[f"m{n}"], params[f"w{n}"] = match, float(weight)
+        parts.append(statement.format(w=f":w{n}", p=f":m{n}"))
+    union = " UNION ALL ".join(parts)
+    rows = conn.execute(sql(f"SELECT i, sum(w) AS s FROM ({union}) p GROUP BY i ORDER BY s DESC, i LIMIT :k"), params)
+    return [(int(i), float(s)) for i, s in rows.all()]
 
 
 def _count_each(conn: Connection, matches: Sequence[str], cap: int, holds: str) -> list[int]:
@@ -265,31 +319,31 @@ def _fts5_quote(token: str) -> str:
     return '"' + token.replace('"', '""') + '"'
 
 
-def _fts5_any(words: Sequence[str], keys: Sequence[str]) -> str:
-    """An FTS5 MATCH of any word (any column) or any key (phonetic column)."""
-    return " OR ".join([_fts5_quote(w) for w in words] + ["phonetic : " + _fts5_quote(k) for k in keys])
+def _fts5_match(token: str, is_key: bool) -> str:
+    """An FTS5 MATCH of a word (any column) or a phonetic key (the phonetic column)."""
+    return ("phonetic : " if is_key else "") + _fts5_quote(token)
 
 
 def _pg_lexeme(term: str) -> str:
     return "'" + term.replace("'", "''").replace("\\", "") + "'"
 
 
-def _pg_any(words: Sequence[str], keys: Sequence[str]) -> str:
-    """A tsquery of any word or any key (weight B: the phonetic column)."""
-    return " | ".join([_pg_lexeme(w) for w in words] + [_pg_lexeme(k) + ":B" for k in keys])
+def _pg_match(token: str, is_key: bool) -> str:
+    """A tsquery of a word or a phonetic key (weight B: the phonetic column)."""
+    return _pg_lexeme(token) + (":B" if is_key else "")
 
 
-def _fill(hits: list[FtsHit], more: Iterable[tuple[int, str]], limit: int) -> list[FtsHit]:
+def _fill(hits: list[FtsHit], more: Iterable[int], limit: int) -> list[FtsHit]:
     """``hits`` topped up to ``limit`` with unranked segments (not already there), scored below every hit."""
     seen = {h.segment_id for h in hits}
     floor = min((h.score for h in hits), default=1.0) / 2
     out = list(hits)
-    for seg_id, phonetic in more:
+    for seg_id in more:
         if len(out) >= limit:
             break
         if seg_id not in seen:
             seen.add(seg_id)
-            out.append(FtsHit(seg_id, floor, phonetic))
+            out.append(FtsHit(seg_id, floor))
     return out
 
 

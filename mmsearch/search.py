@@ -16,16 +16,16 @@ from typing import Any
 import numpy as np
 
 from . import fulltext
-from .catalog import SegmentRow
+from .catalog import SegmentRow, WordRow
 from .catalog import Space as SpaceRow
 from .context import Context
 from .errors import MmsearchError, NotFoundError
 from .hits import Hit
-from .kinds import MODALITY_OF, MediaKind, Modality, Space, parse_kinds
+from .kinds import MediaKind, Space, parse_kinds
 from .query_mix import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
+from .query_spaces import QuerySpaces
 from .ranking import (
     FULLTEXT,
-    Background,
     Candidate,
     Filters,
     WordMatch,
@@ -69,13 +69,14 @@ def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = 
         parsed = parse_query(query, allow_empty=bool(like))
     except ValueError as exc:
         raise MmsearchError(str(exc)) from None
+    spaces = QuerySpaces(ctx)
     with single_threaded():  # every space's text encoder; search_vectors takes care of itself
-        queries = text_queries(ctx, parsed.positive) if parsed.positive else {}
+        queries = text_queries(ctx, parsed.positive, spaces) if parsed.positive else {}
         mix = _mix(ctx, queries, parsed, like, like_weight)
     filters = Filters(wanted, path, where=where)
     with single_threaded():
-        per_space = _per_space(ctx, queries, k, filters)
-        lexical = word_candidates(ctx, parsed.positive, queries, filters, k) if parsed.positive else {}
+        per_space = _per_space(ctx, queries, k, filters, spaces)
+        lexical = word_candidates(ctx, parsed.positive, queries, filters, k, spaces) if parsed.positive else {}
         if mix is not None:
             per_space, lexical = mix.apply(ctx, per_space, lexical, k, filters)
     try:
@@ -113,10 +114,10 @@ def _mix(ctx: Context, queries: dict[str, np.ndarray], parsed: ParsedQuery, like
     return QueryMix.of(ctx, queries, parsed, like, like_weight)
 
 
-def text_queries(ctx: Context, text: str) -> dict[str, np.ndarray]:
+def text_queries(ctx: Context, text: str, spaces: QuerySpaces | None = None) -> dict[str, np.ndarray]:
     """The query encoded once per space of the library that takes text (recent ones remembered)."""
     out = {}
-    for space in ctx.catalog.spaces():
+    for space in (spaces or QuerySpaces(ctx)).rows.values():
         ctx.models.follow(space)
         vector = ctx.models.text_vector(space.name, text)
         if vector is not None:
@@ -153,47 +154,26 @@ def search_vectors(ctx: Context, queries: dict[str, np.ndarray], k: int, filters
     return merge(per_space, k)
 
 
-def _per_space(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Filters) -> list[list[Candidate]]:
+def _per_space(ctx: Context, queries: dict[str, np.ndarray], k: int, filters: Filters,
+               spaces: QuerySpaces | None = None) -> list[list[Candidate]]:
+    spaces = spaces or QuerySpaces(ctx)
     out = []
     for name, vector in queries.items():
-        space = ctx.catalog.space(name)
+        space = spaces.named(name)
         if space is not None:
-            out.append(space_candidates(ctx, space, vector, k, filters))
+            out.append(space_candidates(ctx, space, vector, k, filters, spaces))
     return out
 
 
-_RECENT_BACKGROUNDS: dict[tuple[int, bytes], tuple[np.ndarray, Background]] = {}
-
-
-def _background(ctx: Context, space: SpaceRow, vector: np.ndarray, ntotal: int) -> Callable[[SegmentRow], Background]:
-    """The calibration of ``vector``'s cosines in ``space``, per stored modality of a row (computed once each;
-    the semantic and the word candidates of one query share it)."""
-    done: dict[Modality, Background] = {}
-    query = np.ascontiguousarray(vector, np.float32).tobytes()
-
-    def of(row: SegmentRow) -> Background:
-        modality = MODALITY_OF.get(row.kind, Modality.VISUAL)
-        if modality not in done:
-            sample = ctx.backgrounds.sample(ctx.catalog, space, modality, ntotal)
-            key = (id(sample), query)
-            recent = _RECENT_BACKGROUNDS.get(key)
-            if recent is None or recent[0] is not sample:
-                if len(_RECENT_BACKGROUNDS) >= 64:
-                    _RECENT_BACKGROUNDS.clear()
-                recent = _RECENT_BACKGROUNDS[key] = (sample, Background.of(sample, vector))
-            done[modality] = recent[1]
-        return done[modality]
-
-    return of
-
-
-def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, filters: Filters) -> list[Candidate]:
+def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, filters: Filters,
+                     spaces: QuerySpaces | None = None) -> list[Candidate]:
     """Calibrated candidates of one space, enough of them to give ``k`` hits after filtering and grouping."""
-    index = ctx.library.index(space)
+    spaces = spaces or QuerySpaces(ctx)
+    index = spaces.index(space)
     total = index.ntotal
     if total == 0:
         return []
-    background = _background(ctx, space, vector, total)
+    background = spaces.background(space, vector)
     keep = filters.matcher()
     fetch = min(total, max(4 * k, k + 32))
     while True:
@@ -210,52 +190,68 @@ WORD_CANDIDATES = 64  # full-text hits a query hands to the word match (at least
 WORD_WEIGHTS: Callable[[int], float] = fulltext.specificity  # a query word's weight from its document frequency
 
 
-def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], filters: Filters,
-                    k: int) -> dict[int, tuple[WordMatch, Candidate]]:
+def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], filters: Filters, k: int,
+                    spaces: QuerySpaces | None = None) -> dict[int, tuple[WordMatch, Candidate]]:
     """Segments whose words (text, file name, phonetic keys) match the query, from the full-text index,
     each with its word match and its semantic score where it has a vector in a queried space.
 
-    The index hands on its best ``max(WORD_CANDIDATES, 4k)`` segments (:func:`mmsearch.fulltext.plan`) with
-    their stored phonetic keys; their rows and vectors come in one query each."""
+    The index hands on its best ``max(WORD_CANDIDATES, 4k)`` segments, topped up to ``k`` with unranked ones
+    holding only common words (:func:`mmsearch.fulltext.search`); their rows, stored vectors and phonetic keys
+    come in one statement."""
     terms = fulltext.query_terms(query)
-    found, df = ctx.catalog.fulltext_hits(query, limit=max(WORD_CANDIDATES, 4 * k))
+    found, df = ctx.catalog.fulltext_hits(query, limit=max(WORD_CANDIDATES, 4 * k), fill=k)
     if not terms or not found:
         return {}
-    rows = ctx.catalog.segments([h.segment_id for h in found], filters.where)
+    spaces = spaces or QuerySpaces(ctx)
+    rows = ctx.catalog.word_rows([h.segment_id for h in found], filters.where)
     keep = filters.matcher()
-    spaces = {sp.id: sp for sp in ctx.catalog.spaces()}
     term_keys = [fulltext.phonetic_keys(t) for t in terms]
     weights = [WORD_WEIGHTS(df.get(t, 0)) for t in terms]
-    matched: dict[int, tuple[WordMatch, SegmentRow]] = {}
+    matched: list[tuple[WordMatch, WordRow, SegmentRow]] = []
     for hit in found:
-        row = rows.get(hit.segment_id)
-        if row is None:
+        got = rows.get(hit.segment_id)
+        if got is None:
             continue
-        moment = as_moment(row)
+        moment = as_moment(got.row)
         if not keep(moment):
             continue
-        said = fulltext.words(row.text)
-        words = set(said) | set(fulltext.words(fulltext.name_words(row.path)))
-        match = word_match(terms, words, term_keys, hit.phonetic.split(), len(said), weights)
+        said = fulltext.words(got.row.text)
+        words = set(said).union(fulltext.name_tokens(got.row.path))
+        match = word_match(terms, words, term_keys, got.keys.split(), len(said), weights)
         if match.coverage:
-            matched[hit.segment_id] = (match, moment)
-    blobs = ctx.catalog.vector_blobs([i for i in matched if rows[i].space_id in spaces])
-    backgrounds: dict[int, Callable[[SegmentRow], Background]] = {}
+            matched.append((match, got, moment))
+    scored = _semantic(spaces, [got for _, got, _ in matched], queries)
     out: dict[int, tuple[WordMatch, Candidate]] = {}
-    for seg_id, (match, moment) in matched.items():
-        row = rows[seg_id]
-        score = cosine = 0.0
-        space = spaces.get(row.space_id) if row.space_id is not None else None
-        name = space.name if space is not None else FULLTEXT
-        if space is not None and space.name in queries and seg_id in blobs:
-            stored = np.frombuffer(bytes(blobs[seg_id]), dtype=np.float16).astype(np.float32)
-            if stored.shape == (space.dim,):
-                cosine = float(stored @ queries[space.name])
-                if space.id not in backgrounds:  # one calibration per space for the whole query
-                    total = ctx.library.index(space).ntotal
-                    backgrounds[space.id] = _background(ctx, space, queries[space.name], total)
-                score = backgrounds[space.id](row).calibrate(cosine)
-        out[seg_id] = (match, Candidate(score, cosine, moment, name, frozenset()))
+    for match, got, moment in matched:
+        score, cosine, name = scored[got.row.id]
+        out[got.row.id] = (match, Candidate(score, cosine, moment, name, frozenset()))
+    return out
+
+
+def _semantic(spaces: QuerySpaces, found: Sequence[WordRow],
+              queries: dict[str, np.ndarray]) -> dict[int, tuple[float, float, str]]:
+    """(calibrated score, cosine, space name) of each word match by its stored vector where that is in a
+    queried space, else (0, 0, ``fulltext``); one product per space."""
+    out = {got.row.id: (0.0, 0.0, FULLTEXT) for got in found}
+    by_space: dict[int, list[WordRow]] = {}
+    for got in found:
+        if got.row.space_id is not None:
+            by_space.setdefault(got.row.space_id, []).append(got)
+    for space_id, group_rows in by_space.items():
+        space = spaces.by_id(space_id)
+        if space is None:
+            continue
+        name, dim = space.name, space.dim
+        out.update({got.row.id: (0.0, 0.0, name) for got in group_rows})
+        query = queries.get(name)
+        usable = [got for got in group_rows if got.vector is not None and len(got.vector) == 2 * dim]
+        if query is None or not usable:
+            continue
+        stored = np.frombuffer(b"".join(bytes(got.vector or b"") for got in usable), dtype=np.float16)
+        cosines = stored.reshape(len(usable), dim).astype(np.float32) @ query
+        calibration = spaces.background(space, query)
+        for got, cosine in zip(usable, cosines.tolist()):
+            out[got.row.id] = (calibration(got.row).calibrate(cosine), cosine, name)
     return out
 
 

@@ -182,7 +182,8 @@ def test_full_text_index_follows_the_catalog_on_both_backends(tmp_path, db_url, 
 def test_full_text_asks_specific_words_first_and_common_ones_only_to_fill_up(tmp_path, db_url, colour_folder,
                                                                             monkeypatch):
     """Document frequencies are counted up to COMMON; a word that common picks no ranked candidates, the
-    unranked step still hands on its segments (scored below the ranked ones), with their stored phonetic keys."""
+    unranked step still hands on its segments (scored below the ranked ones) up to ``fill``; the word rows
+    carry their stored phonetic keys."""
     from mmsearch import fulltext
 
     (colour_folder / "a.txt").write_text("The budget is here.")
@@ -198,5 +199,33 @@ def test_full_text_asks_specific_words_first_and_common_ones_only_to_fill_up(tmp
         names = [rows[h.segment_id].path.rsplit("/", 1)[1] for h in hits]
         assert names[0] == "b.txt" and set(names) >= {"a.txt", "b.txt", "c.txt"}
         assert hits[0].score > max(h.score for h in hits[1:]) > 0
-        assert set(fulltext.phonetic_keys("The tulips are here.")) <= set(hits[0].phonetic.split())
+        word_rows = e.catalog.word_rows([h.segment_id for h in hits])
+        assert set(fulltext.phonetic_keys("The tulips are here.")) <= set(word_rows[hits[0].segment_id].keys.split())
+        assert word_rows[hits[0].segment_id].row == rows[hits[0].segment_id]
         assert fulltext.plan("the tulips", df).words == ("tulips",)
+        topped, _ = e.catalog.fulltext_hits("the tulips", limit=10, fill=2)
+        assert [h.segment_id for h in topped][:1] == [hits[0].segment_id] and len(topped) == 2  # one ranked + one
+        assert len(e.catalog.fulltext_hits("tulips", limit=10, fill=1)[0]) == 1
+
+
+def test_full_text_ranks_by_the_summed_specificity_of_the_tokens_a_segment_holds(tmp_path, db_url, colour_folder):
+    """Same ranking on both backends: a segment holding a rarer word beats one holding a commoner one, two
+    words beat one, equal scores go to the older segment; scores are the summed token weights."""
+    from mmsearch import fulltext
+
+    for name, words in {"a": "otter", "b": "otter heron", "c": "heron", "d": "heron", "e": "heron"}.items():
+        (colour_folder / f"{name}.txt").write_text(f"The {words} swam.")
+    with _engine(tmp_path, db_url) as e:
+        e.index([colour_folder])
+        hits, df = e.catalog.fulltext_hits("otter heron", limit=10)
+        rows = e.catalog.segments([h.segment_id for h in hits])
+        names = [rows[h.segment_id].path.rsplit("/", 1)[1] for h in hits]
+        assert names[:2] == ["b.txt", "a.txt"]  # both words; then the rarer "otter" (df 2) over "heron" (df 4)
+        assert set(names[2:]) == {"c.txt", "d.txt", "e.txt"}
+        tied = [h for h in hits if rows[h.segment_id].path.endswith(("c.txt", "d.txt", "e.txt"))]
+        assert [h.segment_id for h in tied] == sorted(h.segment_id for h in tied)
+        plan = fulltext.plan("otter heron", df)
+        weight = dict(zip(plan.words + plan.keys, plan.weights))
+        by_name = dict(zip(names, hits))
+        assert by_name["b.txt"].score > by_name["a.txt"].score > by_name["c.txt"].score > 0
+        assert by_name["c.txt"].score >= weight["heron"]
