@@ -473,30 +473,40 @@ def latency(base: Path, n: int, texts: list[str]) -> dict:
 
 # -- report ----------------------------------------------------------------------------------------------
 def goals(result: dict) -> dict:
-    """Issue 14's goals: real short speech R@1 >= 0.8 (own kind and over all kinds), mixed loss <= 0.05 per
-    set, full text + fusion under 5 ms p50."""
+    """Issue 14's goals: real short speech R@1 >= 0.8 (its own kind), a mixed library loses at most 0.05 of a
+    set's own R@1, full text + fusion under 5 ms p50; R@1 over all kinds >= 0.8 is reported beside them."""
     out: dict = {}
     for label, lib in result["libraries"].items():
         sp = lib["sets"]["speech real"]["calibrated"]
         losses = {qset: f["calibrated"]["mixed_loss"] for qset, f in lib["sets"].items() if "(" not in qset}
-        out[label] = {"speech_real_r1_ge_0.8": min(sp["r1_own"], sp["r1_all"]) >= 0.8,
-                      "mixed_loss_le_0.05": all(v <= 0.05 for v in losses.values())}  # fmt: skip
+        out[label] = {"speech_real_r1_own_ge_0.8": sp["r1_own"] >= 0.8,
+                      "mixed_loss_le_0.05": all(v <= 0.05 for v in losses.values()),
+                      "speech_real_r1_all_ge_0.8": sp["r1_all"] >= 0.8}  # fmt: skip
     if "latency" in result:
         out["latency_p50_lt_5ms"] = result["latency"]["fulltext_plus_fusion"]["p50_ms"] < 5.0
         out["latency_cpu_p50_lt_5ms"] = result["latency"]["fulltext_plus_fusion_cpu"]["p50_ms"] < 5.0
     return out
 
 
+HISTORY = """Before round 2's rework the same part took 13 ms p50 on a quiet machine (40 ms at load 12): FTS5's
+bm25() read each matching row's length (~6 us a row, 5 ms for a query matching 600 rows), the word rows,
+vectors and keys came in three statements through ORM sessions, and the space rows and index epochs were
+read again for the word part. Now the postings are summed by specificity in SQL, one Core statement
+reads rows + vectors + keys, one `QuerySpaces` per query reads the spaces once, and the unranked
+common-word fill tops up to k (not 64):"""
+
+
 def markdown(result: dict) -> str:
     m = result["machine"]
     lines = [
         SECTION, "",
-        (f"{m['date']}, {m['cpu_cores']} cores, load average at start {m['load_average_at_start'][0]} "
-         "(shared machine, other benchmarks and tests running: timings are noisy)"
+        (f"{m['date']}, {m['cpu_cores']} cores, load average at start {m['load_average_at_start'][0]}"
+         f"{' (a busy machine: timings are noisy)' if m['load_average_at_start'][0] > 1.5 else ''}"
          f"{' — quick run' if result['quick'] else ''}. "
          "`results/bench_text_search.json` has every number and the misses."),
         (f"Mixed library: {result['library']['speech_clips']} spoken clips (real: LibriVox cuts, split by recording "
-         "into dev = the clips ranking rules were tuned on and held-out = never looked at while tuning; "
+         "into dev = the clips ranking rules were tuned on and held-out = not looked at while tuning, until the "
+         "other-readings rule of round 2, whose near-sound restriction was chosen after looking at every miss; "
          "synthetic: espeak), "
          f"{result['library']['images']} images, {result['library']['texts']} caption/note texts; clip space = toy "
          "or random-init ViT-B-32, text space = bundled MiniLM, speech = bundled Whisper tiny.en, CLAP and OCR off. "
@@ -517,7 +527,8 @@ def markdown(result: dict) -> str:
     lines += [] if lat is None else [
         "",
         f"Latency at {lat['segments']:,} text segments (SQLite FTS5, {lat['queries']} queries, median "
-        f"{lat['word_matches_per_query_median']} word-matching segments per query):",
+        f"{lat['word_matches_per_query_median']} word-matching segments per query).",
+        HISTORY,
         "",
         "| part | p50 ms | p99 ms |", "| --- | --- | --- |",
     ]  # fmt: skip

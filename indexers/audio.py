@@ -11,12 +11,14 @@ keeps each sentence from one chunk only.
 """
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mmsearch.catalog import NewSegment
+from mmsearch.fulltext import ALTERNATIVES
 from mmsearch.kinds import SegmentKind, Space
 from mmsearch.media.audio import iter_audio_chunks, windows
 
@@ -62,6 +64,12 @@ def sound_segments(path: str, duration: float, clap: Any) -> list[NewSegment]:
     ]
 
 
+def alternatives_detail(alternatives: tuple[str, ...]) -> str | None:
+    """A speech segment's ``detail``: the recogniser's other readings of it (:mod:`mmsearch.fulltext` indexes
+    their sound), or None."""
+    return json.dumps({ALTERNATIVES: list(alternatives)}) if alternatives else None
+
+
 def speech_segments(path: str, transcriber: Any, text_encoder: Any) -> list[NewSegment]:
     """Timed transcript passages, embedded in the text space."""
     chunks = iter_audio_chunks(path, 16000, chunk_seconds=SPEECH_CHUNK, overlap_seconds=SPEECH_OVERLAP)
@@ -71,7 +79,7 @@ def speech_segments(path: str, transcriber: Any, text_encoder: Any) -> list[NewS
     vectors = text_encoder.encode_text([p.text for p in passages])
     return [
         NewSegment(kind=SegmentKind.SPEECH, vector=v, start=float(p.start), end=float(p.end), text=p.text.strip(),
-                   space=Space.TEXT)
+                   space=Space.TEXT, detail=alternatives_detail(getattr(p, "alternatives", ())))
         for p, v in zip(passages, vectors)
     ]
 

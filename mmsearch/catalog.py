@@ -48,7 +48,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_col
 from . import _faults as faults
 from . import fulltext
 from .errors import LibraryError
-from .fulltext import FtsHit, phonetic_text
+from .fulltext import FtsHit, phonetic_column
 from .kinds import WORK_BY_KIND, Job, JobState, MediaKind
 from .media.metadata import FACT_COLUMNS, TimeSource
 from .when_where import WhenWhere
@@ -214,7 +214,7 @@ def _v1_to_v2(conn: Connection) -> None:
             continue
         name = "" if media_id in named else fulltext.name_words(path)
         named.add(media_id)
-        batch.append(fulltext.FtsRow(int(seg_id), text or "", phonetic_text(text or ""), name))
+        batch.append(fulltext.FtsRow(int(seg_id), text or "", phonetic_column(text or ""), name))
         if len(batch) >= 5000:
             fts.insert(conn, batch)
             batch = []
@@ -1181,7 +1181,7 @@ def _add_segments(s: Session, media: Media, segments: Sequence[NewSegment], spac
             added.setdefault(space.name, []).append((row.id, _as_stored(seg.vector)))
         if row.text and (row.text, row.start, row.end) not in worded:
             worded.add((row.text, row.start, row.end))
-            fts_rows.append(fulltext.FtsRow(row.id, row.text, phonetic_text(row.text), name))
+            fts_rows.append(fulltext.FtsRow(row.id, row.text, phonetic_column(row.text, row.detail), name))
             name = ""  # once per file
     if name and rows:
         fts_rows.append(fulltext.FtsRow(rows[0].id, "", "", name))
@@ -1236,7 +1236,8 @@ def _reword(s: Session, media_ids: list[int]) -> None:
     fts = fulltext.backend(conn)
     for chunk in _chunks(media_ids, 900):
         rows = s.execute(
-            select(Segment.id, Segment.media_id, Segment.text, Segment.start, Segment.end, Segment.kind, Media.path)
+            select(Segment.id, Segment.media_id, Segment.text, Segment.start, Segment.end, Segment.kind, Media.path,
+                   Segment.detail)
             .join(Media, Media.id == Segment.media_id).where(Segment.media_id.in_(list(chunk)))
             .order_by(Segment.media_id, Segment.id)).all()
         fts.delete(conn, [int(r.id) for r in rows])
@@ -1251,7 +1252,7 @@ def _reword(s: Session, media_ids: list[int]) -> None:
             for r in segs:
                 if r.text and (r.text, r.start, r.end) not in worded:
                     worded.add((r.text, r.start, r.end))
-                    out.append(fulltext.FtsRow(int(r.id), r.text, phonetic_text(r.text), name))
+                    out.append(fulltext.FtsRow(int(r.id), r.text, phonetic_column(r.text, r.detail), name))
                     name = ""
             if name:
                 out.append(fulltext.FtsRow(int(segs[0].id), "", "", name))

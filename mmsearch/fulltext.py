@@ -34,6 +34,7 @@ Rows are written and deleted by the catalog in the same transactions as their se
 """
 from __future__ import annotations
 
+import json
 import math
 import os
 import re
@@ -166,6 +167,36 @@ FREQUENCIES = Frequencies()
 def phonetic_text(text: str) -> str:
     """The phonetic column of a text: its keys, space-separated."""
     return " ".join(phonetic_keys(text))
+
+
+ALTERNATIVES = "alternatives"  # the key of a segment's detail JSON listing other readings of its text
+
+
+def phonetic_column(text: str, detail: str | None = None) -> str:
+    """The phonetic column of a segment: the keys of its text, then those of the other readings its ``detail``
+    JSON lists under ``alternatives`` (a recogniser's next-best hypotheses) that are not already there. Their
+    words are heard, not read: they match by sound only, never as exact words."""
+    keys = phonetic_keys(text)
+    others = alternatives(detail)
+    if others:
+        seen = set(keys)
+        for other in others:
+            for key in phonetic_keys(other):
+                if key not in seen:
+                    seen.add(key)
+                    keys.append(key)
+    return " ".join(keys)
+
+
+def alternatives(detail: str | None) -> list[str]:
+    """The ``alternatives`` a segment's ``detail`` JSON lists ([] for none or for detail that is not JSON)."""
+    if not detail or ALTERNATIVES not in detail:
+        return []
+    try:
+        found = json.loads(detail).get(ALTERNATIVES)
+    except (ValueError, AttributeError):
+        return []
+    return [str(a) for a in found] if isinstance(found, list) else []
 
 
 def name_words(path: str) -> str:

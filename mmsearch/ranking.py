@@ -117,29 +117,35 @@ class WordMatch:
 
 
 def word_match(terms: Sequence[str], words: Collection[str], term_keys: Sequence[Sequence[str]] = (),
-               keys: Collection[str] = (), length: int = 0, weights: Sequence[float] = ()) -> WordMatch:
+               keys: Collection[str] = (), length: int = 0, weights: Sequence[float] = (),
+               heard_keys: Collection[str] | None = None) -> WordMatch:
     """How query ``terms`` match a passage of ``length`` words (0: unknown) with the word set ``words`` and the
     phonetic keys ``keys`` (``term_keys[i]``: term i's keys, primary first; rule in the module docstring).
-    ``weights[i]`` (default 1 each) is term i's share of the query: how specific the word is."""
+    ``weights[i]`` (default 1 each) is term i's share of the query: how specific the word is. ``heard_keys``
+    (default: ``keys``) are the keys of the passage's own text: a near sound is measured against those only;
+    the other keys (a recogniser's other readings) count only when a term shares one — a near sound of a
+    reading the recogniser itself ranked lower is two guesses deep."""
     if not terms:
         return WordMatch(0.0)
     w = list(weights) if len(weights) == len(terms) else [1.0] * len(terms)
     total = sum(w) or 1.0
     key_set = set(keys)
+    near_set = key_set if heard_keys is None else set(heard_keys)
     short = 0 < length <= SHORT_PASSAGE
     exact = [t in words for t in terms]
-    sound = [0.0 if e or i >= len(term_keys) else _sound(term_keys[i], key_set, short) for i, e in enumerate(exact)]
+    sound = [0.0 if e or i >= len(term_keys) else _sound(term_keys[i], key_set, short, near_set)
+             for i, e in enumerate(exact)]
     matched = sum(e or s > 0 for e, s in zip(exact, sound))
     precision = min(1.0, matched / length) if length else 1.0
     return WordMatch(sum(wi for wi, e in zip(w, exact) if e) / total, sum(wi * s for wi, s in zip(w, sound)) / total,
                      precision)
 
 
-def _sound(term_keys: Sequence[str], keys: set[str], short: bool) -> float:
+def _sound(term_keys: Sequence[str], keys: set[str], short: bool, near: set[str] | None = None) -> float:
     """How a term missing as a word sounds in a passage with phonetic ``keys``: 1 when one of its keys is
     there (on a long passage only a key of ``LONG_KEY`` letters or more: a short key is in most long passages
-    by chance); on a ``short`` passage else the best similarity of its primary key to one there, when at
-    least ``NEAR_SOUND``; else 0."""
+    by chance); on a ``short`` passage else the best similarity of its primary key to one of ``near`` (default
+    ``keys``), when at least ``NEAR_SOUND``; else 0."""
     shared = keys.intersection(term_keys)
     if shared and (short or max(map(len, shared)) >= LONG_KEY):
         return 1.0
@@ -147,7 +153,7 @@ def _sound(term_keys: Sequence[str], keys: set[str], short: bool) -> float:
     if not short or len(primary) < MIN_NEAR_KEY:
         return 0.0
     n = len(primary)
-    best = max((key_match(primary, k) for k in keys
+    best = max((key_match(primary, k) for k in (keys if near is None else near)
                 if MIN_NEAR_KEY <= len(k) and min(n, len(k)) >= NEAR_SOUND * max(n, len(k))),  # else below NEAR_SOUND
                default=0.0)
     return best if best >= NEAR_SOUND else 0.0

@@ -26,6 +26,7 @@ from .query_mix import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
 from .query_spaces import QuerySpaces
 from .ranking import (
     FULLTEXT,
+    SHORT_PASSAGE,
     Candidate,
     Filters,
     WordMatch,
@@ -217,7 +218,10 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
             continue
         said = fulltext.words(got.row.text)
         words = set(said).union(fulltext.name_tokens(got.row.path))
-        match = word_match(terms, words, term_keys, got.keys.split(), len(said), weights)
+        keys = got.keys.split()
+        # a short passage's near sounds are measured against its own text's keys, not its other readings'
+        heard = fulltext.phonetic_keys(got.row.text or "") if len(said) <= SHORT_PASSAGE else None
+        match = word_match(terms, words, term_keys, keys, len(said), weights, heard)
         if match.coverage:
             matched.append((match, got, moment))
     scored = _semantic(spaces, [got for _, got, _ in matched], queries)

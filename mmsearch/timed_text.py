@@ -11,3 +11,5 @@ class TimedText:
     start: float
     end: float
     text: str
+    # other readings of the same span: a recogniser's next-best hypotheses (searchable by sound, never shown)
+    alternatives: tuple[str, ...] = ()

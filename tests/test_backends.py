@@ -229,3 +229,25 @@ def test_full_text_ranks_by_the_summed_specificity_of_the_tokens_a_segment_holds
         by_name = dict(zip(names, hits))
         assert by_name["b.txt"].score > by_name["a.txt"].score > by_name["c.txt"].score > 0
         assert by_name["c.txt"].score >= weight["heron"]
+
+
+def test_other_readings_of_speech_match_by_sound_only_on_both_backends(tmp_path, db_url):
+    """A transcript passage's alternatives (the recogniser's next-best hypotheses, in ``detail``) enter its
+    phonetic column: a word only they hold finds the passage by sound, never as an exact word."""
+    from indexers.audio import alternatives_detail
+    from mmsearch.catalog import NewSegment
+    from mmsearch.kinds import MediaKind, SegmentKind
+    from mmsearch.ranking import FULLTEXT, PHONETIC
+
+    clip = tmp_path / "clip_019.wav"
+    with _engine(tmp_path, db_url) as e:
+        fields = {"path": str(clip), "content_hash": "0" * 64, "size": 1, "mtime": 0.0, "kind": MediaKind.AUDIO}
+        said = NewSegment(kind=SegmentKind.SPEECH, start=1.6, end=2.8, text="Hold the sparrows.",
+                          detail=alternatives_detail(("Hold the spokes.", "All disposed.")))
+        e.library.apply(e.catalog.write_media([(fields, [said])], None))
+        (seg_id, _), = e.catalog.fulltext("disposed")
+        assert e.catalog.fulltext("sparrows")[0][0] == seg_id
+        assert e.catalog.segments([seg_id])[seg_id].text == "Hold the sparrows."  # shown: the first reading
+        hit = e.search("disposed", k=1)[0]
+        assert hit.path == str(clip) and PHONETIC in hit.extra["signals"] and FULLTEXT not in hit.extra["signals"]
+        assert FULLTEXT in e.search("sparrows", k=1)[0].extra["signals"]

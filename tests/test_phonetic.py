@@ -1,6 +1,8 @@
 """Phonetic keys, character n-grams and the phonetic score (mmsearch.phonetic): pure functions."""
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mmsearch.phonetic import char_ngrams, number_words, phonetic_keys, phonetic_score, words
@@ -68,3 +70,16 @@ def test_score_range_and_order():
     assert phonetic_score("!!", "??") == 0.0
     long_text = " ".join(["alpha beta gamma delta"] * 200)
     assert 0.0 <= phonetic_score("gamma ray", long_text) <= 1.0
+
+
+def test_the_phonetic_column_adds_the_keys_of_other_readings_once():
+    from mmsearch import fulltext
+
+    detail = json.dumps({"alternatives": ["All disposed.", "Hold the spokes."]})
+    column = fulltext.phonetic_column("Hold the sparrows.", detail).split()
+    plain = fulltext.phonetic_keys("Hold the sparrows.")
+    assert column[: len(plain)] == plain and len(column) == len(set(column))
+    assert set(fulltext.phonetic_keys("disposed")) <= set(column)
+    assert set(fulltext.phonetic_keys("spokes")) <= set(column)
+    for broken in (None, "", "not json", json.dumps([1, 2]), json.dumps({"alternatives": "one"}), '{"boxes": []}'):
+        assert fulltext.phonetic_column("Hold the sparrows.", broken).split() == plain

@@ -86,6 +86,28 @@ def test_short_real_utterances_are_transcribed_and_found_by_the_words_said(trans
     assert firsts >= 0.75 * len(real_clips), list(zip([c.words for c in real_clips], heard))
 
 
+def test_a_short_file_keeps_other_readings_on_its_longest_passage(transcriber, real_clips):
+    """Step 5: a short file with a kept passage gets the distinct next-best readings of the whole file on
+    its longest passage (none equal in words to a shown passage); without short-speech handling, none."""
+    from mmsearch.encoders.speech import _plain
+
+    for clip in real_clips:
+        passages = transcriber.transcribe(clip.wave)
+        if not passages:
+            continue
+        holding = [p for p in passages if p.alternatives]
+        assert len(holding) <= 1 and all(p.alternatives == () for p in passages if p is not max(
+            passages, key=lambda q: len(q.text.split())))
+        shown = {_plain(p.text) for p in passages}
+        others = holding[0].alternatives if holding else ()
+        assert len({_plain(a) for a in others}) == len(others) and not shown & {_plain(a) for a in others}
+    transcriber.short_speech = False
+    try:
+        assert all(p.alternatives == () for c in real_clips[:2] for p in transcriber.transcribe(c.wave))
+    finally:
+        transcriber.short_speech = True
+
+
 @pytest.mark.parametrize(
     "name,wave",
     [

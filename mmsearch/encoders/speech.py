@@ -38,6 +38,16 @@ Filtering (so that silence, music and noise produce no text, while short utteran
    words with their surroundings), beam search without temperature fallback, at most
    ``SECOND_PASS_MAX_REGIONS`` per call. Without a VAD behind
    it, a second-pass segment must pass step 3 *and* the confident-words test.
+5. Other readings (``short_speech=True``): a file of at most ``ALTERNATIVES_MAX_SECONDS`` (one Whisper window)
+   with a kept passage is decoded once more as a whole — no VAD, no timestamps, beam search returning
+   ``ALTERNATIVES`` hypotheses — and the distinct ones (in words) are kept as the ``alternatives`` of its
+   longest passage. Only their
+   phonetic keys are indexed (:func:`mmsearch.fulltext.phonetic_column`): the shown and embedded text stays
+   the first pass's. Why: on short real clips Whisper's first reading is often a near miss ("It's not. I
+   know." for "not an", "Hold the sparrows." for "disposed") while a close hypothesis holds the words ("It's
+   not an ill...", "All disposed."); indexing the n-best list is the standard remedy of spoken-document
+   retrieval (Chelba, Hazen & Saraclar 2008). A file with no kept passage gets none, so silence, music and
+   noise still produce no words. Cost: one more encode and beam decode per short file (~0.25 s, tiny.en).
    The thresholds are class attributes, so a caller can tune them; ``short_speech=False`` gives the
    first pass with the plain step 3 only (the behaviour before short utterances were handled).
 """
@@ -67,6 +77,11 @@ _WORDY = re.compile(r"\w")
 
 
 TranscriptSegment = TimedText  # a span of speech
+
+
+def _plain(text: str) -> str:
+    """A reading's words, lower-cased, without punctuation: two hypotheses that differ in neither are one."""
+    return " ".join(re.findall(r"\w+", text.lower()))
 
 
 def bundled_model_dir() -> Path | None:
@@ -107,6 +122,9 @@ class Transcriber:
     SECOND_PASS_MAX_REGIONS = 16
     SECOND_PASS_TEMPERATURES = (0.0,)  # beam search only: a fallback's sampled text would not be "sure" anyway
     SECOND_PASS_PAD = 0.2  # seconds added around a kept segment when deciding what it covers
+    # other readings of a short file heard as one passage (step 5)
+    ALTERNATIVES = 5  # hypotheses of the whole-file decode
+    ALTERNATIVES_MAX_SECONDS = 30.0  # one Whisper window
 
     def __init__(
         self,
@@ -205,7 +223,36 @@ class Transcriber:
             start = min(max(0.0, start), total)
             end = min(max(end, start), total)
             out.append(TranscriptSegment(round(float(offset) + start, 3), round(float(offset) + end, 3), text))
+        if self.short_speech and out and total <= self.ALTERNATIVES_MAX_SECONDS:
+            main = max(range(len(out)), key=lambda i: len(out[i].text.split()))
+            heard = {_plain(p.text) for p in out}
+            others = tuple(h for h in self._hypotheses(x) if _plain(h) not in heard)
+            out[main] = TranscriptSegment(out[main].start, out[main].end, out[main].text, others)
         return out
+
+    def _hypotheses(self, x: np.ndarray) -> list[str]:
+        """The distinct texts of the ``ALTERNATIVES`` best beam hypotheses for ``x`` (at most one window)
+        decoded whole, without VAD or timestamps (step 5 of the module docstring)."""
+        from faster_whisper.tokenizer import Tokenizer
+
+        model = self._model
+        features = model.feature_extractor(x)
+        frames = model.feature_extractor.nb_max_frames
+        features = np.pad(features, ((0, 0), (0, max(0, frames - features.shape[-1]))))[:, :frames]
+        encoded = model.encode(features)
+        language = self.language
+        if language is None:  # a multilingual model: the language it hears
+            language = model.model.detect_language(encoded)[0][0][0][2:-2]
+        tokenizer = Tokenizer(model.hf_tokenizer, model.model.is_multilingual, task="transcribe", language=language)
+        prompt = [*tokenizer.sot_sequence, tokenizer.no_timestamps]
+        result = model.model.generate(encoded, [prompt], beam_size=max(self.beam_size, self.ALTERNATIVES),
+                                      num_hypotheses=self.ALTERNATIVES)[0]
+        texts: dict[str, str] = {}
+        for ids in result.sequences_ids:
+            text = " ".join(tokenizer.decode([i for i in ids if i < tokenizer.eot]).split())
+            if _WORDY.search(text):
+                texts.setdefault(_plain(text), text)
+        return list(texts.values())
 
     def _decode(self, x: np.ndarray, vad: bool) -> Any:
         segments, _info = self._model.transcribe(
