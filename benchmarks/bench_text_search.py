@@ -460,7 +460,7 @@ def latency(base: Path, n: int, texts: list[str]) -> dict:
                 found.append(len(lexical))
 
         with single_threaded():  # as search runs a query
-            for text in texts:  # warm: term frequencies counted once per process (fulltext.DF_TTL)
+            for text in texts:  # warm: term frequencies counted once per full-text generation (fulltext.Frequencies)
                 one(text, False)
             for text in texts:
                 one(text, True)
@@ -491,9 +491,10 @@ def goals(result: dict) -> dict:
 HISTORY = """Before round 2's rework the same part took 13 ms p50 on a quiet machine (40 ms at load 12): FTS5's
 bm25() read each matching row's length (~6 us a row, 5 ms for a query matching 600 rows), the word rows,
 vectors and keys came in three statements through ORM sessions, and the space rows and index epochs were
-read again for the word part. Now the postings are summed by specificity in SQL, one Core statement
-reads rows + vectors + keys, one `QuerySpaces` per query reads the spaces once, and the unranked
-common-word fill tops up to k (not 64):"""
+read again for the word part. Now the postings are summed by specificity in SQL, tokens no segment holds
+are left out (exact counts, kept per full-text generation), one Core statement reads rows + vectors +
+keys, one `QuerySpaces` per query reads the spaces once, and the unranked common-word fill tops up to k
+(not 64):"""
 
 
 def markdown(result: dict) -> str:

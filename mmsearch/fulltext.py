@@ -18,7 +18,11 @@ below every ranked hit. A small library hands every matching segment on; a large
 its specific words first. Segments found by common words alone are arbitrary among thousands, so a search
 tops up to its ``k`` with them, not more (each costs a row read and a word match).
 A token's document frequency is counted up to ``COMMON`` (a bounded scan, :class:`Frequencies`) and
-remembered ``DF_TTL`` seconds per database; the word match weighs query words by it (:func:`specificity`).
+remembered per database until the full text changes: every insert or delete of full-text rows bumps a
+generation (``meta.fulltext_generation``) in its own transaction, read once per query. The counts are
+therefore exact, so a token found in no segment is left out of the query (of a long query's words, pairs
+and triples most are: each costs a MATCH), and the word match weighs query words by them
+(:func:`specificity`).
 
 The ranked step scores a segment by the summed :func:`specificity` of the specific tokens it holds (an IDF
 coordinate match), ties to the older segment. Not bm25 / ts_rank_cd: those read every matching row's
@@ -38,7 +42,6 @@ import json
 import math
 import os
 import re
-import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -56,7 +59,7 @@ MAX_TERMS = 32  # words of one query used for matching
 
 
 COMMON = 500  # segments: a token in this many or more picks no candidates by itself (counted up to here)
-DF_TTL = 300.0  # seconds a counted document frequency is reused
+GENERATION = "fulltext_generation"  # the meta row bumped by every change of the full-text rows
 
 
 @dataclass(frozen=True)
@@ -106,7 +109,11 @@ def query_keys(query: str) -> list[str]:
 
 def plan(query: str, df: dict[str, int]) -> FtsQuery:
     """The two-step full-text query of ``query`` given its tokens' document frequencies (module docstring)."""
-    terms, keys = query_terms(query), query_keys(query)
+    def found(token: str) -> bool:  # a token no segment holds asks for nothing (one not counted: asked)
+        return df.get(token, 1) > 0
+
+    terms = [t for t in query_terms(query) if found(t)]
+    keys = [k for k in query_keys(query) if found(k)]
     words = tuple(t for t in terms if df.get(t, 0) < COMMON)
     specific_keys = tuple(k for k in keys if df.get(k, 0) < COMMON)
     return FtsQuery(words, specific_keys, tuple(terms), tuple(keys),
@@ -135,30 +142,50 @@ def specificity(df: int) -> float:
 
 class Frequencies:
     """Document frequencies of tokens (``word`` any column, ``key`` the phonetic column), counted up to
-    ``COMMON`` by the backend and remembered ``DF_TTL`` seconds per database URL."""
+    ``COMMON`` by the backend and remembered per database URL while its full-text generation stands."""
+
+    MAX_TOKENS = 100_000  # remembered per database; past that the memory starts again
 
     def __init__(self) -> None:
-        self._seen: dict[tuple[str, str], tuple[int, float]] = {}
+        self._seen: dict[str, tuple[int, dict[str, int]]] = {}
 
     def of(self, conn: Connection, words: Sequence[str], keys: Sequence[str]) -> dict[str, int]:
-        now = time.monotonic()
         url = str(conn.engine.url)
+        now = generation(conn)  # read before counting: a write after it bumps it and drops these counts
+        held = self._seen.get(url)
+        if held is None or held[0] != now or len(held[1]) > self.MAX_TOKENS:
+            held = self._seen[url] = (now, {})
+        seen = held[1]
         out: dict[str, int] = {}
         missing: list[tuple[str, bool]] = []
         for token, is_key in [(w, False) for w in words] + [(k, True) for k in keys]:
-            cached = self._seen.get((url, ("k:" if is_key else "w:") + token))
-            if cached is not None and now - cached[1] < DF_TTL:
-                out[token] = max(out.get(token, 0), cached[0])
+            cached = seen.get(("k:" if is_key else "w:") + token)
+            if cached is not None:
+                out[token] = max(out.get(token, 0), cached)
             else:
                 missing.append((token, is_key))
         if missing:
-            counted = backend(conn).frequencies(conn, missing, COMMON)
-            if len(self._seen) > 100_000:
-                self._seen.clear()
-            for (token, is_key), n in zip(missing, counted):
-                self._seen[(url, ("k:" if is_key else "w:") + token)] = (n, now)
+            for (token, is_key), n in zip(missing, backend(conn).frequencies(conn, missing, COMMON)):
+                seen[("k:" if is_key else "w:") + token] = n
                 out[token] = max(out.get(token, 0), n)
         return out
+
+
+def generation(conn: Connection) -> int:
+    """The full-text generation of the database (0 before its first change)."""
+    value = conn.execute(sql("SELECT value FROM meta WHERE key = :k"), {"k": GENERATION}).scalar()
+    try:
+        return int(value) if value is not None else 0
+    except ValueError:
+        return 0
+
+
+def changed(conn: Connection) -> None:
+    """Bump the full-text generation, in the caller's transaction (one writer at a time: the library lock)."""
+    bumped = conn.execute(sql("UPDATE meta SET value = :v WHERE key = :k"),
+                          {"k": GENERATION, "v": str(generation(conn) + 1)})
+    if not bumped.rowcount:
+        conn.execute(sql("INSERT INTO meta (key, value) VALUES (:k, '1')"), {"k": GENERATION})
 
 
 FREQUENCIES = Frequencies()
@@ -231,8 +258,37 @@ class Backend(Protocol):
         ...
 
 
-class Fts5:
+class _Queries:
+    """The reading statements of a backend, from its dialect's pieces: ``ID`` (the segment id column),
+    ``HOLDS`` (the condition that a match parameter ``{p}`` holds), ``OR`` (what joins matches into one),
+    ``WEIGHT`` (a weight parameter ``{w}`` as a number) and ``match`` (a token as a match)."""
+
+    ID = HOLDS = OR = WEIGHT = ""
+
+    @staticmethod
+    def match(token: str, is_key: bool) -> str:
+        raise NotImplementedError
+
+    def best(self, conn: Connection, tokens: Sequence[tuple[str, bool]], weights: Sequence[float],
+             limit: int) -> Iterable[tuple[int, float]]:
+        return _best(conn, [self.match(t, is_key) for t, is_key in tokens], weights, limit,
+                     f"SELECT {self.ID} AS i, {self.WEIGHT} AS w FROM segment_fts WHERE {self.HOLDS}")
+
+    def any_of(self, conn: Connection, tokens: Sequence[tuple[str, bool]], limit: int) -> Iterable[int]:
+        rows = conn.execute(sql(f"SELECT {self.ID} FROM segment_fts WHERE {self.HOLDS.format(p=':m')} LIMIT :k"),
+                            {"m": self.OR.join(self.match(t, is_key) for t, is_key in tokens), "k": int(limit)})
+        return (int(i) for (i,) in rows)
+
+    def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
+        """Segments holding each token (a key: in the phonetic column), counted up to ``cap``: one statement."""
+        return _count_each(conn, [self.match(t, is_key) for t, is_key in tokens], cap, self.HOLDS)
+
+
+class Fts5(_Queries):
     """SQLite FTS5."""
+
+    ID, HOLDS, OR, WEIGHT = "rowid", "segment_fts MATCH {p}", " OR ", "{w}"
+    match = staticmethod(lambda token, is_key: _fts5_match(token, is_key))
 
     def create(self, conn: Connection) -> None:
         conn.exec_driver_sql(
@@ -246,33 +302,26 @@ class Fts5:
                 sql("INSERT INTO segment_fts(rowid, text, phonetic, name) VALUES (:i, :t, :p, :n)"),
                 [{"i": r.segment_id, "t": r.text, "p": r.phonetic, "n": r.name} for r in rows],
             )
+            changed(conn)
 
     def delete(self, conn: Connection, segment_ids: Sequence[int]) -> None:
         statement = sql("DELETE FROM segment_fts WHERE rowid IN :ids").bindparams(bindparam("ids", expanding=True))
         for chunk in _chunks([int(i) for i in segment_ids], 900):
             conn.execute(statement, {"ids": chunk})
-
-    def best(self, conn: Connection, tokens: Sequence[tuple[str, bool]], weights: Sequence[float],
-             limit: int) -> Iterable[tuple[int, float]]:
-        return _best(conn, [_fts5_match(t, is_key) for t, is_key in tokens], weights, limit,
-                     "SELECT rowid AS i, {w} AS w FROM segment_fts WHERE segment_fts MATCH {p}")
-
-    def any_of(self, conn: Connection, tokens: Sequence[tuple[str, bool]], limit: int) -> Iterable[int]:
-        rows = conn.execute(sql("SELECT rowid FROM segment_fts WHERE segment_fts MATCH :m LIMIT :k"),
-                            {"m": " OR ".join(_fts5_match(t, is_key) for t, is_key in tokens), "k": int(limit)})
-        return (int(i) for (i,) in rows)
+        if segment_ids:
+            changed(conn)
 
     def keys_join(self) -> tuple[TableClause, ColumnElement, ColumnElement]:
         fts = table("segment_fts", column("rowid"), column("phonetic"))
         return fts, fts.c.rowid, fts.c.phonetic
 
-    def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
-        """Segments holding each token (a key: in the phonetic column), counted up to ``cap``: one statement."""
-        return _count_each(conn, [_fts5_match(t, is_key) for t, is_key in tokens], cap, "segment_fts MATCH {p}")
 
-
-class PgTsvector:
+class PgTsvector(_Queries):
     """PostgreSQL tsvector + GIN."""
+
+    ID, HOLDS, OR = "segment_id", "doc @@ to_tsquery('simple', {p})", " | "
+    WEIGHT = "CAST({w} AS DOUBLE PRECISION)"
+    match = staticmethod(lambda token, is_key: _pg_match(token, is_key))
 
     def create(self, conn: Connection) -> None:
         conn.exec_driver_sql(
@@ -289,31 +338,18 @@ class PgTsvector:
                     "setweight(to_tsvector('simple', :n), 'C'))"),
                 [{"i": r.segment_id, "t": r.text, "p": r.phonetic, "n": r.name} for r in rows],
             )
+            changed(conn)
 
     def delete(self, conn: Connection, segment_ids: Sequence[int]) -> None:
         for chunk in _chunks(list(segment_ids), 900):
             conn.execute(sql("DELETE FROM segment_fts WHERE segment_id = ANY(:ids)"), {"ids": [int(i) for i in chunk]})
-
-    def best(self, conn: Connection, tokens: Sequence[tuple[str, bool]], weights: Sequence[float],
-             limit: int) -> Iterable[tuple[int, float]]:
-        return _best(conn, [_pg_match(t, is_key) for t, is_key in tokens], weights, limit,
-                     "SELECT segment_id AS i, CAST({w} AS DOUBLE PRECISION) AS w FROM segment_fts "
-                     "WHERE doc @@ to_tsquery('simple', {p})")
-
-    def any_of(self, conn: Connection, tokens: Sequence[tuple[str, bool]], limit: int) -> Iterable[int]:
-        rows = conn.execute(sql("SELECT segment_id FROM segment_fts WHERE doc @@ to_tsquery('simple', :m) LIMIT :k"),
-                            {"m": " | ".join(_pg_match(t, is_key) for t, is_key in tokens), "k": int(limit)})
-        return (int(i) for (i,) in rows)
+        if segment_ids:
+            changed(conn)
 
     def keys_join(self) -> tuple[TableClause, ColumnElement, ColumnElement]:
         fts = table("segment_fts", column("segment_id"), column("doc"))
         b_lexemes = func.ts_filter(fts.c.doc, literal_column("'{b}'"))  # weight B: the phonetic column
         return fts, fts.c.segment_id, func.array_to_string(func.tsvector_to_array(b_lexemes), " ")
-
-    def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
-        """Segments holding each token (a key: with weight B), counted up to ``cap``: one statement."""
-        return _count_each(conn, [_pg_match(t, is_key) for t, is_key in tokens], cap,
-                           "doc @@ to_tsquery('simple', {p})")
 
 
 def _best(conn: Connection, matches: Sequence[str], weights: Sequence[float], limit: int,
@@ -321,6 +357,8 @@ def _best(conn: Connection, matches: Sequence[str], weights: Sequence[float], li
     """The ``limit`` segments with the highest summed weight of the ``matches`` they satisfy, one statement
     (the database sums: a query's postings never cross into Python); ``statement`` selects ``i`` (segment id)
     and ``w`` (the weight parameter ``{w}``) where the match parameter ``{p}`` holds."""
+    if not matches:
+        return []
     params: dict[str, str | float | int] = {"k": int(limit)}
     parts = []
     for n, (match, weight) in enumerate(zip(matches, weights)):

@@ -251,3 +251,25 @@ def test_other_readings_of_speech_match_by_sound_only_on_both_backends(tmp_path,
         hit = e.search("disposed", k=1)[0]
         assert hit.path == str(clip) and PHONETIC in hit.extra["signals"] and FULLTEXT not in hit.extra["signals"]
         assert FULLTEXT in e.search("sparrows", k=1)[0].extra["signals"]
+
+
+def test_a_word_no_segment_held_is_found_as_soon_as_a_write_brings_it(tmp_path, db_url, colour_folder):
+    """Counted frequencies are kept until the full text changes (its generation, bumped in the writing
+    transaction), so a word counted 0 — and so left out of the query — is asked again after any write."""
+    from mmsearch import fulltext
+
+    (colour_folder / "a.txt").write_text("The otter swam.")
+    with _engine(tmp_path, db_url) as e:
+        e.index([colour_folder])
+        with e.catalog.sql.connect() as conn:
+            before = fulltext.generation(conn)
+        assert e.catalog.fulltext("heron otter")  # "heron": counted 0 and remembered
+        assert fulltext.plan("heron otter", e.catalog.fulltext_hits("heron otter")[1]).broad_words == ("otter",)
+        (colour_folder / "b.txt").write_text("A heron waited.")
+        e.index([colour_folder])
+        with e.catalog.sql.connect() as conn:
+            assert fulltext.generation(conn) > before
+        rows = e.catalog.segments([i for i, _ in e.catalog.fulltext("heron")])
+        assert [r.path.rsplit("/", 1)[1] for r in rows.values()] == ["b.txt"]
+        e.remove([colour_folder / "b.txt"])
+        assert e.catalog.fulltext("heron") == []
