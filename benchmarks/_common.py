@@ -202,13 +202,18 @@ def log(msg: str) -> None:
 
 
 def replace_doc_section(section: str, text: str) -> None:
-    """Put ``text`` (which starts with the heading ``section``) at the end of docs/benchmarks.md, in place of an
-    older copy of that section."""
+    """Put ``text`` (which starts with the heading ``section``) in docs/benchmarks.md in place of an older copy of
+    that section (from its heading to the next ``## `` heading: the sections after it stay), else at the end."""
     path = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
     doc = path.read_text()
     if section in doc:
-        doc = doc[: doc.index(section)].rstrip() + "\n"
-    path.write_text(doc.rstrip() + "\n\n" + text)
+        start = doc.index(section)
+        following = doc.find("\n## ", start + len(section))
+        rest = doc[following + 1:] if following >= 0 else ""
+        doc = doc[:start].rstrip() + "\n\n" + text.rstrip() + "\n" + ("\n" + rest if rest else "")
+    else:
+        doc = doc.rstrip() + "\n\n" + text.rstrip() + "\n"
+    path.write_text(doc)
 
 
 def publish(name: str, result: dict, text: str, section: str, to_docs: bool) -> None:
