@@ -79,7 +79,7 @@ def speech_segments(path: str, transcriber: Any, text_encoder: Any) -> list[NewS
     vectors = text_encoder.encode_text([p.text for p in passages])
     return [
         NewSegment(kind=SegmentKind.SPEECH, vector=v, start=float(p.start), end=float(p.end), text=p.text.strip(),
-                   space=Space.TEXT, detail=alternatives_detail(getattr(p, "alternatives", ())))
+                   space=Space.TEXT, detail=alternatives_detail(p.alternatives))
         for p, v in zip(passages, vectors)
     ]
 

@@ -127,7 +127,7 @@ def search(conn: Connection, query: FtsQuery, limit: int, fill: int | None = Non
     tokens = query.tokens()
     weights = query.weights if len(query.weights) == len(tokens) else (1.0,) * len(tokens)
     hits = [FtsHit(int(i), float(score)) for i, score in be.best(conn, tokens, weights, int(limit))] if tokens else []
-    wanted = min(int(limit), int(limit) if fill is None else int(fill))
+    wanted = int(limit) if fill is None else min(int(limit), int(fill))
     if len(hits) >= wanted or not query.broad_words:
         return hits
     broad = [(w, False) for w in query.broad_words] + [(k, True) for k in query.broad_keys]
@@ -182,8 +182,8 @@ def generation(conn: Connection) -> int:
 
 def changed(conn: Connection) -> None:
     """Bump the full-text generation, in the caller's transaction (one writer at a time: the library lock)."""
-    bumped = conn.execute(sql("UPDATE meta SET value = :v WHERE key = :k"),
-                          {"k": GENERATION, "v": str(generation(conn) + 1)})
+    bumped = conn.execute(sql("UPDATE meta SET value = CAST(CAST(value AS INTEGER) + 1 AS TEXT) WHERE key = :k"),
+                          {"k": GENERATION})
     if not bumped.rowcount:
         conn.execute(sql("INSERT INTO meta (key, value) VALUES (:k, '1')"), {"k": GENERATION})
 
@@ -258,6 +258,24 @@ class Backend(Protocol):
         ...
 
 
+def _fts5_quote(token: str) -> str:
+    return '"' + token.replace('"', '""') + '"'
+
+
+def _fts5_match(token: str, is_key: bool) -> str:
+    """An FTS5 MATCH of a word (any column) or a phonetic key (the phonetic column)."""
+    return ("phonetic : " if is_key else "") + _fts5_quote(token)
+
+
+def _pg_lexeme(term: str) -> str:
+    return "'" + term.replace("'", "''").replace("\\", "") + "'"
+
+
+def _pg_match(token: str, is_key: bool) -> str:
+    """A tsquery of a word or a phonetic key (weight B: the phonetic column)."""
+    return _pg_lexeme(token) + (":B" if is_key else "")
+
+
 class _Queries:
     """The reading statements of a backend, from its dialect's pieces: ``ID`` (the segment id column),
     ``HOLDS`` (the condition that a match parameter ``{p}`` holds), ``OR`` (what joins matches into one),
@@ -288,7 +306,7 @@ class Fts5(_Queries):
     """SQLite FTS5."""
 
     ID, HOLDS, OR, WEIGHT = "rowid", "segment_fts MATCH {p}", " OR ", "{w}"
-    match = staticmethod(lambda token, is_key: _fts5_match(token, is_key))
+    match = staticmethod(_fts5_match)
 
     def create(self, conn: Connection) -> None:
         conn.exec_driver_sql(
@@ -321,7 +339,7 @@ class PgTsvector(_Queries):
 
     ID, HOLDS, OR = "segment_id", "doc @@ to_tsquery('simple', {p})", " | "
     WEIGHT = "CAST({w} AS DOUBLE PRECISION)"
-    match = staticmethod(lambda token, is_key: _pg_match(token, is_key))
+    match = staticmethod(_pg_match)
 
     def create(self, conn: Connection) -> None:
         conn.exec_driver_sql(
@@ -382,24 +400,6 @@ def _count_each(conn: Connection, matches: Sequence[str], cap: int, holds: str) 
     if parts:
         counts = {int(i): int(c) for i, c in conn.execute(sql(" UNION ALL ".join(parts)), params)}
     return [int(counts.get(n, 0)) for n in range(len(matches))]
-
-
-def _fts5_quote(token: str) -> str:
-    return '"' + token.replace('"', '""') + '"'
-
-
-def _fts5_match(token: str, is_key: bool) -> str:
-    """An FTS5 MATCH of a word (any column) or a phonetic key (the phonetic column)."""
-    return ("phonetic : " if is_key else "") + _fts5_quote(token)
-
-
-def _pg_lexeme(term: str) -> str:
-    return "'" + term.replace("'", "''").replace("\\", "") + "'"
-
-
-def _pg_match(token: str, is_key: bool) -> str:
-    """A tsquery of a word or a phonetic key (weight B: the phonetic column)."""
-    return _pg_lexeme(token) + (":B" if is_key else "")
 
 
 def _fill(hits: list[FtsHit], more: Iterable[int], limit: int) -> list[FtsHit]:

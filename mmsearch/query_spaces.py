@@ -37,19 +37,20 @@ class QuerySpaces:
     @property
     def rows(self) -> dict[str, SpaceRow]:
         """The library's spaces by name (a re-embed's staging row is not one of them)."""
+        return self._read()[0]
+
+    def _read(self) -> tuple[dict[str, SpaceRow], dict[int, SpaceRow]]:
         if self._rows is None:
             self._rows = {sp.name: sp for sp in self.ctx.catalog.spaces()}
             self._ids = {sp.id: sp for sp in self._rows.values()}
-        return self._rows
+        return self._rows, self._ids
 
     def named(self, name: str) -> SpaceRow | None:
         """A space by name; one not among :attr:`rows` (a staging row) is read from the catalog."""
         return self.rows.get(name) or self.ctx.catalog.space(name)
 
     def by_id(self, space_id: int | None) -> SpaceRow | None:
-        if self._rows is None:
-            self.rows  # noqa: B018 - reads the rows and their ids
-        return self._ids.get(space_id) if space_id is not None else None
+        return self._read()[1].get(space_id) if space_id is not None else None
 
     def index(self, space: SpaceRow) -> VectorIndex:
         """The space's index, its epoch checked against the catalog once per query."""

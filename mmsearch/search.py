@@ -21,7 +21,7 @@ from .catalog import Space as SpaceRow
 from .context import Context
 from .errors import MmsearchError, NotFoundError
 from .hits import Hit
-from .kinds import MediaKind, Space, parse_kinds
+from .kinds import MediaKind, SegmentKind, Space, parse_kinds
 from .query_mix import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
 from .query_spaces import QuerySpaces
 from .ranking import (
@@ -219,8 +219,10 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
         said = fulltext.words(got.row.text)
         words = set(said).union(fulltext.name_tokens(got.row.path))
         keys = got.keys.split()
-        # a short passage's near sounds are measured against its own text's keys, not its other readings'
-        heard = fulltext.phonetic_keys(got.row.text or "") if len(said) <= SHORT_PASSAGE else None
+        # a short transcript passage's near sounds are measured against its own text's keys, not against its
+        # other readings' (only speech has those: other rows' stored keys are their text's)
+        heard = (fulltext.phonetic_keys(got.row.text or "")
+                 if got.row.kind == SegmentKind.SPEECH and len(said) <= SHORT_PASSAGE else None)
         match = word_match(terms, words, term_keys, keys, len(said), weights, heard)
         if match.coverage:
             matched.append((match, got, moment))
