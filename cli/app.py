@@ -333,21 +333,37 @@ def reembed(
     model: Annotated[str, typer.Option("--model", "-m", help="The new model's spec for SPACE (as its setting takes)")],
     library: LibraryOpt = None,
     as_json: JsonOpt = False,
+    force: Annotated[bool, typer.Option(
+        "--force", help="Switch even when files failed: they lose their vectors in SPACE until the next index run.")
+    ] = False,
 ) -> None:
     """Re-embed one space with another model in place; searches use the old model until it is done, and an
-    interrupted run resumes when run again."""
+    interrupted run resumes when run again. Exit code 1: files failed, so the space was not switched (nothing
+    is lost; run it again to retry them, or use --force)."""
     progress = _RichProgress() if (err.is_terminal and not as_json) else None
-    report = _run(lambda e: e.reembed(space, model, progress=progress), library)
+    report = _run(lambda e: e.reembed(space, model, progress=progress, force=force), library)
     if _as_json(report.to_dict(), as_json):
+        if not report.swapped:
+            raise typer.Exit(1)
         return
     if report.old_model == report.model and not report.reembedded:
         out.print(f"space {report.space} is already embedded with {report.model}", highlight=False)
         return
     resumed = f" (+{report.resumed} from an interrupted run)" if report.resumed else ""
+    if not report.swapped:
+        _print_failures(report.failures, "not re-embedded {path}: {reason}", "see `mmsearch errors`")
+        err.print(f"space {report.space} not switched: {len(report.failures)} files could not be re-embedded "
+                  f"({report.reembedded} done{resumed}); it keeps {report.old_model} with all {report.vectors} "
+                  "vectors. Run reembed again to retry them, or add --force to switch and lose their vectors "
+                  "in this space", highlight=False, markup=False)
+        raise typer.Exit(1)
     out.print(f"re-embedded {report.space}: {report.reembedded} files{resumed}, {report.vectors} vectors, "
               f"{report.old_model} -> {report.model} in {report.seconds:.1f}s", highlight=False)
     _print_failures(report.failures, "not re-embedded {path}: {reason} (pending for the next index run)",
                     "pending for the next index run")
+    if report.lost:
+        err.print(f"--force: {report.lost} files lose their vectors in space {report.space} (pending for the "
+                  "next index run)", highlight=False, markup=False)
 
 
 @app.command()

@@ -7,6 +7,12 @@ where the first stopped (files already staged are skipped; a run with yet anothe
 When every file is staged, ONE transaction swaps (catalog.swap_space) and the space's index is rebuilt
 from the stored vectors and saved. Other spaces are untouched.
 
+Nothing is discarded that could not be redone: when a file fails (its drive is offline, it changed, it no
+longer decodes) the run stops before the swap (``report.swapped`` is False, ``report.failures`` names every
+file not staged and why), the old space stays whole and searchable, and the next run retries the files that
+failed and resumes. ``force=True`` swaps anyway; ``report.lost`` files then lose their vectors in the space
+(their work there is pending for the next index run).
+
 What a file's work in a space is, by table (:data:`WORK`): pictures are decoded again (an image; a video's
 frames, cut into scenes anew by the new model), sound windows too; every text the space holds (notes,
 captions, subtitle cues, transcripts) is embedded again from its stored text — no file is read and nothing
@@ -34,8 +40,9 @@ from .spaces import batch_size
 
 @dataclass
 class ReembedReport:
-    """What a re-embed did. ``failures``: (path, reason) of files whose work could not be redone: the space
-    holds nothing of them now, and their work is pending (the next index run does it with the new model)."""
+    """What a re-embed did. ``failures``: (path, reason) of every file of the space not re-embedded; then the
+    space is not switched (``swapped`` False), unless ``force`` switched it anyway: ``lost`` files then hold
+    nothing in the space, and their work is pending (the next index run does it with the new model)."""
 
     space: str
     old_model: str
@@ -43,7 +50,9 @@ class ReembedReport:
     files: int = 0  # files with work in the space
     reembedded: int = 0  # staged by this run
     resumed: int = 0  # staged by an earlier, interrupted run
-    vectors: int = 0  # vectors of the space after the swap
+    vectors: int = 0  # vectors of the space (after the swap, or the old ones when it did not swap)
+    swapped: bool = False  # the space now holds the new model's vectors
+    lost: int = 0  # files that lost their vectors in the space (only with force)
     seconds: float = 0.0
     failures: list[tuple[str, str]] = field(default_factory=list)
 
@@ -73,7 +82,8 @@ class Reembedding:
 Work = Callable[[Reembedding, Sequence[Media]], list["Staged | Exception"]]
 
 
-def reembed(ctx: Context, space: str, spec: str, progress: Progress | None = None) -> ReembedReport:
+def reembed(ctx: Context, space: str, spec: str, progress: Progress | None = None, *,
+            force: bool = False) -> ReembedReport:
     """Re-embed ``space`` of ``ctx``'s library with the model ``spec`` (see module docstring)."""
     t0 = time.monotonic()
     try:
@@ -92,6 +102,7 @@ def reembed(ctx: Context, space: str, spec: str, progress: Progress | None = Non
             catalog.discard_staging(name)  # an unfinished switch away from this model is abandoned
             report.vectors = library.index(row).ntotal
             report.seconds = time.monotonic() - t0
+            report.swapped = True
             return report
         catalog.staging_space(name, encoder.model_id, encoder.dim, spec)
         targets = catalog.reembed_targets(name)
@@ -106,7 +117,14 @@ def reembed(ctx: Context, space: str, spec: str, progress: Progress | None = Non
         finally:
             if progress:
                 progress.stop()
-        swapped = catalog.swap_space(name)
+        missing = catalog.unstaged(name)
+        report.failures = _named(catalog, missing)
+        if missing and not force:
+            report.vectors = library.index(row).ntotal
+            report.seconds = time.monotonic() - t0
+            return report
+        swapped = catalog.swap_space(name, force=force)
+        report.swapped, report.lost = True, len(missing)
         library.rebuild(swapped)
         library.save(force=True)
         library.index_path(f"{name}~next").unlink(missing_ok=True)
@@ -132,13 +150,18 @@ def _stage_all(job: Reembedding, todo: list[Media], report: ReembedReport, progr
                     why = Failed.of(FileEntry(media.path, media.size, media.mtime, MediaKind(media.kind)),
                                     "decode", done).message
                     catalog.stage_segments(media.id, job.space, [], JobMark(JobState.FAILED, None, why))
-                    report.failures.append((media.path, why))
                 else:
                     catalog.stage_segments(media.id, job.space, done.segments,
                                            JobMark(JobState.DONE, job.encoder.model_id), done.parents)
                     report.reembedded += 1
                 if progress:
                     progress.advance(1, media.path)
+
+
+def _named(catalog: Any, missing: dict[int, str]) -> list[tuple[str, str]]:
+    """(path, why) of the files not staged, in path order."""
+    paths = {m.id: m.path for m in (catalog.media_by_id(i) for i in missing) if m is not None}
+    return sorted((paths.get(i, f"media {i}"), why) for i, why in missing.items())
 
 
 # -- the work of one space for one kind of file ---------------------------------------------------------

@@ -47,7 +47,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_col
 
 from . import _faults as faults
 from . import fulltext
-from .errors import LibraryError
+from .errors import LibraryError, ReembedIncompleteError
 from .fulltext import FtsHit, phonetic_column
 from .kinds import WORK_BY_KIND, Job, JobState, MediaKind
 from .media.metadata import FACT_COLUMNS, TimeSource
@@ -998,9 +998,16 @@ class Catalog:
             return sorted(int(m) for m in with_segments | done)
 
     def staged_media(self, space: str) -> set[int]:
-        """Media ids a re-embed of ``space`` has already staged (done, or failed for a reason it recorded)."""
+        """Media ids a re-embed of ``space`` has staged (done); a file that failed is tried again by the next run."""
         with self.session() as s:
-            return {int(m) for m in s.scalars(select(FileJob.media_id).where(FileJob.name == staging_name(space)))}
+            return {int(m) for m in s.scalars(select(FileJob.media_id).where(
+                FileJob.name == staging_name(space), FileJob.state == JobState.DONE))}
+
+    def unstaged(self, space: str) -> dict[int, str]:
+        """media id -> why, for every file a re-embed of ``space`` must redo and has not staged: the reason its
+        last try recorded, or "not re-embedded yet". Empty: the re-embed is complete and may swap."""
+        with self.session() as s:
+            return _unstaged(s, space)
 
     def stored_texts(self, media_id: int, space: str) -> list[Segment]:
         """One file's segments in ``space`` that carry a text, in id order (re-embedded from the text alone)."""
@@ -1035,17 +1042,28 @@ class Catalog:
             faults.point("commit")
             return sum(1 for seg in segments if seg.vector is not None)
 
-    def swap_space(self, space: str) -> Space:
+    def swap_space(self, space: str, *, force: bool = False) -> Space:
         """Make a finished re-embed the space, in ONE transaction: the space's old segments go (with their
         full-text rows), the staged ones become its segments, the space row takes the new model (epoch bumped),
         the staging job marks become the space's, the affected files' words are indexed again, and the staging
-        row goes. Returns the space row."""
+        row goes. Returns the space row.
+
+        The rule: it swaps only when every file of the space is staged (checked inside the transaction);
+        otherwise it raises :class:`ReembedIncompleteError` and changes nothing. ``force`` swaps anyway: the
+        files not staged lose their vectors in the space and their work there is pending again."""
         kind = staged_kind(space)
         with self._writing() as s:
             row = s.scalar(select(Space).where(Space.name == space))
             staging = s.scalar(select(Space).where(Space.name == staging_name(space)))
             if row is None or staging is None:
                 raise LibraryError(f"no re-embed of space {space!r} is under way")
+            missing = _unstaged(s, space)
+            if missing and not force:
+                raise ReembedIncompleteError(space, missing)
+            for media_id in missing:  # --force: their old vectors go below, their work is to be done again
+                s.merge(FileJob(media_id=media_id, name=staging_name(space), state=JobState.FAILED,
+                                model_id=None, error=missing[media_id], updated=utcnow()))
+            s.flush()
             conn = s.connection()
             old = list(s.scalars(select(Segment.id).where(Segment.space_id == row.id)))
             touched = set(s.scalars(select(Segment.media_id).where(Segment.space_id == row.id).distinct()))
@@ -1222,6 +1240,22 @@ def staging_name(space: str) -> str:
 def staged_kind(space: str) -> str:
     """The ``segment.kind`` of a re-embed's staged rows for ``space``: no query asks for it."""
     return f"~{space}"
+
+
+def _unstaged(s: Session, space: str) -> dict[int, str]:
+    row = s.scalar(select(Space).where(Space.name == space))
+    if row is None:
+        return {}
+    targets = set(s.scalars(select(Segment.media_id).where(Segment.space_id == row.id).distinct()))
+    targets |= set(s.scalars(select(FileJob.media_id).where(FileJob.name == space, FileJob.state == JobState.DONE)))
+    marks = {int(m): (st, err) for m, st, err in s.execute(
+        select(FileJob.media_id, FileJob.state, FileJob.error).where(FileJob.name == staging_name(space)))}
+    out: dict[int, str] = {}
+    for media_id in sorted(int(m) for m in targets):
+        state, error = marks.get(media_id, (None, None))
+        if state != JobState.DONE:
+            out[media_id] = error or "not re-embedded yet"
+    return out
 
 
 def _discard_staged(s: Session, space: str) -> None:

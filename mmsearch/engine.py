@@ -146,13 +146,15 @@ class Engine:
         """Rebuild every space's FAISS index from the stored vectors (no decoding, no embedding)."""
         return maintenance.reindex(self.context)
 
-    def reembed(self, space: str, model: str, *, progress: Any = None) -> ReembedReport:
+    def reembed(self, space: str, model: str, *, progress: Any = None, force: bool = False) -> ReembedReport:
         """Re-embed one space (``clip``, ``audio``, ``text``) with another model in place: queries answer from
-        the old vectors until every file is done, then the space switches in one transaction; a killed run
-        leaves the old space whole and a second call resumes. Later opens use the new model."""
+        the old vectors until every file is done, then the space switches in one transaction; a killed run, or
+        one where a file failed (``report.swapped`` False), leaves the old space whole and a second call
+        resumes. ``force`` switches although files failed (they lose their vectors in the space). Later opens
+        use the new model."""
         from .indexers.reembed import reembed
 
-        return reembed(self.context, space, model, progress=progress)
+        return reembed(self.context, space, model, progress=progress, force=force)
 
     def check(self, repair: bool = False) -> Report:
         """Verify the catalog against the indexes and stored vectors; ``repair`` fixes it from the catalog."""

@@ -30,6 +30,16 @@ class LibraryLockedError(LibraryError):
     """Another process is writing to the library."""
 
 
+class ReembedIncompleteError(MmsearchError):
+    """A re-embed did not redo every file of its space, so the space was not switched (nothing was lost).
+    ``missing``: media id -> why."""
+
+    def __init__(self, space: str, missing: dict[int, str]) -> None:
+        super().__init__(f"{len(missing)} files of space {space} are not re-embedded: the space was not switched "
+                         "and keeps its old model (run reembed again to finish, or --force to switch anyway)")
+        self.space, self.missing = space, missing
+
+
 class MediaError(MmsearchError):
     """A media file cannot be decoded. ``stage`` names the step that failed."""
 
