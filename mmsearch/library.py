@@ -17,7 +17,6 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import quote
 
 import numpy as np
 
@@ -25,6 +24,7 @@ from . import _faults as faults
 from .catalog import Catalog, Space, WriteResult
 from .config import Settings
 from .errors import LibraryError, LibraryLockedError
+from .readonly_catalog import ReadOnlyCatalog, discard, open_read_only
 from .vectors import VectorIndex, policy_for
 
 SAVE_BUDGET = 10.0  # unforced snapshots wait at least this many times the last one's duration
@@ -47,8 +47,9 @@ class Library:
             raise LibraryError(f"library path {self.root} is not a folder")
         self.index_dir = self.root / "index"
         # A library on a read-only disk (a mounted archive, a remounted folder) is opened for searching
-        # only: SQLite's WAL cannot even be read there without `immutable`.
+        # only, with every committed row, also those in a -wal a killed writer left (readonly_catalog.py).
         self.read_only = not os.access(self.root, os.W_OK)
+        self._read_only_copy: ReadOnlyCatalog | None = None
         if not self.index_dir.is_dir():
             try:
                 self.index_dir.mkdir(mode=0o700, exist_ok=True)
@@ -61,8 +62,14 @@ class Library:
                 pass  # the catalog reports what is wrong
         url = settings.database
         if self.read_only and not settings.database_url:
-            url = f"sqlite:///file:{quote(str(self.root / 'catalog.sqlite3'))}?immutable=1&uri=true"
-        self.catalog = Catalog(url, create=create and not self.read_only)
+            self._read_only_copy = open_read_only(self.root / "catalog.sqlite3")
+            url = self._read_only_copy.url
+        try:
+            self.catalog = Catalog(url, create=create and not self.read_only)
+        except BaseException:
+            if self._read_only_copy is not None:
+                discard(self._read_only_copy)
+            raise
         self._indexes: dict[str, VectorIndex] = {}
         self.policy = policy_for(settings)
         self._dirty: set[str] = set()
@@ -252,3 +259,5 @@ class Library:
         finally:
             self.release_writer()
             self.catalog.close()
+            if self._read_only_copy is not None:
+                discard(self._read_only_copy)

@@ -7,9 +7,13 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
+from test_crash import consistent, make_corpus, queries_work, raw_committed, run_killed
 
 from mmsearch import Engine
 from mmsearch.kinds import Space
@@ -110,3 +114,64 @@ def test_reembed_cli_exits_1_naming_the_failed_files_and_force_says_what_is_lost
         assert _counts(e) == (8, 4, 4)  # b's files keep their rows, their clip work is pending
         assert e.stats()["jobs"]["clip"]["pending"] == 4
         assert e.check().ok
+
+
+# -- 6. a read-only library answers with every committed row ----------------------------------------------
+@pytest.fixture
+def disk(tmp_path):
+    """A 64 MB tmpfs mounted for the test (root only; skipped with the reason elsewhere)."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True,
+                          text=True)
+    if made.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield mount
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+
+
+@pytest.mark.parametrize("shm", ["kept", "gone"])
+def test_a_killed_writers_wal_is_read_from_a_read_only_mount(tmp_path, disk, shm):
+    """A writer SIGKILLed leaves its last transactions in ``catalog.sqlite3-wal``; the disk is then mounted
+    read-only. Every committed file is found, ``check`` works, and nothing is written to the disk. ``gone``:
+    the ``-shm`` is missing too (copied without it), so SQLite cannot read the WAL in place."""
+    root, lib = tmp_path / "corpus", disk / "lib"
+    make_corpus(root)
+    run_killed(lib, root, "commit:5")  # four batches of two files committed, then SIGKILL
+    wal = lib / "catalog.sqlite3-wal"
+    assert wal.stat().st_size > 0
+    if shm == "gone":
+        (lib / "catalog.sqlite3-shm").unlink()
+    copy = tmp_path / "copy"
+    shutil.copytree(lib, copy)
+    with sqlite3.connect(f"file:{copy / 'catalog.sqlite3'}?immutable=1", uri=True) as db:
+        in_main_file = db.execute("SELECT COUNT(*) FROM sqlite_master WHERE name='media'").fetchone()[0]
+        in_main_file = db.execute("SELECT COUNT(*) FROM media").fetchone()[0] if in_main_file else 0
+    committed = raw_committed(copy, root)  # plain sqlite3 on a copy: the WAL on the disk stays as it is
+    with sqlite3.connect(copy / "catalog.sqlite3") as db:
+        raw = db.execute("SELECT (SELECT COUNT(*) FROM media), (SELECT COUNT(*) FROM segment), (SELECT COUNT(*) "
+                         "FROM segment s JOIN space p ON p.id = s.space_id WHERE p.name = 'clip')").fetchone()
+    assert raw[0] == len(committed) >= 6 and in_main_file < raw[0]  # committed rows live in the WAL only
+    subprocess.run(["mount", "-o", "remount,ro", str(disk)], check=True)
+    files_before = sorted(os.listdir(lib))
+
+    with Engine(lib) as e:
+        assert e.library.read_only
+        assert ("mode=ro" in e.catalog.url) == (shm == "kept")  # gone: read from a private copy
+        assert (str(lib) in e.catalog.url) == (shm == "kept")
+        assert {os.path.relpath(m.path, root) for m in e.catalog.all_media()} == set(committed)
+        c = e.catalog.counts()
+        assert (sum(c["media"].values()), sum(c["segments"].values()), c["vectors"]["clip"]) == raw
+        assert e.library.index(e.catalog.space("clip")).ntotal == raw[2]
+        queries_work(e, root, set(committed))
+        consistent(e)
+    for command in (["search", "red", "--top", "50", "--json"], ["check"]):
+        r = subprocess.run([*CLI, *command, "--library", str(lib)], env=_env(), capture_output=True, text=True,
+                           timeout=120)
+        assert r.returncode == 0, r.stderr
+    assert r.stdout.startswith(f"ok: {raw[0]} files, {raw[1]} segments")
+    assert sorted(os.listdir(lib)) == files_before and wal.stat().st_size > 0
