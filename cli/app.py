@@ -196,6 +196,7 @@ def search(
     for example in like or []:
         if not example.exists():
             _fail(MmsearchError(f"no such file: {example}"))
+    _refuse_export(options)
 
     def action(engine):
         if keyword:
@@ -203,12 +204,23 @@ def search(
         else:
             found = engine.search(query, like=like or [], like_weight=like_weight, **options.query_args())
         if thumbs is not None:
-            _write_thumbs(engine, found, thumbs)
+            _write_thumbs(engine, found, thumbs, options.force)
         return found
 
     hits = _run(action, options.library, options.model)
     _print_hits(hits, options.as_json)
     _play(hits, options)
+
+
+def _refuse_export(options: QueryOptions) -> None:
+    """An --export file that exists is refused before the query runs (one line, exit 2) unless --force."""
+    from mmsearch import playback
+
+    if options.export is not None:
+        try:
+            playback.refuse_existing([options.export[1].expanduser()], options.force)
+        except MmsearchError as exc:
+            _fail(exc)
 
 
 def _play(hits: list, options: QueryOptions) -> None:
@@ -218,7 +230,8 @@ def _play(hits: list, options: QueryOptions) -> None:
     said = err if options.as_json else out
     try:
         if options.export is not None:
-            said.print(f"wrote {len(hits)} hits to {playback.export(hits, *options.export)}", highlight=False)
+            written = playback.export(hits, *options.export, overwrite=options.force)
+            said.print(f"wrote {len(hits)} hits to {written}", highlight=False)
         if options.open_n is not None:
             if options.open_n > len(hits):
                 raise MmsearchError(f"--open {options.open_n}: there are {len(hits)} hits")
@@ -230,12 +243,14 @@ def _play(hits: list, options: QueryOptions) -> None:
         _fail(exc)
 
 
-def _write_thumbs(engine, hits: list, folder: Path) -> None:
+def _write_thumbs(engine, hits: list, folder: Path, force: bool = False) -> None:
     """A preview file per hit that has one: ``RANK_NAME[_SECONDSs].jpg`` (images, video frames) or ``.png``
-    (audio waveforms); its path goes into the hit as ``thumb``."""
+    (audio waveforms); its path goes into the hit as ``thumb``. When one of them exists already, nothing is
+    written (one line, exit 2) unless ``force``."""
     from mmsearch.media.previews import window
+    from mmsearch.playback import refuse_existing
 
-    folder.mkdir(parents=True, exist_ok=True)
+    previews: list = []  # (hit, target, bytes)
     for rank, hit in enumerate(hits, 1):
         shown = window(hit.kind, hit.start, hit.end, hit.keyframe)
         if shown is None:
@@ -246,8 +261,15 @@ def _write_thumbs(engine, hits: list, folder: Path) -> None:
             err.print(f"  no thumbnail for {_show(hit.path)}: {exc}", highlight=False)
             continue
         at = f"_{shown.at:09.3f}s" if shown.at is not None else ""
-        target = folder / f"{rank:02d}_{Path(hit.path).stem}{at}{preview.suffix}"
-        target.write_bytes(preview.data)
+        previews.append((hit, folder / f"{rank:02d}_{Path(hit.path).stem}{at}{preview.suffix}", preview.data))
+    refuse_existing([target for _, target, _ in previews], force)
+    folder.mkdir(parents=True, exist_ok=True)
+    for hit, target, data in previews:
+        try:
+            with open(target, "wb" if force else "xb") as fh:
+                fh.write(data)
+        except FileExistsError:  # made since the check above: still never overwritten
+            refuse_existing([target], force)
         hit.extra["thumb"] = str(target)
 
 
@@ -263,6 +285,7 @@ def similar(
     clip, scenes that look like its scenes."""
     if not file.exists():
         _fail(MmsearchError(f"no such file: {file}"))
+    _refuse_export(options)
     hits = _run(lambda e: e.similar(file, **options.query_args()), options.library, options.model)
     _print_hits(hits, options.as_json)
     _play(hits, options)

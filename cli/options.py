@@ -41,6 +41,9 @@ OpenOpt = Annotated[int | None, typer.Option(
 ExportOpt = Annotated[tuple[str, Path] | None, typer.Option(
     "--export", help="Write the hits as a playlist with their times: --export m3u FILE or --export edl FILE.")]
 
+ForceOpt = Annotated[bool, typer.Option(
+    "--force", help="Overwrite files that --export or --thumbs would write and that exist already.")]
+
 
 @dataclass(frozen=True)
 class QueryOptions:
@@ -61,6 +64,7 @@ class QueryOptions:
     near: NearOpt = None
     open_n: OpenOpt = None
     export: ExportOpt = None
+    force: ForceOpt = False
 
     def query_args(self) -> dict[str, Any]:
         """The keywords of ``Engine.search``/``similar`` these options stand for."""

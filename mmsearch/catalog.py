@@ -16,6 +16,7 @@ import datetime as dt
 import functools
 import json
 import threading
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -47,7 +48,8 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_col
 
 from . import _faults as faults
 from . import fulltext
-from .errors import LibraryError, ReembedIncompleteError
+from .catalog_lock import LOCKS, AdvisoryLock
+from .errors import LibraryError, LibraryLockedError, ReembedIncompleteError
 from .fulltext import FtsHit, phonetic_column
 from .kinds import WORK_BY_KIND, Job, JobState, MediaKind
 from .media.metadata import FACT_COLUMNS, TimeSource
@@ -436,6 +438,7 @@ class Catalog:
             event.listen(self.sql, "connect", _sqlite_pragmas)
         self.session = sessionmaker(self.sql, expire_on_commit=False)
         self._write_lock = threading.Lock()
+        self._server_lock: AdvisoryLock | None = None
         self._open(create)
 
     # -- schema -------------------------------------------------------------------------------
@@ -492,6 +495,7 @@ class Catalog:
             return int(row.value) if row else 0
 
     def close(self) -> None:
+        self.release_writer_lock()
         self.sql.dispose()
 
     # -- spaces -------------------------------------------------------------------------------
@@ -572,9 +576,7 @@ class Catalog:
                 _add_segments(s, media, segments, spaces, space_name, added, named=True)
                 if jobs is not None:
                     _mark_jobs(s, media.id, jobs[n])
-            touched = {sid for sid, _ in removed} | {spaces[name].id for name in added}
-            for space_id in touched:
-                s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
+            _bump(s, {sid for sid, _ in removed} | {spaces[name].id for name in added})
             # A file's old error goes with the commit that indexes it (no stale error after a crash).
             for chunk in _chunks([fields["path"] for fields, _ in items], 900):
                 s.execute(delete(IngestError).where(IngestError.path.in_(chunk)))
@@ -587,8 +589,7 @@ class Catalog:
             return []
         with self._writing() as s:
             removed = _delete_media(s, list(media_ids))
-            for space_id in {sid for sid, _ in removed}:
-                s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
+            _bump(s, {sid for sid, _ in removed})
             return removed
 
     def add_segments(
@@ -623,8 +624,7 @@ class Catalog:
             added: dict[str, list[tuple[int, np.ndarray]]] = {}
             _add_segments(s, media, segments, spaces, space_name, added, named=False)
             _mark_jobs(s, media_id, jobs)
-            for space_id in {sid for sid, _ in removed} | {spaces[name].id for name in added}:
-                s.execute(update(Space).where(Space.id == space_id).values(epoch=Space.epoch + 1))
+            _bump(s, {sid for sid, _ in removed} | {spaces[name].id for name in added})
             faults.point("commit")
             return WriteResult([media_id], added, removed)
 
@@ -848,8 +848,7 @@ class Catalog:
                 s.execute(update(Segment).where(Segment.parent_id.in_(chunk)).values(parent_id=None))
                 fulltext.backend(s.connection()).delete(s.connection(), list(chunk))
                 s.execute(delete(Segment).where(Segment.id.in_(chunk)))
-            for sid in spaces:
-                s.execute(update(Space).where(Space.id == sid).values(epoch=Space.epoch + 1))
+            _bump(s, set(spaces))
 
     def iter_vectors(self, space_id: int, dim: int, batch: int = 50_000) -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """All (ids, float32 vectors) of a space, in id order, in batches (for index rebuilds); a segment
@@ -936,6 +935,72 @@ class Catalog:
     def space_epochs(self) -> dict[str, int]:
         with self.session() as s:
             return dict(s.execute(select(Space.name, Space.epoch)).all())
+
+    # -- generations: what exactly a snapshot reflects ----------------------------------------------
+    def space_generations(self) -> dict[str, Generation]:
+        """name -> (epoch, token) of every space. The token is a random value written in the same transaction
+        as every change of the space's vectors (:func:`_bump`), so no two catalog states share one: a catalog
+        rolled back by a power cut, then written again, gets new tokens where an epoch counter repeats.
+        ``None``: a space no writer of this version has changed yet (a library from before tokens)."""
+        with self.session() as s:
+            epochs = dict(s.execute(select(Space.name, Space.epoch)).all())
+            tokens = dict(s.execute(select(Meta.key, Meta.value).where(Meta.key.startswith(GENERATION))).all())
+        return {name: (int(epoch), tokens.get(GENERATION + name)) for name, epoch in epochs.items()}
+
+    def ensure_generations(self) -> int:
+        """Give every space without a token one (a writer's first open of an older library, so its snapshots,
+        which hold no token, are replayed once). Returns how many were written."""
+        with self._writing() as s:
+            have = set(s.scalars(select(Meta.key).where(Meta.key.startswith(GENERATION))))
+            missing = [sid for sid, name in s.execute(select(Space.id, Space.name)) if GENERATION + name not in have]
+            _bump(s, set(missing))
+            return len(missing)
+
+    # -- the writer lock of a shared catalog (catalog_lock.py) -------------------------------------
+    def take_writer_lock(self, holder: dict[str, Any]) -> None:
+        """On a database server, take the catalog's writer lock for this process, or raise LibraryLockedError
+        naming the holder (host, pid, library, since: the ``writer`` meta row its holder wrote). ``holder``:
+        this process's row. Nothing to do for SQLite (the library folder's flock is the lock)."""
+        kind = LOCKS.get(self.sql.dialect.name)
+        if kind is None or self._server_lock is not None:
+            return
+        lock = kind(self.sql)
+        try:
+            got = lock.acquire()
+        except SQLAlchemyError as exc:
+            raise write_failure(self.url, exc) from None
+        if not got:
+            raise LibraryLockedError(f"another mmsearch process is writing into the catalog {shown_url(self.url)} "
+                                     f"({_holder_text(self.writer_holder())}); wait for it to finish")
+        self._server_lock = lock
+        try:
+            with self._writing() as s:
+                s.merge(Meta(key=WRITER, value=json.dumps(holder)))
+        except BaseException:
+            self.release_writer_lock()
+            raise
+
+    def release_writer_lock(self) -> None:
+        """Give the writer lock of a server catalog back (its ``writer`` row goes first)."""
+        lock, self._server_lock = self._server_lock, None
+        if lock is None:
+            return
+        try:
+            with self._writing() as s:
+                s.execute(delete(Meta).where(Meta.key == WRITER))
+        except LibraryError:
+            pass  # the server is gone: so is the lock
+        finally:
+            lock.release()
+
+    def writer_holder(self) -> dict[str, Any] | None:
+        """The ``writer`` row of the process holding a server catalog's lock (None: none recorded)."""
+        with self.session() as s:
+            row = s.get(Meta, WRITER)
+        try:
+            return json.loads(row.value) if row is not None else None
+        except ValueError:
+            return None
 
     # -- stats ----------------------------------------------------------------------------------
     def counts(self) -> dict:
@@ -1092,7 +1157,8 @@ class Catalog:
                                     error=job.error, updated=utcnow()))
                 s.delete(job)
             s.execute(update(Space).where(Space.id == row.id).values(
-                model_id=staging.model_id, spec=staging.spec, dim=staging.dim, epoch=Space.epoch + 1))
+                model_id=staging.model_id, spec=staging.spec, dim=staging.dim))
+            _bump(s, {row.id})
             s.delete(staging)
             _reword(s, sorted(touched))
             s.flush()
@@ -1240,6 +1306,28 @@ def staging_name(space: str) -> str:
 def staged_kind(space: str) -> str:
     """The ``segment.kind`` of a re-embed's staged rows for ``space``: no query asks for it."""
     return f"~{space}"
+
+
+# -- generations and the writer row -----------------------------------------------------------------------
+GENERATION = "generation:"  # meta key prefix: GENERATION + space name -> the token of its current vectors
+WRITER = "writer"  # meta key: JSON of the process holding a server catalog's writer lock
+Generation = tuple[int, "str | None"]  # (epoch, token) of a space
+
+
+def _bump(s: Session, space_ids: set[int]) -> None:
+    """A new epoch and a new random token for each space, in the transaction that changes its vectors."""
+    if not space_ids:
+        return
+    s.execute(update(Space).where(Space.id.in_(sorted(space_ids))).values(epoch=Space.epoch + 1))
+    for name in s.scalars(select(Space.name).where(Space.id.in_(sorted(space_ids)))):
+        s.merge(Meta(key=GENERATION + name, value=uuid.uuid4().hex))
+
+
+def _holder_text(holder: dict[str, Any] | None) -> str:
+    if not holder:
+        return "its host and process are not recorded yet"
+    return (f"host {holder.get('host')}, pid {holder.get('pid')}, library {holder.get('library')}, "
+            f"since {holder.get('since')} UTC")
 
 
 def _unstaged(s: Session, space: str) -> dict[int, str]:

@@ -26,6 +26,7 @@ import numpy as np
 from .catalog import SCHEMA_VERSION, Space
 from .context import Context
 from .errors import LibraryError
+from .library_marker import MARKER
 from .vectors import VectorIndex
 
 __all__ = ["Issue", "Report", "check", "repair"]
@@ -82,6 +83,9 @@ def check(ctx: Context) -> Report:
 def repair(ctx: Context) -> Report:
     """Fix what :func:`check` finds from the catalog; returns the check of the repaired library."""
     library, catalog = ctx.library, ctx.catalog
+    if not library.is_library:
+        raise LibraryError(f"{library.root} is not an mmsearch library (it holds no {MARKER} file): check --repair "
+                           "changes nothing there (give the library folder with --library)")
     held = library.is_writer
     library.acquire_writer()  # LibraryLockedError while an index run is writing
     try:
@@ -214,10 +218,11 @@ def _check_space(ctx: Context, space: Space, report: Report, found: dict) -> Non
             if meta.get("model_id") != space.model_id or snap.dim != dim:
                 report._warning("snapshot-other-model", f"index snapshot of {name!r} was made for model "
                                 f"{meta.get('model_id')!r} dim {snap.dim}; it is ignored and rebuilt on open", name)
-            elif meta.get("epoch") != space.epoch:
-                report._warning("snapshot-stale", f"index snapshot of {name!r} is behind the catalog (epoch "
-                                f"{meta.get('epoch')}, catalog {space.epoch}, e.g. after a killed run); it is "
-                                "replayed from the stored vectors on open", name)
+            elif (meta.get("epoch"), meta.get("generation")) != catalog.space_generations().get(name):
+                report._warning("snapshot-stale", f"index snapshot of {name!r} does not reflect the catalog (epoch "
+                                f"{meta.get('epoch')}, catalog {space.epoch}, or another generation: a killed run, "
+                                "another writer, a catalog restored from before); it is replayed from the stored "
+                                "vectors on open", name)
             else:
                 _compare(report, name, "index snapshot", snap, catalog_ids, catalog, space)
 

@@ -10,9 +10,11 @@ exactly the committed items.
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 import errno
 import fcntl
 import os
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +23,8 @@ from pathlib import Path
 import numpy as np
 
 from . import _faults as faults
-from .catalog import Catalog, Space, WriteResult
+from . import library_marker as marker
+from .catalog import Catalog, Generation, Space, WriteResult
 from .config import Settings
 from .errors import LibraryError, LibraryLockedError
 from .readonly_catalog import ReadOnlyCatalog, discard, open_read_only
@@ -36,6 +39,11 @@ class Library:
     def __init__(self, settings: Settings, *, create: bool = True) -> None:
         self.settings = settings
         self.root = Path(settings.library).expanduser().resolve()
+        # Whose folder is this (library_marker.py)? Ours when it holds the marker or mmsearch's own files, or
+        # when this open may create a library; then it gets the marker. Another folder is never written to.
+        owned = create or marker.is_library(self.root) or marker.has_own_files(self.root)
+        if not owned and not settings.database_url:
+            raise LibraryError(f"no mmsearch library at {self.root}")
         if not self.root.exists():
             if not create:
                 raise LibraryError(f"no library at {self.root}")
@@ -50,7 +58,9 @@ class Library:
         # only, with every committed row, also those in a -wal a killed writer left (readonly_catalog.py).
         self.read_only = not os.access(self.root, os.W_OK)
         self._read_only_copy: ReadOnlyCatalog | None = None
-        if not self.index_dir.is_dir():
+        if owned and not self.read_only and not marker.is_library(self.root):
+            marker.write(self.root)
+        if owned and not self.index_dir.is_dir():
             try:
                 self.index_dir.mkdir(mode=0o700, exist_ok=True)
             except OSError as exc:
@@ -71,6 +81,7 @@ class Library:
                 discard(self._read_only_copy)
             raise
         self._indexes: dict[str, VectorIndex] = {}
+        self._generations: dict[str, Generation] = {}  # the catalog state each loaded index reflects
         self.policy = policy_for(settings)
         self._dirty: set[str] = set()
         self._lock = threading.RLock()
@@ -103,8 +114,16 @@ class Library:
         os.ftruncate(fd, 0)
         os.write(fd, str(os.getpid()).encode())
         self._lock_fd = fd
+        try:  # a shared (server) catalog: one writer across machines and library folders
+            self.catalog.take_writer_lock({"host": socket.gethostname(), "pid": os.getpid(), "library": str(self.root),
+                                           "since": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")})
+            self.catalog.ensure_generations()
+        except BaseException:
+            self.release_writer()
+            raise
 
     def release_writer(self) -> None:
+        self.catalog.release_writer_lock()
         if self._lock_fd is not None:
             fcntl.flock(self._lock_fd, fcntl.LOCK_UN)
             os.close(self._lock_fd)
@@ -122,6 +141,11 @@ class Library:
                 self.release_writer()
 
     @property
+    def is_library(self) -> bool:
+        """Whether the folder holds the library marker (check --repair acts only on such a folder)."""
+        return marker.is_library(self.root)
+
+    @property
     def is_writer(self) -> bool:
         return self._lock_fd is not None
 
@@ -133,18 +157,22 @@ class Library:
         """The in-memory index of a space, loaded from its snapshot or replayed from the catalog."""
         with self._lock:
             current = self._indexes.get(space.name)
-            epoch = self.catalog.space_epochs().get(space.name, 0)
-            if current is not None and current.epoch == epoch:
+            generation = self.catalog.space_generations().get(space.name, (0, None))
+            if current is not None and self._generations.get(space.name) == generation:
                 return current
             if current is not None and self.is_writer:
                 return current  # the writer applies its own changes as it commits them
-            loaded = self._load_snapshot(space, epoch)
+            loaded = self._load_snapshot(space, generation)
             if loaded is None:
-                loaded = self._replay(space, epoch)
+                loaded = self._replay(space, generation)
             self._indexes[space.name] = loaded
+            self._generations[space.name] = generation
             return loaded
 
-    def _load_snapshot(self, space: Space, epoch: int) -> VectorIndex | None:
+    def _load_snapshot(self, space: Space, generation: Generation) -> VectorIndex | None:
+        """The snapshot, when it reflects exactly the catalog's state of the space: its epoch *and* token equal
+        the catalog's (a snapshot of a library from before tokens holds none, and so does its catalog until a
+        writer of this version opens it), its model and dimension too."""
         path = self.index_path(space.name)
         if not path.exists():
             return None
@@ -152,13 +180,14 @@ class Library:
             idx, meta = VectorIndex.load(path)
         except LibraryError:
             return None  # damaged: replay from the catalog, the source of truth
-        if meta.get("epoch") != epoch or meta.get("model_id") != space.model_id or idx.dim != space.dim:
+        if (meta.get("epoch"), meta.get("generation")) != generation or meta.get("model_id") != space.model_id \
+                or idx.dim != space.dim:
             return None
         idx.policy = self.policy
         return idx
 
-    def _replay(self, space: Space, epoch: int) -> VectorIndex:
-        idx = VectorIndex(space.dim, epoch=epoch, policy=self.policy)
+    def _replay(self, space: Space, generation: Generation) -> VectorIndex:
+        idx = VectorIndex(space.dim, epoch=generation[0], policy=self.policy)
         for ids, vectors in self.catalog.iter_vectors(space.id, space.dim):
             idx.add(ids, vectors)
         if self.is_writer:
@@ -167,8 +196,10 @@ class Library:
 
     def rebuild(self, space: Space) -> VectorIndex:
         with self._lock:
-            idx = self._replay(space, self.catalog.space_epochs().get(space.name, 0))
+            generation = self.catalog.space_generations().get(space.name, (0, None))
+            idx = self._replay(space, generation)
             self._indexes[space.name] = idx
+            self._generations[space.name] = generation
             self._dirty.add(space.name)
             return idx
 
@@ -194,9 +225,11 @@ class Library:
                 else:
                     idx.add([i for i, _ in pairs], np.stack([v for _, v in pairs]))
                 self._dirty.add(name)
-            epochs = self.catalog.space_epochs()
+            generations = self.catalog.space_generations()
             for name, idx in self._indexes.items():
-                idx.epoch = epochs.get(name, idx.epoch)
+                if name in generations:
+                    idx.epoch = generations[name][0]
+                    self._generations[name] = generations[name]
 
     def save(self, force: bool = False, every: float = 30.0) -> None:
         """Snapshot changed indexes; without ``force`` at most every ``every`` seconds, and never
@@ -237,7 +270,8 @@ class Library:
         open replays what the last good snapshot lacks."""
         path = self.index_path(name)
         try:
-            idx.save(path, {"space": name, "model_id": model_id})
+            idx.save(path, {"space": name, "model_id": model_id,
+                            "generation": self._generations.get(name, (0, None))[1]})
             os.chmod(path, 0o600)
         except OSError as exc:
             for stray in self.index_dir.glob(f".{path.name}.*.tmp") if self.index_dir.is_dir() else ():

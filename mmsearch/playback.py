@@ -110,17 +110,32 @@ def to_edl(hits: Sequence[Hit]) -> str:
 EXPORTERS: dict[str, Callable[[Sequence[Hit]], str]] = {"m3u": to_m3u, "edl": to_edl}
 
 
-def export(hits: Sequence[Hit], fmt: str, path: str | Path) -> Path:
-    """Write ``hits`` as a playlist in format ``fmt`` (a key of :data:`EXPORTERS`) to ``path``."""
+def export(hits: Sequence[Hit], fmt: str, path: str | Path, *, overwrite: bool = False) -> Path:
+    """Write ``hits`` as a playlist in format ``fmt`` (a key of :data:`EXPORTERS`) to ``path``. An existing
+    file is replaced only with ``overwrite`` (else MmsearchError, the file untouched)."""
     writer = EXPORTERS.get(fmt.lower())
     if writer is None:
         raise MmsearchError(f"unknown playlist format {fmt!r}: use one of {', '.join(EXPORTERS)}")
     out = Path(path).expanduser()
+    refuse_existing([out], overwrite)
     try:
-        out.write_text(writer(hits), encoding="utf-8", newline="\n")
+        with open(out, "w" if overwrite else "x", encoding="utf-8", newline="\n") as fh:
+            fh.write(writer(hits))
+    except FileExistsError:
+        refuse_existing([out], overwrite)
+        raise
     except OSError as exc:
         raise MmsearchError(f"cannot write {out}: {exc.strerror or exc}") from None
     return out
+
+
+def refuse_existing(paths: Sequence[Path], overwrite: bool) -> None:
+    """Raise one line naming the files of ``paths`` that exist, unless ``overwrite``: nothing a user already
+    has is replaced without --force."""
+    found = [p for p in paths if os.path.lexists(p)]
+    if found and not overwrite:
+        more = f" and {len(found) - 1} more" if len(found) > 1 else ""
+        raise MmsearchError(f"{found[0]}{more} exists already: nothing written (add --force to overwrite)")
 
 
 def _seconds(value: float) -> str:
