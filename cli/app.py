@@ -374,7 +374,7 @@ def reembed(
         return
     resumed = f" (+{report.resumed} from an interrupted run)" if report.resumed else ""
     if not report.swapped:
-        _print_failures(report.failures, "not re-embedded {path}: {reason}", "see `mmsearch errors`")
+        _print_failures(report.failures, "not re-embedded {path}: {reason}", "`reembed --json` lists them all")
         err.print(f"space {report.space} not switched: {len(report.failures)} files could not be re-embedded "
                   f"({report.reembedded} done{resumed}); it keeps {report.old_model} with all {report.vectors} "
                   "vectors. Run reembed again to retry them, or add --force to switch and lose their vectors "

@@ -1,7 +1,8 @@
 """Snapshots: one index per file, written atomically, read back without trusting the file.
 
 Version 2 (``MMSIDX02``, written): the magic, a little-endian uint32 header length, a JSON header
-(format fields of the caller such as space and model, then dim, epoch, ntotal, family and its
+(format fields of the caller such as space, model and ``generation`` — the random token of the catalog
+state the snapshot reflects, see mmsearch/library.py — then dim, epoch, ntotal, family and its
 parameters, rows, dead and the section layout), zero padding to a 64-byte boundary, then the
 sections, each padded to 64 bytes: the serialized FAISS index, and what the family adds (ANN
 families: row ids and live rows; ivfpq: its float16 vectors, memory-mapped when loaded).
