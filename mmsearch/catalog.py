@@ -952,7 +952,8 @@ class Catalog:
         which hold no token, are replayed once). Returns how many were written."""
         with self._writing() as s:
             have = set(s.scalars(select(Meta.key).where(Meta.key.startswith(GENERATION))))
-            missing = [sid for sid, name in s.execute(select(Space.id, Space.name)) if GENERATION + name not in have]
+            missing = [sid for sid, name in s.execute(select(Space.id, Space.name).where(
+                ~Space.name.endswith(STAGING, autoescape=True))) if GENERATION + name not in have]
             _bump(s, set(missing))
             return len(missing)
 

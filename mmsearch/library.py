@@ -117,7 +117,11 @@ class Library:
         try:  # a shared (server) catalog: one writer across machines and library folders
             self.catalog.take_writer_lock({"host": socket.gethostname(), "pid": os.getpid(), "library": str(self.root),
                                            "since": dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M:%S")})
-            self.catalog.ensure_generations()
+            if self.catalog.ensure_generations():  # a library from before tokens: replay once, save with them
+                for space in self.catalog.spaces():
+                    self._indexes.pop(space.name, None)
+                    self.index(space)
+                    self._dirty.add(space.name)
         except BaseException:
             self.release_writer()
             raise

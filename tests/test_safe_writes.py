@@ -256,6 +256,36 @@ def test_a_catalog_rolled_back_by_a_power_cut_never_uses_the_newer_snapshot(tmp_
         assert any(not np.allclose(snap.reconstruct(i), stored[i], atol=1e-3) for i in ids)  # it would have lied
 
 
+def test_a_library_from_before_generations_is_trusted_until_a_writer_opens_it_then_replayed_once(tmp_path):
+    """A catalog and snapshot written before tokens (epoch only) keep loading as they are; the first writable
+    run gives every space a token, so that old snapshot is replayed once and saved with the token."""
+    root, lib = tmp_path / "photos", tmp_path / "lib"
+    for i, rgb in enumerate([(220, 30, 30), (30, 180, 40), (30, 60, 220)]):
+        _picture(root / f"{i}.png", rgb)
+    with Engine(lib, model="toy", **OFF) as e:
+        e.index([root])
+    snap_path = lib / "index" / "clip.index"
+    idx, meta = VectorIndex.load(snap_path)
+    idx.save(snap_path, {k: meta[k] for k in ("space", "model_id")})  # the header an older version wrote
+    with sqlite3.connect(lib / "catalog.sqlite3") as db:
+        db.execute("DELETE FROM meta WHERE key LIKE 'generation:%'")
+
+    def stale(e: Engine) -> bool:
+        return any(w.code == "snapshot-stale" and w.space == "clip" for w in e.check().warnings)
+
+    with Engine(lib, **OFF) as e:  # a reader: epochs agree, neither side has a token: trusted
+        assert e.catalog.space_generations()["clip"][1] is None and not stale(e)
+        assert e.library.index(e.catalog.space("clip")).ntotal == 3
+    with Engine(lib, model="toy", **OFF) as e:  # a writer: tokens are written, the old snapshot is replayed
+        report = e.index([root])
+        assert (report.added, report.unchanged) == (0, 3)
+        assert e.catalog.space_generations()["clip"][1] is not None
+    _, meta = VectorIndex.load(snap_path)
+    with Engine(lib, **OFF) as e:
+        assert (meta["epoch"], meta["generation"]) == e.catalog.space_generations()["clip"] and not stale(e)
+        assert e.library.index(e.catalog.space("clip")).ntotal == 3 and e.check().ok
+
+
 @pytest.fixture
 def pg_url(postgres_url):
     """A fresh database on the session's real PostgreSQL server."""
