@@ -40,6 +40,17 @@ class Look:
             if self.held(folder) is None:
                 self.states[folder] = PlaceState(folder, None, None, OFFLINE, f"cannot be read: {why}")
 
+    def mounts(self, folders: Iterable[str], roots: Sequence[str]) -> None:
+        """Mount points below ``roots`` that hold ``folders`` (a drive mounted inside a root) become places of
+        their own: the day that drive is absent, its files are offline, not deleted."""
+        seen: set[str] = set()
+        for folder in folders:
+            while folder not in seen and folder not in roots and any(inside(folder, r) for r in roots):
+                seen.add(folder)
+                if folder not in self.states and os.path.ismount(folder):
+                    self.states[folder] = PlaceState(folder, os.stat(folder).st_dev, _fsid(folder))
+                folder = os.path.dirname(folder)
+
     def offline(self, catalog: Catalog) -> list[dict]:
         """Each offline place with why, and how many catalogued files it holds (kept)."""
         held = [{"path": p, "why": st.why, "files": catalog.count_under(p)[0]}
@@ -49,8 +60,8 @@ class Look:
     def record(self, catalog: Catalog) -> None:
         """Write each place's device and state; a folder that was unreadable and is back is no place any more."""
         for path, st in self.states.items():
-            if st.state == ONLINE and path not in self.roots:
-                catalog.forget_places([path])
+            if st.state == ONLINE and path not in self.roots and not os.path.ismount(path):
+                catalog.forget_places([path])  # a folder readable again
             elif st.state == OFFLINE and path not in self.roots and not catalog.count_under(path)[0]:
                 continue  # an unreadable folder nothing was indexed from: the error says it
             else:
@@ -76,7 +87,7 @@ def _look_at(catalog: Catalog, path: str, device: tuple[int | None, int | None])
     change with none of its files there unchanged is another drive (or none)."""
     try:
         st = os.stat(path)
-        fsid = os.statvfs(path).f_fsid & (2**63 - 1)  # a signed 64-bit column
+        fsid = _fsid(path)
         if os.path.isdir(path):
             with os.scandir(path) as it:
                 empty = next(it, None) is None
@@ -94,6 +105,10 @@ def _look_at(catalog: Catalog, path: str, device: tuple[int | None, int | None])
         return PlaceState(path, None, None, OFFLINE, "on another device than when indexed, without its files "
                                                     "(a drive not mounted, or another one?)")
     return PlaceState(path, st.st_dev, fsid)
+
+
+def _fsid(path: str) -> int:
+    return os.statvfs(path).f_fsid & (2**63 - 1)  # a signed 64-bit column
 
 
 def _same_files(catalog: Catalog, path: str) -> bool:

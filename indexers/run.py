@@ -80,6 +80,7 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
             catalog.record_error(path, "scan", why)
             tally.unreadable(path, why)
         places.unreadable(unreadable)
+        places.mounts({os.path.dirname(e.path) for e in entries}, [str(r) for r in online])
         failed_files = {p for p, _ in scan_errors}
         plan = diff(entries, catalog, roots, lambda p: p in failed_files or places.held(p) is not None)
         models = RunModels(ctx, tally)

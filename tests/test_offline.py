@@ -12,8 +12,10 @@ import tempfile
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
 from mmsearch import Engine
+from mmsearch.cli.web import create_app
 from mmsearch.encoders.toy import ToyColorEncoder
 
 from conftest import COLOURS, solid
@@ -48,25 +50,36 @@ def _sh(cmd: str) -> None:
 class Drive:
     """A loop-mounted ext4 image: a removable drive that can be unplugged and plugged back."""
 
+    mounted: list[Path] = []  # every mount point used, unmounted after each test (the `_unmount_all` fixture)
+
     def __init__(self, base: Path, name: str) -> None:
         self.image = base / f"{name}.img"
         _sh(f"truncate -s 8M {self.image} && mkfs.ext4 -q {self.image}")
 
     def mount(self, at: Path) -> None:
         _sh(f"mount -o loop {self.image} {at}")
+        Drive.mounted.append(at)
 
     @staticmethod
     def unmount(at: Path) -> None:
         _sh(f"umount {at}")
 
 
+@pytest.fixture(autouse=True)
+def _unmount_all():
+    yield
+    while Drive.mounted:
+        at = Drive.mounted.pop()
+        for _ in range(3):  # mounted twice at one place: unmount both
+            if os.path.ismount(at):
+                subprocess.run(["umount", str(at)], check=False)
+
+
 @pytest.fixture
 def mount_point(tmp_path):
     at = tmp_path / "drive"
     at.mkdir()
-    yield at
-    while os.path.ismount(at):
-        subprocess.run(["umount", str(at)], check=False)
+    return at
 
 
 def _counts(e: Engine) -> tuple[int, int, int, int]:
@@ -125,6 +138,9 @@ def test_an_unmounted_drive_is_offline_and_nothing_is_re_embedded_when_it_is_bac
         assert _counts(e) == (5, 5, 5, 5)
         hit = _hit(e, "red", mount_point)
         assert hit.offline and not hit.missing and hit.to_dict()["offline"] is True
+        with TestClient(create_app(e.context), base_url="http://127.0.0.1") as client:  # the HTTP API says so too
+            found = client.get("/api/search", params={"q": "red", "k": 20}).json()["hits"]
+            assert {h["name"]: h["offline"] for h in found} == {f"{n}.png": True for n in COLOURS}
         again = e.index()  # and again: still nothing forgotten, however many runs
         assert (again.removed, _counts(e)) == (0, (5, 5, 5, 5))
 
@@ -296,3 +312,47 @@ def test_prune_and_remove_forget_at_once(tmp_path):
         files[0].unlink()
         assert (e.index(prune=True).removed, _counts(e)) == (1, (9, 9, 9, 9))
         assert e.remove([files[1]]) == 1 and _counts(e) == (8, 8, 8, 8)
+
+
+@needs_mount
+def test_a_drive_mounted_inside_a_root_is_a_place_of_its_own(tmp_path, encoded):
+    root = tmp_path / "photos"
+    solid(root / "red.png", "red")
+    usb = root / "usb"
+    usb.mkdir()
+    drive = Drive(tmp_path, "usb")
+    drive.mount(usb)
+    for name in ("green", "blue", "yellow"):
+        solid(usb / "trip" / f"{name}.png", name)
+    with Engine(tmp_path / "lib", model="toy") as e:
+        assert e.index([root]).added == 4
+        Drive.unmount(usb)  # 3 of 4 files gone at once, the mount point left empty
+        for _ in range(4):  # past the grace runs: still nothing forgotten
+            report = e.index()
+            assert (report.removed, report.missing, report.unchanged) == (0, 0, 1)
+            assert [(o["path"], o["files"]) for o in report.offline] == [(str(usb), 3)]
+            assert _counts(e) == (4, 4, 4, 4)
+        assert _hit(e, "green", root).offline and not _hit(e, "red", root).offline
+        drive.mount(usb)
+        back = e.index()
+        assert (back.unchanged, back.added, back.removed, back.offline) == (4, 0, 0, [])
+        assert _counts(e) == (4, 4, 4, 4)
+    assert sum(encoded) == 4
+
+
+def test_an_old_library_migrates_and_its_moved_away_folder_is_offline(v1_library, tmp_path):
+    lib, media = v1_library
+    with Engine(lib, model="toy") as e:
+        first = e.index([media])
+        assert (first.unchanged, first.added, first.removed) == (4, 0, 0)
+        before = _counts(e)
+        assert before[0] == 4
+        shutil.move(media, tmp_path / "elsewhere")  # the drive's folder is not there
+        gone = e.index()
+        assert (gone.removed, gone.missing) == (0, 0)
+        assert [(o["path"], o["files"], "not found" in o["why"]) for o in gone.offline] == [(str(media), 4, True)]
+        assert _counts(e) == before
+        shutil.move(tmp_path / "elsewhere", media)
+        back = e.index()
+        assert (back.unchanged, back.added, back.updated, back.removed, back.offline) == (4, 0, 0, 0, [])
+        assert _counts(e) == before
