@@ -356,3 +356,54 @@ def test_an_old_library_migrates_and_its_moved_away_folder_is_offline(v1_library
         back = e.index()
         assert (back.unchanged, back.added, back.updated, back.removed, back.offline) == (4, 0, 0, 0, [])
         assert _counts(e) == before
+
+
+def test_the_page_shows_offline_hits_with_a_badge_and_does_not_open_them(tmp_path):
+    """A real browser (Chromium via Playwright, as tests/test_web_e2e.py): the drive's folder is gone."""
+    import socket
+    import threading
+    import time
+
+    playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
+    from test_web_e2e import CHROMIUM, CHROMIUM_ARGS
+    if not os.path.exists(CHROMIUM):
+        pytest.skip("needs the system Chromium (apt-get install chromium)")
+    import uvicorn
+
+    root = tmp_path / "drive" / "photos"
+    for name in COLOURS:
+        solid(root / f"{name}.png", name)
+    solid(tmp_path / "here" / "red_here.png", "red")
+    engine = Engine(tmp_path / "lib", model="toy")
+    engine.index([root, tmp_path / "here"])
+    shutil.move(tmp_path / "drive", tmp_path / "unplugged")
+    assert [o["files"] for o in engine.index().offline] == [5]
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    server = uvicorn.Server(uvicorn.Config(create_app(engine.context), log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not server.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        with playwright_api.sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+            pg = browser.new_page()
+            pg.set_default_timeout(15_000)
+            pg.goto(f"http://127.0.0.1:{sock.getsockname()[1]}/#q=red")
+            pg.wait_for_selector(".hit")
+            if pg.locator("button.weaker").count():
+                pg.click("button.weaker")
+            cards = {c.get_attribute("data-path"): c for c in pg.locator(".hit").all()}
+            assert cards[str(root / "red.png")].locator(".presence").inner_text() == "offline"
+            assert cards[str(tmp_path / "here" / "red_here.png")].locator(".presence").count() == 0
+            cards[str(root / "red.png")].click()
+            assert "offline" in pg.locator("#viewer .unavailable").inner_text()
+            browser.close()
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+        engine.close()
