@@ -51,6 +51,10 @@ class Look:
                     self.states[folder] = PlaceState(folder, os.stat(folder).st_dev, _fsid(folder))
                 folder = os.path.dirname(folder)
 
+    def errors(self) -> list[tuple[str, str]]:
+        """(path, why) of each place that could not even be looked at (its walk's errors are the scan's)."""
+        return [(p, st.error) for p, st in self.states.items() if st.error]
+
     def offline(self, catalog: Catalog) -> list[dict]:
         """Each offline place with why, and how many catalogued files it holds (kept)."""
         held = [{"path": p, "why": st.why, "files": catalog.count_under(p)[0]}
@@ -96,7 +100,8 @@ def _look_at(catalog: Catalog, path: str, device: tuple[int | None, int | None])
     except FileNotFoundError:
         return PlaceState(path, None, None, OFFLINE, "not found (a drive not mounted?)")
     except OSError as exc:
-        return PlaceState(path, None, None, OFFLINE, f"cannot be read: {exc.strerror or exc}")
+        why = exc.strerror or str(exc)
+        return PlaceState(path, None, None, OFFLINE, f"cannot be read: {why}", error=why)
     if empty and catalog.count_under(path)[0]:
         return PlaceState(path, None, None, OFFLINE,
                           "empty while the library holds files there (a drive not mounted?)")

@@ -73,8 +73,9 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
         scan_errors: list[tuple[str, str]] = []
         unreadable: list[tuple[str, str]] = []
         online = [r for r in roots if places.held(str(r)) is None]
-        for root in online:
+        for root in roots:
             catalog.clear_scan_errors(str(root))  # looked at again: what still fails is recorded again
+        scan_errors += places.errors()
         entries = scan(online, library.root, lambda p, why: scan_errors.append((p, why)), unreadable)
         for path, why in scan_errors:
             catalog.record_error(path, "scan", why)

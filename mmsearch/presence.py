@@ -34,6 +34,7 @@ class PlaceState:
     fsid: int | None = None
     state: str = ONLINE
     why: str | None = None
+    error: str | None = None  # it could not be read: the error, for `mmsearch errors`
 
 
 def inside(path: str, folder: str) -> bool:

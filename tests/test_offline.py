@@ -212,21 +212,34 @@ def test_an_unreadable_folder_keeps_its_files_and_the_error_is_retried(tmp_path)
         assert json.loads(first.stdout)["added"] == 5 and counts() == (5, 5, 5)
 
         os.chmod(root / "locked", 0)
+        os.chmod(root / "open" / "green.png", 0)  # and one file that cannot be opened
         locked = index()
-        assert (locked["removed"], locked["missing"], locked["failed"]) == (0, 0, 1)
+        assert (locked["removed"], locked["missing"], locked["failed"]) == (0, 0, 2)
         assert [(o["path"], o["files"]) for o in locked["offline"]] == [(str(root / "locked"), 3)]
         assert counts() == (5, 5, 5)
         errors = json.loads(_as_nobody("errors", "--library", str(lib), "--json", env=env).stdout)
-        assert [(e["path"], "Permission denied" in e["message"]) for e in errors] == [(str(root / "locked"), True)]
+        assert sorted((e["path"], e["message"].lower()) for e in errors) == [
+            (str(root / "locked"), "permission denied"), (str(root / "open" / "green.png"), "permission denied")]
         found = json.loads(_as_nobody("search", "blue", "--library", str(lib), "--json", env=env).stdout)
         assert next(h for h in found if h["path"].endswith("blue.png"))["offline"] is True
         assert index()["removed"] == 0 and counts() == (5, 5, 5)  # a second run: still kept
 
         os.chmod(root / "locked", 0o755)
+        os.chmod(root / "open" / "green.png", 0o644)
         back = index()
         assert (back["unchanged"], back["added"], back["removed"], back["failed"], back["offline"]) == (5, 0, 0, 0, [])
         assert counts() == (5, 5, 5)
         assert json.loads(_as_nobody("errors", "--library", str(lib), "--json", env=env).stdout) == []
+
+        os.chmod(root, 0)  # the root itself: offline, its error recorded, nothing removed
+        whole = index()
+        assert (whole["removed"], whole["missing"], whole["failed"]) == (0, 0, 1)
+        assert [(o["path"], o["files"]) for o in whole["offline"]] == [(str(root), 5)]
+        assert counts() == (5, 5, 5)
+        errors = json.loads(_as_nobody("errors", "--library", str(lib), "--json", env=env).stdout)
+        assert [e["path"] for e in errors] == [str(root)]
+        os.chmod(root, 0o755)
+        assert (index()["unchanged"], counts()) == (5, (5, 5, 5))
     finally:
         subprocess.run(["chmod", "-R", "u+rwx", str(base)], check=False)
         shutil.rmtree(base, ignore_errors=True)
