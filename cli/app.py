@@ -143,6 +143,12 @@ def _print_report(report, as_json: bool) -> None:
     )
     if report.backfilled:
         out.print(f"backfilled {report.backfilled} files (work that was pending)", highlight=False)
+    if report.missing:
+        out.print(f"missing {report.missing} files gone from disk, kept for now (`--prune` forgets them)",
+                  highlight=False)
+    for place in report.offline:
+        out.print(f"offline {_show(place['path'])}: {place['why']}; its {place['files']} files are kept",
+                  highlight=False, markup=False)
     for warning in report.warnings:
         err.print(f"  warning: {warning}", highlight=False)
     _print_failures(report.failures, "skipped {path}: {reason}", "see `mmsearch errors`")
@@ -168,11 +174,15 @@ def index(
         "--ray", metavar="ADDRESS", help="Decode and encode on a Ray cluster: auto, ray://HOST:PORT or HOST:PORT "
         "[env MMSEARCH_RAY_ADDRESS; needs pip install 'mmsearch[cluster]']; files on a filesystem all nodes see."
     )] = None,
+    prune: Annotated[bool, typer.Option(
+        "--prune", help="Forget files gone from disk now (no grace period, no share bound); files of an offline "
+        "drive stay (`mmsearch remove` forgets them).")] = False,
 ) -> None:
-    """Index new and changed files; forget deleted ones; keep moved ones; do pending work whose model is here now."""
+    """Index new and changed files; keep moved ones; keep deleted ones as missing for a grace period, then forget
+    them; keep the files of a drive that is not mounted (offline); do pending work whose model is here now."""
     progress = _RichProgress() if (err.is_terminal and not as_json) else None
-    report = _run(lambda e: e.index(paths or [], progress=progress, strict=strict, ray=ray), library, model,
-                  create=True)
+    report = _run(lambda e: e.index(paths or [], progress=progress, strict=strict, ray=ray, prune=prune), library,
+                  model, create=True)
     _print_report(report, as_json)
 
 
@@ -329,6 +339,10 @@ def stats(library: LibraryOpt = None, as_json: JsonOpt = False) -> None:
             out.print(f"space     {s['name']}: inactive ({s.get('reason', 'model unavailable')})", highlight=False)
     for name, states in sorted(info.get("jobs", {}).items()):
         out.print(f"work      {name}: " + ", ".join(f"{n} {state}" for state, n in states.items()), highlight=False)
+    for p in info.get("places", []):
+        why = f" ({p['why']}, since {p['since']})" if p["state"] == "offline" else ""
+        out.print(f"place     {_show(p['path'])}: {p['state']}{why}, {p['files']} files, {p['missing']} missing",
+                  highlight=False, markup=False)
 
 
 @app.command()

@@ -34,11 +34,17 @@ class ReportLines:
 
     def report(self, report: IndexReport, paths: list[str]) -> None:
         counts = [(n, what) for n, what in ((report.added, "added"), (report.updated, "updated"),
-                                            (report.moved, "moved"), (report.removed, "removed"),
+                                            (report.moved, "moved"), (report.missing, "missing"),
+                                            (report.removed, "removed"),
                                             (report.failed, "failed"), (report.backfilled, "backfilled"))]
         done = ", ".join(f"{what} {n}" for n, what in counts if n) or "no change"
         shown = ", ".join(_show(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         out.print(f"{time.strftime('%H:%M:%S')}  {done} in {report.seconds:.1f}s  ({shown})", highlight=False)
+        for place in report.offline:
+            warning = f"offline {_show(place['path'])}: {place['why']}; its {place['files']} files are kept"
+            if warning not in self._warned:
+                self._warned.add(warning)
+                err.print(f"  {warning}", highlight=False, markup=False)
         for warning in report.warnings:
             if warning not in self._warned:
                 self._warned.add(warning)

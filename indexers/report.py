@@ -1,7 +1,8 @@
 """What an index run did: :class:`IndexReport`, and :class:`Tally`, the one place that counts it.
 
 Every file the run looks at is counted exactly once: unchanged or skipped (by the diff, or by its hash),
-moved, added, updated or failed; files gone from disk are counted as removed. The run, the writer and
+moved, added, updated or failed; files gone from disk are counted as missing (kept) or removed (forgotten),
+files of offline places per place. The run, the writer and
 the model loading report what happened to a :class:`Tally`; nothing else touches the counts.
 """
 from __future__ import annotations
@@ -33,6 +34,8 @@ class IndexReport:
     backfilled: int = 0  # files whose pending work (a model that was missing) was done by this run
     jobs: dict[str, dict[str, int]] = field(default_factory=dict)  # per space/job: done/pending/failed files
     cluster: dict | None = None  # a run on a Ray cluster: what moved and where (indexers/cluster/ray_run.py)
+    missing: int = 0  # files gone from online places, kept as missing (mmsearch/presence.py)
+    offline: list[dict] = field(default_factory=list)  # offline places: path, why, files kept
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -76,6 +79,12 @@ class Tally:
 
     def removed(self, n: int) -> None:
         self.report.removed += n
+
+    def gone(self, missing: int, offline: list[dict], warnings: list[str]) -> None:
+        """Files kept as missing, the offline places with their files (kept), one line per root over the bound."""
+        self.report.missing += missing
+        self.report.offline = offline
+        self.report.warnings += warnings
 
     def backfilled(self, path: str) -> None:
         """A file already in the library got its pending work done (not in the work list)."""

@@ -1,5 +1,6 @@
-"""The index run: scan -> diff -> decode in worker threads -> writer (batched encode, one transaction per
-batch) -> removals -> caption links -> final snapshot.
+"""The index run: a look at its places -> scan -> diff -> decode in worker threads -> writer (batched encode,
+one transaction per batch) -> files gone: kept as missing, or forgotten (:mod:`.presence`) -> caption links ->
+final snapshot.
 
 Decoding (file read, hashing, image decode and model preprocessing) runs in a thread pool a bounded
 number of files ahead of the writer, so the encoder is never waiting on disk and memory stays bounded.
@@ -17,7 +18,9 @@ from mmsearch.catalog import Catalog, Media
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
 from mmsearch.kinds import Job, JobState, Space
+from mmsearch.presence import place_of
 
+from . import presence
 from .decode import decode
 from .items import FileEntry
 from .kinds import HANDLERS, DecodeInputs
@@ -33,43 +36,54 @@ AHEAD = 4  # decoded files waiting for the writer, per worker
 
 
 def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None, *,
-              strict: bool = False, ray_address: str = "") -> IndexReport:
+              strict: bool = False, ray_address: str = "", prune: bool = False) -> IndexReport:
     """Index ``roots`` into ``ctx``'s library (see module docstring); no roots: the folders and files the
     library was indexed from before. ``strict``: fail when any work is left pending. ``ray_address``: decode
-    and encode on that Ray cluster (indexers/cluster/); the scan, the diff and every commit stay here."""
+    and encode on that Ray cluster (indexers/cluster/); the scan, the diff and every commit stay here.
+    ``prune``: forget files gone from online places now, without grace or share bound."""
     if not ray_address:
-        return _run_index(ctx, roots, progress, strict, None)
+        return _run_index(ctx, roots, progress, strict, None, prune)
     from .cluster import open_cluster
 
     cluster = open_cluster(ray_address)  # first: a missing extra or an unreachable cluster fails at once
     try:
-        return _run_index(ctx, roots, progress, strict, cluster)
+        return _run_index(ctx, roots, progress, strict, cluster, prune)
     finally:
         cluster.close()
 
 
 def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, strict: bool,
-               cluster: RayCluster | None) -> IndexReport:
+               cluster: RayCluster | None, prune: bool = False) -> IndexReport:
     t0 = time.monotonic()
+    recorded = ctx.catalog.roots()
     if not roots:
-        roots = [Path(r) for r in ctx.catalog.roots() if Path(r).exists()]
+        roots = [Path(r) for r in recorded]
         if not roots:
             raise MmsearchError("name the folders to index (this library has none recorded yet)")
-    for root in roots:
-        if not root.expanduser().exists():
-            raise MmsearchError(f"no such file or folder: {root}")
     roots = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
+    for root in roots:  # a recorded place that is not there is offline, anything else a typo
+        if not root.exists() and place_of(str(root), recorded) is None:
+            raise MmsearchError(f"no such file or folder: {root}")
     library, catalog = ctx.library, ctx.catalog
     library.acquire_writer()
     tally = Tally(progress)
     try:
         catalog.add_roots([str(r) for r in roots])
+        places = presence.look(catalog, [str(r) for r in roots])
         scan_errors: list[tuple[str, str]] = []
-        entries = scan(roots, library.root, lambda p, why: scan_errors.append((p, why)))
+        unreadable: list[tuple[str, str]] = []
+        online = [r for r in roots if places.held(str(r)) is None]
+        for root in roots:
+            catalog.clear_scan_errors(str(root))  # looked at again: what still fails is recorded again
+        scan_errors += places.errors()
+        entries = scan(online, library.root, lambda p, why: scan_errors.append((p, why)), unreadable)
         for path, why in scan_errors:
             catalog.record_error(path, "scan", why)
             tally.unreadable(path, why)
-        plan = diff(entries, catalog, roots)
+        places.unreadable(unreadable)
+        places.mounts({os.path.dirname(e.path) for e in entries}, [str(r) for r in online])
+        failed_files = {p for p, _ in scan_errors}
+        plan = diff(entries, catalog, roots, lambda p: p in failed_files or places.held(p) is not None)
         models = RunModels(ctx, tally)
         if plan.work or any(Space.CLIP in names for names in catalog.pending([Space.CLIP]).values()):
             models.open_clip()
@@ -92,9 +106,14 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
                 while pending:
                     writer.take(pending.popleft().result())
         writer.flush()
-        gone = [m.id for p, m in plan.missing.items() if p not in writer.moved_from]
+        verdict = presence.forgetting(catalog, [m for p, m in plan.missing.items() if p not in writer.moved_from],
+                                      places, ctx.settings, prune)
+        catalog.mark_missing([m.id for m in verdict.keep], present=plan.back)
+        gone = [m.id for m in verdict.forget]
         if gone:
             writer.remove(gone)
+        tally.gone(len(verdict.keep), places.offline(catalog), verdict.warnings)
+        places.record(catalog)
         # After the work: files re-indexed whole have new rows and fresh marks; what is left pending is
         # work on unchanged files that a model which is here now can do.
         waiting = {m: names for m, names in catalog.pending().items() if _under(catalog.media_by_id(m), roots)}

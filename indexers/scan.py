@@ -28,6 +28,8 @@ class Plan:
     skipped_bad: int = 0  # failed before and unchanged since
     work: list[tuple[FileEntry, Media | None]] = field(default_factory=list)  # new or changed
     missing: dict[str, Media] = field(default_factory=dict)  # in the catalog, gone from disk
+    held: dict[str, Media] = field(default_factory=dict)  # not seen, in an offline place or unreadable: kept
+    back: list[int] = field(default_factory=list)  # marked missing before, there again unchanged
     entries: list[FileEntry] = field(default_factory=list)
 
 
@@ -36,10 +38,12 @@ def kind_of(path: str) -> MediaKind | None:
     return EXTENSIONS.get(os.path.splitext(path)[1].lower())
 
 
-def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None]) -> list[FileEntry]:
+def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None],
+         unreadable: list[tuple[str, str]] | None = None) -> list[FileEntry]:
     """Every supported file under ``roots`` (files may be named directly). Hidden files and folders,
     the library folder itself, and what a ``.mmsearchignore`` file (glob patterns, applying to its
-    folder and below) names are skipped; symbolic links to folders are not followed (no loops)."""
+    folder and below) names are skipped; symbolic links to folders are not followed (no loops). Each folder
+    whose walk fails is told to ``on_error`` and added to ``unreadable`` (path, why): its files are unknown."""
     found: dict[str, FileEntry] = {}
     skip_s = str(skip) if skip else None
     for root in roots:
@@ -48,7 +52,8 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
             _add(str(root), found, on_error)
             continue
         rules: dict[str, list[tuple[str, str]]] = {}
-        for folder, dirs, files in os.walk(root, onerror=partial(_walk_error, on_error, str(root))):
+        failed = partial(_walk_error, on_error, str(root), unreadable if unreadable is not None else [])
+        for folder, dirs, files in os.walk(root, onerror=failed):
             mine = rules.get(folder, []) + _ignore_rules(folder, files)
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s
                              and not _ignored(os.path.join(folder, d), mine))
@@ -132,8 +137,10 @@ def _link_captions(entries: list[FileEntry]) -> None:
                 break
 
 
-def diff(entries: list[FileEntry], catalog: Catalog, roots: Iterable[Path]) -> Plan:
-    """Split what is on disk into unchanged, new-or-changed and missing, against the catalog."""
+def diff(entries: list[FileEntry], catalog: Catalog, roots: Iterable[Path],
+         held: Callable[[str], bool] = lambda path: False) -> Plan:
+    """Split what is on disk into unchanged, new-or-changed and missing, against the catalog; a catalogued
+    file not seen for which ``held`` is true (its place offline, its folder unreadable) is not missing."""
     plan = Plan(entries=entries)
     known: dict[str, Media] = {}
     for root in roots:
@@ -148,11 +155,15 @@ def diff(entries: list[FileEntry], catalog: Catalog, roots: Iterable[Path]) -> P
         m = known.get(e.path)
         if m is not None and m.size == e.size and m.mtime == e.mtime:
             plan.unchanged += 1
+            if m.missing_since is not None:
+                plan.back.append(m.id)
         elif m is None and failed.get(e.path) == (e.size, e.mtime):
             plan.skipped_bad += 1
         else:
             plan.work.append((e, m))
-    plan.missing = {p: m for p, m in known.items() if p not in seen}
+    for p, m in known.items():
+        if p not in seen:
+            (plan.held if held(p) else plan.missing)[p] = m
     return plan
 
 
@@ -173,8 +184,10 @@ def _shown(path: str) -> str:
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
 
 
-def _walk_error(on_error: Callable[[str, str], None], root: str, exc: OSError) -> None:
+def _walk_error(on_error: Callable[[str, str], None], root: str, unreadable: list[tuple[str, str]],
+                exc: OSError) -> None:
     on_error(_shown(exc.filename or root), _why(exc))
+    unreadable.append((os.fsdecode(exc.filename or root), _why(exc)))
 
 
 def _why(exc: OSError) -> str:

@@ -55,7 +55,7 @@ from .kinds import WORK_BY_KIND, Job, JobState, MediaKind
 from .media.metadata import FACT_COLUMNS, TimeSource
 from .when_where import WhenWhere
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 
 def utcnow() -> dt.datetime:
@@ -115,6 +115,9 @@ class Media(Base):
     lat: Mapped[float | None] = mapped_column(Float, nullable=True)
     lon: Mapped[float | None] = mapped_column(Float, nullable=True)
     orientation: Mapped[int | None] = mapped_column(Integer, nullable=True)  # EXIF 1..8
+    # Gone from an online root (schema 4, mmsearch/presence.py): since when, and how many runs found it gone.
+    missing_since: Mapped[dt.datetime | None] = mapped_column(nullable=True)
+    missing_runs: Mapped[int | None] = mapped_column(Integer, nullable=True)
 
 
 class Segment(Base):
@@ -149,6 +152,19 @@ class FileJob(Base):
     updated: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
     __table_args__ = (Index("ix_job_name_state", "name", "state"),)
+
+
+class Place(Base):
+    """An indexed root, or a mount point inside one (schema 4): its device when last online, and whether its
+    files are online or offline (a drive not mounted, an unreadable folder) and why, since when."""
+
+    __tablename__ = "place"
+    path: Mapped[str] = mapped_column(String(4000), primary_key=True)
+    dev: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # st_dev
+    fsid: Mapped[int | None] = mapped_column(BigInteger, nullable=True)  # statvfs f_fsid: ext4's is from its UUID
+    state: Mapped[str] = mapped_column(String(8), default="online")
+    why: Mapped[str | None] = mapped_column(Text, nullable=True)
+    since: Mapped[dt.datetime] = mapped_column(default=utcnow)
 
 
 class IngestError(Base):
@@ -255,7 +271,17 @@ def _v2_to_v3(conn: Connection) -> None:
         conn.execute(Base.metadata.tables["job"].insert(), rows)
 
 
-MIGRATIONS: dict[int, Migration] = {1: [_v1_to_v2], 2: [_v2_to_v3]}
+def _v3_to_v4(conn: Connection) -> None:
+    """Schema 4: the ``place`` table (roots' devices and online state) and each file's missing marks, empty:
+    every file present, each place's device recorded by the next index run. Idempotent like :func:`_v1_to_v2`."""
+    Base.metadata.create_all(conn, tables=[Base.metadata.tables["place"]])
+    have = {c["name"] for c in inspect(conn).get_columns("media")}
+    for name, kind in (("missing_since", "TIMESTAMP"), ("missing_runs", "INTEGER")):
+        if name not in have:
+            conn.exec_driver_sql(f"ALTER TABLE media ADD COLUMN {name} {kind}")
+
+
+MIGRATIONS: dict[int, Migration] = {1: [_v1_to_v2], 2: [_v2_to_v3], 3: [_v3_to_v4]}
 
 
 @dataclass(frozen=True)
@@ -541,7 +567,7 @@ class Catalog:
 
     def touch_media(self, media_id: int, *, size: int, mtime: float, path: str | None = None) -> None:
         with self._writing() as s:
-            values: dict = {"size": size, "mtime": mtime}
+            values: dict = {"size": size, "mtime": mtime, "missing_since": None, "missing_runs": None}
             if path is not None:
                 values["path"] = path
             s.execute(update(Media).where(Media.id == media_id).values(**values))
@@ -676,6 +702,58 @@ class Catalog:
         kept = [k for k in known if not any(k.startswith(p.rstrip("/") + "/") for p in new)]
         with self._writing() as s:
             s.merge(Meta(key="roots", value=json.dumps(sorted(kept + new))))
+
+    # -- presence (mmsearch/presence.py) -----------------------------------------------------------
+    def places(self) -> dict[str, Place]:
+        with self.session() as s:
+            return {p.path: p for p in s.scalars(select(Place))}
+
+    def set_place(self, path: str, dev: int | None, fsid: int | None, state: str, why: str | None) -> None:
+        """Record a place's device (None: keep the one recorded) and state; ``since`` moves when the state does."""
+        with self._writing() as s:
+            old = s.get(Place, path)
+            if old is None:
+                s.add(Place(path=path, dev=dev, fsid=fsid, state=state, why=why))
+            else:
+                old.since = utcnow() if old.state != state else old.since
+                old.state, old.why = state, why
+                if dev is not None:
+                    old.dev, old.fsid = dev, fsid
+
+    def forget_places(self, paths: Sequence[str]) -> None:
+        with self._writing() as s:
+            s.execute(delete(Place).where(Place.path.in_(list(paths))))
+
+    def mark_missing(self, media_ids: Sequence[int], present: Sequence[int] = ()) -> None:
+        """One more run found ``media_ids`` gone (since now, if they were not missing); ``present`` are back."""
+        with self._writing() as s:
+            for chunk in _chunks(list(media_ids), 900):
+                s.execute(update(Media).where(Media.id.in_(chunk)).values(
+                    missing_since=func.coalesce(Media.missing_since, utcnow()),
+                    missing_runs=func.coalesce(Media.missing_runs, 0) + 1))
+            for chunk in _chunks(list(present), 900):
+                s.execute(update(Media).where(Media.id.in_(chunk)).values(missing_since=None, missing_runs=None))
+
+    def missing_media(self, media_ids: Sequence[int]) -> set[int]:
+        """Which of ``media_ids`` are marked missing."""
+        with self.session() as s:
+            return {int(i) for chunk in _chunks(list(dict.fromkeys(media_ids)), 900)
+                    for i in s.scalars(select(Media.id).where(Media.id.in_(chunk), Media.missing_since.is_not(None)))}
+
+    def count_under(self, prefix: str) -> tuple[int, int]:
+        """(files, of them missing) whose path is ``prefix`` or below it."""
+        inside = prefix.rstrip("/") + "/"
+        with self.session() as s:
+            row = s.execute(select(func.count(), func.count(Media.missing_since))
+                            .where((Media.path == prefix) | Media.path.startswith(inside, autoescape=True))).one()
+        return int(row[0]), int(row[1])
+
+    def clear_scan_errors(self, prefix: str) -> None:
+        """Forget the scan errors at or below ``prefix`` (a run looks again and records what still fails)."""
+        inside = prefix.rstrip("/") + "/"
+        with self._writing() as s:
+            s.execute(delete(IngestError).where(IngestError.stage == "scan", (IngestError.path == prefix)
+                                                | IngestError.path.startswith(inside, autoescape=True)))
 
     # -- full text ------------------------------------------------------------------------------
     def fulltext(self, query: str, limit: int = 200) -> list[tuple[int, float]]:

@@ -60,6 +60,12 @@ class Settings:
     # and the memory the index of one space may take (MB; 0 = a quarter of the machine's RAM).
     index_exact_max: int = 50_000
     index_memory_mb: int = 0
+    # Files gone from an online root are kept as *missing* (still searchable, marked so) until this many
+    # more index runs found them gone and at least this many days passed (mmsearch/presence.py); one run
+    # never forgets more than this share of a root's files (``index --prune`` and ``remove`` forget at once).
+    missing_grace_runs: int = 2
+    missing_grace_days: float = 0.0
+    missing_max_share: float = 0.2
 
     @property
     def database(self) -> str:
@@ -126,7 +132,8 @@ def load_settings(environ: Mapping[str, str] | None = None, **overrides: Any) ->
     for name, allowed in _CHOICES.items():
         if name in values and values[name] not in allowed:
             raise ConfigError(f"setting {name!r}: {values[name]!r} is not one of {', '.join(sorted(allowed))}")
-    for name in ("batch_size", "index_exact_max", "index_memory_mb"):
+    for name in ("batch_size", "index_exact_max", "index_memory_mb", "missing_grace_runs", "missing_grace_days",
+                 "missing_max_share"):
         if values.get(name, 0) < 0:
             raise ConfigError(f"setting {name!r}: {values[name]} is negative")
     return Settings(**values)

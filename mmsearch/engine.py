@@ -30,6 +30,7 @@ from .encoders import Encoder
 from .hits import Hit
 from .library import Library
 from .models import Models
+from .presence import mark_hits
 from .query_mix import LIKE_WEIGHT
 from .ranking import Filters
 from .when_where import WhenWhere, WhenWhereArgs
@@ -115,17 +116,19 @@ class Engine:
 
     # -- ingest and maintenance -----------------------------------------------------------------
     def index(self, paths: Iterable[str | Path] = (), *, progress: Any = None, strict: bool = False,
-              ray: str | None = None) -> IndexReport:
+              ray: str | None = None, prune: bool = False) -> IndexReport:
         """Add, update, move and remove the media under ``paths`` (none: the library's own roots) and do
         the pending work whose model can be had now; returns an IndexReport. A space whose model cannot be
         had leaves its work pending (a warning); ``strict`` makes that an error. ``ray``: decode and encode
         on the Ray cluster at that address (``auto``, ``ray://HOST:PORT``, ``HOST:PORT``; None:
-        ``$MMSEARCH_RAY_ADDRESS``, empty: this machine); needs the ``cluster`` extra."""
+        ``$MMSEARCH_RAY_ADDRESS``, empty: this machine); needs the ``cluster`` extra. Files gone from disk are
+        kept as missing for a grace period, files of an offline drive or unreadable folder kept as offline
+        (:mod:`mmsearch.presence`); ``prune``: forget the missing ones now."""
         from .indexers import run_index  # ingestion pipelines live in mmsearch.indexers
 
         address = os.environ.get("MMSEARCH_RAY_ADDRESS", "") if ray is None else ray
         return run_index(self.context, [Path(p) for p in paths], progress=progress, strict=strict,
-                         ray_address=address)
+                         ray_address=address, prune=prune)
 
     def watch(self, paths: Iterable[str | Path] = (), *, stop: threading.Event, quiet_time: float | None = None,
               on_report: Any = None, on_message: Any = None, polling: bool = False) -> None:
@@ -185,8 +188,9 @@ class Engine:
             camera: a substring of the camera's make and model, any case.
             near: ``"LAT,LON[,KM]"`` or ``(lat, lon[, km])``: within KM km (default 1) of that place.
         """
-        return search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort, like=like,
+        hits = search.search(self.context, query, k, kinds, path, min_score=min_score, sort=sort, like=like,
                              like_weight=like_weight, where=WhenWhere.parse(**when_where))
+        return mark_hits(self.context.catalog, hits)
 
     def similar(self, image: Any, k: int = 10, kinds: Sequence[str] | None = None, path: str | None = None, *,
                 min_score: float | None = None, sort: str = "relevance",
@@ -198,29 +202,33 @@ class Engine:
         A file already in the library is queried with its stored vectors and left out of the hits. A part
         whose model is missing is skipped with a logged warning naming it; the other parts still answer.
         """
-        return search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort,
+        hits = search.similar(self.context, image, k, kinds, path, min_score=min_score, sort=sort,
                               where=WhenWhere.parse(**when_where))
+        return mark_hits(self.context.catalog, hits)
 
     def search_vectors(self, queries: dict[str, np.ndarray], k: int, kinds: Sequence[str] | None = None,
                        path: str | None = None, exclude: Iterable[int] = (),
                        **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
         """Rank the library against ready-made query vectors, one per space name. ``exclude``: media ids."""
-        return search.search_vectors(self.context, queries, k,
+        hits = search.search_vectors(self.context, queries, k,
                                      Filters(search.check_kinds(kinds), path, frozenset(exclude),
                                              WhenWhere.parse(**when_where)))
+        return mark_hits(self.context.catalog, hits)
 
     def more_like(self, *, segment_id: int | None = None, media_id: int | None = None, k: int = 10,
                   kinds: Sequence[str] | None = None, path: str | None = None,
                   **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
         """Hits like one hit (its ``segment_id``) or like a whole file (``media_id``), the source left out."""
-        return search.more_like(self.context, segment_id=segment_id, media_id=media_id, k=k, kinds=kinds, path=path,
+        hits = search.more_like(self.context, segment_id=segment_id, media_id=media_id, k=k, kinds=kinds, path=path,
                                 where=WhenWhere.parse(**when_where))
+        return mark_hits(self.context.catalog, hits)
 
     def keyword_search(self, words: str, k: int = 10, kinds: Sequence[str] | None = None,
                        path: str | None = None, **when_where: Unpack[WhenWhereArgs]) -> list[Hit]:
         """Passages (speech, subtitles, texts) that contain every word of ``words``, case-insensitively;
         ``-word`` leaves out passages that hold it."""
-        return search.keyword_search(self.context, words, k, kinds, path, where=WhenWhere.parse(**when_where))
+        hits = search.keyword_search(self.context, words, k, kinds, path, where=WhenWhere.parse(**when_where))
+        return mark_hits(self.context.catalog, hits)
 
     # -- moments ---------------------------------------------------------------------------------
     def scenes(self, video: str | Path) -> list[dict]:

@@ -18,6 +18,7 @@ from .catalog import Segment
 from .context import Context
 from .hits import Hit
 from .media.previews import Window, window
+from .presence import mark_hits
 
 
 @dataclass(frozen=True)
@@ -69,7 +70,9 @@ class HitData:
 
 
 def describe_hits(ctx: Context, hits: Sequence[Hit]) -> list[HitData]:
-    """Each hit with its linked media (when that is still indexed), looked up for all hits at once."""
+    """Each hit with its linked media (when that is still indexed), looked up for all hits at once, and its
+    ``offline`` / ``missing`` flags set (:func:`mmsearch.presence.mark_hits`)."""
+    mark_hits(ctx.catalog, hits)
     paths = [h.linked for h in hits if h.linked]
     found = ctx.catalog.media_by_paths(paths) if paths else {}
     details = _ocr_details(ctx, [h.extra["ocr_segment"] for h in hits if h.extra.get("ocr_segment")])

@@ -12,7 +12,8 @@ class Hit:
 
     ``start``/``end`` are seconds on the file's timeline, ``None`` for whole files (images, texts).
     ``space`` names the embedding space that matched. ``text`` is the matching passage for text hits;
-    ``linked`` the path of the media a caption file describes.
+    ``linked`` the path of the media a caption file describes. ``offline``: its drive or folder is offline
+    (it cannot be opened until it is back); ``missing``: its file is gone, not forgotten yet (mmsearch/presence.py).
     """
 
     path: str
@@ -27,6 +28,8 @@ class Hit:
     media_id: int = 0
     segment_id: int = 0
     extra: dict = field(default_factory=dict)
+    offline: bool = False
+    missing: bool = False
 
     def to_dict(self) -> dict:
         d = asdict(self)

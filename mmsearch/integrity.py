@@ -146,8 +146,8 @@ def _check(ctx: Context) -> tuple[Report, dict]:
                         "can be found)", items=empty_media)
     missing = [p for p in paths if not os.path.exists(p)]
     if missing:
-        report._warning("missing-files", f"{len(missing)} files are gone from disk (the next index run of their "
-                        "folder forgets them)", items=missing)
+        report._warning("missing-files", f"{len(missing)} files are gone from disk (index runs keep them as missing "
+                        "or offline, then forget the missing ones: docs/reliability.md)", items=missing)
 
     spaces = catalog.spaces()
     for space in spaces:

@@ -39,7 +39,21 @@ def stats(ctx: Context) -> dict[str, Any]:
         "errors": counts["errors"],
         "spaces": spaces,
         "jobs": ctx.catalog.job_counts(),  # per space/job: files done, pending (model missing), failed
+        "places": places(ctx),
     }
+
+
+def places(ctx: Context) -> list[dict[str, Any]]:
+    """Each indexed root (and offline folder): online or offline and why since when, its files, how many missing."""
+    rows = ctx.catalog.places()
+    out = []
+    for path in sorted(set(ctx.catalog.roots()) | set(rows)):
+        row = rows.get(path)
+        files, missing = ctx.catalog.count_under(path)
+        out.append({"path": path, "state": row.state if row else "online", "why": row.why if row else None,
+                    "since": row.since.isoformat(timespec="seconds") if row else None, "files": files,
+                    "missing": missing})
+    return out
 
 
 def errors(ctx: Context) -> list[dict[str, Any]]:

@@ -133,7 +133,8 @@ def queries_work(engine: Engine, root: Path, committed: set[str]) -> None:
 
 def run_killed(lib: Path, root: Path, at: str, *command: str) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith("MMSEARCH_")}
-    env.update(MMSEARCH_TEST_KILL_AT=at, MMSEARCH_BATCH_SIZE="2", MMSEARCH_WORKERS="2", MMSEARCH_DEVICE="cpu")
+    env.update(MMSEARCH_TEST_KILL_AT=at, MMSEARCH_BATCH_SIZE="2", MMSEARCH_WORKERS="2", MMSEARCH_DEVICE="cpu",
+               MMSEARCH_MISSING_GRACE_RUNS="0")  # deleted files forgotten in the run: the `remove` point is reached
     args = command or ("index", str(root), "--model", "toy")
     r = subprocess.run([sys.executable, "-m", "mmsearch.cli", *args, "--library", str(lib)],
                        env=env, capture_output=True, text=True, timeout=180)
@@ -149,7 +150,7 @@ def reference(tmp_path_factory):
         base = tmp_path_factory.mktemp(f"ref_{name}")
         root = base / "corpus"
         make_corpus(root)
-        with Engine(base / "lib", model="toy", batch_size=2) as e:
+        with Engine(base / "lib", model="toy", batch_size=2, missing_grace_runs=0) as e:
             e.index([root])
             if name == "modified":
                 modify(root)
@@ -207,7 +208,7 @@ INCREMENTAL_POINTS = [
 def test_kill_during_incremental_run(tmp_path, reference, at):
     root, lib = tmp_path / "corpus", tmp_path / "lib"
     counts = make_corpus(root)
-    with Engine(lib, model="toy", batch_size=2) as e:
+    with Engine(lib, model="toy", batch_size=2, missing_grace_runs=0) as e:
         e.index([root])
         before = state(e, root)
     todo = modify(root)
@@ -219,7 +220,7 @@ def test_kill_during_incremental_run(tmp_path, reference, at):
         "moved": {p for p in todo["moved"] if p in raw},
         "deleted": {p for p in todo["deleted"] if p not in raw},
     }
-    with Engine(lib) as e:  # the library's own model (toy), as a user would reopen it
+    with Engine(lib, missing_grace_runs=0) as e:  # the library's own model (toy), as a user would reopen it
         now = state(e, root)
         assert set(now) == set(raw)
         for rel, entry in now.items():  # each file is either its old or its new self, whole
@@ -294,7 +295,7 @@ def test_kill_during_a_backfill(tmp_path, reference, at):
         report = e.index()
         assert report.backfilled == left["pending"] and report.added == 0
         assert e.catalog.job_counts()["clip"] == {"done": pending, "pending": 0, "failed": 0}
-        with Engine(tmp_path / "ref", model="toy", batch_size=2) as ref:
+        with Engine(tmp_path / "ref", model="toy", batch_size=2, missing_grace_runs=0) as ref:
             ref.index([root])
             assert _clip_vectors(e, root) == _clip_vectors(ref, root)
         consistent(e)

@@ -107,5 +107,7 @@ def test_a_run_with_nothing_new_is_not_an_error_for_want_of_a_model(tmp_path):
     again = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
     assert again.returncode == 0 and "unchanged 2" in again.stdout, again.stderr
     (root / "blue.png").unlink()
-    removed = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
+    kept = subprocess.run(cli, capture_output=True, text=True, env=env, timeout=300)
+    assert kept.returncode == 0 and "missing 1" in kept.stdout, kept.stderr  # kept for the grace runs
+    removed = subprocess.run([*cli, "--prune"], capture_output=True, text=True, env=env, timeout=300)
     assert removed.returncode == 0 and "removed 1" in removed.stdout, removed.stderr

@@ -81,6 +81,12 @@ def _media(lib: Path) -> dict[str, tuple[int, int]]:
     return {path: (mid, n) for mid, path, n in rows}
 
 
+def _missing(lib: Path) -> set[str]:
+    """Paths the library keeps as missing (gone from disk, not forgotten yet: mmsearch/presence.py)."""
+    with closing(sqlite3.connect(f"file:{lib / 'catalog.sqlite3'}?mode=ro", uri=True, timeout=10)) as db:
+        return {p for (p,) in db.execute("SELECT path FROM media WHERE missing_since IS NOT NULL")}
+
+
 def _until(predicate, timeout: float, what: str) -> float:
     """Poll ``predicate`` until true; the monotonic time it became true."""
     deadline = time.monotonic() + timeout
@@ -146,11 +152,14 @@ def test_a_dropped_file_is_searchable_soon_after_its_last_write(watched):
     (root / "sub").mkdir()
     shutil.move(root / "red.png", root / "sub" / "moved_red.png")
     (root / "green.png").unlink()
-    _until(lambda: str(root / "sub" / "moved_red.png") in _media(lib) and str(root / "green.png") not in _media(lib),
+    _until(lambda: str(root / "sub" / "moved_red.png") in _media(lib) and str(root / "green.png") in _missing(lib),
            30, "move and delete seen")
     held = _media(lib)
     assert held[str(root / "sub" / "moved_red.png")][0] == red_id, proc.lines + proc.errors  # moved: vectors kept
-    assert set(held) == {str(target), str(root / "drop" / "done.png"), str(root / "sub" / "moved_red.png")}
+    # the deleted file is kept as missing for the grace runs, as an index run keeps it
+    assert set(held) == {str(target), str(root / "drop" / "done.png"), str(root / "sub" / "moved_red.png"),
+                         str(root / "green.png")}
+    assert _missing(lib) == {str(root / "green.png")}
     assert proc.stop() == 0
     assert proc.lines[-1] == "stopped"
 
@@ -169,7 +178,8 @@ def test_a_killed_watcher_catches_up_when_started_again(watched, tmp_path):
     try:
         again.wait_ready()
         held = _media(lib)
-        assert set(held) == {str(root / "green.png"), str(root / "new" / "yellow.png")}
+        assert set(held) == {str(root / "green.png"), str(root / "new" / "yellow.png"), str(root / "red.png")}
+        assert _missing(lib) == {str(root / "red.png")}  # deleted while down: kept as missing, like `index`
         with Engine(lib, create=False) as engine:
             assert engine.search("purple", k=1)[0].path == str(root / "green.png")
         solid(root / "blue.png", "blue")  # and it keeps watching

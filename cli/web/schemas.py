@@ -46,6 +46,9 @@ class HitOut(BaseModel):
     camera: str | None = Field(None, description="camera make and model, when the file names them")
     lat: float | None = Field(None, description="where it was taken, decimal degrees, when the file says")
     lon: float | None = None
+    offline: bool = Field(False, description="its drive or folder is offline: found, but it cannot be opened "
+                          "until the drive is back")
+    missing: bool = Field(False, description="its file is gone from disk and will be forgotten after the grace period")
 
 
 class SearchOut(BaseModel):
@@ -142,6 +145,7 @@ def hit_out(data: HitData) -> HitOut:
         media_url=media_url(hit.media_id), thumb_url=thumb_url(hit.media_id, data.preview),
         linked_thumb_url=thumb_url(linked.id, linked.preview) if linked else None,
         signals=list(hit.extra.get("signals", [hit.space])), boxes=data.boxes, boxes_size=data.boxes_size,
+        offline=hit.offline, missing=hit.missing,
         **{k: v for k, v in facts_json(hit.extra).items() if k in WHEN_WHERE_FIELDS},
     )
 

@@ -157,6 +157,13 @@ const PAGE_MIN_SCORE = 2.0;
     return box;
   }
 
+  // A hit whose drive is not mounted (offline) or whose file is gone (missing): found, cannot be opened.
+  function presence(hit) {
+    if (hit.offline) return el("span", { class: "presence", title: "its drive or folder is offline: it opens once it is back", text: "offline" });
+    if (hit.missing) return el("span", { class: "presence", title: "its file is gone from disk", text: "missing" });
+    return null;
+  }
+
   // The text read in a picture or video frame, when that is what matched (text hits show their text anyway).
   const readText = (hit) => ((hit.signals || []).includes("ocr") && hit.kind !== "text" ? hit.text : null);
 
@@ -201,7 +208,8 @@ const PAGE_MIN_SCORE = 2.0;
           el("span", { class: "kind kind-" + hit.kind, text: hit.kind }),
           el("span", { class: "score", text: hit.score.toFixed(3) }),
           time ? el("span", { class: "time", text: time }) : null,
-          el("span", { class: "signals", title: "what found it", text: (hit.signals || []).join(" · ") })),
+          el("span", { class: "signals", title: "what found it", text: (hit.signals || []).join(" · ") }),
+          presence(hit)),
         el("div", { class: "name", text: hit.name }),
         readText(hit) ? el("div", { class: "ocr-text", title: "text read in the picture", text: readText(hit) }) : null,
         el("button", { type: "button", class: "more", tabIndex: -1, text: "More like this", "data-action": "more" }),
@@ -326,6 +334,11 @@ const PAGE_MIN_SCORE = 2.0;
       body.append(el("p", {}, el("a", { href: src, target: "_blank", rel: "noopener", text: "Open the file" })));
     }
     if (readText(hit)) body = el("div", {}, body, el("pre", { class: "fulltext", text: readText(hit) }));
+    if (hit.offline || hit.missing) {
+      body = el("p", { class: "unavailable", text: hit.offline
+        ? "This file's drive or folder is offline: it opens once the drive is back."
+        : "This file is gone from disk: the library forgets it after a few index runs." });
+    }
     viewerBody.replaceChildren(body);
     $("#viewer-meta").textContent = `${hit.kind} · score ${hit.score.toFixed(3)} · ${hit.path}`;
     if (!viewer.open) viewer.showModal();
