@@ -21,10 +21,10 @@ similarity, at least ``NEAR_SOUND``); *precision* is the share of the passage's 
 and ``strength = coverage x (1 - BREVITY x (1 - precision))``: a passage that says the query and little else
 (a short transcript of just those words) outweighs a caption of something else that shares some of the
 query's words among many of its own, while a long passage holding the query keeps ``1 - BREVITY`` of its
-evidence. A segment that is exactly the query stands ``LEXICAL_Z`` standard deviations higher. Its own semantic score is kept, so words and meaning
-add up. Every hit lists the
-``signals`` that found it: the spaces, ``fulltext``, ``phonetic``, and ``ocr`` when text read in the
-picture matched (the hit then names that segment in ``extra["ocr_segment"]`` and shows its text).
+evidence. A segment that is exactly the query stands ``LEXICAL_Z`` standard deviations higher. Its own
+semantic score is kept, so words and meaning add up. Every hit lists the ``signals`` that found it: the
+spaces, ``fulltext``, ``phonetic``, and ``ocr`` when text read in the picture matched (the hit then names
+that segment in ``extra["ocr_segment"]`` and shows its text).
 
 Grouping turns the merged, best-first candidates into hits: one hit per whole file; for moments, a
 segment that overlaps a better one of the same file (from any space: a scene, its soundtrack, its
