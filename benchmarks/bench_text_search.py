@@ -19,8 +19,9 @@ Each set is asked with its own kind (``audio`` / ``text``) and over all kinds;
 
 Fusions compared on the same candidates (built from the public functions of ``mmsearch.search`` and
 ``mmsearch.ranking``; ``mmsearch`` itself unchanged):
-(a) ``calibrated`` — what ``search`` does: z per space and stored modality + ``LEXICAL_Z x coverage``
-    (checked equal to ``search``'s own ranking);
+(a) ``calibrated`` — what ``search`` does: z per space and stored modality (heavy tails brought to a normal
+    tail's height) + ``LEXICAL_Z x strength`` (checked equal to ``search``'s own ranking);
+(a0) ``before`` — (a) with the rules before issue 27 (``BEFORE``: no tail shrinking, ``LEXICAL_Z`` 3, ``BREVITY`` 0.1);
 (b) ``one background`` — the same, but one calibration background per space (all modalities pooled);
 (c) ``rrf`` — reciprocal-rank fusion (k0 = 60) of the per-space-and-modality cosine lists and the full-text list;
 (d) ``fulltext`` — the full-text index order only (summed token specificity, phonetic keys included), word-matching
@@ -31,13 +32,19 @@ Latency: a catalog of 100k text segments (generated sentences, random unit vecto
 written through ``Catalog.write_media``) and the time per query of ``search.word_candidates`` + ``ranking.fuse``
 (the part full text adds), apart from the semantic part (``space_candidates``).
 
+Described-pictures libraries (``described_library.py``, ``--shapes described``): short spoken descriptions, pictures
+and caption notes of *other* pictures sharing the clips' words; ``dev`` = espeak-ng descriptions (what the rules
+were chosen on), ``held-out`` = the LibriVox cuts with notes from another template (scored once, rules frozen).
+
 Writes benchmarks/results/bench_text_search.json; ``--update-docs`` replaces the section at the end of
 docs/benchmarks.md. ``--work DIR`` keeps the media and libraries there (a second run re-indexes nothing and
-reuses the latency catalog); ``--parts`` runs only some of ``toy``, ``vit``, ``latency``.
+reuses the latency catalog); ``--parts`` runs only some of ``toy``, ``vit``, ``latency``; ``--shapes`` only some of
+``mixed``, ``described``.
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import hashlib
 import os
@@ -45,7 +52,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -57,13 +64,18 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+import described_library as dl  # noqa: E402
+
 from _common import log, machine, percentiles, publish, random_vit_b32  # noqa: E402
 
 SECTION = "## Text search and fusion (bench_text_search.py)"
 PG_SECTION = "## Text search latency on PostgreSQL (bench_text_search.py --parts latency --database-url)"
 RRF_K0 = 60
 K = 10
-FUSIONS = ("calibrated", "one background", "rrf", "fulltext", "semantic")
+FUSIONS = ("calibrated", "before", "one background", "rrf", "fulltext", "semantic")
+# The rules of ``calibrated`` before issue 27 (what ``before`` puts back): no tail shrinking, word evidence 3
+# standard deviations, an unexplained passage rest a mere tie-breaker.
+BEFORE = {"LEXICAL_Z": 3.0, "BREVITY": 0.1, "NORMAL_TAIL_Z": float("inf")}
 
 # Free notes about other topics: (file stem, text, paraphrase query, key-words query).
 NOTES: tuple[tuple[str, str, str, str], ...] = (
@@ -317,14 +329,35 @@ def fulltext_only(lexical: dict, order: list) -> list:
     return [dataclasses.replace(lexical[seg][1], score=float(n - r)) for r, seg in enumerate(order)]
 
 
+@contextlib.contextmanager
+def rules(values: dict[str, float]) -> Iterator[None]:
+    """``mmsearch.ranking``'s constants set to ``values`` for a while (remembered calibrations dropped)."""
+    from mmsearch import query_spaces, ranking
+
+    saved = {name: getattr(ranking, name) for name in values}
+    query_spaces._RECENT.clear()
+    for name, value in values.items():
+        setattr(ranking, name, value)
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(ranking, name, value)
+        query_spaces._RECENT.clear()
+
+
 def ranked_paths(ctx: Any, text: str, kinds: list[str] | None) -> dict[str, list[str]]:
     """Each fusion's top-K hit paths for one query."""
     from mmsearch.ranking import fuse, group
 
+    with rules(BEFORE):
+        per_space0, lexical0, _ = gather(ctx, text, kinds)
+        before = group(fuse([c for cands in per_space0 for c in cands], lexical0))
     per_space, lexical, order = gather(ctx, text, kinds)
     flat = [c for cands in per_space for c in cands]
     out = {
         "calibrated": group(fuse(flat, lexical)),
+        "before": before,
         "rrf": group(rrf(per_space, lexical, order)),
         "fulltext": group(fulltext_only(lexical, order)),
         "semantic": group(sorted(flat, key=lambda c: -c.score)),
@@ -337,6 +370,15 @@ def ranked_paths(ctx: Any, text: str, kinds: list[str] | None) -> dict[str, list
     finally:
         ctx.backgrounds = saved
     return {name: [h.path for h in hits[:K]] for name, hits in out.items()}
+
+
+def wilson(hits: int, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson score interval of a proportion ``hits / n``."""
+    if n == 0:
+        return (0.0, 1.0)
+    p = hits / n
+    centre, half = p + z * z / (2 * n), z * np.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (round(float((centre - half) / (1 + z * z / n)), 3), round(float((centre + half) / (1 + z * z / n)), 3))
 
 
 def rank_of(paths: list[str], q: Query) -> int | None:
@@ -367,10 +409,12 @@ def evaluate(engine: Any, queries: list[Query]) -> dict:
     for (qset, scope, fusion), rs in ranks.items():
         row = table.setdefault(qset, {}).setdefault(fusion, {"queries": len(rs)})
         row[f"r1_{scope}"] = round(float(np.mean([r == 1 for r in rs])), 3)
+        row[f"r1_{scope}_ci95"] = wilson(sum(r == 1 for r in rs), len(rs))
         row[f"r5_{scope}"] = round(float(np.mean([r is not None and r <= 5 for r in rs])), 3)
     for fusions in table.values():
         for row in fusions.values():
             row["mixed_loss"] = round(row["r1_own"] - row["r1_all"], 3)
+            row["all_over_own"] = round(row["r1_all"] / row["r1_own"], 3) if row["r1_own"] else None
     return {"sets": table, "search_mismatches": mismatches, "calibrated_misses": misses}
 
 
@@ -387,11 +431,20 @@ def transcripts(engine: Any, queries: list[Query]) -> list[dict]:
     return out
 
 
-def run_library(base: Path, queries: list[Query], clip_spec: str, label: str) -> dict:
-    lib = base / f"lib-{label}"
+def described_queries(base: Path, split: str, quick: bool) -> list[Query]:
+    """The described-pictures library of ``split`` (``described_library.py``) written under ``base``; its
+    queries: each clip's words, own kind ``audio``."""
+    import described_library as dl
+
+    shape = dl.build(base / f"described-{split}", split, quick)
+    return [Query(f"described speech ({split})", words, path, "audio") for path, words in shape.clips]
+
+
+def run_library(base: Path, queries: list[Query], clip_spec: str, label: str, media: str = "media") -> dict:
+    lib = base / f"lib-{label}" if media == "media" else base / f"lib-{label}-{media}"
     t0 = time.perf_counter()
     with open_engine(lib, clip_spec) as engine:
-        report = engine.index([base / "media"])
+        report = engine.index([base / media])
         index_s = time.perf_counter() - t0
         log(f"{label}: indexed in {index_s:.0f} s ({report})")
         t0 = time.perf_counter()
@@ -485,6 +538,10 @@ def goals(result: dict) -> dict:
         out[label] = {"speech_real_r1_own_ge_0.8": sp["r1_own"] >= 0.8,
                       "mixed_loss_le_0.05": all(v <= 0.05 for v in losses.values()),
                       "speech_real_r1_all_ge_0.8": sp["r1_all"] >= 0.8}  # fmt: skip
+    for label, splits in result.get("described", {}).items():
+        for split, lib in splits.items():
+            row = lib["sets"][f"described speech ({split})"]["calibrated"]
+            out.setdefault(label, {})[f"described_{split}_all_ge_0.95_own"] = row["r1_all"] >= 0.95 * row["r1_own"]
     if "latency" in result:
         out["latency_p50_lt_5ms"] = result["latency"]["fulltext_plus_fusion"]["p50_ms"] < 5.0
         out["latency_cpu_p50_lt_5ms"] = result["latency"]["fulltext_plus_fusion_cpu"]["p50_ms"] < 5.0
@@ -502,6 +559,36 @@ keys, one `QuerySpaces` per query reads the spaces once, and the unranked common
 
 PG_NOTE = """The server ran on the same 2 cores (fsync off, which only speeds the build): the wall time holds the
 server's work, the CPU line only this process's."""
+
+
+DESCRIBED_NOTE = """Described-pictures libraries (issue 27; `described_library.py`): short spoken descriptions,
+generated pictures, and caption notes of *other* pictures that share one or two of each clip's words (a
+one-word clip's notes hold that word among others). `dev` (what the rules were chosen on): 40 descriptions
+("a red kite on the kitchen") said by six espeak-ng voices under the four conditions, 80 notes from the same
+vocabulary, 60 pictures. `held-out` (scored once, rules frozen): the 32 LibriVox cuts of `tests/speech_clips.py`
+(a person reading Austen, 1-3 words), 64 notes built from their words by another template, 60 other pictures.
+Each clip's words are asked over the recordings only (own) and over every kind (all); R@1 with its 95 % Wilson
+interval; `before` = the fusion before issue 27 (word evidence 3 sd, passage rest a tie-breaker, no tail
+shrinking)."""
+
+
+def described_markdown(described: dict) -> list[str]:
+    """The described-pictures table: per encoder, split and fusion."""
+    if not described:
+        return []
+    lines = ["", DESCRIBED_NOTE, "",
+             "| clip encoder | split | n | fusion | R@1 own [95 % CI] | R@1 all [95 % CI] | all / own | R@5 all |",
+             "| --- | --- | --- | --- | --- | --- | --- | --- |"]  # fmt: skip
+    for label, splits in described.items():
+        for split, lib in splits.items():
+            for fusion, r in lib["sets"][f"described speech ({split})"].items():
+                bold = "**" if fusion == "calibrated" else ""
+                own, alls = r["r1_own_ci95"], r["r1_all_ci95"]
+                ratio = "-" if r["all_over_own"] is None else f"{r['all_over_own']:.2f}"
+                lines.append(f"| {label} | {split} | {r['queries']} | {bold}{fusion}{bold} | {r['r1_own']:.2f} "
+                             f"[{own[0]:.2f}, {own[1]:.2f}] | {r['r1_all']:.2f} [{alls[0]:.2f}, {alls[1]:.2f}] | "
+                             f"{ratio} | {r['r5_all']:.2f} |")
+    return lines
 
 
 def markdown(result: dict, section: str = SECTION) -> str:
@@ -534,6 +621,7 @@ def markdown(result: dict, section: str = SECTION) -> str:
                 bold = "**" if fusion == "calibrated" else ""
                 lines.append(f"| {label} | {qset} | {r['queries']} | {bold}{fusion}{bold} | {r['r1_own']:.2f} | "
                              f"{r['r5_own']:.2f} | {r['r1_all']:.2f} | {r['r5_all']:.2f} | {r['mixed_loss']:+.2f} |")
+    lines += described_markdown(result.get("described", {}))
     lat = result.get("latency")
     lines += [] if lat is None else [
         "",
@@ -560,10 +648,12 @@ def main() -> None:
     ap.add_argument("--update-docs", action="store_true")
     ap.add_argument("--work", type=Path, default=None, help="keep media and libraries in this folder (reused)")
     ap.add_argument("--parts", default="toy,vit,latency", help="comma-separated: toy, vit, latency")
+    ap.add_argument("--shapes", default="mixed,described",
+                    help="libraries for each encoder part: mixed (notes, captions, clips), described (dev, held-out)")
     ap.add_argument("--database-url", default=None,
                     help="the latency catalog in this database (postgresql+psycopg2://...) instead of SQLite")
     args = ap.parse_args()
-    parts = set(args.parts.split(","))
+    parts, shapes = set(args.parts.split(",")), set(args.shapes.split(","))
     info = machine()
     base = args.work.absolute() if args.work else Path(tempfile.mkdtemp(prefix="bench-text-search-"))
     try:
@@ -574,15 +664,21 @@ def main() -> None:
             "library": {"speech_clips": len(list((media / "audio").iterdir())),
                         "images": len([p for p in (media / "images").iterdir() if p.suffix != ".txt"]),
                         "texts": len(list(media.rglob("*.txt")))},
-            "libraries": {},
+            "libraries": {}, "described": {},
         }  # fmt: skip
         configs: tuple[tuple[str, str, Callable[[], str]], ...] = (("toy", "toy", lambda: "toy"),
                                                                    ("vit", "ViT-B-32 random", random_vit_b32))
         for part, label, spec in configs:
             if part not in parts:
                 continue
-            result["libraries"][label] = run_library(base, queries, spec(), label.split()[0])
-            log(f"{label}: {result['libraries'][label]['sets']}")
+            if "mixed" in shapes:
+                result["libraries"][label] = run_library(base, queries, spec(), label.split()[0])
+                log(f"{label}: {result['libraries'][label]['sets']}")
+            for split in dl.SPLITS if "described" in shapes else ():
+                found = run_library(base, described_queries(base, split, args.quick), spec(), label.split()[0],
+                                    f"described-{split}")
+                result["described"].setdefault(label, {})[split] = found
+                log(f"{label} described {split}: {found['sets']}")
         if "latency" in parts:
             n = args.segments or (20_000 if args.quick else 100_000)
             result["latency"] = latency(base, n, [q.text for q in queries][:200], args.database_url)

@@ -95,7 +95,9 @@ class QueryMix:
         for seg_id, (match, cand) in lexical.items():
             r = rescore(cand)
             if r is not None:
-                words[seg_id] = (WordMatch(match.exact * share, match.phonetic * share), r)
+                # the words count the text's share of the mix; how much of the passage they explain stays
+                words[seg_id] = (dataclasses.replace(match, exact=match.exact * share,
+                                                     phonetic=match.phonetic * share), r)
         return [kept], words
 
     def text_share(self) -> float:

@@ -8,7 +8,9 @@ model" on one scale.
 
 The background is drawn per space *and stored modality* (visual, textual, sound: :mod:`mmsearch.samples`):
 one model's cosines with texts and with images live on different scales, and one background per space
-would let one modality bury the other.
+would let one modality bury the other. A background with a heavy tail (a bag-of-words model: a shared word
+puts a text many standard deviations up) is brought down to a normal tail's height, measured on the
+sample's own top 5 % (:func:`tail_factor`): no space outshouts the others by its cosine scale alone.
 
 Words count too (:func:`fuse`): a segment whose text or file name holds the query's words (the
 full-text index; phonetic keys for misheard words) gains ``LEXICAL_Z x strength`` on the same
@@ -16,12 +18,13 @@ calibrated scale (:class:`WordMatch`): *coverage* is the share of the query's wo
 as spelled (1 each), by a shared phonetic key (``PHONETIC_SHARE``), or, on a short passage (at most
 ``SHORT_PASSAGE`` words, where a chance near-sound is rare), by a near sound (``PHONETIC_SHARE x`` the key
 similarity, at least ``NEAR_SOUND``); *precision* is the share of the passage's words the query explains,
-and ``strength = coverage x (1 - BREVITY x (1 - precision))``, so of two passages that hold the query the one
-that holds little else (a short transcript of just those words) ranks first. A segment that is exactly the
-query stands ``LEXICAL_Z`` standard deviations higher. Its own semantic score is kept, so words and meaning
-add up. Every hit lists the
-``signals`` that found it: the spaces, ``fulltext``, ``phonetic``, and ``ocr`` when text read in the
-picture matched (the hit then names that segment in ``extra["ocr_segment"]`` and shows its text).
+and ``strength = coverage x (1 - BREVITY x (1 - precision))``: a passage that says the query and little else
+(a short transcript of just those words) outweighs a caption of something else that shares some of the
+query's words among many of its own, while a long passage holding the query keeps ``1 - BREVITY`` of its
+evidence. A segment that is exactly the query stands ``LEXICAL_Z`` standard deviations higher. Its own
+semantic score is kept, so words and meaning add up. Every hit lists the ``signals`` that found it: the
+spaces, ``fulltext``, ``phonetic``, and ``ocr`` when text read in the picture matched (the hit then names
+that segment in ``extra["ocr_segment"]`` and shows its text).
 
 Grouping turns the merged, best-first candidates into hits: one hit per whole file; for moments, a
 segment that overlaps a better one of the same file (from any space: a scene, its soundtrack, its
@@ -50,10 +53,11 @@ _GLOB_CHARS = set("*?[")
 
 @dataclass(frozen=True)
 class Background:
-    """Mean and spread of one query's cosines against a sample of one space."""
+    """Mean and spread of one query's cosines against a sample of one space, and how much its tail is shrunk."""
 
     mean: float = 0.0
     std: float = 1.0
+    tail: float = 1.0  # <= 1: the factor that brings the sample's own top TAIL_SHARE to a normal's height
 
     @classmethod
     def of(cls, sample: np.ndarray, vector: np.ndarray) -> Background:
@@ -61,14 +65,32 @@ class Background:
         if len(sample) < 2:
             return cls()
         sims = sample @ vector
-        return cls(float(sims.mean()), max(float(sims.std()), MIN_STD))
+        mean, std = float(sims.mean()), max(float(sims.std()), MIN_STD)
+        return cls(mean, std, tail_factor(sims, mean, std))
 
     def calibrate(self, cosine: float) -> float:
-        return (cosine - self.mean) / self.std
+        return (cosine - self.mean) / self.std * self.tail
+
+
+TAIL_SHARE = 0.05  # the top share of a background whose height says whether the model's tail is heavy
+NORMAL_TAIL_Z = 1.645  # where a normal distribution's top 5 % begins, in standard deviations
+
+
+def tail_factor(sims: np.ndarray, mean: float, std: float) -> float:
+    """``min(1, NORMAL_TAIL_Z / z_tail)``, ``z_tail`` the calibrated height of the sample's own top ``TAIL_SHARE``.
+
+    A model whose cosines are sparse (a bag of words: most pairs share no word, a few share one) has a
+    heavy tail: its standard deviation is small and a shared word stands many of them above the mean,
+    where a dense model's best match stands three. Measured on the library's own sample, such a tail is
+    brought down to a normal one's height, so that no space outshouts the others by its cosine scale
+    alone; a light tail is left as it is. Within one space and modality the order is unchanged."""
+    k = int(len(sims) * (1.0 - TAIL_SHARE))
+    z_tail = (float(np.partition(sims, k)[k]) - mean) / std
+    return min(1.0, NORMAL_TAIL_Z / z_tail) if z_tail > NORMAL_TAIL_Z else 1.0
 
 
 PAGE_MIN_SCORE = 2.0  # the web page's cut-off: at least two standard deviations above the background
-LEXICAL_Z = 3.0  # what a segment holding every query word adds, in background standard deviations
+LEXICAL_Z = 5.0  # what a segment holding every query word and nothing else adds, in background standard deviations
 # A query word matched only by its sound counts this much of an exact match. High, because on short real
 # speech the phonetic match alone ranked the right clip first more often than MiniLM did (0.88 vs 0.76,
 # bench_speech.py): a misheard word's sound is better evidence than the meaning of the wrong words.
@@ -77,7 +99,9 @@ SHORT_PASSAGE = 8  # words: up to this length a near sound counts (a long passag
 NEAR_SOUND = 0.5  # least similarity (1 - edit distance / length) of a word's key to a passage key that counts
 MIN_NEAR_KEY = 2  # letters: a one-letter key is a near sound of almost anything
 LONG_KEY = 3  # letters: a key this long shared with a long passage counts there too ("AN" is in most by chance)
-BREVITY = 0.1  # a tie-breaker: how much the passage words the query does not explain take off its word evidence
+# How much of the word evidence the passage words the query does not explain take away: a caption that holds
+# two of the query's words among ten others describes something else (bench_text_search.py's described library)
+BREVITY = 0.7
 FULLTEXT, PHONETIC = "fulltext", "phonetic"
 OCR = "ocr"  # the signal of a match on text read in a picture
 

@@ -8,6 +8,7 @@ from mmsearch import fulltext
 from mmsearch.catalog import SegmentRow
 from mmsearch.ranking import (
     LEXICAL_Z,
+    NORMAL_TAIL_Z,
     PHONETIC_SHARE,
     SHORT_PASSAGE,
     Background,
@@ -36,6 +37,24 @@ def test_background_calibration_is_a_monotone_map_and_ignores_flat_samples():
     assert Background.of(np.zeros((1, 8), np.float32), q) == Background()  # too few to say anything
     flat = Background.of(np.ones((10, 8), np.float32), np.ones(8, np.float32))
     assert flat.std >= 0.02  # a flat background cannot blow tiny differences up
+    assert bg.tail == pytest.approx(1.0, abs=0.15)  # a normal-like background keeps its scale
+
+
+def test_a_heavy_tailed_background_is_brought_to_a_normal_tails_height_on_any_cosine_scale():
+    # a bag-of-words model: most stored texts share no word with the query (cosine ~0), a tenth share one
+    rng = np.random.default_rng(1)
+    q = np.zeros(64, np.float32)
+    q[0] = 1.0
+    sample = rng.normal(scale=0.01, size=(400, 64)).astype(np.float32)
+    sample[:40, 0] += 0.5
+    sparse = Background.of(sample, q)
+    assert sparse.tail < 0.6  # a shared word stood 3 standard deviations up, where a normal's top 5 % is at 1.6
+    top = float(np.sort(sample @ q)[int(0.95 * len(sample))])
+    assert sparse.calibrate(top) == pytest.approx(NORMAL_TAIL_Z, rel=1e-3)  # the top 5 % begins where a normal's does
+    assert sparse.calibrate(0.6) > sparse.calibrate(0.5)  # the order within the space is kept
+    # the same library on another cosine scale (every cosine x 3 + 0.2) calibrates the same
+    scaled = Background.of(np.hstack([sample * 3, np.full((400, 1), 0.2, np.float32)]), np.append(q, 1.0))
+    assert scaled.calibrate(top * 3 + 0.2) == pytest.approx(sparse.calibrate(top), rel=1e-3)
 
 
 def test_group_keeps_one_hit_per_file_and_absorbs_overlapping_moments_with_their_signals():
@@ -83,6 +102,29 @@ def test_word_match_weighs_words_credits_near_sounds_on_short_passages_and_prefe
     rare_first = word_match(["amiable", "been"], {"amiable"}, weights=[6.0, 1.0])
     assert rare_first.exact == pytest.approx(6 / 7) and word_match(["amiable", "been"], {"amiable"}).exact == 0.5
     assert fulltext.specificity(1) > fulltext.specificity(50) > fulltext.specificity(10**6) > 0
+
+
+def test_an_exact_short_passage_beats_a_caption_of_something_else_that_holds_more_of_the_query():
+    # spoken "a yellow chair in the kitchen", heard "yeah okay we're in the kitchen"; a note of another picture,
+    # "a yellow horse left in the kitchen in the summer holidays", scores higher by meaning
+    terms = ["a", "yellow", "chair", "in", "the", "kitchen"]
+    weights = [0.3, 3.0, 3.0, 0.3, 0.2, 3.0]
+    keys = [fulltext.phonetic_keys(t) for t in terms]
+    said = "yeah okay we're in the kitchen"
+    clip = word_match(terms, set(fulltext.words(said)), keys, fulltext.phonetic_keys(said),
+                      len(fulltext.words(said)), weights)
+    note_text = "a yellow horse left in the kitchen in the summer holidays"
+    note = word_match(terms, set(fulltext.words(note_text)), keys, fulltext.phonetic_keys(note_text),
+                      len(fulltext.words(note_text)), weights)
+    assert note.exact > clip.exact and note.precision < 0.6 < clip.precision
+    a, b = row(1, 1, kind="speech", media_kind="audio"), row(2, 2, kind="text", media_kind="text")
+    fused = fuse([Candidate(1.6, 0.4, a, "text"), Candidate(2.2, 0.8, b, "clip")],
+                 {1: (clip, Candidate(1.6, 0.4, a, "text")), 2: (note, Candidate(2.2, 0.8, b, "clip"))})
+    assert [c.row.id for c in fused] == [1, 2]
+    # a long passage holding the whole query keeps part of its word evidence (a keyword search over long texts)
+    long_text = " ".join(terms + ["other"] * 40)
+    long = word_match(terms, set(fulltext.words(long_text)), keys, length=len(fulltext.words(long_text)))
+    assert long.strength >= 0.3
 
 
 def test_fuse_adds_word_evidence_on_the_calibrated_scale_and_keeps_the_best_semantic_score():
