@@ -21,6 +21,7 @@ from mmsearch.kinds import Job, JobState, Space
 from .decode import decode
 from .items import FileEntry
 from .kinds import HANDLERS, DecodeInputs
+from .links import LinkRule
 from .report import IndexReport, Progress, Tally
 from .scan import diff, scan
 from .spaces import RunModels
@@ -65,7 +66,8 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
     try:
         catalog.add_roots([str(r) for r in roots])
         scan_errors: list[tuple[str, str]] = []
-        entries = scan(roots, library.root, lambda p, why: scan_errors.append((p, why)))
+        links = LinkRule(catalog.roots(), ctx.settings.links_between_roots)  # judged by the recorded roots
+        entries = scan(roots, library.root, lambda p, why: scan_errors.append((p, why)), links)
         for path, why in scan_errors:
             catalog.record_error(path, "scan", why)
             tally.unreadable(path, why)

@@ -2,7 +2,8 @@
 
 Players are tried in :data:`PLAYERS` order (the first one on ``PATH`` is used); those that take a start time
 get it. The file is always passed as an absolute path (it never starts with ``-``), after ``--`` for the
-players that read it as the end of their options. A hit on a caption or subtitle plays the media it describes (a subtitle cue's time is the video's).
+players that read it as the end of their options. A hit on a caption or subtitle plays the media it
+describes (a subtitle cue's time is the video's).
 Whole-file hits (images, texts) carry no times, in the player's arguments or in an exported playlist.
 
 Playlists (:data:`EXPORTERS`):
