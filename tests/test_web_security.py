@@ -170,7 +170,8 @@ CROSS = [
     ("GET", "/api/media/1/thumb", {"Origin": "https://evil.example"}, True),
     ("GET", "/", {"Origin": "https://evil.example"}, True),
     ("GET", "/", {"Sec-Fetch-Site": "cross-site", "Sec-Fetch-Mode": "navigate"}, False),  # a link to the page
-    ("GET", "/api/stats", {"Sec-Fetch-Site": "same-site"}, False),
+    ("GET", "/api/stats", {"Sec-Fetch-Site": "same-site"}, True),  # another port of this machine
+    ("GET", "/static/app.js", {"Sec-Fetch-Site": "same-site"}, False),
     ("GET", "/api/stats", {"Origin": BASE, "Sec-Fetch-Site": "same-origin"}, False),
     ("GET", "/api/stats", {"Sec-Fetch-Site": "none"}, False),  # typed in the address bar
     ("GET", "/api/stats", {}, False),  # curl

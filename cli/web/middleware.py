@@ -18,8 +18,9 @@ from starlette.exceptions import HTTPException
 # and style, which are static and hold no library data.
 PUBLIC_PATHS = frozenset({"/", "/static/app.js", "/static/style.css"})
 SAFE_METHODS = frozenset({"GET", "HEAD"})
-# Routes that decode or write on request: refused to a sibling site (``same-site``) as well.
-EXPENSIVE_PATHS = frozenset({"/api/duplicates", "/api/search/image"})
+# ``same-site`` is refused like ``cross-site``: sites ignore ports, so on loopback it is any other local server
+# (any program of any local account); only the page itself (``same-origin``) or the user (``none``) may ask.
+FOREIGN_SITES = frozenset({"cross-site", "same-site"})
 # Multipart framing around an upload: the body limit is the upload limit plus this.
 BODY_SLACK = 64 * 1024
 
@@ -60,9 +61,8 @@ def cross_site(scope: dict) -> str | None:
     """Why a request comes from another site and must be refused (None: it may go on).
 
     The rule: an ``Origin`` header that is not this server's own origin (``scheme://Host``), or
-    ``Sec-Fetch-Site: cross-site``, or ``same-site`` on a route of :data:`EXPENSIVE_PATHS` or any method
-    but GET/HEAD. A navigation (GET, no Origin) to one of :data:`PUBLIC_PATHS` is let through: the page
-    holds no data, and a link to it from elsewhere should open it.
+    ``Sec-Fetch-Site`` of :data:`FOREIGN_SITES`. A navigation (GET, no Origin) to one of
+    :data:`PUBLIC_PATHS` is let through: the page holds no data, and a link to it from elsewhere should open it.
     """
     headers = Headers(scope=scope)
     origin, site = headers.get("origin"), (headers.get("sec-fetch-site") or "").lower()
@@ -73,7 +73,7 @@ def cross_site(scope: dict) -> str | None:
             return f"cross-origin request from {origin!r} refused"
     elif method in SAFE_METHODS and path in PUBLIC_PATHS:
         return None
-    if site == "cross-site" or (site == "same-site" and (method not in SAFE_METHODS or path in EXPENSIVE_PATHS)):
+    if site in FOREIGN_SITES:
         return f"request from another site (Sec-Fetch-Site: {site}) refused"
     return None
 
