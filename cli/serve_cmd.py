@@ -95,6 +95,9 @@ def serve(
     ] = None,
     token_file: Annotated[Path | None, typer.Option("--token-file", help="Read the access token from this file.")] = (
         None),
+    only: Annotated[list[Path] | None, typer.Option(
+        "--only", help="Serve only files under this folder (repeatable; default: the folders the library was "
+        "indexed from, as its catalog records them: with a shared catalog, its writers can add some).")] = None,
     watch: Annotated[bool, typer.Option(
         "--watch", help="Also keep the library current with its folders (as `mmsearch watch` does).")] = False,
     quiet_time: Annotated[float, typer.Option("--quiet-time", min=0.05, help="With --watch: see `watch`.")] = 2.0,
@@ -112,9 +115,13 @@ def serve(
 
     try:
         token, made = resolve_token(token, token_file, os.environ.get("MMSEARCH_TOKEN"), is_loopback(host))
+        for folder in only or []:
+            if not folder.expanduser().is_dir():
+                raise MmsearchError(f"--only {folder}: no such folder")
         with _engine(library, model, create=False) as engine:
             engine.search("warm up", k=1)  # loads the models now: a missing model fails here, not per query
-            web_app = create_app(engine.context, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host))
+            web_app = create_app(engine.context, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host),
+                                 roots=[str(p) for p in only] if only else None)
             shown = _url(host, port, token if made else None)
             note = "" if made or not token else " (open it with ?token=YOUR_TOKEN, or type the token in the page)"
             out.print(f"serving {engine.library.root} on {shown}{note}", highlight=False, soft_wrap=True)

@@ -492,6 +492,12 @@ def test_serve_tokens_required_off_loopback_generated_shown_once_never_echoed(li
     assert r.exit_code == 0 and started[-1][1:] == ("127.0.0.1", 9999) and started[-1][0].state.token is None
     r = runner.invoke(app, ["serve", "--library", lib, "--token", "auto"])
     assert r.exit_code == 0 and len(started[-1][0].state.token) >= 43
+    # --only: the folders served, instead of those the (maybe shared) catalog records.
+    photos = str(library[1])
+    r = runner.invoke(app, ["serve", "--library", lib, "--only", photos])
+    assert r.exit_code == 0 and started[-1][0].state.roots == [photos]
+    r = runner.invoke(app, ["serve", "--library", lib, "--only", photos + "-missing"])
+    assert r.exit_code == 2 and "no such folder" in r.output
 
     r = runner.invoke(app, ["serve", "--library", str(Path(lib).parent / "missing")])
     assert r.exit_code == 2 and "no library" in r.output

@@ -208,3 +208,39 @@ def test_is_loopback_resolves_names_and_requires_every_address(monkeypatch):
 
     monkeypatch.setattr(socket, "getaddrinfo", resolve)
     assert not is_loopback("mixed.localhost") and is_loopback("only.localhost") and not is_loopback("evil.localhost")
+
+
+def test_a_shared_catalog_writer_cannot_make_serve_read_other_files(tmp_path, db_url):
+    """Two machines' libraries on one catalog (SQLite here, Debian's PostgreSQL with the postgres mark):
+    a row the other writer adds for a file outside the recorded roots is refused; and with ``serve --only``
+    the server keeps to its own folders even when that writer records a new root."""
+    photos, theirs = tmp_path / "photos", tmp_path / "theirs"
+    solid(photos / "red.png", "red")
+    (theirs / "notes.txt").parent.mkdir()
+    (theirs / "notes.txt").write_text(f"their password {SECRET}")
+    with clean_env():
+        mine = Engine(tmp_path / "lib", model="toy", database_url=db_url)
+    with mine:
+        mine.index([photos])
+        outside = tmp_path / "id_ed25519"
+        outside.write_text(f"PRIVATE KEY {SECRET}")
+        st = outside.stat()
+        with clean_env():
+            other = Engine(tmp_path / "lib2", model="toy", database_url=mine.settings.database)
+        with other:  # the other writer: a row straight into the shared catalog
+            (key,) = other.catalog.write_media([({"path": str(outside), "content_hash": "key", "size": st.st_size,
+                                                  "mtime": st.st_mtime, "kind": "text"}, [])], None).media_ids
+        with TestClient(create_app(mine.context), base_url=BASE) as client:
+            assert client.get(f"/api/media/{key}/file").status_code == 403
+        pinned = create_app(mine.context, roots=[str(photos)])
+        with clean_env():
+            other = Engine(tmp_path / "lib2", model="toy", database_url=mine.settings.database)
+        with other:
+            other.index([theirs])  # records a new root in the shared catalog
+        notes = mine.catalog.media_by_path(str(theirs / "notes.txt"))
+        assert notes is not None and str(theirs) in mine.catalog.roots()
+        with TestClient(pinned, base_url=BASE) as client:
+            assert client.get(f"/api/media/{notes.id}/file").status_code == 403
+            assert SECRET not in client.get("/api/search", params={"q": "password", "k": 50}).text
+            red = mine.catalog.media_by_path(str(photos / "red.png"))
+            assert client.get(f"/api/media/{red.id}/file").status_code == 200

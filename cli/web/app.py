@@ -19,8 +19,9 @@ The threat model is docs/security.md.
 """
 from __future__ import annotations
 
+import os
 import threading
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 
 from fastapi import FastAPI
 
@@ -41,6 +42,7 @@ def create_app(
     allowed_hosts: Iterable[str] | None = None,
     thumb_workers: int = 2,
     max_upload: int = MAX_UPLOAD,
+    roots: Sequence[str] | None = None,
 ) -> FastAPI:
     """The web app and JSON API over ``context`` (not closed by the app: the caller owns it).
 
@@ -51,6 +53,8 @@ def create_app(
         thumb_workers: how many thumbnails are decoded at once.
         max_upload: largest image upload (bytes); a request body larger than this plus the multipart
             framing (:data:`~.middleware.BODY_SLACK`) is refused with 413 before it is read further.
+        roots: serve only files under these folders (default: the library's recorded roots, which a writer of
+            a shared catalog can change).
     """
     app = FastAPI(
         title="mmsearch",
@@ -61,6 +65,7 @@ def create_app(
         redoc_url=None,
     )
     app.state.context = context
+    app.state.roots = [os.path.abspath(os.path.expanduser(r)) for r in roots] if roots is not None else None
     app.state.token = token or None
     app.state.max_upload = max_upload
     app.state.search_lock = threading.Lock()

@@ -61,13 +61,13 @@ def _gone(media_id: int) -> HTTPException:
     return HTTPException(404, f"media {media_id} is gone from disk (re-index to forget it)")
 
 
-def servable(ctx: Context, media_id: int, roots: list[str] | None = None) -> Servable:
+def servable(ctx: Context, media_id: int, roots: list[str]) -> Servable:
     """The file of ``media_id`` if it may be served (see the module docstring), else an HTTP error.
-    ``roots``: the library's recorded roots, when the caller has read them already."""
+    ``roots``: the folders served (the library's recorded roots, or those the server was limited to)."""
     media = ctx.catalog.media_by_id(media_id)
     if media is None:
         raise HTTPException(404, f"no media with id {media_id}")
-    return checked(ctx, media, ctx.catalog.roots() if roots is None else roots)
+    return checked(ctx, media, roots)
 
 
 def checked(ctx: Context, media: Any, roots: list[str]) -> Servable:
@@ -150,10 +150,9 @@ class ThumbCache:
                 self._data.popitem(last=False)
 
 
-def shareable(ctx: Context, hits: Sequence[HitData]) -> list[HitData]:
+def shareable(ctx: Context, hits: Sequence[HitData], roots: list[str]) -> list[HitData]:
     """The hits whose file ``/file`` would serve (the others left out: nothing read from them is
     returned); a caption's linked media that would be refused is dropped from its hit."""
-    roots = ctx.catalog.roots()
     rows = ctx.catalog.media_by_paths([h.hit.path for h in hits] + [h.linked.path for h in hits if h.linked])
     allowed = {path: refusal(ctx, row, roots) is None for path, row in rows.items()}
     out = []
