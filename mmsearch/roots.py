@@ -37,6 +37,8 @@ def outside_roots(path: str, roots: Iterable[str], *, between_roots: bool = Fals
     roots = [os.path.normpath(os.path.abspath(r)) for r in roots]
     path = os.path.normpath(path)
     own = [r for r in roots if inside(path, r)]
+    if not roots:
+        return "this library records no indexed folders (made by an older version): index its folders again"
     if not own:
         return "not under a folder this library indexes"
     real = os.path.realpath(path)

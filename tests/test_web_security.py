@@ -244,3 +244,25 @@ def test_a_shared_catalog_writer_cannot_make_serve_read_other_files(tmp_path, db
             assert SECRET not in client.get("/api/search", params={"q": "password", "k": 50}).text
             red = mine.catalog.media_by_path(str(photos / "red.png"))
             assert client.get(f"/api/media/{red.id}/file").status_code == 200
+
+
+def test_the_rule_itself(tmp_path):
+    """outside_roots: real path under the real path of the root holding the file; a root may itself be a link."""
+    disk, photos, private = tmp_path / "disk", tmp_path / "photos", tmp_path / "private"
+    (disk / "sub").mkdir(parents=True)
+    private.mkdir()
+    photos.symlink_to(disk)  # ~/Photos -> /mnt/disk: the root is a link, its files are real under its target
+    (disk / "a.txt").write_text("a")
+    (private / "key").write_text("k")
+    (disk / "sub" / "in.txt").symlink_to(disk / "a.txt")
+    (disk / "out.txt").symlink_to(private / "key")
+    (disk / "up.txt").symlink_to("../private/key")  # relative, climbing out
+    roots = [str(photos)]
+    assert outside_roots(str(photos / "a.txt"), roots) is None
+    assert outside_roots(str(photos / "sub" / "in.txt"), roots) is None
+    assert "outside its indexed folder" in outside_roots(str(photos / "out.txt"), roots)
+    assert "outside its indexed folder" in outside_roots(str(photos / "up.txt"), roots)
+    assert outside_roots(str(photos / "out.txt"), [*roots, str(private)], between_roots=True) is None
+    assert "not under a folder" in outside_roots(str(private / "key"), roots)
+    assert "not under a folder" in outside_roots(str(tmp_path / "photos-old" / "a.txt"), roots)  # prefix, not inside
+    assert "no indexed folders" in outside_roots(str(photos / "a.txt"), [])
