@@ -33,4 +33,4 @@ class LinkRule:
             path = os.path.join(folder, name)
             why = self.refused(path)
             if why is not None:
-                on_error(path, why.replace("symbolic link", "symbolic link to a folder", 1))
+                on_error(path, why.replace("symbolic link to a place", "symbolic link to a folder", 1))

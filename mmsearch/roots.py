@@ -46,4 +46,4 @@ def outside_roots(path: str, roots: Iterable[str], *, between_roots: bool = Fals
     if any(inside(real, os.path.realpath(r)) for r in allowed):
         return None
     where = "any folder this library indexes" if between_roots else "its indexed folder"
-    return f"symbolic link to {real}, outside {where}; not indexed or served"
+    return f"symbolic link to a place outside {where}; not indexed or served"  # the target itself is not named
