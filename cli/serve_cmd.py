@@ -114,7 +114,11 @@ def serve(
         _fail(MmsearchError(f"`mmsearch serve` needs the web packages ({missing}): pip install 'mmsearch[web]'"))
 
     try:
+        on_command_line = (token or "").strip()
         token, made = resolve_token(token, token_file, os.environ.get("MMSEARCH_TOKEN"), is_loopback(host))
+        if token and not made and token == on_command_line:
+            out.print("note: a token on the command line is visible to every local account (`ps`); prefer "
+                      "MMSEARCH_TOKEN or --token-file", highlight=False, soft_wrap=True)
         for folder in only or []:
             if not folder.expanduser().is_dir():
                 raise MmsearchError(f"--only {folder}: no such folder")

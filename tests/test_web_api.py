@@ -483,6 +483,8 @@ def test_serve_tokens_required_off_loopback_generated_shown_once_never_echoed(li
     token_file.write_text("from-a-file-0123456789\n")
     r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0", "--token-file", str(token_file)])
     assert r.exit_code == 0 and started[-1][0].state.token == "from-a-file-0123456789" and "from-a-file" not in r.output
+    r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0", "--token", "typed-token-0123456789"])
+    assert r.exit_code == 0 and "typed-token" not in r.output and "visible to every local account" in r.output
     # Too short: one line, nothing started.
     n = len(started)
     r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0", "--token", "a"])
