@@ -24,6 +24,7 @@ from . import presence
 from .decode import decode
 from .items import FileEntry
 from .kinds import HANDLERS, DecodeInputs
+from .links import LinkRule
 from .report import IndexReport, Progress, Tally
 from .scan import diff, scan
 from .spaces import RunModels
@@ -76,7 +77,8 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
         for root in roots:
             catalog.clear_scan_errors(str(root))  # looked at again: what still fails is recorded again
         scan_errors += places.errors()
-        entries = scan(online, library.root, lambda p, why: scan_errors.append((p, why)), unreadable)
+        links = LinkRule(catalog.roots(), ctx.settings.links_between_roots)  # judged by the recorded roots
+        entries = scan(online, library.root, lambda p, why: scan_errors.append((p, why)), unreadable, links)
         for path, why in scan_errors:
             catalog.record_error(path, "scan", why)
             tally.unreadable(path, why)

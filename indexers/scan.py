@@ -16,6 +16,7 @@ from mmsearch.kinds import MediaKind
 
 from .items import FileEntry
 from .kinds import EXTENSIONS, HANDLERS
+from .links import LinkRule
 
 __all__ = ["FileEntry", "Plan", "diff", "file_hash", "kind_of", "scan"]
 
@@ -39,17 +40,22 @@ def kind_of(path: str) -> MediaKind | None:
 
 
 def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None],
-         unreadable: list[tuple[str, str]] | None = None) -> list[FileEntry]:
+         unreadable: list[tuple[str, str]] | None = None, links: LinkRule | None = None) -> list[FileEntry]:
     """Every supported file under ``roots`` (files may be named directly). Hidden files and folders,
     the library folder itself, and what a ``.mmsearchignore`` file (glob patterns, applying to its
-    folder and below) names are skipped; symbolic links to folders are not followed (no loops). Each folder
-    whose walk fails is told to ``on_error`` and added to ``unreadable`` (path, why): its files are unknown."""
+    folder and below) names are skipped; symbolic links to folders are not followed (no loops), and a
+    file link out of its root is not indexed (``links``: the recorded roots it is judged against; default
+    ``roots`` themselves; see indexers/links.py). Each folder whose walk fails is told to ``on_error`` and
+    added to ``unreadable`` (path, why): its files are unknown."""
     found: dict[str, FileEntry] = {}
     skip_s = str(skip) if skip else None
+    roots = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
+    links = links or LinkRule([str(r) for r in roots])
+    add = partial(_add, links=links)
     for root in roots:
         root = Path(os.path.abspath(os.path.expanduser(root)))
         if root.is_file():
-            _add(str(root), found, on_error)
+            add(str(root), found, on_error)
             continue
         rules: dict[str, list[tuple[str, str]]] = {}
         failed = partial(_walk_error, on_error, str(root), unreadable if unreadable is not None else [])
@@ -59,9 +65,10 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
                              and not _ignored(os.path.join(folder, d), mine))
             for d in dirs:
                 rules[os.path.join(folder, d)] = mine
+            links.report_folder_links(folder, dirs, on_error)
             for name in sorted(files):
                 if not name.startswith(".") and not _ignored(os.path.join(folder, name), mine):
-                    _add(os.path.join(folder, name), found, on_error)
+                    add(os.path.join(folder, name), found, on_error)
     entries = sorted(found.values(), key=lambda e: e.path)
     _link_captions(entries)
     return entries
@@ -92,12 +99,16 @@ def _ignored(path: str, rules: list[tuple[str, str]]) -> bool:
     return False
 
 
-def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], None]) -> None:
+def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], None], links: LinkRule) -> None:
     kind = kind_of(path)
     if kind is None:
         return
     if _shown(path) != path:  # undecodable bytes: the catalog (UTF-8) cannot hold this name
         on_error(_shown(path), "file name is not valid UTF-8; rename the file to index it")
+        return
+    refused = links.refused(path)
+    if refused is not None:
+        on_error(path, refused)
         return
     try:
         st = os.stat(path)

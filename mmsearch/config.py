@@ -66,6 +66,9 @@ class Settings:
     missing_grace_runs: int = 2
     missing_grace_days: float = 0.0
     missing_max_share: float = 0.2
+    # Symbolic links (mmsearch/roots.py): a file link is indexed and served only when its target lies in the
+    # indexed folder holding it; true also allows targets in any other folder this library indexes.
+    links_between_roots: bool = False
 
     @property
     def database(self) -> str:
@@ -86,6 +89,8 @@ _CHOICES = {"image_decoder": frozenset({"auto", "pillow", "torchvision"})}
 def _coerce(name: str, value: Any) -> Any:
     kind = _FIELDS[name].type
     try:
+        if kind in ("bool", bool):
+            return _boolean(value)
         if kind in ("Path", Path):
             return Path(os.path.expanduser(str(value)))
         if kind in ("int", int):
@@ -95,6 +100,18 @@ def _coerce(name: str, value: Any) -> Any:
         return str(value)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"setting {name!r}: cannot use {value!r} ({exc})") from None
+
+
+_BOOLEANS = {"true": True, "1": True, "yes": True, "on": True, "false": False, "0": False, "no": False, "off": False}
+
+
+def _boolean(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    word = str(value).strip().lower()
+    if word not in _BOOLEANS:
+        raise ValueError("expected true or false")
+    return _BOOLEANS[word]
 
 
 def config_file_path(environ: Mapping[str, str] | None = None) -> Path:

@@ -1,25 +1,32 @@
 """Open the moment: play a hit in the system's player at its start, or write hits as a playlist.
 
 Players are tried in :data:`PLAYERS` order (the first one on ``PATH`` is used); those that take a start time
-get it. A hit on a caption or subtitle plays the media it describes (a subtitle cue's time is the video's).
+get it. The file is always passed as an absolute path (it never starts with ``-``), after ``--`` for the
+players that read it as the end of their options. A hit on a caption or subtitle plays the media it
+describes (a subtitle cue's time is the video's).
 Whole-file hits (images, texts) carry no times, in the player's arguments or in an exported playlist.
 
 Playlists (:data:`EXPORTERS`):
 
 - ``m3u``: extended M3U; each hit an ``#EXTINF:SECONDS,TITLE`` line, VLC's ``#EXTVLCOPT:start-time=`` and
-  ``stop-time=`` options for timed hits, then the file's absolute path.
+  ``stop-time=`` options for timed hits, then the file's absolute path; a path holding a line break or another
+  control character is written as a ``file://`` URL with those characters percent-encoded (M3U has no
+  escape: a raw line break would start a line of its own, such as an injected ``#EXTVLCOPT``), and titles
+  have control characters replaced by spaces.
 - ``edl``: mpv's EDL (``mpv EDL v0``, then one ``path,start,length`` segment a line; see mpv's
   DOCS/edl-mpv.rst); a path holding a character the format reserves is written ``%BYTES%path``.
 """
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import shutil
 import subprocess
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import quote
 
 from .errors import MmsearchError
 from .hits import Hit
@@ -38,16 +45,16 @@ class Player:
 
     program: str
     start_option: str | None = None  # formatted with ``seconds``
+    end_of_options: bool = False  # it reads ``--`` as "no options after this"
 
     def argv(self, executable: str, path: str, start: float | None) -> list[str]:
-        if self.start_option is None or not start:
-            return [executable, path]
-        return [executable, self.start_option.format(seconds=_seconds(start)), path]
+        options = [self.start_option.format(seconds=_seconds(start))] if self.start_option and start else []
+        return [executable, *options, *(["--"] if self.end_of_options else []), os.path.abspath(path)]
 
 
 PLAYERS: tuple[Player, ...] = (
-    Player("mpv", "--start={seconds}"),
-    Player("vlc", "--start-time={seconds}"),
+    Player("mpv", "--start={seconds}", end_of_options=True),
+    Player("vlc", "--start-time={seconds}", end_of_options=True),
     Player("xdg-open"),  # the desktop's default application: no start time
     Player("open"),  # macOS
 )
@@ -89,7 +96,7 @@ def to_m3u(hits: Sequence[Hit]) -> str:
             lines.append(f"#EXTVLCOPT:start-time={_seconds(hit.start)}")
             if hit.end is not None:
                 lines.append(f"#EXTVLCOPT:stop-time={_seconds(hit.end)}")
-        lines.append(os.path.abspath(target(hit)))
+        lines.append(_m3u_location(os.path.abspath(target(hit))))
     return "\n".join(lines) + "\n"
 
 
@@ -144,9 +151,19 @@ def _seconds(value: float) -> str:
     return text if text not in ("", "-0") else "0"
 
 
+CONTROL = re.compile(r"[\x00-\x1f\x7f\x85\u2028\u2029]")
+
+
+def _m3u_location(path: str) -> str:
+    """A path as an M3U line: as is, or a ``file://`` URL when it holds a control character."""
+    if not CONTROL.search(path):
+        return path
+    return "file://" + quote(path, safe="/")
+
+
 def _title(rank: int, hit: Hit) -> str:
-    name = os.path.basename(target(hit))
-    words = " ".join((hit.text or "").split())[:80]
+    name = CONTROL.sub(" ", os.path.basename(target(hit)))
+    words = " ".join(CONTROL.sub(" ", hit.text or "").split())[:80]
     return f"{rank}. {name}" + (f" - {words}" if words else "")
 
 

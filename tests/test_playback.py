@@ -94,8 +94,8 @@ def test_open_starts_the_first_installed_player_at_the_start(tmp_path, monkeypat
     _fake_player(tmp_path / "bin", "xdg-open")  # later in the table: not used while mpv/vlc is there
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     ran = playback.open_hit(HITS[0])
-    assert ran == [str(tmp_path / "bin" / player), start_arg, "/m/trip.mp4"]
-    assert _recorded(args) == [start_arg, "/m/trip.mp4"]
+    assert ran == [str(tmp_path / "bin" / player), start_arg, "--", "/m/trip.mp4"]
+    assert _recorded(args) == [start_arg, "--", "/m/trip.mp4"]
     assert not (tmp_path / "bin" / "xdg-open.args").exists()
 
 
@@ -104,7 +104,32 @@ def test_open_without_start_support_or_time_passes_the_path_alone(tmp_path, monk
     monkeypatch.setenv("PATH", str(tmp_path / "bin"))
     assert playback.play_command(HITS[0])[1:] == ["/m/trip.mp4"]  # xdg-open takes no start time
     _fake_player(tmp_path / "bin", "mpv")
-    assert playback.play_command(HITS[2])[1:] == ["/m/cat.jpg"]  # an image has none
+    assert playback.play_command(HITS[2])[1:] == ["--", "/m/cat.jpg"]  # an image has none
+
+
+def test_a_file_named_like_an_option_reaches_the_player_as_a_file(tmp_path, monkeypatch):
+    """A relative name starting with '-' is passed absolute and after '--': never read as an option."""
+    args = _fake_player(tmp_path / "bin", "mpv")
+    monkeypatch.setenv("PATH", str(tmp_path / "bin"))
+    monkeypatch.chdir(tmp_path)
+    playback.open_hit(Hit(path="--script=evil.lua", kind="video", score=1.0, start=2.0, end=3.0))
+    assert _recorded(args) == ["--start=2", "--", str(tmp_path / "--script=evil.lua")]
+
+
+def test_m3u_line_breaks_in_a_path_cannot_inject_lines(tmp_path):
+    """A file name holding a line break and a VLC option: one location line, written as a file:// URL."""
+    from urllib.parse import unquote
+
+    name = "clip\n#EXTVLCOPT:run-program=sh\r.mp4"
+    evil = tmp_path / name
+    evil.write_bytes(b"")
+    text = playback.to_m3u([Hit(path=str(evil), kind="video", score=1.0, start=1.0, end=2.0, text="x\ny")])
+    lines = text.splitlines()
+    assert [line for line in lines if line.startswith("#EXTVLCOPT")] == [
+        "#EXTVLCOPT:start-time=1", "#EXTVLCOPT:stop-time=2"]
+    assert len(lines) == 5 and lines[1] == "#EXTINF:1,1. clip #EXTVLCOPT:run-program=sh .mp4 - x y"
+    assert lines[4].startswith("file:///") and "\n" not in lines[4] and "\r" not in lines[4]
+    assert os.path.exists(unquote(lines[4].removeprefix("file://")))  # it still names the file
 
 
 @pytest.mark.slow
@@ -125,7 +150,7 @@ def test_search_open_plays_the_video_hit_from_its_scene(tmp_path, monkeypatch):
     hit = json.loads(r.stdout)[0]
     assert abs(hit["start"] - cuts[0]) <= 0.5
     recorded = _recorded(args)
-    assert recorded[1] == str(root / "rgb.mp4") and recorded[0].startswith("--start=")
+    assert recorded[1:] == ["--", str(root / "rgb.mp4")] and recorded[0].startswith("--start=")
     assert abs(float(recorded[0].removeprefix("--start=")) - hit["start"]) < 1e-3
     assert playlist.read_text().splitlines()[2] == f"#EXTVLCOPT:start-time={playback._seconds(hit['start'])}"
 

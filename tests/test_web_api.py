@@ -1,8 +1,9 @@
 """The HTTP API of ``mmsearch serve`` (cli/web/), with the deterministic toy encoder.
 
 Covers: text / image / "more like this" queries, stats and errors, media and thumbnails by id only
-(Range requests, traversal attempts, symbolic links out of the library), the access token, the
-Host guard, the ``serve`` command's refusals, and a bounded fuzz pass over the OpenAPI schema.
+(Range requests, traversal attempts sent as raw request lines, symbolic links out of the library), the
+access token and media tokens, the Host guard, the ``serve`` command's refusals, and a bounded fuzz pass
+over the OpenAPI schema. What must never leak is tests/test_web_security.py.
 """
 from __future__ import annotations
 
@@ -11,7 +12,10 @@ import io
 import json
 import os
 import shutil
+import socket
 import tempfile
+import threading
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -67,7 +71,7 @@ def build_library(root: Path, *, video: bool) -> tuple[Engine, Path]:
     (photos / "red.txt").write_text("a red square")
     (photos / "notes.md").write_text("A short note about a yellow sun.\n")
     (photos / "bad.png").write_bytes(b"not an image")
-    # A link to a file outside the folder (its content is indexed: stat follows links), and one inside.
+    # A link to a file outside the folder (not indexed: recorded as an error), and one inside (indexed).
     secret = solid(root / "outside" / "secret.png", "purple")
     (photos / "escape.png").symlink_to(secret)
     (photos / "nested" / "alias.md").symlink_to(photos / "notes.md")
@@ -82,6 +86,77 @@ def media_id(engine: Engine, path: Path) -> int:
     media = engine.catalog.media_by_path(str(path))
     assert media is not None, path
     return media.id
+
+
+@contextlib.contextmanager
+def live_server(app, **config):
+    """``app`` served by a real uvicorn on a free loopback port, in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    port = sock.getsockname()[1]
+    config = {"log_level": "warning", "lifespan": "off", **config}
+    server = uvicorn.Server(uvicorn.Config(app, **config))
+    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+def raw_request(base: str, target: str, *, method: str = "GET", headers: dict | None = None,
+                body_chunks: list[bytes] | None = None) -> tuple[int, bytes]:
+    """Send ``target`` byte for byte as the request line (no client normalises it) over a raw socket;
+    ``body_chunks``: sent with chunked transfer encoding, stopping early once the server has answered.
+    Returns (status, response body)."""
+    import select
+
+    host, port = base.removeprefix("http://").rsplit(":", 1)
+    lines = [f"{method} {target} HTTP/1.1", f"Host: {host}:{port}", "Connection: close"]
+    lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+    if body_chunks is not None:
+        lines.append("Transfer-Encoding: chunked")
+    with socket.create_connection((host, int(port)), timeout=30) as conn:
+        conn.sendall(("\r\n".join(lines) + "\r\n\r\n").encode("latin-1"))
+        data = b""
+        try:
+            for chunk in body_chunks or []:
+                if select.select([conn], [], [], 0.02)[0]:  # an answer before the body's end
+                    break
+                conn.sendall(b"%x\r\n%s\r\n" % (len(chunk), chunk))
+            else:
+                if body_chunks is not None:
+                    conn.sendall(b"0\r\n\r\n")
+            while chunk := conn.recv(65536):
+                data += chunk
+        except ConnectionResetError:  # closed while body bytes were still on their way: the answer came first
+            pass
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split(b" ", 2)[1]), body
+
+
+class Calls:
+    """Counts how often the routes asked for the library: installed as an override of the routes'
+    ``get_context`` dependency, it shows whether any handler ran."""
+
+    def __init__(self, app) -> None:
+        from mmsearch.cli.web.routes import get_context
+
+        self.count = 0
+        self.app = app
+        app.dependency_overrides[get_context] = self
+
+    def __call__(self):
+        self.count += 1
+        return self.app.state.context
 
 
 # -- fixtures ----------------------------------------------------------------------------------------
@@ -161,22 +236,37 @@ def test_search_by_uploaded_image(client):
     assert client.post("/api/search/image").status_code == 422
 
 
-def test_upload_larger_than_the_limit_is_413(library):
+def test_upload_larger_than_the_limit_is_413_before_any_handler_runs(library):
+    """The app counts the body itself: past the limit (upload limit plus the multipart slack) it answers 413,
+    at once for a Content-Length over it, as soon as a chunked body passes it; the handler never runs."""
+    from mmsearch.cli.web.middleware import BODY_SLACK
+
     engine, _ = library
-    with TestClient(create_app(engine.context, max_upload=1000), base_url=BASE) as client:
-        big = client.post("/api/search/image", files={"file": ("big.png", b"x" * 5000, "image/png")})
-        assert big.status_code == 413
+    app = create_app(engine.context, max_upload=1000)
+    calls = Calls(app)
+    limit = 1000 + BODY_SLACK
+    with live_server(app) as base:
+        part = b'--b\r\nContent-Disposition: form-data; name="file"; filename="x.png"\r\n\r\n'
+        status, body = raw_request(base, "/api/search/image", method="POST",
+                                   headers={"Content-Type": "multipart/form-data; boundary=b"},
+                                   body_chunks=[part] + [b"x" * 8192] * (limit // 8192 + 2))  # limit + 8-16 KiB
+        assert status == 413 and b"larger than" in body and calls.count == 0
+        status, _ = raw_request(base, "/api/search/image", method="POST",
+                                headers={"Content-Type": "multipart/form-data; boundary=b",
+                                         "Content-Length": str(limit + 1)})
+        assert status == 413 and calls.count == 0  # refused on the header alone: no body was sent
+    with TestClient(app, base_url=BASE) as client:
         big = client.post("/api/search/image", files={"file": ("big.png", b"x" * 1001, "image/png")})
-        assert big.status_code == 413
+        assert big.status_code == 413 and calls.count == 1  # under the body limit: the handler's own check
 
 
-def test_audio_file_and_waveform_thumbnail(client, library, tmp_path):
+def test_audio_file_and_waveform_thumbnail(client, library):
     """An audio row (as the audio pipeline will write it): the file plays, the thumbnail is a waveform."""
     import numpy as np
     import soundfile
 
-    engine, _ = library
-    wav = tmp_path / "tone.wav"
+    engine, photos = library
+    wav = photos / "tone.wav"  # under the library's root: only such files are served
     rate = 16000
     t = np.arange(rate * 3) / rate
     soundfile.write(wav, (0.5 * np.sin(2 * np.pi * 440 * t) * (t < 1.5)).astype(np.float32), rate)
@@ -195,6 +285,7 @@ def test_audio_file_and_waveform_thumbnail(client, library, tmp_path):
         assert column(20) > image.height // 2 and column(100) <= 2  # loud first half, silent second half
     finally:
         engine.catalog.remove_media([mid])
+        wav.unlink()
 
 
 def test_more_like_this_by_segment_and_by_media(client, library):
@@ -216,10 +307,11 @@ def test_more_like_this_by_segment_and_by_media(client, library):
 def test_stats_errors_media_info(client, library):
     engine, photos = library
     stats = client.get("/api/stats").json()
-    assert stats["by_kind"]["image"] == len(COLOURS) + 2 and stats["errors"] == 1
+    assert stats["by_kind"]["image"] == len(COLOURS) + 1 and stats["errors"] == 2  # not escape.png: a link out
     assert stats["spaces"][0]["model"] == "toy:colors-v1"
-    errors = client.get("/api/errors").json()
-    assert [Path(e["path"]).name for e in errors] == ["bad.png"] and errors[0]["message"]
+    errors = {Path(e["path"]).name: e["message"] for e in client.get("/api/errors").json()}
+    assert sorted(errors) == ["bad.png", "escape.png"] and errors["bad.png"]
+    assert "symbolic link" in errors["escape.png"] and "outside its indexed folder" in errors["escape.png"]
     info = client.get(f"/api/media/{media_id(engine, photos / 'red.png')}").json()
     assert info["kind"] == "image" and info["name"] == "red.png" and info["width"] == 64
     assert client.get("/api/media/123456789").status_code == 404
@@ -270,11 +362,27 @@ TRAVERSALS = [
 ]
 
 
+@pytest.fixture(scope="module")
+def live(library):
+    engine, _ = library
+    with live_server(create_app(engine.context)) as base:
+        yield base
+
+
 @pytest.mark.parametrize("url", TRAVERSALS)
-def test_traversal_attempts_are_refused(client, url):
-    r = client.get(url)
-    assert r.status_code in (400, 403, 404, 405, 422), (url, r.status_code)
-    assert b"root:" not in r.content and b"def create_app" not in r.content
+def test_traversal_attempts_are_refused(live, url):
+    """Each target goes out exactly as written (a raw request line: no client removes the dot segments)."""
+    status, body = raw_request(live, url)
+    assert status in (400, 403, 404, 405, 422), (url, status)
+    assert b"root:" not in body and b"def create_app" not in body and b"from __future__" not in body
+
+
+def test_raw_requests_reach_the_server_unnormalised(live, library):
+    """The check above can fail: a raw dot-segment target is routed as written, not as a client would clean it."""
+    engine, photos = library
+    red = media_id(engine, photos / "red.png")
+    assert raw_request(live, f"/api/media/{red}/file")[0] == 200
+    assert raw_request(live, f"/static/../api/media/{red}/file")[0] == 404  # httpx would have sent /api/media/..
 
 
 def test_absolute_path_in_query_is_ignored(client, library):
@@ -285,13 +393,10 @@ def test_absolute_path_in_query_is_ignored(client, library):
     assert r.status_code == 200 and r.content == (photos / "red.png").read_bytes()
 
 
-def test_symlink_out_of_the_folder_is_refused_and_one_inside_is_served(client, library):
+def test_symlink_out_of_the_folder_is_not_indexed_and_one_inside_is_served(client, library):
     engine, photos = library
-    escape = media_id(engine, photos / "escape.png")  # indexed: its target decoded as an image
-    for suffix in ("file", "thumb"):
-        r = client.get(f"/api/media/{escape}/{suffix}")
-        assert r.status_code == 403 and "symbolic link" in r.json()["detail"]
-    alias = media_id(engine, photos / "nested" / "alias.md")  # links to an indexed file
+    assert engine.catalog.media_by_path(str(photos / "escape.png")) is None  # decided at scan time
+    alias = media_id(engine, photos / "nested" / "alias.md")  # links to a file of the same root
     r = client.get(f"/api/media/{alias}/file")
     assert r.status_code == 200 and r.content == (photos / "notes.md").read_bytes()
 
@@ -316,18 +421,26 @@ def test_files_gone_or_swapped_after_indexing_are_refused(tmp_path):
 # -- access ----------------------------------------------------------------------------------------
 def test_token_is_required_when_set(library):
     engine, photos = library
-    red = media_id(engine, photos / "red.png")
-    with TestClient(create_app(engine.context, token="s3cret"), base_url="http://mybox.lan:8765") as client:
+    red, green = media_id(engine, photos / "red.png"), media_id(engine, photos / "green.png")
+    app = create_app(engine.context, token="s3cret")
+    with TestClient(app, base_url="http://mybox.lan:8765") as client:
         assert client.get("/api/search", params={"q": "red"}).status_code == 401
         assert client.get("/api/search", params={"q": "red"}, headers={"Authorization": "Bearer nope"}).status_code == 401
         assert client.get("/api/search", params={"q": "red", "token": "s3cret"}).status_code == 401  # header only
         ok = client.get("/api/search", params={"q": "red"}, headers={"Authorization": "Bearer s3cret"})
         assert ok.status_code == 200 and ok.json()["hits"]
         assert client.get("/api/stats").headers["www-authenticate"] == "Bearer"
-        # Media URLs (img/video src cannot send headers) take ?token=.
+        # Media URLs (img/video src cannot send headers) carry a media token for that file, never the token.
         assert client.get(f"/api/media/{red}/file").status_code == 401
-        assert client.get(f"/api/media/{red}/file", params={"token": "wrong"}).status_code == 401
-        assert client.get(f"/api/media/{red}/file", params={"token": "s3cret"}).status_code == 200
+        assert client.get(f"/api/media/{red}/file", params={"token": "s3cret"}).status_code == 401
+        hit = next(h for h in ok.json()["hits"] if h["media_id"] == red)
+        assert "s3cret" not in ok.text and "mt=" in hit["media_url"] and "mt=" in hit["thumb_url"]
+        assert client.get(hit["media_url"]).status_code == 200 and client.get(hit["thumb_url"]).status_code == 200
+        mt = hit["media_url"].split("mt=", 1)[1]
+        assert client.get(f"/api/media/{green}/file", params={"mt": mt}).status_code == 401  # scoped to its file
+        assert client.get(f"/api/media/{red}/file", params={"mt": mt[:-2] + "AA"}).status_code == 401
+        app.state.media_tokens.clock = lambda: time.time() + app.state.media_tokens.seconds + 1
+        assert client.get(hit["media_url"]).status_code == 401  # expired
         assert client.get(f"/api/media/{red}/thumb", headers={"Authorization": "Bearer s3cret"}).status_code == 200
         assert client.get("/").status_code == 200  # the page itself holds no data; it asks for the token
 
@@ -343,7 +456,7 @@ def test_without_token_only_loopback_host_names_are_answered(library):
     assert not is_loopback("0.0.0.0") and not is_loopback("192.168.1.5") and not is_loopback("::")
 
 
-def test_serve_refuses_non_loopback_without_token_and_starts_otherwise(library, monkeypatch):
+def test_serve_tokens_required_off_loopback_generated_shown_once_never_echoed(library, monkeypatch):
     from mmsearch.cli import serve_cmd
     from mmsearch.cli.app import app
 
@@ -353,33 +466,78 @@ def test_serve_refuses_non_loopback_without_token_and_starts_otherwise(library, 
     runner = CliRunner()
     lib = str(engine.library.root)
 
+    # Off loopback, no token, output not a terminal: a generated token could not be read safely.
     r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0"])
-    assert r.exit_code == 2 and "refusing to listen on 0.0.0.0" in r.output and "--token" in r.output
-    assert not started
-
+    assert r.exit_code == 2 and "shown on a terminal only" in r.output and not started
+    # On a terminal: a random token (>= 128 bits), shown once in the URL.
+    monkeypatch.setattr(serve_cmd, "_on_terminal", lambda: True)
+    r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0"])
+    made = started[-1][0].state.token
+    assert r.exit_code == 0 and len(made) >= 43 and r.output.count(made) == 1 and f"?token={made}" in r.output
+    # Given by the environment or a file: never printed.
+    secret = "from-the-env-0123456789"
+    r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0"], env={"MMSEARCH_TOKEN": secret})
+    assert r.exit_code == 0 and started[-1][0].state.token == secret and secret not in r.output
+    assert "http://0.0.0.0:8765/ " in r.output
+    token_file = engine.library.root.parent / "token.txt"
+    token_file.write_text("from-a-file-0123456789\n")
+    r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0", "--token-file", str(token_file)])
+    assert r.exit_code == 0 and started[-1][0].state.token == "from-a-file-0123456789" and "from-a-file" not in r.output
+    r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0", "--token", "typed-token-0123456789"])
+    assert r.exit_code == 0 and "typed-token" not in r.output and "visible to every local account" in r.output
+    # Too short: one line, nothing started.
+    n = len(started)
+    r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0", "--token", "a"])
+    assert r.exit_code == 2 and "too short" in r.output and len(r.output.strip().splitlines()) == 1 and len(started) == n
+    # Loopback: no token unless asked for (--token auto).
     r = runner.invoke(app, ["serve", "--library", lib, "--port", "9999"])
-    assert r.exit_code == 0, r.output
-    assert started[-1][1:] == ("127.0.0.1", 9999) and "http://127.0.0.1:9999/" in r.output
-    web_app = started[-1][0]
-    assert web_app.state.token is None
-
-    r = runner.invoke(app, ["serve", "--library", lib, "--host", "0.0.0.0"], env={"MMSEARCH_TOKEN": "t0k"})
-    assert r.exit_code == 0, r.output
-    assert started[-1][0].state.token == "t0k" and "?token=t0k" in r.output
+    assert r.exit_code == 0 and started[-1][1:] == ("127.0.0.1", 9999) and started[-1][0].state.token is None
+    r = runner.invoke(app, ["serve", "--library", lib, "--token", "auto"])
+    assert r.exit_code == 0 and len(started[-1][0].state.token) >= 43
+    # --only: the folders served, instead of those the (maybe shared) catalog records.
+    photos = str(library[1])
+    r = runner.invoke(app, ["serve", "--library", lib, "--only", photos])
+    assert r.exit_code == 0 and started[-1][0].state.roots == [photos]
+    r = runner.invoke(app, ["serve", "--library", lib, "--only", photos + "-missing"])
+    assert r.exit_code == 2 and "no such folder" in r.output
 
     r = runner.invoke(app, ["serve", "--library", str(Path(lib).parent / "missing")])
     assert r.exit_code == 2 and "no library" in r.output
 
 
-def test_token_stays_out_of_the_access_log():
+def test_token_stays_out_of_the_access_log(library):
+    """A real uvicorn access log, with the filter `serve` installs: neither token nor media token in it."""
     import logging
+
+    import httpx
 
     from mmsearch.cli.serve_cmd import _RedactToken
 
-    record = logging.LogRecord("uvicorn.access", logging.INFO, "", 0, '%s - "%s %s HTTP/%s" %d', (
-        "127.0.0.1:5", "GET", "/api/media/3/file?t=1&token=s3cret&x=2", "1.1", 200), None)
-    _RedactToken().filter(record)
-    assert "s3cret" not in record.getMessage() and "token=***&x=2" in record.getMessage()
+    engine, photos = library
+    token = "s3cret-token-0123456789"
+    app = create_app(engine.context, token=token)
+    red = media_id(engine, photos / "red.png")
+    records: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: records.append(record.getMessage())
+    access = logging.getLogger("uvicorn.access")
+    redact = _RedactToken()
+    try:
+        with live_server(app, log_level="info", access_log=True) as base:
+            access.addFilter(redact)  # after uvicorn configured its logging, as `serve` adds it
+            access.addHandler(handler)
+            hit = httpx.get(f"{base}/api/search", params={"q": "red"},
+                            headers={"Authorization": f"Bearer {token}"}).json()["hits"][0]
+            mt = hit["media_url"].split("mt=", 1)[1]
+            assert httpx.get(base + hit["media_url"]).status_code == 200
+            assert httpx.get(f"{base}/?token={token}").status_code == 200
+            assert httpx.get(f"{base}/api/media/{red}/file?x=1&token={token}&y=2").status_code == 401
+    finally:
+        access.removeFilter(redact)
+        access.removeHandler(handler)
+    log = "\n".join(records)
+    assert len(records) >= 4 and "/api/search" in log
+    assert token not in log and mt not in log and "token=***&y=2" in log and "mt=***" in log
 
 
 # -- page and schema ---------------------------------------------------------------------------------

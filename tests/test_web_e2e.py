@@ -1,7 +1,8 @@
 """The web page in a real headless Chromium (Playwright's Python package driving the system browser).
 
 A uvicorn server runs the app in a thread over a toy-encoder library; the tests type queries, read
-the grid, use the keyboard, open hits and play a video hit from its scene's start. Nothing is
+the grid, use the keyboard, open hits and play a video hit from its scene's start, and a page from
+another local origin tries to use the server and is refused. Nothing is
 downloaded: the browser is Debian's ``chromium`` (``apt-get install chromium``), never
 ``playwright install``.
 """
@@ -9,12 +10,10 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
-import time
 
 import pytest
-from test_web_api import build_library, clean_env, media_id
+from test_web_api import Calls, build_library, clean_env, live_server, media_id
 
 CHROMIUM = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -29,27 +28,12 @@ pytestmark = pytest.mark.skipif(not os.path.exists(CHROMIUM),
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     """The app on a free loopback port, served by uvicorn in a thread; yields (base_url, engine, folder)."""
-    import uvicorn
-
     from mmsearch.cli.web import create_app
 
     with clean_env():
         engine, photos = build_library(tmp_path_factory.mktemp("e2e"), video=True)
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    port = sock.getsockname()[1]
-    config = uvicorn.Config(create_app(engine.context), log_level="warning", lifespan="off")
-    server = uvicorn.Server(config)
-    thread = threading.Thread(target=server.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
-        time.sleep(0.05)
-    yield f"http://127.0.0.1:{port}", engine, photos
-    server.should_exit = True
-    thread.join(10)
-    sock.close()
+    with live_server(create_app(engine.context)) as base:
+        yield base, engine, photos
     engine.close()
 
 
@@ -157,43 +141,104 @@ def test_kind_filter_text_snippets_and_more_like_this(page, server):
 
 
 def test_stats_footer_and_token_prompt(browser, server):
-    """With a token, the page asks for it, then works with it (and media URLs carry it)."""
-    import uvicorn
-
+    """With a token, the page asks for it, then works with it; media URLs carry a media token, never it."""
     from mmsearch.cli.web import create_app
 
     _, engine, _ = server
-    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-    sock.bind(("127.0.0.1", 0))
-    base = f"http://127.0.0.1:{sock.getsockname()[1]}"
-    web_app = create_app(engine.context, token="s3cret")
-    uv = uvicorn.Server(uvicorn.Config(web_app, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
-    thread.start()
-    try:
-        while not uv.started:
-            time.sleep(0.05)
+    token = "s3cret-token-0123456789"
+    with live_server(create_app(engine.context, token=token)) as base:
         context = browser.new_context()
         pg = context.new_page()
         pg.goto(base + "/")
         pg.locator("#token-form:not([hidden])").wait_for()
-        pg.fill("#token", "s3cret")
+        pg.fill("#token", token)
         pg.press("#token", "Enter")
         pg.wait_for_function("() => /\\d+ files/.test(document.querySelector('#stats').textContent)")
         search(pg, "blue", ("image",))
         src = pg.locator(".hit img").first.get_attribute("src")
-        assert src.endswith("token=s3cret")
+        assert "mt=" in src and token not in src and "token=" not in src
         pg.wait_for_function("() => { const i = document.querySelector('.hit img'); return i.complete && i.naturalWidth > 0; }")
         # Opened with ?token= (the URL `mmsearch serve` prints), the token leaves the address bar.
         pg2 = context.new_page()
-        pg2.goto(base + "/?token=s3cret")
+        pg2.goto(base + "/?token=" + token)
         pg2.wait_for_function("() => /\\d+ files/.test(document.querySelector('#stats').textContent)")
         assert "token" not in pg2.url
         context.close()
-    finally:
-        uv.should_exit = True
-        thread.join(10)
-        sock.close()
+
+
+EVIL_PAGE = """<!doctype html><html><body>
+<form id="f" method="POST" action="{target}/api/search/image" enctype="multipart/form-data">
+<input name="file" value="not a file"></form>
+<script>
+window.fetched = Promise.all([
+  fetch("{target}/api/search?q=red", {{mode: "no-cors"}}).then(() => "sent", (e) => "error " + e),
+  fetch("{target}/api/duplicates", {{mode: "no-cors"}}).then(() => "sent", (e) => "error " + e),
+  fetch("{target}/api/search/image", {{method: "POST", mode: "no-cors", body: new FormData(document.getElementById("f"))}})
+    .then(() => "sent", (e) => "error " + e),
+]);
+</script></body></html>"""
+
+
+@pytest.fixture
+def evil_origin():
+    """A second tiny HTTP server on another loopback port: another origin, as another local program would be.
+    Yields a function that serves a page there and returns its URL."""
+    import http.server
+
+    pages: dict[str, bytes] = {}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):  # noqa: N802 (http.server's naming)
+            body = pages.get(self.path, b"")
+            self.send_response(200 if body else 404)
+            self.send_header("Content-Type", "text/html; charset=utf-8")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+
+    def serve(path: str, html: str) -> str:
+        pages[path] = html.encode()
+        return f"http://127.0.0.1:{httpd.server_address[1]}{path}"
+
+    yield serve
+    httpd.shutdown()
+    thread.join(10)
+
+
+def test_a_page_from_another_origin_is_refused_while_the_real_page_works(browser, server, evil_origin):
+    """The other page's fetches and form POST reach the server (Chromium sends them) and get 403; no handler
+    runs (the routes' context dependency is counted). The server's own page then searches as usual."""
+    from mmsearch.cli.web import create_app
+
+    _, engine, _ = server
+    app = create_app(engine.context)
+    calls = Calls(app)
+    with live_server(app) as base:
+        context = browser.new_context()
+        pg = context.new_page()
+        answers: list[tuple[str, int]] = []
+        pg.on("response", lambda r: answers.append((r.url, r.status)) if r.url.startswith(base) else None)
+        pg.goto(evil_origin("/evil.html", EVIL_PAGE.format(target=base)))
+        assert pg.evaluate("window.fetched") == ["sent", "sent", "sent"]  # no-cors: sent, answer unreadable
+        with pg.expect_navigation():
+            pg.evaluate("document.getElementById('f').submit()")
+        assert "refused" in pg.content()  # the form's POST landed on the server's 403 answer
+        assert sorted(answers) == sorted([(f"{base}/api/search?q=red", 403), (f"{base}/api/duplicates", 403),
+                                          (f"{base}/api/search/image", 403), (f"{base}/api/search/image", 403)])
+        assert calls.count == 0
+        # The real page, same browser: works.
+        real = context.new_page()
+        real.goto(base + "/")
+        search(real, "red", ("image",))
+        assert real.locator(".hit").count() >= 1 and calls.count >= 1
+        context.close()
 
 
 def test_clicking_a_video_hit_plays_it_from_the_scene_start(page, server):

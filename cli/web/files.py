@@ -4,13 +4,16 @@ Files are served by media id, never by a path taken from a request, and only whi
 was indexed:
 
 - the id must be in the catalog, its path must exist and be a regular file (not a folder, FIFO or device);
-- a file that is itself a symbolic link is served only when its target lies inside the link's own folder,
-  or is itself an indexed file (so a link in a photo folder pointing at ``~/.ssh/...`` or ``/etc/...`` is
-  refused);
+- the file must belong to the library by :func:`mmsearch.roots.outside_roots`, the rule the scan applies:
+  its real path lies under the recorded root that holds it (so a link in a photo folder pointing at
+  ``~/.ssh/...``, or a catalog row naming ``/etc/...``, is refused, whoever wrote the catalog);
 - when any component of the path is a symbolic link (the path and its real path differ), the file must
   also still have the size and modification time the catalog recorded, so a folder swapped for a link
   after indexing does not expose what the link now points at;
 - what is opened is the resolved real path checked above.
+
+Search answers go through the same rule (:func:`refusal`): a hit whose file would be refused here is left
+out, so no text, snippet or thumbnail read from such a file is ever returned.
 
 Range requests are answered by Starlette's :class:`FileResponse`.
 """
@@ -20,15 +23,18 @@ import os
 import stat
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from typing import Any
 
 from fastapi import HTTPException
 from fastapi.responses import FileResponse
 
-from mmsearch.catalog import Catalog
+from mmsearch.context import Context
+from mmsearch.hit_data import HitData
 from mmsearch.kinds import MediaKind
 from mmsearch.media.previews import Preview
+from mmsearch.roots import outside_roots
 
 CONTENT_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif",
@@ -55,21 +61,28 @@ def _gone(media_id: int) -> HTTPException:
     return HTTPException(404, f"media {media_id} is gone from disk (re-index to forget it)")
 
 
-def servable(catalog: Catalog, media_id: int) -> Servable:
-    """The file of ``media_id`` if it may be served (see the module docstring), else an HTTP error."""
-    media = catalog.media_by_id(media_id)
+def servable(ctx: Context, media_id: int, roots: list[str]) -> Servable:
+    """The file of ``media_id`` if it may be served (see the module docstring), else an HTTP error.
+    ``roots``: the folders served (the library's recorded roots, or those the server was limited to)."""
+    media = ctx.catalog.media_by_id(media_id)
     if media is None:
         raise HTTPException(404, f"no media with id {media_id}")
-    path = media.path
+    return checked(ctx, media, roots)
+
+
+def checked(ctx: Context, media: Any, roots: list[str]) -> Servable:
+    """``media`` (a catalog row) if its file may be served, else the HTTP error that says why not."""
+    path, media_id = media.path, media.id
     if not os.path.isabs(path) or "\x00" in path:
         raise HTTPException(404, f"media {media_id} has no usable path")
     try:
-        link = os.lstat(path)
+        os.lstat(path)
     except OSError:
         raise _gone(media_id) from None
+    why = outside_roots(path, roots, between_roots=ctx.settings.links_between_roots)
+    if why is not None:
+        raise HTTPException(403, f"media {media_id}: {why}")
     real = os.path.realpath(path)
-    if stat.S_ISLNK(link.st_mode) and not link_allowed(catalog, path, real):
-        raise HTTPException(403, f"media {media_id} is a symbolic link out of its folder; not served")
     try:
         st = os.stat(real)
     except OSError:
@@ -82,14 +95,13 @@ def servable(catalog: Catalog, media_id: int) -> Servable:
     return Servable(media, real, st)
 
 
-def link_allowed(catalog: Catalog, path: str, real: str) -> bool:
-    """A symbolic link may be followed when its target is inside the link's folder or is itself indexed."""
-    folder = os.path.realpath(os.path.dirname(path))
+def refusal(ctx: Context, media: Any, roots: list[str]) -> HTTPException | None:
+    """The error ``/file`` would answer for ``media`` (None: it would serve it)."""
     try:
-        inside = os.path.commonpath([folder, real]) == folder
-    except ValueError:
-        inside = False
-    return inside or catalog.media_by_path(real) is not None
+        checked(ctx, media, roots)
+    except HTTPException as exc:
+        return exc
+    return None
 
 
 def content_type(kind: str, path: str) -> str:
@@ -136,3 +148,18 @@ class ThumbCache:
             self._data.move_to_end(key)
             while len(self._data) > self.items:
                 self._data.popitem(last=False)
+
+
+def shareable(ctx: Context, hits: Sequence[HitData], roots: list[str]) -> list[HitData]:
+    """The hits whose file ``/file`` would serve (the others left out: nothing read from them is
+    returned); a caption's linked media that would be refused is dropped from its hit."""
+    rows = ctx.catalog.media_by_paths([h.hit.path for h in hits] + [h.linked.path for h in hits if h.linked])
+    allowed = {path: refusal(ctx, row, roots) is None for path, row in rows.items()}
+    out = []
+    for data in hits:
+        if not allowed.get(data.hit.path, False):
+            continue
+        if data.linked is not None and not allowed.get(data.linked.path, False):
+            data = replace(data, linked=None)
+        out.append(data)
+    return out

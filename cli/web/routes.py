@@ -19,7 +19,6 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 from mmsearch import search as searching
 from mmsearch import status
 from mmsearch.context import Context
-from mmsearch.errors import NotFoundError
 from mmsearch.hit_data import describe_hits
 from mmsearch.hits import Hit
 from mmsearch.media import previews
@@ -27,8 +26,9 @@ from mmsearch.query_mix import LIKE_WEIGHT
 from mmsearch.ranking import PAGE_MIN_SCORE
 from mmsearch.when_where import WhenWhere
 
-from .files import file_response, servable
-from .guards import read_upload, require_token, require_token_or_query
+from .files import file_response, servable, shareable
+from .guards import read_upload, require_media_access, require_token
+from .media_tokens import Sign
 from .schemas import (
     MEDIA_PROBLEMS,
     PROBLEMS,
@@ -38,6 +38,7 @@ from .schemas import (
     Problem,
     SearchOut,
     StatsOut,
+    duplicates_out,
     media_out,
     search_out,
 )
@@ -57,8 +58,22 @@ def get_context(request: Request) -> Context:
     return request.app.state.context
 
 
+def get_roots(request: Request) -> list[str]:
+    """The folders whose files may be served: those the server was limited to, else the library's recorded
+    roots (read per request: an index run elsewhere may add one)."""
+    fixed = request.app.state.roots
+    return list(fixed) if fixed is not None else request.app.state.context.catalog.roots()
+
+
+def get_signer(request: Request) -> Sign:
+    """How media URLs in answers are signed (with a media token when the app has an access token)."""
+    return request.app.state.sign
+
+
 # Parameter types (module level: the annotations are strings, resolved in this namespace).
 Ctx = Annotated[Context, Depends(get_context)]
+Signer = Annotated[Sign, Depends(get_signer)]
+Roots = Annotated[list[str], Depends(get_roots)]
 Kind = Literal["image", "text", "video", "audio"]
 KindQ = Annotated[list[Kind] | None, Query(description="keep only these kinds (repeatable)")]
 TopQ = Annotated[int, Query(ge=1, le=200, description="number of hits")]
@@ -89,12 +104,13 @@ ImageFile = Annotated[UploadFile, File(description="an image (jpg, png, webp, gi
 page = APIRouter(include_in_schema=False)
 queries = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=PROBLEMS)
 information = APIRouter(prefix="/api", dependencies=[Depends(require_token)], responses=PROBLEMS)
-media_files = APIRouter(prefix="/api", dependencies=[Depends(require_token_or_query)], responses=MEDIA_PROBLEMS)
+media_files = APIRouter(prefix="/api", dependencies=[Depends(require_media_access)], responses=MEDIA_PROBLEMS)
 ROUTERS = (page, queries, information, media_files)
 
 
-def _answer(ctx: Context, query: str, hits: list[Hit], started: float) -> SearchOut:
-    return search_out(query, describe_hits(ctx, hits), started)
+def _answer(ctx: Context, roots: list[str], query: str, hits: list[Hit], started: float, sign: Sign) -> SearchOut:
+    """The answer, without the hits whose file ``/file`` would refuse (files.py)."""
+    return search_out(query, shareable(ctx, describe_hits(ctx, hits), roots), started, sign)
 
 
 # -- the page ------------------------------------------------------------------------------------------
@@ -117,24 +133,17 @@ def static_file(name: str) -> Response:
 
 # -- queries -------------------------------------------------------------------------------------------
 @queries.get("/search", response_model=SearchOut, summary="Search by text (-word: negative terms), with examples")
-def search(request: Request, ctx: Ctx, q: TextQ, kind: KindQ = None, k: TopQ = 20,
+def search(request: Request, ctx: Ctx, sign: Signer, roots: Roots, q: TextQ, kind: KindQ = None, k: TopQ = 20,
            path: PathQ = None, min_score: MinScoreQ = None, sort: SortQ = "relevance", like: LikeQ = None,
            like_weight: LikeWeightQ = LIKE_WEIGHT, after: AfterQ = None, before: BeforeQ = None,
            camera: CameraQ = None, near: NearQ = None) -> SearchOut:
     started = time.perf_counter()
-    examples = [Path(_media(ctx, media_id).path) for media_id in like or []]
+    examples = [Path(servable(ctx, media_id, roots).media.path) for media_id in like or []]
     where = WhenWhere.parse(after, before, camera, near)
     with request.app.state.search_lock:
         hits = searching.search(ctx, q, k=k, kinds=kind, path=path or None, min_score=min_score, sort=sort,
                                 like=examples, like_weight=like_weight, where=where)
-    return _answer(ctx, q, hits, started)
-
-
-def _media(ctx: Context, media_id: int):
-    media = ctx.catalog.media_by_id(media_id)
-    if media is None:
-        raise NotFoundError(f"no media with id {media_id}")
-    return media
+    return _answer(ctx, roots, q, hits, started, sign)
 
 
 @queries.post(
@@ -144,9 +153,9 @@ def _media(ctx: Context, media_id: int):
     responses={413: {"model": Problem, "description": "upload too large"},
                422: {"model": Problem, "description": "not a decodable image"}},
 )
-def search_image(request: Request, ctx: Ctx, file: ImageFile, kind: KindQ = None, k: TopQ = 20,
-                 path: PathQ = None, sort: SortQ = "relevance", after: AfterQ = None, before: BeforeQ = None,
-                 camera: CameraQ = None, near: NearQ = None) -> SearchOut:
+def search_image(request: Request, ctx: Ctx, sign: Signer, roots: Roots, file: ImageFile, kind: KindQ = None,
+                 k: TopQ = 20, path: PathQ = None, sort: SortQ = "relevance", after: AfterQ = None,
+                 before: BeforeQ = None, camera: CameraQ = None, near: NearQ = None) -> SearchOut:
     from mmsearch.media.images import load_image
 
     started = time.perf_counter()
@@ -155,7 +164,7 @@ def search_image(request: Request, ctx: Ctx, file: ImageFile, kind: KindQ = None
     image, _, _ = load_image(io.BytesIO(data), max_side=1024)  # type: ignore[arg-type]  # a file object opens too
     with request.app.state.search_lock:
         hits = searching.search(ctx, image, k=k, kinds=kind, path=path or None, sort=sort, where=where)
-    return _answer(ctx, f"image {file.filename or ''}".strip(), hits, started)
+    return _answer(ctx, roots, f"image {file.filename or ''}".strip(), hits, started, sign)
 
 
 @queries.get(
@@ -164,16 +173,20 @@ def search_image(request: Request, ctx: Ctx, file: ImageFile, kind: KindQ = None
     summary="More like this: hits similar to a hit (by its segment id) or to a whole file (media id)",
     responses={404: {"model": Problem, "description": "no such segment or media, or it has no vector"}},
 )
-def similar(request: Request, ctx: Ctx, segment_id: IdQ = None, media_id: IdQ = None, kind: KindQ = None,
-            k: TopQ = 20, path: PathQ = None, after: AfterQ = None, before: BeforeQ = None, camera: CameraQ = None,
-            near: NearQ = None) -> SearchOut:
+def similar(request: Request, ctx: Ctx, sign: Signer, roots: Roots, segment_id: IdQ = None, media_id: IdQ = None,
+            kind: KindQ = None, k: TopQ = 20, path: PathQ = None, after: AfterQ = None, before: BeforeQ = None,
+            camera: CameraQ = None, near: NearQ = None) -> SearchOut:
     started = time.perf_counter()
     where = WhenWhere.parse(after, before, camera, near)
+    source = media_id if segment_id is None else getattr(ctx.catalog.segments([segment_id]).get(segment_id),
+                                                             "media_id", None)
+    if source is not None:
+        servable(ctx, source, roots)  # a file that may not be served is no example either
     with request.app.state.search_lock:
         hits = searching.more_like(ctx, segment_id=segment_id, media_id=media_id, k=k, kinds=kind, path=path or None,
                                    where=where)
     label = f"segment {segment_id}" if segment_id is not None else f"media {media_id}"
-    return _answer(ctx, f"like {label}", hits, started)
+    return _answer(ctx, roots, f"like {label}", hits, started, sign)
 
 
 # -- information ---------------------------------------------------------------------------------------
@@ -189,21 +202,18 @@ def errors(ctx: Ctx) -> list[dict]:
 
 @information.get("/duplicates", response_model=DuplicatesOut,
                  summary="Groups of near-duplicate images, video scenes and videos, each with the copy to keep")
-def duplicates(ctx: Ctx, kind: Literal["image", "video"] | None = None,
+def duplicates(ctx: Ctx, sign: Signer, kind: Literal["image", "video"] | None = None,
                threshold: Annotated[float | None, Query(ge=0, le=63, allow_inf_nan=False,
                                                         description="hash bits of 63 (default 12)")] = None) -> dict:
     from mmsearch.duplicates import find_duplicates
 
-    return find_duplicates(ctx, kind, threshold).to_dict()
+    return duplicates_out(find_duplicates(ctx, kind, threshold).to_dict(), sign)
 
 
 @information.get("/media/{media_id}", response_model=MediaOut, summary="Facts about one indexed file",
                  responses={404: {"model": Problem, "description": "no such media"}})
-def media_info(ctx: Ctx, media_id: MediaId) -> MediaOut:
-    media = ctx.catalog.media_by_id(media_id)
-    if media is None:
-        raise HTTPException(404, f"no media with id {media_id}")
-    return media_out(media)
+def media_info(ctx: Ctx, sign: Signer, roots: Roots, media_id: MediaId) -> MediaOut:
+    return media_out(servable(ctx, media_id, roots).media, sign)
 
 
 # -- media files ---------------------------------------------------------------------------------------
@@ -215,8 +225,8 @@ def media_info(ctx: Ctx, media_id: MediaId) -> MediaOut:
                206: {"description": "the requested byte range"},
                416: {"description": "range not satisfiable"}},
 )
-def media_file(ctx: Ctx, media_id: MediaId) -> FileResponse:
-    return file_response(servable(ctx.catalog, media_id))
+def media_file(ctx: Ctx, roots: Roots, media_id: MediaId) -> FileResponse:
+    return file_response(servable(ctx, media_id, roots))
 
 
 @media_files.get(
@@ -226,9 +236,9 @@ def media_file(ctx: Ctx, media_id: MediaId) -> FileResponse:
     responses={200: {"content": {"image/jpeg": {}, "image/png": {}}, "description": "the thumbnail"},
                422: {"model": Problem, "description": "the file cannot be decoded"}},
 )
-def media_thumb(request: Request, ctx: Ctx, media_id: MediaId, t: SecondsQ = None, d: SpanQ = None,
+def media_thumb(request: Request, ctx: Ctx, roots: Roots, media_id: MediaId, t: SecondsQ = None, d: SpanQ = None,
                 size: SizeQ = 320) -> Response:
-    file = servable(ctx.catalog, media_id)
+    file = servable(ctx, media_id, roots)
     media, st = file.media, file.stat
     key = (media.id, file.real, st.st_size, st.st_mtime_ns, media.kind, t, d, size)
     cache = request.app.state.thumbs

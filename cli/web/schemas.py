@@ -12,6 +12,8 @@ from mmsearch.hit_data import HitData
 from mmsearch.media.previews import Window, window
 from mmsearch.when_where import facts_json
 
+from .media_tokens import Sign, unsigned
+
 WHEN_WHERE_FIELDS = ("media_time", "time_source", "camera", "lat", "lon")
 
 
@@ -31,7 +33,8 @@ class HitOut(BaseModel):
     linked_media_id: int | None = None
     media_id: int
     segment_id: int
-    media_url: str = Field(description="the file (Range requests supported); add ?token= when a token is set")
+    media_url: str = Field(description="the file (Range requests supported); with a token set, the URL carries a "
+                                       "media token for this file (?mt=)")
     thumb_url: str | None = Field(None, description="thumbnail (image), keyframe (video), waveform (audio)")
     linked_thumb_url: str | None = None
     signals: list[str] = Field(default_factory=list,
@@ -136,31 +139,37 @@ def thumb_url(media_id: int, shown: Window | None) -> str | None:
 
 
 # -- results -------------------------------------------------------------------------------------------
-def hit_out(data: HitData) -> HitOut:
+def hit_out(data: HitData, sign: Sign = unsigned) -> HitOut:
     hit, linked = data.hit, data.linked
     return HitOut(
         path=hit.path, name=data.name, kind=hit.kind, score=round(float(hit.score), 6),
         start=hit.start, end=hit.end, space=hit.space, keyframe=hit.keyframe, text=hit.text, linked=hit.linked,
         linked_media_id=linked.id if linked else None, media_id=hit.media_id, segment_id=hit.segment_id,
-        media_url=media_url(hit.media_id), thumb_url=thumb_url(hit.media_id, data.preview),
-        linked_thumb_url=thumb_url(linked.id, linked.preview) if linked else None,
+        media_url=sign(media_url(hit.media_id), hit.media_id),
+        thumb_url=_signed(sign, thumb_url(hit.media_id, data.preview), hit.media_id),
+        linked_thumb_url=_signed(sign, thumb_url(linked.id, linked.preview), linked.id) if linked else None,
         signals=list(hit.extra.get("signals", [hit.space])), boxes=data.boxes, boxes_size=data.boxes_size,
         offline=hit.offline, missing=hit.missing,
         **{k: v for k, v in facts_json(hit.extra).items() if k in WHEN_WHERE_FIELDS},
     )
 
 
-def search_out(query: str, hits: Sequence[HitData], started: float) -> SearchOut:
+def _signed(sign: Sign, url: str | None, media_id: int) -> str | None:
+    return sign(url, media_id) if url is not None else None
+
+
+def search_out(query: str, hits: Sequence[HitData], started: float, sign: Sign = unsigned) -> SearchOut:
     """A query's answer; ``started`` is its ``time.perf_counter()`` at arrival."""
-    return SearchOut(query=query, hits=[hit_out(h) for h in hits],
+    return SearchOut(query=query, hits=[hit_out(h, sign) for h in hits],
                      took_ms=round((time.perf_counter() - started) * 1000, 1))
 
 
-def media_out(media: Any) -> MediaOut:
+def media_out(media: Any, sign: Sign = unsigned) -> MediaOut:
     return MediaOut(
         id=media.id, path=media.path, name=os.path.basename(media.path), kind=media.kind, size=media.size,
         duration=media.duration, width=media.width, height=media.height,
-        media_url=media_url(media.id), thumb_url=thumb_url(media.id, window(media.kind)),
+        media_url=sign(media_url(media.id), media.id),
+        thumb_url=_signed(sign, thumb_url(media.id, window(media.kind)), media.id),
     )
 
 
@@ -176,6 +185,17 @@ class DuplicateItemOut(BaseModel):
     height: int | None = None
     duration: float | None = None
     bits: int | None = Field(None, description="hash bits apart from the kept copy (None: judged by vectors)")
+    thumb_url: str | None = Field(None, description="its thumbnail (a scene's: at its keyframe)")
+
+
+def duplicates_out(found: dict, sign: Sign = unsigned) -> dict:
+    """The duplicates answer with each item's (signed) thumbnail URL added."""
+    for group in found.get("groups", []):
+        for item in [group["keep"], *group["copies"]]:
+            at = item.get("keyframe") if item.get("kind") == "scene" else None
+            url = f"/api/media/{item['media_id']}/thumb" + (f"?t={_clock(at)}" if at is not None else "")
+            item["thumb_url"] = sign(url, item["media_id"])
+    return found
 
 
 class DuplicateGroupOut(BaseModel):

@@ -31,10 +31,10 @@ const PAGE_MIN_SCORE = 2.0;
   })();
   const token = () => sessionStorage.getItem(TOKEN_KEY) || "";
 
-  // Media URLs cannot carry headers (<img>, <video>): they take the token as a query parameter.
-  function withToken(url) {
-    if (!url || !token()) return url;
-    return url + (url.includes("?") ? "&" : "?") + "token=" + encodeURIComponent(token());
+  // Media URLs (<img>, <video> cannot send headers) come from the server with a media token for that one
+  // file in them (?mt=); the access token itself never goes into a URL.
+  function withParam(url, param) {
+    return url + (url.includes("?") ? "&" : "?") + param;
   }
 
   async function api(path, options = {}) {
@@ -142,7 +142,7 @@ const PAGE_MIN_SCORE = 2.0;
     const box = el("div", { class: "thumb thumb-" + hit.kind });
     if (hit.kind === "image" || hit.kind === "video" || hit.kind === "audio") {
       if (hit.thumb_url) {
-        box.append(el("img", { src: withToken(hit.thumb_url), alt: "", loading: "lazy", decoding: "async" }));
+        box.append(el("img", { src: hit.thumb_url, alt: "", loading: "lazy", decoding: "async" }));
         const read = textBoxes(hit);
         if (read) box.append(read);
       }
@@ -151,7 +151,7 @@ const PAGE_MIN_SCORE = 2.0;
     } else {
       box.append(el("blockquote", { class: "snippet", text: hit.text || hit.name }));
       if (hit.linked_thumb_url) {
-        box.append(el("img", { class: "linked", src: withToken(hit.linked_thumb_url), alt: "", loading: "lazy" }));
+        box.append(el("img", { class: "linked", src: hit.linked_thumb_url, alt: "", loading: "lazy" }));
       }
     }
     return box;
@@ -312,7 +312,7 @@ const PAGE_MIN_SCORE = 2.0;
     openIndex = i;
     stopMedia();
     $("#viewer-title").textContent = hit.name + (hit.start != null ? "  " + span(hit) : "");
-    const src = withToken(hit.media_url);
+    const src = hit.media_url;
     let body;
     if (hit.kind === "image") {
       body = el("img", { src, alt: hit.name });
@@ -321,7 +321,7 @@ const PAGE_MIN_SCORE = 2.0;
       playFrom(body, hit.start || 0, hit.end, false);
     } else if (hit.kind === "audio") {
       body = el("div", { class: "audio" });
-      if (hit.thumb_url) body.append(el("img", { src: withToken(hit.thumb_url), alt: "" }));
+      if (hit.thumb_url) body.append(el("img", { src: hit.thumb_url, alt: "" }));
       const audio = el("audio", { controls: true, preload: "auto", src });
       body.append(audio);
       playFrom(audio, hit.start || 0, hit.end, true);
@@ -329,7 +329,7 @@ const PAGE_MIN_SCORE = 2.0;
       body = el("div", { class: "text" }, el("pre", { class: "fulltext", text: hit.text || "" }));
       if (hit.linked_thumb_url) {
         body.append(el("p", {}, "Caption of ", el("code", { text: hit.linked })));
-        body.append(el("img", { src: withToken(hit.linked_thumb_url), alt: "" }));
+        body.append(el("img", { src: hit.linked_thumb_url, alt: "" }));
       }
       body.append(el("p", {}, el("a", { href: src, target: "_blank", rel: "noopener", text: "Open the file" })));
     }
@@ -399,8 +399,7 @@ const PAGE_MIN_SCORE = 2.0;
 
   // -- near-duplicates: groups of the same picture or moment, the copy to keep first (GET /api/duplicates) ----
   function duplicateCard(item, role) {
-    const t = item.kind === "scene" ? item.keyframe : null;
-    const src = withToken(`/api/media/${item.media_id}/thumb?size=160` + (t == null ? "" : `&t=${t}`));
+    const src = withParam(item.thumb_url, "size=160");
     const size = item.width && item.height ? `${item.width}×${item.height}` : "";
     const when = item.kind === "scene" ? span(item) : item.duration ? `${item.duration.toFixed(1)} s` : "";
     const bits = item.bits == null ? "" : `${item.bits} bits`;
