@@ -738,11 +738,13 @@ class Catalog:
             for chunk in _chunks(list(present), 900):
                 s.execute(update(Media).where(Media.id.in_(chunk)).values(missing_since=None, missing_runs=None))
 
-    def missing_media(self, media_ids: Sequence[int]) -> set[int]:
-        """Which of ``media_ids`` are marked missing."""
-        with self.session() as s:
-            return {int(i) for chunk in _chunks(list(dict.fromkeys(media_ids)), 900)
-                    for i in s.scalars(select(Media.id).where(Media.id.in_(chunk), Media.missing_since.is_not(None)))}
+    def presence_of(self, media_ids: Sequence[int]) -> tuple[list[str], set[int]]:
+        """The offline places' paths, and which of ``media_ids`` are marked missing (one connection)."""
+        with self.sql.connect() as conn:
+            offline = list(conn.scalars(select(Place.path).where(Place.state == "offline")))
+            missing = {int(i) for chunk in _chunks(list(dict.fromkeys(media_ids)), 900) for i in conn.scalars(
+                select(Media.id).where(Media.id.in_(chunk), Media.missing_since.is_not(None)))}
+        return offline, missing
 
     def count_under(self, prefix: str) -> tuple[int, int]:
         """(files, of them missing) whose path is ``prefix`` or below it."""
