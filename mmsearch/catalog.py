@@ -271,14 +271,18 @@ def _v2_to_v3(conn: Connection) -> None:
         conn.execute(Base.metadata.tables["job"].insert(), rows)
 
 
+V4_COLUMNS = {"missing_since": "ALTER TABLE media ADD COLUMN missing_since TIMESTAMP",
+              "missing_runs": "ALTER TABLE media ADD COLUMN missing_runs INTEGER"}
+
+
 def _v3_to_v4(conn: Connection) -> None:
     """Schema 4: the ``place`` table (roots' devices and online state) and each file's missing marks, empty:
     every file present, each place's device recorded by the next index run. Idempotent like :func:`_v1_to_v2`."""
     Base.metadata.create_all(conn, tables=[Base.metadata.tables["place"]])
     have = {c["name"] for c in inspect(conn).get_columns("media")}
-    for name, kind in (("missing_since", "TIMESTAMP"), ("missing_runs", "INTEGER")):
+    for name, statement in V4_COLUMNS.items():
         if name not in have:
-            conn.exec_driver_sql(f"ALTER TABLE media ADD COLUMN {name} {kind}")
+            conn.exec_driver_sql(statement)
 
 
 MIGRATIONS: dict[int, Migration] = {1: [_v1_to_v2], 2: [_v2_to_v3], 3: [_v3_to_v4]}
@@ -734,11 +738,13 @@ class Catalog:
             for chunk in _chunks(list(present), 900):
                 s.execute(update(Media).where(Media.id.in_(chunk)).values(missing_since=None, missing_runs=None))
 
-    def missing_media(self, media_ids: Sequence[int]) -> set[int]:
-        """Which of ``media_ids`` are marked missing."""
-        with self.session() as s:
-            return {int(i) for chunk in _chunks(list(dict.fromkeys(media_ids)), 900)
-                    for i in s.scalars(select(Media.id).where(Media.id.in_(chunk), Media.missing_since.is_not(None)))}
+    def presence_of(self, media_ids: Sequence[int]) -> tuple[list[str], set[int]]:
+        """The offline places' paths, and which of ``media_ids`` are marked missing (one connection)."""
+        with self.sql.connect() as conn:
+            offline = list(conn.scalars(select(Place.path).where(Place.state == "offline")))
+            missing = {int(i) for chunk in _chunks(list(dict.fromkeys(media_ids)), 900) for i in conn.scalars(
+                select(Media.id).where(Media.id.in_(chunk), Media.missing_since.is_not(None)))}
+        return offline, missing
 
     def count_under(self, prefix: str) -> tuple[int, int]:
         """(files, of them missing) whose path is ``prefix`` or below it."""

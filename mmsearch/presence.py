@@ -66,8 +66,7 @@ def mark_hits(catalog: Catalog, hits: Sequence[Hit]) -> list[Hit]:
     ``missing`` (its file is gone, not forgotten yet) flags: one query for the places, one for the files."""
     if not hits:
         return list(hits)
-    offline = [p for p, row in catalog.places().items() if row.state == OFFLINE]
-    gone = catalog.missing_media([h.media_id for h in hits])
+    offline, gone = catalog.presence_of([h.media_id for h in hits])
     for hit in hits:
         hit.offline = any(inside(hit.path, p) for p in offline)
         hit.missing = hit.media_id in gone

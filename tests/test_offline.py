@@ -420,3 +420,19 @@ def test_the_page_shows_offline_hits_with_a_badge_and_does_not_open_them(tmp_pat
         thread.join(10)
         sock.close()
         engine.close()
+
+
+def test_the_grace_rule_counts_runs_and_days_and_the_share_bound():
+    import dataclasses
+    import datetime as dt
+
+    from mmsearch.config import Settings
+    from mmsearch.presence import due, over_share
+
+    now = dt.datetime(2026, 1, 10)
+    runs = Settings(missing_grace_runs=2)
+    assert [due(before, now, runs, now) for before in (None, 1, 2)] == [False, False, True]  # the 3rd run forgets
+    days = dataclasses.replace(runs, missing_grace_days=7)
+    assert not due(5, now - dt.timedelta(days=6), days, now) and due(5, now - dt.timedelta(days=7), days, now)
+    assert due(None, None, dataclasses.replace(runs, missing_grace_runs=0), now)  # no grace: forgotten at once
+    assert [over_share(n, 10, runs) for n in (1, 2, 3)] == [False, False, True]  # 20 % of 10: 2 may go
