@@ -32,6 +32,7 @@ from fastapi.responses import FileResponse
 
 from mmsearch.context import Context
 from mmsearch.hit_data import HitData
+from mmsearch.hits import Hit
 from mmsearch.kinds import MediaKind
 from mmsearch.media.previews import Preview
 from mmsearch.roots import outside_roots
@@ -150,6 +151,14 @@ class ThumbCache:
                 self._data.popitem(last=False)
 
 
+def _kept_away(ctx: Context, hit: Hit, roots: list[str]) -> bool:
+    """An offline or missing file (mmsearch/presence.py) cannot be opened, so ``/file`` refuses it; its hit is
+    still shown (marked) when its indexed path lies under a recorded root: its link was judged when it was
+    scanned, and whatever stands at its path now is judged again the moment it is back."""
+    return (hit.offline or hit.missing) and not os.path.exists(hit.path) and outside_roots(
+        hit.path, roots, between_roots=ctx.settings.links_between_roots) is None
+
+
 def shareable(ctx: Context, hits: Sequence[HitData], roots: list[str]) -> list[HitData]:
     """The hits whose file ``/file`` would serve (the others left out: nothing read from them is
     returned); a caption's linked media that would be refused is dropped from its hit."""
@@ -157,7 +166,7 @@ def shareable(ctx: Context, hits: Sequence[HitData], roots: list[str]) -> list[H
     allowed = {path: refusal(ctx, row, roots) is None for path, row in rows.items()}
     out = []
     for data in hits:
-        if not allowed.get(data.hit.path, False):
+        if not (allowed.get(data.hit.path, False) or _kept_away(ctx, data.hit, roots)):
             continue
         if data.linked is not None and not allowed.get(data.linked.path, False):
             data = replace(data, linked=None)
