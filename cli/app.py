@@ -16,7 +16,7 @@ from rich.table import Table
 from mmsearch.errors import MmsearchError
 from mmsearch.query_mix import LIKE_WEIGHT
 
-from .options import InLibraryArg, JsonOpt, LibraryOpt, ModelOpt, QueryOptions, TopOpt, query_command
+from .options import InLibraryArg, JsonOpt, LibraryOpt, ModelOpt, QueryOptions, query_command
 
 if TYPE_CHECKING:
     from mmsearch import Engine
@@ -28,6 +28,7 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Search photos, videos and recordings by describing them.",
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: [env: MMSEARCH_LIBRARY] and mmsearch[cluster] stay whole
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the width
@@ -70,6 +71,52 @@ def _fail(exc: BaseException, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised instead of KeyboardInterrupt (click turns that into "Aborted!" and exit 1); the
+    console entry point prints one line and exits 130 (cli/__main__.py)."""
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """The SIGINT handler of the command line."""
+    raise Interrupted
+
+
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``: a count with its noun."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _one_line(text: str | None, limit: int = 80) -> str:
+    """A hit's text on one line (newlines and runs of spaces folded), cut to ``limit`` characters."""
+    return " ".join((text or "").split())[:limit]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"mmsearch {version('mmsearch')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the full error behind a one-line "
+                                          "model message (a model that cannot be loaded).")] = False,
+) -> None:
+    """Search photos, videos and recordings by describing them."""
+    if verbose:
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger = logging.getLogger("mmsearch")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
 def _clock(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -94,7 +141,7 @@ def _print_hits(hits: list, as_json: bool) -> None:
     if not out.is_terminal:  # piped: one whole, greppable line per hit
         for i, h in enumerate(hits, 1):
             span = f"  {_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
-            match = f"  {(h.text or '')[:80]}" if h.text else ""
+            match = f"  {_one_line(h.text)}" if h.text else ""
             linked = f"  (caption of {_show(h.linked)})" if h.linked else ""
             print(f"{i:>2}  {h.score:7.3f}  {h.kind:<5}  {_show(h.path)}{span}{match}{linked}")
         return
@@ -103,7 +150,7 @@ def _print_hits(hits: list, as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for i, h in enumerate(hits, 1):
         span = f"{_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
-        match = (h.text or "")[:80]
+        match = _one_line(h.text)
         if h.linked:
             match = f"{match}  (caption of {_show(h.linked)})"
         table.add_row(str(i), f"{h.score:.3f}", h.kind, _show(h.path), span, match)
@@ -142,7 +189,7 @@ def _print_report(report, as_json: bool) -> None:
         highlight=False,
     )
     if report.backfilled:
-        out.print(f"backfilled {report.backfilled} files (work that was pending)", highlight=False)
+        out.print(f"backfilled {plural(report.backfilled, 'file')} (work that was pending)", highlight=False)
     for warning in report.warnings:
         err.print(f"  warning: {warning}", highlight=False)
     _print_failures(report.failures, "skipped {path}: {reason}", "see `mmsearch errors`")
@@ -204,11 +251,18 @@ def search(
             found = engine.search(query, like=like or [], like_weight=like_weight, **options.query_args())
         if thumbs is not None:
             _write_thumbs(engine, found, thumbs)
-        return found
+        return found, engine.pending()
 
-    hits = _run(action, options.library, options.model)
+    hits, pending = _run(action, options.library, options.model)
     _print_hits(hits, options.as_json)
+    _print_pending(pending, options.as_json)
     _play(hits, options)
+
+
+def _print_pending(pending: list, as_json: bool) -> None:
+    """After the hits: one line per kind of work that waits for a model (on stderr with --json)."""
+    for p in pending:
+        (err if as_json else out).print(p.line, highlight=False, markup=False)
 
 
 def _play(hits: list, options: QueryOptions) -> None:
@@ -218,10 +272,10 @@ def _play(hits: list, options: QueryOptions) -> None:
     said = err if options.as_json else out
     try:
         if options.export is not None:
-            said.print(f"wrote {len(hits)} hits to {playback.export(hits, *options.export)}", highlight=False)
+            said.print(f"wrote {plural(len(hits), 'hit')} to {playback.export(hits, *options.export)}", highlight=False)
         if options.open_n is not None:
             if options.open_n > len(hits):
-                raise MmsearchError(f"--open {options.open_n}: there are {len(hits)} hits")
+                raise MmsearchError(f"--open {options.open_n}: there are {plural(len(hits), 'hit')}")
             said.print("playing: " + " ".join(playback.open_hit(hits[options.open_n - 1])), highlight=False,
                        markup=False)
     except playback.NoPlayerError as exc:
@@ -263,8 +317,10 @@ def similar(
     clip, scenes that look like its scenes."""
     if not file.exists():
         _fail(MmsearchError(f"no such file: {file}"))
-    hits = _run(lambda e: e.similar(file, **options.query_args()), options.library, options.model)
+    hits, pending = _run(lambda e: (e.similar(file, **options.query_args()), e.pending()), options.library,
+                         options.model)
     _print_hits(hits, options.as_json)
+    _print_pending(pending, options.as_json)
     _play(hits, options)
 
 
@@ -344,7 +400,8 @@ def reembed(
         out.print(f"space {report.space} is already embedded with {report.model}", highlight=False)
         return
     resumed = f" (+{report.resumed} from an interrupted run)" if report.resumed else ""
-    out.print(f"re-embedded {report.space}: {report.reembedded} files{resumed}, {report.vectors} vectors, "
+    out.print(f"re-embedded {report.space}: {plural(report.reembedded, 'file')}{resumed}, "
+              f"{plural(report.vectors, 'vector')}, "
               f"{report.old_model} -> {report.model} in {report.seconds:.1f}s", highlight=False)
     _print_failures(report.failures, "not re-embedded {path}: {reason} (pending for the next index run)",
                     "pending for the next index run")
@@ -355,63 +412,14 @@ def remove(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to forget (files on disk are untouched).")],
     library: LibraryOpt = None,
 ) -> None:
-    """Forget files without deleting them."""
+    """Forget files without deleting them; later index and watch runs leave them out until
+    `mmsearch index PATH` names them again. A path with nothing in the library is an error (exit 2)."""
     n = _run(lambda e: e.remove(paths), library)
-    out.print(f"removed {n} files from the library")
-
-
-# Example queries: (query, needs the clip space). The others are answered by speech, subtitles and notes
-# in the bundled sentence space, so they run on a machine without CLIP weights too.
-DEMO_QUERIES = [
-    ("the scene where the rocket lifts off", False),  # the video's pictures, and its subtitle cue
-    ("where do they talk about the budget", False),  # speech in a recording
-    ("how long should the soup simmer", False),
-    ("flowers in full bloom", False),  # a note, a subtitle cue
-    ("a cat looking at the camera", True),
-    ("a cup of coffee", True),
-    ("an orange flower", True),
-]
-VISUAL_HINT = (
-    "visual search (photos, video frames) needs CLIP weights, which this machine cannot download: set "
-    "MMSEARCH_MODEL=ViT-B-32:/path/to/open_clip_pytorch_model.bin (or run where {default} can be downloaded), "
-    "then run the demo again: it embeds the pictures that are pending"
-)
-
-
-@app.command()
-def demo(
-    folder: Annotated[Path, typer.Argument(help="Folder to index.")] = Path("sample_data"),
-    library: LibraryOpt = None,
-    model: ModelOpt = None,
-    top: TopOpt = 3,
-) -> None:
-    """Index FOLDER and run a few example queries (text->image/video/speech, image->text, image->image).
-    Without CLIP weights it runs what the bundled models answer (speech, subtitles, notes) and says what
-    visual search needs."""
-
-    def action(engine) -> None:
-        report = engine.index([folder])
-        _print_report(report, False)
-        visual = engine.models.loaded("clip") is not None
-        for q, needs_clip in DEMO_QUERIES:
-            if needs_clip and not visual:
-                continue
-            out.print(f"\n[bold]search[/] {q!r}")
-            _print_hits(engine.search(q, k=top), False)
-        probe = next(iter(sorted(folder.rglob("*.jpg"))), None)
-        if not visual:
-            from mmsearch.config import DEFAULT_MODEL
-
-            out.print("\n" + VISUAL_HINT.format(default=DEFAULT_MODEL), highlight=False)
-        elif probe is not None:
-            out.print(f"\n[bold]similar[/] {_show(str(probe))} (texts that describe it)")
-            _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
-            out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")
-            _print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
-
-    _run(action, library, model, create=True)
+    out.print(f"removed {plural(n, 'file')} from the library; index and watch leave "
+              f"{'it' if len(paths) == 1 else 'them'} out until `mmsearch index PATH` names "
+              f"{'it' if len(paths) == 1 else 'them'} again", highlight=False, markup=False)
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
 # (one import line per module, added below this comment)
-from . import check_cmd, duplicates_cmd, eval_cmd, serve_cmd, watch_cmd  # noqa: E402,F401
+from . import check_cmd, demo_cmd, duplicates_cmd, eval_cmd, serve_cmd, watch_cmd  # noqa: E402,F401

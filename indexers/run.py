@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 from mmsearch.catalog import Catalog, Media
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
-from mmsearch.kinds import Job, JobState, Space
+from mmsearch.kinds import TIMED_KINDS, Job, JobState, MediaKind, Space
+from mmsearch.models import is_off
 
 from .decode import decode
 from .items import FileEntry
@@ -33,23 +34,27 @@ AHEAD = 4  # decoded files waiting for the writer, per worker
 
 
 def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None, *,
-              strict: bool = False, ray_address: str = "") -> IndexReport:
+              strict: bool = False, ray_address: str = "", named: bool | None = None) -> IndexReport:
     """Index ``roots`` into ``ctx``'s library (see module docstring); no roots: the folders and files the
     library was indexed from before. ``strict``: fail when any work is left pending. ``ray_address``: decode
-    and encode on that Ray cluster (indexers/cluster/); the scan, the diff and every commit stay here."""
+    and encode on that Ray cluster (indexers/cluster/); the scan, the diff and every commit stay here.
+    ``named`` (default: roots were given): the user named the roots, which lifts a ``remove``'s exclusion of
+    them (or of a folder they are in); a watcher's roots are not named."""
+    if named is None:
+        named = bool(roots)
     if not ray_address:
-        return _run_index(ctx, roots, progress, strict, None)
+        return _run_index(ctx, roots, progress, strict, None, named)
     from .cluster import open_cluster
 
     cluster = open_cluster(ray_address)  # first: a missing extra or an unreachable cluster fails at once
     try:
-        return _run_index(ctx, roots, progress, strict, cluster)
+        return _run_index(ctx, roots, progress, strict, cluster, named)
     finally:
         cluster.close()
 
 
 def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, strict: bool,
-               cluster: RayCluster | None) -> IndexReport:
+               cluster: RayCluster | None, named: bool) -> IndexReport:
     t0 = time.monotonic()
     if not roots:
         roots = [Path(r) for r in ctx.catalog.roots() if Path(r).exists()]
@@ -65,13 +70,14 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
     try:
         catalog.add_roots([str(r) for r in roots])
         scan_errors: list[tuple[str, str]] = []
-        entries = scan(roots, library.root, lambda p, why: scan_errors.append((p, why)))
+        entries = scan(roots, library.root, lambda p, why: scan_errors.append((p, why)),
+                       _excluded(catalog, roots, named))
         for path, why in scan_errors:
             catalog.record_error(path, "scan", why)
             tally.unreadable(path, why)
         plan = diff(entries, catalog, roots)
         models = RunModels(ctx, tally)
-        if plan.work or any(Space.CLIP in names for names in catalog.pending([Space.CLIP]).values()):
+        if plan.work or _needs_clip(ctx):
             models.open_clip()
         missing_by_hash: dict[str, Media] = {}
         for m in plan.missing.values():
@@ -111,6 +117,17 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
     return tally.report
 
 
+def _excluded(catalog: Catalog, roots: list[Path], named: bool) -> list[str]:
+    """The removed paths this scan skips; named roots lift the exclusion of themselves and of what holds them."""
+    excluded = catalog.excluded()
+    if not named or not excluded:
+        return excluded
+    lifted = [e for e in excluded if any(str(r) == e or str(r).startswith(e.rstrip("/") + "/") for r in roots)]
+    if lifted:
+        catalog.set_excluded([e for e in excluded if e not in lifted])
+    return [e for e in excluded if e not in lifted]
+
+
 def _under(media: Media | None, roots: list[Path]) -> bool:
     if media is None:
         return False
@@ -122,10 +139,13 @@ def _backfill(catalog: Catalog, models: RunModels, writer: Writer, pending: dict
     """Do the pending work that has become possible, file by file, for files unchanged on disk (changed
     ones were re-indexed whole by this run; gone ones removed)."""
     for media_id, names in sorted(pending.items()):
-        doable = {n for n in names if models.available(n)}
-        media = catalog.media_by_id(media_id) if doable and media_id not in gone else None
+        maybe = {n for n in names if models.available(n)}
+        media = catalog.media_by_id(media_id) if maybe and media_id not in gone else None
         if media is None:
             continue
+        doable = {n for n in maybe if models.can_do(n, MediaKind(media.kind))}
+        if not doable:
+            continue  # waits on other work (a video's text on its scenes): not a backfill, nothing to say
         try:
             st = os.stat(media.path)
         except OSError:
@@ -133,6 +153,17 @@ def _backfill(catalog: Catalog, models: RunModels, writer: Writer, pending: dict
         if st.st_size != media.size or abs(st.st_mtime - media.mtime) > 1e-6:
             continue  # changed since the scan: the next run re-indexes it whole
         writer.backfill(media, doable)
+
+
+def _needs_clip(ctx: Context) -> bool:
+    """Whether pending work needs the clip model: clip work itself, or a video's text (read per scene, and
+    its scenes are cut on the clip vectors) while the text reader is not turned off."""
+    pending = ctx.catalog.pending([Space.CLIP, Job.OCR])
+    if any(Space.CLIP in names for names in pending.values()):
+        return True
+    if not pending or is_off(ctx.models.spec(Job.OCR)):
+        return False
+    return any(m is not None and MediaKind(m.kind) in TIMED_KINDS for m in map(ctx.catalog.media_by_id, pending))
 
 
 def _check_anything_ran(models: RunModels, tally: Tally, strict: bool, had_work: bool) -> None:

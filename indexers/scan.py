@@ -6,7 +6,7 @@ import fnmatch
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -36,14 +36,19 @@ def kind_of(path: str) -> MediaKind | None:
     return EXTENSIONS.get(os.path.splitext(path)[1].lower())
 
 
-def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None]) -> list[FileEntry]:
+def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None],
+         excluded: Collection[str] = ()) -> list[FileEntry]:
     """Every supported file under ``roots`` (files may be named directly). Hidden files and folders,
-    the library folder itself, and what a ``.mmsearchignore`` file (glob patterns, applying to its
-    folder and below) names are skipped; symbolic links to folders are not followed (no loops)."""
+    the library folder itself, the ``excluded`` paths (what ``remove`` forgot) and what a ``.mmsearchignore``
+    file (glob patterns, applying to its folder and below) names are skipped; symbolic links to folders
+    are not followed (no loops)."""
     found: dict[str, FileEntry] = {}
     skip_s = str(skip) if skip else None
+    out = set(excluded)
     for root in roots:
         root = Path(os.path.abspath(os.path.expanduser(root)))
+        if any(str(root) == e or str(root).startswith(e.rstrip("/") + "/") for e in out):
+            continue
         if root.is_file():
             _add(str(root), found, on_error)
             continue
@@ -51,11 +56,12 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
         for folder, dirs, files in os.walk(root, onerror=partial(_walk_error, on_error, str(root))):
             mine = rules.get(folder, []) + _ignore_rules(folder, files)
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s
-                             and not _ignored(os.path.join(folder, d), mine))
+                             and os.path.join(folder, d) not in out and not _ignored(os.path.join(folder, d), mine))
             for d in dirs:
                 rules[os.path.join(folder, d)] = mine
             for name in sorted(files):
-                if not name.startswith(".") and not _ignored(os.path.join(folder, name), mine):
+                if not name.startswith(".") and os.path.join(folder, name) not in out \
+                        and not _ignored(os.path.join(folder, name), mine):
                     _add(os.path.join(folder, name), found, on_error)
     entries = sorted(found.values(), key=lambda e: e.path)
     _link_captions(entries)

@@ -102,7 +102,7 @@ def search(pg, text: str, kinds: tuple[str, ...] = ()) -> None:
     pg.fill("#q", text)
     pg.press("#q", "Enter")
     pg.wait_for_function("() => !document.querySelector('#results').hasAttribute('aria-busy') && "
-                         "/results|No good match/.test(document.querySelector('#status').textContent)")
+                         "/\\d+ results? for|No good match/.test(document.querySelector('#status').textContent)")
     if not pg.locator(".hit").count() and pg.locator("button.weaker").count():
         pg.click("button.weaker")  # this tiny library's matches sit under the page's cut-off: show them
 
@@ -346,7 +346,7 @@ def test_a_query_in_the_address_runs_from_q_and_from_the_fragment(said_page, sai
     base, folder = said_server
     for address in ("/?q=budget&kind=audio", "/#q=budget&kind=audio"):
         said_page.goto(base + address)
-        said_page.wait_for_function("() => /results|No good match/.test(document.querySelector('#status').textContent)")
+        said_page.wait_for_function("() => /\\d+ results? for|No good match/.test(document.querySelector('#status').textContent)")
         assert said_page.input_value("#q") == "budget"
         assert said_page.locator('#kinds input[value="audio"]').is_checked()
         if not said_page.locator(".hit").count():

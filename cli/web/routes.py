@@ -94,7 +94,9 @@ ROUTERS = (page, queries, information, media_files)
 
 
 def _answer(ctx: Context, query: str, hits: list[Hit], started: float) -> SearchOut:
-    return search_out(query, describe_hits(ctx, hits), started)
+    from mmsearch.pending import pending
+
+    return search_out(query, describe_hits(ctx, hits), started, [p.line for p in pending(ctx)])
 
 
 # -- the page ------------------------------------------------------------------------------------------

@@ -52,6 +52,8 @@ class SearchOut(BaseModel):
     query: str
     hits: list[HitOut]
     took_ms: float
+    pending: list[str] = Field([], description="work that waits for a model, one line each (mmsearch.pending): "
+                                               "what this answer could not search")
 
 
 class MediaOut(BaseModel):
@@ -146,10 +148,10 @@ def hit_out(data: HitData) -> HitOut:
     )
 
 
-def search_out(query: str, hits: Sequence[HitData], started: float) -> SearchOut:
+def search_out(query: str, hits: Sequence[HitData], started: float, pending: Sequence[str] = ()) -> SearchOut:
     """A query's answer; ``started`` is its ``time.perf_counter()`` at arrival."""
     return SearchOut(query=query, hits=[hit_out(h) for h in hits],
-                     took_ms=round((time.perf_counter() - started) * 1000, 1))
+                     took_ms=round((time.perf_counter() - started) * 1000, 1), pending=list(pending))
 
 
 def media_out(media: Any) -> MediaOut:

@@ -99,8 +99,9 @@ const PAGE_MIN_SCORE = 2.0;
       const weak = data.hits.length - strong.length;
       render(strong);
       status.replaceChildren(strong.length
-        ? `${strong.length} results for ${label} (${Math.round(data.took_ms)} ms)`
+        ? `${strong.length} result${strong.length === 1 ? "" : "s"} for ${label} (${Math.round(data.took_ms)} ms)`
         : `No good match for ${label}.`);
+      showPending(data.pending || []);
       if (weak) {
         const more = el("button", { type: "button", class: "weaker", text: `Show ${weak} weaker matches` });
         more.addEventListener("click", () => { render(data.hits); more.remove(); });
@@ -120,6 +121,14 @@ const PAGE_MIN_SCORE = 2.0;
     rest.delete("q");
     rest.delete("kind");
     return rest.toString() ? "?" + rest.toString() : "";
+  }
+
+  // Work that waits for a model (the API's `pending` lines): one notice under the status, the same words the
+  // command line prints after its hits.
+  function showPending(lines) {
+    const notice = $("#pending");
+    notice.hidden = !lines.length;
+    notice.replaceChildren(...lines.map((line) => el("p", { text: line })));
   }
 
   function searchText(q) {
