@@ -1,7 +1,7 @@
 import signal
 import sys
 
-from .app import Interrupted, app, err, interrupt
+from . import query_client
 
 # What Ctrl-C leaves, per command: every command commits as it goes, so the line says what is kept and how
 # to go on. A command not named here changes nothing.
@@ -23,13 +23,32 @@ def interrupted_line(argv: list[str]) -> str:
 
 
 def main() -> None:
-    """Console entry point; Ctrl-C: one line (what is kept, how to go on), exit 130."""
+    """Console entry point; Ctrl-C: one line (what is kept, how to go on), exit 130. A search is first handed
+    to the library's background query process (cli/query_client.py), before anything heavy is imported."""
+    try:
+        rc = query_client.try_remote(sys.argv[1:])
+    except KeyboardInterrupt:
+        sys.exit(130)
+    if rc is not None:
+        sys.exit(rc)
+    from .app import Interrupted, app, err, interrupt
+
     signal.signal(signal.SIGINT, interrupt)
     try:
-        app()
+        _run_app(app)
     except (Interrupted, KeyboardInterrupt):
         err.print(interrupted_line(sys.argv), highlight=False, markup=False)
         sys.exit(130)
+
+
+def _run_app(app) -> None:
+    """The command; after a search answered here, the library's query process is started when wanted."""
+    try:
+        app()
+    except SystemExit as exc:
+        if exc.code in (0, None) and query_client.eligible(sys.argv[1:]) and query_client.wanted():
+            query_client.start(sys.argv[1:])
+        raise
 
 
 if __name__ == "__main__":

@@ -35,12 +35,28 @@ err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever th
 
 
 
+HOLD = False  # set by the background query process (cli/query_server_cmd.py): engines stay open
+_held: dict[tuple[str, str | None], Engine] = {}
+
+
 @contextmanager
 def _engine(library: Path | None, model: str | None = None, create: bool = True) -> Iterator[Engine]:
     from mmsearch import Engine
 
+    if HOLD:
+        key = (str(Path(library).expanduser().absolute()) if library else "", model)
+        if key not in _held:
+            _held[key] = Engine(library, model=model, create=create)
+        yield _held[key]
+        return
     with Engine(library, model=model, create=create) as engine:
         yield engine
+
+
+def close_held() -> None:
+    """Close the engines the query process held."""
+    while _held:
+        _held.popitem()[1].close()
 
 
 def _run(action: Callable[[Engine], T], library: Path | None, model: str | None = None, create: bool = False) -> T:
@@ -422,4 +438,4 @@ def remove(
 
 # Commands that live in their own modules register themselves on `app` when imported.
 # (one import line per module, added below this comment)
-from . import check_cmd, demo_cmd, duplicates_cmd, eval_cmd, serve_cmd, watch_cmd  # noqa: E402,F401
+from . import check_cmd, demo_cmd, duplicates_cmd, eval_cmd, query_server_cmd, serve_cmd, watch_cmd  # noqa: E402,F401,I001

@@ -315,3 +315,72 @@ def test_pending_work_is_one_answer_in_the_cli_the_api_and_python(tmp_path, colo
         with TestClient(create_app(engine.context), base_url="http://127.0.0.1") as client:
             body = client.get("/api/search", params={"q": "a red square", "kind": "image"}).json()
     assert body["hits"] == [] and body["pending"] == [line]
+
+
+# -- the background query process (cli/query_client.py, cli/query_server_cmd.py) ------------------------------
+PROBE = """import json, runpy, sys
+sys.argv = ['mmsearch'] + json.loads(sys.argv[1])
+try:
+    runpy.run_module('mmsearch.cli', run_name='__main__')
+except SystemExit as exc:
+    code = exc.code
+print(json.dumps({'engine_here': 'mmsearch.engine' in sys.modules, 'rc': code}), file=sys.stderr)
+"""
+
+
+def _probe(*args: str, env: dict | None = None):
+    """A command line in a new process: (stdout, whether it opened the engine itself, exit code)."""
+    r = subprocess.run([sys.executable, "-c", PROBE, json.dumps(list(args))], capture_output=True, text=True,
+                       timeout=300, env={**os.environ, **(env or {})})
+    info = json.loads(r.stderr.strip().splitlines()[-1])
+    return r.stdout, info["engine_here"], info["rc"]
+
+
+def _start_query_server(lib: str, *extra: str) -> subprocess.Popen:
+    proc = subprocess.Popen([sys.executable, "-m", "mmsearch.cli", "query-server", "--library", lib, *extra],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 240
+    while not os.path.exists(os.path.join(lib, "query.sock")):
+        assert proc.poll() is None and time.monotonic() < deadline, proc.communicate()
+        time.sleep(0.1)
+    return proc
+
+
+def test_query_process_answers_as_the_command_would_and_is_private(tmp_path, colour_folder):
+    lib = str(tmp_path / "lib")
+    run("index", str(colour_folder), "--library", lib, "--model", "toy")
+    here, engine_here, rc = _probe("search", "a red square", "--library", lib)
+    assert engine_here and rc in (0, None) and "red" in here
+    assert not os.path.exists(os.path.join(lib, "query.sock"))  # not a terminal: no query process started
+    proc = _start_query_server(lib)
+    try:
+        assert os.stat(os.path.join(lib, "query.sock")).st_mode & 0o777 == 0o600
+        there, engine_here, rc = _probe("search", "a red square", "--library", lib)
+        assert not engine_here and rc in (0, None) and there == here  # answered by the process, same words
+        # an error is the command's own line and exit code
+        _, engine_here, rc = _probe("search", "x", "--kind", "hologram", "--library", lib)
+        assert not engine_here and rc == 2
+        # other settings than the process's: answered here
+        _, engine_here, _ = _probe("search", "a red square", "--library", lib, env={"MMSEARCH_TEXT_MODEL": "off"})
+        assert engine_here
+        # options that write files here: answered here
+        _, engine_here, _ = _probe("search", "red", "--thumbs", str(tmp_path / "t"), "--library", lib)
+        assert engine_here
+    finally:
+        subprocess.run([sys.executable, "-m", "mmsearch.cli", "query-server", "--stop", "--library", lib], timeout=120)
+        proc.wait(60)
+    assert not os.path.exists(os.path.join(lib, "query.sock"))
+
+
+def test_query_process_exits_when_idle_and_a_stale_socket_is_replaced(tmp_path, colour_folder):
+    lib = str(tmp_path / "lib")
+    run("index", str(colour_folder), "--library", lib, "--model", "toy")
+    proc = _start_query_server(lib)
+    proc.kill()  # a killed process leaves its socket behind
+    proc.wait(30)
+    assert os.path.exists(os.path.join(lib, "query.sock"))
+    out, engine_here, rc = _probe("search", "a red square", "--library", lib)
+    assert engine_here and rc in (0, None) and "red" in out  # the stale socket is not an error
+    idle = _start_query_server(lib, "--idle", "0.02")  # replaces the stale socket; exits after ~1 s idle
+    assert idle.wait(120) == 0
+    assert not os.path.exists(os.path.join(lib, "query.sock"))
