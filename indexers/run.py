@@ -139,11 +139,11 @@ def _backfill(catalog: Catalog, models: RunModels, writer: Writer, pending: dict
     """Do the pending work that has become possible, file by file, for files unchanged on disk (changed
     ones were re-indexed whole by this run; gone ones removed)."""
     for media_id, names in sorted(pending.items()):
-        maybe = {n for n in names if models.available(n)}
+        maybe = {n for n in names if n not in models.ctx.models.unavailable}  # known missing: no look
         media = catalog.media_by_id(media_id) if maybe and media_id not in gone else None
         if media is None:
             continue
-        doable = {n for n in maybe if models.can_do(n, MediaKind(media.kind))}
+        doable = {n for n in maybe if models.can_do(n, MediaKind(media.kind))}  # loads the models it needs
         if not doable:
             continue  # waits on other work (a video's text on its scenes): not a backfill, nothing to say
         try:

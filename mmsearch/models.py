@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .config import DEFAULT_MODEL, Settings
-from .encoders import LOADERS, Encoder, Factory, resolve_device
+from .encoders import LOADERS, Encoder, Factory, misses, resolve_device
 from .encoders.hub import needs_hub, prepare_hub
 from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError, brief, one_line
 from .kinds import Job, Space
@@ -273,9 +273,17 @@ class Models:
 def _load(factory: Callable[[str, str], Any], spec: str, device: str) -> Any:
     """Load a model; a spec that names a hub model first checks the hub once per process, so an offline
     machine fails at once instead of retrying (and cached weights still load)."""
-    if needs_hub(spec):
-        prepare_hub()
-    return factory(spec, device)
+    offline = needs_hub(spec) and not prepare_hub()
+    if offline:
+        known = misses.known_missing(spec)
+        if known:  # failed offline before, the model caches unchanged since: the same answer, nothing imported
+            raise ModelUnavailableError(known)
+    try:
+        return factory(spec, device)
+    except ModelUnavailableError as exc:
+        if offline:
+            misses.remember(spec, str(exc))
+        raise
 
 
 def _spec_entry(name: str) -> SpaceSpec | JobSpec:

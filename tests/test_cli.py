@@ -384,3 +384,26 @@ def test_query_process_exits_when_idle_and_a_stale_socket_is_replaced(tmp_path, 
     idle = _start_query_server(lib, "--idle", "0.02")  # replaces the stale socket; exits after ~1 s idle
     assert idle.wait(120) == 0
     assert not os.path.exists(os.path.join(lib, "query.sock"))
+
+
+def test_a_model_missing_offline_is_not_tried_again_until_a_model_cache_changes(tmp_path, colour_folder):
+    """The first index run learns (by importing open_clip) that the default CLIP weights are not here; the next
+    runs say the same without importing it, until the model cache changes."""
+    env = {"XDG_CACHE_HOME": str(tmp_path / "cache"), "HF_HOME": str(tmp_path / "hf"), "HF_HUB_OFFLINE": "1",
+           "TORCH_HOME": str(tmp_path / "torch"), "MMSEARCH_AUDIO_MODEL": "off", "MMSEARCH_SPEECH_MODEL": "off"}
+    lib = str(tmp_path / "lib")
+    probe = PROBE.replace("'mmsearch.engine' in sys.modules", "'open_clip' in sys.modules")
+
+    def index() -> tuple[bool, str]:
+        r = subprocess.run([sys.executable, "-c", probe, json.dumps(["index", str(colour_folder), "--library", lib])],
+                           capture_output=True, text=True, timeout=600, env={**os.environ, **env})
+        info = json.loads(r.stderr.strip().splitlines()[-1])
+        return info["engine_here"], "\n".join(line for line in r.stderr.splitlines() if "warning: clip pending" in line)
+
+    imported, first = index()
+    assert imported and "MMSEARCH_MODEL" in first
+    imported, again = index()
+    assert not imported and again == first  # the same one line, nothing imported
+    (tmp_path / "hf" / "hub" / "models--someone--weights").mkdir(parents=True)  # the cache changed: tried again
+    imported, _ = index()
+    assert imported
