@@ -370,3 +370,30 @@ def test_readme_screenshot(said_page, said_server):
     said_page.wait_for_function("() => [...document.querySelectorAll('.hit img')].every(i => i.complete)")
     said_page.screenshot(path=target)
     assert Path(target).stat().st_size > 10_000
+
+
+def test_pending_work_shows_as_a_notice_with_the_cli_s_words(browser, tmp_path):
+    """Pictures indexed without their model: the page's notice says what the API's `pending` and the command
+    line say."""
+    from mmsearch import Engine
+    from mmsearch.cli.web import create_app
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    from conftest import solid
+
+    solid(folder / "red.png", "red")
+    (folder / "note.txt").write_text("a red square on the table")
+    with clean_env():
+        engine = Engine(tmp_path / "lib", model="ViT-B-32:/no/such/checkpoint.pt", audio_model="off",
+                        speech_model="off")
+        engine.index([folder])
+        lines = [p.line for p in engine.pending()]
+    assert lines and "wait for the clip model" in lines[0]
+    try:
+        with serving(create_app(engine.context)) as base, watched_page(browser, base) as pg:
+            pg.goto(base + "/?q=red")
+            pg.locator("#pending:not([hidden])").wait_for()
+            assert pg.locator("#pending p").all_inner_texts() == lines
+    finally:
+        engine.close()
