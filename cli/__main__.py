@@ -28,6 +28,7 @@ def main() -> None:
     try:
         rc = query_client.try_remote(sys.argv[1:])
     except KeyboardInterrupt:
+        sys.stderr.write(interrupted_line(sys.argv) + "\n")
         sys.exit(130)
     if rc is not None:
         sys.exit(rc)

@@ -38,7 +38,7 @@ def demo(
     Without CLIP weights it runs what the bundled models answer (speech, subtitles, notes) and says what
     visual search needs."""
 
-    def action(engine) -> None:
+    def action(engine) -> bool:
         report = engine.index([folder])
         _print_report(report, False)
         visual = engine.models.loaded("clip") is not None
@@ -57,12 +57,13 @@ def demo(
             _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
             out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")
             _print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
+        return visual
 
-    root = _run(lambda engine: (action(engine), engine.library.root)[1], library, model, create=True)
-    _print_next(Path(root), folder)
+    visual, root = _run(lambda engine: (action(engine), engine.library.root), library, model, create=True)
+    _print_next(Path(root), folder, visual)
 
 
-def _print_next(library: Path, folder: Path) -> None:
+def _print_next(library: Path, folder: Path, visual: bool) -> None:
     """The demo's last words: the exact commands that go on from here (this install's own mmsearch)."""
     import shutil
     import sys
@@ -74,7 +75,8 @@ def _print_next(library: Path, folder: Path) -> None:
     out.print("\nnext:", highlight=False)
     for command, why in (
         (f'{me} search "where do they talk about the budget" --library {lib}', "search the demo library"),
-        (f"{me} similar {_show(str(folder))}/images/cat.jpg --library {lib}", "what looks like a picture"),
+        *([(f"{me} similar {_show(str(folder))}/images/cat.jpg --library {lib}", "what looks like a picture")]
+          if visual else []),
         (f"{me} index ~/Pictures", "index your own folder (into ~/.local/share/mmsearch/library)"),
         (f'{me} search "a birthday cake"', "then search it"),
         (f"{me} serve --library {lib}", "the web page on http://127.0.0.1:8765/"),

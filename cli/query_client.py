@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -82,7 +83,9 @@ def try_remote(argv: list[str]) -> int | None:
     library = library_of(argv)
     if library is None or not socket_path(library).exists():
         return None
-    answer = ask(library, {"argv": argv, "cwd": os.getcwd(), "env": settings_env()})
+    tty = sys.stdout.isatty()
+    width = shutil.get_terminal_size().columns if tty else None  # the answer is laid out for this terminal
+    answer = ask(library, {"argv": argv, "cwd": os.getcwd(), "env": settings_env(), "tty": tty, "width": width})
     if answer is None or "rc" not in answer:
         return None
     sys.stdout.write(answer.get("stdout", ""))

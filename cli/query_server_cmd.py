@@ -19,6 +19,7 @@ from typing import Annotated, Any
 
 import click
 import typer
+from rich.console import Console
 
 from . import app as app_module
 from .app import LibraryOpt, ModelOpt, app
@@ -105,6 +106,10 @@ def _answer(request: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
         return {"refused": "other settings or command"}
     stdout, stderr = io.StringIO(), io.StringIO()
     rc = 0
+    # the command's consoles as the asking terminal's (a table on a terminal, one line per hit in a pipe)
+    tty = bool(request.get("tty"))
+    app_module.out = Console(soft_wrap=True, force_terminal=tty, width=request.get("width") if tty else None)
+    app_module.err = Console(stderr=True, soft_wrap=True, force_terminal=tty)
     try:
         os.chdir(request.get("cwd") or "/")
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
