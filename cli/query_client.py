@@ -102,7 +102,7 @@ def wanted() -> bool:
 def start(argv: list[str]) -> None:
     """Start the query process of the library ``argv`` searched (detached; it exits when idle)."""
     library = library_of(argv)
-    if library is None or not (library / "catalog.sqlite3").exists() and not os.environ.get("MMSEARCH_DATABASE_URL"):
+    if library is None or not library.is_dir():
         return
     subprocess.Popen([sys.executable, "-m", "mmsearch.cli", "query-server", "--library", str(library)],
                      stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,

@@ -23,7 +23,7 @@ from rich.console import Console
 
 from . import app as app_module
 from .app import LibraryOpt, ModelOpt, app
-from .query_client import IDLE_MINUTES, ask, settings_env, socket_path
+from .query_client import IDLE_MINUTES, ask, eligible, settings_env, socket_path
 
 
 @app.command("query-server", hidden=True)
@@ -102,7 +102,7 @@ def _serve(sock: socket.socket, idle_s: float, env: dict[str, str]) -> None:
 def _answer(request: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """Run the ``search`` in ``request`` as the command line would; its output and exit code."""
     argv = request.get("argv") or []
-    if request.get("env") != env or not argv or argv[0] != "search":
+    if request.get("env") != env or not eligible(argv):
         return {"refused": "other settings or command"}
     stdout, stderr = io.StringIO(), io.StringIO()
     rc = 0
