@@ -1,5 +1,5 @@
 # Two commands do all set-up on a fresh machine:
-#   make demo   install, index sample_data/ and run example queries
+#   make demo   install what the product needs, index sample_data/, run example queries, print the next commands
 #   make test   install, then lint (ruff), type-check (mypy) and run the whole test suite, import
 #               contracts included (tests/test_architecture.py) — what .ci/run runs
 # Both are idempotent: the virtual environment is rebuilt only when pyproject.toml changes.
@@ -10,16 +10,29 @@ STAMP  := $(VENV)/.installed-stamp
 
 .PHONY: demo test lint system-deps clean
 
+# What the product needs (make demo): the engine, speech/sentence models, the web page, OCR, scene cuts.
+PRODUCT := audio,web,ocr,scenes
+DEMO_STAMP := $(VENV)/.demo-stamp
+
 $(STAMP): pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[audio,web,ocr,scenes,cluster,dev,test]'
-	touch $(STAMP)
+	$(PY) -m pip install -q -e '.[$(PRODUCT),cluster,dev,test]'
+	touch $(STAMP) $(DEMO_STAMP)
+
+# The demo installs the product only (no dev, test or cluster tools), with pip's progress shown; a .venv
+# that `make test` installed already has it all.
+$(DEMO_STAMP): pyproject.toml
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	@echo "installing mmsearch and its models into $(VENV) (a few GB on the first run)..."
+	$(PY) -m pip install --progress-bar on --upgrade pip
+	$(PY) -m pip install --progress-bar on -e '.[$(PRODUCT)]'
+	touch $(DEMO_STAMP)
 
 system-deps:
 	bash .ci/system-deps.sh
 
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(VENV)/bin/mmsearch demo sample_data --library .demo-library
 
 lint: $(STAMP)

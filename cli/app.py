@@ -16,7 +16,7 @@ from rich.table import Table
 from mmsearch.errors import MmsearchError
 from mmsearch.query_mix import LIKE_WEIGHT
 
-from .options import InLibraryArg, JsonOpt, LibraryOpt, ModelOpt, QueryOptions, TopOpt, query_command
+from .options import InLibraryArg, JsonOpt, LibraryOpt, ModelOpt, QueryOptions, query_command
 
 if TYPE_CHECKING:
     from mmsearch import Engine
@@ -28,18 +28,35 @@ app = typer.Typer(
     no_args_is_help=True,
     help="Search photos, videos and recordings by describing them.",
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # help text is plain: [env: MMSEARCH_LIBRARY] and mmsearch[cluster] stay whole
 )
 out = Console(soft_wrap=True)
 err = Console(stderr=True, soft_wrap=True)  # a message is one line, whatever the width
 
 
 
+HOLD = False  # set by the background query process (cli/query_server_cmd.py): engines stay open
+_held: dict[tuple[str, str | None], Engine] = {}
+
+
 @contextmanager
 def _engine(library: Path | None, model: str | None = None, create: bool = True) -> Iterator[Engine]:
     from mmsearch import Engine
 
+    if HOLD:
+        key = (str(Path(library).expanduser().absolute()) if library else "", model)
+        if key not in _held:
+            _held[key] = Engine(library, model=model, create=create)
+        yield _held[key]
+        return
     with Engine(library, model=model, create=create) as engine:
         yield engine
+
+
+def close_held() -> None:
+    """Close the engines the query process held."""
+    while _held:
+        _held.popitem()[1].close()
 
 
 def _run(action: Callable[[Engine], T], library: Path | None, model: str | None = None, create: bool = False) -> T:
@@ -70,6 +87,52 @@ def _fail(exc: BaseException, code: int = 2) -> NoReturn:
     raise typer.Exit(code)
 
 
+class Interrupted(BaseException):
+    """Ctrl-C, raised instead of KeyboardInterrupt (click turns that into "Aborted!" and exit 1); the
+    console entry point prints one line and exits 130 (cli/__main__.py)."""
+
+
+def interrupt(signum: int, frame: object) -> None:
+    """The SIGINT handler of the command line."""
+    raise Interrupted
+
+
+def plural(n: int, word: str) -> str:
+    """``1 file``, ``2 files``: a count with its noun."""
+    return f"{n} {word}" if n == 1 else f"{n} {word}s"
+
+
+def _one_line(text: str | None, limit: int = 80) -> str:
+    """A hit's text on one line (newlines and runs of spaces folded), cut to ``limit`` characters."""
+    return " ".join((text or "").split())[:limit]
+
+
+def _version(value: bool) -> None:
+    if value:
+        from importlib.metadata import version
+
+        print(f"mmsearch {version('mmsearch')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _options(
+    version: Annotated[bool, typer.Option("--version", is_eager=True, callback=_version,
+                                          help="Print the version and exit.")] = False,
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Print the full error behind a one-line "
+                                          "model message (a model that cannot be loaded).")] = False,
+) -> None:
+    """Search photos, videos and recordings by describing them."""
+    if verbose:
+        import logging
+
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+        logger = logging.getLogger("mmsearch")
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG)
+
+
 def _clock(seconds: float | None) -> str:
     if seconds is None:
         return ""
@@ -94,7 +157,7 @@ def _print_hits(hits: list, as_json: bool) -> None:
     if not out.is_terminal:  # piped: one whole, greppable line per hit
         for i, h in enumerate(hits, 1):
             span = f"  {_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
-            match = f"  {(h.text or '')[:80]}" if h.text else ""
+            match = f"  {_one_line(h.text)}" if h.text else ""
             linked = f"  (caption of {_show(h.linked)})" if h.linked else ""
             print(f"{i:>2}  {h.score:7.3f}  {h.kind:<5}  {_show(h.path)}{span}{match}{linked}")
         return
@@ -103,7 +166,7 @@ def _print_hits(hits: list, as_json: bool) -> None:
         table.add_column(col, overflow="fold")
     for i, h in enumerate(hits, 1):
         span = f"{_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
-        match = (h.text or "")[:80]
+        match = _one_line(h.text)
         if h.linked:
             match = f"{match}  (caption of {_show(h.linked)})"
         table.add_row(str(i), f"{h.score:.3f}", h.kind, _show(h.path), span, match)
@@ -142,12 +205,12 @@ def _print_report(report, as_json: bool) -> None:
         highlight=False,
     )
     if report.backfilled:
-        out.print(f"backfilled {report.backfilled} files (work that was pending)", highlight=False)
+        out.print(f"backfilled {plural(report.backfilled, 'file')} (work that was pending)", highlight=False)
     if report.missing:
-        out.print(f"missing {report.missing} files gone from disk, kept for now (`--prune` forgets them)",
+        out.print(f"missing {plural(report.missing, 'file')} gone from disk, kept for now (`--prune` forgets them)",
                   highlight=False)
     for place in report.offline:
-        out.print(f"offline {_show(place['path'])}: {place['why']}; its {place['files']} files are kept",
+        out.print(f"offline {_show(place['path'])}: {place['why']}; its {plural(place['files'], 'file')} are kept",
                   highlight=False, markup=False)
     for warning in report.warnings:
         err.print(f"  warning: {warning}", highlight=False)
@@ -215,10 +278,11 @@ def search(
             found = engine.search(query, like=like or [], like_weight=like_weight, **options.query_args())
         if thumbs is not None:
             _write_thumbs(engine, found, thumbs, options.force)
-        return found
+        return found, engine.pending()
 
-    hits = _run(action, options.library, options.model)
+    hits, pending = _run(action, options.library, options.model)
     _print_hits(hits, options.as_json)
+    _print_pending(pending, options.as_json)
     _play(hits, options)
 
 
@@ -233,6 +297,12 @@ def _refuse_export(options: QueryOptions) -> None:
             _fail(exc)
 
 
+def _print_pending(pending: list, as_json: bool) -> None:
+    """After the hits: one line per kind of work that waits for a model (on stderr with --json)."""
+    for p in pending:
+        (err if as_json else out).print(p.line, highlight=False, markup=False)
+
+
 def _play(hits: list, options: QueryOptions) -> None:
     """``--export`` and ``--open`` of a query; no player found: one line, exit 1."""
     from mmsearch import playback
@@ -241,10 +311,10 @@ def _play(hits: list, options: QueryOptions) -> None:
     try:
         if options.export is not None:
             written = playback.export(hits, *options.export, overwrite=options.force)
-            said.print(f"wrote {len(hits)} hits to {written}", highlight=False)
+            said.print(f"wrote {plural(len(hits), 'hit')} to {written}", highlight=False)
         if options.open_n is not None:
             if options.open_n > len(hits):
-                raise MmsearchError(f"--open {options.open_n}: there are {len(hits)} hits")
+                raise MmsearchError(f"--open {options.open_n}: there are {plural(len(hits), 'hit')}")
             said.print("playing: " + " ".join(playback.open_hit(hits[options.open_n - 1])), highlight=False,
                        markup=False)
     except playback.NoPlayerError as exc:
@@ -296,8 +366,10 @@ def similar(
     if not file.exists():
         _fail(MmsearchError(f"no such file: {file}"))
     _refuse_export(options)
-    hits = _run(lambda e: e.similar(file, **options.query_args()), options.library, options.model)
+    hits, pending = _run(lambda e: (e.similar(file, **options.query_args()), e.pending()), options.library,
+                         options.model)
     _print_hits(hits, options.as_json)
+    _print_pending(pending, options.as_json)
     _play(hits, options)
 
 
@@ -389,12 +461,13 @@ def reembed(
     resumed = f" (+{report.resumed} from an interrupted run)" if report.resumed else ""
     if not report.swapped:
         _print_failures(report.failures, "not re-embedded {path}: {reason}", "`reembed --json` lists them all")
-        err.print(f"space {report.space} not switched: {len(report.failures)} files could not be re-embedded "
+        err.print(f"space {report.space} not switched: {plural(len(report.failures), 'file')} could not be re-embedded "
                   f"({report.reembedded} done{resumed}); it keeps {report.old_model} with all {report.vectors} "
                   "vectors. Run reembed again to retry them, or add --force to switch and lose their vectors "
                   "in this space", highlight=False, markup=False)
         raise typer.Exit(1)
-    out.print(f"re-embedded {report.space}: {report.reembedded} files{resumed}, {report.vectors} vectors, "
+    out.print(f"re-embedded {report.space}: {plural(report.reembedded, 'file')}{resumed}, "
+              f"{plural(report.vectors, 'vector')}, "
               f"{report.old_model} -> {report.model} in {report.seconds:.1f}s", highlight=False)
     _print_failures(report.failures, "not re-embedded {path}: {reason} (pending for the next index run)",
                     "pending for the next index run")
@@ -408,63 +481,14 @@ def remove(
     paths: Annotated[list[Path], typer.Argument(help="Files or folders to forget (files on disk are untouched).")],
     library: LibraryOpt = None,
 ) -> None:
-    """Forget files without deleting them."""
+    """Forget files without deleting them; later index and watch runs leave them out until
+    `mmsearch index PATH` names them again. A path with nothing in the library is an error (exit 2)."""
     n = _run(lambda e: e.remove(paths), library)
-    out.print(f"removed {n} files from the library")
-
-
-# Example queries: (query, needs the clip space). The others are answered by speech, subtitles and notes
-# in the bundled sentence space, so they run on a machine without CLIP weights too.
-DEMO_QUERIES = [
-    ("the scene where the rocket lifts off", False),  # the video's pictures, and its subtitle cue
-    ("where do they talk about the budget", False),  # speech in a recording
-    ("how long should the soup simmer", False),
-    ("flowers in full bloom", False),  # a note, a subtitle cue
-    ("a cat looking at the camera", True),
-    ("a cup of coffee", True),
-    ("an orange flower", True),
-]
-VISUAL_HINT = (
-    "visual search (photos, video frames) needs CLIP weights, which this machine cannot download: set "
-    "MMSEARCH_MODEL=ViT-B-32:/path/to/open_clip_pytorch_model.bin (or run where {default} can be downloaded), "
-    "then run the demo again: it embeds the pictures that are pending"
-)
-
-
-@app.command()
-def demo(
-    folder: Annotated[Path, typer.Argument(help="Folder to index.")] = Path("sample_data"),
-    library: LibraryOpt = None,
-    model: ModelOpt = None,
-    top: TopOpt = 3,
-) -> None:
-    """Index FOLDER and run a few example queries (text->image/video/speech, image->text, image->image).
-    Without CLIP weights it runs what the bundled models answer (speech, subtitles, notes) and says what
-    visual search needs."""
-
-    def action(engine) -> None:
-        report = engine.index([folder])
-        _print_report(report, False)
-        visual = engine.models.loaded("clip") is not None
-        for q, needs_clip in DEMO_QUERIES:
-            if needs_clip and not visual:
-                continue
-            out.print(f"\n[bold]search[/] {q!r}")
-            _print_hits(engine.search(q, k=top), False)
-        probe = next(iter(sorted(folder.rglob("*.jpg"))), None)
-        if not visual:
-            from mmsearch.config import DEFAULT_MODEL
-
-            out.print("\n" + VISUAL_HINT.format(default=DEFAULT_MODEL), highlight=False)
-        elif probe is not None:
-            out.print(f"\n[bold]similar[/] {_show(str(probe))} (texts that describe it)")
-            _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
-            out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")
-            _print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
-
-    _run(action, library, model, create=True)
+    out.print(f"removed {plural(n, 'file')} from the library; index and watch leave "
+              f"{'it' if len(paths) == 1 else 'them'} out until `mmsearch index PATH` names "
+              f"{'it' if len(paths) == 1 else 'them'} again", highlight=False, markup=False)
 
 
 # Commands that live in their own modules register themselves on `app` when imported.
 # (one import line per module, added below this comment)
-from . import check_cmd, duplicates_cmd, eval_cmd, serve_cmd, watch_cmd  # noqa: E402,F401
+from . import check_cmd, demo_cmd, duplicates_cmd, eval_cmd, query_server_cmd, serve_cmd, watch_cmd  # noqa: E402,F401,I001

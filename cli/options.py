@@ -83,8 +83,10 @@ _SHARED = tuple(f.name for f in fields(QueryOptions))
 def query_command(command: Callable[..., None]) -> Callable[..., None]:
     """Give ``command`` (whose last parameter is ``options: QueryOptions``) the options of
     :class:`QueryOptions` on its command line; it receives them as one ``QueryOptions``."""
-    own = [p for p in inspect.signature(command).parameters.values() if p.name != "options"]
     hints = typing.get_type_hints(command, include_extras=True)
+    # Each own parameter with its resolved Annotated hint: its typer option (and help) lives in there.
+    own = [p.replace(annotation=hints[p.name]) for p in inspect.signature(command).parameters.values()
+           if p.name != "options"]
     shared_hints = typing.get_type_hints(QueryOptions, include_extras=True)
     shared = [inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, default=getattr(QueryOptions, name),
                                 annotation=shared_hints[name]) for name in _SHARED]

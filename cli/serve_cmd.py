@@ -7,9 +7,11 @@ page URL, on the terminal only: a server whose output is not a terminal must be 
 """
 from __future__ import annotations
 
+import errno
 import logging
 import re
 import secrets
+import socket
 import sys
 import threading
 from pathlib import Path
@@ -72,12 +74,31 @@ def resolve_token(given: str | None, token_file: Path | None, environ_token: str
     return token, False
 
 
-def _run_server(web_app: Any, host: str, port: int) -> None:
+def bind_port(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before any model loads: a busy port is one line and exit 2 at once."""
+    try:
+        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                                             flags=socket.AI_PASSIVE)[0]
+        sock = socket.socket(family, kind, proto)
+    except OSError as exc:
+        raise MmsearchError(f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        busy = exc.errno == errno.EADDRINUSE
+        raise MmsearchError(f"port {port} on {host} is in use (another `mmsearch serve`?): choose another with "
+                            f"--port" if busy else f"cannot listen on {host}:{port}: {exc.strerror or exc}") from None
+    return sock
+
+
+def _run_server(web_app: Any, sock: socket.socket) -> None:
     import uvicorn
 
-    config = uvicorn.Config(web_app, host=host, port=port, log_level="info", proxy_headers=False, server_header=False)
+    config = uvicorn.Config(web_app, log_level="info", proxy_headers=False, server_header=False)
     logging.getLogger("uvicorn.access").addFilter(_RedactToken())
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[sock])
 
 
 @app.command("serve")
@@ -122,6 +143,11 @@ def serve(
         for folder in only or []:
             if not folder.expanduser().is_dir():
                 raise MmsearchError(f"--only {folder}: no such folder")
+        sock = bind_port(host, port)
+    except MmsearchError as exc:
+        _fail(exc)
+    port = sock.getsockname()[1]
+    try:
         with _engine(library, model, create=False) as engine:
             engine.search("warm up", k=1)  # loads the models now: a missing model fails here, not per query
             web_app = create_app(engine.context, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host),
@@ -135,7 +161,7 @@ def serve(
                 stop_on_signals(stop)
                 watcher = start_thread(engine, stop, quiet_time)
             try:
-                _run_server(web_app, host, port)
+                _run_server(web_app, sock)
             finally:
                 stop.set()  # the watcher finishes the file in hand before the library closes
                 if watcher is not None:

@@ -15,7 +15,7 @@ import typer
 
 from mmsearch.errors import MmsearchError
 
-from .app import LibraryOpt, ModelOpt, _engine, _fail, _show, app, err, out
+from .app import LibraryOpt, ModelOpt, _engine, _fail, _show, app, err, interrupt, out
 
 if TYPE_CHECKING:
     from mmsearch import Engine
@@ -62,7 +62,7 @@ def stop_on_signals(stop: threading.Event) -> None:
     (Under ``serve``, uvicorn takes the signals while it runs and passes them on here when it has shut down.)"""
     def on_signal(signum, _frame) -> None:
         stop.set()
-        signal.signal(signal.SIGINT, signal.default_int_handler)
+        signal.signal(signal.SIGINT, interrupt)
 
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)

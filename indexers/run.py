@@ -17,7 +17,8 @@ from typing import TYPE_CHECKING
 from mmsearch.catalog import Catalog, Media
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
-from mmsearch.kinds import Job, JobState, Space
+from mmsearch.kinds import TIMED_KINDS, Job, JobState, MediaKind, Space
+from mmsearch.models import is_off
 from mmsearch.presence import place_of
 
 from . import presence
@@ -37,24 +38,29 @@ AHEAD = 4  # decoded files waiting for the writer, per worker
 
 
 def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None, *,
-              strict: bool = False, ray_address: str = "", prune: bool = False) -> IndexReport:
+              strict: bool = False, ray_address: str = "", prune: bool = False,
+              named: bool | None = None) -> IndexReport:
     """Index ``roots`` into ``ctx``'s library (see module docstring); no roots: the folders and files the
     library was indexed from before. ``strict``: fail when any work is left pending. ``ray_address``: decode
     and encode on that Ray cluster (indexers/cluster/); the scan, the diff and every commit stay here.
-    ``prune``: forget files gone from online places now, without grace or share bound."""
+    ``prune``: forget files gone from online places now, without grace or share bound. ``named`` (default:
+    roots were given): the user named the roots, which lifts a ``remove``'s exclusion of them (or of a
+    folder they are in); a watcher's roots are not named."""
+    if named is None:
+        named = bool(roots)
     if not ray_address:
-        return _run_index(ctx, roots, progress, strict, None, prune)
+        return _run_index(ctx, roots, progress, strict, None, prune, named)
     from .cluster import open_cluster
 
     cluster = open_cluster(ray_address)  # first: a missing extra or an unreachable cluster fails at once
     try:
-        return _run_index(ctx, roots, progress, strict, cluster, prune)
+        return _run_index(ctx, roots, progress, strict, cluster, prune, named)
     finally:
         cluster.close()
 
 
 def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, strict: bool,
-               cluster: RayCluster | None, prune: bool = False) -> IndexReport:
+               cluster: RayCluster | None, prune: bool = False, named: bool = False) -> IndexReport:
     t0 = time.monotonic()
     recorded = ctx.catalog.roots()
     if not roots:
@@ -78,7 +84,8 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
             catalog.clear_scan_errors(str(root))  # looked at again: what still fails is recorded again
         scan_errors += places.errors()
         links = LinkRule(catalog.roots(), ctx.settings.links_between_roots)  # judged by the recorded roots
-        entries = scan(online, library.root, lambda p, why: scan_errors.append((p, why)), unreadable, links)
+        entries = scan(online, library.root, lambda p, why: scan_errors.append((p, why)), unreadable, links,
+                       excluded=_excluded(catalog, roots, named))
         for path, why in scan_errors:
             catalog.record_error(path, "scan", why)
             tally.unreadable(path, why)
@@ -87,7 +94,7 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
         failed_files = {p for p, _ in scan_errors}
         plan = diff(entries, catalog, roots, lambda p: p in failed_files or places.held(p) is not None)
         models = RunModels(ctx, tally)
-        if plan.work or any(Space.CLIP in names for names in catalog.pending([Space.CLIP]).values()):
+        if plan.work or _needs_clip(ctx):
             models.open_clip()
         missing_by_hash: dict[str, Media] = {}
         for m in plan.missing.values():
@@ -132,6 +139,17 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
     return tally.report
 
 
+def _excluded(catalog: Catalog, roots: list[Path], named: bool) -> list[str]:
+    """The removed paths this scan skips; named roots lift the exclusion of themselves and of what holds them."""
+    excluded = catalog.excluded()
+    if not named or not excluded:
+        return excluded
+    lifted = [e for e in excluded if any(str(r) == e or str(r).startswith(e.rstrip("/") + "/") for r in roots)]
+    if lifted:
+        catalog.set_excluded([e for e in excluded if e not in lifted])
+    return [e for e in excluded if e not in lifted]
+
+
 def _under(media: Media | None, roots: list[Path]) -> bool:
     if media is None:
         return False
@@ -143,10 +161,13 @@ def _backfill(catalog: Catalog, models: RunModels, writer: Writer, pending: dict
     """Do the pending work that has become possible, file by file, for files unchanged on disk (changed
     ones were re-indexed whole by this run; gone ones removed)."""
     for media_id, names in sorted(pending.items()):
-        doable = {n for n in names if models.available(n)}
-        media = catalog.media_by_id(media_id) if doable and media_id not in gone else None
+        maybe = {n for n in names if n not in models.ctx.models.unavailable}  # known missing: no look
+        media = catalog.media_by_id(media_id) if maybe and media_id not in gone else None
         if media is None:
             continue
+        doable = {n for n in maybe if models.can_do(n, MediaKind(media.kind))}  # loads the models it needs
+        if not doable:
+            continue  # waits on other work (a video's text on its scenes): not a backfill, nothing to say
         try:
             st = os.stat(media.path)
         except OSError:
@@ -154,6 +175,17 @@ def _backfill(catalog: Catalog, models: RunModels, writer: Writer, pending: dict
         if st.st_size != media.size or abs(st.st_mtime - media.mtime) > 1e-6:
             continue  # changed since the scan: the next run re-indexes it whole
         writer.backfill(media, doable)
+
+
+def _needs_clip(ctx: Context) -> bool:
+    """Whether pending work needs the clip model: clip work itself, or a video's text (read per scene, and
+    its scenes are cut on the clip vectors) while the text reader is not turned off."""
+    pending = ctx.catalog.pending([Space.CLIP, Job.OCR])
+    if any(Space.CLIP in names for names in pending.values()):
+        return True
+    if not pending or is_off(ctx.models.spec(Job.OCR)):
+        return False
+    return any(m is not None and MediaKind(m.kind) in TIMED_KINDS for m in map(ctx.catalog.media_by_id, pending))
 
 
 def _check_anything_ran(models: RunModels, tally: Tally, strict: bool, had_work: bool) -> None:

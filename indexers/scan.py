@@ -6,7 +6,7 @@ import fnmatch
 import hashlib
 import os
 import stat
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -40,20 +40,24 @@ def kind_of(path: str) -> MediaKind | None:
 
 
 def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None],
-         unreadable: list[tuple[str, str]] | None = None, links: LinkRule | None = None) -> list[FileEntry]:
+         unreadable: list[tuple[str, str]] | None = None, links: LinkRule | None = None,
+         excluded: Collection[str] = ()) -> list[FileEntry]:
     """Every supported file under ``roots`` (files may be named directly). Hidden files and folders,
-    the library folder itself, and what a ``.mmsearchignore`` file (glob patterns, applying to its
-    folder and below) names are skipped; symbolic links to folders are not followed (no loops), and a
-    file link out of its root is not indexed (``links``: the recorded roots it is judged against; default
-    ``roots`` themselves; see indexers/links.py). Each folder whose walk fails is told to ``on_error`` and
-    added to ``unreadable`` (path, why): its files are unknown."""
+    the library folder itself, the ``excluded`` paths (what ``remove`` forgot) and what a ``.mmsearchignore``
+    file (glob patterns, applying to its folder and below) names are skipped; symbolic links to folders are
+    not followed (no loops), and a file link out of its root is not indexed (``links``: the recorded roots it
+    is judged against; default ``roots`` themselves; see indexers/links.py). Each folder whose walk fails is
+    told to ``on_error`` and added to ``unreadable`` (path, why): its files are unknown."""
     found: dict[str, FileEntry] = {}
     skip_s = str(skip) if skip else None
     roots = [Path(os.path.abspath(os.path.expanduser(r))) for r in roots]
     links = links or LinkRule([str(r) for r in roots])
     add = partial(_add, links=links)
+    out = set(excluded)
     for root in roots:
         root = Path(os.path.abspath(os.path.expanduser(root)))
+        if any(str(root) == e or str(root).startswith(e.rstrip("/") + "/") for e in out):
+            continue
         if root.is_file():
             add(str(root), found, on_error)
             continue
@@ -62,12 +66,13 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
         for folder, dirs, files in os.walk(root, onerror=failed):
             mine = rules.get(folder, []) + _ignore_rules(folder, files)
             dirs[:] = sorted(d for d in dirs if not d.startswith(".") and os.path.join(folder, d) != skip_s
-                             and not _ignored(os.path.join(folder, d), mine))
+                             and os.path.join(folder, d) not in out and not _ignored(os.path.join(folder, d), mine))
             for d in dirs:
                 rules[os.path.join(folder, d)] = mine
             links.report_folder_links(folder, dirs, on_error)
             for name in sorted(files):
-                if not name.startswith(".") and not _ignored(os.path.join(folder, name), mine):
+                if not name.startswith(".") and os.path.join(folder, name) not in out \
+                        and not _ignored(os.path.join(folder, name), mine):
                     add(os.path.join(folder, name), found, on_error)
     entries = sorted(found.values(), key=lambda e: e.path)
     _link_captions(entries)

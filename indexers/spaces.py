@@ -58,7 +58,7 @@ class RunModels:
         try:
             self.encoder = self.ctx.models.encoder(Space.CLIP)
         except ModelUnavailableError as exc:
-            self.ctx.models.unavailable[Space.CLIP] = str(exc)
+            self.ctx.models.mark_unavailable(Space.CLIP, exc)
             self._warn(Space.CLIP)
             return
         self.space = self._ensure(Space.CLIP, self.encoder)
@@ -115,6 +115,11 @@ class RunModels:
     def available(self, name: str) -> bool:
         return self._model_of(name) is not None
 
+    def can_do(self, name: str, kind: MediaKind) -> bool:
+        """Whether this run can do ``name``'s work on a file of ``kind`` (its model is here, and the work it
+        waits on: a video's text is read per scene, cut on the clip vectors)."""
+        return self._mark(name, kind).state == JobState.DONE
+
     def _mark(self, name: str, kind: MediaKind) -> JobMark:
         if name == Job.OCR and kind in TIMED_KINDS and self.encoder is None:
             # a video's text is read per scene, and its scenes are cut on the clip vectors
@@ -166,13 +171,17 @@ class RunModels:
         return self._scenes
 
     def _warn(self, name: str) -> None:
-        """One warning per unavailable space or job, naming the setting that fixes it."""
+        """One warning per unavailable space or job, naming the setting that fixes it; none for a model the
+        user turned off (their choice: ``stats`` still shows the work as pending)."""
         if name in self._warned:
             return
         self._warned.add(name)
+        if self.ctx.models.is_off(name):
+            return
         why = self.ctx.models.unavailable.get(name, "model unavailable")
-        self.tally.warn(f"{name} pending: {why} (set {self.ctx.models.setting_hint(name)}; the next index run "
-                        f"does the pending work)")
+        hint = self.ctx.models.setting_hint(name)
+        fix = "" if hint.split(" ", 1)[0] in why else f"set {hint}; "  # the reason may name the setting already
+        self.tally.warn(f"{name} pending: {why} ({fix}the next index run does the pending work)")
 
     def _ensure(self, space: Space, encoder: Any) -> SpaceRow:
         row = self.ctx.catalog.ensure_space(space, encoder.model_id, encoder.dim, self.ctx.models.spec(space))

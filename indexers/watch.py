@@ -194,7 +194,7 @@ class Watcher:
 
     def _index(self, roots: list[Path], stop: threading.Event, paths: list[str]) -> IndexReport | None:
         try:
-            report = run_index(self.ctx, roots, _StopAfterFile(stop))
+            report = run_index(self.ctx, roots, _StopAfterFile(stop), named=False)  # a removed file stays out
         except WatchStopped:
             return None
         except LibraryLockedError as exc:

@@ -179,13 +179,13 @@ class Writer:
                 return
             names, segments, errors = {Job.METADATA}, [], {}  # what the header said is kept
         faults.point("encode")
-        result = self.catalog.add_segments(media.id, segments,
-                                           _with_errors(self.models.marks(entry.kind, only=names), errors),
-                                           fields=fields, space_name=self._space_name)
+        marks = _with_errors(self.models.marks(entry.kind, only=names), errors)
+        result = self.catalog.add_segments(media.id, segments, marks, fields=fields, space_name=self._space_name)
         faults.point("apply")
         self.library.apply(result)
         self.library.save()
-        self.tally.backfilled(entry.path)
+        if any(mark.state == JobState.DONE for mark in marks.values()):
+            self.tally.backfilled(entry.path)  # work was done, not only re-marked pending
 
 
 def _with_errors(marks: dict[str, JobMark], errors: dict[str, str]) -> dict[str, JobMark]:

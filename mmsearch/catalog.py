@@ -761,6 +761,16 @@ class Catalog:
             s.execute(delete(IngestError).where(IngestError.stage == "scan", (IngestError.path == prefix)
                                                 | IngestError.path.startswith(inside, autoescape=True)))
 
+    def excluded(self) -> list[str]:
+        """Paths ``remove`` forgot: scans skip them until ``index`` names them (or a path inside) again."""
+        with self.session() as s:
+            row = s.get(Meta, "excluded")
+            return list(json.loads(row.value)) if row else []
+
+    def set_excluded(self, paths: Sequence[str]) -> None:
+        with self._writing() as s:
+            s.merge(Meta(key="excluded", value=json.dumps(sorted(set(paths)))))
+
     # -- full text ------------------------------------------------------------------------------
     def fulltext(self, query: str, limit: int = 200) -> list[tuple[int, float]]:
         """Segments whose words (text, phonetic keys, file name) match any word of ``query``:

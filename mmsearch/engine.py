@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from .indexers.reembed import ReembedReport
     from .integrity import Report
     from .media.previews import Preview
+    from .pending import Pending
 
 
 class Engine:
@@ -258,6 +259,14 @@ class Engine:
         return find_duplicates(self.context, kind, threshold)
 
     # -- information ----------------------------------------------------------------------------
+    def pending(self) -> list[Pending]:
+        """Work that waits for a model, each with the line that says how to bring it (:mod:`mmsearch.pending`):
+        what a query did not search. A query never raises for a missing model that other spaces or the words
+        can stand in for; it answers with what it has, and this says what is missing."""
+        from .pending import pending
+
+        return pending(self.context)
+
     def stats(self) -> dict:
         """Counts of files, segments and vectors, the spaces and their models, the library's place."""
         return status.stats(self.context)

@@ -5,6 +5,10 @@ so the CLI can print ``str(error)`` and nothing else.
 """
 from __future__ import annotations
 
+import logging
+
+_log = logging.getLogger("mmsearch.models")
+
 
 class MmsearchError(Exception):
     """Base class of every error mmsearch raises on purpose."""
@@ -50,3 +54,19 @@ class MediaError(MmsearchError):
 
 class NotFoundError(MmsearchError):
     """A file, segment or media id that the library does not hold."""
+
+
+def brief(exc: BaseException, limit: int = 160) -> str:
+    """``exc`` as one short line for a message (its type and first line); the whole exception goes to the
+    ``mmsearch.models`` debug log, which ``mmsearch --verbose`` prints."""
+    _log.debug("the full error behind a one-line message", exc_info=exc)
+    lines = str(exc).strip().splitlines()
+    first = lines[0].strip() if lines else ""
+    if len(first) > limit:
+        first = first[: limit - 1] + "…"
+    return f"{type(exc).__name__}: {first}" if first else type(exc).__name__
+
+
+def one_line(message: str) -> str:
+    """A message folded onto one line (a reason kept for ``stats`` and index warnings)."""
+    return " ".join(message.split())

@@ -21,9 +21,9 @@ from typing import TYPE_CHECKING, Any, Protocol
 import numpy as np
 
 from .config import DEFAULT_MODEL, Settings
-from .encoders import LOADERS, Encoder, Factory, resolve_device
+from .encoders import LOADERS, Encoder, Factory, misses, resolve_device
 from .encoders.hub import needs_hub, prepare_hub
-from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError
+from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError, brief, one_line
 from .kinds import Job, Space
 
 if TYPE_CHECKING:
@@ -89,6 +89,24 @@ def is_off(spec: str) -> bool:
     return spec.strip().lower() in OFF
 
 
+# The settings the command line takes as an option; the others are set by variable or config file only.
+CLI_OPTIONS = {"model": "--model"}
+
+
+def setting_with(setting: str, value: str) -> str:
+    """How to set ``setting`` to ``value``: its option when the command line has one, else its variable."""
+    option = CLI_OPTIONS.get(setting)
+    if option:
+        return f"{option} {value} (MMSEARCH_{setting.upper()})"
+    return f"MMSEARCH_{setting.upper()}={value} (or {setting} in config.toml)"
+
+
+def setting_hint(setting: str) -> str:
+    """The ways to set ``setting``: ``MMSEARCH_X`` (or ``x`` in config.toml[, or --x])."""
+    option = CLI_OPTIONS.get(setting)
+    return f"MMSEARCH_{setting.upper()} (or {setting} in config.toml{', or ' + option if option else ''})"
+
+
 class Models:
     """The encoders of one library: resolved, loaded once, checked against what the library recorded."""
 
@@ -116,9 +134,18 @@ class Models:
         return entry.default
 
     def setting_hint(self, name: str) -> str:
-        """How a user names the model of ``name``: the setting and its variable."""
-        setting = _spec_entry(name).setting
-        return f"{setting} (MMSEARCH_{setting.upper()}, --{setting.replace('_', '-')})"
+        """How a user names the model of ``name``: its variable, its config-file key and, for the one setting
+        the command line takes (``--model``), that option: only names that exist."""
+        return setting_hint(_spec_entry(name).setting)
+
+    def is_off(self, name: str) -> bool:
+        """Whether the user turned the model of ``name`` off (a choice, nothing to warn about)."""
+        return is_off(self.spec(name))
+
+    def mark_unavailable(self, name: str, exc: BaseException) -> None:
+        """Keep why the model of ``name`` cannot be had, as one line (the raw error: ``--verbose``)."""
+        brief(exc)  # logs the whole error at debug level
+        self.unavailable[name] = one_line(str(exc))
 
     # -- loading --------------------------------------------------------------------------------
     def encoder(self, space: str) -> Encoder:
@@ -143,7 +170,7 @@ class Models:
         try:
             return self.encoder(space)
         except ModelUnavailableError as exc:
-            self.unavailable[space] = str(exc)
+            self.mark_unavailable(space, exc)
             return None
 
     def job_model(self, job: str) -> Any | None:
@@ -160,7 +187,7 @@ class Models:
                 try:
                     self._loaded[job] = _load(entry.load, spec, resolve_device(self.settings.device))
                 except (ModelUnavailableError, ImportError) as exc:
-                    self.unavailable[job] = str(exc)
+                    self.mark_unavailable(job, exc)
                     return None
             return self._loaded[job]
 
@@ -194,7 +221,7 @@ class Models:
             setting = SPACE_SPECS[Space(space)].setting
             raise ModelMismatchError(
                 f"{self.where} embeds space {space!r} with model {row.model_id!r} (spec {row.spec!r}), not "
-                f"{model_id!r}; open it with --{setting.replace('_', '-')} {row.spec} (MMSEARCH_{setting.upper()}), "
+                f"{model_id!r}; open it with {setting_with(setting, str(row.spec))}, "
                 f"or switch the space to the other model in place: mmsearch reembed {space} --model SPEC"
             )
 
@@ -246,9 +273,17 @@ class Models:
 def _load(factory: Callable[[str, str], Any], spec: str, device: str) -> Any:
     """Load a model; a spec that names a hub model first checks the hub once per process, so an offline
     machine fails at once instead of retrying (and cached weights still load)."""
-    if needs_hub(spec):
-        prepare_hub()
-    return factory(spec, device)
+    offline = needs_hub(spec) and not prepare_hub()
+    if offline:
+        known = misses.known_missing(spec)
+        if known:  # failed offline before, the model caches unchanged since: the same answer, nothing imported
+            raise ModelUnavailableError(known)
+    try:
+        return factory(spec, device)
+    except ModelUnavailableError as exc:
+        if offline:
+            misses.remember(spec, str(exc))
+        raise
 
 
 def _spec_entry(name: str) -> SpaceSpec | JobSpec:

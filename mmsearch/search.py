@@ -19,7 +19,7 @@ from . import fulltext
 from .catalog import SegmentRow, WordRow
 from .catalog import Space as SpaceRow
 from .context import Context
-from .errors import MmsearchError, NotFoundError
+from .errors import MmsearchError, ModelUnavailableError, NotFoundError
 from .hits import Hit
 from .kinds import MediaKind, SegmentKind, Space, parse_kinds
 from .query_mix import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
@@ -97,7 +97,11 @@ def similar(ctx: Context, image: Any, k: int = 10, kinds: Sequence[str] | None =
 
     wanted = check_kinds(kinds)
     with single_threaded():
-        example = example_query(ctx, image)
+        try:
+            example = example_query(ctx, image)
+        except ModelUnavailableError as exc:  # no hits, and mmsearch.pending says which model is missing
+            ctx.models.mark_unavailable(Space.CLIP, exc)
+            return []
         hits = search_example(ctx, example, k, Filters(wanted, path, where=where))
     try:
         return finish(hits, k, min_score, sort)
@@ -120,7 +124,11 @@ def text_queries(ctx: Context, text: str, spaces: QuerySpaces | None = None) -> 
     out = {}
     for space in (spaces or QuerySpaces(ctx)).rows.values():
         ctx.models.follow(space)
-        vector = ctx.models.text_vector(space.name, text)
+        try:
+            vector = ctx.models.text_vector(space.name, text)
+        except ModelUnavailableError as exc:  # the other spaces and the words still answer (mmsearch.pending)
+            ctx.models.mark_unavailable(space.name, exc)
+            continue
         if vector is not None:
             out[space.name] = vector
     return out

@@ -9,6 +9,7 @@ both (docs/benchmarks.md).
 from __future__ import annotations
 
 import contextlib
+import sys
 import threading
 from collections.abc import Iterator
 from typing import Any
@@ -28,7 +29,7 @@ def _blas_locked() -> Any:
 
 
 _active = 0  # queries inside single_threaded() right now
-_saved: tuple[int, Any] | None = None  # torch's thread count and the BLAS limit context to undo
+_saved: tuple[int | None, Any] | None = None  # torch's thread count and the BLAS limit context to undo
 
 
 @contextlib.contextmanager
@@ -41,13 +42,15 @@ def single_threaded() -> Iterator[None]:
     a query is inside; queries last milliseconds.
     """
     global _active, _saved
-    import torch
+    # torch only when something imported it already: a query whose models run on numpy never pays its import
+    torch = sys.modules.get("torch")
 
     with _controller_lock:
         if _active == 0:
             limit = _blas_locked().limit(limits=1, user_api="blas")
-            _saved = (torch.get_num_threads(), limit)
-            torch.set_num_threads(1)
+            _saved = (torch.get_num_threads() if torch is not None else None, limit)
+            if torch is not None:
+                torch.set_num_threads(1)
         _active += 1
     try:
         yield
@@ -58,4 +61,5 @@ def single_threaded() -> Iterator[None]:
                 threads, limit = _saved
                 _saved = None
                 limit.restore_original_limits()
-                torch.set_num_threads(threads)
+                if threads is not None and torch is not None:
+                    torch.set_num_threads(threads)

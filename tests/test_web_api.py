@@ -462,7 +462,11 @@ def test_serve_tokens_required_off_loopback_generated_shown_once_never_echoed(li
 
     engine, _ = library
     started = []
-    monkeypatch.setattr(serve_cmd, "_run_server", lambda web_app, host, port: started.append((web_app, host, port)))
+    def run_server(web_app, sock):  # the socket serve bound before loading models (a busy port fails first)
+        started.append((web_app, *sock.getsockname()[:2]))
+        sock.close()
+
+    monkeypatch.setattr(serve_cmd, "_run_server", run_server)
     runner = CliRunner()
     lib = str(engine.library.root)
 

@@ -8,12 +8,16 @@ downloaded: the browser is Debian's ``chromium`` (``apt-get install chromium``),
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
+import socket
 import threading
+import time
+from pathlib import Path
 
 import pytest
-from test_web_api import Calls, build_library, clean_env, live_server, media_id
+from test_web_api import Calls, build_library, clean_env, live_server, make_test_video, media_id
 
 CHROMIUM = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
@@ -45,21 +49,37 @@ def browser():
         b.close()
 
 
-@pytest.fixture
-def page(browser, server):
+@contextlib.contextmanager
+def watched_page(browser, base: str, forbidden: tuple[str, ...] = ()):
+    """A page of the server at ``base`` that fails the test on a request to any other origin, an uncaught
+    exception or any console error (a CSP violation, a failed load), except a 403 on a ``forbidden`` URL."""
     context = browser.new_context(viewport={"width": 1100, "height": 800})
-    # Nothing may leave the machine: any request to another origin fails the test.
     outside: list[str] = []
-    context.route("**/*", lambda route: (route.continue_() if route.request.url.startswith(server[0])
+    context.route("**/*", lambda route: (route.continue_() if route.request.url.startswith(base)
                                          else (outside.append(route.request.url), route.abort())))
     pg = context.new_page()
     pg.set_default_timeout(15_000)
     errors: list[str] = []
     pg.on("pageerror", lambda exc: errors.append(str(exc)))
+
+    def console(msg) -> None:
+        url = msg.location.get("url", "")
+        if msg.type == "error" and not ("403" in msg.text and any(f in url for f in forbidden)):
+            errors.append(f"console: {msg.text} ({url})")
+
+    pg.on("console", console)
     yield pg
     context.close()
     assert not outside, f"the page tried to reach {outside}"
     assert not errors, f"JavaScript errors: {errors}"
+
+
+@pytest.fixture
+def page(browser, server):
+    base, engine, photos = server
+    # escape.png links out of its folder: the server refuses its file (403), which the browser logs.
+    with watched_page(browser, base, (f"/api/media/{media_id(engine, photos / 'escape.png')}/",)) as pg:
+        yield pg
 
 
 def search(pg, text: str, kinds: tuple[str, ...] = ()) -> None:
@@ -68,7 +88,7 @@ def search(pg, text: str, kinds: tuple[str, ...] = ()) -> None:
     pg.fill("#q", text)
     pg.press("#q", "Enter")
     pg.wait_for_function("() => !document.querySelector('#results').hasAttribute('aria-busy') && "
-                         "/results|No good match/.test(document.querySelector('#status').textContent)")
+                         "/\\d+ results? for|No good match/.test(document.querySelector('#status').textContent)")
     if not pg.locator(".hit").count() and pg.locator("button.weaker").count():
         pg.click("button.weaker")  # this tiny library's matches sit under the page's cut-off: show them
 
@@ -265,3 +285,162 @@ def test_clicking_a_video_hit_plays_it_from_the_scene_start(page, server):
     assert abs(state["seekedAt"] - start) <= 0.3, state  # the player's currentTime once it got there
     assert start - 0.3 <= state["t"] <= 6.1, state  # and it plays on from there (or waits there)
     assert 206 in ranges  # the browser fetched the video with Range requests and got partial content
+
+
+# -- what was read, said and shown: OCR boxes, transcripts, subtitles (a library with real bundled models) ----
+SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+# Read at import: the tests' own environment drops every MMSEARCH_ variable.
+SCREENSHOT = os.path.abspath(os.environ["MMSEARCH_SCREENSHOT"]) if os.environ.get("MMSEARCH_SCREENSHOT") else None
+
+
+@contextlib.contextmanager
+def serving(web_app):
+    """``web_app`` on a free loopback port, served by uvicorn in a thread; yields its base URL."""
+    import uvicorn
+
+    sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    sock.bind(("127.0.0.1", 0))
+    uv = uvicorn.Server(uvicorn.Config(web_app, log_level="warning", lifespan="off"))
+    thread = threading.Thread(target=uv.run, kwargs={"sockets": [sock]}, daemon=True)
+    thread.start()
+    try:
+        deadline = time.monotonic() + 20
+        while not uv.started:
+            assert time.monotonic() < deadline and thread.is_alive(), "the server did not start"
+            time.sleep(0.05)
+        yield f"http://127.0.0.1:{sock.getsockname()[1]}"
+    finally:
+        uv.should_exit = True
+        thread.join(10)
+        sock.close()
+
+
+@pytest.fixture(scope="module")
+def said_server(tmp_path_factory):
+    """A library with a slide (OCR), a recording (speech) and a subtitled video, indexed with the bundled
+    OCR, speech and sentence models (toy pictures); yields (base_url, folder)."""
+    from test_ocr import slide
+
+    from mmsearch import Engine
+    from mmsearch.cli.web import create_app
+
+    root = tmp_path_factory.mktemp("said")
+    folder = root / "media"
+    folder.mkdir()
+    slide([("Quarterly revenue grew", 64), ("Margins improved in Europe", 48)], size=(800, 450)).save(
+        folder / "slide.png")
+    shutil.copy(SAMPLES / "audio" / "meeting_budget.ogg", folder / "meeting_budget.ogg")
+    make_test_video(folder / "clip.webm")
+    (folder / "clip.srt").write_text("1\n00:00:04,000 --> 00:00:06,000\nThe blue whale surfaces\nnear the boat\n")
+    with clean_env():
+        engine = Engine(root / "lib", model="toy")
+        engine.index([folder])
+    with serving(create_app(engine.context)) as base:
+        yield base, folder
+    engine.close()
+
+
+@pytest.fixture
+def said_page(browser, said_server):
+    with watched_page(browser, said_server[0]) as pg:
+        yield pg
+
+
+def test_ocr_boxes_render_over_the_thumbnail_without_console_errors(said_page, said_server):
+    """The boxes of the text read in a picture are drawn over its thumbnail, under the page's own CSP; the
+    page fixture fails the test on any console error (a style the CSP blocks is one)."""
+    base, folder = said_server
+    said_page.goto(base + "/")
+    search(said_page, "quarterly revenue", ("image",))
+    card = said_page.locator(f'.hit[data-path="{folder / "slide.png"}"]')
+    assert card.locator(".said.ocr-text").inner_text().lower().startswith("quarterly revenue")
+    said_page.wait_for_function("img => img.complete && img.naturalWidth > 0", arg=card.locator("img").element_handle())
+    geometry = card.evaluate("""c => { const r = (e) => e.getBoundingClientRect();
+        const svg = c.querySelector('svg.ocr-boxes'), img = c.querySelector('.thumb img'), box = c.querySelector('.ocr-box');
+        const s = getComputedStyle(svg), b = getComputedStyle(box);
+        return {svg: [r(svg).width, r(svg).height, r(svg).left, r(svg).top], img: [r(img).width, r(img).height, r(img).left, r(img).top],
+                position: s.position, stroke: b.stroke, fill: b.fill, boxes: c.querySelectorAll('.ocr-box').length,
+                line: [r(box).width, r(box).height, r(box).left, r(box).top]}; }""")
+    # The overlay covers the thumbnail exactly (the stylesheet's rule applied, not a blocked inline style) ...
+    assert geometry["position"] == "absolute" and geometry["svg"] == geometry["img"], geometry
+    assert geometry["boxes"] >= 1 and geometry["stroke"] == "rgb(255, 212, 0)" and geometry["fill"] == "none"
+    # ... and the first line's outline sits in the picture's upper left part, where it was drawn.
+    width, height, left, top = geometry["img"]
+    bw, bh, bl, bt = geometry["line"]
+    assert 0 < bw < width and 0 < bh < height / 3 and left <= bl < left + width / 2 and top <= bt < top + height / 2
+
+
+def test_speech_and_subtitle_hits_show_what_was_said(said_page, said_server):
+    base, folder = said_server
+    said_page.goto(base + "/")
+    search(said_page, "budget", ("audio",))
+    card = said_page.locator(f'.hit[data-path="{folder / "meeting_budget.ogg"}"]').first
+    assert "budget" in card.locator(".said").inner_text().lower()
+    search(said_page, "whale surfaces", ("video",))
+    card = said_page.locator(f'.hit[data-path="{folder / "clip.webm"}"]').first
+    said = card.locator(".said")
+    assert "blue whale surfaces" in said.inner_text().lower()
+    # Long text stays inside its card (clamped), never spilling over the next one.
+    inside = card.evaluate("c => { const s = c.querySelector('.said').getBoundingClientRect(), r = c.getBoundingClientRect();"
+                           " return s.bottom <= r.bottom && s.right <= r.right; }")
+    assert inside
+    # The viewer shows the whole text under the player.
+    card.click()
+    assert "blue whale surfaces" in said_page.locator("#viewer[open] .fulltext").inner_text().lower()
+
+
+def test_a_query_in_the_address_runs_from_q_and_from_the_fragment(said_page, said_server):
+    base, folder = said_server
+    for address in ("/?q=budget&kind=audio", "/#q=budget&kind=audio"):
+        said_page.goto(base + address)
+        said_page.wait_for_function("() => /\\d+ results? for|No good match/.test(document.querySelector('#status').textContent)")
+        assert said_page.input_value("#q") == "budget"
+        assert said_page.locator('#kinds input[value="audio"]').is_checked()
+        if not said_page.locator(".hit").count():
+            said_page.click("button.weaker")
+        assert said_page.locator(".hit").first.get_attribute("data-path") == str(folder / "meeting_budget.ogg")
+        assert "#q=budget" in said_page.url and "?q=" not in said_page.url
+
+
+def test_readme_screenshot(said_page, said_server):
+    """docs/screenshot.png is this page: written only when MMSEARCH_SCREENSHOT names the file, so a test run
+    never rewrites a tracked file."""
+    target = SCREENSHOT
+    if not target:
+        pytest.skip("set MMSEARCH_SCREENSHOT=docs/screenshot.png to take the README's screenshot")
+    base, _folder = said_server
+    said_page.set_viewport_size({"width": 1100, "height": 640})
+    said_page.goto(base + "/")
+    search(said_page, "quarterly revenue budget whale")
+    if said_page.locator("button.weaker").count():
+        said_page.click("button.weaker")
+    said_page.wait_for_function("() => [...document.querySelectorAll('.hit img')].every(i => i.complete)")
+    said_page.screenshot(path=target)
+    assert Path(target).stat().st_size > 10_000
+
+
+def test_pending_work_shows_as_a_notice_with_the_cli_s_words(browser, tmp_path):
+    """Pictures indexed without their model: the page's notice says what the API's `pending` and the command
+    line say."""
+    from mmsearch import Engine
+    from mmsearch.cli.web import create_app
+
+    folder = tmp_path / "media"
+    folder.mkdir()
+    from conftest import solid
+
+    solid(folder / "red.png", "red")
+    (folder / "note.txt").write_text("a red square on the table")
+    with clean_env():
+        engine = Engine(tmp_path / "lib", model="ViT-B-32:/no/such/checkpoint.pt", audio_model="off",
+                        speech_model="off")
+        engine.index([folder])
+        lines = [p.line for p in engine.pending()]
+    assert lines and "wait for the clip model" in lines[0]
+    try:
+        with serving(create_app(engine.context)) as base, watched_page(browser, base) as pg:
+            pg.goto(base + "/?q=red")
+            pg.locator("#pending:not([hidden])").wait_for()
+            assert pg.locator("#pending p").all_inner_texts() == lines
+    finally:
+        engine.close()

@@ -109,8 +109,11 @@ ROUTERS = (page, queries, information, media_files)
 
 
 def _answer(ctx: Context, roots: list[str], query: str, hits: list[Hit], started: float, sign: Sign) -> SearchOut:
-    """The answer, without the hits whose file ``/file`` would refuse (files.py)."""
-    return search_out(query, shareable(ctx, describe_hits(ctx, hits), roots), started, sign)
+    """The answer, without the hits whose file ``/file`` would refuse (files.py), and the work that waits."""
+    from mmsearch.pending import pending
+
+    return search_out(query, shareable(ctx, describe_hits(ctx, hits), roots), started, sign,
+                      [p.line for p in pending(ctx)])
 
 
 # -- the page ------------------------------------------------------------------------------------------

@@ -58,6 +58,8 @@ class SearchOut(BaseModel):
     query: str
     hits: list[HitOut]
     took_ms: float
+    pending: list[str] = Field([], description="work that waits for a model, one line each (mmsearch.pending): "
+                                               "what this answer could not search")
 
 
 class MediaOut(BaseModel):
@@ -158,10 +160,11 @@ def _signed(sign: Sign, url: str | None, media_id: int) -> str | None:
     return sign(url, media_id) if url is not None else None
 
 
-def search_out(query: str, hits: Sequence[HitData], started: float, sign: Sign = unsigned) -> SearchOut:
+def search_out(query: str, hits: Sequence[HitData], started: float, sign: Sign = unsigned,
+               pending: Sequence[str] = ()) -> SearchOut:
     """A query's answer; ``started`` is its ``time.perf_counter()`` at arrival."""
     return SearchOut(query=query, hits=[hit_out(h, sign) for h in hits],
-                     took_ms=round((time.perf_counter() - started) * 1000, 1))
+                     took_ms=round((time.perf_counter() - started) * 1000, 1), pending=list(pending))
 
 
 def media_out(media: Any, sign: Sign = unsigned) -> MediaOut:

@@ -6,12 +6,14 @@ spec prefix of the ``clip`` space (``toy``, or a plug-in) choose another factory
 """
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 
 from ..kinds import Space
 from .base import Encoder, l2_normalize
 
 Factory = Callable[[str, str], Encoder]
+GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd")
 
 # Spec prefix -> factory(spec, device) for the clip space. Specs without a registered prefix go to open_clip.
 _FACTORIES: dict[str, Factory] = {}
@@ -23,9 +25,12 @@ def register_encoder(prefix: str, factory: Factory) -> None:
 
 
 def resolve_device(device: str = "auto") -> str:
-    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; anything else is kept."""
+    """``auto`` -> ``cuda`` when torch sees a GPU, else ``cpu``; anything else is kept. Without a GPU driver's
+    device files (NVIDIA's /dev/nvidiactl, ROCm's /dev/kfd) torch cannot see one: ``cpu`` without importing it."""
     if device != "auto":
         return device
+    if not any(os.path.exists(node) for node in GPU_DEVICE_FILES):
+        return "cpu"
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"

