@@ -451,7 +451,7 @@ def test_unreadable_files_and_folders(tmp_path):
     try:
         preexec = _without_permission_override if os.geteuid() == 0 else None
         if subprocess.run(probe, preexec_fn=preexec, capture_output=True, timeout=60).returncode == 0:
-            pytest.skip("cannot make a file unreadable to the child (no CAP_SETPCAP to drop CAP_DAC_OVERRIDE)")
+            pytest.skip("environment: cannot make a file unreadable to the child (no CAP_SETPCAP to drop CAP_DAC_OVERRIDE)")
         r = subprocess.run([PY, "-c", code, str(root), str(tmp_path / "lib")], env=_env(),
                            preexec_fn=preexec, capture_output=True, text=True, timeout=120)
         assert r.returncode == 0, r.stderr[-3000:]
