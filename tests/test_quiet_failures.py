@@ -68,3 +68,14 @@ def test_gpu_search_does_not_hide_a_bug(monkeypatch):
     monkeypatch.setattr(idx, "torch_search", bug)
     with pytest.raises(TypeError):
         idx._torch_cuda_search(np.zeros((1, 8), np.float32), 3)
+
+
+@pytest.mark.parametrize(("url", "shown"), [
+    ("postgresql://me:secret@db/lib", "postgresql://me:***@db/lib"),
+    ("x://me:secret@[::1", "x://me:***@[::1"),  # SQLAlchemy cannot parse it (ValueError): still masked
+    ("not a url", "not a url"),
+])
+def test_a_url_in_a_message_never_shows_its_password(url, shown):
+    from mmsearch.catalog import shown_url
+
+    assert shown_url(url) == shown
