@@ -201,19 +201,49 @@ def log(msg: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
 
 
-def replace_doc_section(section: str, text: str) -> None:
-    """Put ``text`` (which starts with the heading ``section``) in docs/benchmarks.md in place of an older copy of
-    that section (from its heading to the next ``## `` heading: the sections after it stay), else at the end."""
-    path = Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md"
-    doc = path.read_text()
-    if section in doc:
-        start = doc.index(section)
-        following = doc.find("\n## ", start + len(section))
-        rest = doc[following + 1:] if following >= 0 else ""
-        doc = doc[:start].rstrip() + "\n\n" + text.rstrip() + "\n" + ("\n" + rest if rest else "")
-    else:
-        doc = doc.rstrip() + "\n\n" + text.rstrip() + "\n"
-    path.write_text(doc)
+DOCS = HERE.parent / "docs" / "benchmarks.md"
+
+
+def _heading_level(line: str) -> int:
+    """The level of a markdown ATX heading line (``## x`` -> 2), 0 for any other line."""
+    hashes = len(line) - len(line.lstrip("#"))
+    return hashes if 0 < hashes <= 6 and line[hashes:hashes + 1] == " " else 0
+
+
+def replace_section(doc: str, section: str, text: str) -> str:
+    """``doc`` with the section headed by the line ``section`` replaced by ``text`` (which starts with that line).
+
+    The rule: a section runs from its heading line to the next heading of the same or a higher level (fewer or
+    as many ``#``) outside code fences, or to the end of the document; every byte outside it stays as it was.
+    Raises ``ValueError`` when ``text`` does not start with ``section``, when ``section`` is not a heading, or
+    when the heading is missing or appears more than once: the updater never appends or guesses."""
+    level = _heading_level(section)
+    if not level or "\n" in section:
+        raise ValueError(f"not a markdown heading line: {section!r}")
+    if text.split("\n", 1)[0] != section:
+        raise ValueError(f"the new text does not start with its heading {section!r}")
+    lines = doc.splitlines(keepends=True)
+    fenced = False
+    headings: list[tuple[int, int]] = []  # (line number, level) of every heading outside code fences
+    for number, line in enumerate(lines):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and _heading_level(line):
+            headings.append((number, _heading_level(line)))
+    starts = [number for number, _ in headings if lines[number].rstrip("\r\n") == section]
+    if len(starts) != 1:
+        raise ValueError(f"section {section!r} appears {len(starts)} times in the document, expected once")
+    start = starts[0]
+    end = next((number for number, lvl in headings if number > start and lvl <= level), len(lines))
+    block = text.rstrip("\n") + "\n" + ("\n" if end < len(lines) else "")
+    return "".join(lines[:start]) + block + "".join(lines[end:])
+
+
+def replace_doc_section(section: str, text: str, path: Path = DOCS) -> None:
+    """Put ``text`` (which starts with the heading line ``section``) in docs/benchmarks.md in place of the one
+    section with that heading (see ``replace_section``: nothing else changes; a missing or doubled heading
+    raises, so add the heading by hand the first time a benchmark publishes)."""
+    path.write_text(replace_section(path.read_text(), section, text))
 
 
 def publish(name: str, result: dict, text: str, section: str, to_docs: bool) -> None:

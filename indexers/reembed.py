@@ -217,7 +217,7 @@ def videos(job: Reembedding, files: Sequence[Media]) -> list[Staged | Exception]
         try:
             _unchanged(media)
             out.append(Staged(handler.index(Timed(_entry(media), None, {}), inputs, {job.space}).segments))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which reports it per file
             out.append(exc)
     return out
 
@@ -229,7 +229,7 @@ def sounds(job: Reembedding, files: Sequence[Media]) -> list[Staged | Exception]
         try:
             _unchanged(media)
             out.append(Staged(sound_segments(media.path, float(media.duration or 0.0), job.encoder)))
-        except Exception as exc:  # noqa: BLE001
+        except Exception as exc:  # noqa: BLE001 - handed to the caller, which reports it per file
             out.append(exc)
     return out
 

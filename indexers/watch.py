@@ -204,7 +204,7 @@ class Watcher:
         except MmsearchError as exc:
             self.on_message(f"index run over {', '.join(map(str, roots))} failed: {exc}")
             return None
-        except Exception as exc:  # noqa: BLE001 - the watcher outlives one bad run
+        except Exception as exc:  # the watcher outlives one bad run (logged with its traceback)
             log.exception("index run failed")
             self.on_message(f"index run over {', '.join(map(str, roots))} failed: {type(exc).__name__}: {exc}")
             return None

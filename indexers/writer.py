@@ -61,7 +61,7 @@ class Writer:
                 self.batch = [item]
                 try:
                     self.flush()
-                except Exception as exc:  # noqa: BLE001
+                except Exception as exc:  # noqa: BLE001 - one failed file, reported; the batch goes on
                     self.take(Failed(item.entry, "encode", f"{type(exc).__name__}: {exc}"))
             return
         faults.point("encode")

@@ -15,6 +15,7 @@ import dataclasses
 import datetime as dt
 import functools
 import json
+import re
 import threading
 import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -43,7 +44,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.engine import Engine as SqlEngine
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, sessionmaker
 
 from . import _faults as faults
@@ -430,8 +431,8 @@ def shown_url(url: str) -> str:
     """A database URL fit for a message: the password masked."""
     try:
         return make_url(url).render_as_string(hide_password=True)
-    except Exception:  # noqa: BLE001 - not even a URL: nothing to mask
-        return url
+    except (ArgumentError, ValueError):  # not a URL SQLAlchemy parses: mask what looks like ``user:password@``
+        return re.sub(r"(://[^:/@]*:)[^@]*@", r"\1***@", url)
 
 
 def _db_text(text: str | None) -> str | None:

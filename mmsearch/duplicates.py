@@ -40,12 +40,14 @@ a duplicate *file* of it (kind ``video``).
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .errors import MediaError
 from .kinds import MediaKind, SegmentKind, Space
 
 if TYPE_CHECKING:
@@ -501,7 +503,8 @@ def lazy_image_hashes(pictures: Iterable[Picture]) -> int:
             continue
         try:
             image, _w, _h = load_image(p.path)
-        except Exception:  # noqa: BLE001 - a moved or broken file: its vectors still speak
+        except (MediaError, OSError) as exc:  # a moved or broken file: its vectors still speak
+            logging.getLogger(__name__).warning("duplicates: %s not hashed (%s); judged by its vectors", p.path, exc)
             continue
         p.hashes = hashes_of(image_detail(image))
         done += 1

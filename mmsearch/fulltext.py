@@ -276,12 +276,39 @@ def _pg_match(token: str, is_key: bool) -> str:
     return _pg_lexeme(token) + (":B" if is_key else "")
 
 
-class _Queries:
-    """The reading statements of a backend, from its dialect's pieces: ``ID`` (the segment id column),
-    ``HOLDS`` (the condition that a match parameter ``{p}`` holds), ``OR`` (what joins matches into one),
-    ``WEIGHT`` (a weight parameter ``{w}`` as a number) and ``match`` (a token as a match)."""
+MAX_TOKENS = 2 * MAX_TERMS  # tokens of one query: its words and its phonetic keys
 
-    ID = HOLDS = OR = WEIGHT = ""
+# The reading statements by dialect, SQL text built from these constants only (values go in parameters):
+# a part per token ``{n}`` (match parameter ``:m{n}``, weight ``:w{n}``), joined into one UNION ALL.
+_UNION = " UNION ALL "
+_BEST_OF = "SELECT i, sum(w) AS s FROM ({union}) p GROUP BY i ORDER BY s DESC, i LIMIT :k"
+_BEST_PART = {
+    "sqlite": "SELECT rowid AS i, :w{n} AS w FROM segment_fts WHERE segment_fts MATCH :m{n}",
+    "postgresql": "SELECT segment_id AS i, CAST(:w{n} AS DOUBLE PRECISION) AS w FROM segment_fts "
+                  "WHERE doc @@ to_tsquery('simple', :m{n})",
+}
+_COUNT_PART = {
+    "sqlite": "SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE "
+              "segment_fts MATCH :m{n} LIMIT :cap) s) AS c",
+    "postgresql": "SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE "
+                  "doc @@ to_tsquery('simple', :m{n}) LIMIT :cap) s) AS c",
+}
+_ANY_OF = {
+    "sqlite": "SELECT rowid FROM segment_fts WHERE segment_fts MATCH :m LIMIT :k",
+    "postgresql": "SELECT segment_id FROM segment_fts WHERE doc @@ to_tsquery('simple', :m) LIMIT :k",
+}
+# dialect -> the statement for n tokens, n = 0 .. MAX_TOKENS (a table: no SQL text is built per query)
+_BEST_SQL = {dialect: tuple(_BEST_OF.format(union=_UNION.join(part.format(n=n) for n in range(count)))
+                            for count in range(MAX_TOKENS + 1)) for dialect, part in _BEST_PART.items()}
+_COUNT_SQL = {dialect: tuple(_UNION.join(part.format(n=n) for n in range(count))
+                             for count in range(MAX_TOKENS + 1)) for dialect, part in _COUNT_PART.items()}
+
+
+class _Queries:
+    """The reading statements of a backend (``DIALECT``: its key in the statement tables above), ``OR``
+    (what joins matches into one) and ``match`` (a token as a match)."""
+
+    DIALECT = OR = ""
 
     @staticmethod
     def match(token: str, is_key: bool) -> str:
@@ -289,23 +316,22 @@ class _Queries:
 
     def best(self, conn: Connection, tokens: Sequence[tuple[str, bool]], weights: Sequence[float],
              limit: int) -> Iterable[tuple[int, float]]:
-        return _best(conn, [self.match(t, is_key) for t, is_key in tokens], weights, limit,
-                     f"SELECT {self.ID} AS i, {self.WEIGHT} AS w FROM segment_fts WHERE {self.HOLDS}")
+        return _best(conn, [self.match(t, is_key) for t, is_key in tokens], weights, limit, self.DIALECT)
 
     def any_of(self, conn: Connection, tokens: Sequence[tuple[str, bool]], limit: int) -> Iterable[int]:
-        rows = conn.execute(sql(f"SELECT {self.ID} FROM segment_fts WHERE {self.HOLDS.format(p=':m')} LIMIT :k"),
+        rows = conn.execute(sql(_ANY_OF[self.DIALECT]),
                             {"m": self.OR.join(self.match(t, is_key) for t, is_key in tokens), "k": int(limit)})
         return (int(i) for (i,) in rows)
 
     def frequencies(self, conn: Connection, tokens: Sequence[tuple[str, bool]], cap: int) -> list[int]:
         """Segments holding each token (a key: in the phonetic column), counted up to ``cap``: one statement."""
-        return _count_each(conn, [self.match(t, is_key) for t, is_key in tokens], cap, self.HOLDS)
+        return _count_each(conn, [self.match(t, is_key) for t, is_key in tokens], cap, self.DIALECT)
 
 
 class Fts5(_Queries):
     """SQLite FTS5."""
 
-    ID, HOLDS, OR, WEIGHT = "rowid", "segment_fts MATCH {p}", " OR ", "{w}"
+    DIALECT, OR = "sqlite", " OR "
     match = staticmethod(_fts5_match)
 
     def create(self, conn: Connection) -> None:
@@ -337,8 +363,7 @@ class Fts5(_Queries):
 class PgTsvector(_Queries):
     """PostgreSQL tsvector + GIN."""
 
-    ID, HOLDS, OR = "segment_id", "doc @@ to_tsquery('simple', {p})", " | "
-    WEIGHT = "CAST({w} AS DOUBLE PRECISION)"
+    DIALECT, OR = "postgresql", " | "
     match = staticmethod(_pg_match)
 
     def create(self, conn: Connection) -> None:
@@ -371,35 +396,30 @@ class PgTsvector(_Queries):
 
 
 def _best(conn: Connection, matches: Sequence[str], weights: Sequence[float], limit: int,
-          statement: str) -> list[tuple[int, float]]:
+          dialect: str) -> list[tuple[int, float]]:
     """The ``limit`` segments with the highest summed weight of the ``matches`` they satisfy, one statement
-    (the database sums: a query's postings never cross into Python); ``statement`` selects ``i`` (segment id)
-    and ``w`` (the weight parameter ``{w}``) where the match parameter ``{p}`` holds."""
+    (the database sums: a query's postings never cross into Python); at most :data:`MAX_TOKENS` matches."""
     if not matches:
         return []
+    if len(matches) > MAX_TOKENS:
+        raise ValueError(f"{len(matches)} full-text tokens in one query; at most {MAX_TOKENS}")
     params: dict[str, str | float | int] = {"k": int(limit)}
-    parts = []
     for n, (match, weight) in enumerate(zip(matches, weights)):
         params[f"m{n}"], params[f"w{n}"] = match, float(weight)
-        parts.append(statement.format(w=f":w{n}", p=f":m{n}"))
-    union = " UNION ALL ".join(parts)
-    rows = conn.execute(sql(f"SELECT i, sum(w) AS s FROM ({union}) p GROUP BY i ORDER BY s DESC, i LIMIT :k"), params)
+    rows = conn.execute(sql(_BEST_SQL[dialect][min(len(matches), len(weights))]), params)
     return [(int(i), float(s)) for i, s in rows.all()]
 
 
-def _count_each(conn: Connection, matches: Sequence[str], cap: int, holds: str) -> list[int]:
-    """How many segments match each of ``matches`` (counted up to ``cap``), in one UNION ALL statement;
-    ``holds`` is the dialect's condition with ``{p}`` where a match's parameter goes."""
-    parts: list[str] = []
-    params: dict[str, int | str] = {"cap": int(cap)}
-    for n, match in enumerate(matches):
-        params[f"m{n}"] = match
-        parts.append(f"SELECT {n} AS i, (SELECT count(*) FROM (SELECT 1 FROM segment_fts WHERE "
-                     f"{holds.format(p=f':m{n}')} LIMIT :cap) s) AS c")
-    counts: dict[int, int] = {}
-    if parts:
-        counts = {int(i): int(c) for i, c in conn.execute(sql(" UNION ALL ".join(parts)), params)}
-    return [int(counts.get(n, 0)) for n in range(len(matches))]
+def _count_each(conn: Connection, matches: Sequence[str], cap: int, dialect: str) -> list[int]:
+    """How many segments match each of ``matches`` (counted up to ``cap``), one UNION ALL statement per
+    :data:`MAX_TOKENS` matches."""
+    out: list[int] = []
+    for start in range(0, len(matches), MAX_TOKENS):
+        chunk = matches[start:start + MAX_TOKENS]
+        params: dict[str, int | str] = {"cap": int(cap), **{f"m{n}": match for n, match in enumerate(chunk)}}
+        counts = {int(i): int(c) for i, c in conn.execute(sql(_COUNT_SQL[dialect][len(chunk)]), params)}
+        out += [int(counts.get(n, 0)) for n in range(len(chunk))]
+    return out
 
 
 def _fill(hits: list[FtsHit], more: Iterable[int], limit: int) -> list[FtsHit]:

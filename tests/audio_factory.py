@@ -33,7 +33,7 @@ requires_espeak = pytest.mark.skipif(not HAVE_ESPEAK, reason="espeak-ng not inst
 def speech(text: str, sample_rate: int = 16000, voice: str = "en-us", words_per_minute: int = 150) -> np.ndarray:
     """``text`` spoken by espeak-ng, mono float32 at ``sample_rate``, leading/trailing silence trimmed."""
     if not HAVE_ESPEAK:
-        pytest.skip("espeak-ng not installed")
+        pytest.skip("espeak-ng not installed (apt-get install espeak-ng; .ci/system-deps.sh installs it)")
     import soundfile as sf
 
     from mmsearch.media.audio import resample

@@ -1,4 +1,16 @@
-"""Shared fixtures: generated media with known content, tiny real models, isolated settings."""
+"""Shared fixtures: generated media with known content, tiny real models, isolated settings.
+
+Strict CI (:func:`pytest_runtest_makereport`): with ``CI=true`` a skipped test *fails*, because everything
+``make test`` installs (the extras, Chromium, PostgreSQL, espeak-ng, the bundled models) must be there and a
+skip would hide a broken install. Two kinds of skip stay skips, by the start of their reason (or a mark):
+
+- ``GPU...`` (or ``@pytest.mark.gpu``): the test needs a GPU and the machine has none;
+- ``environment: ...``: a limit of the machine, not of the install (no root to mount, no capability to drop,
+  an architecture without a wheel).
+
+Every other skip names the missing dependency and how ``make test`` installs it. ``pytest -rs`` (the
+Makefile's test command) lists every skip reason in the log.
+"""
 from __future__ import annotations
 
 import json
@@ -7,6 +19,44 @@ from pathlib import Path
 
 import pytest
 from PIL import Image
+
+ALLOWED_SKIPS = ("GPU", "environment:")  # reasons that are not a missing dependency (module docstring)
+
+
+def strict_ci() -> bool:
+    """Whether skips for missing dependencies fail the run (``CI`` set to true, as CI services do)."""
+    return os.environ.get("CI", "").strip().lower() in {"true", "1", "yes"}
+
+
+def _skip_reason(report: pytest.TestReport | pytest.CollectReport) -> str:
+    longrepr = report.longrepr
+    if isinstance(longrepr, tuple) and len(longrepr) == 3:
+        return str(longrepr[2]).removeprefix("Skipped: ")
+    return str(longrepr)
+
+
+def _strict(report: pytest.TestReport | pytest.CollectReport, gpu_marked: bool) -> None:
+    """Turn a dependency skip into a failure under strict CI (module docstring)."""
+    if not report.skipped or hasattr(report, "wasxfail") or not strict_ci():
+        return
+    reason = _skip_reason(report)
+    if gpu_marked or reason.startswith(ALLOWED_SKIPS):
+        return
+    report.outcome = "failed"
+    report.longrepr = (f"strict CI (CI=true): skipped for a missing dependency, which make test installs: {reason}"
+                       "\n(a skip that is not a missing dependency says so: reason 'GPU...' or 'environment: ...')")
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
+    outcome = yield
+    _strict(outcome.get_result(), item.get_closest_marker("gpu") is not None)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector):
+    outcome = yield  # a module-level importorskip skips the whole file at collection
+    _strict(outcome.get_result(), False)
 
 # No test may reach a model hub: on a user's machine these would download; here they must fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -123,7 +173,7 @@ def postgres_url():
             pw = pwd.getpwnam("postgres")
         except KeyError:
             shutil.rmtree(base, ignore_errors=True)
-            pytest.skip("running as root and there is no 'postgres' user to run the server as")
+            pytest.skip("running as root and there is no 'postgres' user (Debian's postgresql package, which .ci/system-deps.sh installs, creates it)")
         for p in (base, sock):
             os.chown(p, pw.pw_uid, pw.pw_gid)
         run_as = ["runuser", "-u", "postgres", "--"]

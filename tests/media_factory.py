@@ -40,7 +40,7 @@ def _has_encoder(name: str) -> bool:
     try:
         av.codec.Codec(name, "w")
         return True
-    except Exception:
+    except av.codec.codec.UnknownCodecError:
         return False
 
 

@@ -112,3 +112,216 @@ def test_the_contracts_see_the_whole_tree():
     assert {"mmsearch.engine", "mmsearch.indexers", "mmsearch.cli", "mmsearch.catalog"} <= set(MODULES)
     assert "mmsearch.indexers" in _imports("mmsearch.engine", MODULES["mmsearch.engine"])
     assert "mmsearch.catalog" in _imports("mmsearch.library", MODULES["mmsearch.library"])
+
+
+# -- SQL text is built from constants only ------------------------------------------------------------------
+SQL_CALLS = {"exec_driver_sql", "text"}  # their first argument is SQL text, always
+BUILDERS = {"format", "join", "items", "values", "keys"}  # str/dict methods: constant in, constant out
+MUTATORS = {"append", "extend", "insert", "add", "update", "setdefault"}  # what puts a value into a container
+PURE = {"range", "tuple", "list", "dict", "enumerate", "zip", "len", "str", "int"}
+
+
+class _SqlCheck:
+    """Finds SQL text built from anything but constants in one module's source.
+
+    The rule: the argument of every ``text()`` (under any alias, e.g. ``from sqlalchemy import text as sql``)
+    and ``exec_driver_sql()`` call, and of every ``execute()`` call given a string, is *constant-built*: a
+    literal; a name bound only to constant-built values (at module level, or in the function by assignment or
+    as a loop variable over a constant-built iterable — never a parameter); an f-string, ``+``/``%``, tuple,
+    dict, comprehension, subscript (a table lookup) or ``.format``/``.join`` of constant-built parts; or a
+    module-level function or class (a migration step)."""
+
+    def __init__(self, source: str) -> None:
+        self.tree = ast.parse(source)
+        self.text_names = {"text"} | {a.asname or a.name for n in ast.walk(self.tree) if isinstance(n, ast.ImportFrom)
+                                      and (n.module or "").startswith("sqlalchemy") for a in n.names
+                                      if a.name == "text"}
+        self.module_names = self._constants(self.tree.body, set(), top=True)
+
+    def _bindings(self, body: list[ast.stmt]) -> dict[str, list[ast.AST]]:
+        """Every name bound in ``body`` (not inside nested functions) -> the expressions bound to it; a
+        parameter, ``with``/``except``/import binding gets a non-constant marker."""
+        out: dict[str, list[ast.AST]] = {}
+        unknown = ast.Name(id="<runtime>", ctx=ast.Load())
+
+        def bind(target: ast.AST, value: ast.AST) -> None:
+            if isinstance(target, ast.Name):
+                out.setdefault(target.id, []).append(value)
+            elif isinstance(target, ast.Subscript | ast.Attribute) and isinstance(target.value, ast.Name):
+                out.setdefault(target.value.id, []).append(value)  # table[k] = v: the table holds v
+            elif isinstance(target, ast.Tuple | ast.List):
+                for element in target.elts:  # unpacking a constant-built value gives constant-built parts
+                    bind(element, value)
+
+        def visit(node: ast.AST) -> None:
+            for child in ast.iter_child_nodes(node):
+                if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef | ast.Lambda):
+                    if isinstance(child, ast.FunctionDef | ast.AsyncFunctionDef | ast.ClassDef):
+                        out.setdefault(child.name, []).append(ast.Constant(value=None))
+                    continue
+                if isinstance(child, ast.Assign):
+                    for target in child.targets:
+                        bind(target, child.value)
+                elif isinstance(child, ast.AnnAssign | ast.AugAssign) and child.value is not None:
+                    bind(child.target, child.value)
+                elif isinstance(child, ast.For | ast.AsyncFor | ast.comprehension):
+                    bind(child.target, child.iter)
+                elif (isinstance(child, ast.Call) and isinstance(child.func, ast.Attribute)
+                      and child.func.attr in MUTATORS and isinstance(child.func.value, ast.Name)):
+                    for argument in [*child.args, *(k.value for k in child.keywords)]:
+                        bind(ast.Name(id=child.func.value.id, ctx=ast.Store()), argument)
+                elif isinstance(child, ast.NamedExpr):
+                    bind(child.target, child.value)
+                elif isinstance(child, ast.withitem) and child.optional_vars is not None:
+                    bind(child.optional_vars, unknown)
+                elif isinstance(child, ast.ExceptHandler) and child.name:
+                    out.setdefault(child.name, []).append(unknown)
+                elif isinstance(child, ast.Import | ast.ImportFrom):
+                    for alias in child.names:
+                        out.setdefault((alias.asname or alias.name).split(".")[0], []).append(unknown)
+                visit(child)
+
+        for statement in body:
+            visit(ast.Module(body=[statement], type_ignores=[]))
+        return out
+
+    def _constants(self, body: list[ast.stmt], outer: set[str], top: bool = False,
+                   args: ast.arguments | None = None) -> set[str]:
+        """The names of ``body`` bound only to constant-built values (to a fixpoint), plus ``outer``'s."""
+        bindings = self._bindings(body)
+        params = {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs]} if args else set()
+        params |= {a.arg for a in (args.vararg, args.kwarg) if a} if args else set()
+        known = set(outer) - params - set(bindings)
+        changed = True
+        while changed:
+            changed = False
+            for name, values in bindings.items():
+                if name not in known and name not in params and all(self.constant(v, known) for v in values):
+                    known.add(name)
+                    changed = True
+        return known
+
+    def constant(self, node: ast.AST, names: set[str]) -> bool:
+        """Whether ``node`` is constant-built given the constant ``names`` (class docstring)."""
+        if isinstance(node, ast.Constant):
+            return True
+        if isinstance(node, ast.Name):
+            return node.id in names
+        if isinstance(node, ast.JoinedStr):
+            return all(self.constant(v, names) for v in node.values)
+        if isinstance(node, ast.FormattedValue):
+            return self.constant(node.value, names) and (node.format_spec is None
+                                                         or self.constant(node.format_spec, names))
+        if isinstance(node, ast.BinOp):
+            return self.constant(node.left, names) and self.constant(node.right, names)
+        if isinstance(node, ast.UnaryOp):
+            return self.constant(node.operand, names)
+        if isinstance(node, ast.Tuple | ast.List | ast.Set):
+            return all(self.constant(e, names) for e in node.elts)
+        if isinstance(node, ast.Dict):
+            return all(k is None or self.constant(k, names) for k in node.keys) and all(
+                self.constant(v, names) for v in node.values)
+        if isinstance(node, ast.Subscript):  # a lookup in a constant table: the index may be anything
+            return self.constant(node.value, names)
+        if isinstance(node, ast.IfExp):
+            return self.constant(node.body, names) and self.constant(node.orelse, names)
+        if isinstance(node, ast.ListComp | ast.SetComp | ast.GeneratorExp | ast.DictComp):
+            inner = set(names)
+            for generator in node.generators:
+                if not self.constant(generator.iter, inner):
+                    return False
+                inner |= {n.id for n in ast.walk(generator.target) if isinstance(n, ast.Name)}
+            parts = [node.key, node.value] if isinstance(node, ast.DictComp) else [node.elt]
+            return all(self.constant(p, inner) for p in parts)
+        if isinstance(node, ast.Call):
+            arguments = [*node.args, *(k.value for k in node.keywords)]
+            if isinstance(node.func, ast.Attribute) and node.func.attr in BUILDERS:
+                receiver_ok = self.constant(node.func.value, names)
+            else:
+                receiver_ok = isinstance(node.func, ast.Name) and node.func.id in PURE
+            return receiver_ok and all(self.constant(a, names) for a in arguments)
+        return False
+
+    def _sql_argument(self, call: ast.Call) -> ast.AST | None:
+        """The SQL text argument of a call that takes one, else None."""
+        func = call.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        if not call.args:
+            return None
+        first = call.args[0]
+        if name in self.text_names or name in SQL_CALLS:
+            return first
+        stringy = (isinstance(first, ast.Constant) and isinstance(first.value, str)) or isinstance(
+            first, ast.JoinedStr | ast.BinOp) or (isinstance(first, ast.Call) and isinstance(first.func, ast.Attribute)
+                                                  and first.func.attr in {"format", "join"})
+        return first if name == "execute" and stringy else None
+
+    def violations(self) -> list[int]:
+        """Line numbers of SQL text not built from constants."""
+        out: list[int] = []
+
+        def walk(scope: ast.AST, names: set[str]) -> None:
+            for node in ast.iter_child_nodes(scope):
+                if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef | ast.Lambda):
+                    body = node.body if isinstance(node.body, list) else [ast.Expr(value=node.body)]
+                    walk(node, self._constants(body, names, args=node.args))
+                    continue
+                if isinstance(node, ast.Call):
+                    argument = self._sql_argument(node)
+                    if argument is not None and not self.constant(argument, names):
+                        out.append(node.lineno)
+                walk(node, names)
+
+        walk(self.tree, self.module_names)
+        return sorted(set(out))
+
+
+def _package_sources() -> list[Path]:
+    return [p for folder in PACKAGE_DIRS.values() for p in sorted(folder.rglob("*.py"))]
+
+
+def test_sql_is_parameterised():
+    """SQL goes through SQLAlchemy expressions; raw statements are constants (or tables of constants),
+    never built from values: values travel as bound parameters."""
+    hits = [f"{p.relative_to(ROOT)}:{n}" for p in _package_sources() for n in _SqlCheck(p.read_text()).violations()]
+    assert hits == []
+    assert "sql" in _SqlCheck((ROOT / "mmsearch" / "fulltext.py").read_text()).text_names  # ``text as sql``
+
+
+BAD_SQL = [
+    'from sqlalchemy import text as sql\ndef f(conn, name):\n    conn.execute(sql(f"SELECT * FROM t WHERE n = {name}"))',
+    'from sqlalchemy import text\ndef f(conn, name):\n    conn.execute(text("SELECT * FROM t WHERE n = " + name))',
+    'def f(conn, name):\n    conn.exec_driver_sql("DELETE FROM %s" % name)',
+    'def f(conn, name):\n    conn.execute("SELECT {}".format(name))',
+    'def f(conn, name):\n    statement = f"DROP TABLE {name}"\n    conn.exec_driver_sql(statement)',
+    'from sqlalchemy import text\ndef f(conn, names):\n    parts = []\n    for n in names:\n'
+    '        parts.append(f"SELECT {n}")\n    conn.execute(text(" UNION ".join(parts)))',
+    'from sqlalchemy import text\nT = {}\ndef f(conn, name):\n    T[0] = name\n    conn.execute(text(T[0]))',
+    'from sqlalchemy import text\ndef f(conn, name):\n    s = "SELECT "\n    s += name\n    conn.execute(text(s))',
+    'from sqlalchemy import text as q\ndef f(conn, names):\n    conn.execute(q(" UNION ".join(n for n in names)))',
+    'from sqlalchemy import text\nT = "SELECT {x}"\ndef f(conn, x):\n    conn.execute(text(T.format(x=x)))',
+    'from sqlalchemy import text\nclass A:\n    def f(self, conn):\n        conn.execute(text(f"SELECT {self.col}"))',
+    'from sqlalchemy import text\nS = "SELECT 1"\ndef f(conn, S):\n    conn.execute(text(S))',  # a parameter shadows
+    'from sqlalchemy import text\nS = "SELECT 1"\nS = input()\ndef f(conn):\n    conn.execute(text(S))',
+]
+
+GOOD_SQL = [
+    'from sqlalchemy import text as sql\ndef f(conn, k):\n    conn.execute(sql("SELECT v FROM meta WHERE key = :k"), {"k": k})',
+    'from sqlalchemy import text\nCOL = "rowid"\nS = f"SELECT {COL} FROM t WHERE x = :x"\n'
+    'def f(conn, x):\n    conn.execute(text(S), {"x": x})',
+    'from sqlalchemy import text\nPART = "SELECT :m{n}"\nTABLE = tuple(" UNION ".join(PART.format(n=n) for n in range(c))'
+    ' for c in range(9))\ndef f(conn, ms):\n    conn.execute(text(TABLE[len(ms)]))',
+    'STEPS = {1: ["ALTER TABLE a ADD COLUMN b TEXT"]}\ndef f(conn, v):\n    for step in STEPS[v]:\n'
+    '        conn.exec_driver_sql(step)',
+    'def f(s, query):\n    s.execute(query)',  # not a string: a SQLAlchemy statement, checked where it is built
+]
+
+
+@pytest.mark.parametrize("source", BAD_SQL)
+def test_sql_check_catches_text_built_from_values(source: str):
+    assert _SqlCheck(source).violations() != []
+
+
+@pytest.mark.parametrize("source", GOOD_SQL)
+def test_sql_check_accepts_constants_and_parameters(source: str):
+    assert _SqlCheck(source).violations() == []

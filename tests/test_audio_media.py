@@ -191,15 +191,32 @@ def test_empty_file(tmp_path, ext):
     assert has_audio_stream(p) is False
 
 
+def _stream_verdict(path: Path) -> bool:
+    """``has_audio_stream`` agrees with ``probe_audio``: a stream exists exactly when probing gets past opening
+    the file and finding an audio stream (it succeeds, or finds no decodable samples in that stream)."""
+    has = has_audio_stream(path)
+    try:
+        probe_audio(path)
+        opened = True
+    except MediaError as e:
+        assert path.name in str(e)
+        opened = "no decodable samples" in str(e)
+    assert has is opened, (path.name, has)
+    return has
+
+
+MAGIC = {".wav", ".ogg", ".m4a", ".opus"}  # containers that start with a signature random bytes lack
+
+
 @pytest.mark.parametrize("ext", BAD_EXTS + [".m4a", ".opus"])
 def test_corrupt_file(tmp_path, ext):
     p = af.write_corrupt(tmp_path / f"corrupt{ext}")
     assert isinstance(_outcome(p), MediaError)
-    assert isinstance(has_audio_stream(p), bool)
-    try:
+    with pytest.raises(MediaError, match=p.name):
         probe_audio(p)
-    except MediaError:
-        pass
+    has = _stream_verdict(p)
+    if ext in MAGIC:
+        assert has is False
 
 
 @pytest.mark.parametrize("ext", BAD_EXTS)
@@ -209,7 +226,9 @@ def test_header_only_file(tmp_path, ext):
     assert isinstance(result, MediaError)
     if ext == ".wav":
         assert "no audio samples" in str(result)
-    assert isinstance(has_audio_stream(p), bool)
+        assert _stream_verdict(p) is True  # a valid header declares the stream; it holds no samples
+    else:
+        _stream_verdict(p)
 
 
 @pytest.mark.parametrize("ext", BAD_EXTS + [".m4a", ".opus"])

@@ -219,7 +219,7 @@ def test_many_readers_open_a_library_being_written(tmp_path, n):
         for r in readers:
             out, err = r.communicate(timeout=240)
             assert r.returncode == 0, err[-3000:]
-            assert all(problems == [] for problems in json.loads(out)), out
+            assert json.loads(out) and all(problems == [] for problems in json.loads(out)), out
     finally:
         writer.communicate(timeout=240)
     assert writer.returncode == 0

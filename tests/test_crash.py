@@ -128,7 +128,7 @@ def queries_work(engine: Engine, root: Path, committed: set[str]) -> None:
     images = sorted(p for p in committed if p.endswith((".png", ".jpg")))
     if images:
         similar = engine.similar(root / images[0], k=3)
-        assert all(os.path.relpath(h.path, root) in committed for h in similar)
+        assert similar and all(os.path.relpath(h.path, root) in committed for h in similar)
 
 
 def run_killed(lib: Path, root: Path, at: str, *command: str) -> subprocess.CompletedProcess:

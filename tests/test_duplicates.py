@@ -184,7 +184,7 @@ def test_a_video_reencoded_and_trimmed_is_a_duplicate_file(tmp_path):
     from media_factory import encoders, make_video
 
     if encoders()["h264"] is None or encoders()["mpeg4"] is None:
-        pytest.skip("needs H.264 and MPEG-4 encoders")
+        pytest.skip("needs H.264 and MPEG-4 encoders in this PyAV build (the av wheel make test installs has them)")
     a, b, c, d = (photo(n).resize((320, 240)) for n in ("astronaut.jpg", "coffee.jpg", "temple.jpg", "cat.jpg"))
     folder = tmp_path / "videos"
     folder.mkdir()
@@ -244,7 +244,7 @@ def test_the_page_shows_the_groups_with_thumbnails(photo_library, tmp_path):
     playwright_api = pytest.importorskip("playwright.sync_api", reason="playwright (the test extra) is not installed")
     chromium = os.environ.get("MMSEARCH_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
     if not os.path.exists(chromium):
-        pytest.skip("needs the system Chromium")
+        pytest.skip("needs the system Chromium (apt-get install chromium; .ci/system-deps.sh installs it)")
     import uvicorn
 
     engine, _folder, expected = photo_library

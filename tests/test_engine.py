@@ -114,7 +114,8 @@ def test_incremental_reindex_unchanged_changed_moved_deleted(engine, colour_fold
     assert {h.path for h in purple} == {str(colour_folder / "purple.png"), str(colour_folder / "green.png")}
     assert all(h.missing for h in engine.search("yellow", k=20) if "yellow.png" in h.path)
     assert engine.index([colour_folder], prune=True).removed == 1  # --prune forgets it now
-    assert all("yellow.png" not in h.path for h in engine.search("yellow", k=20))
+    yellow = engine.search("yellow", k=20)
+    assert yellow and all("yellow.png" not in h.path for h in yellow)
     # catalog and index agree: one vector per embedded segment, no orphans
     space = engine.catalog.space("clip")
     assert set(engine.library.index(space).ids()) == set(engine.catalog.vector_ids(space.id))
@@ -149,7 +150,8 @@ def test_kind_and_path_filters(engine, colour_folder):
     assert {h.kind for h in engine.search("red", k=20, kinds=["text"])} == {"text"}
     nested = engine.search("blue", k=20, path="nested")
     assert [h.path for h in nested] == [str(colour_folder / "nested/deeper/blue_2.jpg")]
-    assert all(h.path.endswith(".png") for h in engine.search("blue", k=20, path="*.png"))
+    pngs = engine.search("blue", k=20, path="*.png")
+    assert pngs and all(h.path.endswith(".png") for h in pngs)
     with pytest.raises(MmsearchError, match="unknown kind"):
         engine.search("red", kinds=["hologram"])
     with pytest.raises(MmsearchError, match="empty query"):
@@ -193,7 +195,8 @@ def test_stale_or_damaged_index_snapshot_is_replayed_from_catalog(tmp_path, colo
 def test_remove_forgets_files_and_their_vectors(engine, colour_folder):
     engine.index([colour_folder])
     assert engine.remove([colour_folder / "nested"]) == 1
-    assert all("nested" not in h.path for h in engine.search("blue", k=20))
+    blue = engine.search("blue", k=20)
+    assert blue and all("nested" not in h.path for h in blue)
     space = engine.catalog.space("clip")
     assert engine.library.index(space).ntotal == 7 == len(engine.catalog.vector_ids(space.id))
 

@@ -151,7 +151,7 @@ def test_cuda_without_an_onnxruntime_gpu_build_runs_on_the_cpu():
     import onnxruntime
 
     if "CUDAExecutionProvider" in onnxruntime.get_available_providers():
-        pytest.skip("this onnxruntime has CUDA")
+        pytest.skip("environment: this onnxruntime has CUDA (the test is about a machine without it)")
     assert OcrReader("bundled", device="cuda").device == "cpu"
 
 

@@ -62,7 +62,7 @@ def test_overlapping_hits_of_one_video_are_merged(engine, videos):
     hits = engine.search("red blue green", k=10, kinds=["video"])
     rgb = [h for h in hits if h.path.endswith("rgb.mp4")]
     spans = sorted((h.start, h.end) for h in rgb)
-    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # no two hits overlap
+    assert spans and all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))  # found; no two hits overlap
     assert len(rgb) == 3
 
 

@@ -371,7 +371,7 @@ def test_a_schema_2_library_migrates_and_index_backfills_the_metadata(tmp_path):
     with Engine(lib, model="toy") as e:
         assert e.catalog.schema_version() == SCHEMA_VERSION >= 3
         rows = media_rows(e)
-        assert all(r["time_source"] == "mtime" and r["taken_at"] is None for r in rows.values())
+        assert rows and all(r["time_source"] == "mtime" and r["taken_at"] is None for r in rows.values())
         assert e.catalog.job_counts()["metadata"] == {"done": 0, "pending": 2, "failed": 0}  # the two images
         # until the backfill the media time is the mtime: the 2024 photo is "now"
         assert e.search("a red picture", k=5, before="2024-12-31") == []

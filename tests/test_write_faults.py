@@ -5,6 +5,7 @@ real, small tmpfs the test mounts (root only; skipped with the reason elsewhere)
 """
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -31,10 +32,10 @@ def small_disk(tmp_path):
     mount = tmp_path / "disk"
     mount.mkdir()
     if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
+        pytest.skip("environment: mounting a tmpfs needs root")
     made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True)
     if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
+        pytest.skip(f"environment: cannot mount a tmpfs here: {made.stderr.strip()}")
     try:
         yield mount
     finally:
@@ -90,7 +91,18 @@ def test_a_read_only_library_folder_gives_one_line_and_stays_searchable(small_di
     lines = [ln for ln in refused.stderr.splitlines() if ln.strip()]
     assert len(lines) == 1 and ("read-only" in lines[0] or "cannot write" in lines[0]), refused.stderr
     assert "Traceback" not in refused.stderr
-    subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
+    try:  # still read-only: the library answers searches and passes its check
+        found = _cli("search", "red", "--library", str(lib), "--model", "toy", "--json", "-k", "20")
+        assert found.returncode == 0, found.stderr
+        hits = json.loads(found.stdout)
+        assert hits and all(Path(h["path"]).parent == photos for h in hits), hits
+        red = {f"img_{i:04d}.png" for i in range(20) if sorted(COLOURS)[i % len(COLOURS)] == "red"}
+        assert Path(hits[0]["path"]).name in red, hits  # the search ranks, not just lists
+        assert not any(Path(h["path"]).name == "new.png" for h in hits)  # refused: not indexed
+        checked = _cli("check", "--library", str(lib))
+        assert checked.returncode == 0, checked.stdout + checked.stderr
+    finally:
+        subprocess.run(["mount", "-o", "remount,rw", str(small_disk)], check=True)
     with Engine(lib) as e:
         assert e.stats()["files"] == 20 and e.check().ok
 

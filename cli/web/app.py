@@ -91,5 +91,5 @@ def _version() -> str:
         from importlib.metadata import version
 
         return version("mmsearch")
-    except Exception:  # noqa: BLE001
+    except ImportError:  # PackageNotFoundError: run from a checkout that is not installed
         return "0"

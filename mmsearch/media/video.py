@@ -48,6 +48,7 @@ Threads and memory
 """
 from __future__ import annotations
 
+import logging
 import math
 import re
 from collections.abc import Iterator, Sequence
@@ -208,7 +209,7 @@ def _declared_duration(container, stream) -> float | None:
 def _rotation_of(frame) -> int:
     try:
         rot = int(round(frame.rotation or 0))
-    except Exception:
+    except (AttributeError, TypeError, ValueError):  # a PyAV without .rotation, or no number: not rotated
         return 0
     rot = ((rot + 180) % 360) - 180
     return 0 if abs(rot) < 45 else (90 if 45 <= rot < 135 else (-90 if -135 < rot <= -45 else 180))
@@ -283,8 +284,8 @@ class _PyAVReader:
             if threads != 1:
                 cc.thread_type = "AUTO"
             cc.thread_count = threads
-        except Exception:  # pragma: no cover - codec without threading
-            pass
+        except (AttributeError, ValueError) as exc:  # pragma: no cover - codec without threading
+            logging.getLogger(__name__).warning("video decoder threads not set (%s); decoding on one thread", exc)
 
     def close(self) -> None:
         if self.container is not None:
@@ -356,7 +357,7 @@ def _probe(path) -> _Probe:
         codec = None
         try:
             codec = cc.codec.canonical_name
-        except Exception:
+        except AttributeError:  # no codec object: named by the context below
             pass
         codec = codec or (cc.name if cc is not None else "unknown")
         cc.thread_count = 1
@@ -567,7 +568,7 @@ class FrameSampler:
             chunk = [int(j) for j in idx[i:i + _BATCH]]
             try:
                 batch = self._vr.get_batch(chunk).asnumpy()
-            except Exception as exc:
+            except Exception as exc:  # noqa: BLE001 - decord raises its own types; reported, PyAV takes over
                 msg = _short(exc)
                 self.warnings.append(f"decord failed decoding the frames at "
                                      f"{starts[chunk[0]]:.2f}-{starts[chunk[-1]]:.2f}s ({msg}); "

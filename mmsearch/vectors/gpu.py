@@ -40,7 +40,8 @@ def torch_cuda() -> bool:
             import torch
 
             _TORCH_CUDA = bool(torch.cuda.is_available())
-        except Exception:  # noqa: BLE001
+        except (ImportError, RuntimeError) as exc:  # no torch, or a CUDA driver that fails to initialise
+            log.warning("CUDA through torch is unavailable (%s); the GPU path is off", exc)
             _TORCH_CUDA = False
     return _TORCH_CUDA
 

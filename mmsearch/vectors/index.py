@@ -159,7 +159,8 @@ class VectorIndex:
         """Exact search by a float16 matrix product on CUDA, when FAISS has no GPU."""
         try:
             return self.torch_search(queries, k, device="cuda")
-        except Exception:  # noqa: BLE001 - out of GPU memory and the like: the CPU path answers
+        except RuntimeError as exc:  # torch: out of GPU memory (a RuntimeError), a CUDA fault: the CPU answers
+            log.warning("exact search on the GPU failed (%s); searching on the CPU", exc)
             self._gpu.forget()
             return None
 
