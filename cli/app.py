@@ -155,22 +155,36 @@ def _print_hits(hits: list, as_json: bool) -> None:
         out.print("no hits")
         return
     if not out.is_terminal:  # piped: one whole, greppable line per hit
-        for i, h in enumerate(hits, 1):
-            span = f"  {_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
-            match = f"  {_one_line(h.text)}" if h.text else ""
-            linked = f"  (caption of {_show(h.linked)})" if h.linked else ""
-            print(f"{i:>2}  {h.score:7.3f}  {h.kind:<5}  {_show(h.path)}{span}{match}{linked}")
+        _print_lines(hits)
         return
-    table = Table(box=None, pad_edge=False)
-    for col in ("#", "score", "kind", "path", "time", "match"):
-        table.add_column(col, overflow="fold")
+    # One line per hit: the match text is cut to what the terminal has left (the path stays whole).
+    rows = []
     for i, h in enumerate(hits, 1):
         span = f"{_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
         match = _one_line(h.text)
         if h.linked:
             match = f"{match}  (caption of {_show(h.linked)})"
-        table.add_row(str(i), f"{h.score:.3f}", h.kind, _show(h.path), span, match)
+        rows.append([str(i), f"{h.score:.3f}", h.kind, _show(h.path), span, match])
+    heads = ["#", "score", "kind", "path", "time", "match"]
+    used = sum(max(len(heads[c]), *(len(r[c]) for r in rows)) for c in range(5)) + 2 * 5  # widths + gaps
+    room = out.width - used - 1
+    if room < 12:  # paths wider than the terminal: whole lines (the terminal folds them), never a cut path
+        _print_lines(hits)
+        return
+    table = Table(box=None, pad_edge=False)
+    for head in heads:
+        table.add_column(head, no_wrap=True)
+    for r in rows:
+        table.add_row(*r[:5], r[5] if len(r[5]) <= room else r[5][: room - 1] + "…")
     out.print(table, highlight=False)
+
+
+def _print_lines(hits: list) -> None:
+    for i, h in enumerate(hits, 1):
+        span = f"  {_clock(h.start)}-{_clock(h.end)}" if h.start is not None else ""
+        match = f"  {_one_line(h.text)}" if h.text else ""
+        linked = f"  (caption of {_show(h.linked)})" if h.linked else ""
+        print(f"{i:>2}  {h.score:7.3f}  {h.kind:<5}  {_show(h.path)}{span}{match}{linked}")
 
 
 class _RichProgress:

@@ -407,3 +407,21 @@ def test_a_model_missing_offline_is_not_tried_again_until_a_model_cache_changes(
     (tmp_path / "hf" / "hub" / "models--someone--weights").mkdir(parents=True)  # the cache changed: tried again
     imported, _ = index()
     assert imported
+
+
+def test_hit_table_on_a_terminal_is_one_line_per_hit_within_its_width(tmp_path):
+    folder = tmp_path / "notes"
+    folder.mkdir()
+    (folder / "a.txt").write_text("red " + "a long line of words about a red square that goes on and on " * 4)
+    (folder / "b.txt").write_text("red\nred\nred")
+    lib = str(tmp_path / "lib")
+    run("index", str(folder), "--library", lib, "--model", "toy")
+    env = {"FORCE_COLOR": "1", "MMSEARCH_QUERY_SERVER": "off"}
+    r = _cli("search", "red", "--library", lib, "--kind", "text", env={**env, "COLUMNS": "70"}, cwd=tmp_path)
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line) for line in r.stdout.splitlines() if line.strip()]
+    assert len(lines) == 3 and lines[0].split()[:3] == ["#", "score", "kind"], r.stdout  # a header, two hits
+    assert all(len(line) <= 70 for line in lines), lines
+    # paths wider than the terminal: whole lines, one per hit, the path never cut
+    r = _cli("search", "red", "--library", lib, "--kind", "text", env={**env, "COLUMNS": "30"}, cwd="/")
+    lines = [line for line in r.stdout.splitlines() if line.strip()]
+    assert len(lines) == 2 and all(str(folder).lstrip("/") + "/" in line for line in lines), r.stdout
