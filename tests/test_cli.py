@@ -48,7 +48,7 @@ def test_index_search_similar_stats_errors_json(tmp_path, colour_folder):
 
 def test_clear_errors_not_tracebacks(tmp_path, colour_folder):
     r = run("search", "x", "--library", str(tmp_path / "missing"))
-    assert r.exit_code == 2 and "no library" in r.stderr
+    assert r.exit_code == 2 and "no mmsearch library" in r.stderr
     r = run("index", str(tmp_path / "nowhere"), "--library", str(tmp_path / "lib"), "--model", "toy")
     assert r.exit_code == 2 and "no such file or folder" in r.stderr
     run("index", str(colour_folder), "--library", str(tmp_path / "lib"), "--model", "toy")
