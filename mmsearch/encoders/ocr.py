@@ -21,6 +21,14 @@ The two stages and what they cost
     side on a photo (20 px lines on a 1920x1080 photo; 640 px found only the 48 px line), on a plain slide
     all lines down to 12 px. 1280 px found no more than 960 px at twice the cost.
 
+The gate (``read(..., gated=True)``, ``detect_gated``; what the index uses)
+    A pixel test (:mod:`mmsearch.encoders.text_gate`, a few ms) finds what looks like lines of text on the
+    detector's reduced copy. Nothing: no detector pass at all. Otherwise the detector runs once over a
+    mosaic of those crops (a few percent of the picture on a photo) and, only when that finds a box, over
+    the whole picture exactly as ``detect`` does: a picture that gets text gets the ungated boxes and text
+    (crops covering over ``FULL_PASS_AREA`` of the picture skip the mosaic). ``detect`` itself (the video
+    probes, ``read`` without ``gated``) is ungated. Costs and recall: docs/benchmarks.md, "OCR".
+
 Coordinates
     Every box is in the pixel coordinates of the picture passed in (not of the reduced copy): four points
     clockwise from the top-left corner of the text, so a rotated line keeps its slant.
