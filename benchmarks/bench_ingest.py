@@ -92,8 +92,9 @@ def open_engine(lib, spec: str, decoder: str, ocr: str):
     shutil.rmtree(lib, ignore_errors=True)
     engine = Engine(lib, model=spec, image_decoder=decoder, ocr_model=ocr, audio_model="off", speech_model="off")
     engine.encoder("clip")
-    if ocr != "off":
+    if ocr != "off":  # and the sentence model its text is embedded with
         engine.context.models.job_model("ocr")
+        engine.context.models.optional("text")
     return engine
 
 

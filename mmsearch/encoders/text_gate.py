@@ -5,8 +5,8 @@ The PP-OCR detector costs about 2-5x the image tower's CPU time on a photo (one 
 text from the picture's grey pixels alone (a few ms), on the same reduced copy the detector would see:
 
 1. The morphological gradient (3x3 max - min) of the grey copy, thresholded at each of ``THRESHOLDS``
-   (a low one for faint text, a high one so that bright text over a busy background does not melt into
-   the background's own edges), each threshold's connected components looked at separately.
+   (a low one for faint text, higher ones so that contrasted text over a busy background does not melt
+   into the background's own edges), each threshold's connected components looked at separately.
 2. A component is letter-like when it is ``MIN_HEIGHT`` px to a fifth of the picture high, at most
    ``MAX_ASPECT`` times as wide as high, and fills at least ``MIN_FILL`` of its box.
 3. A line: three letter-like components in a row (each starting within ``GAP`` heights after the one
@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import numpy as np
 
-THRESHOLDS = (40, 96)  # gradient levels (of 255)
+THRESHOLDS = (40, 96, 160)  # gradient levels (of 255); 160 found two lines over busy photos the others missed
 MIN_HEIGHT = 5  # px on the reduced copy: the detector itself finds little under ~8 px
 MAX_ASPECT = 15.0
 MIN_FILL = 0.15
