@@ -30,6 +30,13 @@ Measures:
   its title, and whether that span's start and end are within 0.5 s of the slide's real start and end; OCR time as a fraction of the video's duration (x real time
   added to an index).
 
+The gate (``read(gated=True)``, what the index does; mmsearch/encoders/text_gate.py): every set is read
+both ways in the same run; per set, how many pictures got exactly the ungated read's boxes and text, and
+both CPU costs. Extra sets for it: ``small_text`` (a 20 px line on each real photo scaled to 1920x1080)
+and ``ingest_like`` (bench_ingest.py's photo-like JPEGs, no text). The image tower (ViT-B-32, random
+weights: speed does not depend on them) is timed on the photos without text in the same run, so the
+gated OCR cost of a picture without text is quoted as a fraction of the tower's CPU time.
+
 Writes benchmarks/results/ocr.json. The machine may be shared: timings are noisy.
 """
 from __future__ import annotations
@@ -222,6 +229,7 @@ def bench_video(reader, rng: random.Random, font_list: list[Path]) -> dict:
                 "ocr_s": round(ocr_s, 2), "of_which_full_frame_decode_s": round(fetch_s[0], 2),
                 "ocr_cpu_s": round(ocr_cpu_s, 2), "x_real_time_added": round(ocr_s / duration, 3),
                 "cpu_s_per_video_s": round(ocr_cpu_s / duration, 3),
+                "cpu_s_per_text_change": round(ocr_cpu_s / len(starts), 2),  # each slide: one change of text
             }
     return out | {"frames_sampled": len(frames), "sampling_decode_s": round(decode_s, 2)}
 
@@ -242,7 +250,20 @@ def _placement(spans, slides, starts: list[float], duration: float) -> dict:
             "char_accuracy": round(float(np.mean(accuracy)), 4), "placement": placed}
 
 
-def evaluate(reader, sets: dict[str, list[tuple[Image.Image, list[str]]]], rng: random.Random) -> dict:
+def make_small_text(rng: random.Random, font_list: list[Path]) -> list[tuple[Image.Image, list[str]]]:
+    """A 20 px line (half of them outlined) on each real photo scaled to 1920x1080: ~10 px at 960 px."""
+    out = []
+    for i, p in enumerate(PHOTOS):
+        photo = Image.open(p).convert("RGB").resize((1920, 1080), Image.Resampling.BICUBIC)
+        lines = [line(rng)]
+        origin = (rng.randint(40, 600), rng.randint(60, 1000))
+        out.append((render(photo, lines, rng, font_list, [20], (255, 255, 255), (0, 0, 0) if i % 2 else None,
+                           origin), lines))
+    return out
+
+
+def evaluate(reader, sets: dict[str, list[tuple[Image.Image, list[str]]]], rng: random.Random,
+             gated: bool = False) -> tuple[dict, dict[str, list]]:
     read: dict[str, list] = {}
     times: dict[str, list[float]] = {}
     cpu: dict[str, list[float]] = {}  # process CPU time (all threads): less sensitive to other jobs than wall time
@@ -250,7 +271,7 @@ def evaluate(reader, sets: dict[str, list[tuple[Image.Image, list[str]]]], rng: 
         read[name], times[name], cpu[name] = [], [], []
         for image, _lines in items:
             t0, c0 = time.perf_counter(), time.process_time()
-            read[name].append(reader.read(image))
+            read[name].append(reader.read(image, gated=gated))
             times[name].append(time.perf_counter() - t0)
             cpu[name].append(time.process_time() - c0)
     corpus = [(name, i, " ".join(b.text for b in blocks)) for name, blocks_list in read.items()
@@ -270,6 +291,41 @@ def evaluate(reader, sets: dict[str, list[tuple[Image.Image, list[str]]]], rng: 
             "ms_per_image_mean": round(float(ms.mean()), 1), "ms_per_image_p50": round(float(np.median(ms)), 1),
             "cpu_ms_per_image_mean": round(float(np.mean(cpu[name])) * 1e3, 1),
         }
+    return out, read
+
+
+def _same(a: list, b: list) -> bool:
+    return [x.to_json() for x in a] == [x.to_json() for x in b]
+
+
+def tower_cpu_ms(pictures: list[Image.Image]) -> float:
+    """ViT-B-32 image tower (random weights), CPU ms per picture, in batches of 32 (the index's CPU batch)."""
+    from mmsearch.encoders import load_image_text_encoder
+
+    from _common import random_vit_b32
+
+    encoder = load_image_text_encoder(random_vit_b32(), "cpu")
+    prepared = [encoder.prepare_image(p) for p in pictures]
+    encoder.encode_prepared(prepared[:2])  # warm-up
+    c0 = time.process_time()
+    for i in range(0, len(prepared), 32):
+        encoder.encode_prepared(prepared[i : i + 32])
+    return (time.process_time() - c0) / len(prepared) * 1e3
+
+
+def gate_costs(reader, pictures: dict[str, list[Image.Image]]) -> dict:
+    """Per set of pictures without text: CPU ms per picture ungated and gated, detector and gate counters."""
+    out = {}
+    for name, images in pictures.items():
+        ms = {}
+        for gated in (False, True):
+            before = dict(vars(reader.counters))
+            c0 = time.process_time()
+            blocks = sum(len(reader.read(im, gated=gated)) for im in images)
+            ms["gated" if gated else "ungated"] = {
+                "cpu_ms_per_image": round((time.process_time() - c0) / len(images) * 1e3, 1), "blocks": blocks,
+                **{k: v - before[k] for k, v in vars(reader.counters).items() if not k.startswith("_")}}
+        out[name] = {"n": len(images), **ms}
     return out
 
 
@@ -291,7 +347,19 @@ def main() -> None:
     reader.read(Image.new("RGB", (64, 64), "white"))  # warm-up: onnxruntime's first run allocates
 
     sets = {"slides": make_slides(args.slides, rng, font_list), "photos_text": make_photos(args.photos, rng, font_list)}
-    quality = evaluate(reader, sets, rng)
+    quotes_state = rng.getstate()  # the gated read is asked the same quotes
+    quality, ungated_read = evaluate(reader, sets, rng)
+    gated_rng = random.Random()
+    gated_rng.setstate(quotes_state)
+    gated_quality, gated_read = evaluate(reader, sets, gated_rng, gated=True)
+    small = {"small_text": make_small_text(random.Random(args.seed + 1), font_list)}
+    small_ungated, small_ungated_read = evaluate(reader, small, random.Random(args.seed + 2))
+    small_gated, small_gated_read = evaluate(reader, small, random.Random(args.seed + 2), gated=True)
+    quality |= small_ungated
+    gated_quality |= small_gated
+    for name, read in (ungated_read | small_ungated_read).items():
+        gated_quality[name]["same_as_ungated"] = sum(
+            _same(a, b) for a, b in zip(read, (gated_read | small_gated_read)[name]))
 
     no_text = [Image.open(p).convert("RGB") for p in PHOTOS]
     rec_before = reader.counters.recognize_calls
@@ -308,11 +376,22 @@ def main() -> None:
         "recogniser_calls": reader.counters.recognize_calls - rec_before, "false_blocks": false_blocks,
         "sizes": sorted({im.size for im in no_text}),
     }
+    from bench_ingest import make_jpegs
+
+    ingest_like = [Image.open(p).convert("RGB") for p in make_jpegs(RESULTS / "tmp" / "ocr-ingest-like", 30)]
+    costs = gate_costs(reader, {"photos_no_text": no_text, "ingest_like": ingest_like})
+    tower = tower_cpu_ms((no_text * 5 + ingest_like)[:64])
+    for cost in costs.values():
+        cost["gated_x_tower_cpu"] = round(cost["gated"]["cpu_ms_per_image"] / tower, 3)
+        cost["ungated_x_tower_cpu"] = round(cost["ungated"]["cpu_ms_per_image"] / tower, 3)
     video = bench_video(reader, rng, font_list)
     result = {
         "machine": facts, "model_id": reader.model_id, "det_max_side": reader.det_max_side,
         "min_confidence": reader.min_confidence, "threads": args.threads or os.cpu_count(),
         "fonts": [p.name for p in font_list], "load_s": round(load_s, 2), "sets": quality, "video": video,
+        "gated": {"sets": gated_quality, "no_text_cost": costs, "tower_cpu_ms_per_image": round(tower, 1),
+                  "goal_x_tower_cpu": 0.15},
+        "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "total_s": round(time.perf_counter() - t0, 1),
     }
     RESULTS.mkdir(exist_ok=True)

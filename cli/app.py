@@ -193,13 +193,17 @@ class _RichProgress:
     def __init__(self) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-        self._bar = Progress(TextColumn("indexing"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
+        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                              TextColumn("{task.fields[name]}"), console=err, transient=True)
         self._task = None
 
     def start(self, total: int) -> None:
         self._bar.start()
-        self._task = self._bar.add_task("index", total=total, name="")
+        self._task = self._bar.add_task("indexing", total=total, name="")
+
+    def start_pass(self, label: str, total: int) -> None:
+        """A further pass of the run (reading text): its own line under the first."""
+        self._task = self._bar.add_task(label, total=total, name="")
 
     def advance(self, n: int = 1, path: str | None = None) -> None:
         self._bar.update(self._task, advance=n, name=os.path.basename(path or "")[:40])

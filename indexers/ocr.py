@@ -8,7 +8,9 @@ JSON ``{"blocks": [{"text", "box", "confidence"}], "frame_time": t, "size": [w, 
 the pixel coordinates of the ``size`` picture that was read (a page scales them onto its thumbnail).
 The writer embeds the text in the sentence space ``text`` when that model is here (found by meaning too).
 
-Cost: a picture without text costs one detector pass and no recognition (the reader's rule).
+Cost: a picture is read through the reader's gate (``read(gated=True)``): one without text costs the
+pixel test and a detector pass over its text-like crops at most, no recognition. The run reads text in
+its own pass after the pictures are committed (indexers/deferred.py).
 """
 from __future__ import annotations
 
@@ -34,7 +36,7 @@ def detail_json(blocks: Sequence[TextBlock], size: tuple[int, int], frame_time: 
 
 def picture_segments(reader: OcrReader, image: Image.Image) -> list[NewSegment]:
     """The ``ocr`` segment of a whole picture ([] when no legible text is in it)."""
-    blocks = reader.read(image)
+    blocks = reader.read(image, gated=True)
     if not blocks:
         return []
     return [NewSegment(kind=SegmentKind.OCR, text=blocks_text(blocks), detail=detail_json(blocks, image.size))]

@@ -36,6 +36,9 @@ class IndexReport:
     cluster: dict | None = None  # a run on a Ray cluster: what moved and where (indexers/cluster/ray_run.py)
     missing: int = 0  # files gone from online places, kept as missing (mmsearch/presence.py)
     offline: list[dict] = field(default_factory=list)  # offline places: path, why, files kept
+    # per pass of the run, in order: {"seconds", "files"}; "main" (scan to the last commit of pictures,
+    # sounds and speech) then each deferred job's own pass ("ocr", indexers/deferred.py)
+    passes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
         d = dict(self.__dict__)
@@ -52,6 +55,7 @@ class Tally:
     def __init__(self, progress: Progress | None = None) -> None:
         self.report = IndexReport()
         self.progress = progress
+        self.written: set[str] = set()  # paths this run indexed (a later pass's work on others is a backfill)
 
     def planned(self, unchanged: int, skipped_bad: int, work: int) -> None:
         """The diff's verdict: files unchanged on disk, known bad files unchanged, files to look at."""
@@ -75,6 +79,7 @@ class Tally:
 
     def indexed(self, path: str, replaced: bool) -> None:
         """Committed: a changed file (``replaced`` its old row) or a new one."""
+        self.written.add(path)
         self._count("updated" if replaced else "added", path)
 
     def removed(self, n: int) -> None:
@@ -92,6 +97,28 @@ class Tally:
 
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)
+
+    def pass_done(self, name: str, seconds: float, files: int) -> None:
+        """One pass of the run is over: its wall time and the files it worked on."""
+        self.report.passes[name] = {"seconds": round(seconds, 3), "files": files}
+
+    def start_pass(self, label: str, total: int) -> None:
+        """A further pass over ``total`` files: its own progress line (``label`` where the display shows
+        one: a progress with ``start_pass``), else the progress restarted for it."""
+        if self.progress is None:
+            return
+        start = getattr(self.progress, "start_pass", None)
+        if start is not None:
+            start(label, total)
+        else:
+            self.progress.start(total)
+
+    def pass_file(self, path: str, *, done: bool = True) -> None:
+        """A further pass is over with a file (``done``: did its work, a backfill when this run did not
+        index the file itself; else it left the work pending)."""
+        if done and path not in self.written:
+            self.backfilled(path)
+        self._advance(path)
 
     def _count(self, outcome: str, path: str) -> None:
         setattr(self.report, outcome, getattr(self.report, outcome) + 1)

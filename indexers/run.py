@@ -1,6 +1,6 @@
 """The index run: a look at its places -> scan -> diff -> decode in worker threads -> writer (batched encode,
-one transaction per batch) -> files gone: kept as missing, or forgotten (:mod:`.presence`) -> caption links ->
-final snapshot.
+one transaction per batch) -> files gone: kept as missing, or forgotten (:mod:`.presence`) -> caption links
+-> snapshot; then the deferred pass (OCR, indexers/deferred.py) over the committed files -> final snapshot.
 
 Decoding (file read, hashing, image decode and model preprocessing) runs in a thread pool a bounded
 number of files ahead of the writer, so the encoder is never waiting on disk and memory stays bounded.
@@ -23,6 +23,7 @@ from mmsearch.presence import place_of
 
 from . import presence
 from .decode import decode
+from .deferred import run_deferred, without_deferred
 from .items import FileEntry
 from .kinds import HANDLERS, DecodeInputs
 from .links import LinkRule
@@ -125,9 +126,13 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
         places.record(catalog)
         # After the work: files re-indexed whole have new rows and fresh marks; what is left pending is
         # work on unchanged files that a model which is here now can do.
-        waiting = {m: names for m, names in catalog.pending().items() if _under(catalog.media_by_id(m), roots)}
+        waiting = {m: names for m, names in without_deferred(catalog.pending()).items()
+                   if _under(catalog.media_by_id(m), roots)}
         _backfill(catalog, models, writer, waiting, set(gone))
         _link_captions(ctx, plan.entries, roots)
+        library.save(force=True)
+        tally.pass_done("main", time.monotonic() - t0, len(plan.work))
+        run_deferred(ctx, models, tally, roots, _under)
         library.save(force=True)
         tally.report.jobs = catalog.job_counts()
         _check_anything_ran(models, tally, strict, had_work=bool(plan.work))

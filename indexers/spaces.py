@@ -6,6 +6,11 @@ the first text; the soundtrack's models (CLAP ``audio``, the transcriber) on the
 timeline; the text-in-pictures reader (``ocr``) on the first picture. A model that cannot be had is one
 warning of the run naming the setting, never a failure of a file: that work is recorded as *pending* and
 a later run with the model backfills it.
+
+Deferred jobs (``DEFERRED``: ``ocr``): while :attr:`RunModels.deferring` (the run's first pass), the
+decoders get no reader for them and each file's mark says *pending* (:data:`DEFERRED_REASON`); the run's
+deferred pass (indexers/deferred.py) then does that work over the committed files, so pictures, sounds
+and speech are searchable at the image tower's speed first.
 """
 from __future__ import annotations
 
@@ -26,6 +31,8 @@ from .audio import soundtrack
 from .report import Tally
 
 METADATA_READER = SimpleNamespace(model_id="metadata")  # what the job marks of the metadata job name
+DEFERRED = frozenset({Job.OCR})  # jobs done in the run's own pass after the first (indexers/deferred.py)
+DEFERRED_REASON = "deferred: done in the run's pass after the pictures, sounds and speech are committed"
 
 
 def batch_size(settings: Any, encoder: Any) -> int:
@@ -51,6 +58,7 @@ class RunModels:
         self._ocr_lock = threading.Lock()  # asked for by the decode workers
         self._warned: set[str] = set()
         self._scenes: tuple[Any, str | None] | None = None
+        self.deferring = True  # the first pass: DEFERRED jobs are marked pending, their readers withheld
 
     def open_clip(self) -> None:
         """Load the image/text encoder and make sure its space exists and its index is loaded. A model that
@@ -75,7 +83,11 @@ class RunModels:
         return self._text
 
     def ocr_reader(self) -> Any:
-        """The text-in-pictures reader (setting ``ocr_model``), loaded on first need, or None (one warning)."""
+        """The text-in-pictures reader (setting ``ocr_model``), loaded on first need, or None (one warning);
+        None without loading it while :attr:`deferring` (the first pass reads no text)."""
+        return None if self.deferring else self._load_ocr()
+
+    def _load_ocr(self) -> Any:
         with self._ocr_lock:
             if self._ocr is False:
                 self._ocr = self.ctx.models.job_model(Job.OCR)
@@ -125,6 +137,8 @@ class RunModels:
             # a video's text is read per scene, and its scenes are cut on the clip vectors
             return JobMark(JobState.PENDING, None, "reading a video's text waits for the clip space (its scenes)")
         model = self._model_of(name)
+        if model is not None and self.deferring and name in DEFERRED:
+            return JobMark(JobState.PENDING, None, DEFERRED_REASON)
         if model is not None:
             return JobMark(JobState.DONE, getattr(model, "model_id", None))
         return JobMark(JobState.PENDING, None, self.ctx.models.unavailable.get(name, "model unavailable"))
@@ -138,7 +152,7 @@ class RunModels:
         if name == Space.TEXT:
             return self.text_encoder()
         if name == Job.OCR:
-            return self.ocr_reader()
+            return self._load_ocr()
         clap, transcriber, text = self._sound_models()
         if name == Space.AUDIO:
             return clap

@@ -20,6 +20,7 @@ Points (see docs/reliability.md for what each one proves):
     apply    the batch is committed, its vectors are not yet in the in-memory index
     remove   deleted files are removed from the catalog, not yet from the index
     save     an index snapshot is about to be written
+    ocr      the deferred pass has read one file's text, nothing of it written yet (indexers/deferred.py)
 """
 from __future__ import annotations
 

@@ -175,7 +175,7 @@ def test_tally_counts_each_file_once_and_advances_once_per_file_of_the_work_list
 def test_report_json_fields_are_unchanged():
     assert set(IndexReport().to_dict()) == {"added", "updated", "unchanged", "moved", "removed", "failed",
                                              "skipped_bad", "seconds", "failures", "warnings", "backfilled", "jobs",
-                                             "missing", "offline"}
+                                             "missing", "offline", "passes"}
 
 
 def test_an_index_run_reports_every_file_once(tmp_path, colour_folder):

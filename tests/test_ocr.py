@@ -12,7 +12,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from PIL import Image, ImageDraw, ImageFont
+from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
 from mmsearch.config import load_settings
 from mmsearch.encoders.ocr import DET_MAX_SIDE, Box, OcrReader, blocks_text
@@ -143,6 +143,53 @@ def test_low_confidence_blocks_are_dropped(reader, monkeypatch):
     assert reader.read(im, boxes)
     monkeypatch.setattr(reader, "min_confidence", 1.01)  # nothing is that sure
     assert reader.read(im, boxes) == []
+
+
+# ------------------------------------------------------------------------------------------ the gate
+
+def _small_print() -> Image.Image:
+    """A 20 px line on a 1920x1080 photo: ~10 px on the detector's 960 px copy, about the smallest it finds."""
+    photo = Image.open(SAMPLES / "flower.jpg").convert("RGB").resize((1920, 1080))
+    ImageDraw.Draw(photo).text((160, 940), "Small print under the flower", font=_font(20), fill=(255, 255, 255))
+    return photo
+
+
+@pytest.mark.parametrize("picture", ["slide", "small print"])
+def test_the_gated_read_gives_the_same_boxes_and_text_as_the_whole_pass(reader, picture):
+    im = slide(REVENUE, size=(1280, 720), rotate=2) if picture == "slide" else _small_print()
+    ungated = reader.read(im)
+    before = reader.counters.crop_probes
+    gated = reader.read(im, gated=True)
+    assert reader.counters.crop_probes > before  # it went through the gate's crops
+    assert gated and [b.to_json() for b in gated] == [b.to_json() for b in ungated]
+    expected = {"quarterly", "revenue", "margins"} if picture == "slide" else {"small", "print", "flower"}
+    assert expected <= words(blocks_text(gated))
+
+
+def test_a_picture_with_nothing_text_like_costs_no_detector_pass(reader):
+    soft = Image.open(SAMPLES / "flower.jpg").filter(ImageFilter.GaussianBlur(6))  # no sharp strokes anywhere
+    before = (reader.counters.detect_calls, reader.counters.gate_rejected)
+    assert reader.read(soft, gated=True) == []
+    assert reader.counters.detect_calls == before[0] and reader.counters.gate_rejected == before[1] + 1
+
+
+@pytest.mark.parametrize("name", ["cat.jpg", "temple.jpg", "coffee.jpg", "rocket.jpg"])
+def test_a_photo_without_text_costs_at_most_one_crop_probe_and_no_recognition(reader, name):
+    photo = Image.open(SAMPLES / name)
+    before = (reader.counters.detect_calls, reader.counters.recognize_calls)
+    assert reader.read(photo, gated=True) == []
+    assert reader.counters.detect_calls - before[0] <= 1 and reader.counters.recognize_calls == before[1]
+
+
+def test_text_regions_are_merged_only_where_that_adds_no_area():
+    from mmsearch.encoders.text_gate import merge_rects, mosaic
+
+    letters = [(0, 0, 30, 20), (20, 0, 50, 20), (40, 0, 70, 20)]  # one line's letters, overlapping
+    assert merge_rects(letters) == [(0, 0, 70, 20)]
+    apart = [(0, 0, 100, 20), (90, 10, 100, 300)]  # touching at a corner: the union would be mostly empty
+    assert sorted(merge_rects(apart)) == sorted(apart)
+    canvas = mosaic([np.zeros((20, 70, 3), np.uint8), np.zeros((10, 10, 3), np.uint8)])
+    assert canvas.shape[0] % 32 == 0 and canvas.shape[1] % 32 == 0 and (canvas == 0).sum() == 3 * (20 * 70 + 100)
 
 
 # ----------------------------------------------------------------------------- off and unavailable

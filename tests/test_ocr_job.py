@@ -5,7 +5,11 @@ Real OCR weights (bundled in rapidocr-onnxruntime), the toy image encoder, gener
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -57,8 +61,9 @@ def test_a_rendered_slide_is_found_by_its_words_and_a_photo_costs_only_the_detec
         assert seg.space_id == e.context.catalog.space("text").id
         assert _ocr_segments(e, root / "cat.jpg") == []  # no text: no segment
         reader = e.context.models.loaded(Job.OCR)
-        # two pictures, two detector passes; the slide's lines in one recogniser call, the photo in none
-        assert reader.counters.detect_calls == 2 and reader.counters.recognize_calls == 1
+        # the slide: the gate's crop probe and one whole pass; the photo: at most a crop probe, no recognition
+        assert reader.counters.detect_calls <= 3 and reader.counters.recognize_calls == 1
+        assert list(report.passes) == ["main", "ocr"] and report.passes["ocr"]["files"] == 2
 
 
 def test_a_videos_slide_text_lands_on_its_scene(tmp_path):
@@ -95,10 +100,10 @@ def test_an_unreadable_picture_is_recorded_and_the_run_completes(tmp_path, monke
 
     real = ocr.OcrReader.read
 
-    def read(self, image, boxes=None):  # the recogniser breaks on one picture only
+    def read(self, image, boxes=None, **how):  # the recogniser breaks on one picture only
         if image.size == (640, 360) and image.getpixel((0, 0)) == BG and len(self.detect(image)) == 1:
             raise RuntimeError("onnxruntime: invalid input")
-        return real(self, image, boxes)
+        return real(self, image, boxes, **how)
 
     monkeypatch.setattr(ocr.OcrReader, "read", read)
     with Engine(tmp_path / "lib", model="toy", **OFF) as e:
@@ -131,3 +136,42 @@ def test_ocr_off_leaves_the_job_pending_and_a_later_run_backfills_it(tmp_path):
         assert detail["size"] == [640, 360] and all(0.5 <= b["confidence"] <= 1 for b in detail["blocks"])
         assert e.search("quarterly revenue grew", k=1)[0].path == str(root / "slide.png")
         assert len(e.context.catalog.segments_of_media(seg.media_id)) == 2  # the image and its text, once each
+
+
+def _cli(lib: Path, *args: str, kill_at: str = "") -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MMSEARCH_")}  # OCR on: the default
+    env.update(MMSEARCH_AUDIO_MODEL="off", MMSEARCH_SPEECH_MODEL="off", MMSEARCH_DEVICE="cpu")
+    if kill_at:
+        env["MMSEARCH_TEST_KILL_AT"] = kill_at
+    return subprocess.run([sys.executable, "-m", "mmsearch.cli", *args, "--library", str(lib)],
+                          env=env, capture_output=True, text=True, timeout=300)
+
+
+def test_text_is_read_in_its_own_pass_after_the_pictures_and_a_killed_pass_resumes(tmp_path):
+    root = tmp_path / "media"
+    root.mkdir()
+    slides = {"agenda.png": AGENDA, "revenue.png": REVENUE, "closing.png": CLOSING}
+    for name, lines in slides.items():
+        slide(lines, size=(640, 360)).save(root / name)
+    shutil.copy(SAMPLES / "cat.jpg", root / "cat.jpg")
+    lib = tmp_path / "lib"
+    # killed (SIGKILL) in the OCR pass, after the first file's text is read and before it is written
+    r = _cli(lib, "index", str(root), "--model", "toy", kill_at="ocr:2")
+    assert r.returncode == -signal.SIGKILL, r.stderr[-2000:]
+    with Engine(lib, model="toy", ocr_model="off", **OFF) as e:
+        counts = e.context.catalog.job_counts()
+        assert counts["clip"]["done"] == 4  # every picture was committed and is searchable before any text
+        assert counts[Job.OCR]["done"] == 1 and counts[Job.OCR]["pending"] == 3
+        assert len(e.search("a photo", k=10)) == 4
+    r = _cli(lib, "index", "--model", "toy", "--json")  # the next run: nothing re-indexed, the text read
+    assert r.returncode == 0, r.stderr[-2000:]
+    report = json.loads(r.stdout)
+    assert report["unchanged"] == 4 and report["added"] == 0
+    assert [*report["passes"]] == ["main", "ocr"] and report["passes"]["ocr"]["files"] == 3
+    assert all(p["seconds"] >= 0 for p in report["passes"].values())
+    assert report["jobs"][Job.OCR] == {"done": 4, "pending": 0, "failed": 0}
+    with Engine(lib, model="toy", **OFF) as e:
+        for name, lines in slides.items():
+            assert e.search(lines[0][0], k=1)[0].path == str(root / name)
+            assert len(_ocr_segments(e, root / name)) == 1
+        assert _ocr_segments(e, root / "cat.jpg") == []

@@ -21,6 +21,14 @@ The two stages and what they cost
     side on a photo (20 px lines on a 1920x1080 photo; 640 px found only the 48 px line), on a plain slide
     all lines down to 12 px. 1280 px found no more than 960 px at twice the cost.
 
+The gate (``read(..., gated=True)``, ``detect_gated``; what the index uses)
+    A pixel test (:mod:`mmsearch.encoders.text_gate`, a few ms) finds what looks like lines of text on the
+    detector's reduced copy. Nothing: no detector pass at all. Otherwise the detector runs once over a
+    mosaic of those crops (a few percent of the picture on a photo) and, only when that finds a box, over
+    the whole picture exactly as ``detect`` does: a picture that gets text gets the ungated boxes and text
+    (crops covering over ``FULL_PASS_AREA`` of the picture skip the mosaic). ``detect`` itself (the video
+    probes, ``read`` without ``gated``) is ungated. Costs and recall: docs/benchmarks.md, "OCR".
+
 Coordinates
     Every box is in the pixel coordinates of the picture passed in (not of the reduced copy): four points
     clockwise from the top-left corner of the text, so a rotated line keeps its slant.
@@ -54,12 +62,14 @@ import numpy as np
 from PIL import Image
 
 from mmsearch.encoders.base import require
+from mmsearch.encoders.text_gate import area_fraction, mosaic, text_regions
 from mmsearch.errors import MediaError, ModelUnavailableError
 
 DET_MAX_SIDE = 960  # longest side of the detector's input, px (see the module docstring)
 MIN_SIDE = 32  # the detector works on multiples of 32; smaller pictures are padded to it
 CROP_HEIGHT = 96  # crops are shrunk to this height before the recogniser (which reads them at 48)
 MIN_CONFIDENCE = 0.5
+FULL_PASS_AREA = 0.35  # text-like crops covering more of the picture than this: one pass over all of it
 REC_BATCH = 16  # crops per recogniser run (rapidocr's default is 6; one call per image is the usual case)
 _PACKAGE = "rapidocr-onnxruntime"
 _WORDY = re.compile(r"[^\W_]")
@@ -119,7 +129,9 @@ def blocks_text(blocks: Sequence[TextBlock]) -> str:
 class OcrCounters:
     """What a reader has run: detector passes, recogniser calls and the crops they read."""
 
-    detect_calls: int = 0
+    detect_calls: int = 0  # detector passes: whole pictures and the gate's crops
+    gate_rejected: int = 0  # pictures the pixel test found no text-like line in (no detector pass)
+    crop_probes: int = 0  # crops the detector looked at for the gate
     recognize_calls: int = 0
     crops_recognized: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -283,22 +295,53 @@ class OcrReader:
     def detect(self, image: Image.Image) -> list[Box]:
         """Text regions of ``image`` (detector only), in reading order, in ``image``'s pixel coordinates."""
         rgb = as_rgb(image)
-        w, h = rgb.size
-        if w < 2 or h < 2:
+        if rgb.width < 2 or rgb.height < 2:
             return []
+        return self._detect_reduced(rgb, self._reduced(rgb))
+
+    def detect_gated(self, image: Image.Image) -> list[Box]:
+        """``detect``, behind the pixel test of :mod:`mmsearch.encoders.text_gate`: the detector runs first
+        on the crops around what looks like text (none: no text, no detector pass), and on the whole
+        picture only when a crop holds a box, so a picture that gets boxes gets exactly ``detect``'s."""
+        rgb = as_rgb(image)
+        if rgb.width < 2 or rgb.height < 2:
+            return []
+        small = self._reduced(rgb)
+        rects = text_regions(np.asarray(small.convert("L")))
+        if not rects:
+            self.counters.add(gate_rejected=1)
+            return []
+        if area_fraction(rects, small.size) < FULL_PASS_AREA:
+            arr = _bgr(small)
+            self.counters.add(crop_probes=len(rects))
+            if self._boxes_in(mosaic([arr[y0:y1, x0:x1] for x0, y0, x1, y1 in rects])) is None:
+                return []
+        return self._detect_reduced(rgb, small)
+
+    def _reduced(self, rgb: Image.Image) -> Image.Image:
+        """The copy the detector sees: longest side at most ``det_max_side``, never upscaled."""
+        w, h = rgb.size
         scale = min(1.0, self.det_max_side / max(w, h))
-        small = rgb if scale >= 1.0 else rgb.resize(
+        return rgb if scale >= 1.0 else rgb.resize(
             (max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.BILINEAR, reducing_gap=2.0
         )
-        sw, sh = small.size
-        arr = _bgr(small)
+
+    def _boxes_in(self, arr: np.ndarray) -> np.ndarray | None:
+        """The detector's raw quads on a BGR array (padded white to MIN_SIDE), None or empty when none."""
+        sh, sw = arr.shape[:2]
         if sw < MIN_SIDE or sh < MIN_SIDE:  # pad, white, so the detector's /32 rounding keeps a picture
             padded = np.full((max(sh, MIN_SIDE), max(sw, MIN_SIDE), 3), 255, dtype=np.uint8)
             padded[:sh, :sw] = arr
             arr = padded
         self.counters.add(detect_calls=1)
-        found, _elapsed = self._engine.text_det(arr)
-        if found is None or len(found) == 0:
+        found, _elapsed = self._engine.text_det(np.ascontiguousarray(arr))
+        return None if found is None or len(found) == 0 else found
+
+    def _detect_reduced(self, rgb: Image.Image, small: Image.Image) -> list[Box]:
+        w, h = rgb.size
+        sw, sh = small.size
+        found = self._boxes_in(_bgr(small))
+        if found is None:
             return []
         found = self._engine.sorted_boxes(np.asarray(found, dtype=np.float32))
         sx, sy = w / sw, h / sh
@@ -353,18 +396,21 @@ class OcrReader:
         return confidence >= self.min_confidence and _WORDY.search(text) is not None
 
     def read_many(
-        self, images: Sequence[Image.Image], boxes: Sequence[Sequence[Box] | None] | None = None
+        self, images: Sequence[Image.Image], boxes: Sequence[Sequence[Box] | None] | None = None, *,
+        gated: bool = False,
     ) -> list[list[TextBlock]]:
         """``read`` for several pictures, the crops of all of them recognised in shared batches.
 
         ``boxes[i]`` (when given and not None) are picture i's boxes from an earlier ``detect``; the
-        detector runs for the others. Pictures without boxes cost no recognition.
+        detector runs for the others (``gated``: behind the pixel test, :meth:`detect_gated`). Pictures
+        without boxes cost no recognition.
         """
         rgbs = [as_rgb(im) for im in images]
         given = list(boxes) if boxes is not None else [None] * len(rgbs)
         if len(given) != len(rgbs):
             raise ValueError(f"read_many: {len(rgbs)} images but {len(given)} box lists")
-        per_image = [list(b) if b is not None else self.detect(im) for im, b in zip(rgbs, given)]
+        find = self.detect_gated if gated else self.detect
+        per_image = [list(b) if b is not None else find(im) for im, b in zip(rgbs, given)]
         owners: list[tuple[int, Box]] = []
         crops: list[np.ndarray] = []
         for i, (rgb, bxs) in enumerate(zip(rgbs, per_image)):
@@ -380,12 +426,13 @@ class OcrReader:
                 out[i].append(TextBlock(text, box, conf))
         return out
 
-    def read(self, image: Image.Image, boxes: Sequence[Box] | None = None) -> list[TextBlock]:
+    def read(self, image: Image.Image, boxes: Sequence[Box] | None = None, *, gated: bool = False) -> list[TextBlock]:
         """The text of ``image`` in reading order; ``boxes`` from an earlier ``detect`` skip the detector.
 
-        Recognition runs only when there are boxes; blocks under ``min_confidence`` are dropped.
+        Recognition runs only when there are boxes; blocks under ``min_confidence`` are dropped. ``gated``:
+        the detector only where the pixel test sees text (:meth:`detect_gated`; what the index does).
         """
-        return self.read_many([image], [boxes])[0]
+        return self.read_many([image], [boxes], gated=gated)[0]
 
     def __repr__(self) -> str:
         return f"OcrReader({self.model_id!r}, det_max_side={self.det_max_side}, device={self.device!r})"
