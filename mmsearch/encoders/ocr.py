@@ -23,10 +23,10 @@ The two stages and what they cost
 
 The gate (``read(..., gated=True)``, ``detect_gated``; what the index uses)
     A pixel test (:mod:`mmsearch.encoders.text_gate`, a few ms) finds what looks like lines of text on the
-    detector's reduced copy. Nothing: no detector pass at all. Otherwise the detector runs once over a
-    mosaic of those crops (a few percent of the picture on a photo) and, only when that finds a box, over
-    the whole picture exactly as ``detect`` does: a picture that gets text gets the ungated boxes and text
-    (crops covering over ``FULL_PASS_AREA`` of the picture skip the mosaic). ``detect`` itself (the video
+    detector's reduced copy. Nothing: no detector pass at all. Otherwise the detector runs over the whole
+    picture exactly as ``detect`` does, so a picture the gate lets through gets the ungated boxes and text.
+    (A cheaper middle step, the detector over a mosaic of the text-like crops first, lost one 20 px line of
+    seven on photos: text recall comes before cost, so it was dropped.) ``detect`` itself (the video
     probes, ``read`` without ``gated``) is ungated. Costs and recall: docs/benchmarks.md, "OCR".
 
 Coordinates
@@ -62,14 +62,13 @@ import numpy as np
 from PIL import Image
 
 from mmsearch.encoders.base import require
-from mmsearch.encoders.text_gate import area_fraction, mosaic, text_regions
+from mmsearch.encoders.text_gate import text_regions
 from mmsearch.errors import MediaError, ModelUnavailableError
 
 DET_MAX_SIDE = 960  # longest side of the detector's input, px (see the module docstring)
 MIN_SIDE = 32  # the detector works on multiples of 32; smaller pictures are padded to it
 CROP_HEIGHT = 96  # crops are shrunk to this height before the recogniser (which reads them at 48)
 MIN_CONFIDENCE = 0.5
-FULL_PASS_AREA = 0.35  # text-like crops covering more of the picture than this: one pass over all of it
 REC_BATCH = 16  # crops per recogniser run (rapidocr's default is 6; one call per image is the usual case)
 _PACKAGE = "rapidocr-onnxruntime"
 _WORDY = re.compile(r"[^\W_]")
@@ -131,7 +130,6 @@ class OcrCounters:
 
     detect_calls: int = 0  # detector passes: whole pictures and the gate's crops
     gate_rejected: int = 0  # pictures the pixel test found no text-like line in (no detector pass)
-    crop_probes: int = 0  # crops the detector looked at for the gate
     recognize_calls: int = 0
     crops_recognized: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -300,22 +298,15 @@ class OcrReader:
         return self._detect_reduced(rgb, self._reduced(rgb))
 
     def detect_gated(self, image: Image.Image) -> list[Box]:
-        """``detect``, behind the pixel test of :mod:`mmsearch.encoders.text_gate`: the detector runs first
-        on the crops around what looks like text (none: no text, no detector pass), and on the whole
-        picture only when a crop holds a box, so a picture that gets boxes gets exactly ``detect``'s."""
+        """``detect``, behind the pixel test of :mod:`mmsearch.encoders.text_gate`: nothing that looks like
+        a line of text, no detector pass; anything, exactly ``detect``'s boxes."""
         rgb = as_rgb(image)
         if rgb.width < 2 or rgb.height < 2:
             return []
         small = self._reduced(rgb)
-        rects = text_regions(np.asarray(small.convert("L")))
-        if not rects:
+        if not text_regions(np.asarray(small.convert("L"))):
             self.counters.add(gate_rejected=1)
             return []
-        if area_fraction(rects, small.size) < FULL_PASS_AREA:
-            arr = _bgr(small)
-            self.counters.add(crop_probes=len(rects))
-            if self._boxes_in(mosaic([arr[y0:y1, x0:x1] for x0, y0, x1, y1 in rects])) is None:
-                return []
         return self._detect_reduced(rgb, small)
 
     def _reduced(self, rgb: Image.Image) -> Image.Image:

@@ -36,7 +36,6 @@ WORD_ASPECT = 2.5
 WORD_FILL = 0.5
 PAD = 1.0
 MIN_CROP = 32  # px: the smallest crop side (context for the detector)
-MOSAIC_GAP = 16
 MAX_COMPONENTS = 1500  # letter-like components considered per threshold (the pairing is quadratic)
 
 Rect = tuple[int, int, int, int]  # x0, y0, x1, y1 (exclusive)
@@ -134,31 +133,3 @@ def merge_rects(rects: list[Rect]) -> list[Rect]:
         out = merged
     return out
 
-
-def area_fraction(rects: list[Rect], size: tuple[int, int]) -> float:
-    """The rectangles' summed area (what a mosaic of them costs the detector) over a ``size`` (w, h) picture's."""
-    return sum(_area(r) for r in rects) / max(1, size[0] * size[1])
-
-
-def mosaic(crops: list[np.ndarray], gap: int = MOSAIC_GAP, fill: int = 255) -> np.ndarray:
-    """The crops (h x w x 3, uint8) packed in rows on one ``fill`` canvas, ``gap`` px apart, so one detector
-    pass looks at all of them (each pass has a fixed cost: several small ones cost more than one). The
-    canvas is a multiple of 32 px each way, so the detector takes it unscaled."""
-    if not crops:
-        return np.full((1, 1, 3), fill, dtype=np.uint8)
-    total = sum(c.shape[0] * c.shape[1] for c in crops)
-    width = max(max(c.shape[1] for c in crops), int(np.sqrt(total) * 1.5))
-    places: list[tuple[int, int, int]] = []
-    x = y = row = 0
-    for c in sorted(range(len(crops)), key=lambda k: -crops[k].shape[0]):
-        h, w = crops[c].shape[:2]
-        if x and x + w > width:
-            x, y, row = 0, y + row + gap, 0
-        places.append((c, x, y))
-        x, row = x + w + gap, max(row, h)
-    # a multiple of 32 each way: the detector resizes other sizes to one, which would shrink small text
-    canvas = np.full((-(-(y + row) // 32) * 32, -(-width // 32) * 32, 3), fill, dtype=np.uint8)
-    for c, cx, cy in places:
-        h, w = crops[c].shape[:2]
-        canvas[cy : cy + h, cx : cx + w] = crops[c]
-    return canvas
