@@ -41,9 +41,10 @@ class Candidate:
     distance (0..1) between the colour histograms (8x8x8 bins, brightness-normalised) of the pictures
     ``WINDOW`` frames before and after (the closest of 3x3 pairs of frames 3 apart): camera motion inside
     one shot moves little colour mass, a new shot a lot; a flash or a glitched frame, which is over
-    before then, none. Both are taken around the peak and around its split, and the view with the
-    larger colour change is kept. ``frames``: that view's low-res RGB frames (for the shot model),
-    ``first``: the frame index of ``frames[0]``."""
+    before then, none. ``across``: the mean pixel change (0..1) between those two pooled pictures.
+    All are taken around the peak and around its split, and the view with the larger persistence is
+    kept. ``frames``: that view's low-res RGB frames (for the shot model), ``first``: the frame index
+    of ``frames[0]``."""
     index: int
     time: float
     score: float
