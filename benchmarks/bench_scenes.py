@@ -19,7 +19,7 @@ a 95 % bootstrap interval over videos (2000 resamples); the misses by transition
 video per second of the method's cut detection (mmsearch: the dense stream's per-frame work + the decision,
 inside its single decode pass; peers: their whole run, decoding included); ``index x_rt`` (mmsearch): the
 whole decode + encode + cut run. ``--regression`` adds the old generated-from-photos sets
-(tests/media_factory.py). Writes benchmarks/results/scenes.json.
+(tests/media_factory.py). Writes benchmarks/results/scenes.json (``--out``).
 """
 from __future__ import annotations
 
@@ -197,6 +197,7 @@ def main() -> None:
     ap.add_argument("--encoders", default="toy,vit")
     ap.add_argument("--regression", action="store_true", help="also the old generated-from-photos sets")
     ap.add_argument("--no-bare", action="store_true", help="skip bare TransNetV2 (slow on the CPU)")
+    ap.add_argument("--out", default="scenes", help="results file name under benchmarks/results/")
     args = ap.parse_args()
 
     import torch
@@ -263,7 +264,7 @@ def main() -> None:
     rows.sort(key=lambda r: (r["set"], -r["f1"]))
     cols = ["set", "method", "videos", "transitions", "f1", "f1 95%", "fp", "missed", "x_rt", "index x_rt"]
     print(table(rows, cols))
-    write_result("scenes", {"machine": machine(), "load_average_at_end": [round(x, 2) for x in __import__("os").getloadavg()],
+    write_result(args.out, {"machine": machine(), "load_average_at_end": [round(x, 2) for x in __import__("os").getloadavg()],
                             "videos": args.videos, "seeds": seeds, "rows": rows})
 
 
