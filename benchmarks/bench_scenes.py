@@ -1,27 +1,29 @@
-"""Scene cuts: F1 of detected transitions on generated videos with known transitions, side by side.
+"""Scene cuts on real footage: F1 and speed of every method side by side, on dev and held-out splits.
 
-    .venv/bin/python benchmarks/bench_scenes.py [--seed 100] [--videos 3] [--encoders toy,vit]
-                                                [--no-peers] [--quick]
+    .venv/bin/python benchmarks/bench_scenes.py [--splits dev,heldout] [--videos 10] [--encoders toy,vit]
+                                                [--regression]
 
-Two sets of videos, made by tests/media_factory.py from the real photos in sample_data/images at
-25 fps (never committed; cached under $MMSEARCH_BENCH_CACHE):
-  * ``stills``: still photos with a slow zoom or pan, hard cuts only;
-  * ``footage``: shots with camera motion (pan, zoom, handheld shake, moving crop, lighting change, a
-    moving object) joined by hard cuts, dissolves of 0.4-0.8 s and fades through black, with flashes
-    (2-3 bright frames) and single glitched frames inside shots (not transitions).
-Scores: F1 with a +-0.5 s window around each transition's span (``f1``), and TransNetV2's protocol
-for hard cuts (+-2 frames; detections near a gradual transition are ignored there: ``f1_cut2f``).
-Methods: mmsearch's fused rule with the toy encoder and a random-init ViT-B-32 (with and without
-TransNetV2, on the CPU budget), the embeddings-only rule, PySceneDetect's ContentDetector and
-AdaptiveDetector (defaults) and bare TransNetV2 on every frame at threshold 0.5.
-``x_rt``: seconds of video per second of the method's own work (for mmsearch: cut detection only,
-i.e. the dense stream's extra decode cost plus the decision; the encoder's cost is the same with or
-without it). Writes benchmarks/results/scenes.json.
+The splits are spliced from real footage and real pictures with known transitions by
+``benchmarks/scene_sets.py`` (sources fetched at run time into benchmarks/results/tmp/, never committed;
+dev and held-out from *different* sources). Two sets per split: ``footage`` (hard cuts, dissolves of
+10-25 frames, fades through black, 2-frame flashes that are not cuts) and ``stills`` (pictures with a slow
+pan/zoom on light plain backgrounds and slides, a hard cut about every 4 s).
+
+Methods, on the same videos in the same run: mmsearch with TransNetV2 (its CPU budget) and without it
+(pixels only), each with the toy encoder and a random-init ViT-B-32; bare TransNetV2 on every frame at
+threshold 0.5 (its own ``predict_frames`` windows, batched, + ``predictions_to_scenes``); PySceneDetect's AdaptiveDetector
+and ContentDetector (defaults).
+
+Score: a detection counts anywhere in a transition's span +-0.5 s (one detection per transition). F1 with
+a 95 % bootstrap interval over videos (2000 resamples); the misses by transition kind. ``x_rt``: seconds of
+video per second of the method's cut detection (mmsearch: the dense stream's per-frame work + the decision,
+inside its single decode pass; peers: their whole run, decoding included); ``index x_rt`` (mmsearch): the
+whole decode + encode + cut run. ``--regression`` adds the old generated-from-photos sets
+(tests/media_factory.py). Writes benchmarks/results/scenes.json (``--out``).
 """
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 import time
 from pathlib import Path
@@ -33,104 +35,84 @@ from _common import CACHE, log, machine, random_vit_b32, table, write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import media_factory as mf
-
-# ------------------------------------------------------------------ data
-
-def make_sets(seed: int, videos: int, quick: bool) -> dict[str, list[tuple[Path, list, float]]]:
-    folder = CACHE / "scenes"
-    folder.mkdir(parents=True, exist_ok=True)
-    images = mf.footage_images()
-    out: dict[str, list] = {"stills": [], "footage": []}
-    shots = 6 if quick else 12
-    for name, videos_of_set in out.items():
-        for k in range(videos):
-            s = seed * 1000 + k * 10 + (name == "footage")
-            path = folder / f"{name}-{s}-{shots}.mp4"
-            meta = path.with_suffix(".json")
-            if not (path.exists() and meta.exists()):
-                plan = mf.random_footage_plan(s, n_shots=shots, stills=name == "stills", images=images)
-                truth = mf.make_footage(path, *plan, size=(256, 144))
-                meta.write_text(json.dumps([[t.kind, t.start, t.end] for t in truth]))
-            truth = json.loads(meta.read_text())
-            dur = _duration(path)
-            videos_of_set.append((path, truth, dur))
-    return out
-
-
-def _duration(path: Path) -> float:
-    from mmsearch.media.video import probe_video
-
-    return probe_video(path).duration
-
+import scene_sets  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
 
 # ------------------------------------------------------------------ scoring
 
-def score(found: list[float], truth: list, fps: float = 25.0) -> dict:
-    """tp/fp/fn with +-0.5 s around each span, and with +-2 frames for hard cuts only."""
-    def match(spans, preds, tol, ignore=()):
-        preds = sorted(p for p in preds if not any(a - 0.5 <= p <= b + 0.5 for a, b in ignore))
-        used = set()
-        tp = 0
-        for a, b in spans:
-            best = None
-            for i, p in enumerate(preds):
-                if i not in used and a - tol <= p <= b + tol:
-                    d = 0.0 if a <= p <= b else min(abs(p - a), abs(p - b))
-                    if best is None or d < best[0]:
-                        best = (d, i)
-            if best is not None:
-                used.add(best[1])
-                tp += 1
-        return tp, len(preds) - tp, len(spans) - tp
 
-    spans = [(a, b) for _, a, b in truth]
-    cuts = [(a, b) for k, a, b in truth if k == "cut"]
-    gradual = [(a, b) for k, a, b in truth if k != "cut"]
-    return {"win": match(spans, found, 0.5), "cut2f": match(cuts, found, 2.0 / fps + 1e-6, ignore=gradual)}
+def score(found: list[float], truth: list) -> dict:
+    """tp/fp/fn with +-0.5 s around each span (nearest unused detection), and the missed kinds."""
+    preds = sorted(found)
+    used: set[int] = set()
+    missed: list[str] = []
+    for kind, a, b in truth:
+        best = None
+        for i, p in enumerate(preds):
+            if i not in used and a - 0.5 <= p <= b + 0.5:
+                d = 0.0 if a <= p <= b else min(abs(p - a), abs(p - b))
+                if best is None or d < best[0]:
+                    best = (d, i)
+        if best is None:
+            missed.append(kind)
+        else:
+            used.add(best[1])
+    tp = len(truth) - len(missed)
+    return {"tp": tp, "fp": len(preds) - tp, "fn": len(missed), "missed": missed}
 
 
-def f1(counts: list[tuple[int, int, int]]) -> float:
-    tp = sum(c[0] for c in counts)
-    fp = sum(c[1] for c in counts)
-    fn = sum(c[2] for c in counts)
-    return round(2 * tp / max(1, 2 * tp + fp + fn), 3)
+def f1_of(scores: list[dict]) -> float:
+    tp = sum(s["tp"] for s in scores)
+    return 2 * tp / max(1, 2 * tp + sum(s["fp"] + s["fn"] for s in scores))
+
+
+def interval(scores: list[dict], reps: int = 2000) -> tuple[float, float]:
+    """95 % bootstrap interval of F1, resampling videos."""
+    rng = np.random.default_rng(0)
+    vals = [f1_of([scores[i] for i in rng.integers(0, len(scores), len(scores))]) for _ in range(reps)]
+    return float(np.percentile(vals, 2.5)), float(np.percentile(vals, 97.5))
 
 
 # ------------------------------------------------------------------ methods
 
-def mmsearch_method(encoder, model):
-    from indexers.video import embed_frames
+
+class _Timed:
+    """Wraps ShotStream.push to time the candidate stage inside the single decode pass."""
+    spent = 0.0
+
+
+def mmsearch_pair(encoder, model):
+    """Runs one decode pass and returns both verdicts: (with model, pixels only)."""
+    import indexers.video as iv
     from mmsearch.encoders.shots import budget_frames
-    from mmsearch.scenes import decide_cuts
+    from mmsearch.scenes import ShotStream, decide_cuts
 
-    def run(path: Path) -> tuple[list[float], float]:
-        t0 = time.perf_counter()
-        plain = embed_frames(str(path), encoder, 1.0, 32, shots=False)
-        t_plain = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        video = embed_frames(str(path), encoder, 1.0, 32, shots=True)
-        t_dense = time.perf_counter() - t0
-        t0 = time.perf_counter()
-        cuts = decide_cuts(video.shots, video.times, video.vectors, model=model,
-                           budget_frames=budget_frames(model, len(video.shots)))
-        t_decide = time.perf_counter() - t0
-        del plain
-        return [c.time for c in cuts], max(1e-6, t_dense - t_plain) + t_decide, t_plain
-    return run
+    class TimedStream(ShotStream):
+        def push(self, t, frame):
+            t0 = time.perf_counter()
+            super().push(t, frame)
+            _Timed.spent += time.perf_counter() - t0
 
-
-def embeddings_only(encoder):
-    from indexers.video import embed_frames
-    from mmsearch.scenes import cut_scenes
-
-    def run(path: Path):
+    def run(path: Path) -> dict:
+        iv.ShotStream = TimedStream          # type: ignore[misc]
+        _Timed.spent = 0.0
         t0 = time.perf_counter()
-        video = embed_frames(str(path), encoder, 1.0, 32, shots=False)
-        t_plain = time.perf_counter() - t0
+        video = iv.embed_frames(str(path), encoder, 1.0, 32, shots=True)
+        t_embed = time.perf_counter() - t0
+        stream_s = _Timed.spent
+        iv.ShotStream = ShotStream          # type: ignore[misc]
+        out = {}
         t0 = time.perf_counter()
-        scenes = cut_scenes(video.times, video.vectors, video.duration, min_length=0.0, max_length=None)
-        return [s.start for s in scenes[1:]], time.perf_counter() - t0, t_plain
+        plain = decide_cuts(video.shots, video.times, video.vectors, model=None, budget_frames=0)
+        out["pixels"] = ([c.time for c in plain], stream_s + time.perf_counter() - t0, t_embed)
+        if model is not None:
+            for c in video.shots.candidates:
+                c.probability, c.model_index = None, None
+            t0 = time.perf_counter()
+            cuts = decide_cuts(video.shots, video.times, video.vectors, model=model,
+                               budget_frames=budget_frames(model, len(video.shots)))
+            dt = time.perf_counter() - t0
+            out["model"] = ([c.time for c in cuts], stream_s + dt, t_embed + dt)
+        return out
     return run
 
 
@@ -144,9 +126,26 @@ def pyscenedetect(kind: str):
     return run
 
 
+def predict_all(net, frames: np.ndarray, batch: int = 8) -> np.ndarray:
+    """TransNetV2's own ``predict_frames`` (100-frame windows every 50 frames, 25 edge frames of padding,
+    the middle 50 of each kept), with the windows batched: the same numbers, several times faster here."""
+    import torch
+
+    n = len(frames)
+    end_pad = 25 + 50 - (n % 50 if n % 50 else 50)
+    padded = np.concatenate([frames[:1]] * 25 + [frames] + [frames[-1:]] * end_pad)
+    starts = list(range(0, len(padded) - 100 + 1, 50))
+    out = []
+    with torch.inference_mode():
+        for i in range(0, len(starts), batch):
+            x = torch.from_numpy(np.stack([padded[s:s + 100] for s in starts[i:i + batch]]))
+            single, _ = net(x.to(net.device))
+            out.append(torch.sigmoid(single[:, 25:75, 0]).float().cpu().numpy().reshape(-1))
+    return np.concatenate(out)[:n]
+
+
 def transnet_bare(model):
     import av
-    import torch
     from av.video.reformatter import VideoReformatter
 
     def run(path: Path):
@@ -158,27 +157,47 @@ def transnet_bare(model):
             for fr in c.decode(s):
                 frames.append(fmt.reformat(fr, width=48, height=27, format="rgb24", interpolation="AREA").to_ndarray())
                 times.append(float(fr.pts * s.time_base))
-        net = model.net
-        with torch.inference_mode():
-            single, _ = net.predict_frames(torch.from_numpy(np.stack(frames)).to(model.device), quiet=True)
-        pred = single.cpu().numpy()
-        scenes = net.predictions_to_scenes(pred, threshold=0.5)
-        cuts = [times[int(a)] for a, _ in scenes[1:]]
-        return cuts, time.perf_counter() - t0, None
+        pred = predict_all(model.net, np.stack(frames))
+        scenes = model.net.predictions_to_scenes(pred, threshold=0.5)
+        return [times[int(a)] for a, _ in scenes[1:]], time.perf_counter() - t0, None
     return run
 
 
 # ------------------------------------------------------------------ main
 
+
+def _regression_sets(seed: int, videos: int) -> dict[str, list]:
+    import json
+
+    from mmsearch.media.video import probe_video
+
+    import media_factory as mf
+
+    folder = CACHE / "scenes"
+    folder.mkdir(parents=True, exist_ok=True)
+    images = mf.footage_images()
+    out: dict[str, list] = {"generated stills": [], "generated footage": []}
+    for name, vids in out.items():
+        for k in range(videos):
+            s = seed * 1000 + k * 10 + (name == "generated footage")
+            path = folder / f"{name.split()[1]}-{s}-12.mp4"
+            meta = path.with_suffix(".json")
+            if not (path.exists() and meta.exists()):
+                plan = mf.random_footage_plan(s, n_shots=12, stills=name == "generated stills", images=images)
+                truth = mf.make_footage(path, *plan, size=(256, 144))
+                meta.write_text(json.dumps([[t.kind, t.start, t.end] for t in truth]))
+            vids.append((path, json.loads(meta.read_text()), probe_video(path).duration))
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--seed", type=int, default=100)
-    ap.add_argument("--videos", type=int, default=3, help="videos per set")
+    ap.add_argument("--splits", default="dev,heldout")
+    ap.add_argument("--videos", type=int, default=10, help="videos per set")
     ap.add_argument("--encoders", default="toy,vit")
-    ap.add_argument("--no-peers", action="store_true")
-    ap.add_argument("--no-model", action="store_true", help="skip every TransNetV2 method")
-    ap.add_argument("--quick", action="store_true", help="6 shots per video instead of 12")
-    ap.add_argument("--only", default="", help="comma-separated method names to run")
+    ap.add_argument("--regression", action="store_true", help="also the old generated-from-photos sets")
+    ap.add_argument("--no-bare", action="store_true", help="skip bare TransNetV2 (slow on the CPU)")
+    ap.add_argument("--out", default="scenes", help="results file name under benchmarks/results/")
     args = ap.parse_args()
 
     import torch
@@ -187,55 +206,66 @@ def main() -> None:
     from mmsearch.encoders.shots import load_shot_model
 
     torch.set_num_threads(2)
-    sets = make_sets(args.seed, args.videos, args.quick)
-    model, why = (None, "skipped") if args.no_model else load_shot_model("bundled", "auto")
+    seeds = {"dev": 11, "heldout": 23}
+    sets: dict[str, list] = {}
+    for split in args.splits.split(","):
+        for name, vids in scene_sets.make_split(split, args.videos, seeds[split], CACHE).items():
+            sets[f"{split} {name}"] = vids
+    if args.regression:
+        sets.update(_regression_sets(300, 3))
+    model, why = load_shot_model("bundled", "auto")
     if model is None:
         log(f"no TransNetV2 ({why})")
-    methods: dict[str, object] = {}
+
+    results: dict[str, dict[str, list]] = {}   # method -> set -> [(score, secs, index_secs, dur)]
+
+    def add(method: str, set_name: str, found, secs, index_secs, dur, truth):
+        results.setdefault(method, {}).setdefault(set_name, []).append(
+            {**score(found, truth), "secs": secs, "index_secs": index_secs, "dur": dur})
+
     for name in args.encoders.split(","):
         enc = load_image_text_encoder("toy" if name == "toy" else random_vit_b32(), "auto")
-        methods[f"mmsearch rule ({name})"] = mmsearch_method(enc, None)
-        if model is not None:
-            methods[f"mmsearch fused ({name})"] = mmsearch_method(enc, model)
-        methods[f"embeddings only ({name})"] = embeddings_only(enc)
-    if not args.no_peers:
-        try:
-            methods["PySceneDetect content"] = pyscenedetect("content")
-            methods["PySceneDetect adaptive"] = pyscenedetect("adaptive")
-        except ImportError as exc:
-            log(f"no PySceneDetect ({exc}); its rows are skipped")
-        if model is not None:
-            methods["TransNetV2 @0.5"] = transnet_bare(model)
-    if args.only:
-        keep = set(args.only.split(","))
-        methods = {k: v for k, v in methods.items() if k in keep}
-
-    rows, detail = [], {}
-    for mname, run in methods.items():
-        row = {"method": mname}
-        for sname, vids in sets.items():
-            counts_w, counts_f, spent, total, plain = [], [], 0.0, 0.0, 0.0
+        run = mmsearch_pair(enc, model)
+        for set_name, vids in sets.items():
             for path, truth, dur in vids:
-                found, secs, t_plain = run(path)
-                sc = score(found, truth)
-                counts_w.append(sc["win"])
-                counts_f.append(sc["cut2f"])
-                spent += secs
-                total += dur
-                plain += t_plain or 0.0
-                detail[f"{mname}|{path.name}"] = {"found": [round(x, 2) for x in found], "score": sc}
-            row[f"{sname} f1"] = f1(counts_w)
-            row[f"{sname} f1_cut2f"] = f1(counts_f)
-            row[f"{sname} x_rt"] = round(total / max(spent, 1e-6), 1)
-            if plain:
-                row[f"{sname} +%"] = round(100 * spent / plain, 1)
-        log(str(row))
-        rows.append(row)
-    cols = ["method"] + [f"{s} {c}" for s in sets for c in ("f1", "f1_cut2f", "x_rt", "+%")]
+                out = run(path)
+                for variant, (found, secs, index_secs) in out.items():
+                    label = f"mmsearch + TransNetV2 ({name})" if variant == "model" else f"mmsearch pixels only ({name})"
+                    add(label, set_name, found, secs, index_secs, dur, truth)
+            log(f"{name} {set_name} done")
+    peers = {"PySceneDetect AdaptiveDetector": pyscenedetect("adaptive"),
+             "PySceneDetect ContentDetector": pyscenedetect("content")}
+    if model is not None and not args.no_bare:
+        peers["TransNetV2 alone @0.5"] = transnet_bare(model)
+    for pname, prun in peers.items():
+        for set_name, vids in sets.items():
+            for path, truth, dur in vids:
+                found, secs, _ = prun(path)
+                add(pname, set_name, found, secs, None, dur, truth)
+            log(f"{pname} {set_name} done")
+
+    rows = []
+    for method, by_set in results.items():
+        for set_name, items in by_set.items():
+            f1 = f1_of(items)
+            lo, hi = interval(items)
+            missed: dict[str, int] = {}
+            for it in items:
+                for k in it["missed"]:
+                    missed[k] = missed.get(k, 0) + 1
+            dur = sum(it["dur"] for it in items)
+            idx = [it["index_secs"] for it in items if it["index_secs"] is not None]
+            rows.append({"set": set_name, "method": method, "videos": len(items),
+                         "transitions": sum(it["tp"] + it["fn"] for it in items),
+                         "f1": round(f1, 3), "f1 95%": f"{lo:.2f}-{hi:.2f}",
+                         "fp": sum(it["fp"] for it in items), "missed": missed,
+                         "x_rt": round(dur / max(1e-6, sum(it["secs"] for it in items)), 1),
+                         "index x_rt": round(dur / sum(idx), 1) if idx else ""})
+    rows.sort(key=lambda r: (r["set"], -r["f1"]))
+    cols = ["set", "method", "videos", "transitions", "f1", "f1 95%", "fp", "missed", "x_rt", "index x_rt"]
     print(table(rows, cols))
-    print("(+%: cut detection's cost relative to decoding + encoding the same video without it)")
-    write_result("scenes", {"machine": machine(), "seed": args.seed, "videos": args.videos, "rows": rows,
-                            "detail": detail})
+    write_result(args.out, {"machine": machine(), "load_average_at_end": [round(x, 2) for x in __import__("os").getloadavg()],
+                            "videos": args.videos, "seeds": seeds, "rows": rows})
 
 
 if __name__ == "__main__":

@@ -4,9 +4,11 @@
 
 Uses a random-init open_clip model of the given architecture saved as a checkpoint (speed does not
 depend on the weights, and no weights can be downloaded here). Measures, on the same video:
-decode only (FrameSampler + preprocessing), encode only (the sampled frames), and the whole
-`Engine.index` run (decode overlapped with encode, scene cutting, catalog write, index save).
-Writes benchmarks/results/video.json. ``--ocr``: also the whole run with OCR on (the default install:
+decode only (FrameSampler + preprocessing), encode only (the sampled frames), the whole
+`Engine.index` run (decode overlapped with encode, scene cutting with the installed shot model, catalog
+write, index save), and scene detection's own cost: ``indexers.video.embed_frames`` + ``scene_segments``
+with the dense stream and the shot model against the same without any scene detection (one pass each,
+alternated, best of ``--repeat``). Writes benchmarks/results/video.json. ``--ocr``: also the whole run with OCR on (the default install:
 scenes cut, then the text of each scene read in the run's OCR pass), timed per pass, into video_ocr.json.
 """
 from __future__ import annotations
@@ -23,6 +25,7 @@ from pathlib import Path
 import torch
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # indexers/ from a checkout
 
 
 def main() -> None:
@@ -31,6 +34,7 @@ def main() -> None:
     ap.add_argument("--interval", type=float, default=1.0)
     ap.add_argument("--arch", default="ViT-B-32")
     ap.add_argument("--ocr", action="store_true", help="also index with OCR on (writes video_ocr.json)")
+    ap.add_argument("--repeat", type=int, default=2)
     args = ap.parse_args()
 
     import open_clip
@@ -72,12 +76,30 @@ def main() -> None:
         index_s = time.perf_counter() - t0
         assert report.added == 1, report.to_dict()
 
+    # scene detection's own cost: the same pass with and without it (best of --repeat, alternated)
+    from indexers.video import embed_frames, load_scene_model, scene_segments
+
+    shot_model, _ = load_scene_model("bundled", "auto")
+    with_s, without_s = [], []
+    for _ in range(args.repeat):
+        t0 = time.process_time()
+        video = embed_frames(args.video, encoder, args.interval, 32, shots=False)
+        without_s.append(time.process_time() - t0)
+        t0 = time.process_time()
+        video = embed_frames(args.video, encoder, args.interval, 32, shots=True)
+        scene_segments(args.video, video, shot_model=shot_model)
+        with_s.append(time.process_time() - t0)
+    scenes_s = max(1e-6, min(with_s) - min(without_s))
+
     result = {
         "video": os.path.basename(args.video), "duration_s": round(duration, 2), "frames": len(prepared),
         "interval_s": args.interval, "arch": args.arch, "device": encoder.device, "backend": backend,
         "decode_s": round(decode_s, 3), "encode_s": round(encode_s, 3), "index_s": round(index_s, 3),
         "decode_x_realtime": round(duration / decode_s, 1), "encode_x_realtime": round(duration / encode_s, 1),
         "index_x_realtime": round(duration / index_s, 1),
+        "scene_detection_cpu_s": round(scenes_s, 3), "scene_detection_x_realtime": round(duration / scenes_s, 1),
+        "embed_cpu_s_without_scenes": round(min(without_s), 3), "embed_cpu_s_with_scenes": round(min(with_s), 3),
+        "shot_model": shot_model is not None, "load_average": [round(x, 2) for x in os.getloadavg()],
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "date": time.strftime("%Y-%m-%d"),
     }
@@ -87,6 +109,8 @@ def main() -> None:
     print(f"{'stage':<10}{'seconds':>9}{'x real time':>13}")
     for stage in ("decode", "encode", "index"):
         print(f"{stage:<10}{result[stage + '_s']:>9.2f}{result[stage + '_x_realtime']:>13.1f}")
+    print(f"scene detection: {scenes_s:.2f} s CPU ({result['scene_detection_x_realtime']}x real time; "
+          f"CPU {min(without_s):.2f} s without, {min(with_s):.2f} s with)")
     print(f"({result['frames']} frames of a {duration:.1f} s video every {args.interval} s, {backend}, {result['machine']})")
 
 

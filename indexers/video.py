@@ -1,8 +1,9 @@
 """Video ingestion: sample frames -> encode in batches -> cut into scenes -> scene and frame segments.
 
 The decode pass also feeds a :class:`~mmsearch.scenes.ShotStream` (every frame at 48x27) when
-``shots=True``; :func:`scene_segments` then cuts with the fused rule (dense stream + embeddings +
-the optional TransNetV2 model) and never decodes the file again. Without a stream it falls back
+``shots=True``; :func:`scene_segments` then cuts with :func:`mmsearch.scenes.decide_cuts` (the stream's
+candidates judged by pixels, the optional TransNetV2 model on short windows around the candidates the
+pixels cannot settle; the embeddings decide nothing) and never decodes the file again. Without a stream it falls back
 to the embeddings-only rule with cuts refined by decoding between samples (the old path).
 
 A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
@@ -131,10 +132,10 @@ def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True, shot
                    shot_warning: str | None = None) -> list[NewSegment]:
     """Cut frames into scenes and build scene + frame segments.
 
-    With ``video.shots`` (``embed_frames(..., shots=True)``, the default): the fused rule of
-    :func:`mmsearch.scenes.decide_cuts`, asking ``shot_model`` (from :func:`load_scene_model`, or None)
-    within its budget (:func:`mmsearch.encoders.shots.budget_frames`: all candidates on CUDA, a few
-    per minute on the CPU). ``shot_warning`` (why there is no model) is added to ``video.warnings``.
+    With ``video.shots`` (``embed_frames(..., shots=True)``, the default): :func:`mmsearch.scenes.decide_cuts`,
+    asking ``shot_model`` (from :func:`load_scene_model`, or None) about the candidates the pixels cannot
+    settle, within :func:`mmsearch.encoders.shots.budget_frames` (all of them on CUDA, up to a quarter of
+    the frames on the CPU). ``shot_warning`` (why there is no model) is added to ``video.warnings``.
     Without a stream: embeddings-only cuts, refined between samples by decoding (``refine``)."""
     from mmsearch.encoders.shots import budget_frames
 

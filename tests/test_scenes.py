@@ -360,3 +360,53 @@ def test_a_flash_soon_after_a_transition_does_not_hide_it(tmp_path, photos, enco
         assert len(found) == len(truth), (name, found, truth)
         for f, t in zip(found, truth):
             assert t.start - 2 / FPS - 1e-6 <= f <= t.end + 2 / FPS + 1e-6, (name, found, truth)
+
+
+# ------------------------------------------------------------------ look-alike shots (issue 26)
+# Cuts that a colour histogram cannot see: two shots of one photo (the same grading), two pictures on
+# the same light plain background. The pixels' persistence test sees them; a flash of another shot's
+# frames, which a learned detector may take for two cuts, is no cut.
+
+def _on_light(photo, n, left: bool, size=SIZE):
+    """``n`` frames of ``photo`` (small) on a light plain background, with a slow zoom."""
+    from PIL import Image
+
+    w, h = size
+    canvas = Image.new("RGB", (w * 2, h * 2), (236, 234, 228))
+    pic = photo.copy()
+    pic.thumbnail((int(w * 0.8), int(h * 1.2)))
+    canvas.paste(pic, (int(w * 0.15) if left else int(w * 1.85) - pic.width, (h * 2 - pic.height) // 2))
+    out = []
+    for k in range(n):
+        z = 1.0 - 0.1 * k / max(1, n - 1)
+        bw, bh = w * 2 * z, h * 2 * z
+        box = (w - bw / 2, h - bh / 2, w + bw / 2, h + bh / 2)
+        out.append(np.asarray(canvas.resize((w, h), Image.BILINEAR, box=box)))
+    return out
+
+
+def look_alike_videos(tmp_path, photos) -> dict[str, tuple]:
+    """name -> (path, cut frame indexes, frames): two look-alike cuts each; shared with test_shots.py."""
+    from mmsearch.scenes.signals import hist, hist_distance
+
+    same = _pan(photos["deep_field.jpg"], 55, 0.2, 0.3) + _pan(photos["deep_field.jpg"], 55, 0.75, 0.7) \
+        + _pan(photos["deep_field.jpg"], 55, 0.45, 0.5)
+    light = _on_light(photos["cat.jpg"], 60, True) + _on_light(photos["coffee.jpg"], 60, False) \
+        + _on_light(photos["flower.jpg"], 60, True)
+    light[25:27] = _on_light(photos["rocket.jpg"], 2, False)    # a 2-frame flash of another picture
+    out = {}
+    for name, frames, cuts in (("same-photo", same, [55, 110]), ("light", light, [60, 120])):
+        for c in cuts:   # similar colours: the old rule's colour gate (0.3) saw no cut here
+            assert hist_distance(hist([frames[c - 1]]), hist([frames[c]])) < 0.3, name
+        path = tmp_path / f"{name}.mp4"
+        _write(path, frames)
+        out[name] = (path, cuts, frames)
+    return out
+
+
+@pytest.mark.parametrize("name", ["same-photo", "light"])
+def test_a_hard_cut_between_look_alike_shots_is_found_without_the_detector(tmp_path, photos, encoders, name):
+    path, cuts, _ = look_alike_videos(tmp_path, photos)[name]
+    for enc_name, enc in encoders.items():
+        found = _fused_cuts(path, enc)    # no model: the pixels alone
+        assert np.allclose(found, [c / FPS for c in cuts], atol=2 / FPS + 1e-6), (enc_name, found)
