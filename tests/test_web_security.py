@@ -267,3 +267,26 @@ def test_the_rule_itself(tmp_path):
     assert "not under a folder" in outside_roots(str(private / "key"), roots)
     assert "not under a folder" in outside_roots(str(tmp_path / "photos-old" / "a.txt"), roots)  # prefix, not inside
     assert "no indexed folders" in outside_roots(str(photos / "a.txt"), [])
+
+
+def test_a_link_indexed_before_it_pointed_out_is_not_kept_as_unreadable(tmp_path):
+    """A file link indexed while it pointed inside its root, then turned to a place outside, is refused by the
+    next run like any link out: its file is not held back as if its folder were unreadable (which would keep
+    its text and vectors for ever), but gone from the root, so ``--prune`` forgets it."""
+    photos, private = tmp_path / "photos", tmp_path / "private"
+    photos.mkdir()
+    private.mkdir()
+    (photos / "notes.txt").write_text("a note about the garden")
+    (private / "creds.txt").write_text(f"bank password {SECRET} zebra")
+    link = photos / "alias.txt"
+    link.symlink_to(photos / "notes.txt")
+    with clean_env():
+        with Engine(tmp_path / "lib", model="toy") as engine:
+            engine.index([photos])
+            assert engine.catalog.media_by_path(str(link)) is not None
+            link.unlink()
+            link.symlink_to(private / "creds.txt")
+            engine.index([photos], prune=True)
+            assert engine.catalog.media_by_path(str(link)) is None
+            assert engine.catalog.media_by_path(str(photos / "notes.txt")) is not None
+            assert any(e["path"] == str(link) and "outside" in e["message"] for e in engine.errors())
