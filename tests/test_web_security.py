@@ -290,3 +290,27 @@ def test_a_link_indexed_before_it_pointed_out_is_not_kept_as_unreadable(tmp_path
             assert engine.catalog.media_by_path(str(link)) is None
             assert engine.catalog.media_by_path(str(photos / "notes.txt")) is not None
             assert any(e["path"] == str(link) and "outside" in e["message"] for e in engine.errors())
+
+
+def test_duplicates_name_no_file_that_file_would_refuse(tmp_path):
+    """``/api/duplicates`` lists paths: a copy outside the served folders (``--only``) is not among them, and a
+    group left with one file is not shown; without the limit the same group is there (not vacuous)."""
+    photos, other = tmp_path / "photos", tmp_path / "other"
+    solid(photos / "red.png", "red")
+    solid(photos / "red copy.png", "red")
+    solid(photos / "green.png", "green")
+    solid(other / "green.png", "green")
+    with clean_env():
+        with Engine(tmp_path / "lib", model="toy") as engine:
+            engine.index([photos, other])
+
+            def listed(roots):
+                with TestClient(create_app(engine.context, roots=roots), base_url=BASE) as client:
+                    answer = client.get("/api/duplicates", params={"kind": "image"})
+                assert answer.status_code == 200, answer.text
+                return [sorted(item["path"] for item in [g["keep"], *g["copies"]]) for g in answer.json()["groups"]]
+
+            everything = listed(None)
+            assert sorted([str(other / "green.png"), str(photos / "green.png")]) in everything
+            assert sorted([str(photos / "red copy.png"), str(photos / "red.png")]) in everything
+            assert listed([str(photos)]) == [sorted([str(photos / "red copy.png"), str(photos / "red.png")])]

@@ -163,3 +163,17 @@ def shareable(ctx: Context, hits: Sequence[HitData], roots: list[str]) -> list[H
             data = replace(data, linked=None)
         out.append(data)
     return out
+
+
+def shareable_groups(ctx: Context, found: dict, roots: list[str]) -> dict:
+    """The duplicates answer (``groups`` of ``keep`` and ``copies``, items with a ``path``) without what ``/file``
+    would refuse: such copies are left out, and so is a group whose copy to keep, or every other copy, is."""
+    items = [item for group in found.get("groups", []) for item in [group["keep"], *group["copies"]]]
+    rows = ctx.catalog.media_by_paths(list({item["path"] for item in items}))
+    allowed = {path: refusal(ctx, row, roots) is None for path, row in rows.items()}
+    groups = []
+    for group in found.get("groups", []):
+        copies = [c for c in group["copies"] if allowed.get(c["path"], False)]
+        if allowed.get(group["keep"]["path"], False) and copies:
+            groups.append({**group, "copies": copies})
+    return {**found, "groups": groups}
