@@ -314,3 +314,24 @@ def test_duplicates_name_no_file_that_file_would_refuse(tmp_path):
             assert sorted([str(other / "green.png"), str(photos / "green.png")]) in everything
             assert sorted([str(photos / "red copy.png"), str(photos / "red.png")]) in everything
             assert listed([str(photos)]) == [sorted([str(photos / "red copy.png"), str(photos / "red.png")])]
+
+
+def test_a_file_named_through_a_linked_folder_is_judged_by_the_rule(tmp_path):
+    """``index PHOTOS/elsewhere/creds.txt``, ``elsewhere`` a link out of the root ``PHOTOS``: the file itself is
+    no link, but its real path is outside the root, so it is not indexed (the walk never enters such a folder;
+    a file named directly must not slip past the rule either)."""
+    photos, private = tmp_path / "photos", tmp_path / "private"
+    photos.mkdir()
+    private.mkdir()
+    (photos / "notes.txt").write_text("a note about the garden")
+    (private / "creds.txt").write_text(f"bank password {SECRET} zebra")
+    (photos / "elsewhere").symlink_to(private)
+    named = photos / "elsewhere" / "creds.txt"
+    with clean_env():
+        with Engine(tmp_path / "lib", model="toy") as engine:
+            engine.index([photos])
+            engine.index([named])
+            assert engine.catalog.media_by_path(str(named)) is None
+            assert engine.catalog.media_by_path(str(photos / "notes.txt")) is not None
+            assert any(e["path"] == str(named) and "outside its indexed folder" in e["message"]
+                       for e in engine.errors())
