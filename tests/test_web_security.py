@@ -335,3 +335,23 @@ def test_a_file_named_through_a_linked_folder_is_judged_by_the_rule(tmp_path):
             assert engine.catalog.media_by_path(str(photos / "notes.txt")) is not None
             assert any(e["path"] == str(named) and "outside its indexed folder" in e["message"]
                        for e in engine.errors())
+
+
+def test_a_file_gone_from_disk_is_listed_only_under_a_served_root(leaky, tmp_path):
+    """An offline file (issue 24) stays in answers, marked offline, only when its path lies under a served
+    root; a gone file anywhere else (a row a shared catalog's writer added) is left out, and neither opens."""
+    from mmsearch.cli.web.files import listable
+
+    engine, root = leaky
+    rows = []
+    for path in (root / "photos" / "unplugged" / "gone.txt", tmp_path / "elsewhere" / "gone.txt"):
+        (mid,) = engine.catalog.write_media([({"path": str(path), "content_hash": path.parent.name, "size": 1,
+                                               "mtime": 1.0, "kind": "text"}, [])], None).media_ids
+        rows.append(engine.catalog.media_by_id(mid))
+    try:
+        roots = engine.catalog.roots()
+        assert [listable(engine.context, row, roots) for row in rows] == [True, False]
+        with TestClient(create_app(engine.context), base_url=BASE) as client:
+            assert [client.get(f"/api/media/{row.id}/file").status_code for row in rows] == [404, 404]
+    finally:
+        engine.catalog.remove_media([row.id for row in rows])
