@@ -20,10 +20,11 @@ class LinkRule:
     roots: Sequence[str]
     between_roots: bool = False
 
-    def refused(self, path: str) -> str | None:
+    def refused(self, path: str, *, named: bool = False) -> str | None:
         """Why the link ``path`` may not be indexed, or None (also None for a path that is no link:
-        the walk reaches only real entries of a root, which belong to it)."""
-        if not os.path.islink(path):
+        the walk reaches only real entries of a root, which belong to it). ``named``: a file named to ``index``
+        itself, which may lie under a linked folder the walk would not enter: judged whatever its own type."""
+        if not named and not os.path.islink(path):
             return None
         return outside_roots(path, self.roots, between_roots=self.between_roots)
 

@@ -92,7 +92,8 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
             tally.unreadable(path, why)
         places.unreadable(unreadable)
         places.mounts({os.path.dirname(e.path) for e in entries}, [str(r) for r in online])
-        failed_files = {p for p, _ in scan_errors}
+        # A file that could not be read is held; a link refused by the rule is gone from its root (missing).
+        failed_files = {p for p, _ in scan_errors if links.refused(p) is None}
         plan = diff(entries, catalog, roots, lambda p: p in failed_files or places.held(p) is not None)
         models = RunModels(ctx, tally)
         if plan.work or _needs_clip(ctx):

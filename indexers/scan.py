@@ -59,7 +59,7 @@ def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str]
         if any(str(root) == e or str(root).startswith(e.rstrip("/") + "/") for e in out):
             continue
         if root.is_file():
-            add(str(root), found, on_error)
+            add(str(root), found, on_error, named=True)
             continue
         rules: dict[str, list[tuple[str, str]]] = {}
         failed = partial(_walk_error, on_error, str(root), unreadable if unreadable is not None else [])
@@ -104,14 +104,15 @@ def _ignored(path: str, rules: list[tuple[str, str]]) -> bool:
     return False
 
 
-def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], None], links: LinkRule) -> None:
+def _add(path: str, found: dict[str, FileEntry], on_error: Callable[[str, str], None], links: LinkRule,
+         named: bool = False) -> None:
     kind = kind_of(path)
     if kind is None:
         return
     if _shown(path) != path:  # undecodable bytes: the catalog (UTF-8) cannot hold this name
         on_error(_shown(path), "file name is not valid UTF-8; rename the file to index it")
         return
-    refused = links.refused(path)
+    refused = links.refused(path, named=named)
     if refused is not None:
         on_error(path, refused)
         return

@@ -506,7 +506,7 @@ def test_serve_tokens_required_off_loopback_generated_shown_once_never_echoed(li
     assert r.exit_code == 2 and "no such folder" in r.output
 
     r = runner.invoke(app, ["serve", "--library", str(Path(lib).parent / "missing")])
-    assert r.exit_code == 2 and "no mmsearch library" in r.output
+    assert r.exit_code == 2 and "no mmsearch library at" in r.output
 
 
 def test_token_stays_out_of_the_access_log(library):

@@ -267,3 +267,91 @@ def test_the_rule_itself(tmp_path):
     assert "not under a folder" in outside_roots(str(private / "key"), roots)
     assert "not under a folder" in outside_roots(str(tmp_path / "photos-old" / "a.txt"), roots)  # prefix, not inside
     assert "no indexed folders" in outside_roots(str(photos / "a.txt"), [])
+
+
+def test_a_link_indexed_before_it_pointed_out_is_not_kept_as_unreadable(tmp_path):
+    """A file link indexed while it pointed inside its root, then turned to a place outside, is refused by the
+    next run like any link out: its file is not held back as if its folder were unreadable (which would keep
+    its text and vectors for ever), but gone from the root, so ``--prune`` forgets it."""
+    photos, private = tmp_path / "photos", tmp_path / "private"
+    photos.mkdir()
+    private.mkdir()
+    (photos / "notes.txt").write_text("a note about the garden")
+    (private / "creds.txt").write_text(f"bank password {SECRET} zebra")
+    link = photos / "alias.txt"
+    link.symlink_to(photos / "notes.txt")
+    with clean_env():
+        with Engine(tmp_path / "lib", model="toy") as engine:
+            engine.index([photos])
+            assert engine.catalog.media_by_path(str(link)) is not None
+            link.unlink()
+            link.symlink_to(private / "creds.txt")
+            engine.index([photos], prune=True)
+            assert engine.catalog.media_by_path(str(link)) is None
+            assert engine.catalog.media_by_path(str(photos / "notes.txt")) is not None
+            assert any(e["path"] == str(link) and "outside" in e["message"] for e in engine.errors())
+
+
+def test_duplicates_name_no_file_that_file_would_refuse(tmp_path):
+    """``/api/duplicates`` lists paths: a copy outside the served folders (``--only``) is not among them, and a
+    group left with one file is not shown; without the limit the same group is there (not vacuous)."""
+    photos, other = tmp_path / "photos", tmp_path / "other"
+    solid(photos / "red.png", "red")
+    solid(photos / "red copy.png", "red")
+    solid(photos / "green.png", "green")
+    solid(other / "green.png", "green")
+    with clean_env():
+        with Engine(tmp_path / "lib", model="toy") as engine:
+            engine.index([photos, other])
+
+            def listed(roots):
+                with TestClient(create_app(engine.context, roots=roots), base_url=BASE) as client:
+                    answer = client.get("/api/duplicates", params={"kind": "image"})
+                assert answer.status_code == 200, answer.text
+                return [sorted(item["path"] for item in [g["keep"], *g["copies"]]) for g in answer.json()["groups"]]
+
+            everything = listed(None)
+            assert sorted([str(other / "green.png"), str(photos / "green.png")]) in everything
+            assert sorted([str(photos / "red copy.png"), str(photos / "red.png")]) in everything
+            assert listed([str(photos)]) == [sorted([str(photos / "red copy.png"), str(photos / "red.png")])]
+
+
+def test_a_file_named_through_a_linked_folder_is_judged_by_the_rule(tmp_path):
+    """``index PHOTOS/elsewhere/creds.txt``, ``elsewhere`` a link out of the root ``PHOTOS``: the file itself is
+    no link, but its real path is outside the root, so it is not indexed (the walk never enters such a folder;
+    a file named directly must not slip past the rule either)."""
+    photos, private = tmp_path / "photos", tmp_path / "private"
+    photos.mkdir()
+    private.mkdir()
+    (photos / "notes.txt").write_text("a note about the garden")
+    (private / "creds.txt").write_text(f"bank password {SECRET} zebra")
+    (photos / "elsewhere").symlink_to(private)
+    named = photos / "elsewhere" / "creds.txt"
+    with clean_env():
+        with Engine(tmp_path / "lib", model="toy") as engine:
+            engine.index([photos])
+            engine.index([named])
+            assert engine.catalog.media_by_path(str(named)) is None
+            assert engine.catalog.media_by_path(str(photos / "notes.txt")) is not None
+            assert any(e["path"] == str(named) and "outside its indexed folder" in e["message"]
+                       for e in engine.errors())
+
+
+def test_a_file_gone_from_disk_is_listed_only_under_a_served_root(leaky, tmp_path):
+    """An offline file (issue 24) stays in answers, marked offline, only when its path lies under a served
+    root; a gone file anywhere else (a row a shared catalog's writer added) is left out, and neither opens."""
+    from mmsearch.cli.web.files import listable
+
+    engine, root = leaky
+    rows = []
+    for path in (root / "photos" / "unplugged" / "gone.txt", tmp_path / "elsewhere" / "gone.txt"):
+        (mid,) = engine.catalog.write_media([({"path": str(path), "content_hash": path.parent.name, "size": 1,
+                                               "mtime": 1.0, "kind": "text"}, [])], None).media_ids
+        rows.append(engine.catalog.media_by_id(mid))
+    try:
+        roots = engine.catalog.roots()
+        assert [listable(engine.context, row, roots) for row in rows] == [True, False]
+        with TestClient(create_app(engine.context), base_url=BASE) as client:
+            assert [client.get(f"/api/media/{row.id}/file").status_code for row in rows] == [404, 404]
+    finally:
+        engine.catalog.remove_media([row.id for row in rows])

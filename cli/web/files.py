@@ -12,8 +12,9 @@ was indexed:
   after indexing does not expose what the link now points at;
 - what is opened is the resolved real path checked above.
 
-Search answers go through the same rule (:func:`refusal`): a hit whose file would be refused here is left
-out, so no text, snippet or thumbnail read from such a file is ever returned.
+Search answers go through the same rule (:func:`listable`): a hit whose file would be refused here is left
+out, so no text, snippet or thumbnail read from such a file is ever returned; only a file gone from disk
+under a served root (an offline drive: issue 24) is still listed, marked offline, and cannot be opened.
 
 Range requests are answered by Starlette's :class:`FileResponse`.
 """
@@ -32,10 +33,9 @@ from fastapi.responses import FileResponse
 
 from mmsearch.context import Context
 from mmsearch.hit_data import HitData
-from mmsearch.hits import Hit
 from mmsearch.kinds import MediaKind
 from mmsearch.media.previews import Preview
-from mmsearch.roots import outside_roots
+from mmsearch.roots import inside, outside_roots
 
 CONTENT_TYPES = {
     ".jpg": "image/jpeg", ".jpeg": "image/jpeg", ".png": "image/png", ".webp": "image/webp", ".gif": "image/gif",
@@ -105,6 +105,18 @@ def refusal(ctx: Context, media: Any, roots: list[str]) -> HTTPException | None:
     return None
 
 
+def listable(ctx: Context, media: Any, roots: list[str]) -> bool:
+    """Whether an answer may name ``media`` (a hit, a duplicate): ``/file`` would serve it, or its file is gone
+    from disk (an offline drive, an unreadable folder, a missing file: nothing can be read from it, the hit is
+    marked offline or missing and cannot be opened) while its path lies under a served root."""
+    exc = refusal(ctx, media, roots)
+    if exc is None:
+        return True
+    path = os.path.normpath(media.path) if os.path.isabs(media.path) else ""
+    return exc.status_code == 404 and bool(path) and not os.path.lexists(path) and any(
+        inside(path, os.path.normpath(os.path.abspath(os.path.expanduser(r)))) for r in roots)
+
+
 def content_type(kind: str, path: str) -> str:
     """The Content-Type of a file: texts as UTF-8 text, known media suffixes of the file's own kind, else
     bytes (a ``.html`` indexed as text is never served as a page)."""
@@ -151,24 +163,30 @@ class ThumbCache:
                 self._data.popitem(last=False)
 
 
-def _kept_away(ctx: Context, hit: Hit, roots: list[str]) -> bool:
-    """An offline or missing file (mmsearch/presence.py) cannot be opened, so ``/file`` refuses it; its hit is
-    still shown (marked) when its indexed path lies under a recorded root: its link was judged when it was
-    scanned, and whatever stands at its path now is judged again the moment it is back."""
-    return (hit.offline or hit.missing) and not os.path.exists(hit.path) and outside_roots(
-        hit.path, roots, between_roots=ctx.settings.links_between_roots) is None
-
-
 def shareable(ctx: Context, hits: Sequence[HitData], roots: list[str]) -> list[HitData]:
-    """The hits whose file ``/file`` would serve (the others left out: nothing read from them is
-    returned); a caption's linked media that would be refused is dropped from its hit."""
+    """The hits :func:`listable` allows (the others left out: nothing read from them is returned); a caption's
+    linked media that is not is dropped from its hit."""
     rows = ctx.catalog.media_by_paths([h.hit.path for h in hits] + [h.linked.path for h in hits if h.linked])
-    allowed = {path: refusal(ctx, row, roots) is None for path, row in rows.items()}
+    allowed = {path: listable(ctx, row, roots) for path, row in rows.items()}
     out = []
     for data in hits:
-        if not (allowed.get(data.hit.path, False) or _kept_away(ctx, data.hit, roots)):
+        if not allowed.get(data.hit.path, False):
             continue
         if data.linked is not None and not allowed.get(data.linked.path, False):
             data = replace(data, linked=None)
         out.append(data)
     return out
+
+
+def shareable_groups(ctx: Context, found: dict, roots: list[str]) -> dict:
+    """The duplicates answer (``groups`` of ``keep`` and ``copies``, items with a ``path``) without what ``/file``
+    would refuse: such copies are left out, and so is a group whose copy to keep, or every other copy, is."""
+    items = [item for group in found.get("groups", []) for item in [group["keep"], *group["copies"]]]
+    rows = ctx.catalog.media_by_paths(list({item["path"] for item in items}))
+    allowed = {path: listable(ctx, row, roots) for path, row in rows.items()}
+    groups = []
+    for group in found.get("groups", []):
+        copies = [c for c in group["copies"] if allowed.get(c["path"], False)]
+        if allowed.get(group["keep"]["path"], False) and copies:
+            groups.append({**group, "copies": copies})
+    return {**found, "groups": groups}

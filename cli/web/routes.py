@@ -26,7 +26,7 @@ from mmsearch.query_mix import LIKE_WEIGHT
 from mmsearch.ranking import PAGE_MIN_SCORE
 from mmsearch.when_where import WhenWhere
 
-from .files import file_response, servable, shareable
+from .files import file_response, servable, shareable, shareable_groups
 from .guards import read_upload, require_media_access, require_token
 from .media_tokens import Sign
 from .schemas import (
@@ -205,12 +205,12 @@ def errors(ctx: Ctx) -> list[dict]:
 
 @information.get("/duplicates", response_model=DuplicatesOut,
                  summary="Groups of near-duplicate images, video scenes and videos, each with the copy to keep")
-def duplicates(ctx: Ctx, sign: Signer, kind: Literal["image", "video"] | None = None,
+def duplicates(ctx: Ctx, sign: Signer, roots: Roots, kind: Literal["image", "video"] | None = None,
                threshold: Annotated[float | None, Query(ge=0, le=63, allow_inf_nan=False,
                                                         description="hash bits of 63 (default 12)")] = None) -> dict:
     from mmsearch.duplicates import find_duplicates
 
-    return duplicates_out(find_duplicates(ctx, kind, threshold).to_dict(), sign)
+    return duplicates_out(shareable_groups(ctx, find_duplicates(ctx, kind, threshold).to_dict(), roots), sign)
 
 
 @information.get("/media/{media_id}", response_model=MediaOut, summary="Facts about one indexed file",
