@@ -30,11 +30,11 @@ import dup_sets
 import numpy as np
 from PIL import Image
 
-from _common import Clustered, log, machine, publish, random_vit_b32, write_frames
+from _common import Clustered, log, machine, publish, random_vit_b32, write_frames, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
-ORIGINALS, DISTRACTORS = 6, 14  # per picture type and split
+ORIGINALS, DISTRACTORS = 4, 10  # per picture type and split
 
 
 # ------------------------------------------------------------------ scores
@@ -102,6 +102,7 @@ def run_images(work: Path, encoders: list[str], splits: list[str]) -> list[dict]
                     report = find_duplicates(engine.context, "image", use_vectors=vectors)
                     rows += image_rows(report, truth, label, split, time.perf_counter() - t)
                     log(f"{split} / {label}: {rows[-1]}")
+                    write_result("duplicates-partial", {"images": rows})  # a run cut short keeps its rows
     return rows
 
 

@@ -122,6 +122,8 @@ def _box(big: Any, m: Sequence[float]) -> tuple[float, float, float, float]:
 def _inside(pbig: Pixels, psmall: Pixels) -> Check:
     """``small`` searched as a window of ``big`` (margins up to MAX_CROP a side): the uncropped window
     first (most copies), then the grid and the refinement."""
+    from PIL import Image
+
     big, small = pbig.grey, psmall.grey
     fine = _size(small, FINE)
     target = _array(small, fine)
@@ -132,12 +134,13 @@ def _inside(pbig: Pixels, psmall: Pixels) -> Check:
     steps = [float(x) for x in np.arange(0.0, MAX_CROP + 1e-9, COARSE_STEP)]
     coarse = _size(small, COARSE)
     thumb = _array(small, coarse)
+    shrunk = big.resize(_size(big, 2 * COARSE), Image.Resampling.BOX)  # the grid resamples this, not the file
     best, margins = -2.0, [0.0] * 4
     for m in itertools.product(steps, repeat=4):
         w, h = big.width * (1 - m[0] - m[2]), big.height * (1 - m[1] - m[3])
         # a resize keeps the shape (the grid's own step of slack)
         if abs((w / h) / aspect - 1) <= ASPECT_TOLERANCE + COARSE_STEP:
-            r = _ncc(thumb, _array(big, coarse, _box(big, m)))
+            r = _ncc(thumb, _array(shrunk, coarse, _box(shrunk, m)))
             if r > best:
                 best, margins = r, list(m)
     best = _ncc(target, _array(big, fine, _box(big, margins)))

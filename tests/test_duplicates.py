@@ -321,7 +321,7 @@ def test_the_json_says_why_each_copy_is_one(look_alike_library):
             assert {"with", "decided_by", "bits", "threshold", "trusted_bits", "flat", "relative", "max_relative",
                     "check"} <= set(why)
             assert why["decided_by"] == "check" and why["bits"] <= why["threshold"] == dups.DEFAULT_THRESHOLD
-            assert why["trusted_bits"] == dups.trusted_bits(why["flat"]) < why["bits"]  # the hash alone: not enough
+            assert why["trusted_bits"] == dups.trusted_bits(why["flat"])
             assert 0 <= why["relative"] <= why["max_relative"]
             assert why["check"]["disagreement"] <= why["check"]["max_disagreement"]
             assert why["with"] in {group["keep"]["path"], *(c["path"] for c in group["copies"])}
