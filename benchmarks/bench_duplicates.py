@@ -94,7 +94,7 @@ def run_images(work: Path, encoders: list[str], splits: list[str]) -> list[dict]
         log(f"{split}: {sum(1 for _ in folder.rglob('*.*'))} pictures, "
             f"{sum(len(t) for t in truth.values())} true pairs")
         for name in encoders:
-            with Engine(work / f"lib-{split}-{name.split()[0]}", model=specs[name]) as engine:
+            with Engine(work / f"lib-{split}-{name.split()[0]}", model=specs[name], ocr_model="off") as engine:
                 engine.index([folder])
                 runs = [(name, True)] + ([("vectors off", False)] if name == "toy" else [])
                 for label, vectors in runs:
@@ -144,7 +144,7 @@ def run_video(work: Path, encoders: list[str]) -> list[dict]:
     plan = video_set(work / "videos")
     rows = []
     for name in encoders:
-        with Engine(work / f"lib-video-{name.split()[0]}", model=specs[name]) as engine:
+        with Engine(work / f"lib-video-{name.split()[0]}", model=specs[name], ocr_model="off") as engine:
             engine.index([work / "videos"])
             rows.append(video_score(engine, engine.duplicates(kind="video"), plan, name))
     return rows
@@ -232,7 +232,7 @@ def main() -> None:
 
 def _cell(row: dict, what: str) -> str:
     value, ci = row.get(what), row.get(f"{what}_ci")
-    return "n/a (n 0)" if value is None else f"{value:.2f} [{ci[0]:.2f}, {ci[1]:.2f}]"
+    return "n/a (n 0)" if value is None else f"{value:.3f} [{ci[0]:.3f}, {ci[1]:.3f}]"
 
 
 def doc_text(result: dict) -> str:
