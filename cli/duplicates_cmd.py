@@ -34,8 +34,25 @@ def duplicates(kind: DupKindOpt = None, threshold: ThresholdOpt = None, library:
     for n, group in enumerate(report.groups, 1):
         out.print(f"[bold]{n}. {group.kind}[/]  keep {_where(group.keep)}", highlight=False)
         for copy in group.copies:
-            bits = f"  ({copy.bits} bits)" if copy.bits is not None else ""
-            out.print(f"     copy {_where(copy)}{bits}", highlight=False, markup=False)
+            out.print(f"     copy {_where(copy)}  ({_why(copy.why)})", highlight=False, markup=False)
+
+
+def _why(why: dict | None) -> str:
+    """One line of why a copy is one: what decided, the hash bits against the bits its hash alone is trusted
+    for, the vectors' distance against a typical pair's, the pixel check's score."""
+    if not why:
+        return "why unknown"
+    parts = [f"by {why['decided_by']}"]
+    if why["bits"] is not None:
+        trusted = why["trusted_bits"]
+        parts.append(f"{why['bits']} bits, hash alone up to {trusted}" if trusted >= 0
+                     else f"{why['bits']} bits, hash alone never (flat {why['flat']})")
+    if why["relative"] is not None:
+        parts.append(f"vectors {why['relative']:.2f} of a typical pair (veto above {why['max_relative']})")
+    if why["check"]:
+        check = why["check"]
+        parts.append(f"pixels disagree {check['disagreement']:.2f} (at most {check['max_disagreement']})")
+    return ", ".join(parts)
 
 
 def _where(item) -> str:

@@ -1,52 +1,48 @@
 """Near-duplicates: files and video scenes that are the same picture or moment (re-encoded, resized,
-cropped a little, colour-shifted, re-cut).
+cropped a little, colour-shifted, re-cut), and never two different pictures.
 
-The evidence, in two parts:
+The evidence (a pair must pass every part that applies):
 
-* **Perceptual hash** (pHash, own code): the picture in grey at 32x32, its 2-D DCT, and one bit per
-  low-frequency coefficient of the top-left 8x8 block (the constant one left out: 63 bits, stored as 64)
-  set when it is above their median. An image stores two (``detail`` JSON of its ``image`` segment): the
-  whole picture (``phash``) and its centre 90 % (``phash90``), so a picture cropped by up to ~10 % around
-  its centre still hashes close to the original; their distance is the smallest over the pairs. A video
-  scene stores its keyframe's hash and up to :data:`SCENE_HASHES` of its sampled frames' (``frames``); two
-  scenes' distance is the smallest over their frames, so a re-encoded or trimmed copy (whose samples
-  fall at other times) still meets the original. A picture too flat to hash (a blank or black frame,
-  grey spread under :data:`FLAT_STD` levels) gets no hash.
-* **Stored vectors** (the ``clip`` space): every picture's :data:`NEIGHBOURS` nearest neighbours,
-  found by one batched FAISS search over the pictures' vectors projected to :data:`SEARCH_DIM` dimensions
-  (exact up to :data:`EXACT_UP_TO` items, an IVF index visiting :data:`IVF_PROBES` lists above), are the
-  candidate pairs; pairs sharing one 16-bit band of a hash are candidates too (a file whose vectors are
-  pending). A vector distance is read on the library's own scale, never
-  one model's cosine scale: ``relative = (1 - cos(a, b)) / (1 - background)``, where ``background`` is
-  the mean cosine of a and b with a random sample of the library's pictures (1: as far apart as a
-  typical pair; 0: the same vector).
+* **Hash** (mmsearch/dup_evidence.py): a 64-bit perceptual hash per picture (an image also of its centre
+  90 %, a scene also of its frames); two pictures' distance is the smallest over their hashes, and must be
+  at most ``threshold`` bits (default :data:`DEFAULT_THRESHOLD` = 12 of 63).
+* **Vectors** (the ``clip`` space, when both have one): the pair must be clearly closer than a typical
+  pair of the library (``relative <= MAX_RELATIVE``, a scale of the library's own: mmsearch/dup_candidates.py).
+  They propose the candidate pairs too; without them every pair of hashed pictures is compared (up to a few
+  thousand, bands above).
+* **The pixel check** (mmsearch/dup_confirm.py): every image candidate (hash within the threshold, no
+  veto) is a copy only when both files, decoded now, agree pixel by pixel once aligned (crop and resize
+  searched, tone curve fitted): a 64-bit hash of a drawing or an object on a plain background, a slide of
+  a template or a page of text is set by a few shapes, so different such pictures hash alike.
+* **How much the hash can say**, for the pairs the check cannot see (a file moved or unreadable; video
+  scenes, whose frames are not decoded again): an image stores its *flat share* (the share of its 32x32
+  grey without structure), and its hash alone is trusted only up to :func:`trusted_bits` bits: a quarter
+  of the threshold for a picture with structure everywhere, nothing from a flat share of
+  :data:`RICH_FLAT` on. Video scenes do not store it: their hash is trusted up to ``threshold``.
 
-The rule (:func:`is_duplicate`): a pair with hashes on both sides is a duplicate when its hash
-distance is at most ``threshold`` bits (default :data:`DEFAULT_THRESHOLD` = 12 of 63) and its vectors,
-when both have them, do not contradict it (``relative <= MAX_RELATIVE`` = 0.75: clearly closer than a
-typical pair). A
-pair where a side has no hash (a flat picture, a video indexed before hashes were stored) is judged by
-the vectors alone, strictly: ``relative <= ALONE_RELATIVE`` (scaled by ``threshold / DEFAULT_THRESHOLD``),
-except that a flat picture is never a copy of one with a hash (resizing, re-encoding or cropping keeps
-texture; a colour-histogram model would put a black frame next to a night photo).
-Images indexed before hashes were stored get theirs computed from the file when asked (not stored);
-such videos fall back to their vectors.
+A pair where a side has no hash (a flat picture, a video indexed before hashes were stored) is judged by
+the vectors alone, strictly (``relative <= ALONE_RELATIVE`` scaled by ``threshold / DEFAULT_THRESHOLD``),
+except that a flat picture is never a copy of one with a hash. Images indexed before hashes (or flat
+shares) were stored are hashed from their files when asked.
 
-Duplicate pairs are joined into groups (union-find). Each group names the copy to keep: the largest
-picture (width x height), then the longest file, then the biggest, then the first path. Video scenes
-only pair across files; a video all of whose scenes duplicate scenes of one other video is reported as
-a duplicate *file* of it (kind ``video``).
+Every reported copy carries ``why`` (:class:`Evidence`): its bits, the bits its hash alone is trusted for,
+the vectors' relative distance, the pixel check's score, and which of them decided. Duplicate pairs are
+joined into groups (union-find); each names the copy to keep: the largest picture (width x height), then
+the longest file, then the biggest, then the first path. Video scenes only pair across files; a video all
+of whose scenes duplicate scenes of one other video is reported as a duplicate *file* of it.
 """
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .dup_candidates import neighbour_pairs, relative_distances, unique_pairs, unvectored_pairs
+from .dup_confirm import Check, compare, pixels
+from .dup_evidence import flat_of, hash_matrix, hashed, hashes_of, image_detail, pair_bits, picture_hash, scene_detail  # noqa: F401 - picture_hash, scene_detail: the indexers' names for them
 from .errors import MediaError
 from .kinds import MediaKind, SegmentKind, Space
 
@@ -54,112 +50,23 @@ if TYPE_CHECKING:
     from .context import Context
 
 DEFAULT_THRESHOLD = 12  # hash bits (of 63) two copies may differ by
-NEIGHBOURS = 16  # vector candidates per picture
 # A hash match whose vectors are not clearly closer than a typical pair is a coincidence of hashes (copies
 # measured at most 0.68 with the toy encoder, 0.53 with a random-init ViT-B-32; random pairs sit about 1).
 MAX_RELATIVE = 0.75
 ALONE_RELATIVE = 0.02  # vectors alone (no hash): 50 times closer than a typical pair
-FLAT_STD = 2.0  # grey levels: below this spread a picture has no structure to hash
-SCENE_HASHES = 32  # frame hashes kept per scene
-EXACT_UP_TO = 5_000  # exact neighbour search up to this many pictures, an IVF index above
-SEARCH_DIM = 64  # vectors are projected to this many dimensions for the neighbour search
-IVF_PROBES = 8  # lists an IVF search visits: copies sit far closer than anything else, so few suffice
-BACKGROUND_SAMPLE = 512  # pictures the background cosine is measured against
-BANDS = 4  # 16-bit bands of a hash for band candidates
-MAX_BAND_BUCKET = 32  # a band value shared by more pictures than this says nothing (flat-ish pictures)
-_NO_HASH = np.uint64(0)  # hashes always have the constant bit 63 set, so 0 is free to mean "none"
+RICH_FLAT = 0.25  # flat share from which the hash alone is trusted for nothing
+TRUSTED_SHARE = 0.25  # of the threshold: the most bits a hash alone is trusted for (a picture with no flat cell)
+Confirm = Callable[[int, int], "Check | None"]  # the pixel check of pictures i and j (None: not possible)
 
 
-# -- the hash ------------------------------------------------------------------------------------------
-def _dct_matrix(n: int = 32) -> np.ndarray:
-    k = np.arange(n)[:, None]
-    m = np.cos(np.pi * (2 * np.arange(n)[None, :] + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
-    m[0] /= np.sqrt(2.0)
-    return m.astype(np.float64)
-
-
-_DCT = _dct_matrix()
-
-
-def grey_hash(grey: np.ndarray) -> int | None:
-    """The pHash of a 32x32 grey array: 63 bits of the top-left 8x8 DCT block (the constant left out)
-    above their median, with bit 63 always set (so a hash is never 0). None for a flat picture."""
-    g = np.asarray(grey, np.float64)
-    if g.std() < FLAT_STD:
-        return None
-    low = (_DCT @ g @ _DCT.T)[:8, :8].ravel()[1:]
-    bits = np.concatenate([[True], low > np.median(low)])
-    return int.from_bytes(np.packbits(bits).tobytes(), "big")
-
-
-def picture_hash(image: Any, centre: float = 1.0) -> int | None:
-    """The pHash of a PIL image (of its centre ``centre`` fraction, each side)."""
-    from PIL import Image
-
-    if image.mode != "L":
-        image = image.convert("L")
-    if centre < 1.0:
-        w, h = image.size
-        dx, dy = w * (1 - centre) / 2, h * (1 - centre) / 2
-        image = image.crop((round(dx), round(dy), round(w - dx), round(h - dy)))
-    grey = image.resize((32, 32), Image.Resampling.BOX)
-    return grey_hash(np.asarray(grey, np.float32))
-
-
-def image_detail(image: Any) -> str:
-    """The ``detail`` JSON of an image segment: its whole and centre-90 % hashes (``"phash": null``: too
-    flat to hash, which tells it from an image indexed before hashes were stored)."""
-    grey = image.convert("L")  # once for both
-    whole, centre = picture_hash(grey), picture_hash(grey, 0.9)
-    facts = {k: f"{v:016x}" for k, v in (("phash", whole), ("phash90", centre)) if v is not None}
-    return json.dumps(facts or {"phash": None})
-
-
-def scene_detail(keyframe: int | None, frames: Sequence[int | None]) -> str:
-    """The ``detail`` JSON of a scene: its keyframe's hash and up to SCENE_HASHES of its frames' (evenly)."""
-    kept = [h for h in frames if h is not None]
-    if len(kept) > SCENE_HASHES:
-        kept = [kept[i] for i in np.linspace(0, len(kept) - 1, SCENE_HASHES).round().astype(int)]
-    facts: dict[str, Any] = {"phash": f"{keyframe:016x}" if keyframe is not None else None}
-    if kept:
-        facts["frames"] = [f"{h:016x}" for h in kept]
-    return json.dumps(facts)
-
-
-def hashed(detail: str | None) -> bool:
-    """Whether a segment was hashed when indexed (its ``detail`` names ``phash``, null for a flat picture)."""
-    try:
-        facts = json.loads(detail) if detail else None
-    except ValueError:
-        return False
-    return isinstance(facts, dict) and "phash" in facts
-
-
-def hashes_of(detail: str | None) -> list[int]:
-    """Every hash a segment's ``detail`` holds (none when it has none, or is not JSON)."""
-    if not detail:
-        return []
-    try:
-        facts = json.loads(detail)
-    except ValueError:
-        return []
-    if not isinstance(facts, dict):
-        return []
-    found = [facts.get("phash"), facts.get("phash90")] + list(facts.get("frames") or [])
-    out: list[int] = []
-    for h in found:
-        try:
-            value = int(h, 16) if isinstance(h, str) else 0
-        except ValueError:
-            value = 0
-        if value and value not in out:
-            out.append(value)
-    return out
-
-
-def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Bits that differ between two arrays of uint64 hashes (elementwise)."""
-    return np.bitwise_count(np.bitwise_xor(a, b)).astype(np.int16)
+def trusted_bits(flat: float | None, threshold: float = DEFAULT_THRESHOLD) -> int:
+    """Hash bits up to which the hash alone may call a pair a copy when no pixel check can be made, for the
+    pair's larger flat share: ``TRUSTED_SHARE * threshold`` at 0, falling linearly to -1 (never) at
+    RICH_FLAT; ``threshold`` when unknown (a video scene, whose frames are not re-decoded)."""
+    if flat is None:
+        return int(threshold)
+    share = 1.0 - flat / RICH_FLAT
+    return int(np.floor(threshold * TRUSTED_SHARE * share)) if share > 0 else -1
 
 
 # -- the pictures and the pairs ---------------------------------------------------------------------
@@ -189,174 +96,68 @@ class Picture(Extent):
     size: int | None = None
     hashes: list[int] = field(default_factory=list)
     hashed: bool = True  # hashed when indexed (False: indexed before hashes were stored)
+    flat: float | None = None  # flat share (None: not measured: the hash is trusted up to the threshold)
 
 
 @dataclass(frozen=True)
 class Evidence:
-    """What is known of one candidate pair: hash bits apart (None: a side has no hash) and the vectors'
-    relative distance (None: a side has no vector)."""
+    """Why a pair is (or is not) a copy: hash bits apart (None: a side has no hash), the bits its hash
+    alone is trusted for (:func:`trusted_bits`), the vectors' relative distance (None: a side has none),
+    and the pixel check (None: not needed, or not possible)."""
 
     bits: int | None
     relative: float | None
+    trusted: int = DEFAULT_THRESHOLD
+    check: Check | None = None
+
+    def decided_by(self) -> str:
+        """What made the pair a copy: ``check`` (pixels), ``hash`` (within its trusted bits) or ``vectors``."""
+        return "vectors" if self.bits is None else "check" if self.check is not None else "hash"
+
+    def to_dict(self, threshold: float, flat: float | None = None) -> dict:
+        return {"decided_by": self.decided_by(), "bits": self.bits, "threshold": threshold,
+                "trusted_bits": self.trusted, "flat": flat, "relative": _round(self.relative),
+                "max_relative": MAX_RELATIVE, "check": self.check.to_dict() if self.check else None}
+
+
+def _round(x: float | None) -> float | None:
+    return None if x is None else round(float(x), 3)
+
+
+def needs_check(evidence: Evidence, threshold: float = DEFAULT_THRESHOLD) -> bool:
+    """Whether a pair is a candidate worth the pixel check: a hash on both sides within the threshold and
+    vectors that do not veto it."""
+    b, rel = evidence.bits, evidence.relative
+    return b is not None and b <= threshold and (rel is None or rel <= MAX_RELATIVE)
 
 
 def is_duplicate(evidence: Evidence, threshold: float = DEFAULT_THRESHOLD) -> bool:
-    """The rule (see the module's docstring): the hash decides, the vectors may veto; without a hash,
+    """The rule (see the module's docstring): within the threshold, not vetoed by the vectors, and confirmed
+    by the pixel check, or (no check made) within the bits its hash alone is trusted for; without a hash,
     the vectors decide strictly."""
-    if evidence.bits is not None:
-        return evidence.bits <= threshold and (evidence.relative is None or evidence.relative <= MAX_RELATIVE)
-    if evidence.relative is None:
-        return False
-    return evidence.relative <= ALONE_RELATIVE * max(threshold, 0) / DEFAULT_THRESHOLD
+    b, rel = evidence.bits, evidence.relative
+    if b is not None:
+        if b > threshold or (rel is not None and rel > MAX_RELATIVE):
+            return False
+        return evidence.check.confirmed if evidence.check is not None else b <= evidence.trusted
+    return rel is not None and rel <= ALONE_RELATIVE * max(threshold, 0) / DEFAULT_THRESHOLD
 
 
-def hash_matrix(pictures: Sequence[Picture]) -> np.ndarray:
-    """(n, width) uint64 of every picture's hashes, padded with 0 (none)."""
-    width = max([len(p.hashes) for p in pictures] + [1])
-    out = np.zeros((len(pictures), width), np.uint64)
-    for i, p in enumerate(pictures):
-        out[i, : len(p.hashes)] = p.hashes
-    return out
+@dataclass(frozen=True)
+class Pair:
+    """A duplicate pair: rows i < j of the pictures, and why."""
+
+    i: int
+    j: int
+    evidence: Evidence
 
 
-def pair_bits(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Smallest hash distance over every hash of i and of j per pair; -1 where a side has none."""
-    out = np.empty(len(i), np.int16)
-    width = hashes.shape[1]
-    block = max(1_000, 4_000_000 // (width * width))  # pairs per step: a few tens of MB at most
-    for lo in range(0, len(i), block):
-        a, b = hashes[i[lo:lo + block]], hashes[j[lo:lo + block]]
-        d = hamming(a[:, :, None], b[:, None, :]).reshape(len(a), width * width)
-        valid = ((a != _NO_HASH)[:, :, None] & (b != _NO_HASH)[:, None, :]).reshape(len(a), width * width)
-        d = np.where(valid, d, 999)
-        best = d.min(axis=1)
-        out[lo:lo + block] = np.where(best == 999, -1, best)
-    return out
+@dataclass
+class PairStats:
+    """What the judging of one run did: pairs pixel-checked, and those that could not be."""
 
-
-def neighbour_pairs(vectors: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:
-    """(m, 2) pairs ``i < j`` of each row's ``k`` nearest rows by inner product: one batched FAISS search,
-    exact up to EXACT_UP_TO rows, an inverted-file index (IVF_PROBES lists) above."""
-    import faiss
-
-    n = len(vectors)
-    if n < 2:
-        return np.zeros((0, 2), np.int64)
-    x = np.ascontiguousarray(vectors, dtype=np.float32)
-    if x.shape[1] > SEARCH_DIM:  # candidates only (the rule reads full cosines): a random projection keeps
-        # near neighbours near (Johnson-Lindenstrauss) at a fraction of the search's cost
-        rng = np.random.default_rng(0)
-        x = x @ (rng.standard_normal((x.shape[1], SEARCH_DIM)) / np.sqrt(SEARCH_DIM)).astype(np.float32)
-        x /= np.maximum(np.linalg.norm(x, axis=1, keepdims=True), 1e-12)
-    kk = min(k + 1, n)
-    index: Any
-    if n <= EXACT_UP_TO:
-        index = faiss.IndexFlatIP(x.shape[1])
-        index.add(x)
-    else:
-        nlist = int(np.sqrt(n * IVF_PROBES))  # balances the centroid scan and the lists' scan
-        quantizer = faiss.IndexFlatIP(x.shape[1])
-        index = faiss.IndexIVFFlat(quantizer, x.shape[1], nlist, faiss.METRIC_INNER_PRODUCT)
-        index.train(x[np.random.default_rng(1).choice(n, min(n, nlist * 40), replace=False)])
-        index.add(x)
-        index.nprobe = IVF_PROBES
-    _, found = index.search(x, kk)
-    rows = np.repeat(np.arange(n), kk)
-    cols = found.ravel()
-    keep = (cols >= 0) & (cols != rows)
-    return _unique_pairs(rows[keep], cols[keep])
-
-
-def band_pairs(hashes: np.ndarray) -> np.ndarray:
-    """(m, 2) pairs ``i < j`` whose first hashes share one of BANDS 16-bit bands (buckets of at most
-    MAX_BAND_BUCKET pictures), vectorised: after sorting a band, a pair is two positions ``d`` apart
-    with the same value."""
-    first = hashes[:, 0]
-    rows = np.flatnonzero(first != _NO_HASH)
-    found: list[np.ndarray] = []
-    for band in range(BANDS):
-        values = (first[rows] >> np.uint64(16 * band)) & np.uint64(0xFFFF)
-        order = np.argsort(values, kind="stable")
-        v = values[order]
-        starts = np.flatnonzero(np.r_[True, v[1:] != v[:-1]])
-        sizes = np.diff(np.r_[starts, len(v)])
-        size_at = np.repeat(sizes, sizes)
-        for d in range(1, min(MAX_BAND_BUCKET, len(v))):
-            same = (v[d:] == v[:-d]) & (size_at[d:] <= MAX_BAND_BUCKET)
-            if not same.any():
-                break
-            k = np.flatnonzero(same)
-            found.append(np.stack([rows[order[k]], rows[order[k + d]]], axis=1))
-    if not found:
-        return np.zeros((0, 2), np.int64)
-    pairs = np.concatenate(found)
-    return _unique_pairs(pairs[:, 0], pairs[:, 1])
-
-
-def _unique_pairs(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    lo, hi = np.minimum(a, b).astype(np.int64), np.maximum(a, b).astype(np.int64)
-    if not len(lo):
-        return np.zeros((0, 2), np.int64)
-    keys = np.unique((lo << 32) | hi)  # row numbers stay far below 2**31
-    return np.stack([keys >> 32, keys & 0xFFFFFFFF], axis=1)
-
-
-def relative_distances(vectors: np.ndarray, has_vector: np.ndarray, pairs: np.ndarray,
-                       sample: np.ndarray | None = None) -> np.ndarray:
-    """Per pair ``(1 - cos) / (1 - background)`` (see the module's docstring); NaN where a side has no
-    vector. ``sample``: the background pictures (default: up to BACKGROUND_SAMPLE of ``vectors``)."""
-    if sample is None:
-        rows = np.flatnonzero(has_vector)
-        rng = np.random.default_rng(0)
-        sample = vectors[rng.choice(rows, min(len(rows), BACKGROUND_SAMPLE), replace=False)] if len(rows) else None
-    out = np.full(len(pairs), np.nan)
-    if sample is None or len(sample) < 2 or not len(pairs):
-        return out
-    # the mean cosine with the sample is the cosine with the sample's mean: one product per row in a pair
-    rows = np.unique(pairs)
-    background = np.zeros(len(vectors), np.float32)
-    background[rows] = vectors[rows] @ sample.mean(axis=0)
-    i, j = pairs[:, 0], pairs[:, 1]
-    cos = np.einsum("ij,ij->i", vectors[i], vectors[j])
-    spread = np.maximum(1.0 - (background[i] + background[j]) / 2, 1e-6)
-    rel = (1.0 - cos) / spread
-    return np.where(has_vector[i] & has_vector[j], np.maximum(rel, 0.0), np.nan)
-
-
-def duplicate_pairs(pictures: Sequence[Picture], vectors: np.ndarray, has_vector: np.ndarray,
-                    threshold: float = DEFAULT_THRESHOLD, *, across_files: bool = False) -> list[tuple[int, int, int]]:
-    """The duplicate pairs ``(i, j, bits)`` among ``pictures`` (rows of ``vectors``; ``has_vector`` marks
-    the rows that hold one; bits -1 where judged without a hash). ``across_files``: only pairs of
-    different files (video scenes)."""
-    if len(pictures) < 2:
-        return []
-    hashes = hash_matrix(pictures)
-    with_vectors = np.flatnonzero(has_vector)
-    candidates = [band_pairs(hashes)]
-    if len(with_vectors) > 1:
-        near = neighbour_pairs(vectors[with_vectors])
-        candidates.append(with_vectors[near])
-    pairs = np.concatenate(candidates) if candidates else np.zeros((0, 2), np.int64)
-    pairs = _unique_pairs(pairs[:, 0], pairs[:, 1]) if len(pairs) else pairs
-    if across_files and len(pairs):
-        media = np.array([p.media_id for p in pictures])
-        pairs = pairs[media[pairs[:, 0]] != media[pairs[:, 1]]]
-    if not len(pairs):
-        return []
-    bits = pair_bits(hashes, pairs[:, 0], pairs[:, 1])
-    flat = np.array([p.hashed and not p.hashes for p in pictures], bool)
-    textured = np.array([bool(p.hashes) for p in pictures], bool)
-    # a flat picture is no copy of a textured one: resizing, re-encoding or cropping keeps the texture
-    apart = (flat[pairs[:, 0]] & textured[pairs[:, 1]]) | (textured[pairs[:, 0]] & flat[pairs[:, 1]])
-    pairs, bits = pairs[~apart], bits[~apart]
-    maybe = bits <= threshold  # bits -1 (a side unhashed) included; the vectors are read for these only
-    pairs, bits = pairs[maybe], bits[maybe]
-    rel = relative_distances(vectors, has_vector, pairs)
-    limit = ALONE_RELATIVE * max(threshold, 0) / DEFAULT_THRESHOLD
-    hashed = bits >= 0
-    vetoed = ~np.isnan(rel) & (rel > MAX_RELATIVE)  # NaN compares False: no vector, no veto
-    keep = np.where(hashed, (bits <= threshold) & ~vetoed, ~np.isnan(rel) & (np.nan_to_num(rel, nan=np.inf) <= limit))
-    return [(int(a), int(b), int(c)) for (a, b), c in zip(pairs[keep], bits[keep])]
+    checked: int = 0
+    unchecked: int = 0
 
 
 class UnionFind:
@@ -386,6 +187,56 @@ def keep_order(p: Picture) -> tuple:
     return (-(p.width or 0) * (p.height or 0), -(p.duration or 0.0), -(p.size or 0), p.path, p.start or 0.0)
 
 
+def duplicate_pairs(pictures: Sequence[Picture], vectors: np.ndarray, has_vector: np.ndarray,
+                    threshold: float = DEFAULT_THRESHOLD, *, across_files: bool = False,
+                    confirm: Confirm | None = None, stats: PairStats | None = None) -> list[Pair]:
+    """The duplicate pairs among ``pictures`` (rows of ``vectors``; ``has_vector`` marks the rows that hold
+    one). ``across_files``: only pairs of different files (video scenes). ``confirm``: the pixel check
+    (None: the hash within its trusted bits decides). A candidate whose pictures are already joined
+    through other pairs is not checked (nor returned): it would change no group."""
+    if len(pictures) < 2:
+        return []
+    hashes = hash_matrix([p.hashes for p in pictures])
+    with_vectors = np.flatnonzero(has_vector)
+    candidates = [unvectored_pairs(hashes, np.asarray(has_vector, bool))]
+    if len(with_vectors) > 1:
+        candidates.append(with_vectors[neighbour_pairs(vectors[with_vectors])])
+    pairs = np.concatenate(candidates)
+    pairs = unique_pairs(pairs[:, 0], pairs[:, 1]) if len(pairs) else pairs
+    if across_files and len(pairs):
+        media = np.array([p.media_id for p in pictures])
+        pairs = pairs[media[pairs[:, 0]] != media[pairs[:, 1]]]
+    if not len(pairs):
+        return []
+    bits = pair_bits(hashes, pairs[:, 0], pairs[:, 1])
+    flat = np.array([p.hashed and not p.hashes for p in pictures], bool)
+    textured = np.array([bool(p.hashes) for p in pictures], bool)
+    # a flat picture is no copy of a textured one: resizing, re-encoding or cropping keeps the texture
+    apart = (flat[pairs[:, 0]] & textured[pairs[:, 1]]) | (textured[pairs[:, 0]] & flat[pairs[:, 1]])
+    maybe = ~apart & (bits <= threshold)  # bits -1 (a side unhashed) included; vectors read for these only
+    pairs, bits = pairs[maybe], bits[maybe]
+    rel = relative_distances(vectors, has_vector, pairs)
+    out = []
+    joined = UnionFind(len(pictures))
+    order = np.argsort(bits, kind="stable")  # the surest pairs first, so fewer need a check
+    for (a, b), n, r in zip(pairs[order].tolist(), bits[order].tolist(), rel[order].tolist()):
+        shares = [pictures[a].flat, pictures[b].flat]
+        evidence = Evidence(None if n < 0 else n, None if np.isnan(r) else r,
+                            trusted_bits(None if None in shares else max(shares), threshold))
+        if confirm is not None and needs_check(evidence, threshold) and joined.find(a) == joined.find(b):
+            continue  # already in one group through confirmed pairs: a check would change no group
+        if confirm is not None and needs_check(evidence, threshold):
+            check = confirm(a, b)
+            if stats is not None:
+                stats.checked += check is not None
+                stats.unchecked += check is None
+            evidence = Evidence(evidence.bits, evidence.relative, evidence.trusted, check)
+        if is_duplicate(evidence, threshold):
+            out.append(Pair(min(a, b), max(a, b), evidence))
+            joined.union(a, b)
+    return out
+
+
 # -- the report ----------------------------------------------------------------------------------------
 @dataclass
 class DuplicateItem(Extent):
@@ -393,7 +244,8 @@ class DuplicateItem(Extent):
     media_id: int
     segment_id: int | None
     kind: str  # image | scene | video
-    bits: int | None = None  # hash distance to the kept copy (None: unknown or judged by vectors)
+    bits: int | None = None  # hash distance to the picture it was matched with (None: unknown or by vectors)
+    why: dict | None = None  # Evidence.to_dict() of the pair that made it a copy, with ``with``: the other path
 
 
 @dataclass
@@ -410,53 +262,76 @@ class DuplicateReport:
     compared: dict[str, int]  # pictures compared by kind
     unhashed: dict[str, int]  # of them, without a hash (judged by vectors alone)
     notes: list[str] = field(default_factory=list)
+    checked: dict[str, int] = field(default_factory=dict)  # candidate pairs pixel-checked, by kind
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
-def _item(p: Picture, kind: str, bits: int | None = None) -> DuplicateItem:
-    return DuplicateItem(p.path, p.media_id, p.segment_id, kind, bits=bits, **p.extent())
+@dataclass
+class Grouping:
+    """Groups of rows (best copy first, largest groups first) and the pairs that joined them."""
+
+    groups: list[list[int]]
+    pairs: dict[tuple[int, int], Evidence]
+
+    def why(self, pictures: Sequence[Picture], keep: int, row: int, threshold: float) -> tuple[int | None, dict | None]:
+        """(bits, why) of ``row``: its pair with the kept copy, else the first pair that joined it."""
+        key = (min(keep, row), max(keep, row))
+        if key not in self.pairs:
+            key = next((k for k in self.pairs if row in k), key)
+        evidence = self.pairs.get(key)
+        if evidence is None:
+            return None, None
+        other = key[0] if key[1] == row else key[1]
+        shares = [pictures[k].flat for k in key]
+        why = {"with": pictures[other].path,
+               **evidence.to_dict(threshold, None if None in shares else max(shares))}  # type: ignore[type-var]
+        return evidence.bits, why
 
 
 def group_pictures(pictures: Sequence[Picture], vectors: np.ndarray, has_vector: np.ndarray,
-                   threshold: float = DEFAULT_THRESHOLD, *, across_files: bool = False) -> list[list[int]]:
-    """Groups (best copy first) of duplicate pictures, largest groups first."""
+                   threshold: float = DEFAULT_THRESHOLD, *, across_files: bool = False,
+                   confirm: Confirm | None = None, stats: PairStats | None = None) -> Grouping:
+    """Groups of duplicate pictures (best copy first, largest groups first), with the pairs' evidence."""
     uf = UnionFind(len(pictures))
-    for a, b, _ in duplicate_pairs(pictures, vectors, has_vector, threshold, across_files=across_files):
-        uf.union(a, b)
+    found = duplicate_pairs(pictures, vectors, has_vector, threshold, across_files=across_files,
+                            confirm=confirm, stats=stats)
+    for p in found:
+        uf.union(p.i, p.j)
     groups = [sorted(g, key=lambda i: keep_order(pictures[i])) for g in uf.groups()]
-    return sorted(groups, key=lambda g: (-len(g), pictures[g[0]].path))
+    groups = sorted(groups, key=lambda g: (-len(g), pictures[g[0]].path))
+    return Grouping(groups, {(p.i, p.j): p.evidence for p in found})
 
 
-def _bits_to(pictures: Sequence[Picture], keep: int, other: int) -> int | None:
-    hashes = hash_matrix([pictures[keep], pictures[other]])
-    bits = int(pair_bits(hashes, np.array([0]), np.array([1]))[0])
-    return None if bits < 0 else bits
+def _item(p: Picture, kind: str, why: tuple[int | None, dict | None] = (None, None)) -> DuplicateItem:
+    return DuplicateItem(p.path, p.media_id, p.segment_id, kind, bits=why[0], why=why[1], **p.extent())
+
+
+def _groups(kind: str, pictures: Sequence[Picture], grouping: Grouping, threshold: float) -> list[DuplicateGroup]:
+    return [DuplicateGroup(kind, _item(pictures[g[0]], kind),
+                           [_item(pictures[i], kind, grouping.why(pictures, g[0], i, threshold)) for i in g[1:]])
+            for g in grouping.groups]
 
 
 def image_groups(pictures: Sequence[Picture], vectors: np.ndarray, has_vector: np.ndarray,
-                 threshold: float) -> list[DuplicateGroup]:
-    out = []
-    for g in group_pictures(pictures, vectors, has_vector, threshold):
-        keep = pictures[g[0]]
-        out.append(DuplicateGroup(MediaKind.IMAGE, _item(keep, SegmentKind.IMAGE),
-                                  [_item(pictures[i], SegmentKind.IMAGE, _bits_to(pictures, g[0], i)) for i in g[1:]]))
-    return out
+                 threshold: float, confirm: Confirm | None = None,
+                 stats: PairStats | None = None) -> list[DuplicateGroup]:
+    grouping = group_pictures(pictures, vectors, has_vector, threshold, confirm=confirm, stats=stats)
+    return _groups(SegmentKind.IMAGE, pictures, grouping, threshold)
 
 
 def video_groups(scenes: Sequence[Picture], vectors: np.ndarray, has_vector: np.ndarray,
-                 threshold: float) -> list[DuplicateGroup]:
+                 threshold: float, confirm: Confirm | None = None,
+                 stats: PairStats | None = None) -> list[DuplicateGroup]:
     """Scene groups (the same moment in different files), then duplicate files: a video every one of
     whose scenes is grouped with a scene of one other video is a copy of it."""
-    groups = group_pictures(scenes, vectors, has_vector, threshold, across_files=True)
-    out = []
+    grouping = group_pictures(scenes, vectors, has_vector, threshold, across_files=True, stats=stats)
+    groups = grouping.groups
+    out = _groups(SegmentKind.SCENE, scenes, grouping, threshold)
     partners: dict[int, dict[int, int]] = {}  # media -> other media -> its scenes grouped with that one
     group_of: dict[int, int] = {}
     for n, g in enumerate(groups):
-        keep = scenes[g[0]]
-        out.append(DuplicateGroup(SegmentKind.SCENE, _item(keep, SegmentKind.SCENE),
-                                  [_item(scenes[i], SegmentKind.SCENE, _bits_to(scenes, g[0], i)) for i in g[1:]]))
         for i in g:
             group_of[i] = n
     scenes_of: dict[int, list[int]] = {}
@@ -506,14 +381,45 @@ def lazy_image_hashes(pictures: Iterable[Picture]) -> int:
         except (MediaError, OSError) as exc:  # a moved or broken file: its vectors still speak
             logging.getLogger(__name__).warning("duplicates: %s not hashed (%s); judged by its vectors", p.path, exc)
             continue
-        p.hashes = hashes_of(image_detail(image))
+        detail = image_detail(image)
+        p.hashes, p.flat = hashes_of(detail), flat_of(detail)
         done += 1
     return done
 
 
-def find_duplicates(ctx: Context, kind: str | None = None, threshold: float | None = None) -> DuplicateReport:
+class FileCheck:
+    """The pixel check of image pairs of ``pictures``, each file decoded once on demand (only for pairs
+    that need it); a file that cannot be decoded makes the check impossible (None)."""
+
+    def __init__(self, pictures: Sequence[Picture]) -> None:
+        self.pictures = pictures
+        self.decoded: dict[int, Any] = {}
+
+    def _pixels(self, row: int) -> Any:
+        from .dup_confirm import DECODE_SIDE
+        from .media.images import load_image
+
+        if row not in self.decoded:
+            try:
+                self.decoded[row] = pixels(load_image(self.pictures[row].path, DECODE_SIDE)[0])
+            except Exception:  # noqa: BLE001 - a moved or broken file: the pair is not reported
+                self.decoded[row] = None
+        return self.decoded[row]
+
+    def __call__(self, i: int, j: int) -> Check | None:
+        a, b = self._pixels(i), self._pixels(j)
+        return None if a is None or b is None else compare(a, b)
+
+
+CHECKERS: dict[MediaKind, Callable[[Sequence[Picture]], Confirm | None]] = {
+    MediaKind.IMAGE: FileCheck, MediaKind.VIDEO: lambda _pictures: None}
+
+
+def find_duplicates(ctx: Context, kind: str | None = None, threshold: float | None = None, *,
+                    use_vectors: bool = True) -> DuplicateReport:
     """Groups of near-duplicate images (``kind`` image), video scenes and videos (``kind`` video), or
-    both (None), in the library of ``ctx``. Raises ValueError for another kind."""
+    both (None), in the library of ``ctx``; ``use_vectors`` False: the hash and pixel evidence alone.
+    Raises ValueError for another kind."""
     kinds = [MediaKind(kind)] if kind else list(KIND_SEGMENTS)
     if any(k not in KIND_SEGMENTS for k in kinds):
         raise ValueError(f"unknown kind {kind!r}; choose image or video")
@@ -521,15 +427,25 @@ def find_duplicates(ctx: Context, kind: str | None = None, threshold: float | No
     report = DuplicateReport(threshold, [], {}, {})
     for k in kinds:
         rows, vectors, has_vector = ctx.catalog.duplicate_candidates(KIND_SEGMENTS[k], Space.CLIP)
+        if not use_vectors:
+            has_vector = np.zeros(len(rows), bool)
         pictures = [Picture(**{n: v for n, v in r.items() if n != "detail"}, hashes=hashes_of(r["detail"]),
-                            hashed=hashed(r["detail"])) for r in rows]
+                            hashed=hashed(r["detail"]), flat=flat_of(r["detail"])) for r in rows]
         if k == MediaKind.IMAGE:
             lazily = lazy_image_hashes(pictures)
             if lazily:
                 report.notes.append(f"{lazily} images indexed before hashes were stored: hashed from their files")
+            for p in pictures:
+                p.flat = 1.0 if p.flat is None and p.hashes else p.flat  # not measured: always pixel-checked
         report.compared[k] = len(pictures)
         report.unhashed[k] = sum(1 for p in pictures if not p.hashes)
         if k == MediaKind.VIDEO and report.unhashed[k]:
             report.notes.append(f"{report.unhashed[k]} video scenes without a hash: judged by their vectors alone")
-        report.groups += GROUPERS[k](pictures, vectors, has_vector, threshold)
+        stats = PairStats()
+        report.groups += GROUPERS[k](pictures, vectors, has_vector, threshold, CHECKERS[k](pictures), stats)
+        report.checked[k] = stats.checked
+        if stats.unchecked and k == MediaKind.IMAGE:
+            report.notes.append(f"{stats.unchecked} look-alike image pairs could not be pixel-checked "
+                                "(a file moved or unreadable): reported only within the bits their hash alone "
+                                "is trusted for")
     return report

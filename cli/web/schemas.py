@@ -176,6 +176,28 @@ def media_out(media: Any, sign: Sign = unsigned) -> MediaOut:
     )
 
 
+class DuplicateCheckOut(BaseModel):
+    disagreement: float = Field(description="worst cell's residual over its contrast once aligned (0: same pixels)")
+    correlation: float = Field(description="correlation of the aligned grey pictures")
+    max_disagreement: float = Field(description="the most a confirmed copy may disagree")
+    crop: list[float] = Field(description="margins (left, top, right, bottom) of the window found in the other")
+
+
+class DuplicateWhyOut(BaseModel):
+    with_: str = Field(alias="with", description="the picture this copy was matched with")
+    decided_by: str = Field(description="check (pixels), hash (within its trusted bits) or vectors")
+    bits: int | None = Field(None, description="hash bits apart (None: a side has no hash)")
+    threshold: float = Field(description="hash bits two copies may differ by")
+    trusted_bits: int = Field(description="bits the hash alone is trusted for, from how flat the pictures are "
+                                          "(-1: never; above it the pixel check decides)")
+    flat: float | None = Field(None, description="the pair's larger flat share (None: not measured)")
+    relative: float | None = Field(None, description="vector distance over a typical pair's (None: no vectors)")
+    max_relative: float = Field(description="the vectors veto a pair above this")
+    check: DuplicateCheckOut | None = Field(None, description="the pixel check (None: not needed)")
+
+    model_config = {"populate_by_name": True}
+
+
 class DuplicateItemOut(BaseModel):
     path: str
     media_id: int
@@ -187,7 +209,9 @@ class DuplicateItemOut(BaseModel):
     width: int | None = None
     height: int | None = None
     duration: float | None = None
-    bits: int | None = Field(None, description="hash bits apart from the kept copy (None: judged by vectors)")
+    bits: int | None = Field(None, description="hash bits apart from the picture it was matched with "
+                                                 "(None: judged by vectors)")
+    why: DuplicateWhyOut | None = Field(None, description="why it is a copy (None: the copy to keep)")
     thumb_url: str | None = Field(None, description="its thumbnail (a scene's: at its keyframe)")
 
 
@@ -213,3 +237,4 @@ class DuplicatesOut(BaseModel):
     compared: dict[str, int]
     unhashed: dict[str, int]
     notes: list[str]
+    checked: dict[str, int] = Field(default_factory=dict, description="look-alike pairs pixel-checked, by kind")

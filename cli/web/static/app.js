@@ -435,7 +435,17 @@ const PAGE_MIN_SCORE = 2.0;
       el("img", { src, alt: item.path, loading: "lazy" }),
       el("span", { class: "dup-role", text: role }),
       el("code", { text: item.path.split("/").pop(), title: item.path }),
-      el("span", { class: "dup-meta", text: [size, when, bits].filter(Boolean).join(" · ") }));
+      el("span", { class: "dup-meta", text: [size, when, bits].filter(Boolean).join(" · ") }),
+      ...(item.why ? [el("span", { class: "dup-meta dup-why", text: duplicateWhy(item.why) })] : []));
+  }
+
+  // why a copy is one (the `why` of GET /api/duplicates): what decided, and each piece of evidence
+  function duplicateWhy(w) {
+    const parts = [`by ${w.decided_by}`];
+    if (w.bits != null) parts.push(`hash ${w.bits}/${w.threshold} bits, alone ≤ ${w.trusted_bits < 0 ? "never" : w.trusted_bits}`);
+    if (w.relative != null) parts.push(`vectors ${w.relative.toFixed(2)} of a typical pair (≤ ${w.max_relative})`);
+    if (w.check) parts.push(`pixels ${w.check.disagreement.toFixed(2)} (≤ ${w.check.max_disagreement})`);
+    return parts.join(" · ");
   }
 
   $("#show-duplicates").addEventListener("click", async () => {

@@ -1,0 +1,263 @@
+"""The picture sets of benchmarks/bench_duplicates.py: distinct pictures that look alike at low resolution,
+from real sources fetched at benchmark time (Debian packages: ``apt-get download`` into
+benchmarks/results/tmp/deb/, then ``dpkg -x``; never committed), and their altered copies.
+
+Two splits from different sources (the rule was tuned on ``dev`` only; ``held-out`` is scored once):
+
+============  ==========================================  ============================================
+type          dev                                          held-out
+============  ==========================================  ============================================
+drawings      openclipart-png clip art on white            oxygen-icon-theme 128 px icons on white
+wallpapers    desktop-base (one per theme)                 gnome-backgrounds (light and dark variants)
+slides        template A (title bar), DejaVu Sans,          template B (side band, grey), Carlito,
+              lines of the GPL-3 text                      lines of Python's standard-library docs
+pages         "scans" in DejaVu Serif of the Apache-2.0    "scans" in FreeSerif of Python's
+              and GPL-2 texts (tilt, noise)                standard-library docs (tilt, noise, tint)
+============  ==========================================  ============================================
+
+Per type, ``originals`` distinct pictures get :data:`ALTERATIONS` copies each (JPEG q60 and q85, resized
+to 2/3 and 1/2, 5 % cropped off each border, 10 % off the left and top, brightness +15 % and -15 %, colour
+balance shifted); ``distractors`` more distinct pictures of the same kind get none.
+"""
+from __future__ import annotations
+
+import inspect
+import io
+import random
+import subprocess
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageDraw, ImageFont
+
+ROOT = Path(__file__).resolve().parents[1]
+DEB = ROOT / "benchmarks" / "results" / "tmp" / "deb"
+LICENSES = Path("/usr/share/common-licenses")
+
+
+def package(name: str) -> Path:
+    """The files of Debian package ``name``, downloaded and unpacked once (not installed)."""
+    out = DEB / f"x-{name}"
+    if not out.exists():
+        DEB.mkdir(parents=True, exist_ok=True)
+        subprocess.run(["apt-get", "download", name], cwd=DEB, check=True, capture_output=True)
+        deb = sorted(DEB.glob(f"{name}_*.deb"))[-1]
+        subprocess.run(["dpkg", "-x", str(deb), str(out)], check=True)
+    return out
+
+
+def font(pkg: str, name: str, size: int) -> ImageFont.FreeTypeFont:
+    return ImageFont.truetype(str(next(package(pkg).rglob(name))), size)
+
+
+# -- alterations ---------------------------------------------------------------------------------------
+def _jpeg(image: Image.Image, q: int) -> Image.Image:
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=q)
+    return Image.open(io.BytesIO(buf.getvalue())).convert("RGB")
+
+
+def _scale(image: Image.Image, gains, offset: float = 0.0) -> Image.Image:
+    a = np.asarray(image, np.float32) * np.asarray(gains, np.float32) + offset
+    return Image.fromarray(np.clip(a, 0, 255).astype(np.uint8))
+
+
+def _crop(image: Image.Image, left: float, top: float, right: float, bottom: float) -> Image.Image:
+    w, h = image.size
+    return image.crop((round(w * left), round(h * top), round(w * (1 - right)), round(h * (1 - bottom))))
+
+
+def _resize(image: Image.Image, f: float) -> Image.Image:
+    return image.resize((round(image.width * f), round(image.height * f)), Image.Resampling.LANCZOS)
+
+
+ALTERATIONS: dict[str, Callable[[Image.Image], Image.Image]] = {
+    "q60": lambda im: _jpeg(im, 60),
+    "q85": lambda im: _jpeg(im, 85),
+    "r23": lambda im: _resize(im, 2 / 3),
+    "r12": lambda im: _resize(im, 1 / 2),
+    "border5": lambda im: _crop(im, 0.05, 0.05, 0.05, 0.05),
+    "offcentre10": lambda im: _crop(im, 0.10, 0.10, 0.0, 0.0),
+    "bright": lambda im: _scale(im, 1.15),
+    "dark": lambda im: _scale(im, 0.85),
+    "colour": lambda im: _scale(im, (1.1, 0.95, 0.85), 10),
+}
+
+
+# -- sources -------------------------------------------------------------------------------------------
+def _on(image: Image.Image, background=(255, 255, 255), size: int | None = None) -> Image.Image:
+    image = image.convert("RGBA")
+    if size:
+        image = image.resize((size, round(image.height * size / image.width)), Image.Resampling.LANCZOS)
+    pad = max(image.size) // 8
+    canvas = Image.new("RGBA", (image.width + 2 * pad, image.height + 2 * pad), background + (255,))
+    canvas.alpha_composite(image, (pad, pad))
+    return canvas.convert("RGB")
+
+
+def _distinct(paths: list[Path], seed: int, n: int, load: Callable[[Path], Image.Image]) -> list[Image.Image]:
+    """``n`` pictures of ``paths`` in a seeded order, skipping pixel-identical ones and unreadable files."""
+    rng = random.Random(seed)
+    paths = sorted(paths)
+    rng.shuffle(paths)
+    seen, out = set(), []
+    for p in paths:
+        try:
+            image = load(p)
+        except Exception:  # noqa: BLE001 - a file Pillow cannot read is not part of the set
+            continue
+        key = image.resize((32, 32)).tobytes()
+        if key not in seen and min(image.size) >= 64:
+            seen.add(key)
+            out.append(image)
+        if len(out) == n:
+            break
+    return out
+
+
+def oxygen_icons(n: int) -> list[Image.Image]:
+    files = [p for p in package("oxygen-icon-theme").rglob("*.png") if "/128x128/" in str(p) and not p.is_symlink()]
+    return _distinct(files, 1, n, lambda p: _on(Image.open(p), size=192))
+
+
+def clip_art(n: int) -> list[Image.Image]:
+    files = [p for p in package("openclipart-png").rglob("*.png") if not p.is_symlink()]
+
+    def load(p: Path) -> Image.Image:
+        im = Image.open(p)
+        im.thumbnail((480, 480))
+        return _on(im)
+
+    return _distinct(files, 2, n, load)
+
+
+def desktop_base(n: int) -> list[Image.Image]:
+    files = [p for p in package("desktop-base").rglob("*.png") if "/desktop-base/" in str(p)]
+    big = {}
+    for p in sorted(files):  # one picture per theme: its variants are crops of one artwork
+        theme = p.relative_to(package("desktop-base")).parts[3]
+        with Image.open(p) as im:
+            if im.width >= 800 and theme not in big:
+                big[theme] = p
+    return _distinct(list(big.values()), 3, n, lambda p: _small(Image.open(p)))
+
+
+def gnome_backgrounds(n: int) -> list[Image.Image]:
+    files = list(package("gnome-backgrounds").rglob("*.webp"))
+    return _distinct(files, 4, n, lambda p: _small(Image.open(p)))
+
+
+def _small(image: Image.Image) -> Image.Image:
+    image = image.convert("RGB")
+    image.thumbnail((1024, 1024))
+    return image
+
+
+def _lines(text: str, width: int) -> list[str]:
+    out: list[str] = []
+    for para in text.split("\n\n"):
+        para = " ".join(para.split())
+        if len(para) > 20:
+            out += textwrap.wrap(para, width)
+    return out
+
+
+def licence_text(*names: str) -> str:
+    return "\n\n".join((LICENSES / n).read_text(errors="replace") for n in names)
+
+
+def stdlib_text() -> str:
+    import argparse
+    import collections
+    import email
+    import json
+    import logging
+    import pathlib
+    import subprocess as sp
+    import typing
+    import unittest
+
+    docs = []
+    for mod in (argparse, collections, email, json, logging, pathlib, sp, typing, unittest):
+        docs.append(inspect.getdoc(mod) or "")
+        for _name, obj in sorted(vars(mod).items()):
+            if (inspect.isclass(obj) or inspect.isfunction(obj)) and inspect.getdoc(obj):
+                docs.append(inspect.getdoc(obj) or "")
+    return "\n\n".join(docs)
+
+
+def slides(n: int, template: str, fnt: tuple[str, str], text: str) -> list[Image.Image]:
+    """``n`` slides of one template: the same title, different bullet lines."""
+    lines = _lines(text, 38)
+    title_font, body_font = font(fnt[0], fnt[1], 44), font(fnt[0], fnt[1], 30)
+    out = []
+    for k in range(n):
+        im = Image.new("RGB", (1024, 768), (255, 255, 255) if template == "A" else (236, 236, 232))
+        d = ImageDraw.Draw(im)
+        if template == "A":
+            d.rectangle((0, 0, 1024, 110), fill=(28, 58, 128))
+            d.text((48, 30), "Project update", font=title_font, fill="white")
+            x0, y0 = 70, 160
+        else:
+            d.rectangle((0, 0, 120, 768), fill=(150, 30, 40))
+            d.text((170, 40), "Lecture notes", font=title_font, fill=(40, 40, 40))
+            d.line((170, 110, 960, 110), fill=(150, 30, 40), width=4)
+            x0, y0 = 180, 150
+        for i in range(5):
+            d.text((x0, y0 + 95 * i), "- " + lines[(k * 5 + i) % len(lines)], font=body_font, fill=(20, 20, 20))
+        d.text((900, 720), str(k + 1), font=body_font, fill=(120, 120, 120))
+        out.append(im)
+    return out
+
+
+def pages(n: int, fnt: tuple[str, str], text: str, seed: int, tint=(255, 255, 255)) -> list[Image.Image]:
+    """``n`` "scans" of consecutive pages of one text: the same layout, other words, tilted a little,
+    with sensor noise."""
+    lines = _lines(text, 80)
+    f = font(fnt[0], fnt[1], 19)
+    rng = np.random.default_rng(seed)
+    out = []
+    for k in range(n):
+        im = Image.new("RGB", (850, 1100), tint)
+        d = ImageDraw.Draw(im)
+        for i in range(38):
+            d.text((70, 70 + 25 * i), lines[(k * 38 + i) % len(lines)], font=f, fill=(25, 25, 25))
+        im = im.rotate(float(rng.uniform(-0.8, 0.8)), resample=Image.Resampling.BICUBIC, fillcolor=tint)
+        noisy = np.asarray(im, np.float32) + rng.normal(0, 4, (1100, 850, 1))
+        out.append(Image.fromarray(np.clip(noisy, 0, 255).astype(np.uint8)))
+    return out
+
+
+SPLITS: dict[str, dict[str, Callable[[int], list[Image.Image]]]] = {
+    "dev": {
+        "drawings": clip_art,
+        "wallpapers": desktop_base,
+        "slides": lambda n: slides(n, "A", ("fonts-dejavu-core", "DejaVuSans.ttf"), licence_text("GPL-3")),
+        "pages": lambda n: pages(n, ("fonts-dejavu-core", "DejaVuSerif.ttf"), licence_text("Apache-2.0", "GPL-2"), 5),
+    },
+    "held-out": {
+        "drawings": oxygen_icons,
+        "wallpapers": gnome_backgrounds,
+        "slides": lambda n: slides(n, "B", ("fonts-crosextra-carlito", "Carlito-Regular.ttf"), stdlib_text()),
+        "pages": lambda n: pages(n, ("fonts-freefont-ttf", "FreeSerif.ttf"), stdlib_text(), 6, (250, 247, 238)),
+    },
+}
+
+
+def write_split(split: str, folder: Path, originals: int, distractors: int) -> Iterator[tuple[str, set[str]]]:
+    """Write one split's pictures under ``folder/TYPE/``; yields (type, files of one true group) per
+    original with copies, and (type, {file}) per distractor."""
+    for kind, source in SPLITS[split].items():
+        where = folder / kind
+        where.mkdir(parents=True, exist_ok=True)
+        images = source(originals + distractors)
+        for n, image in enumerate(images):
+            image.save(where / f"{n:03d}.png")
+            group = {str(where / f"{n:03d}.png")}
+            if n < min(originals, len(images) // 2):
+                for name, alter in ALTERATIONS.items():
+                    alter(image.convert("RGB")).save(where / f"{n:03d}_{name}.jpg", quality=92)
+                    group.add(str(where / f"{n:03d}_{name}.jpg"))
+            yield kind, group

@@ -1,0 +1,165 @@
+"""The hash evidence of near-duplicates (mmsearch/duplicates.py): pure maths on pixels and stored details.
+
+* **Perceptual hash** (pHash, own code): the picture in grey at 32x32, its 2-D DCT, and one bit per
+  low-frequency coefficient of the top-left 8x8 block (the constant one left out: 63 bits, stored as 64)
+  set when it is above their median. An image stores two (``detail`` JSON of its ``image`` segment): the
+  whole picture (``phash``) and its centre 90 % (``phash90``); a video scene its keyframe's and up to
+  :data:`SCENE_HASHES` of its sampled frames' (``frames``). A picture too flat to hash (grey spread under
+  :data:`FLAT_STD` levels) gets none.
+* **Flat share** (``flat``, images): the share of the 32x32 grey's 4x4-pixel cells without structure.
+  It says how much a hash can be trusted: a photo's 63 bits come from structure everywhere; a drawing on
+  white or a slide of a template hashes from a few shapes, so two different such pictures can hash
+  alike (mmsearch/duplicates.py then asks the pixel check, mmsearch/dup_confirm.py).
+"""
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+FLAT_STD = 2.0  # grey levels: below this spread a picture has no structure to hash
+FLAT_CELL = 3.0  # grey levels: below this spread a 4x4 cell of the 32x32 grey is flat
+SCENE_HASHES = 32  # frame hashes kept per scene
+NO_HASH = np.uint64(0)  # hashes always have the constant bit 63 set, so 0 is free to mean "none"
+
+
+def _dct_matrix(n: int = 32) -> np.ndarray:
+    k = np.arange(n)[:, None]
+    m = np.cos(np.pi * (2 * np.arange(n)[None, :] + 1) * k / (2 * n)) * np.sqrt(2.0 / n)
+    m[0] /= np.sqrt(2.0)
+    return m.astype(np.float64)
+
+
+_DCT = _dct_matrix()
+
+
+def grey_hash(grey: np.ndarray) -> int | None:
+    """The pHash of a 32x32 grey array: 63 bits of the top-left 8x8 DCT block (the constant left out)
+    above their median, with bit 63 always set (so a hash is never 0). None for a flat picture."""
+    g = np.asarray(grey, np.float64)
+    if g.std() < FLAT_STD:
+        return None
+    low = (_DCT @ g @ _DCT.T)[:8, :8].ravel()[1:]
+    bits = np.concatenate([[True], low > np.median(low)])
+    return int.from_bytes(np.packbits(bits).tobytes(), "big")
+
+
+def picture_hash(image: Any, centre: float = 1.0) -> int | None:
+    """The pHash of a PIL image (of its centre ``centre`` fraction, each side)."""
+    from PIL import Image
+
+    if image.mode != "L":
+        image = image.convert("L")
+    if centre < 1.0:
+        w, h = image.size
+        dx, dy = w * (1 - centre) / 2, h * (1 - centre) / 2
+        image = image.crop((round(dx), round(dy), round(w - dx), round(h - dy)))
+    grey = image.resize((32, 32), Image.Resampling.BOX)
+    return grey_hash(np.asarray(grey, np.float32))
+
+
+def flat_share(image: Any) -> float:
+    """How little a picture's hash can say: the share of the 8x8 cells of its 32x32 grey whose grey spread
+    is under FLAT_CELL levels (0: structure everywhere, a photo; near 1: a drawing or a slide on a plain
+    background, whose 63 bits are set by a few shapes)."""
+    from PIL import Image
+
+    g = image.convert("L") if image.mode != "L" else image
+    a = np.asarray(g.resize((32, 32), Image.Resampling.BOX), np.float32)
+    cells = a.reshape(8, 4, 8, 4).std(axis=(1, 3))
+    return float((cells < FLAT_CELL).mean())
+
+
+def image_detail(image: Any) -> str:
+    """The ``detail`` JSON of an image segment: its whole and centre-90 % hashes and its flat share
+    (``"phash": null``: too flat to hash, which tells it from an image indexed before hashes were stored)."""
+    grey = image.convert("L")  # once for all three
+    whole, centre = picture_hash(grey), picture_hash(grey, 0.9)
+    facts: dict[str, Any] = {k: f"{v:016x}" for k, v in (("phash", whole), ("phash90", centre)) if v is not None}
+    if not facts:
+        return json.dumps({"phash": None})
+    facts["flat"] = round(flat_share(grey), 3)
+    return json.dumps(facts)
+
+
+def scene_detail(keyframe: int | None, frames: Sequence[int | None]) -> str:
+    """The ``detail`` JSON of a scene: its keyframe's hash and up to SCENE_HASHES of its frames' (evenly)."""
+    kept = [h for h in frames if h is not None]
+    if len(kept) > SCENE_HASHES:
+        kept = [kept[i] for i in np.linspace(0, len(kept) - 1, SCENE_HASHES).round().astype(int)]
+    facts: dict[str, Any] = {"phash": f"{keyframe:016x}" if keyframe is not None else None}
+    if kept:
+        facts["frames"] = [f"{h:016x}" for h in kept]
+    return json.dumps(facts)
+
+
+def hashed(detail: str | None) -> bool:
+    """Whether a segment was hashed when indexed (its ``detail`` names ``phash``, null for a flat picture)."""
+    try:
+        facts = json.loads(detail) if detail else None
+    except ValueError:
+        return False
+    return isinstance(facts, dict) and "phash" in facts
+
+
+def flat_of(detail: str | None) -> float | None:
+    """The flat share a segment's ``detail`` stored (None: not stored, e.g. indexed before it was)."""
+    try:
+        facts = json.loads(detail) if detail else None
+    except ValueError:
+        return None
+    value = facts.get("flat") if isinstance(facts, dict) else None
+    return float(value) if isinstance(value, (int, float)) else None
+
+
+def hashes_of(detail: str | None) -> list[int]:
+    """Every hash a segment's ``detail`` holds (none when it has none, or is not JSON)."""
+    if not detail:
+        return []
+    try:
+        facts = json.loads(detail)
+    except ValueError:
+        return []
+    if not isinstance(facts, dict):
+        return []
+    found = [facts.get("phash"), facts.get("phash90")] + list(facts.get("frames") or [])
+    out: list[int] = []
+    for h in found:
+        try:
+            value = int(h, 16) if isinstance(h, str) else 0
+        except ValueError:
+            value = 0
+        if value and value not in out:
+            out.append(value)
+    return out
+
+
+def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Bits that differ between two arrays of uint64 hashes (elementwise)."""
+    return np.bitwise_count(np.bitwise_xor(a, b)).astype(np.int16)
+
+
+def hash_matrix(hashes: Sequence[Sequence[int]]) -> np.ndarray:
+    """(n, width) uint64 of every picture's hashes, padded with 0 (none)."""
+    width = max([len(h) for h in hashes] + [1])
+    out = np.zeros((len(hashes), width), np.uint64)
+    for i, h in enumerate(hashes):
+        out[i, : len(h)] = h
+    return out
+
+
+def pair_bits(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
+    """Smallest hash distance over every hash of i and of j per pair; -1 where a side has none."""
+    out = np.empty(len(i), np.int16)
+    width = hashes.shape[1]
+    block = max(1_000, 4_000_000 // (width * width))  # pairs per step: a few tens of MB at most
+    for lo in range(0, len(i), block):
+        a, b = hashes[i[lo:lo + block]], hashes[j[lo:lo + block]]
+        d = hamming(a[:, :, None], b[:, None, :]).reshape(len(a), width * width)
+        valid = ((a != NO_HASH)[:, :, None] & (b != NO_HASH)[:, None, :]).reshape(len(a), width * width)
+        d = np.where(valid, d, 999)
+        best = d.min(axis=1)
+        out[lo:lo + block] = np.where(best == 999, -1, best)
+    return out
