@@ -18,7 +18,8 @@ calibrated scale (:class:`WordMatch`): *coverage* is the share of the query's wo
 as spelled (1 each), by a shared phonetic key (``PHONETIC_SHARE``), or, on a short passage (at most
 ``SHORT_PASSAGE`` words, where a chance near-sound is rare), by a near sound (``PHONETIC_SHARE x`` the key
 similarity, at least ``NEAR_SOUND``); *precision* is the share of the passage's words the query explains,
-and ``strength = coverage x (1 - BREVITY x (1 - precision))``: a passage that says the query and little else
+and ``strength = coverage x (1 - BREVITY x (1 - precision))`` (``WHOLE_BREVITY`` for a passage that holds every
+query word: a tie-break only): a passage that says the query and little else
 (a short transcript of just those words) outweighs a caption of something else that shares some of the
 query's words among many of its own, while a long passage holding the query keeps ``1 - BREVITY`` of its
 evidence. A segment that is exactly the query stands ``LEXICAL_Z`` standard deviations higher. Its own
@@ -102,6 +103,7 @@ LONG_KEY = 3  # letters: a key this long shared with a long passage counts there
 # How much of the word evidence the passage words the query does not explain take away: a caption that holds
 # two of the query's words among ten others describes something else (bench_text_search.py's described library)
 BREVITY = 0.7
+WHOLE_BREVITY = 0.1  # the same for a passage that holds every query word: only a tie-break toward the shorter
 FULLTEXT, PHONETIC = "fulltext", "phonetic"
 OCR = "ocr"  # the signal of a match on text read in a picture
 
@@ -126,6 +128,7 @@ class WordMatch:
     exact: float  # fraction of query words found as words
     phonetic: float = 0.0  # fraction found only by their sound (a near sound counts its similarity)
     precision: float = 1.0  # fraction of the passage's words that the matched query words account for
+    whole: bool = False  # every query word is there (as spelled or by its sound)
 
     @property
     def coverage(self) -> float:
@@ -133,8 +136,12 @@ class WordMatch:
 
     @property
     def strength(self) -> float:
-        """The word evidence :func:`fuse` adds (times ``LEXICAL_Z``): coverage, less for an unexplained rest."""
-        return self.coverage * (1.0 - BREVITY * (1.0 - self.precision))
+        """The word evidence :func:`fuse` adds (times ``LEXICAL_Z``): coverage, less for an unexplained rest —
+        ``BREVITY`` of it when the passage holds only part of the query (a caption of something else sharing a
+        word or two), only ``WHOLE_BREVITY`` (a tie-break) when it holds all of it (a long note or transcript
+        that says the query, "We saw a two can in the tree" for "toucan")."""
+        cut = WHOLE_BREVITY if self.whole else BREVITY
+        return self.coverage * (1.0 - cut * (1.0 - self.precision))
 
     def signals(self) -> frozenset[str]:
         return frozenset(([FULLTEXT] if self.exact else []) + ([PHONETIC] if self.phonetic else []))
@@ -162,7 +169,7 @@ def word_match(terms: Sequence[str], words: Collection[str], term_keys: Sequence
     matched = sum(e or s > 0 for e, s in zip(exact, sound))
     precision = min(1.0, matched / length) if length else 1.0
     return WordMatch(sum(wi for wi, e in zip(w, exact) if e) / total, sum(wi * s for wi, s in zip(w, sound)) / total,
-                     precision)
+                     precision, matched == len(terms))
 
 
 def _sound(term_keys: Sequence[str], keys: set[str], short: bool, near: set[str] | None = None) -> float:

@@ -251,7 +251,7 @@ def _sources() -> list[Path]:
 
 
 # The one module that starts a program: the user's media player (``search --open``), from an argv list.
-LAUNCHERS = {"mmsearch/playback.py"}
+LAUNCHERS = {"mmsearch/playback.py", "cli/query_client.py"}  # the player; the background query process
 
 
 def test_no_file_path_is_ever_run_by_a_shell_or_interpreted():

@@ -157,11 +157,14 @@ def test_describe_hits_runs_one_query_however_many_hits(library):
     plain = engine.search("blue", k=3, kinds=["image"])
     statements = count_statements(engine.catalog)
 
-    assert describe_hits(engine.context, plain) and statements == []  # nothing linked: no query at all
+    assert describe_hits(engine.context, plain)  # nothing linked: only the presence read (mmsearch/presence.py)
+    presence = len(statements)
+    assert presence <= 2 and all("place" in q or "missing_since" in q for q in statements)
+    statements.clear()
     describe_hits(engine.context, [caption])
     one = len(statements)
     statements.clear()
     many = describe_hits(engine.context, [caption, gone] * 60 + plain)
-    assert one == 1 and len(statements) == one
+    assert one == presence + 1 and len(statements) == one  # one linked-media query, however many hits
     assert [d.linked.kind if d.linked else None for d in many[:2]] == ["image", None]
     assert all(d.linked == many[0].linked for d in many[:120:2])
