@@ -236,6 +236,11 @@ def _check_space(ctx: Context, space: Space, report: Report, found: dict) -> Non
         report._problem("index-unreadable", f"index of {name!r} cannot be loaded: {exc}", name)
         return
     info["index_vectors"] = live.ntotal
+    now = catalog.space(name)
+    if now is None or now.epoch != space.epoch:  # a writer committed while this space was read: no like for like
+        report._warning("catalog-moving", f"space {name!r} changed while it was checked (a writer is running); its "
+                        "live index was not compared (readers reload on the next query)", name)
+        return
     _compare(report, name, "index", live, catalog_ids, catalog, space)
 
 
