@@ -32,14 +32,32 @@ def main() -> None:
         sys.exit(130)
     if rc is not None:
         sys.exit(rc)
-    from .app import Interrupted, app, err, interrupt
+    from .app import SIGNALLED, Interrupted, app, err, interrupt
 
     signal.signal(signal.SIGINT, interrupt)
+    sys.unraisablehook = _quiet_interrupt(sys.unraisablehook)
     try:
         _run_app(app)
     except (Interrupted, KeyboardInterrupt):
         err.print(interrupted_line(sys.argv), highlight=False, markup=False)
         sys.exit(130)
+    except SystemExit:
+        if SIGNALLED:  # the interrupt was swallowed where it landed (a GC callback): still an interrupted run
+            err.print(interrupted_line(sys.argv), highlight=False, markup=False)
+            sys.exit(130)
+        raise
+
+
+def _quiet_interrupt(default):
+    """An unraisable-exception hook that drops the Ctrl-C raised inside a garbage-collection callback (Python
+    would print its traceback; the run still ends as interrupted: see ``main``) and passes on the rest."""
+    from .app import Interrupted
+
+    def hook(unraisable) -> None:
+        if not isinstance(unraisable.exc_value, Interrupted):
+            default(unraisable)
+
+    return hook
 
 
 def _run_app(app) -> None:

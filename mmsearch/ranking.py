@@ -128,7 +128,7 @@ class WordMatch:
     exact: float  # fraction of query words found as words
     phonetic: float = 0.0  # fraction found only by their sound (a near sound counts its similarity)
     precision: float = 1.0  # fraction of the passage's words that the matched query words account for
-    whole: bool = False  # every query word is there (as spelled or by its sound)
+    whole: bool = False  # every query word is there, as spelled or by a shared phonetic key (not a near sound)
 
     @property
     def coverage(self) -> float:
@@ -169,7 +169,7 @@ def word_match(terms: Sequence[str], words: Collection[str], term_keys: Sequence
     matched = sum(e or s > 0 for e, s in zip(exact, sound))
     precision = min(1.0, matched / length) if length else 1.0
     return WordMatch(sum(wi for wi, e in zip(w, exact) if e) / total, sum(wi * s for wi, s in zip(w, sound)) / total,
-                     precision, matched == len(terms))
+                     precision, all(e or snd >= 1.0 for e, snd in zip(exact, sound)))  # a near sound is no whole match
 
 
 def _sound(term_keys: Sequence[str], keys: set[str], short: bool, near: set[str] | None = None) -> float:
