@@ -210,13 +210,17 @@ def db_url(request):
     if request.param == "sqlite":
         yield ""
         return
+    yield from fresh_database(request.getfixturevalue("postgres_url"), "t")
+
+
+def fresh_database(server_url: str, prefix: str):
+    """Yield the URL of a new, empty database on the test server of ``server_url``; drop it afterwards."""
     import psycopg2
     from sqlalchemy.engine import make_url
 
-    base = make_url(request.getfixturevalue("postgres_url"))
-    name = f"t_{uuid.uuid4().hex[:16]}"  # generated, safe as an identifier
-    admin = dict(host=base.host, port=base.port, user=base.username, dbname="postgres")
-    conn = psycopg2.connect(**admin)
+    base = make_url(server_url)
+    name = f"{prefix}_{uuid.uuid4().hex[:16]}"  # generated, safe as an identifier
+    conn = psycopg2.connect(host=base.host, port=base.port, user=base.username, dbname="postgres")
     conn.autocommit = True
     with conn.cursor() as cur:
         cur.execute(f'CREATE DATABASE "{name}"')

@@ -289,21 +289,9 @@ def test_a_library_from_before_generations_is_trusted_until_a_writer_opens_it_th
 @pytest.fixture
 def pg_url(postgres_url):
     """A fresh database on the session's real PostgreSQL server."""
-    import uuid
+    from conftest import fresh_database
 
-    import psycopg2
-    from sqlalchemy.engine import make_url
-
-    base = make_url(postgres_url)
-    name = f"w_{uuid.uuid4().hex[:16]}"
-    conn = psycopg2.connect(host=base.host, port=base.port, user=base.username, dbname="postgres")
-    conn.autocommit = True
-    with conn.cursor() as cur:
-        cur.execute(f'CREATE DATABASE "{name}"')
-    yield base.set(database=name).render_as_string(hide_password=False)
-    with conn.cursor() as cur:
-        cur.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    conn.close()
+    yield from fresh_database(postgres_url, "w")
 
 
 def _pg_counts(url: str) -> tuple[int, int, int, int]:
