@@ -5,9 +5,9 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .config import Settings, load_settings
-    from .engine import Engine
-    from .errors import (
+    from mmsearch.config import Settings, load_settings
+    from mmsearch.engine import Engine
+    from mmsearch.errors import (
         LibraryError,
         LibraryLockedError,
         MediaError,
@@ -15,7 +15,7 @@ if TYPE_CHECKING:
         ModelMismatchError,
         ModelUnavailableError,
     )
-    from .hits import Hit
+    from mmsearch.hits import Hit
 
 # Names are imported on first use (PEP 562): `import mmsearch.cli` (every command line) then costs nothing
 # before it knows what it needs; a query handed to the background query process never imports the engine.

@@ -47,14 +47,14 @@ from sqlalchemy.engine import Engine as SqlEngine
 from sqlalchemy.exc import ArgumentError, SQLAlchemyError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, aliased, mapped_column, sessionmaker
 
-from . import _faults as faults
-from . import fulltext
-from .catalog_lock import LOCKS, AdvisoryLock
-from .errors import LibraryError, LibraryLockedError, ReembedIncompleteError
-from .fulltext import FtsHit, phonetic_column
-from .kinds import WORK_BY_KIND, Job, JobState, MediaKind
-from .media.metadata import FACT_COLUMNS, TimeSource
-from .when_where import WhenWhere
+from mmsearch import _faults as faults
+from mmsearch import fulltext
+from mmsearch.catalog_lock import LOCKS, AdvisoryLock
+from mmsearch.errors import LibraryError, LibraryLockedError, ReembedIncompleteError
+from mmsearch.fulltext import FtsHit, phonetic_column
+from mmsearch.kinds import WORK_BY_KIND, Job, JobState, MediaKind
+from mmsearch.media.metadata import FACT_COLUMNS, TimeSource
+from mmsearch.when_where import WhenWhere
 
 SCHEMA_VERSION = 4
 

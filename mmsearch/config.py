@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .errors import ConfigError
+from mmsearch.errors import ConfigError
 
 DEFAULT_MODEL = "ViT-B-32:laion2b_s34b_b79k"
 

@@ -8,11 +8,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from .catalog import Catalog
-from .config import Settings
-from .library import Library
-from .models import Models
-from .samples import Backgrounds
+from mmsearch.catalog import Catalog
+from mmsearch.config import Settings
+from mmsearch.library import Library
+from mmsearch.models import Models
+from mmsearch.samples import Backgrounds
 
 
 @dataclass

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from .dup_evidence import NO_HASH
+from mmsearch.dup_evidence import NO_HASH
 
 NEIGHBOURS = 16  # vector candidates per picture
 EXACT_UP_TO = 5_000  # exact neighbour search up to this many pictures, an IVF index above

@@ -40,14 +40,23 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .dup_candidates import neighbour_pairs, relative_distances, unique_pairs, unvectored_pairs
-from .dup_confirm import Check, compare, pixels
-from .dup_evidence import flat_of, hash_matrix, hashed, hashes_of, image_detail, pair_bits, picture_hash, scene_detail  # noqa: F401 - picture_hash, scene_detail: the indexers' names for them
-from .errors import MediaError
-from .kinds import MediaKind, SegmentKind, Space
+from mmsearch.dup_candidates import neighbour_pairs, relative_distances, unique_pairs, unvectored_pairs
+from mmsearch.dup_confirm import Check, compare, pixels
+from mmsearch.dup_evidence import (  # noqa: F401 - picture_hash, scene_detail: the indexers' names for them
+    flat_of,
+    hash_matrix,
+    hashed,
+    hashes_of,
+    image_detail,
+    pair_bits,
+    picture_hash,
+    scene_detail,
+)
+from mmsearch.errors import MediaError
+from mmsearch.kinds import MediaKind, SegmentKind, Space
 
 if TYPE_CHECKING:
-    from .context import Context
+    from mmsearch.context import Context
 
 DEFAULT_THRESHOLD = 12  # hash bits (of 63) two copies may differ by
 # A hash match whose vectors are not clearly closer than a typical pair is a coincidence of hashes (copies
@@ -370,7 +379,7 @@ GROUPERS = {MediaKind.IMAGE: image_groups, MediaKind.VIDEO: video_groups}
 def lazy_image_hashes(pictures: Iterable[Picture]) -> int:
     """Hash, from the file, the images indexed before hashes were stored (not stored back); the count.
     A file that cannot be read stays without a hash (judged by its vectors)."""
-    from .media.images import load_image
+    from mmsearch.media.images import load_image
 
     done = 0
     for p in pictures:
@@ -396,8 +405,8 @@ class FileCheck:
         self.decoded: dict[int, Any] = {}
 
     def _pixels(self, row: int) -> Any:
-        from .dup_confirm import DECODE_SIDE
-        from .media.images import load_image
+        from mmsearch.dup_confirm import DECODE_SIDE
+        from mmsearch.media.images import load_image
 
         if row not in self.decoded:
             try:

@@ -21,29 +21,29 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import maintenance, search, status
-from .catalog import Catalog
-from .config import Settings, load_settings
-from .context import Context
-from .delegate import Delegated
-from .encoders import Encoder
-from .hits import Hit
-from .library import Library
-from .models import Models
-from .presence import mark_hits
-from .query_mix import LIKE_WEIGHT
-from .ranking import Filters
-from .when_where import WhenWhere, WhenWhereArgs
+from mmsearch import maintenance, search, status
+from mmsearch.catalog import Catalog
+from mmsearch.config import Settings, load_settings
+from mmsearch.context import Context
+from mmsearch.delegate import Delegated
+from mmsearch.encoders import Encoder
+from mmsearch.hits import Hit
+from mmsearch.library import Library
+from mmsearch.models import Models
+from mmsearch.presence import mark_hits
+from mmsearch.query_mix import LIKE_WEIGHT
+from mmsearch.ranking import Filters
+from mmsearch.when_where import WhenWhere, WhenWhereArgs
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from .duplicates import DuplicateReport
-    from .indexers import IndexReport
-    from .indexers.reembed import ReembedReport
-    from .integrity import Report
-    from .media.previews import Preview
-    from .pending import Pending
+    from mmsearch.duplicates import DuplicateReport
+    from mmsearch.indexers import IndexReport
+    from mmsearch.indexers.reembed import ReembedReport
+    from mmsearch.integrity import Report
+    from mmsearch.media.previews import Preview
+    from mmsearch.pending import Pending
 
 
 class Engine:
@@ -125,7 +125,7 @@ class Engine:
         ``$MMSEARCH_RAY_ADDRESS``, empty: this machine); needs the ``cluster`` extra. Files gone from disk are
         kept as missing for a grace period, files of an offline drive or unreadable folder kept as offline
         (:mod:`mmsearch.presence`); ``prune``: forget the missing ones now."""
-        from .indexers import run_index  # ingestion pipelines live in mmsearch.indexers
+        from mmsearch.indexers import run_index  # ingestion pipelines live in mmsearch.indexers
 
         address = os.environ.get("MMSEARCH_RAY_ADDRESS", "") if ray is None else ray
         return run_index(self.context, [Path(p) for p in paths], progress=progress, strict=strict,
@@ -136,7 +136,7 @@ class Engine:
         """Keep the library current with the folders ``paths`` (none: the library's own folders) until ``stop``
         is set: a catch-up index run, then each file once it stopped changing for ``quiet_time`` seconds
         (default 2). See :mod:`mmsearch.indexers.watch`."""
-        from .indexers.watch import QUIET_TIME, Watcher, watched_folders
+        from mmsearch.indexers.watch import QUIET_TIME, Watcher, watched_folders
 
         folders = watched_folders(self.context, list(paths))
         Watcher(self.context, folders, quiet_time=QUIET_TIME if quiet_time is None else quiet_time,
@@ -156,13 +156,13 @@ class Engine:
         one where a file failed (``report.swapped`` False), leaves the old space whole and a second call
         resumes. ``force`` switches although files failed (they lose their vectors in the space). Later opens
         use the new model."""
-        from .indexers.reembed import reembed
+        from mmsearch.indexers.reembed import reembed
 
         return reembed(self.context, space, model, progress=progress, force=force)
 
     def check(self, repair: bool = False) -> Report:
         """Verify the catalog against the indexes and stored vectors; ``repair`` fixes it from the catalog."""
-        from . import integrity
+        from mmsearch import integrity
 
         return integrity.repair(self.context) if repair else integrity.check(self.context)
 
@@ -247,14 +247,14 @@ class Engine:
 
     def preview(self, hit: Hit, max_side: int = 320) -> Preview:
         """A hit's thumbnail as encoded bytes (JPEG for pictures, PNG for waveforms) with its media type."""
-        from .media.previews import of_hit
+        from mmsearch.media.previews import of_hit
 
         return of_hit(hit, max_side)
 
     def duplicates(self, kind: str | None = None, threshold: float | None = None) -> DuplicateReport:
         """Groups of near-duplicate images, video scenes and videos (``kind``: image or video; None: both),
         each naming the copy to keep; ``threshold``: hash bits of 63 (default 12, see mmsearch.duplicates)."""
-        from .duplicates import find_duplicates
+        from mmsearch.duplicates import find_duplicates
 
         return find_duplicates(self.context, kind, threshold)
 
@@ -263,7 +263,7 @@ class Engine:
         """Work that waits for a model, each with the line that says how to bring it (:mod:`mmsearch.pending`):
         what a query did not search. A query never raises for a missing model that other spaces or the words
         can stand in for; it answers with what it has, and this says what is missing."""
-        from .pending import pending
+        from mmsearch.pending import pending
 
         return pending(self.context)
 

@@ -30,14 +30,14 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import Media
-from .context import Context
-from .errors import MmsearchError
-from .hits import Hit
-from .kinds import MediaKind, SegmentKind, Space
-from .query_mix import evenly, unit_mean
-from .ranking import Candidate, Filters, group
-from .search import image_query, space_candidates
+from mmsearch.catalog import Media
+from mmsearch.context import Context
+from mmsearch.errors import MmsearchError
+from mmsearch.hits import Hit
+from mmsearch.kinds import MediaKind, SegmentKind, Space
+from mmsearch.query_mix import evenly, unit_mean
+from mmsearch.ranking import Candidate, Filters, group
+from mmsearch.search import image_query, space_candidates
 
 log = logging.getLogger(__name__)
 
@@ -91,9 +91,9 @@ class OfSegmentKinds(Filters):
 
 # -- which kind a file is ----------------------------------------------------------------------------
 def _extensions() -> dict[str, MediaKind]:
-    from .media.audio import AUDIO_EXTENSIONS
-    from .media.images import IMAGE_EXTENSIONS
-    from .media.video import VIDEO_EXTENSIONS
+    from mmsearch.media.audio import AUDIO_EXTENSIONS
+    from mmsearch.media.images import IMAGE_EXTENSIONS
+    from mmsearch.media.video import VIDEO_EXTENSIONS
 
     table = {ext: MediaKind.IMAGE for ext in IMAGE_EXTENSIONS}
     table.update({ext: MediaKind.AUDIO for ext in AUDIO_EXTENSIONS})
@@ -180,7 +180,7 @@ def _recording(ctx: Context, path: Path, media: Media | None) -> Example:
             why = ctx.models.unavailable.get(Space.AUDIO, "its model takes no sound")
             out.notes.append(f"sounds alike: not searched, the audio model cannot run ({why})")
         else:
-            from .media.audio import load_audio
+            from mmsearch.media.audio import load_audio
 
             sounds: Any = clap  # the audio space's encoder: ClapEncoder (sample_rate, encode_audio)
             wave = load_audio(path, sounds.sample_rate, max_seconds=MAX_SECONDS)
@@ -191,7 +191,7 @@ def _recording(ctx: Context, path: Path, media: Media | None) -> Example:
             why = ctx.models.unavailable.get("speech", "turned off")
             out.notes.append(f"same words said: not searched, speech cannot be transcribed ({why})")
         else:
-            from .media.audio import load_audio
+            from mmsearch.media.audio import load_audio
 
             said = transcriber.transcribe(load_audio(path, SPEECH_RATE, max_seconds=MAX_SECONDS))
             vectors = [ctx.models.text_vector(Space.TEXT, p.text.strip()) for p in said if p.text.strip()]
@@ -208,8 +208,8 @@ def _recording(ctx: Context, path: Path, media: Media | None) -> Example:
 def _clip(ctx: Context, path: Path, media: Media | None) -> Example:
     if media is not None:
         return _stored(ctx, media, {Space.CLIP: (SegmentKind.SCENE,)})
-    from .media.video import FrameSampler
-    from .scenes import find_cuts
+    from mmsearch.media.video import FrameSampler
+    from mmsearch.scenes import find_cuts
 
     encoder = ctx.models.encoder(Space.CLIP)
     interval = float(ctx.settings.video_interval)

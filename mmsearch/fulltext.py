@@ -52,7 +52,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableClause
 
-from .phonetic import phonetic_keys as _phonetic_keys
+from mmsearch.phonetic import phonetic_keys as _phonetic_keys
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32  # words of one query used for matching

@@ -14,11 +14,11 @@ from typing import Any
 
 from sqlalchemy import select
 
-from .catalog import Segment
-from .context import Context
-from .hits import Hit
-from .media.previews import Window, window
-from .presence import mark_hits
+from mmsearch.catalog import Segment
+from mmsearch.context import Context
+from mmsearch.hits import Hit
+from mmsearch.media.previews import Window, window
+from mmsearch.presence import mark_hits
 
 
 @dataclass(frozen=True)

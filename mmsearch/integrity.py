@@ -24,11 +24,11 @@ from typing import Any
 
 import numpy as np
 
-from .catalog import SCHEMA_VERSION, Space
-from .context import Context
-from .errors import LibraryError
-from .library_marker import MARKER
-from .vectors import VectorIndex
+from mmsearch.catalog import SCHEMA_VERSION, Space
+from mmsearch.context import Context
+from mmsearch.errors import LibraryError
+from mmsearch.library_marker import MARKER
+from mmsearch.vectors import VectorIndex
 
 log = logging.getLogger(__name__)
 

@@ -22,13 +22,13 @@ from pathlib import Path
 
 import numpy as np
 
-from . import _faults as faults
-from . import library_marker as marker
-from .catalog import Catalog, Generation, Space, WriteResult
-from .config import Settings
-from .errors import LibraryError, LibraryLockedError
-from .readonly_catalog import ReadOnlyCatalog, discard, open_read_only
-from .vectors import VectorIndex, policy_for
+from mmsearch import _faults as faults
+from mmsearch import library_marker as marker
+from mmsearch.catalog import Catalog, Generation, Space, WriteResult
+from mmsearch.config import Settings
+from mmsearch.errors import LibraryError, LibraryLockedError
+from mmsearch.readonly_catalog import ReadOnlyCatalog, discard, open_read_only
+from mmsearch.vectors import VectorIndex, policy_for
 
 SAVE_BUDGET = 10.0  # unforced snapshots wait at least this many times the last one's duration
 

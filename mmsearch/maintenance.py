@@ -4,9 +4,9 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from .catalog import WriteResult
-from .context import Context
-from .errors import MmsearchError
+from mmsearch.catalog import WriteResult
+from mmsearch.context import Context
+from mmsearch.errors import MmsearchError
 
 
 def remove(ctx: Context, paths: Iterable[str | Path]) -> int:

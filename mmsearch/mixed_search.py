@@ -15,14 +15,14 @@ from typing import Any
 
 import numpy as np
 
-from . import fulltext
-from .catalog import Space as SpaceRow
-from .context import Context
-from .errors import MmsearchError
-from .kinds import MODALITY_OF, Modality
-from .query_mix import LIKE_WEIGHT, MixBackground, ParsedQuery, excluded_by_words, negative_penalty
-from .ranking import Background, Candidate, Filters, WordMatch
-from .search import space_candidates
+from mmsearch import fulltext
+from mmsearch.catalog import Space as SpaceRow
+from mmsearch.context import Context
+from mmsearch.errors import MmsearchError
+from mmsearch.kinds import MODALITY_OF, Modality
+from mmsearch.query_mix import LIKE_WEIGHT, MixBackground, ParsedQuery, excluded_by_words, negative_penalty
+from mmsearch.ranking import Background, Candidate, Filters, WordMatch
+from mmsearch.search import space_candidates
 
 
 @dataclass
@@ -42,7 +42,7 @@ class QueryMix:
     def of(cls, ctx: Context, text: dict[str, np.ndarray], parsed: ParsedQuery, like: Sequence[Any] = (),
            like_weight: float = LIKE_WEIGHT) -> QueryMix:
         """Encode the negatives in every space that takes text and the examples by their kind of file."""
-        from .example_query import example_query
+        from mmsearch.example_query import example_query
 
         if not (like_weight > 0 and np.isfinite(like_weight)):
             raise MmsearchError(f"like weight must be a positive number, not {like_weight}")

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 
-from .config import DEFAULT_MODEL, Settings
-from .encoders import LOADERS, Encoder, Factory, misses, resolve_device
-from .encoders.hub import needs_hub, prepare_hub
-from .errors import MmsearchError, ModelMismatchError, ModelUnavailableError, brief, one_line
-from .kinds import Job, Space
+from mmsearch.config import DEFAULT_MODEL, Settings
+from mmsearch.encoders import LOADERS, Encoder, Factory, misses, resolve_device
+from mmsearch.encoders.hub import needs_hub, prepare_hub
+from mmsearch.errors import MmsearchError, ModelMismatchError, ModelUnavailableError, brief, one_line
+from mmsearch.kinds import Job, Space
 
 if TYPE_CHECKING:
-    from .catalog import Space as SpaceRow
+    from mmsearch.catalog import Space as SpaceRow
 
 OFF = frozenset({"off", "none", "disabled"})
 QUERY_CACHE = 256  # text query vectors remembered (the web page re-runs a query on every filter change)
@@ -52,13 +52,13 @@ SPACE_SPECS: dict[Space, SpaceSpec] = {
 
 
 def _transcriber(spec: str, device: str) -> Any:
-    from .encoders.speech import Transcriber
+    from mmsearch.encoders.speech import Transcriber
 
     return Transcriber(spec, device=device)
 
 
 def _ocr_reader(spec: str, device: str) -> Any:
-    from .encoders.ocr import OcrReader
+    from mmsearch.encoders.ocr import OcrReader
 
     return OcrReader(spec, device=device)
 

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .context import Context
-from .kinds import Job, JobState, Space
-from .models import setting_hint
+from mmsearch.context import Context
+from mmsearch.kinds import Job, JobState, Space
+from mmsearch.models import setting_hint
 
 # a video's text is read per scene, its scenes cut on the clip vectors
 _WAITS_ON: dict[str, str] = {Job.OCR: Space.CLIP}

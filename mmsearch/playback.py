@@ -28,8 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import MmsearchError
-from .hits import Hit
+from mmsearch.errors import MmsearchError
+from mmsearch.hits import Hit
 
 __all__ = ["EXPORTERS", "PLAYERS", "NoPlayerError", "Player", "export", "open_hit", "play_command", "to_edl",
            "to_m3u"]

@@ -16,11 +16,11 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from .config import Settings
-from .hits import Hit
+from mmsearch.config import Settings
+from mmsearch.hits import Hit
 
 if TYPE_CHECKING:
-    from .catalog import Catalog
+    from mmsearch.catalog import Catalog
 
 ONLINE, OFFLINE = "online", "offline"
 

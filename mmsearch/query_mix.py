@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .ranking import MIN_STD
+from mmsearch.ranking import MIN_STD
 
 # What one standard deviation of resemblance to a negative costs, in standard deviations of the positive.
 NEGATIVE_WEIGHT = 1.0

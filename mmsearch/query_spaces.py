@@ -11,12 +11,12 @@ from collections.abc import Callable
 
 import numpy as np
 
-from .catalog import SegmentRow
-from .catalog import Space as SpaceRow
-from .context import Context
-from .kinds import MODALITY_OF, Modality
-from .ranking import Background
-from .vectors import VectorIndex
+from mmsearch.catalog import SegmentRow
+from mmsearch.catalog import Space as SpaceRow
+from mmsearch.context import Context
+from mmsearch.kinds import MODALITY_OF, Modality
+from mmsearch.ranking import Background
+from mmsearch.vectors import VectorIndex
 
 # (id of a background sample, query vector bytes) -> (that sample, the query's background on it): a query
 # repeated (the web page's paging, a benchmark) is calibrated once while its sample stands.

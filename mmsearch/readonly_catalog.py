@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-from .errors import LibraryError
+from mmsearch.errors import LibraryError
 
 
 @dataclass(frozen=True)

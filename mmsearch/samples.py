@@ -5,8 +5,8 @@ import threading
 
 import numpy as np
 
-from .catalog import Catalog, Space
-from .kinds import SEGMENT_KINDS_OF, Modality
+from mmsearch.catalog import Catalog, Space
+from mmsearch.kinds import SEGMENT_KINDS_OF, Modality
 
 SAMPLE_SIZE = 2048
 REDRAW = 1.25  # redraw once the space has grown or shrunk by this factor (a fifth) since the draw

@@ -15,16 +15,16 @@ from typing import Any
 
 import numpy as np
 
-from . import fulltext
-from .catalog import SegmentRow, WordRow
-from .catalog import Space as SpaceRow
-from .context import Context
-from .errors import MmsearchError, ModelUnavailableError, NotFoundError
-from .hits import Hit
-from .kinds import MediaKind, SegmentKind, Space, parse_kinds
-from .query_mix import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
-from .query_spaces import QuerySpaces
-from .ranking import (
+from mmsearch import fulltext
+from mmsearch.catalog import SegmentRow, WordRow
+from mmsearch.catalog import Space as SpaceRow
+from mmsearch.context import Context
+from mmsearch.errors import MmsearchError, ModelUnavailableError, NotFoundError
+from mmsearch.hits import Hit
+from mmsearch.kinds import MediaKind, SegmentKind, Space, parse_kinds
+from mmsearch.query_mix import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
+from mmsearch.query_spaces import QuerySpaces
+from mmsearch.ranking import (
     FULLTEXT,
     SHORT_PASSAGE,
     Candidate,
@@ -38,8 +38,8 @@ from .ranking import (
     merge,
     word_match,
 )
-from .threads import single_threaded
-from .when_where import WhenWhere
+from mmsearch.threads import single_threaded
+from mmsearch.when_where import WhenWhere
 
 NO_FILTERS = Filters()
 
@@ -93,7 +93,7 @@ def similar(ctx: Context, image: Any, k: int = 10, kinds: Sequence[str] | None =
     pictures and video scenes that look like it and texts that describe it; a recording, sounds that sound
     alike and moments where the same is said; a video clip, scenes that look like its scenes. A file already
     in the library is queried with its stored vectors and left out of the hits."""
-    from .example_query import example_query, search_example
+    from mmsearch.example_query import example_query, search_example
 
     wanted = check_kinds(kinds)
     with single_threaded():
@@ -114,7 +114,7 @@ def _mix(ctx: Context, queries: dict[str, np.ndarray], parsed: ParsedQuery, like
     """The rescoring of a query with negatives or examples (:mod:`mmsearch.mixed_search`), None for a plain one."""
     if not parsed.negatives and not like:
         return None
-    from .mixed_search import QueryMix
+    from mmsearch.mixed_search import QueryMix
 
     return QueryMix.of(ctx, queries, parsed, like, like_weight)
 
@@ -143,7 +143,7 @@ def image_query(ctx: Context, image: Any) -> tuple[np.ndarray, int | None]:
             stored = ctx.catalog.vectors_of_media(media.id).get(Space.CLIP)
             if stored is not None and len(stored):
                 return stored[0], media.id
-        from .media.images import load_image
+        from mmsearch.media.images import load_image
 
         pil, _, _ = load_image(p)
     else:

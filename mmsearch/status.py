@@ -4,10 +4,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from .catalog import shown_url
-from .context import Context
-from .kinds import MediaKind, SegmentKind
-from .search import media_of
+from mmsearch.catalog import shown_url
+from mmsearch.context import Context
+from mmsearch.kinds import MediaKind, SegmentKind
+from mmsearch.search import media_of
 
 
 def stats(ctx: Context) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from typing import Any, TypedDict
 
 from sqlalchemy import and_, func, or_
 
-from .errors import MmsearchError
+from mmsearch.errors import MmsearchError
 
 DEFAULT_KM = 1.0
 EARTH_KM = 6371.0088  # mean radius

@@ -9,8 +9,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 
-from ..kinds import Space
-from .base import Encoder, l2_normalize
+from mmsearch.encoders.base import Encoder, l2_normalize
+from mmsearch.kinds import Space
 
 Factory = Callable[[str, str], Encoder]
 GPU_DEVICE_FILES = ("/dev/nvidiactl", "/dev/kfd")
@@ -41,25 +41,25 @@ def load_image_text_encoder(spec: str, device: str = "auto") -> Encoder:
     prefix = spec.split(":", 1)[0]
     if prefix in _FACTORIES:
         return _FACTORIES[prefix](spec, resolve_device(device))
-    from .openclip import OpenClipEncoder
+    from mmsearch.encoders.openclip import OpenClipEncoder
 
     return OpenClipEncoder(spec, resolve_device(device))
 
 
 def _clap(spec: str, device: str) -> Encoder:
-    from .clap import ClapEncoder
+    from mmsearch.encoders.clap import ClapEncoder
 
     return ClapEncoder(spec, device)
 
 
 def _sentence(spec: str, device: str) -> Encoder:
-    from .sentence import SentenceEncoder
+    from mmsearch.encoders.sentence import SentenceEncoder
 
     return SentenceEncoder(spec, device)
 
 
 def _toy(spec: str, device: str) -> Encoder:
-    from .toy import ToyColorEncoder
+    from mmsearch.encoders.toy import ToyColorEncoder
 
     return ToyColorEncoder()
 

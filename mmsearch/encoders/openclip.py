@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import ModelUnavailableError
-from ..threads import single_threaded
-from .base import CPU_BATCH, batch_for_memory, l2_normalize
-from .hub import prepare_hub
+from mmsearch.encoders.base import CPU_BATCH, batch_for_memory, l2_normalize
+from mmsearch.encoders.hub import prepare_hub
+from mmsearch.errors import ModelUnavailableError
+from mmsearch.threads import single_threaded
 
 QUERY_BATCH = 4  # up to this many texts are a query (latency path), more are an ingest batch
 
@@ -133,14 +133,14 @@ class OpenClipEncoder:
                 why = str(exc).splitlines()[0][:300]
             raise ModelUnavailableError(f"cannot load open_clip model {spec!r}: {why}; {SETTING_HINT}") from None
         model.eval()
-        from .text_tower import BlasTextTower
+        from mmsearch.encoders.text_tower import BlasTextTower
 
         # Queries on the CPU take the BLAS text tower (same numbers, ~25% less time); see text_tower.py.
         self._tower = BlasTextTower(model) if device == "cpu" and BlasTextTower.supports(model) else None
         self._torch = torch
         self._model = model
         self._preprocess = preprocess
-        from ..media.jpeg_tensor import TensorPreprocess
+        from mmsearch.media.jpeg_tensor import TensorPreprocess
 
         self._tensor_preprocess = TensorPreprocess.from_transforms(preprocess)
         self._tokenizer = open_clip.get_tokenizer(model_name)
@@ -184,7 +184,7 @@ class OpenClipEncoder:
         """
         from open_clip.transformer import text_global_pool
 
-        from .text_tower import text_length
+        from mmsearch.encoders.text_tower import text_length
 
         m = self._model
         n = text_length(tokens)
@@ -205,7 +205,7 @@ class OpenClipEncoder:
         """Decode and preprocess a JPEG's bytes with torchvision on this encoder's device (nvJPEG on
         CUDA): ``(prepared, width, height)``, or None when this path cannot take it (the caller then
         decodes with Pillow, which also judges a damaged file). Safe to call from worker threads."""
-        from ..media.jpeg_tensor import decode_jpeg, is_complete_jpeg
+        from mmsearch.media.jpeg_tensor import decode_jpeg, is_complete_jpeg
 
         if self._tensor_preprocess is None or not is_complete_jpeg(data):
             return None

@@ -54,7 +54,7 @@ class SentenceEncoder:
         # importing torch and sentence_transformers; big ones (an index run) load those on first need.
         self._numpy: Any = None
         if self._local and not str(device).startswith("cuda"):
-            from . import minilm
+            from mmsearch.encoders import minilm
 
             if minilm.supports(path):
                 try:
@@ -120,7 +120,7 @@ class SentenceEncoder:
 
     def _encode(self, texts: list[str]) -> np.ndarray:
         if self._numpy is not None and len(texts) <= NUMPY_BATCH:
-            from ..threads import single_threaded
+            from mmsearch.threads import single_threaded
 
             with single_threaded():  # a few rows per matrix: BLAS threads only wait on each other
                 return self._numpy.encode(texts)

@@ -90,7 +90,7 @@ def load_shot_model(spec: str = "bundled", device: str = "auto") -> tuple[ShotMo
         def _setup_deterministic_behavior(self) -> None:  # no process-wide seeding / determinism switch
             pass
 
-    from . import resolve_device
+    from mmsearch.encoders import resolve_device
 
     dev = resolve_device(device)
     try:

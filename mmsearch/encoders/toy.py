@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from .base import l2_normalize
+from mmsearch.encoders.base import l2_normalize
 
 PALETTE: dict[str, tuple[int, int, int]] = {
     "red": (220, 30, 30), "green": (30, 180, 40), "blue": (30, 60, 220), "yellow": (240, 230, 40),

@@ -9,8 +9,8 @@ from typing import Any, NamedTuple
 
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ..errors import MediaError
-from .metadata import EXIF_IFD, GPS_IFD
+from mmsearch.errors import MediaError
+from mmsearch.media.metadata import EXIF_IFD, GPS_IFD
 
 try:  # HEIC/HEIF when the optional plugin is installed
     import pillow_heif

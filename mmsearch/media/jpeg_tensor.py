@@ -15,7 +15,7 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
-from .images import MAX_PIXELS
+from mmsearch.media.images import MAX_PIXELS
 
 # nvJPEG's handle is shared; concurrent decode calls from the decode threads take turns.
 _DECODE_LOCK = threading.Lock()

@@ -19,13 +19,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ..errors import NotFoundError
-from ..kinds import MediaKind
+from mmsearch.errors import NotFoundError
+from mmsearch.kinds import MediaKind
 
 if TYPE_CHECKING:
     from PIL import Image
 
-    from ..hits import Hit
+    from mmsearch.hits import Hit
 
 JPEG_QUALITY = 85
 WAVEFORM_RATE = 8000  # samples per second decoded for a waveform: plenty for a few hundred pixel columns
@@ -101,7 +101,7 @@ def _jpeg(image: Image.Image) -> Preview:
 
 
 def _image(path: Path, at: float | None, seconds: float | None, max_side: int, duration: float | None) -> Preview:
-    from .images import load_image
+    from mmsearch.media.images import load_image
 
     return _jpeg(load_image(path, max_side=max_side)[0])
 
@@ -109,7 +109,7 @@ def _image(path: Path, at: float | None, seconds: float | None, max_side: int, d
 def _video_frame(path: Path, at: float | None, seconds: float | None, max_side: int,
                  duration: float | None) -> Preview:
     try:
-        from .video import frame_at
+        from mmsearch.media.video import frame_at
     except ImportError:
         raise NotFoundError("video thumbnails need mmsearch's video support (PyAV)") from None
     t = at or 0.0
@@ -121,7 +121,7 @@ def _video_frame(path: Path, at: float | None, seconds: float | None, max_side: 
 def _audio_waveform(path: Path, at: float | None, seconds: float | None, max_side: int,
                     duration: float | None) -> Preview:
     try:
-        from .audio import load_audio
+        from mmsearch.media.audio import load_audio
     except ImportError:
         raise NotFoundError("audio waveforms need mmsearch's audio support") from None
     samples = load_audio(path, WAVEFORM_RATE, mono=True, max_seconds=seconds or AUDIO_SECONDS, start=at or 0.0)

@@ -4,9 +4,9 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import MediaError
-from ..timed_text import TimedText
-from .text import read_text
+from mmsearch.errors import MediaError
+from mmsearch.media.text import read_text
+from mmsearch.timed_text import TimedText
 
 SUBTITLE_EXTENSIONS = frozenset({".srt", ".vtt"})
 _TIME = r"(?:(\d+):)?(\d{1,2}):(\d{2})[.,](\d{1,3})"

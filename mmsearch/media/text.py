@@ -4,7 +4,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..errors import MediaError
+from mmsearch.errors import MediaError
 
 TEXT_EXTENSIONS = frozenset({".txt", ".md"})
 _BLANK = re.compile(r"\n\s*\n")

@@ -14,9 +14,9 @@ Stages, one module each, fed by the sampler's single decoding pass (never a seco
 """
 from __future__ import annotations
 
-from .cutting import DEFAULT_Z, Scene, cut_scenes, find_cuts
-from .decide import Cut, decide_cuts, embedding_changes
-from .stream import SHOT_SIZE, Candidate, ShotStream
+from mmsearch.scenes.cutting import DEFAULT_Z, Scene, cut_scenes, find_cuts
+from mmsearch.scenes.decide import Cut, decide_cuts, embedding_changes
+from mmsearch.scenes.stream import SHOT_SIZE, Candidate, ShotStream
 
 __all__ = ["Scene", "find_cuts", "cut_scenes", "ShotStream", "Candidate", "Cut", "decide_cuts", "SHOT_SIZE",
            "DEFAULT_Z", "embedding_changes"]

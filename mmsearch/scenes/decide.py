@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .cutting import normalise
-from .signals import robust
-from .stream import WINDOW, Candidate, ShotStream
+from mmsearch.scenes.cutting import normalise
+from mmsearch.scenes.signals import robust
+from mmsearch.scenes.stream import WINDOW, Candidate, ShotStream
 
 __all__ = ["Cut", "decide_cuts", "embedding_changes", "MODEL_HALF", "model_windows"]
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .signals import dist, hist, hist_distance, pool, robust, split
+from mmsearch.scenes.signals import dist, hist, hist_distance, pool, robust, split
 
 __all__ = ["ShotStream", "Candidate", "SHOT_SIZE", "WINDOW"]
 

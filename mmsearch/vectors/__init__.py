@@ -15,10 +15,10 @@ Each rule lives in the module it governs:
 - gpu.py: FAISS GPU copies and exact torch search.
 - index.py: :class:`VectorIndex`, the facade composing them.
 """
-from .families import ANN_MAX_K, FAMILIES, Family
-from .gpu import gpu_count, torch_topk
-from .index import VectorIndex
-from .policy import (
+from mmsearch.vectors.families import ANN_MAX_K, FAMILIES, Family
+from mmsearch.vectors.gpu import gpu_count, torch_topk
+from mmsearch.vectors.index import VectorIndex
+from mmsearch.vectors.policy import (
     FamilyName,
     IndexPolicy,
     choose_family,
@@ -28,7 +28,7 @@ from .policy import (
     policy_for,
     pq_m_for,
 )
-from .snapshot import MAGIC, MAGIC2
+from mmsearch.vectors.snapshot import MAGIC, MAGIC2
 
 __all__ = [
     "ANN_MAX_K", "FAMILIES", "MAGIC", "MAGIC2", "Family", "FamilyName", "IndexPolicy", "VectorIndex", "choose_family",

@@ -19,10 +19,10 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .policy import IndexPolicy
+from mmsearch.vectors.policy import IndexPolicy
 
 if TYPE_CHECKING:
-    from .families import Ann, Family
+    from mmsearch.vectors.families import Ann, Family
 
 K = 10  # recall@10
 EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)

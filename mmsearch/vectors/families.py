@@ -30,9 +30,9 @@ from typing import Any, ClassVar
 import faiss
 import numpy as np
 
-from .calibration import K, calibrate, tune_ef_search, tune_nprobe
-from .policy import FamilyName, IndexPolicy, nlist_for, pq_m_for
-from .rows import RowStore, map_rows
+from mmsearch.vectors.calibration import K, calibrate, tune_ef_search, tune_nprobe
+from mmsearch.vectors.policy import FamilyName, IndexPolicy, nlist_for, pq_m_for
+from mmsearch.vectors.rows import RowStore, map_rows
 
 ANN_MAX_K = 2048  # past this many results an ANN search is slower than a scan (and may miss some)
 BLOCK = 65_536  # vectors per block when building or reading back

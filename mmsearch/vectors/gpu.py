@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterator
 import faiss
 import numpy as np
 
-from .families import Family
+from mmsearch.vectors.families import Family
 
 log = logging.getLogger(__name__)
 

@@ -14,13 +14,13 @@ from pathlib import Path
 import faiss
 import numpy as np
 
-from ..delegate import Delegated
-from . import snapshot
-from .calibration import calibration_queries
-from .families import ANN_MAX_K, BLOCK, FAMILIES, Family, Flat, small_search_threads
-from .gpu import GPU_MIN, GpuPlacement, gpu_count, torch_cuda, torch_topk
-from .policy import IndexPolicy, choose_family, default_policy, estimate_bytes, wanted_family
-from .rebuild import BackgroundRebuild, live_vectors, rebuild_reason, replay
+from mmsearch.delegate import Delegated
+from mmsearch.vectors import snapshot
+from mmsearch.vectors.calibration import calibration_queries
+from mmsearch.vectors.families import ANN_MAX_K, BLOCK, FAMILIES, Family, Flat, small_search_threads
+from mmsearch.vectors.gpu import GPU_MIN, GpuPlacement, gpu_count, torch_cuda, torch_topk
+from mmsearch.vectors.policy import IndexPolicy, choose_family, default_policy, estimate_bytes, wanted_family
+from mmsearch.vectors.rebuild import BackgroundRebuild, live_vectors, rebuild_reason, replay
 
 log = logging.getLogger(__name__)
 

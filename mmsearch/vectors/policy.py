@@ -108,7 +108,7 @@ def pq_m_for(dim: int, policy: IndexPolicy) -> int:
 
 def estimate_bytes(family: str, n: int, dim: int, policy: IndexPolicy | None = None) -> int:
     """Resident memory of ``n`` vectors in a family (what the budget is compared with)."""
-    from .families import FAMILIES  # (the families use this module's helpers)
+    from mmsearch.vectors.families import FAMILIES  # (the families use this module's helpers)
 
     try:
         kind = FAMILIES[family]

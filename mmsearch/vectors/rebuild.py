@@ -24,8 +24,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from .families import Family
-from .policy import IndexPolicy, wanted_family
+from mmsearch.vectors.families import Family
+from mmsearch.vectors.policy import IndexPolicy, wanted_family
 
 log = logging.getLogger(__name__)
 

@@ -25,9 +25,9 @@ from typing import Any, BinaryIO
 import faiss
 import numpy as np
 
-from ..errors import LibraryError
-from .families import FAMILIES, Family, Flat, Section
-from .rows import RowStore, map_rows
+from mmsearch.errors import LibraryError
+from mmsearch.vectors.families import FAMILIES, Family, Flat, Section
+from mmsearch.vectors.rows import RowStore, map_rows
 
 MAGIC = b"MMSIDX01"  # version 1: header + serialized IndexIDMap2(IndexFlatIP); still read
 MAGIC2 = b"MMSIDX02"  # version 2: header + aligned sections (any family)
