@@ -55,7 +55,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
-from mmsearch.phonetic import levenshtein
+from mmsearch.analysis.phonetic import levenshtein
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import RESULTS, machine, write_frames
@@ -192,8 +192,8 @@ def make_slide_video(path: Path, slides: list[Image.Image], starts: list[float],
 
 
 def bench_video(reader, rng: random.Random, font_list: list[Path]) -> dict:
+    from mmsearch.analysis.ocr_keyframes import read_scene_text
     from mmsearch.media.video import FrameSampler, frame_at
-    from mmsearch.ocr_keyframes import read_scene_text
 
     starts = [0.0, 4.3, 9.7, 13.2, 19.6, 24.1]
     duration = 30.0

@@ -83,8 +83,8 @@ class _Timed:
 def mmsearch_pair(encoder, model):
     """Runs one decode pass and returns both verdicts: (with model, pixels only)."""
     import indexers.video as iv
+    from mmsearch.analysis.scenes import ShotStream, decide_cuts
     from mmsearch.encoders.shots import budget_frames
-    from mmsearch.scenes import ShotStream, decide_cuts
 
     class TimedStream(ShotStream):
         def push(self, t, frame):

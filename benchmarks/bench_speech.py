@@ -13,10 +13,10 @@ settings before short utterances were handled; "after": the default):
 
 - ``any text``: share of clips with a transcript;
 - ``word acc``: share of the said words found in the transcript (bag of words after
-  ``mmsearch.phonetic.words``: case, punctuation and digits normalised, so "10" counts for "ten");
+  ``mmsearch.analysis.phonetic.words``: case, punctuation and digits normalised, so "10" counts for "ten");
 - retrieval R@1 over the clips of a set, query = the words said, by (a) exact words: share of query tokens
   among the transcript's lowercase tokens; (b) MiniLM cosine (``SentenceEncoder("bundled")``) of query and
-  transcript; (c) ``mmsearch.phonetic.phonetic_score``; (d) phonetic first, MiniLM cosine breaking its ties
+  transcript; (c) ``mmsearch.analysis.phonetic.phonetic_score``; (d) phonetic first, MiniLM cosine breaking its ties
   (scale-free); (e) reciprocal-rank fusion (k = 60) of a, b and c.
   A tie at the top counts 1/(tied clips); a clip with no transcript is a miss.
 
@@ -75,7 +75,7 @@ def exact_score(query: str, text: str) -> float:
 
 
 def word_accuracy(said: str, heard: str) -> float:
-    from mmsearch.phonetic import words
+    from mmsearch.analysis.phonetic import words
 
     want = words(said)
     got = words(heard)
@@ -126,7 +126,7 @@ def tie_broken(primary: np.ndarray, secondary: np.ndarray) -> np.ndarray:
 
 
 def retrieval(queries: list[str], texts: list[str], sentences) -> dict:
-    from mmsearch.phonetic import phonetic_score
+    from mmsearch.analysis.phonetic import phonetic_score
 
     n = len(queries)
     exact = np.array([[exact_score(q, t) for t in texts] for q in queries])

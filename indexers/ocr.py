@@ -1,7 +1,7 @@
 """The ``ocr`` job: text read in pictures becomes ``ocr`` segments.
 
 An image gives at most one segment (start/end None) holding every line read in it; a video scene gives
-one segment per stable text layout on its timeline (:func:`mmsearch.ocr_keyframes.read_scene_text`:
+one segment per stable text layout on its timeline (:func:`mmsearch.analysis.ocr_keyframes.read_scene_text`:
 the detector probes the scene's sampled frames, the recogniser reads one frame per layout). A segment's
 ``text`` is the recognised lines in reading order (so the full-text index finds it), its ``detail`` the
 JSON ``{"blocks": [{"text", "box", "confidence"}], "frame_time": t, "size": [w, h]}`` with the boxes in
@@ -20,11 +20,11 @@ from collections.abc import Callable, Sequence
 
 from PIL import Image
 
+from mmsearch.analysis.ocr_keyframes import read_scene_text
 from mmsearch.catalog import NewSegment
 from mmsearch.encoders.ocr import OcrReader, TextBlock, blocks_text
 from mmsearch.errors import MediaError
 from mmsearch.kinds import SegmentKind
-from mmsearch.ocr_keyframes import read_scene_text
 
 JPEG_QUALITY = 90  # kept video frames: the layout comparison's noise at this quality is far below its threshold
 

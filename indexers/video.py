@@ -1,7 +1,7 @@
 """Video ingestion: sample frames -> encode in batches -> cut into scenes -> scene and frame segments.
 
-The decode pass also feeds a :class:`~mmsearch.scenes.ShotStream` (every frame at 48x27) when
-``shots=True``; :func:`scene_segments` then cuts with :func:`mmsearch.scenes.decide_cuts` (the stream's
+The decode pass also feeds a :class:`~mmsearch.analysis.scenes.ShotStream` (every frame at 48x27) when
+``shots=True``; :func:`scene_segments` then cuts with :func:`mmsearch.analysis.scenes.decide_cuts` (the stream's
 candidates judged by pixels, the optional TransNetV2 model on short windows around the candidates the
 pixels cannot settle; the embeddings decide nothing) and never decodes the file again. Without a stream it falls back
 to the embeddings-only rule with cuts refined by decoding between samples (the old path).
@@ -25,11 +25,11 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.analysis.scenes import ShotStream, cut_scenes, decide_cuts, find_cuts
 from mmsearch.catalog import NewSegment
 from mmsearch.duplicates import picture_hash, scene_detail
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
-from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts, find_cuts
 
 _END = object()
 
@@ -132,7 +132,7 @@ def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True, shot
                    shot_warning: str | None = None) -> list[NewSegment]:
     """Cut frames into scenes and build scene + frame segments.
 
-    With ``video.shots`` (``embed_frames(..., shots=True)``, the default): :func:`mmsearch.scenes.decide_cuts`,
+    With ``video.shots`` (``embed_frames(..., shots=True)``, the default): :func:`mmsearch.analysis.scenes.decide_cuts`,
     asking ``shot_model`` (from :func:`load_scene_model`, or None) about the candidates the pixels cannot
     settle, within :func:`mmsearch.encoders.shots.budget_frames` (all of them on CUDA, up to a quarter of
     the frames on the CPU). ``shot_warning`` (why there is no model) is added to ``video.warnings``.

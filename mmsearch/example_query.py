@@ -8,7 +8,7 @@ One builder per kind of file (:data:`BUILDERS`, by :class:`~mmsearch.kinds.Media
   space whose hits must be speech passages (moments where the same is said). Either part runs without the
   other: a missing model leaves one note naming the part and why (:attr:`Example.notes`).
 - **video clip**: its frames are sampled like an indexed video's, cut into scenes by the embeddings rule
-  (:func:`mmsearch.scenes.find_cuts`), and each scene's mean vector is a query in the ``clip`` space.
+  (:func:`mmsearch.analysis.scenes.find_cuts`), and each scene's mean vector is a query in the ``clip`` space.
 
 A file already in the library is queried with its stored vectors (no model needed) and left out of the hits.
 Each query vector is calibrated on its own background and searched on its own; a library moment keeps its
@@ -208,8 +208,8 @@ def _recording(ctx: Context, path: Path, media: Media | None) -> Example:
 def _clip(ctx: Context, path: Path, media: Media | None) -> Example:
     if media is not None:
         return _stored(ctx, media, {Space.CLIP: (SegmentKind.SCENE,)})
+    from mmsearch.analysis.scenes import find_cuts
     from mmsearch.media.video import FrameSampler
-    from mmsearch.scenes import find_cuts
 
     encoder = ctx.models.encoder(Space.CLIP)
     interval = float(ctx.settings.video_interval)

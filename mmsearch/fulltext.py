@@ -1,7 +1,7 @@
 """Full-text index of every text the library holds, in the database's own engine.
 
 One row per segment that carries words: its text (a note passage, caption, subtitle cue, transcript
-passage), the phonetic keys of that text (:mod:`mmsearch.phonetic`, so a misheard word still matches)
+passage), the phonetic keys of that text (:mod:`mmsearch.analysis.phonetic`, so a misheard word still matches)
 and the words of its file's name. The file name goes on the segments with text, or — for a file without
 text (an image, a video, a sound) — on its first segment, so a name matches once per file.
 
@@ -52,7 +52,7 @@ from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import TableClause
 
-from mmsearch.phonetic import phonetic_keys as _phonetic_keys
+from mmsearch.analysis.phonetic import phonetic_keys as _phonetic_keys
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 MAX_TERMS = 32  # words of one query used for matching
@@ -97,7 +97,7 @@ def words(text: str | None) -> list[str]:
 
 
 def phonetic_keys(text: str) -> list[str]:
-    """The phonetic keys of a text's words and adjacent word pairs (:func:`mmsearch.phonetic.phonetic_keys`),
+    """The phonetic keys of a text's words and adjacent word pairs (:func:`mmsearch.analysis.phonetic.phonetic_keys`),
     lower-cased as both backends store them."""
     return [k.lower() for k in _phonetic_keys(text or "")]
 

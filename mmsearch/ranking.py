@@ -42,10 +42,10 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.analysis.phonetic import key_match
 from mmsearch.catalog import SegmentRow
 from mmsearch.hits import Hit
 from mmsearch.kinds import MediaKind, SegmentKind
-from mmsearch.phonetic import key_match
 from mmsearch.when_where import WhenWhere, hit_facts
 
 MIN_STD = 0.02  # a background this flat says nothing: do not blow tiny differences up

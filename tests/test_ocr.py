@@ -1,4 +1,4 @@
-"""OCR: the PP-OCRv4 reader (mmsearch/encoders/ocr.py) and the video keyframe rule (mmsearch/ocr_keyframes.py).
+"""OCR: the PP-OCRv4 reader (mmsearch/encoders/ocr.py) and the video keyframe rule (mmsearch/analysis/ocr_keyframes.py).
 
 Real weights (bundled in rapidocr-onnxruntime), generated pictures with known text, real photos from
 sample_data/ as backgrounds without text.
@@ -14,11 +14,18 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw, ImageFilter, ImageFont
 
+from mmsearch.analysis.ocr_keyframes import (
+    change_points,
+    layout_of,
+    layouts_differ,
+    probe_indices,
+    read_scene_text,
+    runs_of,
+)
 from mmsearch.config import load_settings
 from mmsearch.encoders.ocr import DET_MAX_SIDE, Box, OcrReader, blocks_text
 from mmsearch.errors import MediaError, ModelUnavailableError
 from mmsearch.media.video import FrameSampler, frame_at
-from mmsearch.ocr_keyframes import change_points, layout_of, layouts_differ, probe_indices, read_scene_text, runs_of
 
 import media_factory as mf
 

@@ -1,11 +1,11 @@
-"""Phonetic keys, character n-grams and the phonetic score (mmsearch.phonetic): pure functions."""
+"""Phonetic keys, character n-grams and the phonetic score (mmsearch.analysis.phonetic): pure functions."""
 from __future__ import annotations
 
 import json
 
 import pytest
 
-from mmsearch.phonetic import char_ngrams, number_words, phonetic_keys, phonetic_score, words
+from mmsearch.analysis.phonetic import char_ngrams, number_words, phonetic_keys, phonetic_score, words
 
 
 def test_words_normalise_case_accents_digits_and_lone_letters():

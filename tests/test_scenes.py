@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmsearch.scenes import Scene, cut_scenes, find_cuts
+from mmsearch.analysis.scenes import Scene, cut_scenes, find_cuts
 
 DIM = 64
 
@@ -235,7 +235,7 @@ def encoders(tiny_clip):
 
 def _fused_cuts(path, encoder) -> list[float]:
     from indexers.video import embed_frames
-    from mmsearch.scenes import decide_cuts
+    from mmsearch.analysis.scenes import decide_cuts
 
     video = embed_frames(str(path), encoder, 1.0, 8)
     return [c.time for c in decide_cuts(video.shots, video.times, video.vectors)]
@@ -387,7 +387,7 @@ def _on_light(photo, n, left: bool, size=SIZE):
 
 def look_alike_videos(tmp_path, photos) -> dict[str, tuple]:
     """name -> (path, cut frame indexes, frames): two look-alike cuts each; shared with test_shots.py."""
-    from mmsearch.scenes.signals import hist, hist_distance
+    from mmsearch.analysis.scenes.signals import hist, hist_distance
 
     same = _pan(photos["deep_field.jpg"], 55, 0.2, 0.3) + _pan(photos["deep_field.jpg"], 55, 0.75, 0.7) \
         + _pan(photos["deep_field.jpg"], 55, 0.45, 0.5)

@@ -14,7 +14,7 @@ import numpy as np
 import pytest
 import speech_clips as sc
 
-from mmsearch.phonetic import phonetic_score
+from mmsearch.analysis.phonetic import phonetic_score
 
 SR = 16000
 

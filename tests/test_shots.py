@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from indexers.video import embed_frames, load_scene_model, scene_segments
+from mmsearch.analysis.scenes import ShotStream, decide_cuts
 from mmsearch.encoders import load_image_text_encoder
 from mmsearch.encoders.shots import budget_frames, load_shot_model
-from mmsearch.scenes import ShotStream, decide_cuts
 
 import media_factory as mf
 
@@ -186,7 +186,7 @@ def test_look_alike_cuts_with_the_detector_and_an_other_shot_flash(tmp_path, pho
 def test_the_detector_judges_a_grey_zone_candidate_on_a_short_window(tmp_path, photos):
     # a candidate the pixels cannot settle goes to the model; its window is 2 * MODEL_HALF + 1 frames
     # around the split, and only its answer decides
-    from mmsearch.scenes import decide as decide_mod
+    from mmsearch.analysis.scenes import decide as decide_mod
 
     class Recorder:
         def __init__(self, answer):

@@ -16,9 +16,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from mmsearch.analysis.scenes import ShotStream, cut_scenes, decide_cuts
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, frame_at, probe_video, refine_cut, refine_cuts
-from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts
 
 import media_factory as mf
 

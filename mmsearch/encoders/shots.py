@@ -14,7 +14,7 @@ Output per window: the per-frame probability that a transition happens at that f
 
 Cost: about 0.8 GFLOP per frame (mostly the 3x3 convolutions at 48x27); 30-110 frames/s on this
 machine's 2 CPU cores (busy / quiet), so running it on every frame of a 25 fps video is 1-4x real time.
-The decision stage (:func:`mmsearch.scenes.decide_cuts`) therefore runs it only on 17-frame windows
+The decision stage (:func:`mmsearch.analysis.scenes.decide_cuts`) therefore runs it only on 17-frame windows
 around the candidate stage's candidates that the pixels do not rule out, batched; on the CPU up to
 :data:`CPU_BUDGET` model frames per decoded frame, the pixels' least sure candidates first (on the
 development sets about one window per transition; the budget binds only on busy videos), on CUDA all.

@@ -472,7 +472,7 @@ class FrameSampler:
     docstring. ``backend="decord"`` or ``"pyav"`` forces one (``"decord"`` raises MediaError if
     decord cannot read the file).
 
-    ``shots``: an object with ``push(time, rgb)`` (a :class:`mmsearch.scenes.ShotStream`) that
+    ``shots``: an object with ``push(time, rgb)`` (a :class:`mmsearch.analysis.scenes.ShotStream`) that
     receives *every* decoded frame, scaled to ``SHOT_SIZE`` (48x27, RGB uint8, as stored: display
     rotation is not applied) in the same decoding pass that yields the sampled frames, so scene
     detection never decodes the file a second time. It uses PyAV (decord decodes only what it is

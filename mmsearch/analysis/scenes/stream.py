@@ -1,6 +1,6 @@
 """The candidate stage: every decoded frame at 48x27, reduced on the fly to the few frames worth a look.
 
-Cheap and high-recall by design: it only says *where* a transition may be; :mod:`mmsearch.scenes.decide`
+Cheap and high-recall by design: it only says *where* a transition may be; :mod:`mmsearch.analysis.scenes.decide`
 says whether it is one. Per frame it keeps three change signals: the pooled picture against the previous
 frame (abrupt pixel change: a hard cut, even between shots of the same colours), the colour histogram
 against the previous frame, and the histogram against the frame ``_LAG`` back (gradual change: a
@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmsearch.scenes.signals import dist, hist, hist_distance, pool, robust, split
+from mmsearch.analysis.scenes.signals import dist, hist, hist_distance, pool, robust, split
 
 __all__ = ["ShotStream", "Candidate", "SHOT_SIZE", "WINDOW"]
 

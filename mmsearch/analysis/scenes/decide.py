@@ -2,7 +2,7 @@
 
 Two judges, neither of them a cosine (the cuts are the same whichever model embeds the frames):
 
-* the *pixels* (:class:`~mmsearch.scenes.stream.Candidate`): ``persistence`` = how much the picture
+* the *pixels* (:class:`~mmsearch.analysis.scenes.stream.Candidate`): ``persistence`` = how much the picture
   ``WINDOW`` frames after differs from the one before, relative to how much each side changes by itself
   (scale-free: a new shot, even one of the same colours, stays different; a pan, a zoom, shake do not),
   ``across`` = that difference in pixels, ``colour`` = the colour mass moved.
@@ -31,9 +31,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmsearch.scenes.cutting import normalise
-from mmsearch.scenes.signals import robust
-from mmsearch.scenes.stream import WINDOW, Candidate, ShotStream
+from mmsearch.analysis.scenes.cutting import normalise
+from mmsearch.analysis.scenes.signals import robust
+from mmsearch.analysis.scenes.stream import WINDOW, Candidate, ShotStream
 
 __all__ = ["Cut", "decide_cuts", "embedding_changes", "MODEL_HALF", "model_windows"]
 

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmsearch.scenes.signals import robust as _robust
+from mmsearch.analysis.scenes.signals import robust as _robust
 
 __all__ = ["Scene", "find_cuts", "cut_scenes", "DEFAULT_Z", "normalise", "unit"]
 
