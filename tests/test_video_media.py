@@ -277,7 +277,7 @@ def test_decord_failing_mid_file_continues_with_pyav(videos, monkeypatch):
         reference = [f.time for f in s]
     s = FrameSampler(path)
     assert s.backend == "decord"
-    real_get_batch = type(s._vr).get_batch
+    real_get_batch = type(s._decord.vr).get_batch
     calls = {"n": 0}
 
     def flaky(self, indices):
@@ -286,7 +286,7 @@ def test_decord_failing_mid_file_continues_with_pyav(videos, monkeypatch):
             raise RuntimeError("simulated corrupt packet")
         return real_get_batch(self, indices)
 
-    monkeypatch.setattr(type(s._vr), "get_batch", flaky)
+    monkeypatch.setattr(type(s._decord.vr), "get_batch", flaky)
     got = [f.time for f in s]
     assert got == pytest.approx(reference, abs=1e-3)    # nothing lost, nothing repeated
     assert s.backend == "pyav" and "simulated corrupt packet" in s.fallback_reason
