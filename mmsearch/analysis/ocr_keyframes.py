@@ -44,9 +44,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-from PIL import Image
 
 from mmsearch.encoders.ocr import Box, OcrReader, TextBlock, as_rgb, blocks_text
+from mmsearch.media.planes import BICUBIC, BILINEAR, Picture, grey_plane, resize_plane
 
 PROBE_EVERY = 2.0  # seconds between detector probes inside a scene
 MIN_IOU = 0.5
@@ -90,8 +90,8 @@ class FrameLayout:
         return self.grey.shape[1], self.grey.shape[0]
 
 
-def layout_of(boxes: Sequence[Box], image: Image.Image) -> FrameLayout:
-    return FrameLayout(tuple(boxes), np.asarray(as_rgb(image).convert("L"), dtype=np.float32))
+def layout_of(boxes: Sequence[Box], image: Picture) -> FrameLayout:
+    return FrameLayout(tuple(boxes), grey_plane(as_rgb(image)))
 
 
 def _relative(box: Box, size: tuple[int, int]) -> tuple[float, float, float, float]:
@@ -117,7 +117,7 @@ def _patch(grey: np.ndarray, rel: tuple[float, float, float, float]) -> np.ndarr
         return None
     out_h = PATCH_HEIGHT
     out_w = max(4, round(region.shape[1] * out_h / max(1, region.shape[0])))
-    small = np.asarray(Image.fromarray(region).resize((out_w, out_h), Image.Resampling.BILINEAR), dtype=np.float32)
+    small = resize_plane(region, (out_w, out_h), BILINEAR)
     std = float(small.std())
     return (small - small.mean()) / std if std > 1e-3 else small - small.mean()
 
@@ -137,7 +137,7 @@ def layouts_differ(a: FrameLayout, b: FrameLayout) -> bool:
         if pa is None or pb is None:
             continue
         if pa.shape != pb.shape:  # frames of different sizes: compare at a's patch size
-            pb = np.asarray(Image.fromarray(pb).resize((pa.shape[1], pa.shape[0])), dtype=np.float32)
+            pb = resize_plane(pb, (pa.shape[1], pa.shape[0]), BICUBIC)
         if patch_difference(pa, pb) > PATCH_DIFF_MAX:
             return True
     return False
@@ -211,12 +211,12 @@ def runs_of(n: int, starts: Sequence[int]) -> list[tuple[int, int]]:
 
 def read_scene_text(
     reader: OcrReader,
-    frames: Sequence[tuple[float, Image.Image]],
+    frames: Sequence[tuple[float, Picture]],
     start: float,
     end: float,
     *,
     keyframe_time: float | None = None,
-    full_frame: Callable[[float], Image.Image | None] | None = None,
+    full_frame: Callable[[float], Picture | None] | None = None,
     probe_every: float = PROBE_EVERY,
     max_readings: int = MAX_READINGS,
     redetect: bool = True,
@@ -271,7 +271,7 @@ def read_scene_text(
         with_text = sorted(sorted(with_text, key=lambda k: bound(k)[0] - bound(k)[1])[:max_readings])
     kept = set(with_text)
 
-    images: list[Image.Image] = []
+    images: list[Picture] = []
     boxes: list[Sequence[Box] | None] = []
     for k in with_text:
         i = chosen(k)
