@@ -133,6 +133,24 @@ def test_chunks_match_the_whole_file(files, tmp_path):
 
 
 @af.requires_espeak
+def test_every_decoder_chain_gives_the_same_samples_and_skips_what_a_decoder_cannot_open(files):
+    """The CHAINS table: libsndfile and FFmpeg decode a wav to the same samples; a chain skips a decoder that
+    does not accept the extension (libsndfile never sees an .m4a), and the last decoder's error is the caller's."""
+    from mmsearch.media.audio.pyav_source import PyAVSource
+    from mmsearch.media.audio.soundfile_source import SoundfileSource
+    from mmsearch.media.audio.sources import CHAINS, open_source
+
+    def samples(path, backend):
+        with open_source(path, 0.0, backend) as src:
+            return src.backend, np.concatenate(list(src.blocks()), axis=1)
+
+    decoded = {backend: samples(files[".wav"], backend) for backend in CHAINS}
+    assert {backend: name for backend, (name, _) in decoded.items()} == {"auto": "soundfile", "pyav": "pyav"}
+    np.testing.assert_allclose(decoded["auto"][1], decoded["pyav"][1], atol=1e-4)
+    assert not SoundfileSource.accepts(files[".m4a"]) and PyAVSource.accepts(files[".m4a"])
+    assert samples(files[".m4a"], "auto")[0] == "pyav"
+
+
 def test_the_soundtrack_of_a_video_is_decoded(tmp_path):
     start, end = af.write_video_with_speech(tmp_path / "talk.mp4", "hello, the budget meeting starts now", 2.0, 8.0)
     x = load_audio(tmp_path / "talk.mp4", 16000)

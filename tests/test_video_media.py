@@ -293,6 +293,32 @@ def test_decord_failing_mid_file_continues_with_pyav(videos, monkeypatch):
     assert any("continued with PyAV" in w for w in s.warnings)
 
 
+def test_every_backend_mode_samples_the_same_frames_and_unknown_modes_are_refused(videos):
+    """The MODES table: each mode of FrameSampler reads the file to the same times and pictures; a mode not in
+    the table and a shot stream under a mode that cannot feed one are refused with one clear ValueError."""
+    from mmsearch.analysis.scenes import ShotStream
+    from mmsearch.media.video.sampler import MODES
+
+    path, _ = _case(videos, "h264.mp4")
+    expected = {"auto": "decord", "decord": "decord", "pyav": "pyav"} if HAS_DECORD else {"auto": "pyav", "pyav": "pyav"}
+    assert set(expected) <= set(MODES)
+    got = {}
+    for mode, backend in expected.items():
+        with FrameSampler(path, backend=mode) as s:
+            got[mode] = [(f.time, mean_rgb(f.image)) for f in s]
+            assert s.backend == backend, mode
+    reference = got["pyav"]
+    for mode, frames in got.items():
+        assert [t for t, _ in frames] == pytest.approx([t for t, _ in reference], abs=1e-3), mode
+        assert all(np.linalg.norm(a - b) < 12 for (_, a), (_, b) in zip(frames, reference)), mode
+    with pytest.raises(ValueError, match="'auto', 'decord', 'pyav'"):
+        FrameSampler(path, backend="ffmpeg")
+    with pytest.raises(ValueError, match="shot stream"):
+        FrameSampler(path, backend="decord", shots=ShotStream())
+    with FrameSampler(path, backend="auto", shots=ShotStream()) as s:
+        assert s.backend == "pyav" and s.fallback_reason is None
+
+
 def test_av1_decodes(videos):
     path, _ = _case(videos, "av1.mkv")
     with FrameSampler(path) as s:
