@@ -35,10 +35,12 @@ LEDGER = Path("docs/claims.toml")
 NO_SOURCE_MARK = "no results file"
 PROVENANCE_FIELDS = ("commit", "date", "machine", "load average")
 
-_NUMBER = r"~?\d[\d,]*(?:\.\d+)?"
-# a number with a unit; not a piece of a name or version (ViT-B-32, H.264, x86_64, p50, 640x480)
+_VALUE = r"\d[\d,]*(?:\.\d+)?"
+# a signed or approximate number, or a range (60-80 ms); not a piece of a name or version (ViT-B-32, H.264)
+_NUMBER = rf"(?<![\w.@/])(?:[+-](?=\d)|(?<![+-]))~?{_VALUE}(?:[-–]{_VALUE})?"
+# a number with a unit (not x86_64, p50, 640x480)
 UNIT_FIGURE = re.compile(
-    rf"(?<![\w.@/+-]){_NUMBER}\s?(?:ms|s|min|minutes|h|x|%|GB|MB|GiB|MiB|KiB|images/s|files/s)(?![\w/])")
+    rf"{_NUMBER}\s?(?:ms|s|min|minutes|h|x|%|GB|MB|GiB|MiB|KiB|images/s|files/s)(?![\w/])")
 # a quality figure: the value after R@k or F1 (as in "R@1 own 0.78" or "F1 0.91")
 QUALITY_FIGURE = re.compile(r"\b(?:R@\d+|F1)\b[^0-9|\n]{0,25}?(?<![\w.])(\d?\.\d+|[01])\b")
 PLACEHOLDER = re.compile(r"\{([a-z][a-z0-9_]*)\}")
