@@ -61,15 +61,19 @@ class Source:
 
 @dataclass
 class Claim:
-    """One quoted figure: read from ``source`` at ``path`` (times ``scale``, over ``divide_by``), formatted by
-    ``format``; or, without a source, the literal ``text`` with why it has none (``no_source``) or why it is
-    not a measurement (``setting``: a goal, a rule, a parameter)."""
+    """One quoted figure: read from ``source`` at ``path`` (or each of ``paths``) as
+    ``((value - minus) / divide_by + offset) * scale``, every path in the same file, formatted by ``format``;
+    or, without a source, the literal ``text`` with why it has none (``no_source``) or why it is not a
+    measurement (``setting``: a goal, a rule, a parameter, a size worked out by arithmetic)."""
 
     id: str
     where: list[str] = field(default_factory=list)
     source: str = ""
     path: list = field(default_factory=list)
+    paths: list[list] = field(default_factory=list)  # several values for one format (a range: "61-83 ms")
+    minus: list = field(default_factory=list)
     divide_by: list = field(default_factory=list)
+    offset: float = 0.0
     scale: float = 1.0
     format: str = "{}"
     text: str = ""
@@ -101,7 +105,10 @@ def load(root: Path, ledger: Path = LEDGER) -> Ledger:
     sources = {name: Source(name=name, **spec) for name, spec in data.get("sources", {}).items()}
     claims: dict[str, Claim] = {}
     problems = []
-    for spec in data.get("claims", []):
+    fixed = [{"id": f"{group['where']}: {text}", "text": text, "where": [group["where"]],
+              **{k: group[k] for k in ("setting", "no_source") if k in group}}
+             for group in data.get("fixed", []) for text in group["texts"]]
+    for spec in [*data.get("claims", []), *fixed]:
         claim = Claim(**spec)
         if claim.id in claims:
             problems.append(f"{ledger}: claim id {claim.id!r} appears twice")
@@ -138,13 +145,20 @@ class Values:
             return claim.text
         if claim.source not in self.ledger.sources:
             raise LookupError(f"claim {claim.id!r} names an unknown source {claim.source!r}")
-        where = self.ledger.sources[claim.source].file
-        value = _get(self.data(claim.source), claim.path, where)
+        return claim.format.format(*(self._value(claim, path) for path in (claim.paths or [claim.path])))
+
+    def _value(self, claim: Claim, path: list):
+        where, data = self.ledger.sources[claim.source].file, self.data(claim.source)
+        value = _get(data, path, where)
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return value
+        if claim.minus:
+            value -= _get(data, claim.minus, where)
         if claim.divide_by:
-            value = value / _get(self.data(claim.source), claim.divide_by, where)
-        if claim.scale != 1.0 and isinstance(value, (int, float)) and not isinstance(value, bool):
-            value = value * claim.scale
-        return claim.format.format(value)
+            value /= _get(data, claim.divide_by, where)
+        if claim.offset:
+            value += claim.offset
+        return value * claim.scale if claim.scale != 1.0 else value  # an int stays an int ("{:,}" of 2048)
 
 
 def render_section(gen: Generated, values: Values) -> str:
@@ -300,7 +314,8 @@ def _check_section(root: Path, where: str, claims: list[Claim], rendered: dict[s
         if claim.id not in rendered:
             continue
         if _flat(rendered[claim.id]) not in flat:
-            origin = (f"{claim.source} {'/'.join(map(str, claim.path))}" if claim.source else "its ledger text")
+            paths = " and ".join("/".join(map(str, path)) for path in (claim.paths or [claim.path]))
+            origin = f"{claim.source} {paths}" if claim.source else "its ledger text"
             problems.append(f"{where}: {claim.id} should read {rendered[claim.id]!r} ({origin})")
         elif claim.no_source and NO_SOURCE_MARK not in _paragraph_of(text, _flat(rendered[claim.id])):
             problems.append(f"{where}: {rendered[claim.id]!r} has no results file and its paragraph does not say "
