@@ -281,6 +281,50 @@ def check(root: Path = ROOT, ledger_path: Path = LEDGER) -> list[str]:
     for where, ids in listed.items():
         problems += _check_section(root, where, [ledger.claims[i] for i in ids], rendered)
     problems += _check_references(root)
+    problems += _check_coverage(root, ledger)
+    return problems
+
+
+def _own_parts(doc: str) -> Iterator[tuple[str, int, int]]:
+    """Each heading of ``doc`` (outside code fences) with the line range of its own text, to the next heading."""
+    lines, fenced, starts = doc.splitlines(keepends=True), False, []
+    for number, line in enumerate(lines):
+        if line.startswith("```"):
+            fenced = not fenced
+        elif not fenced and _is_heading(line):
+            starts.append(number)
+    for i, start in enumerate(starts):
+        yield lines[start].rstrip("\n"), start, starts[i + 1] if i + 1 < len(starts) else len(lines)
+
+
+def _check_coverage(root: Path, ledger: Ledger) -> list[str]:
+    """Every section of README.md and docs/*.md whose own text quotes a figure is one the ledger lists (or lies
+    inside one): a new section with figures cannot escape the check."""
+    listed: dict[str, list[tuple[int, int]]] = {}
+    wheres = [*ledger.scan, *(w for c in ledger.claims.values() for w in c.where),
+              *(f"{g.file}: {g.heading}" for g in ledger.generated)]
+    own_only = {pub.where for pub in ledger.published}  # a published section covers its own text only
+    for where in dict.fromkeys(w for w in wheres if w not in own_only):
+        file, heading = where.split(": ", 1)
+        try:
+            _, start, end = section_span((root / file).read_text(), heading)
+        except (ValueError, OSError):
+            continue  # reported where the section is checked
+        listed.setdefault(file, []).append((start, end))
+    for pub in ledger.published:
+        file, heading = pub.where.split(": ", 1)
+        own = [(s, e) for h, s, e in _own_parts((root / file).read_text()) if h == heading]
+        listed.setdefault(file, []).extend(own)
+    problems = []
+    for doc in [root / "README.md", *sorted((root / "docs").glob("*.md"))]:
+        name, text = str(doc.relative_to(root)), doc.read_text()
+        lines = text.splitlines(keepends=True)
+        for heading, start, end in _own_parts(text):
+            if any(s <= start and end <= e for s, e in listed.get(name, [])):
+                continue
+            found = list(dict.fromkeys(figures("".join(lines[start + 1:end]))))
+            if found:
+                problems.append(f"{name}: {heading}: quotes {', '.join(found[:5])} but the ledger lists no such section")
     return problems
 
 

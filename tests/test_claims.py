@@ -176,3 +176,10 @@ def test_the_command_exits_1_with_one_line_per_problem(repo: Path) -> None:
     assert bad.returncode == 1
     assert bad.stdout.splitlines() == claims.check(repo)
     assert len(bad.stdout.splitlines()) == 3  # 0.06 s missing, 0.05 s and 3 s without an entry
+
+
+def test_a_new_section_with_figures_must_be_in_the_ledger(repo: Path) -> None:
+    doc = repo / "docs/benchmarks.md"
+    doc.write_text(doc.read_text() + "\n## A new benchmark\n\nIt answers in 12 ms.\n")
+    assert claims.check(repo) == ["docs/benchmarks.md: ## A new benchmark: quotes 12 ms but the ledger lists no such "
+                                  "section"]
