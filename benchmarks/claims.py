@@ -26,6 +26,7 @@ import argparse
 import json
 import re
 import sys
+import textwrap
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -188,8 +189,32 @@ def render_section(gen: Generated, values: Values) -> str:
             return SPECIAL[name](values.ledger, gen.template)
         return values.render(values.ledger.claims[name])
 
-    body = PLACEHOLDER.sub(fill, gen.template.strip("\n"))
+    body = _reflow(PLACEHOLDER.sub(fill, gen.template.strip("\n")))
     return f"{gen.heading}\n\n{GENERATED_NOTE}\n\n{body}\n"
+
+
+def _reflow(text: str, width: int = 110) -> str:
+    """Paragraphs and list items re-wrapped to ``width`` once the placeholders are filled; tables kept as lines."""
+    out: list[str] = []
+    item: list[str] = []
+
+    def flush() -> None:
+        if item:
+            bullet = item[0].startswith("- ")
+            out.append(textwrap.fill(" ".join(line.strip() for line in item), width, subsequent_indent="  " * bullet,
+                                     break_long_words=False, break_on_hyphens=False))
+            item.clear()
+
+    for line in text.splitlines():
+        if not line.strip() or line.startswith(("|", "<!--")):
+            flush()
+            out.append(line)
+        else:
+            if line.startswith("- "):
+                flush()
+            item.append(line)
+    flush()
+    return "\n".join(out)
 
 
 def _no_source_list(ledger: Ledger, template: str) -> str:
