@@ -7,6 +7,8 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator
 
+import numpy as np
+
 _VALUE = r"\d[\d,]*(?:\.\d+)?"
 # a signed or approximate number, or a range (60-80 ms); not a piece of a name or version (ViT-B-32, H.264)
 _NUMBER = rf"(?<![\w.@/])(?:[+-](?=\d)|(?<![+-]))~?{_VALUE}(?:[-–]{_VALUE})?"
@@ -78,10 +80,10 @@ def is_value(figure: str, leaves: list[float]) -> bool:
     """Whether each number of ``figure`` (both ends of a range) is a leaf of a results file, in one of its
     units, to the digits quoted (within half a unit of the last digit: 62.55 may be quoted 62.6)."""
     numbers = re.findall(r"\d[\d,]*(?:\.\d+)?", figure.replace("~", ""))
+    scaled = np.outer(np.asarray(leaves, dtype=float), SCALES)
     for number in numbers[:2]:
         plain = number.replace(",", "")
         half = 0.5 * 10.0 ** -(len(plain.split(".")[1]) if "." in plain else 0) + 1e-9
-        want = float(plain)
-        if not any(abs(leaf * scale - want) <= half for leaf in leaves for scale in SCALES):
+        if not np.any(np.abs(scaled - float(plain)) <= half):
             return False
     return bool(numbers)

@@ -412,10 +412,12 @@ def _check_section(root: Path, where: str, claims: list[Claim], rendered: dict[s
     for claim in claims:
         if claim.id not in rendered:
             continue
-        if flat(rendered[claim.id]) not in one_line:
+        if flat(rendered[claim.id]) not in one_line and not claim.source:
+            problems.append(f"{where}: {rendered[claim.id]!r} is in docs/claims.toml but no longer quoted here: "
+                            "drop it from the ledger")
+        elif flat(rendered[claim.id]) not in one_line:
             paths = " and ".join("/".join(map(str, path)) for path in (claim.paths or [claim.path]))
-            origin = f"{claim.source} {paths}" if claim.source else "its ledger text"
-            problems.append(f"{where}: {claim.id} should read {rendered[claim.id]!r} ({origin})")
+            problems.append(f"{where}: {claim.id} should read {rendered[claim.id]!r} ({claim.source} {paths})")
         elif marked and claim.no_source and NO_SOURCE_MARK not in paragraph_of(text, flat(rendered[claim.id])):
             problems.append(f"{where}: {rendered[claim.id]!r} has no results file and its paragraph does not say "
                             f"\"{NO_SOURCE_MARK}\"")

@@ -183,3 +183,9 @@ def test_a_new_section_with_figures_must_be_in_the_ledger(repo: Path) -> None:
     doc.write_text(doc.read_text() + "\n## A new benchmark\n\nIt answers in 12 ms.\n")
     assert claims.check(repo) == ["docs/benchmarks.md: ## A new benchmark: quotes 12 ms but the ledger lists no such "
                                   "section"]
+
+
+def test_a_ledger_entry_no_longer_quoted_is_reported(repo: Path) -> None:
+    _edit(repo / "README.md", "is 7.6 GB (torch's CUDA libraries are most of it) and", "is large and")
+    assert claims.check(repo) == ["README.md: ## Quick start: '7.6 GB' is in docs/claims.toml but no longer quoted "
+                                  "here: drop it from the ledger"]
