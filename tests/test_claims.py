@@ -12,12 +12,11 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
-import claims
+ROOT = next(p for p in Path(__file__).resolve().parents if (p / "pyproject.toml").exists())  # wherever tests/ puts it
+sys.path.insert(0, str(ROOT / "benchmarks"))
+import claims  # noqa: E402
 
-import _common
-
-ROOT = Path(__file__).resolve().parent.parent
+import _common  # noqa: E402
 
 
 @pytest.fixture
