@@ -8,7 +8,7 @@ VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint system-deps clean
+.PHONY: demo test lint system-deps clean claims
 
 # What the product needs (make demo): the engine, speech/sentence models, the web page, OCR, scene cuts.
 PRODUCT := audio,web,ocr,scenes
@@ -41,6 +41,11 @@ lint: $(STAMP)
 
 test: $(STAMP) system-deps lint
 	$(PY) -m pytest -q -rs -p no:cacheprovider
+
+# Every figure README.md and the docs quote against the results file it comes from (docs/claims.toml):
+# exit 1, one line per problem; `benchmarks/claims.py --write` regenerates the generated sections.
+claims: $(STAMP)
+	$(PY) benchmarks/claims.py --check
 
 clean:
 	rm -rf $(VENV) .demo-library

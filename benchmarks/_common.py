@@ -171,9 +171,43 @@ def random_vit_b32() -> str:
     return f"ViT-B-32:{path}"
 
 
+def provenance() -> dict:
+    """Where a results file comes from: the commit (``+dirty`` when the work tree had changes), the UTC time
+    it was written, the machine in one line, the load average at writing and the command line. The ledger of
+    published figures (benchmarks/claims.py) requires these four in every results file it quotes."""
+    return {"commit": _git_commit(), "date": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {_memory_gb()} GB, {platform.node()}",
+            "load_average": [round(x, 2) for x in os.getloadavg()],
+            "command": " ".join([Path(sys.argv[0]).name, *sys.argv[1:]])}
+
+
+def _git_commit() -> str | None:
+    """HEAD of the checkout the benchmark ran from, ``+dirty`` with uncommitted changes; None outside git."""
+    import subprocess
+
+    def git(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=HERE, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "HEAD")
+        return head + ("+dirty" if git("status", "--porcelain", "--untracked-files=no") else "")
+    except (OSError, subprocess.CalledProcessError):
+        return None
+
+
+def _memory_gb() -> float:
+    try:
+        return round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1)
+    except (ValueError, OSError):
+        return 0.0
+
+
 def write_result(name: str, payload: dict) -> Path:
+    """Write ``payload`` to results/NAME.json with a ``provenance`` block (see ``provenance``) added when the
+    payload has none: every results file says which commit, when, on what machine and under what load."""
     RESULTS.mkdir(parents=True, exist_ok=True)
     path = RESULTS / f"{name}.json"
+    payload = {**payload, "provenance": {**provenance(), **payload.get("provenance", {})}}
     path.write_text(json.dumps(payload, indent=2, default=_jsonable) + "\n")
     return path
 
@@ -210,18 +244,14 @@ def _heading_level(line: str) -> int:
     return hashes if 0 < hashes <= 6 and line[hashes:hashes + 1] == " " else 0
 
 
-def replace_section(doc: str, section: str, text: str) -> str:
-    """``doc`` with the section headed by the line ``section`` replaced by ``text`` (which starts with that line).
-
-    The rule: a section runs from its heading line to the next heading of the same or a higher level (fewer or
-    as many ``#``) outside code fences, or to the end of the document; every byte outside it stays as it was.
-    Raises ``ValueError`` when ``text`` does not start with ``section``, when ``section`` is not a heading, or
-    when the heading is missing or appears more than once: the updater never appends or guesses."""
+def section_span(doc: str, section: str) -> tuple[list[str], int, int]:
+    """``doc``'s lines (ends kept) and the line range ``[start, end)`` of the section headed by the line
+    ``section``. The rule: a section runs from its heading line to the next heading of the same or a higher
+    level (fewer or as many ``#``) outside code fences, or to the end of the document. Raises ``ValueError``
+    when ``section`` is not a heading line or is missing or appears more than once."""
     level = _heading_level(section)
     if not level or "\n" in section:
         raise ValueError(f"not a markdown heading line: {section!r}")
-    if text.split("\n", 1)[0] != section:
-        raise ValueError(f"the new text does not start with its heading {section!r}")
     lines = doc.splitlines(keepends=True)
     fenced = False
     headings: list[tuple[int, int]] = []  # (line number, level) of every heading outside code fences
@@ -235,6 +265,20 @@ def replace_section(doc: str, section: str, text: str) -> str:
         raise ValueError(f"section {section!r} appears {len(starts)} times in the document, expected once")
     start = starts[0]
     end = next((number for number, lvl in headings if number > start and lvl <= level), len(lines))
+    return lines, start, end
+
+
+def replace_section(doc: str, section: str, text: str) -> str:
+    """``doc`` with the section headed by the line ``section`` replaced by ``text`` (which starts with that line).
+
+    The section's extent is ``section_span``'s rule; every byte outside it stays as it was. Raises
+    ``ValueError`` when ``text`` does not start with ``section``, when ``section`` is not a heading, or
+    when the heading is missing or appears more than once: the updater never appends or guesses."""
+    if not _heading_level(section) or "\n" in section:
+        raise ValueError(f"not a markdown heading line: {section!r}")
+    if text.split("\n", 1)[0] != section:
+        raise ValueError(f"the new text does not start with its heading {section!r}")
+    lines, start, end = section_span(doc, section)
     block = text.rstrip("\n") + "\n" + ("\n" if end < len(lines) else "")
     return "".join(lines[:start]) + block + "".join(lines[end:])
 

@@ -13,7 +13,6 @@ Writes benchmarks/results/audio.json.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import sys
@@ -22,6 +21,8 @@ import time
 from pathlib import Path
 
 import numpy as np
+
+from _common import write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -110,9 +111,7 @@ def main() -> None:
     result["machine"] = f"{platform.machine()}, {os.cpu_count()} cores, no GPU" if not _cuda() else "CUDA"
     result["date"] = time.strftime("%Y-%m-%d")
 
-    out = ROOT / "benchmarks/results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "audio.json").write_text(json.dumps(result, indent=2))
+    write_result("audio", result)  # adds the provenance block: commit, date, machine, load average
     print(f"{'stage':<34}{'seconds':>9}{'x real time':>13}")
     print(f"{'speech: transcribe + embed':<34}{result['transcribe_s'] + result['embed_transcript_s']:>9.2f}{result['speech_x_realtime']:>13.1f}")
     print(f"{'speech: whole index run':<34}{result['index_speech_s']:>9.2f}{result['index_speech_x_realtime']:>13.1f}")

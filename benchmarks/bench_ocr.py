@@ -58,7 +58,7 @@ from PIL import Image, ImageDraw, ImageFont
 from mmsearch.analysis.phonetic import levenshtein
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import RESULTS, machine, write_frames
+from _common import RESULTS, machine, write_frames, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 PHOTOS = sorted((ROOT / "sample_data" / "images").glob("*.jpg"))
@@ -394,8 +394,7 @@ def main() -> None:
         "load_average_at_end": [round(x, 2) for x in os.getloadavg()],
         "total_s": round(time.perf_counter() - t0, 1),
     }
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "ocr.json").write_text(json.dumps(result, indent=1, default=str))
+    write_result("ocr", json.loads(json.dumps(result, default=str)))  # + provenance: commit, date, machine, load
     print(json.dumps({k: v for k, v in result.items() if k != "machine"}, indent=1, default=str))
 
 

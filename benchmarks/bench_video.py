@@ -24,6 +24,8 @@ from pathlib import Path
 
 import torch
 
+from _common import write_result
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # indexers/ from a checkout
 
@@ -103,9 +105,7 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "date": time.strftime("%Y-%m-%d"),
     }
-    out = ROOT / "benchmarks/results"
-    out.mkdir(parents=True, exist_ok=True)
-    (out / "video.json").write_text(json.dumps(result, indent=2))
+    write_result("video", result)  # adds the provenance block: commit, date, machine, load average
     print(f"{'stage':<10}{'seconds':>9}{'x real time':>13}")
     for stage in ("decode", "encode", "index"):
         print(f"{stage:<10}{result[stage + '_s']:>9.2f}{result[stage + '_x_realtime']:>13.1f}")
@@ -139,8 +139,7 @@ def index_with_ocr(spec: str, encoder, folder: Path, duration: float, interval: 
     out |= {"load_average": [load, [round(x, 2) for x in os.getloadavg()]],
             "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
             "date": time.strftime("%Y-%m-%d %H:%M")}
-    (ROOT / "benchmarks/results").mkdir(parents=True, exist_ok=True)
-    (ROOT / "benchmarks/results/video_ocr.json").write_text(json.dumps(out, indent=2))
+    write_result("video_ocr", out)
     print(json.dumps(out, indent=2))
 
 
