@@ -1,4 +1,4 @@
-"""Near-duplicates (mmsearch/duplicates.py): the perceptual hash, the rule, grouping on a small toy-encoder
+"""Near-duplicates (mmsearch/query/duplicates/): the perceptual hash, the rule, grouping on a small toy-encoder
 library (images, and videos re-encoded and trimmed), lazy hashes of old images, the CLI and the web route."""
 from __future__ import annotations
 
@@ -13,12 +13,12 @@ from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
 from mmsearch import Engine
-from mmsearch import dup_candidates as cands
-from mmsearch import dup_confirm as confirm
-from mmsearch import dup_evidence as ev
-from mmsearch import duplicates as dups
+from mmsearch.analysis import perceptual_hash as ev
 from mmsearch.cli.app import app
 from mmsearch.cli.web import create_app
+from mmsearch.query.duplicates import candidates as cands
+from mmsearch.query.duplicates import confirm, evidence
+from mmsearch.query.duplicates import report as dups
 
 import media_factory as mf
 
@@ -37,7 +37,7 @@ def variants(image: Image.Image) -> dict[str, Image.Image]:
 
 def bits_apart(a: Image.Image, b: Image.Image) -> int:
     hashes = [ev.hashes_of(ev.image_detail(p)) for p in (a, b)]
-    return int(ev.pair_bits(ev.hash_matrix(hashes), np.array([0]), np.array([1]))[0])
+    return int(evidence.pair_bits(evidence.hash_matrix(hashes), np.array([0]), np.array([1]))[0])
 
 
 # -- the hash ------------------------------------------------------------------------------------------

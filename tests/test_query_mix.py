@@ -1,5 +1,5 @@
-"""Negative terms, --like mixes, and query by a recording or a video clip (mmsearch.query_mix, mixed_search,
-example_query): the pure rules without a library, then end to end with the toy encoder, a tiny CLAP and the
+"""Negative terms, --like mixes, and query by a recording or a video clip (mmsearch.query.mix_rules, mix,
+examples): the pure rules without a library, then end to end with the toy encoder, a tiny CLAP and the
 bundled Whisper."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mmsearch import Engine, MmsearchError
 from mmsearch.cli.app import app
-from mmsearch.query_mix import (
+from mmsearch.query.mix_rules import (
     MixBackground,
     ParsedQuery,
     excluded_by_words,

@@ -3,14 +3,16 @@ cropped a little, colour-shifted, re-cut), and never two different pictures.
 
 The evidence (a pair must pass every part that applies):
 
-* **Hash** (mmsearch/dup_evidence.py): a 64-bit perceptual hash per picture (an image also of its centre
-  90 %, a scene also of its frames); two pictures' distance is the smallest over their hashes, and must be
-  at most ``threshold`` bits (default :data:`DEFAULT_THRESHOLD` = 12 of 63).
+* **Hash** (mmsearch/analysis/perceptual_hash.py; compared by mmsearch/query/duplicates/evidence.py): a
+  64-bit perceptual hash per picture (an image also of its centre 90 %, a scene also of its frames); two
+  pictures' distance is the smallest over their hashes, and must be at most ``threshold`` bits (default
+  :data:`DEFAULT_THRESHOLD` = 12 of 63).
 * **Vectors** (the ``clip`` space, when both have one): the pair must be clearly closer than a typical
-  pair of the library (``relative <= MAX_RELATIVE``, a scale of the library's own: mmsearch/dup_candidates.py).
+  pair of the library (``relative <= MAX_RELATIVE``, a scale of the library's own:
+  mmsearch/query/duplicates/candidates.py).
   They propose the candidate pairs too; without them every pair of hashed pictures is compared (up to a few
   thousand, bands above).
-* **The pixel check** (mmsearch/dup_confirm.py): every image candidate (hash within the threshold, no
+* **The pixel check** (mmsearch/query/duplicates/confirm.py): every image candidate (hash within the threshold, no
   veto) is a copy only when both files, decoded now, agree pixel by pixel once aligned (crop and resize
   searched, tone curve fitted): a 64-bit hash of a drawing or an object on a plain background, a slide of
   a template or a page of text is set by a few shapes, so different such pictures hash alike.
@@ -40,20 +42,12 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmsearch.dup_candidates import neighbour_pairs, relative_distances, unique_pairs, unvectored_pairs
-from mmsearch.dup_confirm import Check, compare, pixels
-from mmsearch.dup_evidence import (  # noqa: F401 - picture_hash, scene_detail: the indexers' names for them
-    flat_of,
-    hash_matrix,
-    hashed,
-    hashes_of,
-    image_detail,
-    pair_bits,
-    picture_hash,
-    scene_detail,
-)
+from mmsearch.analysis.perceptual_hash import flat_of, hashed, hashes_of, image_detail
 from mmsearch.errors import MediaError
 from mmsearch.kinds import MediaKind, SegmentKind, Space
+from mmsearch.query.duplicates.candidates import neighbour_pairs, relative_distances, unique_pairs, unvectored_pairs
+from mmsearch.query.duplicates.confirm import Check, compare, pixels
+from mmsearch.query.duplicates.evidence import hash_matrix, pair_bits
 
 if TYPE_CHECKING:
     from mmsearch.context import Context
@@ -405,8 +399,8 @@ class FileCheck:
         self.decoded: dict[int, Any] = {}
 
     def _pixels(self, row: int) -> Any:
-        from mmsearch.dup_confirm import DECODE_SIDE
         from mmsearch.media.images import load_image
+        from mmsearch.query.duplicates.confirm import DECODE_SIDE
 
         if row not in self.decoded:
             try:
