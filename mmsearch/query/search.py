@@ -9,7 +9,6 @@ reading down to every part it runs. A query runs on one CPU thread (:mod:`mmsear
 """
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -24,7 +23,7 @@ from mmsearch.kinds import MediaKind, Space, parse_kinds
 from mmsearch.query.candidates import candidates_per_space, text_queries, word_candidates
 from mmsearch.query.examples import example_query, search_example
 from mmsearch.query.mix import QueryMix
-from mmsearch.query.mix_rules import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query
+from mmsearch.query.mix_rules import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query, unit_mean
 from mmsearch.query.ranking import Filters, as_moment, finish, fuse, group, merge
 from mmsearch.query.spaces import QuerySpaces
 from mmsearch.threads import single_threaded
@@ -146,12 +145,7 @@ def more_like(ctx: Context, *, segment_id: int | None = None, media_id: int | No
     if source is None:
         what = f"segment with id {segment_id}" if segment_id is not None else f"media with id {media_id}"
         raise NotFoundError(f"no {what}")
-    queries = {}
-    for name, vectors in source.vectors.items():
-        v = vectors.mean(axis=0)
-        norm = float(np.linalg.norm(v))
-        if norm > 0 and math.isfinite(norm):
-            queries[name] = (v / norm).astype(np.float32)
+    queries = {name: v for name, v in ((n, unit_mean(vs)) for n, vs in source.vectors.items()) if v is not None}
     if not queries:
         raise NotFoundError("this hit has no stored vector to search with")
     found = search_vectors(ctx, queries, k + 8, Filters(check_kinds(kinds), path, where=where))
