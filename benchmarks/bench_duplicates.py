@@ -174,7 +174,8 @@ def video_score(engine, report, plan: dict, label: str) -> dict:
 
 # ------------------------------------------------------------------ timing
 def run_timing(n: int) -> dict:
-    from mmsearch.query.duplicates import report as dups
+    from mmsearch.query.duplicates.report import group_pictures
+    from mmsearch.query.duplicates.rule import Picture
 
     rng = np.random.default_rng(0)
     vectors = Clustered(seed=3).array(n).astype(np.float32)
@@ -189,11 +190,11 @@ def run_timing(n: int) -> dict:
     for _ in range(3):
         flips |= np.uint64(1) << rng.integers(0, 63, copies_n).astype(np.uint64)
     hashes[dst] = hashes[src] ^ flips
-    pictures = [dups.Picture(i, i, f"/p/{i}.jpg", "image", width=100, height=100, hashes=[int(h)])
+    pictures = [Picture(i, i, f"/p/{i}.jpg", "image", width=100, height=100, hashes=[int(h)])
                 for i, h in enumerate(hashes)]
     has = np.ones(n, bool)
     t = time.perf_counter()
-    groups = dups.group_pictures(pictures, vectors, has).groups
+    groups = group_pictures(pictures, vectors, has).groups
     took = time.perf_counter() - t
     found = pairs_of([{pictures[i].segment_id for i in g} for g in groups])
     truth_groups: dict[int, set[int]] = {}

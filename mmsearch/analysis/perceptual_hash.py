@@ -11,7 +11,7 @@ ingest (indexers/kinds/image.py, a video's scenes) and read back by the near-dup
 * **Flat share** (``flat``, images): the share of the 32x32 grey's 4x4-pixel cells without structure.
   It says how much a hash can be trusted: a photo's 63 bits come from structure everywhere; a drawing on
   white or a slide of a template hashes from a few shapes, so two different such pictures can hash
-  alike (mmsearch/query/duplicates/report.py then asks the pixel check, mmsearch/query/duplicates/confirm.py).
+  alike (mmsearch/query/duplicates/rule.py then asks the pixel check, mmsearch/query/duplicates/confirm.py).
 """
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Candidate pairs of near-duplicates and their vector distance (mmsearch/query/duplicates/report.py): which pairs of
+"""Candidate pairs of near-duplicates and their vector distance (mmsearch/query/duplicates/rule.py): which pairs of
 pictures are worth judging at all, found without comparing every pair.
 
 * Every picture's :data:`NEIGHBOURS` nearest neighbours in the ``clip`` space, by one batched FAISS search
