@@ -13,7 +13,7 @@ The rule was tuned on the dev split only; the held-out split is scored as it com
 Video: a 6-shot footage video (tests/media_factory.py), a copy re-encoded (MPEG-4 in .mkv, 160x90) and
 trimmed (1.5 s at the start, 1 s at the end), and a different video over the same photos; scene pairs
 are true when they overlap by half the shorter one on the original's timeline. Timing:
-:func:`mmsearch.duplicates.group_pictures` on synthetic clustered 512-d vectors with hashes, 10 % copies.
+:func:`mmsearch.query.duplicates.report.group_pictures` on synthetic clustered 512-d vectors with hashes, 10 % copies.
 Writes benchmarks/results/duplicates.json.
 """
 from __future__ import annotations
@@ -82,7 +82,7 @@ def image_rows(report, truth: dict[str, set[frozenset]], encoder: str, split: st
 
 def run_images(work: Path, encoders: list[str], splits: list[str]) -> list[dict]:
     from mmsearch import Engine
-    from mmsearch.duplicates import find_duplicates
+    from mmsearch.query.duplicates import find_duplicates
 
     specs = {"toy": "toy", "ViT-B-32 random": random_vit_b32()}
     rows = []
@@ -174,7 +174,8 @@ def video_score(engine, report, plan: dict, label: str) -> dict:
 
 # ------------------------------------------------------------------ timing
 def run_timing(n: int) -> dict:
-    from mmsearch import duplicates as dups
+    from mmsearch.query.duplicates.report import group_pictures
+    from mmsearch.query.duplicates.rule import Picture
 
     rng = np.random.default_rng(0)
     vectors = Clustered(seed=3).array(n).astype(np.float32)
@@ -189,11 +190,11 @@ def run_timing(n: int) -> dict:
     for _ in range(3):
         flips |= np.uint64(1) << rng.integers(0, 63, copies_n).astype(np.uint64)
     hashes[dst] = hashes[src] ^ flips
-    pictures = [dups.Picture(i, i, f"/p/{i}.jpg", "image", width=100, height=100, hashes=[int(h)])
+    pictures = [Picture(i, i, f"/p/{i}.jpg", "image", width=100, height=100, hashes=[int(h)])
                 for i, h in enumerate(hashes)]
     has = np.ones(n, bool)
     t = time.perf_counter()
-    groups = dups.group_pictures(pictures, vectors, has).groups
+    groups = group_pictures(pictures, vectors, has).groups
     took = time.perf_counter() - t
     found = pairs_of([{pictures[i].segment_id for i in g} for g in groups])
     truth_groups: dict[int, set[int]] = {}
@@ -242,7 +243,7 @@ def doc_text(result: dict) -> str:
         f"Measured {m['date']} on {m['cpu_cores']} CPU cores (load average at start "
         f"{m['load_average_at_start']}, at end {' '.join(result['load_average_at_end'])}; a shared machine). "
         "Default threshold 12 hash bits of 63; a pair beyond the bits its hash alone is trusted for (from the "
-        "pictures' flat share) must pass the pixel check (mmsearch/dup_confirm.py). Sets (benchmarks/dup_sets.py): "
+        "pictures' flat share) must pass the pixel check (mmsearch/query/duplicates/confirm.py). Sets (benchmarks/dup_sets.py): "
         f"per type {result['sets']['originals_per_type']} originals x {len(result['sets']['alterations'])} copies "
         f"({', '.join(result['sets']['alterations'])}) among {result['sets']['distractors_per_type']} more distinct "
         "pictures of the same kind. **dev** (the rule was tuned on it): openclipart clip art on white, desktop-base "

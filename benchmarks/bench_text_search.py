@@ -17,8 +17,8 @@ LibriVox cut, split by recording into ``dev`` (austen_0870, 0880, 0930: what ran
 Each set is asked with its own kind (``audio`` / ``text``) and over all kinds;
 ``mixed loss`` = own-kind R@1 minus all-kinds R@1.
 
-Fusions compared on the same candidates (built from the public functions of ``mmsearch.search`` and
-``mmsearch.ranking``; ``mmsearch`` itself unchanged):
+Fusions compared on the same candidates (built from the public functions of ``mmsearch.query.candidates`` and
+``mmsearch.query.ranking``; ``mmsearch`` itself unchanged):
 (a) ``calibrated`` — what ``search`` does: z per space and stored modality (heavy tails brought to a normal
     tail's height) + ``LEXICAL_Z x strength`` (checked equal to ``search``'s own ranking);
 (a0) ``before`` — (a) with the rules before issue 27 (``BEFORE``: no tail shrinking, ``LEXICAL_Z`` 3, ``BREVITY`` 0.1);
@@ -29,7 +29,7 @@ Fusions compared on the same candidates (built from the public functions of ``mm
 (e) ``semantic`` — calibrated semantic candidates only (no words).
 
 Latency: a catalog of 100k text segments (generated sentences, random unit vectors in a 384-d ``text`` space,
-written through ``Catalog.write_media``) and the time per query of ``search.word_candidates`` + ``ranking.fuse``
+written through ``Catalog.write_media``) and the time per query of ``candidates.word_candidates`` + ``ranking.fuse``
 (the part full text adds), apart from the semantic part (``space_candidates``).
 
 Described-pictures libraries (``described_library.py``, ``--shapes described``): short spoken descriptions, pictures
@@ -286,11 +286,12 @@ class OneBackground:
 
 def gather(ctx: Any, text: str, kinds: list[str] | None) -> tuple[list, dict, list]:
     """Per space the calibrated semantic candidates, the word matches, the full-text order (ids)."""
-    from mmsearch import search as S
-    from mmsearch.ranking import Filters
+    from mmsearch.query import candidates as S
+    from mmsearch.query.ranking import Filters
+    from mmsearch.query.search import check_kinds
 
     queries = S.text_queries(ctx, text)
-    filters = Filters(S.check_kinds(kinds), None)
+    filters = Filters(check_kinds(kinds), None)
     per_space = [S.space_candidates(ctx, sp, queries[sp.name], K, filters)
                  for sp in ctx.catalog.spaces() if sp.name in queries]  # fmt: skip
     lexical = S.word_candidates(ctx, text, queries, filters, K)
@@ -331,8 +332,9 @@ def fulltext_only(lexical: dict, order: list) -> list:
 
 @contextlib.contextmanager
 def rules(values: dict[str, float]) -> Iterator[None]:
-    """``mmsearch.ranking``'s constants set to ``values`` for a while (remembered calibrations dropped)."""
-    from mmsearch import query_spaces, ranking
+    """``mmsearch.query.ranking``'s constants set to ``values`` for a while (remembered calibrations dropped)."""
+    from mmsearch.query import ranking
+    from mmsearch.query import spaces as query_spaces
 
     saved = {name: getattr(ranking, name) for name in values}
     query_spaces._RECENT.clear()
@@ -348,7 +350,7 @@ def rules(values: dict[str, float]) -> Iterator[None]:
 
 def ranked_paths(ctx: Any, text: str, kinds: list[str] | None) -> dict[str, list[str]]:
     """Each fusion's top-K hit paths for one query."""
-    from mmsearch.ranking import fuse, group
+    from mmsearch.query.ranking import fuse, group
 
     with rules(BEFORE):
         per_space0, lexical0, _ = gather(ctx, text, kinds)
@@ -463,11 +465,11 @@ def sentence(rng: np.random.Generator, p: np.ndarray) -> str:
 def latency(base: Path, n: int, texts: list[str], database_url: str | None = None) -> dict:
     """Time of word candidates + fusion per query over ``n`` text segments, apart from the semantic part
     (``database_url``: the catalog in that database instead of the library's SQLite file)."""
-    from mmsearch import search as S
     from mmsearch.catalog import NewSegment
     from mmsearch.kinds import MediaKind, SegmentKind, Space
-    from mmsearch.query_spaces import QuerySpaces
-    from mmsearch.ranking import Filters, fuse
+    from mmsearch.query import candidates as S
+    from mmsearch.query.ranking import Filters, fuse
+    from mmsearch.query.spaces import QuerySpaces
     from mmsearch.threads import single_threaded
 
     rng = np.random.default_rng(1)

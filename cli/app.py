@@ -14,7 +14,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from mmsearch.errors import MmsearchError
-from mmsearch.query_mix import LIKE_WEIGHT
+from mmsearch.query.mix_rules import LIKE_WEIGHT
 
 from .options import InLibraryArg, JsonOpt, LibraryOpt, ModelOpt, QueryOptions, query_command
 

@@ -1,5 +1,5 @@
 """``mmsearch duplicates [--kind image|video] [--threshold T] [--json]``: groups of near-duplicate files and
-video scenes, each with the copy to keep (the rule: mmsearch/duplicates.py)."""
+video scenes, each with the copy to keep (the rule: mmsearch/query/duplicates/rule.py)."""
 from __future__ import annotations
 
 from typing import Annotated, Literal

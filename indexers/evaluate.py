@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch import search
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
+from mmsearch.query import search
 
 from .run import run_index
 

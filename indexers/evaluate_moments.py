@@ -22,10 +22,10 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch import search
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
 from mmsearch.kinds import Space
+from mmsearch.query import search
 
 from .evaluate import KS, ManifestError, Task, recall_from_ranks, register_task
 from .run import run_index

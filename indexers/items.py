@@ -52,7 +52,7 @@ class Decoded:
     # Encoded already, per space (a cluster run's encode actors; its images are then left behind): the writer
     # commits these vectors, and the job segments as they are, without encoding again.
     vectors: dict[str, list[Any]] | None = None
-    detail: str | None = None  # the picture segment's detail JSON (its perceptual hashes: mmsearch.duplicates)
+    detail: str | None = None  # the picture segment's detail JSON (perceptual hashes: analysis/perceptual_hash.py)
 
     @property
     def units(self) -> int:

@@ -25,9 +25,9 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.analysis.perceptual_hash import picture_hash, scene_detail
 from mmsearch.analysis.scenes import ShotStream, cut_scenes, decide_cuts, find_cuts
 from mmsearch.catalog import NewSegment
-from mmsearch.duplicates import picture_hash, scene_detail
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
 
@@ -174,7 +174,7 @@ def _segments(video: EmbeddedVideo, scenes) -> list[NewSegment]:
 
 
 def _scene_hashes(video: EmbeddedVideo, scene) -> str | None:
-    """A scene's detail JSON: its keyframe's and its frames' perceptual hashes (mmsearch.duplicates)."""
+    """A scene's detail JSON: its keyframe's and its frames' perceptual hashes (mmsearch.analysis.perceptual_hash)."""
     if len(video.hashes) != len(video.times):
         return None
     frames = video.hashes[scene.first : scene.last + 1]

@@ -990,7 +990,7 @@ class Catalog:
 
     def duplicate_candidates(self, segment_kind: str, space: str) -> tuple[list[dict], np.ndarray, np.ndarray]:
         """Every segment of ``segment_kind`` (image, scene) with its media's facts and its ``detail`` (for
-        mmsearch.duplicates), its vector in ``space`` (zeros where it has none) and which rows have one."""
+        mmsearch.query.duplicates.report), its vector in ``space`` (zeros where it has none) and which rows have one."""
         names = ("segment_id", "media_id", "path", "kind", "start", "end", "keyframe", "width", "height",
                  "duration", "size", "detail")
         with self.session() as s:

@@ -6,7 +6,7 @@
         for hit in engine.search("a cat on a sofa", k=5):
             print(hit.path, hit.score)
 
-Every method forwards to the module that does the work (:mod:`mmsearch.search`, :mod:`mmsearch.status`,
+Every method forwards to the module that does the work (:mod:`mmsearch.query.search`, :mod:`mmsearch.status`,
 :mod:`mmsearch.indexers`, :mod:`mmsearch.integrity`, :mod:`mmsearch.maintenance`); those take the context,
 never the Engine.
 """
@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from mmsearch import maintenance, search, status
+from mmsearch import maintenance, status
 from mmsearch.catalog import Catalog
 from mmsearch.config import Settings, load_settings
 from mmsearch.context import Context
@@ -31,19 +31,20 @@ from mmsearch.hits import Hit
 from mmsearch.library import Library
 from mmsearch.models import Models
 from mmsearch.presence import mark_hits
-from mmsearch.query_mix import LIKE_WEIGHT
-from mmsearch.ranking import Filters
+from mmsearch.query import search
+from mmsearch.query.mix_rules import LIKE_WEIGHT
+from mmsearch.query.ranking import Filters
 from mmsearch.when_where import WhenWhere, WhenWhereArgs
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-    from mmsearch.duplicates import DuplicateReport
     from mmsearch.indexers import IndexReport
     from mmsearch.indexers.reembed import ReembedReport
     from mmsearch.integrity import Report
     from mmsearch.media.previews import Preview
     from mmsearch.pending import Pending
+    from mmsearch.query.duplicates import DuplicateReport
 
 
 class Engine:
@@ -182,7 +183,8 @@ class Engine:
             min_score: leave out hits below this calibrated score (the web page uses ``ranking.PAGE_MIN_SCORE``).
             sort: ``relevance`` (default) or ``date`` (the k most relevant, oldest first).
             like: example files (image, recording, video; in the library or not) mixed into a text query, each
-                weighted ``like_weight`` against the text's 1.0 on the calibrated scale (:mod:`mmsearch.query_mix`).
+                weighted ``like_weight`` against the text's 1.0 on the calibrated scale
+                (:mod:`mmsearch.query.mix_rules`).
                 In a text, ``-word`` and ``-"a phrase"`` are negative terms.
             after, before: when the media was made: ``"2024-05-01"``, ``"2024-05-01T14:30"``, ``"2024-05"``
                 (a bound includes the whole period it names), or a datetime (:mod:`mmsearch.when_where`).
@@ -253,8 +255,8 @@ class Engine:
 
     def duplicates(self, kind: str | None = None, threshold: float | None = None) -> DuplicateReport:
         """Groups of near-duplicate images, video scenes and videos (``kind``: image or video; None: both),
-        each naming the copy to keep; ``threshold``: hash bits of 63 (default 12, see mmsearch.duplicates)."""
-        from mmsearch.duplicates import find_duplicates
+        each naming the copy to keep; ``threshold``: hash bits of 63 (default 12, see mmsearch.query.duplicates)."""
+        from mmsearch.query.duplicates import find_duplicates
 
         return find_duplicates(self.context, kind, threshold)
 

@@ -13,7 +13,7 @@ A query is asked in two steps (:func:`plan`), so that a library of 100k passages
 words cost, not what "the" costs: first, ranked, the query's *specific* tokens — its words and phonetic
 keys (of words, adjacent pairs and triples) found in fewer than ``COMMON`` segments, up to ``limit``; then,
 only when that found fewer than ``fill`` segments (default ``limit``), other segments holding any query word
-or key up to ``fill`` in all, in index order (no ranking: :mod:`mmsearch.ranking` orders them), each scored
+or key up to ``fill`` in all, in index order (no ranking: :mod:`mmsearch.query.ranking` orders them), each scored
 below every ranked hit. A small library hands every matching segment on; a large one the best matches of
 its specific words first. Segments found by common words alone are arbitrary among thousands, so a search
 tops up to its ``k`` with them, not more (each costs a row read and a word match).
@@ -27,7 +27,7 @@ and triples most are: each costs a MATCH), and the word match weighs query words
 The ranked step scores a segment by the summed :func:`specificity` of the specific tokens it holds (an IDF
 coordinate match), ties to the older segment. Not bm25 / ts_rank_cd: those read every matching row's
 length (FTS5: one lookup per row, ~6 us; 5 ms for a query matching 600 rows of 100k), and what they add —
-term frequency, length — :mod:`mmsearch.ranking` weighs itself on the candidates (``precision``); the
+term frequency, length — :mod:`mmsearch.query.ranking` weighs itself on the candidates (``precision``); the
 postings alone cost ~2 us a row (docs/benchmarks.md, bench_text_search latency).
 
 - SQLite: an FTS5 table (``unicode61`` tokenizer, diacritics folded), rowid = segment id.

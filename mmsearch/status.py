@@ -7,7 +7,7 @@ from typing import Any
 from mmsearch.catalog import shown_url
 from mmsearch.context import Context
 from mmsearch.kinds import MediaKind, SegmentKind
-from mmsearch.search import media_of
+from mmsearch.query.search import media_of
 
 
 def stats(ctx: Context) -> dict[str, Any]:

@@ -243,7 +243,7 @@ def test_other_readings_of_speech_match_by_sound_only_on_both_backends(tmp_path,
     from indexers.audio import alternatives_detail
     from mmsearch.catalog import NewSegment
     from mmsearch.kinds import MediaKind, SegmentKind
-    from mmsearch.ranking import FULLTEXT, PHONETIC
+    from mmsearch.query.ranking import FULLTEXT, PHONETIC
 
     clip = tmp_path / "clip_019.wav"
     with _engine(tmp_path, db_url) as e:

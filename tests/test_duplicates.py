@@ -1,4 +1,4 @@
-"""Near-duplicates (mmsearch/duplicates.py): the perceptual hash, the rule, grouping on a small toy-encoder
+"""Near-duplicates (mmsearch/query/duplicates/): the perceptual hash, the rule, grouping on a small toy-encoder
 library (images, and videos re-encoded and trimmed), lazy hashes of old images, the CLI and the web route."""
 from __future__ import annotations
 
@@ -13,12 +13,13 @@ from PIL import Image, ImageDraw, ImageFont
 from typer.testing import CliRunner
 
 from mmsearch import Engine
-from mmsearch import dup_candidates as cands
-from mmsearch import dup_confirm as confirm
-from mmsearch import dup_evidence as ev
-from mmsearch import duplicates as dups
+from mmsearch.analysis import perceptual_hash as ev
 from mmsearch.cli.app import app
 from mmsearch.cli.web import create_app
+from mmsearch.query.duplicates import candidates as cands
+from mmsearch.query.duplicates import confirm, evidence
+from mmsearch.query.duplicates import report as reporting
+from mmsearch.query.duplicates import rule as dups
 
 import media_factory as mf
 
@@ -37,7 +38,7 @@ def variants(image: Image.Image) -> dict[str, Image.Image]:
 
 def bits_apart(a: Image.Image, b: Image.Image) -> int:
     hashes = [ev.hashes_of(ev.image_detail(p)) for p in (a, b)]
-    return int(ev.pair_bits(ev.hash_matrix(hashes), np.array([0]), np.array([1]))[0])
+    return int(evidence.pair_bits(evidence.hash_matrix(hashes), np.array([0]), np.array([1]))[0])
 
 
 # -- the hash ------------------------------------------------------------------------------------------
@@ -107,7 +108,7 @@ def test_grouping_at_scale_finds_planted_copies_through_the_ivf_search():
     vectors /= np.linalg.norm(vectors, axis=1, keepdims=True)
     hashes[dst] = hashes[src] ^ (np.uint64(1) << np.uint64(3)) ^ (np.uint64(1) << np.uint64(40))
     pictures = [dups.Picture(i, i, f"{i}.jpg", "image", hashes=[int(h)]) for i, h in enumerate(hashes)]
-    groups = dups.group_pictures(pictures, vectors, np.ones(n, bool)).groups
+    groups = reporting.group_pictures(pictures, vectors, np.ones(n, bool)).groups
     assert sorted(tuple(sorted(g)) for g in groups) == [(int(a), int(b)) for a, b in zip(src, dst)]
 
 
@@ -301,7 +302,7 @@ def look_alike_library(tmp_path_factory):
 @pytest.mark.parametrize("use_vectors", [True, False])
 def test_a_library_of_look_alikes_groups_only_the_copies(look_alike_library, use_vectors):
     engine, _folder, expected = look_alike_library
-    report = dups.find_duplicates(engine.context, "image", use_vectors=use_vectors)
+    report = reporting.find_duplicates(engine.context, "image", use_vectors=use_vectors)
     found = [{g.keep.path, *(c.path for c in g.copies)} for g in report.groups]
     assert sorted(found, key=sorted) == sorted(expected, key=sorted)
     assert report.checked["image"] >= len(expected)  # every group was confirmed by pixels

@@ -1,5 +1,5 @@
-"""Negative terms, --like mixes, and query by a recording or a video clip (mmsearch.query_mix, mixed_search,
-example_query): the pure rules without a library, then end to end with the toy encoder, a tiny CLAP and the
+"""Negative terms, --like mixes, and query by a recording or a video clip (mmsearch.query.mix_rules, mix,
+examples): the pure rules without a library, then end to end with the toy encoder, a tiny CLAP and the
 bundled Whisper."""
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 
 from mmsearch import Engine, MmsearchError
 from mmsearch.cli.app import app
-from mmsearch.query_mix import (
+from mmsearch.query.mix_rules import (
     MixBackground,
     ParsedQuery,
     excluded_by_words,
@@ -168,6 +168,34 @@ def test_cli_like_and_negatives(mixed_library, tmp_path):
     assert r.exit_code == 2 and "only negative" in r.output
     r = runner.invoke(app, ["search", "blue", "--library", str(lib), "--like", str(tmp_path / "none.png")])
     assert r.exit_code == 2 and "no such file" in r.output
+
+
+def test_a_mixed_query_reads_the_spaces_once(mixed_library, tmp_path, monkeypatch):
+    """A query's QuerySpaces is handed down to its examples and its mix: the space rows are read once and each
+    index's epoch is checked at most once, however many parts (text, negatives, examples) the query has."""
+    photos, lib = mixed_library
+    example = halves(tmp_path / "example.png", "green", "blue")  # not in the library: encoded on the fly
+    with Engine(lib) as engine:
+        engine.search("blue", k=1)  # the models load (and check the library's record of them) on first use
+        catalog = engine.context.catalog
+        n = len(catalog.spaces())
+        reads: dict[str, int] = {"spaces": 0, "space": 0, "space_generations": 0}
+        for name in reads:
+            real = getattr(catalog, name)
+
+            def counted(*args, _name=name, _real=real, **kwargs):
+                reads[_name] += 1
+                return _real(*args, **kwargs)
+
+            monkeypatch.setattr(catalog, name, counted)
+        hits = engine.search("blue -red", k=5, like=[photos / "green.png", example])
+        assert hits and "green.png" not in _paths(hits)
+        assert reads["spaces"] == 1 and reads["space"] == 0
+        assert 1 <= reads["space_generations"] <= n  # each space's index looked up once at most
+        for name in reads:
+            reads[name] = 0
+        assert engine.similar(photos / "half_a.png", k=3)
+        assert reads["spaces"] == 1 and reads["space"] == 0 and 1 <= reads["space_generations"] <= n
 
 
 # -- similar by a video clip ----------------------------------------------------------------------------

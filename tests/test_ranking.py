@@ -6,7 +6,7 @@ import pytest
 
 from mmsearch import fulltext
 from mmsearch.catalog import SegmentRow
-from mmsearch.ranking import (
+from mmsearch.query.ranking import (
     LEXICAL_Z,
     NORMAL_TAIL_Z,
     PHONETIC_SHARE,

@@ -5,7 +5,7 @@ import torch
 from threadpoolctl import threadpool_info
 
 from mmsearch import Engine
-from mmsearch import search as search_module
+from mmsearch.query import candidates, examples
 from mmsearch.threads import single_threaded
 
 
@@ -27,13 +27,14 @@ def test_search_runs_single_threaded_and_restores(tmp_path, colour_folder, monke
     seen = []
     with Engine(tmp_path / "lib", model="toy") as e:
         e.index([colour_folder])
-        real = search_module.space_candidates
+        real = candidates.space_candidates
 
         def spy(*args, **kwargs):
             seen.append((torch.get_num_threads(), set(_blas_threads())))
             return real(*args, **kwargs)
 
-        monkeypatch.setattr(search_module, "space_candidates", spy)
+        for module in (candidates, examples):  # a text query's spaces and an example's
+            monkeypatch.setattr(module, "space_candidates", spy)
         torch.set_num_threads(2)
         hits = e.search("red", k=3)
         similar = e.similar(hits[0].path, k=3)

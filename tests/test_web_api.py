@@ -670,7 +670,7 @@ def test_fuzz_the_openapi_schema_finds_no_server_error(client, library):
 def test_the_page_asks_for_the_documented_cut_off_and_hits_say_what_found_them(client, library):
     import re
 
-    from mmsearch.ranking import PAGE_MIN_SCORE
+    from mmsearch.query.ranking import PAGE_MIN_SCORE
 
     js = client.get("/static/app.js").text
     assert float(re.search(r"const PAGE_MIN_SCORE = ([0-9.]+);", js).group(1)) == PAGE_MIN_SCORE

@@ -1,6 +1,6 @@
 """The endpoints, in four groups: the page, queries, information, and media files.
 
-Each endpoint only routes: it reads its parameters, calls the library (:mod:`mmsearch.search`,
+Each endpoint only routes: it reads its parameters, calls the library (:mod:`mmsearch.query.search`,
 :mod:`mmsearch.status`, :mod:`mmsearch.hit_data`, :mod:`mmsearch.media.previews`) with the app's
 :class:`~mmsearch.context.Context`, and shapes the answer (:mod:`.schemas`). Endpoints that query or decode
 are plain ``def`` functions, so FastAPI runs them in its thread pool and the event loop never blocks.
@@ -16,14 +16,14 @@ from fastapi import APIRouter, Depends, File, HTTPException, Query, Request, Upl
 from fastapi import Path as PathParam
 from fastapi.responses import FileResponse, HTMLResponse, Response
 
-from mmsearch import search as searching
 from mmsearch import status
 from mmsearch.context import Context
 from mmsearch.hit_data import describe_hits
 from mmsearch.hits import Hit
 from mmsearch.media import previews
-from mmsearch.query_mix import LIKE_WEIGHT
-from mmsearch.ranking import PAGE_MIN_SCORE
+from mmsearch.query import search as searching
+from mmsearch.query.mix_rules import LIKE_WEIGHT
+from mmsearch.query.ranking import PAGE_MIN_SCORE
 from mmsearch.when_where import WhenWhere
 
 from .files import file_response, servable, shareable, shareable_groups
@@ -208,7 +208,7 @@ def errors(ctx: Ctx) -> list[dict]:
 def duplicates(ctx: Ctx, sign: Signer, roots: Roots, kind: Literal["image", "video"] | None = None,
                threshold: Annotated[float | None, Query(ge=0, le=63, allow_inf_nan=False,
                                                         description="hash bits of 63 (default 12)")] = None) -> dict:
-    from mmsearch.duplicates import find_duplicates
+    from mmsearch.query.duplicates import find_duplicates
 
     return duplicates_out(shareable_groups(ctx, find_duplicates(ctx, kind, threshold).to_dict(), roots), sign)
 

@@ -7,9 +7,9 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.analysis.perceptual_hash import image_detail
 from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
-from mmsearch.dup_evidence import image_detail
 from mmsearch.kinds import Job, MediaKind, SegmentKind
 from mmsearch.media.images import IMAGE_EXTENSIONS, decode_image, load_image
 from mmsearch.media.metadata import from_exif

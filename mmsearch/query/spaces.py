@@ -15,7 +15,7 @@ from mmsearch.catalog import SegmentRow
 from mmsearch.catalog import Space as SpaceRow
 from mmsearch.context import Context
 from mmsearch.kinds import MODALITY_OF, Modality
-from mmsearch.ranking import Background
+from mmsearch.query.ranking import Background
 from mmsearch.vectors import VectorIndex
 
 # (id of a background sample, query vector bytes) -> (that sample, the query's background on it): a query

@@ -6,7 +6,7 @@ A query of negatives only has nothing to rank by: :func:`parse_query` says so.
 
 **Negatives demote by meaning and exclude by words.** Each candidate of the positive query is also
 scored against each negative in the same space, calibrated on the negative's own background of that
-space and stored modality (``neg_z``, :class:`~mmsearch.ranking.Background`), and loses
+space and stored modality (``neg_z``, :class:`~mmsearch.query.ranking.Background`), and loses
 ``NEGATIVE_WEIGHT x max(0, neg_z - NEGATIVE_FLOOR)`` (of several negatives, the strongest counts).
 So an item that matches the negative as strongly as the positive nets about zero, and one that is only
 as close to it as a typical item (``neg_z`` within :data:`NEGATIVE_FLOOR` standard deviations of the
@@ -38,7 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from mmsearch.ranking import MIN_STD
+from mmsearch.query.ranking import MIN_STD
 
 # What one standard deviation of resemblance to a negative costs, in standard deviations of the positive.
 NEGATIVE_WEIGHT = 1.0

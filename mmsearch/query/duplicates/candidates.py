@@ -1,4 +1,4 @@
-"""Candidate pairs of near-duplicates and their vector distance (mmsearch/duplicates.py): which pairs of
+"""Candidate pairs of near-duplicates and their vector distance (mmsearch/query/duplicates/rule.py): which pairs of
 pictures are worth judging at all, found without comparing every pair.
 
 * Every picture's :data:`NEIGHBOURS` nearest neighbours in the ``clip`` space, by one batched FAISS search
@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch.dup_evidence import NO_HASH
+from mmsearch.analysis.perceptual_hash import NO_HASH
 
 NEIGHBOURS = 16  # vector candidates per picture
 EXACT_UP_TO = 5_000  # exact neighbour search up to this many pictures, an IVF index above

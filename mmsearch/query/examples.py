@@ -11,6 +11,7 @@ One builder per kind of file (:data:`BUILDERS`, by :class:`~mmsearch.kinds.Media
   (:func:`mmsearch.analysis.scenes.find_cuts`), and each scene's mean vector is a query in the ``clip`` space.
 
 A file already in the library is queried with its stored vectors (no model needed) and left out of the hits.
+Every step takes the query's :class:`~mmsearch.query.spaces.QuerySpaces` (the spaces read once per query).
 Each query vector is calibrated on its own background and searched on its own; a library moment keeps its
 best calibrated score over them (the *max*): a clip of two scenes should find each of them where it
 occurs, and the *mean* over a clip's scenes ranks a moment by how much it resembles all of them at once,
@@ -31,13 +32,13 @@ from typing import Any
 import numpy as np
 
 from mmsearch.catalog import Media
-from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
 from mmsearch.hits import Hit
 from mmsearch.kinds import MediaKind, SegmentKind, Space
-from mmsearch.query_mix import evenly, unit_mean
-from mmsearch.ranking import Candidate, Filters, group
-from mmsearch.search import image_query, space_candidates
+from mmsearch.query.candidates import space_candidates
+from mmsearch.query.mix_rules import evenly, unit_mean
+from mmsearch.query.ranking import Candidate, Filters, group
+from mmsearch.query.spaces import QuerySpaces
 
 log = logging.getLogger(__name__)
 
@@ -112,16 +113,16 @@ def kind_of(path: Path, media: Media | None) -> MediaKind:
     return kind
 
 
-def example_query(ctx: Context, example: Any) -> Example:
+def example_query(spaces: QuerySpaces, example: Any) -> Example:
     """The query vectors of a file path or a PIL image (see the module docstring); MmsearchError when none
     can be made (the notes say why)."""
     if not isinstance(example, (str, Path)):
-        return _image(ctx, example, None)
+        return _image(spaces, example, None)
     path = Path(example).expanduser().absolute()
     if not path.is_file():
         raise MmsearchError(f"no such file: {example}")
-    media = ctx.catalog.media_by_path(str(path))
-    built = BUILDERS[kind_of(path, media)](ctx, path, media)
+    media = spaces.ctx.catalog.media_by_path(str(path))
+    built = BUILDERS[kind_of(path, media)](spaces, path, media)
     if not built.vectors:
         raise MmsearchError("; ".join(built.notes) or f"nothing in {path.name} to search with")
     for note in built.notes:
@@ -129,32 +130,32 @@ def example_query(ctx: Context, example: Any) -> Example:
     return built
 
 
-def search_example(ctx: Context, example: Example, k: int, filters: Filters) -> list[Hit]:
+def search_example(spaces: QuerySpaces, example: Example, k: int, filters: Filters) -> list[Hit]:
     """Hits for every query vector of ``example``, each calibrated on its own background, merged by score
     (a moment keeps its best), grouped into moments; the file itself left out."""
     if example.media_id is not None:
         filters = dataclasses.replace(filters, exclude=filters.exclude | {example.media_id})
     found: list[Candidate] = []
     for name, vectors in example.vectors.items():
-        space = ctx.catalog.space(name)
+        space = spaces.rows.get(name)
         if space is None:
             continue
         kinds = example.segment_kinds.get(name)
         narrowed = OfSegmentKinds.narrowing(filters, kinds) if kinds else filters
         for vector in vectors:
-            found += space_candidates(ctx, space, vector, k, narrowed)
+            found += space_candidates(spaces.ctx, space, vector, k, narrowed, spaces)
     return group(sorted(found, key=lambda c: -c.score))
 
 
 # -- builders ------------------------------------------------------------------------------------------
-def _stored(ctx: Context, media: Media, kinds: dict[str, tuple[SegmentKind, ...]]) -> Example:
+def _stored(spaces: QuerySpaces, media: Media, kinds: dict[str, tuple[SegmentKind, ...]]) -> Example:
     """The stored vectors of an indexed file, per space, of the segment kinds named for that space."""
     out = Example(media_id=media.id)
-    spaces = {sp.id: sp.name for sp in ctx.catalog.spaces()}
-    rows = [r for r in ctx.catalog.segments_of_media(media.id) if r.space_id in spaces]
-    blobs = ctx.catalog.vector_blobs([r.id for r in rows])
+    names = {sp.id: sp.name for sp in spaces.rows.values()}
+    rows = [r for r in spaces.ctx.catalog.segments_of_media(media.id) if r.space_id in names]
+    blobs = spaces.ctx.catalog.vector_blobs([r.id for r in rows])
     for name, wanted in kinds.items():
-        chosen = [r for r in rows if r.space_id is not None and spaces[r.space_id] == name and r.kind in wanted
+        chosen = [r for r in rows if r.space_id is not None and names[r.space_id] == name and r.kind in wanted
                   and r.id in blobs]
         vectors = [np.frombuffer(bytes(blobs[r.id]), dtype=np.float16).astype(np.float32) for r in chosen]
         only = frozenset(wanted) if name == Space.TEXT else None
@@ -162,19 +163,41 @@ def _stored(ctx: Context, media: Media, kinds: dict[str, tuple[SegmentKind, ...]
     return out
 
 
-def _image(ctx: Context, image: Any, media: Media | None) -> Example:
-    vector, media_id = image_query(ctx, image)
+def image_query(spaces: QuerySpaces, image: Any) -> tuple[np.ndarray, int | None]:
+    """The clip-space vector of an image (stored, when the file is in the library) and its media id."""
+    ctx = spaces.ctx
+    if isinstance(image, (str, Path)):
+        p = Path(image).expanduser().absolute()
+        media = ctx.catalog.media_by_path(str(p))
+        if media is not None:
+            stored = ctx.catalog.vectors_of_media(media.id).get(Space.CLIP)
+            if stored is not None and len(stored):
+                return stored[0], media.id
+        from mmsearch.media.images import load_image
+
+        pil, _, _ = load_image(p)
+    else:
+        pil = image
+    row = spaces.rows.get(Space.CLIP)
+    if row is not None:
+        ctx.models.follow(row)
+    enc = ctx.models.encoder(Space.CLIP)
+    return enc.encode_prepared([enc.prepare_image(pil)])[0], None
+
+
+def _image(spaces: QuerySpaces, image: Any, media: Media | None) -> Example:
+    vector, media_id = image_query(spaces, image)
     out = Example(media_id=media_id)
     out.add(Space.CLIP, [vector])
     return out
 
 
-def _recording(ctx: Context, path: Path, media: Media | None) -> Example:
+def _recording(spaces: QuerySpaces, path: Path, media: Media | None) -> Example:
     speech = frozenset({SegmentKind.SPEECH})
     if media is not None:
-        return _stored(ctx, media, {Space.AUDIO: (SegmentKind.AUDIO,), Space.TEXT: (SegmentKind.SPEECH,)})
-    out = Example()
-    if ctx.catalog.space(Space.AUDIO) is not None:
+        return _stored(spaces, media, {Space.AUDIO: (SegmentKind.AUDIO,), Space.TEXT: (SegmentKind.SPEECH,)})
+    ctx, out = spaces.ctx, Example()
+    if Space.AUDIO in spaces.rows:
         clap = ctx.models.optional(Space.AUDIO)
         if clap is None or "audio" not in clap.modalities:
             why = ctx.models.unavailable.get(Space.AUDIO, "its model takes no sound")
@@ -185,7 +208,7 @@ def _recording(ctx: Context, path: Path, media: Media | None) -> Example:
             sounds: Any = clap  # the audio space's encoder: ClapEncoder (sample_rate, encode_audio)
             wave = load_audio(path, sounds.sample_rate, max_seconds=MAX_SECONDS)
             out.add(Space.AUDIO, sounds.encode_audio([wave]))
-    if ctx.catalog.space(Space.TEXT) is not None:
+    if Space.TEXT in spaces.rows:
         transcriber = ctx.models.transcriber()
         if transcriber is None:
             why = ctx.models.unavailable.get("speech", "turned off")
@@ -205,14 +228,14 @@ def _recording(ctx: Context, path: Path, media: Media | None) -> Example:
     return out
 
 
-def _clip(ctx: Context, path: Path, media: Media | None) -> Example:
+def _clip(spaces: QuerySpaces, path: Path, media: Media | None) -> Example:
     if media is not None:
-        return _stored(ctx, media, {Space.CLIP: (SegmentKind.SCENE,)})
+        return _stored(spaces, media, {Space.CLIP: (SegmentKind.SCENE,)})
     from mmsearch.analysis.scenes import find_cuts
     from mmsearch.media.video import FrameSampler
 
-    encoder = ctx.models.encoder(Space.CLIP)
-    interval = float(ctx.settings.video_interval)
+    encoder = spaces.ctx.models.encoder(Space.CLIP)
+    interval = float(spaces.ctx.settings.video_interval)
     prepared = []
     with FrameSampler(path, interval=interval, max_side=448) as sampler:
         for frame in sampler:
@@ -229,7 +252,7 @@ def _clip(ctx: Context, path: Path, media: Media | None) -> Example:
     return out
 
 
-BUILDERS: dict[MediaKind, Callable[[Context, Path, Media | None], Example]] = {
+BUILDERS: dict[MediaKind, Callable[[QuerySpaces, Path, Media | None], Example]] = {
     MediaKind.IMAGE: _image,
     MediaKind.AUDIO: _recording,
     MediaKind.VIDEO: _clip,

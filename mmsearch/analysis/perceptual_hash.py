@@ -1,4 +1,6 @@
-"""The hash evidence of near-duplicates (mmsearch/duplicates.py): pure maths on pixels and stored details.
+"""Perceptual hashes of pictures and the ``detail`` JSON that stores them: pure maths on pixels, computed at
+ingest (indexers/kinds/image.py, a video's scenes) and read back by the near-duplicates report
+(mmsearch/query/duplicates/), which compares them (mmsearch/query/duplicates/evidence.py).
 
 * **Perceptual hash** (pHash, own code): the picture in grey at 32x32, its 2-D DCT, and one bit per
   low-frequency coefficient of the top-left 8x8 block (the constant one left out: 63 bits, stored as 64)
@@ -9,7 +11,7 @@
 * **Flat share** (``flat``, images): the share of the 32x32 grey's 4x4-pixel cells without structure.
   It says how much a hash can be trusted: a photo's 63 bits come from structure everywhere; a drawing on
   white or a slide of a template hashes from a few shapes, so two different such pictures can hash
-  alike (mmsearch/duplicates.py then asks the pixel check, mmsearch/dup_confirm.py).
+  alike (mmsearch/query/duplicates/rule.py then asks the pixel check, mmsearch/query/duplicates/confirm.py).
 """
 from __future__ import annotations
 
@@ -133,33 +135,4 @@ def hashes_of(detail: str | None) -> list[int]:
             value = 0
         if value and value not in out:
             out.append(value)
-    return out
-
-
-def hamming(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    """Bits that differ between two arrays of uint64 hashes (elementwise)."""
-    return np.bitwise_count(np.bitwise_xor(a, b)).astype(np.int16)
-
-
-def hash_matrix(hashes: Sequence[Sequence[int]]) -> np.ndarray:
-    """(n, width) uint64 of every picture's hashes, padded with 0 (none)."""
-    width = max([len(h) for h in hashes] + [1])
-    out = np.zeros((len(hashes), width), np.uint64)
-    for i, h in enumerate(hashes):
-        out[i, : len(h)] = h
-    return out
-
-
-def pair_bits(hashes: np.ndarray, i: np.ndarray, j: np.ndarray) -> np.ndarray:
-    """Smallest hash distance over every hash of i and of j per pair; -1 where a side has none."""
-    out = np.empty(len(i), np.int16)
-    width = hashes.shape[1]
-    block = max(1_000, 4_000_000 // (width * width))  # pairs per step: a few tens of MB at most
-    for lo in range(0, len(i), block):
-        a, b = hashes[i[lo:lo + block]], hashes[j[lo:lo + block]]
-        d = hamming(a[:, :, None], b[:, None, :]).reshape(len(a), width * width)
-        valid = ((a != NO_HASH)[:, :, None] & (b != NO_HASH)[:, None, :]).reshape(len(a), width * width)
-        d = np.where(valid, d, 999)
-        best = d.min(axis=1)
-        out[lo:lo + block] = np.where(best == 999, -1, best)
     return out
