@@ -13,7 +13,7 @@ def require_ray() -> Any:
     """The ``ray`` module with Ray Data, or one clear error naming the extra that installs it."""
     try:
         import ray
-        import ray.data  # noqa: F401 - Ray Data is the part of Ray a cluster run needs
+        import ray.data  # Ray Data is the part of Ray a cluster run needs
     except ImportError:
         raise MmsearchError(f"indexing on a Ray cluster (--ray) needs Ray Data: {EXTRA}") from None
     return ray
