@@ -19,7 +19,7 @@ from rich.table import Table
 from mmsearch.errors import MmsearchError
 
 from .options import JsonOpt, LibraryOpt, ModelOpt
-from .output import err, out
+from .output import err, fail, out
 
 
 def eval_(
@@ -47,8 +47,7 @@ def eval_(
         with Engine(library, model=model) as engine:
             report = evaluate(engine.context, loaded, progress=say)
     except MmsearchError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)

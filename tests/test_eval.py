@@ -118,6 +118,8 @@ def test_eval_command(tmp_path, pairs_folder):
     assert "text -> image" in r.stdout and "R@10" in r.stdout and "engine" in r.stdout
     r = runner.invoke(app, ["eval", str(tmp_path / "nothing.csv"), "--model", "toy"])
     assert r.exit_code == 2 and "no manifest file" in r.output
+    r = runner.invoke(app, ["eval", str(tmp_path / "[set]" / "nothing.csv"), "--model", "toy"])
+    assert r.exit_code == 2 and "[set]/nothing.csv" in r.output  # the message's brackets are text, not markup
 
 
 def test_one_task_table_picks_the_evaluation_and_the_cli_prints_each(tmp_path):
