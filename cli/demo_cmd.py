@@ -5,6 +5,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from .engines import run
 from .options import LibraryOpt, ModelOpt, TopOpt
@@ -45,7 +46,7 @@ def demo(
         for q, needs_clip in DEMO_QUERIES:
             if needs_clip and not visual:
                 continue
-            out.print(f"\n[bold]search[/] {q!r}")
+            out.print(f"\n[bold]search[/] {escape(repr(q))}", markup=True)
             print_hits(engine.search(q, k=top), False)
         probe = next(iter(sorted(folder.rglob("*.jpg"))), None)
         if not visual:
@@ -53,9 +54,9 @@ def demo(
 
             out.print("\n" + VISUAL_HINT.format(default=DEFAULT_MODEL), highlight=False)
         elif probe is not None:
-            out.print(f"\n[bold]similar[/] {show(str(probe))} (texts that describe it)")
+            out.print(f"\n[bold]similar[/] {escape(show(str(probe)))} (texts that describe it)", markup=True)
             print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
-            out.print(f"\n[bold]similar[/] {show(str(probe))} (images)")
+            out.print(f"\n[bold]similar[/] {escape(show(str(probe)))} (images)", markup=True)
             print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
         return visual
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
 from .engines import run
 from .options import JsonOpt, LibraryOpt
@@ -33,7 +34,7 @@ def duplicates(kind: DupKindOpt = None, threshold: ThresholdOpt = None, library:
         out.print(f"no duplicates among {sum(report.compared.values())} pictures (threshold {report.threshold:g})")
         return
     for n, group in enumerate(report.groups, 1):
-        out.print(f"[bold]{n}. {group.kind}[/]  keep {_where(group.keep)}", highlight=False)
+        out.print(f"[bold]{n}. {group.kind}[/]  keep {escape(_where(group.keep))}", highlight=False, markup=True)
         for copy in group.copies:
             out.print(f"     copy {_where(copy)}  ({_why(copy.why)})", highlight=False, markup=False)
 

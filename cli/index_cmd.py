@@ -32,7 +32,7 @@ def index(
     them; keep the files of a drive that is not mounted (offline); do pending work whose model is here now."""
     progress = progress_bar(as_json)
     report = run(lambda e: e.index(paths or [], progress=progress, strict=strict, ray=ray, prune=prune), library,
-                  model, create=True)
+                 model, create=True)
     print_report(report, as_json)
 
 

@@ -1,9 +1,11 @@
 """What the command line prints, for every command module: the two consoles, JSON, one-line errors, hits,
 index reports, failures, pending work and the progress bar.
 
-Rules: a message is one line whatever the terminal's width; ``--json`` output is the only thing on stdout;
-an error is ``error: MESSAGE`` on stderr and exit 2 (:func:`fail`); paths are shown relative to the
-current folder when they lie below it (:func:`show`).
+Rules: a message is one line whatever the terminal's width; text prints as it is (no rich markup, no emoji
+codes: a path named ``a[x]:fire:.jpg`` stays whole; a line with a style says ``markup=True`` and escapes
+what it interpolates); ``--json`` output is the only thing on stdout; an error is ``error: MESSAGE`` on
+stderr and exit 2 (:func:`fail`); paths are shown relative to the current folder when they lie below it
+(:func:`show`).
 """
 from __future__ import annotations
 
@@ -29,8 +31,14 @@ class Switchable:
         return getattr(self.target, name)
 
 
-out = cast(Console, Switchable(Console(soft_wrap=True)))
-err = cast(Console, Switchable(Console(stderr=True, soft_wrap=True)))  # a message is one line, whatever the width
+def console(stderr: bool = False, **options: Any) -> Console:
+    """A console of the command line: soft wrap (a message is one line, whatever the width), no markup and no
+    emoji codes unless a line asks (the module docstring's rule)."""
+    return Console(stderr=stderr, soft_wrap=True, markup=False, emoji=False, **options)
+
+
+out = cast(Console, Switchable(console()))
+err = cast(Console, Switchable(console(stderr=True)))
 
 
 def use_consoles(stdout: Console, stderr: Console) -> None:
@@ -55,7 +63,7 @@ def say_if_empty(rows: list, message: str) -> bool:
 
 def fail(exc: BaseException, code: int = 2) -> NoReturn:
     """One line ``error: MESSAGE`` on stderr, then exit ``code``."""
-    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False)  # a message may hold [brackets]
+    err.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, markup=True)  # a message may hold [brackets]
     raise typer.Exit(code)
 
 
@@ -172,7 +180,8 @@ class RichProgress:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                             TextColumn("{task.fields[name]}"), console=cast(Switchable, err).target, transient=True)
+                             TextColumn("{task.fields[name]}", markup=False), console=cast(Switchable, err).target,
+                             transient=True)
         self._task: Any = None  # the current pass's rich TaskID
 
     def start(self, total: int) -> None:

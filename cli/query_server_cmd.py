@@ -19,11 +19,10 @@ from typing import Annotated, Any
 
 import click
 import typer
-from rich.console import Console
 
 from . import engines
 from .options import LibraryOpt, ModelOpt
-from .output import use_consoles
+from .output import console, use_consoles
 from .query_client import IDLE_MINUTES, ask, eligible, settings_env, socket_path
 
 
@@ -112,8 +111,8 @@ def _answer(cli: Any, request: dict[str, Any], env: dict[str, str]) -> dict[str,
     rc = 0
     # the command's consoles as the asking terminal's (a table on a terminal, one line per hit in a pipe)
     tty = bool(request.get("tty"))
-    use_consoles(Console(soft_wrap=True, force_terminal=tty, width=request.get("width") if tty else None),
-                 Console(stderr=True, soft_wrap=True, force_terminal=tty))
+    use_consoles(console(force_terminal=tty, width=request.get("width") if tty else None),
+                 console(stderr=True, force_terminal=tty))
     try:
         os.chdir(request.get("cwd") or "/")
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):

@@ -439,3 +439,20 @@ def test_the_command_table_is_the_command_line():
     listed = [line.split()[0] for line in run("--help").stdout.split("Commands:")[1].splitlines() if line.strip()]
     assert listed == [c.name for c in COMMANDS if not c.hidden] and "query-server" not in listed
     assert run("query-server", "--help").exit_code == 0  # hidden, still there
+
+
+def test_paths_print_as_they_are_named(tmp_path, colour_folder):
+    """Brackets and emoji codes in a path are text, in every line a command prints: ``[x]`` is no style tag and
+    ``:fire:`` no emoji (rich would turn both into something else)."""
+    lib = tmp_path / "lib[x]:fire:"
+    folder = tmp_path / "photos[x]:fire:"
+    colour_folder.rename(folder)
+    r = run("index", str(folder), "--library", str(lib), "--model", "toy")
+    assert r.exit_code == 0, r.output
+    r = run("stats", "--library", str(lib))
+    assert f"library   {lib}" in r.stdout and f"place     {folder}: online" in r.stdout, r.stdout
+    (folder / "red.png").unlink()
+    r = run("index", "--library", str(lib), "--model", "toy")
+    assert "missing 1 file gone from disk" in r.stdout
+    r = run("transcript", str(folder / "missing[x]:fire:.wav"), "--library", str(lib))
+    assert r.exit_code == 2 and "missing[x]:fire:.wav" in r.output, r.output
