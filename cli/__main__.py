@@ -32,7 +32,9 @@ def main() -> None:
         sys.exit(130)
     if rc is not None:
         sys.exit(rc)
-    from .app import SIGNALLED, Interrupted, app, err, interrupt
+    from .app import app
+    from .interrupts import SIGNALLED, Interrupted, interrupt
+    from .output import err
 
     signal.signal(signal.SIGINT, interrupt)
     sys.unraisablehook = _quiet_interrupt(sys.unraisablehook)
@@ -51,7 +53,7 @@ def main() -> None:
 def _quiet_interrupt(default):
     """An unraisable-exception hook that drops the Ctrl-C raised inside a garbage-collection callback (Python
     would print its traceback; the run still ends as interrupted: see ``main``) and passes on the rest."""
-    from .app import Interrupted
+    from .interrupts import Interrupted
 
     def hook(unraisable) -> None:
         if not isinstance(unraisable.exc_value, Interrupted):

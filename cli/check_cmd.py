@@ -10,17 +10,18 @@ from typing import Annotated
 
 import typer
 
-from .app import JsonOpt, LibraryOpt, _run, _show, app, err, out
+from .engines import run
+from .options import JsonOpt, LibraryOpt
+from .output import err, out, show
 
 RepairOpt = Annotated[
     bool, typer.Option("--repair", help="Fix what is found from the catalog: rebuild indexes, delete orphans.")
 ]
 
 
-@app.command("check")
 def check(library: LibraryOpt = None, repair: RepairOpt = False, as_json: JsonOpt = False) -> None:
     """Verify the catalog against the vector indexes and stored vectors (--repair fixes it)."""
-    report = _run(lambda e: e.check(repair=repair), library)
+    report = run(lambda e: e.check(repair=repair), library)
     if as_json:
         print(json.dumps(report.to_dict(), indent=2))
     else:
@@ -47,6 +48,6 @@ def _render(report) -> None:
 def _examples(issue) -> str:
     if not issue.examples:
         return ""
-    shown = [_show(e) if isinstance(e, str) else str(e) for e in issue.examples[:3]]
+    shown = [show(e) if isinstance(e, str) else str(e) for e in issue.examples[:3]]
     more = f", ... ({issue.count} in all)" if issue.count > len(shown) else ""
     return f" [{', '.join(shown)}{more}]"

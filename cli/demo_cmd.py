@@ -5,9 +5,11 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
-from .app import _print_hits, _print_report, _run, _show, app, out
+from .engines import run
 from .options import LibraryOpt, ModelOpt, TopOpt
+from .output import out, print_hits, print_report, show
 
 # Example queries: (query, needs the clip space). The others are answered by speech, subtitles and notes
 # in the bundled sentence space, so they run on a machine without CLIP weights too.
@@ -27,7 +29,6 @@ VISUAL_HINT = (
 )
 
 
-@app.command()
 def demo(
     folder: Annotated[Path, typer.Argument(help="Folder to index.")] = Path("sample_data"),
     library: LibraryOpt = None,
@@ -40,26 +41,26 @@ def demo(
 
     def action(engine) -> bool:
         report = engine.index([folder])
-        _print_report(report, False)
+        print_report(report, False)
         visual = engine.models.loaded("clip") is not None
         for q, needs_clip in DEMO_QUERIES:
             if needs_clip and not visual:
                 continue
-            out.print(f"\n[bold]search[/] {q!r}")
-            _print_hits(engine.search(q, k=top), False)
+            out.print(f"\n[bold]search[/] {escape(repr(q))}", markup=True)
+            print_hits(engine.search(q, k=top), False)
         probe = next(iter(sorted(folder.rglob("*.jpg"))), None)
         if not visual:
             from mmsearch.config import DEFAULT_MODEL
 
             out.print("\n" + VISUAL_HINT.format(default=DEFAULT_MODEL), highlight=False)
         elif probe is not None:
-            out.print(f"\n[bold]similar[/] {_show(str(probe))} (texts that describe it)")
-            _print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
-            out.print(f"\n[bold]similar[/] {_show(str(probe))} (images)")
-            _print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
+            out.print(f"\n[bold]similar[/] {escape(show(str(probe)))} (texts that describe it)", markup=True)
+            print_hits(engine.similar(probe, k=top, kinds=["text"]), False)
+            out.print(f"\n[bold]similar[/] {escape(show(str(probe)))} (images)", markup=True)
+            print_hits(engine.similar(probe, k=top, kinds=["image"]), False)
         return visual
 
-    visual, root = _run(lambda engine: (action(engine), engine.library.root), library, model, create=True)
+    visual, root = run(lambda engine: (action(engine), engine.library.root), library, model, create=True)
     _print_next(Path(root), folder, visual)
 
 
@@ -70,12 +71,12 @@ def _print_next(library: Path, folder: Path, visual: bool) -> None:
 
     exe = Path(sys.argv[0]).absolute()
     on_path = shutil.which("mmsearch")
-    me = "mmsearch" if (on_path and Path(on_path).absolute() == exe) or exe.name != "mmsearch" else _show(str(exe))
-    lib = _show(str(library))
+    me = "mmsearch" if (on_path and Path(on_path).absolute() == exe) or exe.name != "mmsearch" else show(str(exe))
+    lib = show(str(library))
     out.print("\nnext:", highlight=False)
     for command, why in (
         (f'{me} search "where do they talk about the budget" --library {lib}', "search the demo library"),
-        *([(f"{me} similar {_show(str(folder))}/images/cat.jpg --library {lib}", "what looks like a picture")]
+        *([(f"{me} similar {show(str(folder))}/images/cat.jpg --library {lib}", "what looks like a picture")]
           if visual else []),
         (f"{me} index ~/Pictures", "index your own folder (into ~/.local/share/mmsearch/library)"),
         (f'{me} search "a birthday cake"', "then search it"),

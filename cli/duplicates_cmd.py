@@ -5,8 +5,11 @@ from __future__ import annotations
 from typing import Annotated, Literal
 
 import typer
+from rich.markup import escape
 
-from .app import JsonOpt, LibraryOpt, _as_json, _clock, _fail, _run, _show, app, out
+from .engines import run
+from .options import JsonOpt, LibraryOpt
+from .output import clock, fail, out, print_json, show
 
 DupKindOpt = Annotated[str | None, typer.Option("--kind", help="image or video (default: both).")]
 ThresholdOpt = Annotated[
@@ -17,14 +20,13 @@ ThresholdOpt = Annotated[
 KINDS: tuple[Literal["image", "video"], ...] = ("image", "video")
 
 
-@app.command("duplicates")
 def duplicates(kind: DupKindOpt = None, threshold: ThresholdOpt = None, library: LibraryOpt = None,
                as_json: JsonOpt = False) -> None:
     """Near-duplicate images, video scenes and videos (re-encoded, resized, cropped a little, re-cut)."""
     if kind is not None and kind not in KINDS:
-        _fail(ValueError(f"unknown kind {kind!r}; choose image or video"))
-    report = _run(lambda e: e.duplicates(kind, threshold), library)
-    if _as_json(report.to_dict(), as_json):
+        fail(ValueError(f"unknown kind {kind!r}; choose image or video"))
+    report = run(lambda e: e.duplicates(kind, threshold), library)
+    if print_json(report.to_dict(), as_json):
         return
     for note in report.notes:
         out.print(f"note: {note}", highlight=False, markup=False)
@@ -32,7 +34,7 @@ def duplicates(kind: DupKindOpt = None, threshold: ThresholdOpt = None, library:
         out.print(f"no duplicates among {sum(report.compared.values())} pictures (threshold {report.threshold:g})")
         return
     for n, group in enumerate(report.groups, 1):
-        out.print(f"[bold]{n}. {group.kind}[/]  keep {_where(group.keep)}", highlight=False)
+        out.print(f"[bold]{n}. {group.kind}[/]  keep {escape(_where(group.keep))}", highlight=False, markup=True)
         for copy in group.copies:
             out.print(f"     copy {_where(copy)}  ({_why(copy.why)})", highlight=False, markup=False)
 
@@ -58,6 +60,6 @@ def _why(why: dict | None) -> str:
 def _where(item) -> str:
     size = f"  {item.width}x{item.height}" if item.width and item.height else ""
     if item.kind == "scene":
-        return f"{_show(item.path)} {_clock(item.start)}-{_clock(item.end)}{size}"
+        return f"{show(item.path)} {clock(item.start)}-{clock(item.end)}{size}"
     length = f"  {item.duration:.1f} s" if item.duration else ""
-    return f"{_show(item.path)}{size}{length}"
+    return f"{show(item.path)}{size}{length}"

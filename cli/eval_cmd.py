@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated
 
@@ -17,10 +18,10 @@ from rich.table import Table
 
 from mmsearch.errors import MmsearchError
 
-from .app import JsonOpt, LibraryOpt, ModelOpt, app, err, out
+from .options import JsonOpt, LibraryOpt, ModelOpt
+from .output import err, fail, out
 
 
-@app.command("eval")
 def eval_(
     manifest: Annotated[Path, typer.Argument(help="image,caption manifest (.csv/.tsv/.jsonl/.json) or Karpathy JSON.")],
     images: Annotated[Path | None, typer.Option("--images", help="Folder relative image paths start from "
@@ -34,7 +35,7 @@ def eval_(
 ) -> None:
     """Recall@1/5/10 of text->image and image->text, or of text->video moments: exact beside the engine."""
     from mmsearch import Engine
-    from mmsearch.indexers.evaluate import evaluate, load_manifest
+    from mmsearch.indexers.evaluate import TASKS, evaluate, load_manifest
 
     workdir = None
     try:
@@ -46,37 +47,42 @@ def eval_(
         with Engine(library, model=model) as engine:
             report = evaluate(engine.context, loaded, progress=say)
     except MmsearchError as exc:
-        err.print(f"[bold red]error:[/] {exc}", highlight=False)
-        raise typer.Exit(2) from None
+        fail(exc)
     finally:
         if workdir is not None:
             shutil.rmtree(workdir, ignore_errors=True)
     if as_json:
         print(json.dumps(report, indent=2))
         return
-    _render(report)
+    RENDER[loaded.task](report, TASKS[loaded.task].figures)
 
 
-def _render(report: dict) -> None:
-    if report.get("task") == "moments":
-        out.print(f"{report['queries']} moments in {report['videos']} videos; model {report['model']}; "
-                  f"match: {report['match']}; {report['seconds']} s", highlight=False)
+def _moments(report: dict, figures: tuple[tuple[str, str], ...]) -> None:
+    out.print(f"{report['queries']} moments in {report['videos']} videos; model {report['model']}; "
+              f"match: {report['match']}; {report['seconds']} s", highlight=False)
+    for name, key in figures:
         for figure in ("exact", "engine"):
-            figures = report["text_to_moment"][figure]
-            out.print(f"text -> moment  {figure:<6}  " + "  ".join(f"{k} {v:.3f}" for k, v in figures.items()),
+            recall = report[key][figure]
+            out.print(f"{name}  {figure:<6}  " + "  ".join(f"{k} {v:.3f}" for k, v in recall.items()),
                       highlight=False)
-        return
+
+
+def _pairs(report: dict, figures: tuple[tuple[str, str], ...]) -> None:
     index = report.get("index", {})
     params = ", ".join(f"{k} {v}" for k, v in index.items() if k != "family")
     out.print(f"{report['images']} images, {report['captions']} captions; model {report['model']}; "
               f"index {index.get('family')}{' (' + params + ')' if params else ''}; {report['seconds']} s",
               highlight=False)
     table = Table(box=None, pad_edge=False)
-    ks = list(report["text_to_image"]["exact"])
+    ks = list(report[figures[0][1]]["exact"])
     for col in ["direction", "search"] + ks:
         table.add_column(col, no_wrap=True, justify="left" if col in ("direction", "search") else "right")
-    for name, key in (("text -> image", "text_to_image"), ("image -> text", "image_to_text")):
+    for name, key in figures:
         for figure in ("exact", "engine"):
             table.add_row(name if figure == "exact" else "", figure,
                           *(f"{report[key][figure][k]:.3f}" for k in ks))
     out.print(table, highlight=False)
+
+
+# How each task of the evaluation table (mmsearch.indexers.evaluate.TASKS) is printed; its figures come from there.
+RENDER: dict[str, Callable[[dict, tuple[tuple[str, str], ...]], None]] = {"retrieval": _pairs, "moments": _moments}

@@ -19,15 +19,15 @@ from typing import Annotated, Any
 
 import click
 import typer
-from rich.console import Console
 
-from . import app as app_module
-from .app import LibraryOpt, ModelOpt, app
+from . import engines
+from .options import LibraryOpt, ModelOpt
+from .output import console, use_consoles
 from .query_client import IDLE_MINUTES, ask, eligible, settings_env, socket_path
 
 
-@app.command("query-server", hidden=True)
 def query_server(
+    ctx: typer.Context,
     library: LibraryOpt = None,
     model: ModelOpt = None,
     idle: Annotated[float | None, typer.Option("--idle", min=0.01, help="Minutes without a query before it "
@@ -42,19 +42,19 @@ def query_server(
         ask(root, {"stop": True}, timeout=30)
         return
     minutes = idle if idle is not None else float(os.environ.get("MMSEARCH_QUERY_IDLE") or IDLE_MINUTES)
-    app_module.HOLD = True  # the command's engines stay open between queries
-    with app_module._engine(root, model, create=False) as engine:
+    engines.HOLD = True  # the command's engines stay open between queries
+    with engines.open_engine(root, model, create=False) as engine:
         engine.search("warm up", k=1)  # the query models load now, before the socket says "ready"
         sock = _bind(socket_path(root))
         if sock is None:
             return
         try:
-            _serve(sock, minutes * 60, settings_env())
+            _serve(ctx.find_root().command, sock, minutes * 60, settings_env())
         finally:
             sock.close()
             with contextlib.suppress(OSError):
                 os.unlink(socket_path(root))
-            app_module.close_held()
+            engines.close_held()
 
 
 def _bind(path: Path) -> socket.socket | None:
@@ -78,7 +78,10 @@ def _bind(path: Path) -> socket.socket | None:
     return sock
 
 
-def _serve(sock: socket.socket, idle_s: float, env: dict[str, str]) -> None:
+def _serve(cli: Any, sock: socket.socket, idle_s: float, env: dict[str, str]) -> None:
+    """Answer requests on ``sock`` with the command line ``cli`` (the ``mmsearch`` group this command runs in:
+    typer's own click, whose classes are not ``click``'s)
+    until ``idle_s`` pass without one or one says stop."""
     sock.settimeout(idle_s)
     while True:
         try:
@@ -94,12 +97,12 @@ def _serve(sock: socket.socket, idle_s: float, env: dict[str, str]) -> None:
             if request.get("stop"):
                 conn.sendall(b'{"stopped": true}')
                 return
-            answer = {"pong": True} if request.get("ping") else _answer(request, env)
+            answer = {"pong": True} if request.get("ping") else _answer(cli, request, env)
             with contextlib.suppress(OSError):
                 conn.sendall(json.dumps(answer).encode())
 
 
-def _answer(request: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
+def _answer(cli: Any, request: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     """Run the ``search`` in ``request`` as the command line would; its output and exit code."""
     argv = request.get("argv") or []
     if request.get("env") != env or not eligible(argv):
@@ -108,13 +111,13 @@ def _answer(request: dict[str, Any], env: dict[str, str]) -> dict[str, Any]:
     rc = 0
     # the command's consoles as the asking terminal's (a table on a terminal, one line per hit in a pipe)
     tty = bool(request.get("tty"))
-    app_module.out = Console(soft_wrap=True, force_terminal=tty, width=request.get("width") if tty else None)
-    app_module.err = Console(stderr=True, soft_wrap=True, force_terminal=tty)
+    use_consoles(console(force_terminal=tty, width=request.get("width") if tty else None),
+                 console(stderr=True, force_terminal=tty))
     try:
         os.chdir(request.get("cwd") or "/")
         with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
             try:
-                result = app(argv, prog_name="mmsearch", standalone_mode=False)
+                result = cli.main(argv, prog_name="mmsearch", standalone_mode=False)
                 rc = result if isinstance(result, int) else 0
             except click.exceptions.Exit as exc:
                 rc = exc.exit_code

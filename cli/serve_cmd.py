@@ -21,7 +21,9 @@ import typer
 
 from mmsearch.errors import MmsearchError
 
-from .app import LibraryOpt, ModelOpt, _engine, _fail, app, out
+from .engines import open_engine
+from .options import LibraryOpt, ModelOpt
+from .output import fail, out
 from .watch_cmd import start_thread, stop_on_signals
 
 MIN_TOKEN_CHARS = 16
@@ -101,7 +103,6 @@ def _run_server(web_app: Any, sock: socket.socket) -> None:
     uvicorn.Server(config).run(sockets=[sock])
 
 
-@app.command("serve")
 def serve(
     library: LibraryOpt = None,
     model: ModelOpt = None,
@@ -132,7 +133,7 @@ def serve(
         from .web import LOOPBACK_HOSTS, create_app, is_loopback
     except ImportError as exc:  # fastapi / uvicorn / python-multipart missing
         missing = exc.name or exc
-        _fail(MmsearchError(f"`mmsearch serve` needs the web packages ({missing}): pip install 'mmsearch[web]'"))
+        fail(MmsearchError(f"`mmsearch serve` needs the web packages ({missing}): pip install 'mmsearch[web]'"))
 
     try:
         on_command_line = (token or "").strip()
@@ -145,10 +146,10 @@ def serve(
                 raise MmsearchError(f"--only {folder}: no such folder")
         sock = bind_port(host, port)
     except MmsearchError as exc:
-        _fail(exc)
+        fail(exc)
     port = sock.getsockname()[1]
     try:
-        with _engine(library, model, create=False) as engine:
+        with open_engine(library, model, create=False) as engine:
             engine.search("warm up", k=1)  # loads the models now: a missing model fails here, not per query
             web_app = create_app(engine.context, token=token, allowed_hosts=(*LOOPBACK_HOSTS, host),
                                  roots=[str(p) for p in only] if only else None)
@@ -167,4 +168,4 @@ def serve(
                 if watcher is not None:
                     watcher.join()
     except MmsearchError as exc:
-        _fail(exc)
+        fail(exc)

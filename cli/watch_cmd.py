@@ -15,7 +15,10 @@ import typer
 
 from mmsearch.errors import MmsearchError
 
-from .app import LibraryOpt, ModelOpt, _engine, _fail, _show, app, err, interrupt, out
+from .engines import open_engine
+from .interrupts import interrupt
+from .options import LibraryOpt, ModelOpt
+from .output import err, fail, out, show
 
 if TYPE_CHECKING:
     from mmsearch import Engine
@@ -38,10 +41,10 @@ class ReportLines:
                                             (report.removed, "removed"),
                                             (report.failed, "failed"), (report.backfilled, "backfilled"))]
         done = ", ".join(f"{what} {n}" for n, what in counts if n) or "no change"
-        shown = ", ".join(_show(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+        shown = ", ".join(show(p) for p in paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
         out.print(f"{time.strftime('%H:%M:%S')}  {done} in {report.seconds:.1f}s  ({shown})", highlight=False)
         for place in report.offline:
-            warning = f"offline {_show(place['path'])}: {place['why']}; its {place['files']} files are kept"
+            warning = f"offline {show(place['path'])}: {place['why']}; its {place['files']} files are kept"
             if warning not in self._warned:
                 self._warned.add(warning)
                 err.print(f"  {warning}", highlight=False, markup=False)
@@ -50,7 +53,7 @@ class ReportLines:
                 self._warned.add(warning)
                 err.print(f"  warning: {warning}", highlight=False)
         for path, reason in report.failures:
-            err.print(f"  skipped {_show(path)}: {reason}", highlight=False)
+            err.print(f"  skipped {show(path)}: {reason}", highlight=False)
         sys.stdout.flush()
 
     def message(self, line: str) -> None:
@@ -85,7 +88,6 @@ def start_thread(engine: Engine, stop: threading.Event, quiet_time: float, paths
     return thread
 
 
-@app.command("watch")
 def watch(
     paths: Annotated[list[Path] | None, typer.Argument(
         help="Folders to watch (recursively) [default: the ones this library was indexed from].")] = None,
@@ -100,13 +102,13 @@ def watch(
     stop_on_signals(stop)
     lines = ReportLines()
     try:
-        with _engine(library, model, create=True) as engine:
-            folders = ", ".join(_show(str(p)) for p in paths) if paths else "the library's folders"
+        with open_engine(library, model, create=True) as engine:
+            folders = ", ".join(show(str(p)) for p in paths) if paths else "the library's folders"
             out.print(f"watching {folders} into {engine.library.root} (quiet time {quiet_time:g}s)",
                       highlight=False)
             sys.stdout.flush()
             engine.watch(paths or [], stop=stop, quiet_time=quiet_time, on_report=lines.report,
                          on_message=lines.message, polling=polling)
     except MmsearchError as exc:
-        _fail(exc)
+        fail(exc)
     out.print("stopped", highlight=False)

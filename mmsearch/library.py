@@ -241,7 +241,7 @@ class Library:
         1M vectors), so periodic snapshots cost an ingest at most ~10 % of its time. (The catalog
         is the truth: after a crash a stale snapshot is brought up to date from it.)
 
-        The index family follows the space's size (mmsearch/vectors/policy.py). An unforced save starts a due
+        The index family follows the space's size (mmsearch/vectors/size_rule.py). An unforced save starts a due
         rebuild in the background and swaps in a finished one, so an ingest goes on while a large
         space is rebuilt (100k vectors: 32 s; 10M: ~30 min); a forced save (the end of a run)
         waits for it, or rebuilds there and then."""

@@ -425,3 +425,34 @@ def test_hit_table_on_a_terminal_is_one_line_per_hit_within_its_width(tmp_path):
     r = _cli("search", "red", "--library", lib, "--kind", "text", env={**env, "COLUMNS": "30"}, cwd="/")
     lines = [line for line in r.stdout.splitlines() if line.strip()]
     assert len(lines) == 2 and all(str(folder).lstrip("/") + "/" in line for line in lines), r.stdout
+
+
+# -- the command table (cli/commands.py) ---------------------------------------------------------------------
+def test_the_command_table_is_the_command_line():
+    """Every command comes from the one table, in its order, under its name (no module registers one as a side
+    effect of being imported), and --help lists exactly the table's visible commands in that order."""
+    from mmsearch.cli.commands import COMMANDS
+
+    assert [(ci.name, ci.callback, ci.hidden) for ci in app.registered_commands] == [
+        (c.name, c.run, c.hidden) for c in COMMANDS]
+    assert list(typer.main.get_command(app).commands) == [c.name for c in COMMANDS]  # type: ignore[attr-defined]
+    listed = [line.split()[0] for line in run("--help").stdout.split("Commands:")[1].splitlines() if line.strip()]
+    assert listed == [c.name for c in COMMANDS if not c.hidden] and "query-server" not in listed
+    assert run("query-server", "--help").exit_code == 0  # hidden, still there
+
+
+def test_paths_print_as_they_are_named(tmp_path, colour_folder):
+    """Brackets and emoji codes in a path are text, in every line a command prints: ``[x]`` is no style tag and
+    ``:fire:`` no emoji (rich would turn both into something else)."""
+    lib = tmp_path / "lib[x]:fire:"
+    folder = tmp_path / "photos[x]:fire:"
+    colour_folder.rename(folder)
+    r = run("index", str(folder), "--library", str(lib), "--model", "toy")
+    assert r.exit_code == 0, r.output
+    r = run("stats", "--library", str(lib))
+    assert f"library   {lib}" in r.stdout and f"place     {folder}: online" in r.stdout, r.stdout
+    (folder / "red.png").unlink()
+    r = run("index", "--library", str(lib), "--model", "toy")
+    assert "missing 1 file gone from disk" in r.stdout
+    r = run("transcript", str(folder / "missing[x]:fire:.wav"), "--library", str(lib))
+    assert r.exit_code == 2 and "missing[x]:fire:.wav" in r.output, r.output

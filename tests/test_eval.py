@@ -118,3 +118,21 @@ def test_eval_command(tmp_path, pairs_folder):
     assert "text -> image" in r.stdout and "R@10" in r.stdout and "engine" in r.stdout
     r = runner.invoke(app, ["eval", str(tmp_path / "nothing.csv"), "--model", "toy"])
     assert r.exit_code == 2 and "no manifest file" in r.output
+    r = runner.invoke(app, ["eval", str(tmp_path / "[set]" / "nothing.csv"), "--model", "toy"])
+    assert r.exit_code == 2 and "[set]/nothing.csv" in r.output  # the message's brackets are text, not markup
+
+
+def test_one_task_table_picks_the_evaluation_and_the_cli_prints_each(tmp_path):
+    """The manifest's columns pick a task of the one table (mmsearch.indexers.evaluate.TASKS); a manifest that
+    fits none names every task with its columns; the CLI has a way to print each task and nothing else."""
+    from mmsearch.cli.eval_cmd import RENDER
+    from mmsearch.indexers.evaluate import TASKS
+
+    assert set(RENDER) == set(TASKS) == {"retrieval", "moments"}
+    assert all(task.figures for task in TASKS.values())
+    odd = tmp_path / "odd.csv"
+    odd.write_text("photo,words\na.jpg,hello\n")
+    with pytest.raises(ManifestError, match="match no evaluation") as caught:
+        load_manifest(odd)
+    for task in TASKS.values():
+        assert f"{task.name}: {','.join(sorted(task.columns))}" in str(caught.value)

@@ -7,7 +7,7 @@ from typer.testing import CliRunner
 
 from mmsearch import Engine
 from mmsearch.cli.app import app
-from mmsearch.indexers.evaluate import evaluate, load_manifest
+from mmsearch.indexers.evaluate import TASKS, evaluate, load_manifest
 
 import media_factory as mf
 
@@ -34,6 +34,7 @@ def test_moment_recall_engine_beside_exact(tmp_path):
         report = evaluate(engine.context, loaded)
     assert report["text_to_moment"]["engine"]["R@1"] == 1.0
     assert report["text_to_moment"]["exact"]["R@1"] == 1.0
+    assert [key for _, key in TASKS[loaded.task].figures] == ["text_to_moment"]  # what `mmsearch eval` prints
 
 
 def test_wrong_labels_score_zero_through_the_cli(tmp_path):

@@ -8,19 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from mmsearch.errors import MmsearchError
-
-EXTRA = "pip install 'mmsearch[cluster]'"
-
-
-def require_ray() -> Any:
-    """The ``ray`` module with Ray Data, or one clear error naming the extra that installs it."""
-    try:
-        import ray
-        import ray.data  # noqa: F401 - Ray Data is the part of Ray a cluster run needs
-    except ImportError:
-        raise MmsearchError(f"indexing on a Ray cluster (--ray) needs Ray Data: {EXTRA}") from None
-    return ray
+from .require import EXTRA, require_ray
 
 
 def open_cluster(address: str) -> Any:

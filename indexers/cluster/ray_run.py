@@ -33,7 +33,7 @@ from ..items import FileEntry, Same
 from ..kinds import DecodeInputs
 from ..spaces import RunModels
 from ..writer import Writer
-from . import require_ray
+from .require import require_ray
 from .stages import DecodeStage, EncodeStage, Indexed, needed_work, node_settings
 
 ADDRESS = re.compile(r"^(auto|ray://[^\s/:]+:\d+|[^\s/:]+:\d+)$")

@@ -9,20 +9,18 @@ top-10 computed by brute force over the float16 vectors. The worst group's recal
 snapshot header (``info()["recall"]``). (A first version averaged the groups: at 10M vectors that
 chose nprobe 4 / rerank 32 and measured 0.93 on text-like queries; see docs/benchmarks.md.)
 
-Each family tunes its own knob (``Ann.tune`` in families.py) with the ladders below; this module
-makes the queries, the exact truth and the recall measure, and walks the ladders.
+Each family tunes its own knob (``Ann.tune`` in families/) with the ladders below; this module
+makes the queries, the exact truth and the recall measure, and walks the ladders. It sits below the
+families: it sees a family only through :class:`Tunable`.
 """
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 
 from mmsearch.vectors.policy import IndexPolicy
-
-if TYPE_CHECKING:
-    from mmsearch.vectors.families import Ann, Family
 
 K = 10  # recall@10
 EF_LADDER = (16, 24, 32, 48, 64, 96, 128, 192, 256, 384, 512, 768, 1024)
@@ -31,7 +29,26 @@ NOISE_NORMS = (0.5, 1.0, 2.0)  # cosine ~0.9, ~0.7 and ~0.45 to the stored vecto
 Recall = Callable[[np.ndarray], float]  # found ids (queries x >= K) -> the worst group's recall@K
 
 
-def calibration_queries(family: Family, policy: IndexPolicy, count: int | None = None) -> np.ndarray:
+class Sampled(Protocol):
+    """What calibration queries are drawn from: a family's rows (families/base.py ``Family``)."""
+
+    @property
+    def rows(self) -> int: ...
+
+    def row_vectors(self, rows: np.ndarray) -> np.ndarray: ...
+
+
+class Tunable(Sampled, Protocol):
+    """A family whose search effort calibration tunes (families/base.py ``Ann``)."""
+
+    params: dict
+
+    def exact_search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def tune(self, queries: np.ndarray, recall: Recall, goal: float) -> float: ...
+
+
+def calibration_queries(family: Sampled, policy: IndexPolicy, count: int | None = None) -> np.ndarray:
     """Stored vectors moved away by Gaussian noise, in equal parts of norm 0.5, 1 and 2 (cosine
     ~0.9, ~0.7 and ~0.45 to their origin: near-duplicate, same-topic and cross-modal queries)."""
     count = count or policy.calibration_queries
@@ -45,7 +62,7 @@ def calibration_queries(family: Family, policy: IndexPolicy, count: int | None =
     return (q / np.linalg.norm(q, axis=1, keepdims=True)).astype(np.float32)
 
 
-def calibrate(family: Ann, policy: IndexPolicy, calibration: np.ndarray | None = None) -> None:
+def calibrate(family: Tunable, policy: IndexPolicy, calibration: np.ndarray | None = None) -> None:
     """Tune ``family``'s search parameters on :func:`calibration_queries` (or on the given
     ``calibration`` queries, one group) and keep the recall reached in ``params["recall"]``."""
     queries = calibration_queries(family, policy) if calibration is None else np.asarray(calibration, np.float32)

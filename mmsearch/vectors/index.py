@@ -1,6 +1,6 @@
 """VectorIndex: the vector index of one space, a thin composition of the package's parts.
 
-It holds one family object (families.py) chosen by the size rule (policy.py), and adds the lock,
+It holds one family object (families/) chosen by the size rule (size_rule.py), and adds the lock,
 the GPU placement (gpu.py), snapshots (snapshot.py), calibration after builds (calibration.py) and
 background rebuilds (rebuild.py). Every structure change goes through :meth:`VectorIndex._set`.
 """
@@ -19,14 +19,15 @@ from mmsearch.vectors import snapshot
 from mmsearch.vectors.calibration import calibration_queries
 from mmsearch.vectors.families import ANN_MAX_K, BLOCK, FAMILIES, Family, Flat, small_search_threads
 from mmsearch.vectors.gpu import GPU_MIN, GpuPlacement, gpu_count, torch_cuda, torch_topk
-from mmsearch.vectors.policy import IndexPolicy, choose_family, default_policy, estimate_bytes, wanted_family
+from mmsearch.vectors.policy import IndexPolicy, default_policy
 from mmsearch.vectors.rebuild import BackgroundRebuild, live_vectors, rebuild_reason, replay
+from mmsearch.vectors.size_rule import choose_family, estimate_bytes, wanted_family
 
 log = logging.getLogger(__name__)
 
 
 class VectorIndex:
-    """The vector index of one space; its FAISS family follows its size (see policy.py).
+    """The vector index of one space; its FAISS family follows its size (see size_rule.py).
 
     ``index`` (optional) is an exact ``IndexIDMap2`` to wrap; ``policy`` defaults to :func:`default_policy`.
     """
@@ -53,7 +54,7 @@ class VectorIndex:
     # -- the structure --------------------------------------------------------------------------
     @property
     def structure(self) -> Family:
-        """The family object holding the FAISS structure (families.py); read it under no other lock."""
+        """The family object holding the FAISS structure (families/); read it under no other lock."""
         return self._family
 
     family: Delegated[str] = Delegated("_family", "name", "The family's name: flat, hnsw, ivf or ivfpq.")

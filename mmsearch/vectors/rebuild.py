@@ -1,6 +1,6 @@
 """Rebuilds: when an index is rebuilt, and the background builder that keeps search going meanwhile.
 
-An index is rebuilt (:func:`rebuild_reason`) when the size rule wants another family (policy.py,
+An index is rebuilt (:func:`rebuild_reason`) when the size rule wants another family (size_rule.py,
 with its hysteresis), when a fifth (``dead_fraction``) of an ANN index's rows are removed ones
 (compaction), or when an IVF family's space has grown ``ivf_regrow`` (4x) past the size it was
 trained on. Every family gives back all its vectors, so a rebuild never needs the catalog; a large
@@ -25,7 +25,8 @@ from typing import Any, Protocol
 import numpy as np
 
 from mmsearch.vectors.families import Family
-from mmsearch.vectors.policy import IndexPolicy, wanted_family
+from mmsearch.vectors.policy import IndexPolicy
+from mmsearch.vectors.size_rule import wanted_family
 
 log = logging.getLogger(__name__)
 

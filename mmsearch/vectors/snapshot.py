@@ -83,7 +83,7 @@ def load(path: Path) -> tuple[Family, dict]:
     """(the index structure, the header) of a snapshot; LibraryError if it is damaged."""
     try:
         size = path.stat().st_size
-        fh = open(path, "rb")  # noqa: SIM115 - closed by the with below, whose errors mean "damaged"
+        fh = open(path, "rb")  # closed by the with below, whose errors mean "damaged"
     except OSError as exc:
         raise LibraryError(f"cannot read index file {path}: {exc}") from None
     try:

@@ -27,8 +27,8 @@ from mmsearch.errors import MmsearchError
 from mmsearch.kinds import Space
 from mmsearch.query import search
 
-from .evaluate import KS, ManifestError, Task, recall_from_ranks, register_task
-from .run import run_index
+from ..run import run_index
+from .base import KS, ManifestError, recall_from_ranks
 
 
 @dataclass(frozen=True)
@@ -125,6 +125,3 @@ def run_moments(ctx: Context, manifest: Any, ks: Sequence[int] = KS,
         "seconds": round(time.monotonic() - t0, 2),
     }
 
-
-register_task(Task("moments", frozenset({"video", "start", "end", "query"}), build_moments, run_moments,
-                   "text -> video moment recall"))
