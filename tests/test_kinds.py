@@ -1,21 +1,37 @@
-"""The media-kind table (mmsearch.indexers.kinds.HANDLERS) as the scan, the decode step and the writer
-read it, and the one place an index run counts what it did (mmsearch.indexers.report.Tally)."""
+"""The kind table (mmsearch.kinds.KINDS) and its handlers (mmsearch.indexers.kinds.HANDLERS) as the scan, the
+decode step, the writer and a query by example read them, and the one place an index run counts what it did
+(mmsearch.indexers.report.Tally)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from mmsearch import Engine
 from mmsearch.config import Settings
 from mmsearch.encoders.toy import ToyColorEncoder
+from mmsearch.errors import MmsearchError
+from mmsearch.example_query import kind_of as example_kind_of
 from mmsearch.indexers import IndexReport
 from mmsearch.indexers.decode import decode
 from mmsearch.indexers.items import Decoded, Failed, FileEntry, Same, Timed
 from mmsearch.indexers.kinds import EXTENSIONS, HANDLERS, DecodeInputs
 from mmsearch.indexers.report import Tally
 from mmsearch.indexers.scan import kind_of, scan
-from mmsearch.kinds import MediaKind, SegmentKind
+from mmsearch.kinds import (
+    KINDS,
+    LINKING_KINDS,
+    QUERY_KINDS,
+    TIMED_KINDS,
+    WORK_BY_KIND,
+    MediaKind,
+    SegmentKind,
+    extension_table,
+    kind_of_path,
+)
 from mmsearch.media.audio import AUDIO_EXTENSIONS
 from mmsearch.media.images import IMAGE_EXTENSIONS
 from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS
@@ -40,6 +56,42 @@ def test_every_extension_maps_to_exactly_one_handler():
                      MediaKind.SUBTITLE: SUBTITLE_EXTENSIONS, MediaKind.VIDEO: VIDEO_EXTENSIONS,
                      MediaKind.AUDIO: AUDIO_EXTENSIONS}
     assert {kind: HANDLERS[kind].extensions for kind in MediaKind} == media_modules
+
+
+def test_the_kind_table_holds_every_kind_and_the_handlers_and_views_read_it():
+    assert list(KINDS) == list(MediaKind)
+    for kind, facts in KINDS.items():
+        handler = HANDLERS[kind]
+        assert (handler.extensions, handler.timed, handler.describes) == (facts.extensions, facts.timed, facts.describes)
+        assert WORK_BY_KIND[kind] == facts.work
+    assert TIMED_KINDS == {k for k, f in KINDS.items() if f.timed}
+    assert LINKING_KINDS == {k for k, f in KINDS.items() if f.describes}
+    assert QUERY_KINDS == (MediaKind.IMAGE, MediaKind.TEXT, MediaKind.VIDEO, MediaKind.AUDIO)  # --kind's order
+    assert EXTENSIONS == extension_table()
+
+
+def test_the_table_names_the_media_modules_constants_themselves():
+    media_modules = {MediaKind.IMAGE: IMAGE_EXTENSIONS, MediaKind.TEXT: TEXT_EXTENSIONS,
+                     MediaKind.SUBTITLE: SUBTITLE_EXTENSIONS, MediaKind.VIDEO: VIDEO_EXTENSIONS,
+                     MediaKind.AUDIO: AUDIO_EXTENSIONS}
+    assert all(KINDS[kind].extensions is constant for kind, constant in media_modules.items())
+
+
+def test_the_vocabulary_loads_no_decoder_until_an_extension_is_asked_for():
+    """Every command imports mmsearch.kinds; the video decoder's module (PyAV) costs ~40 ms a search never needs."""
+    code = ("import sys, mmsearch.kinds as k; before = sorted(m for m in sys.modules if m.startswith('mmsearch.media')"
+            " or m == 'av'); k.kind_of_path('x.mp4'); print(before, 'av' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "True"]
+
+
+def test_a_query_file_is_classified_by_the_same_table(tmp_path):
+    assert example_kind_of(Path("Clip.MP4"), None) == kind_of_path("Clip.MP4") == MediaKind.VIDEO
+    assert example_kind_of(Path("a.ogg"), None) == MediaKind.AUDIO
+    assert example_kind_of(Path("b.webp"), None) == MediaKind.IMAGE
+    for name in ("notes.txt", "clip.srt", "data.csv"):  # a kind (or no kind) nothing is built from: one clear line
+        with pytest.raises(MmsearchError, match=f"cannot search by {name}: not an image, recording or video file"):
+            example_kind_of(Path(name), None)
 
 
 def test_timed_kinds_are_the_ones_with_a_timeline():

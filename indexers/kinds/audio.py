@@ -5,7 +5,7 @@ from collections.abc import Collection
 
 from mmsearch.errors import MediaError
 from mmsearch.kinds import MediaKind
-from mmsearch.media.audio import AUDIO_EXTENSIONS, probe_audio
+from mmsearch.media.audio import probe_audio
 from mmsearch.media.metadata import from_tags
 
 from ..items import Timed
@@ -14,8 +14,6 @@ from .base import KindHandler, TimedInputs, TimedResult
 
 class AudioHandler(KindHandler):
     kind = MediaKind.AUDIO
-    extensions = AUDIO_EXTENSIONS
-    timed = True
 
     def index(self, job: Timed, inputs: TimedInputs, names: Collection[str] | None = None) -> TimedResult:
         info = probe_audio(job.entry.path)

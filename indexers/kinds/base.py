@@ -16,7 +16,7 @@ import numpy as np
 
 from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
-from mmsearch.kinds import MediaKind
+from mmsearch.kinds import KINDS, MediaKind
 
 from ..items import Decoded, Failed, Opened, Timed
 
@@ -61,14 +61,27 @@ class TimedResult:
 
 
 class KindHandler:
-    """One media kind. Subclasses set :attr:`kind` and :attr:`extensions` and implement
-    :meth:`decode` plus :meth:`segments` (batched kinds) or :meth:`index` (timed kinds)."""
+    """One media kind. Subclasses set :attr:`kind` and implement :meth:`decode` plus :meth:`segments`
+    (batched kinds) or :meth:`index` (timed kinds). What the kind *is* (its extensions, whether it has a
+    timeline, what it describes) is its row of the kind table, :data:`mmsearch.kinds.KINDS`."""
 
     kind: ClassVar[MediaKind]
-    extensions: ClassVar[frozenset[str]]  # lower-case, with the dot
     read_limit: ClassVar[int | None] = None  # read the whole file (at most this many bytes) before decoding
-    timed: ClassVar[bool] = False  # decoded and encoded on the writer's thread, one file at a time
-    describes: ClassVar[frozenset[MediaKind]] = frozenset()  # kinds whose files this kind can caption
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        """The file names this kind takes (lower-case, with the dot)."""
+        return KINDS[self.kind].extensions
+
+    @property
+    def timed(self) -> bool:
+        """Decoded and encoded on the writer's thread, one file at a time."""
+        return KINDS[self.kind].timed
+
+    @property
+    def describes(self) -> frozenset[MediaKind]:
+        """The kinds whose files this kind can caption."""
+        return KINDS[self.kind].describes
 
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded | Timed | Failed:
         """Worker thread: turn a read file into encoder inputs. May raise (recorded at ``stage``).

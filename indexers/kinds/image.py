@@ -11,7 +11,7 @@ from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
 from mmsearch.dup_evidence import image_detail
 from mmsearch.kinds import Job, MediaKind, SegmentKind
-from mmsearch.media.images import IMAGE_EXTENSIONS, decode_image, load_image
+from mmsearch.media.images import decode_image, load_image
 from mmsearch.media.metadata import from_exif
 
 from ..items import Decoded, Failed, Opened
@@ -30,7 +30,6 @@ def tensor_decoding(encoder: Any, settings: Settings) -> bool:
 
 class ImageHandler(KindHandler):
     kind = MediaKind.IMAGE
-    extensions = IMAGE_EXTENSIONS
     read_limit = MAX_IMAGE_BYTES
 
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded:

@@ -9,7 +9,7 @@ from mmsearch.catalog import NewSegment
 from mmsearch.kinds import Job, MediaKind, SegmentKind, Space
 from mmsearch.media.audio import has_audio_stream
 from mmsearch.media.metadata import from_tags
-from mmsearch.media.video import VIDEO_EXTENSIONS, frame_at, probe_video
+from mmsearch.media.video import frame_at, probe_video
 
 from ..items import Failed, Timed
 from ..ocr import KeptFrames, scene_text_segments
@@ -19,8 +19,6 @@ from .base import KindHandler, TimedInputs, TimedResult
 
 class VideoHandler(KindHandler):
     kind = MediaKind.VIDEO
-    extensions = VIDEO_EXTENSIONS
-    timed = True
 
     def index(self, job: Timed, inputs: TimedInputs, names: Collection[str] | None = None) -> TimedResult:
         path = job.entry.path
