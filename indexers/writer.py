@@ -35,7 +35,6 @@ class Writer:
         self.encoding = BatchEncoder(models)
         self.encoder, self.space, self.batch_size = models.encoder, models.space, models.batch_size
         self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack,
-                                        ocr=models.ocr_reader, embed_texts=models.embed_texts,
                                         scene_model=models.scene_model)
         self.batch: list[Decoded] = []
         self.units = 0
@@ -160,8 +159,7 @@ class Writer:
                     with open(media.path, "rb") as fh:
                         data = fh.read(handler.read_limit + 1)
                 opened = Opened(entry, None, {"path": media.path}, data)
-                inputs = DecodeInputs(self.timed_inputs.settings, self.encoder,
-                                      ocr=self.models.ocr_reader if Job.OCR in work else None)
+                inputs = DecodeInputs(self.timed_inputs.settings, self.encoder)
                 item = handler.decode(opened, inputs, Stage("decode"))
                 faults.point("decode")
                 if isinstance(item, Failed):

@@ -102,7 +102,7 @@ class DecodeStage:
     def __init__(self, settings: Settings, missing_by_hash: dict[str, Media], expected: set[str]) -> None:
         self.models = NodeModels(dataclasses.replace(settings, device="cpu"))  # preprocessing only
         self.models.open_clip()
-        self.inputs = DecodeInputs(self.models.ctx.settings, self.models.encoder, ocr=self.models.ocr_reader)
+        self.inputs = DecodeInputs(self.models.ctx.settings, self.models.encoder)
         self.missing, self.expected, self.node = dict(missing_by_hash), expected & {Job.OCR}, _node()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -126,8 +126,8 @@ class EncodeStage:
         self.models.open_clip()
         self.encoding = BatchEncoder(self.models)
         m = self.models
-        self.timed_inputs = TimedInputs(m.ctx.settings, m.encoder, m.batch_size, m.soundtrack, ocr=m.ocr_reader,
-                                        embed_texts=m.embed_texts, scene_model=m.scene_model)
+        self.timed_inputs = TimedInputs(m.ctx.settings, m.encoder, m.batch_size, m.soundtrack,
+                                        scene_model=m.scene_model)
         self.expected, self.node = expected, _node()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -35,7 +35,6 @@ class DecodeInputs:
 
     settings: Settings
     encoder: Any
-    ocr: Callable[[], Any] | None = None  # the text-in-pictures reader, loaded on first call (None from it: pending)
 
 
 @dataclass(frozen=True)
@@ -46,8 +45,6 @@ class TimedInputs:
     encoder: Any  # the image/text encoder: video frames (None: the clip work is pending)
     batch_size: int
     soundtrack: Callable[..., list[NewSegment]]  # (path, duration[, names]) -> sound and speech segments
-    ocr: Callable[[], Any] | None = None  # the text-in-pictures reader, loaded on first call (None from it: pending)
-    embed_texts: Callable[[list[NewSegment]], list[NewSegment]] | None = None  # job texts -> the sentence space
     scene_model: Callable[[], tuple[Any, str | None]] | None = None  # (shot detector or None, warning), once a run
 
 
