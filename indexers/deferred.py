@@ -12,7 +12,7 @@ read). What is read is what the first pass used to read inline:
   :func:`indexers.ocr.picture_segments` (the gated reader: the detector only where the pixel test sees
   text);
 - a video: its frames sampled again as the first pass samples them (every ``video_interval`` s, 448 px),
-  read per scene of the catalog (:func:`indexers.ocr.scene_text_segments`); a video without scenes yet
+  read per scene of the catalog (:func:`indexers.kinds.video.text.scene_text_segments`); a video without scenes yet
   (its clip work pending) stays pending.
 
 Files are decoded in worker threads a few ahead of the reader, which runs on this thread.
@@ -32,15 +32,15 @@ from mmsearch.catalog import JobMark, Media, NewSegment
 from mmsearch.context import Context
 from mmsearch.kinds import Job, JobState, MediaKind, SegmentKind
 from mmsearch.media.images import load_image
-from mmsearch.media.video import FrameSampler, frame_at
+from mmsearch.media.video import frame_at
 
 from .items import Failed, FileEntry
-from .ocr import KeptFrames, picture_segments, scene_text_segments
+from .kinds.video.text import KeptFrames, sampled_frames, scene_text_segments
+from .ocr import picture_segments
 from .report import Tally
 from .spaces import DEFERRED, RunModels
 
 AHEAD = 2  # decoded files waiting for the reader, per worker
-VIDEO_SAMPLE_SIDE = 448  # the first pass's sampled frames (indexers/video.py)
 
 
 def without_deferred(pending: dict[int, set[str]]) -> dict[int, set[str]]:
@@ -86,11 +86,7 @@ def _unchanged(media: Media) -> bool:
 def _decoded(media: Media, interval: float) -> Any:
     """What the reader needs of a file, decoded on a worker thread: a picture, or a video's sampled frames."""
     if MediaKind(media.kind) == MediaKind.VIDEO:
-        kept = KeptFrames()
-        with FrameSampler(media.path, interval=interval, max_side=VIDEO_SAMPLE_SIDE) as sampler:
-            for frame in sampler:
-                kept.keep(frame.time, frame.image)
-        return kept
+        return sampled_frames(media.path, interval)
     return load_image(media.path)[0]
 
 

@@ -27,7 +27,7 @@ from mmsearch.encoders.base import CPU_BATCH
 from mmsearch.errors import ModelUnavailableError
 from mmsearch.kinds import TIMED_KINDS, WORK_BY_KIND, Job, JobState, MediaKind, Space
 
-from .audio import soundtrack
+from .kinds.soundtrack import soundtrack
 from .report import Tally
 
 METADATA_READER = SimpleNamespace(model_id="metadata")  # what the job marks of the metadata job name
@@ -177,7 +177,7 @@ class RunModels:
         """The learned shot detector (setting ``shot_model``) and the warning when it cannot be had; loaded
         once a run, the warning reported once."""
         if self._scenes is None:
-            from .video import load_scene_model
+            from .kinds.video.frames import load_scene_model
 
             self._scenes = load_scene_model(self.ctx.settings.shot_model, self.ctx.settings.device)
             if self._scenes[1]:

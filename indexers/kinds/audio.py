@@ -1,4 +1,4 @@
-"""Sound files: CLAP windows and timed speech over the file's duration (see indexers/audio.py)."""
+"""Sound files: CLAP windows and timed speech over the file's duration (see soundtrack.py)."""
 from __future__ import annotations
 
 from collections.abc import Collection

@@ -1,4 +1,4 @@
-"""Videos: sampled frames cut into scenes (``scene`` + ``frame`` segments, see indexers/video.py), plus the
+"""Videos: sampled frames cut into scenes (``scene`` + ``frame`` segments, see frames.py), plus the
 soundtrack's sound windows and speech when the file has one. The text shown in each scene is read by the
 run's deferred pass (indexers/deferred.py), not here."""
 from __future__ import annotations
@@ -11,9 +11,9 @@ from mmsearch.media.audio import has_audio_stream
 from mmsearch.media.metadata import from_tags
 from mmsearch.media.video import probe_video
 
-from ..items import Timed
-from ..video import embed_frames, scene_segments
-from .base import KindHandler, TimedInputs, TimedResult
+from ...items import Timed
+from ..base import KindHandler, TimedInputs, TimedResult
+from .frames import embed_frames, scene_segments
 
 
 class VideoHandler(KindHandler):
