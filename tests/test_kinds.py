@@ -18,7 +18,7 @@ from mmsearch.example_query import kind_of as example_kind_of
 from mmsearch.indexers import IndexReport
 from mmsearch.indexers.decode import decode
 from mmsearch.indexers.items import Decoded, Failed, FileEntry, Same, Timed
-from mmsearch.indexers.kinds import EXTENSIONS, HANDLERS, DecodeInputs
+from mmsearch.indexers.kinds import EXTENSIONS, HANDLERS, DecodeInputs, TimedInputs
 from mmsearch.indexers.report import Tally
 from mmsearch.indexers.scan import kind_of, scan
 from mmsearch.kinds import (
@@ -38,6 +38,7 @@ from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS
 from mmsearch.media.text import TEXT_EXTENSIONS
 from mmsearch.media.video import VIDEO_EXTENSIONS
 
+import media_factory as mf
 from conftest import solid
 
 
@@ -248,3 +249,32 @@ def test_an_index_run_reports_every_file_once(tmp_path, colour_folder):
         assert r.added + r.updated + r.moved + r.unchanged + r.failed == files + 1  # -1 deleted, +2 new
         assert bar.total == 4 and sorted(map(os.path.basename, bar.paths)) == [
             "broken.png", "crimson.png", "green.png", "new.png"] and bar.stopped
+
+
+# -- timed handlers get what they need handed in ----------------------------------------------------------
+def test_a_video_handler_indexes_with_the_models_it_is_handed_and_nothing_else(tmp_path):
+    """No run, no RunModels: plain values in, scenes out; no sound models handed in, no sound segments."""
+    path = tmp_path / "clip.mp4"
+    cuts = mf.make_video(path, [("red", 2.0), ("blue", 2.0)], codec="h264", motion=False)
+    st = path.stat()
+    job = Timed(FileEntry(str(path), st.st_size, st.st_mtime, MediaKind.VIDEO), None, {})
+    done = HANDLERS[MediaKind.VIDEO].index(job, TimedInputs(Settings(), ToyColorEncoder(), 8))
+    scenes = [s for s in done.segments if s.kind == SegmentKind.SCENE]
+    assert len(scenes) == 2 and abs(scenes[1].start - cuts[0]) <= 0.5
+    assert {s.kind for s in done.segments} == {SegmentKind.SCENE, SegmentKind.FRAME}
+    assert job.fields["duration"] == pytest.approx(4.0, abs=0.2) and done.notes == []
+
+
+def test_handlers_never_import_the_run_above_them():
+    """indexers/kinds/ is below the run: the run (spaces, writer, run, deferred) hands the handlers their inputs."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "indexers" / "kinds"
+    above = {"spaces", "writer", "run", "deferred", "encode", "cluster", "reembed", "watch"}
+    for path in root.rglob("*.py"):
+        depth = len(path.relative_to(root).parts)  # 1: indexers/kinds/x.py, 2: indexers/kinds/video/x.py
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > depth and node.module:
+                assert node.module.split(".")[0] not in above, (path, node.module)
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                assert not node.module.startswith(tuple(f"mmsearch.indexers.{m}" for m in above)), (path, node.module)

@@ -26,7 +26,7 @@ from mmsearch.models import JOB_SPECS, SPACE_SPECS, Models
 from ..decode import decode
 from ..encode import BatchEncoder
 from ..items import Decoded, Failed, Item, Timed
-from ..kinds import HANDLERS, DecodeInputs, TimedInputs, TimedResult
+from ..kinds import HANDLERS, DecodeInputs, TimedResult
 from ..report import Tally
 from ..spaces import RunModels
 
@@ -125,9 +125,6 @@ class EncodeStage:
         self.models = NodeModels(settings)
         self.models.open_clip()
         self.encoding = BatchEncoder(self.models)
-        m = self.models
-        self.timed_inputs = TimedInputs(m.ctx.settings, m.encoder, m.batch_size, m.soundtrack,
-                                        scene_model=m.scene_model)
         self.expected, self.node = expected, _node()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -160,7 +157,7 @@ class EncodeStage:
 
     def _index(self, job: Timed) -> Indexed | Failed:
         try:
-            done = HANDLERS[job.entry.kind].index(job, self.timed_inputs)
+            done = HANDLERS[job.entry.kind].index(job, self.models.timed_inputs(job.entry.kind))
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             return Failed.of(job.entry, "decode", exc)
         done.job_errors.update(shortfall(self.models, job.entry.kind, self.expected, self.node))

@@ -1,4 +1,5 @@
-"""Sound files: CLAP windows and timed speech over the file's duration (see soundtrack.py)."""
+"""Sound files: CLAP windows and timed speech over the file's duration (see soundtrack.py), with the models
+the run handed in for the file's work."""
 from __future__ import annotations
 
 from collections.abc import Collection
@@ -10,6 +11,7 @@ from mmsearch.media.metadata import from_tags
 
 from ..items import Timed
 from .base import KindHandler, TimedInputs, TimedResult
+from .soundtrack import soundtrack
 
 
 class AudioHandler(KindHandler):
@@ -20,6 +22,6 @@ class AudioHandler(KindHandler):
         duration = info.duration
         if not duration or duration <= 0:
             raise MediaError("no audio samples")
-        segments = inputs.soundtrack(job.entry.path, duration, names)
+        segments = soundtrack(job.entry.path, duration, inputs.clap, inputs.transcriber, inputs.text_encoder).segments
         job.fields.update(duration=duration, decoder="audio", **from_tags(info.tags).fields())
         return TimedResult(segments, [])

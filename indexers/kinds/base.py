@@ -8,7 +8,7 @@ cut one file at a time (:meth:`KindHandler.index`), since their encoders use eve
 """
 from __future__ import annotations
 
-from collections.abc import Callable, Collection
+from collections.abc import Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -39,13 +39,18 @@ class DecodeInputs:
 
 @dataclass(frozen=True)
 class TimedInputs:
-    """What indexing a timed file on the writer's thread may use."""
+    """What indexing a timed file on the writer's thread uses: the models of the file's work, loaded and
+    handed in by the run (``RunModels.timed_inputs``); a model that is None is work left pending (or not
+    asked for). A handler never calls back into the run."""
 
     settings: Settings
     encoder: Any  # the image/text encoder: video frames (None: the clip work is pending)
     batch_size: int
-    soundtrack: Callable[..., list[NewSegment]]  # (path, duration[, names]) -> sound and speech segments
-    scene_model: Callable[[], tuple[Any, str | None]] | None = None  # (shot detector or None, warning), once a run
+    clap: Any = None  # sound windows: the ``audio`` space
+    transcriber: Any = None  # speech: the ``speech`` job, its passages ...
+    text_encoder: Any = None  # ... embedded in the sentence space ``text``
+    shot_model: Any = None  # the learned shot detector (None: the pixels decide every cut)
+    shot_warning: str | None = None  # why there is no shot detector (added to the video's warnings)
 
 
 @dataclass

@@ -13,6 +13,7 @@ from mmsearch.media.video import probe_video
 
 from ...items import Timed
 from ..base import KindHandler, TimedInputs, TimedResult
+from ..soundtrack import soundtrack
 from .frames import embed_frames, scene_segments
 
 
@@ -25,8 +26,7 @@ class VideoHandler(KindHandler):
         notes: list[str] = []
         if inputs.encoder is not None and (names is None or Space.CLIP in names):
             video = embed_frames(path, inputs.encoder, inputs.settings.video_interval, inputs.batch_size)
-            shot_model, shot_warning = inputs.scene_model() if inputs.scene_model is not None else (None, None)
-            segments = scene_segments(path, video, shot_model=shot_model, shot_warning=shot_warning)
+            segments = scene_segments(path, video, shot_model=inputs.shot_model, shot_warning=inputs.shot_warning)
             if video.truncated:
                 notes.append(f"truncated or damaged: indexed the first {video.times[-1]:.1f} s")
             duration, width, height, backend = video.duration, video.width, video.height, video.backend
@@ -38,7 +38,7 @@ class VideoHandler(KindHandler):
         sound = names is None or bool({Space.AUDIO, Job.SPEECH} & set(names))
         if sound and has_audio_stream(path):
             try:
-                segments += inputs.soundtrack(path, duration, names)
+                segments += soundtrack(path, duration, inputs.clap, inputs.transcriber, inputs.text_encoder).segments
             except Exception as exc:  # noqa: BLE001 - the pictures are still worth indexing
                 notes.append(f"soundtrack not indexed: {exc}")
         job.fields.update(duration=duration, width=width, height=height, decoder=backend,
