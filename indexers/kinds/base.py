@@ -8,7 +8,7 @@ cut one file at a time (:meth:`KindHandler.index`), since their encoders use eve
 """
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any, ClassVar
 
@@ -101,6 +101,17 @@ class KindHandler:
         """Writer thread, timed kinds: decode, encode and cut one file; complete ``job.fields``. ``names``:
         only that work (a backfill). Raises when nothing of the file can be indexed."""
         raise NotImplementedError(f"{self.kind} files are encoded in batches")
+
+    def text_source(self, path: str, settings: Settings) -> Any:
+        """Worker thread, the run's deferred ``ocr`` pass: what the text reader needs of a file of this kind
+        (decoded as the first pass decodes it). Kinds whose work has no ``ocr`` are never asked."""
+        raise NotImplementedError(f"no text is read in {self.kind} files")
+
+    def read_text(self, reader: Any, source: Any, path: str,
+                  scenes: Callable[[], list[NewSegment]]) -> list[NewSegment] | None:
+        """The deferred pass: the ``ocr`` segments of a file from its :meth:`text_source`; ``scenes()`` gives
+        its scenes in the catalog. None: the text waits on other work (a video's scenes)."""
+        raise NotImplementedError(f"no text is read in {self.kind} files")
 
     def link_keys(self, path: str) -> tuple[str, ...]:
         """For a kind that captions others: the paths, then stems, its file may describe, in order."""

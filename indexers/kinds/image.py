@@ -1,8 +1,9 @@
 """Images: the whole file is read once (hash and decode share the bytes); one ``image`` segment each. The text
-in an image is read by the run's deferred pass (indexers/deferred.py), not here."""
+in an image is read by the run's deferred pass (indexers/deferred.py) through :meth:`ImageHandler.read_text`."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -11,10 +12,11 @@ from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
 from mmsearch.dup_evidence import image_detail
 from mmsearch.kinds import MediaKind, SegmentKind
-from mmsearch.media.images import decode_image
+from mmsearch.media.images import decode_image, load_image
 from mmsearch.media.metadata import from_exif
 
 from ..items import Decoded, Opened
+from ..ocr import picture_segments
 from .base import DecodeInputs, KindHandler, Stage
 
 MAX_IMAGE_BYTES = 512 * 1024 * 1024
@@ -53,6 +55,13 @@ class ImageHandler(KindHandler):
     def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
         return [NewSegment(kind=SegmentKind.IMAGE, vector=v[0], space=space, detail=item.detail)
                 for space, v in vectors.items() if v]
+
+    def text_source(self, path: str, settings: Settings) -> Any:
+        return load_image(path)[0]  # at most 1024 px, as the first pass's Pillow path
+
+    def read_text(self, reader: Any, source: Any, path: str,
+                  scenes: Callable[[], list[NewSegment]]) -> list[NewSegment] | None:
+        return picture_segments(reader, source)
 
 
 def header_exif(data: bytes) -> Any:

@@ -1,20 +1,24 @@
 """Videos: sampled frames cut into scenes (``scene`` + ``frame`` segments, see frames.py), plus the
 soundtrack's sound windows and speech when the file has one. The text shown in each scene is read by the
-run's deferred pass (indexers/deferred.py), not here."""
+run's deferred pass (indexers/deferred.py) through :meth:`VideoHandler.text_source` and
+:meth:`VideoHandler.read_text` (text.py), once the scenes are in the catalog."""
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Callable, Collection
+from typing import Any
 
 from mmsearch.catalog import NewSegment
+from mmsearch.config import Settings
 from mmsearch.kinds import Job, MediaKind, Space
 from mmsearch.media.audio import has_audio_stream
 from mmsearch.media.metadata import from_tags
-from mmsearch.media.video import probe_video
+from mmsearch.media.video import frame_at, probe_video
 
 from ...items import Timed
 from ..base import KindHandler, TimedInputs, TimedResult
 from ..soundtrack import soundtrack
 from .frames import embed_frames, scene_segments
+from .text import KeptFrames, sampled_frames, scene_text_segments
 
 
 class VideoHandler(KindHandler):
@@ -44,3 +48,13 @@ class VideoHandler(KindHandler):
         job.fields.update(duration=duration, width=width, height=height, decoder=backend,
                           status="partial" if notes else "ok", **from_tags(tags).fields())
         return TimedResult(segments, notes)
+
+    def text_source(self, path: str, settings: Settings) -> KeptFrames:
+        return sampled_frames(path, settings.video_interval)
+
+    def read_text(self, reader: Any, source: Any, path: str,
+                  scenes: Callable[[], list[NewSegment]]) -> list[NewSegment] | None:
+        found = scenes()
+        if not found:  # no scenes yet (the clip work is pending): the text waits for them
+            return None
+        return scene_text_segments(reader, source, found, lambda t: frame_at(path, t))
