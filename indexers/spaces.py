@@ -5,8 +5,9 @@ The image/text space (``clip``) is opened up front when there is work; the sente
 the first text; the soundtrack's models (CLAP ``audio``, the transcriber) on the first file with a
 timeline (with the shot detector, for a video's frames: :meth:`RunModels.timed_inputs` hands a timed
 file's handler the models of its work); the text-in-pictures reader (``ocr``) on the first picture (its
-reading waits for the deferred pass). A model be had is one warning of the run naming the setting, never a failure of a file: that work is recorded
-as *pending* and a later run with the model backfills it.
+reading waits for the deferred pass). A model that cannot be had is one warning of the run naming the
+setting, never a failure of a file: that work is recorded as *pending* and a later run with the model
+backfills it.
 
 Deferred jobs (``DEFERRED``: ``ocr``): while :attr:`RunModels.deferring` (the run's first pass), no text is
 read and each file's mark says *pending* (:data:`DEFERRED_REASON`); the run's deferred pass
