@@ -142,6 +142,20 @@ def test_text_in_pictures_is_read_after_a_cluster_ingest(cluster, tmp_path, monk
         assert all("ocr" in h.extra["signals"] for h in hits)
 
 
+def test_a_node_without_the_text_reader_leaves_the_text_to_the_driver():
+    """A node that cannot load the OCR model fails no file's ``ocr`` (the driver's deferred pass reads the
+    text) and never loads it; a node without the picture model fails the clip work it cannot do."""
+    from mmsearch.config import Settings
+    from mmsearch.indexers.cluster.stages import NodeModels, shortfall
+    from mmsearch.kinds import Job, MediaKind, Space
+
+    node = NodeModels(Settings(model="off", ocr_model="off", audio_model="off", speech_model="off"))
+    assert shortfall(node, MediaKind.IMAGE, {Space.CLIP, Job.OCR}, "n1") == {
+        Space.CLIP: "clip model unavailable on node n1: " + node.ctx.models.unavailable.get(Space.CLIP, "not loaded")}
+    assert shortfall(node, MediaKind.VIDEO, {Job.OCR}, "n1") == {}
+    assert node._ocr is False  # never asked for
+
+
 def test_every_node_must_see_the_files_as_the_driver_does(cluster, media):
     from mmsearch.indexers.cluster.ray_run import RayCluster
 

@@ -28,7 +28,7 @@ from ..encode import BatchEncoder
 from ..items import Decoded, Failed, Item, Timed
 from ..kinds import HANDLERS, DecodeInputs, TimedResult
 from ..report import Tally
-from ..spaces import RunModels
+from ..spaces import DEFERRED, RunModels
 
 OFF = "off"
 
@@ -79,9 +79,11 @@ def node_settings(settings: Settings, models: RunModels, needed: set[str]) -> Se
 
 def shortfall(models: RunModels, kind: MediaKind, names: set[str], node: str) -> dict[str, str]:
     """The work of a ``kind`` file, among ``names`` (done by the driver's models), whose model this node
-    cannot have: failed for that file with the reason, never marked done without its vectors."""
+    cannot have: failed for that file with the reason, never marked done without its vectors. The deferred
+    jobs (``ocr``) are no node's work: the driver's own pass does them after the cluster's (a node neither
+    loads their model nor fails a file for want of it)."""
     return {n: f"{n} model unavailable on node {node}: {models.ctx.models.unavailable.get(n, 'not loaded')}"
-            for n in WORK_BY_KIND[kind] if n in names and not models.available(n)}
+            for n in WORK_BY_KIND[kind] if n in names and n not in DEFERRED and not models.available(n)}
 
 
 def _node() -> str:
