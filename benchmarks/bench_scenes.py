@@ -82,7 +82,8 @@ class _Timed:
 
 def mmsearch_pair(encoder, model):
     """Runs one decode pass and returns both verdicts: (with model, pixels only)."""
-    import indexers.video as iv
+
+    import indexers.kinds.video.frames as iv
     from mmsearch.analysis.scenes import ShotStream, decide_cuts
     from mmsearch.encoders.shots import budget_frames
 

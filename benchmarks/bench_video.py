@@ -6,7 +6,7 @@ Uses a random-init open_clip model of the given architecture saved as a checkpoi
 depend on the weights, and no weights can be downloaded here). Measures, on the same video:
 decode only (FrameSampler + preprocessing), encode only (the sampled frames), the whole
 `Engine.index` run (decode overlapped with encode, scene cutting with the installed shot model, catalog
-write, index save), and scene detection's own cost: ``indexers.video.embed_frames`` + ``scene_segments``
+write, index save), and scene detection's own cost: ``indexers.kinds.video.frames.embed_frames`` + ``scene_segments``
 with the dense stream and the shot model against the same without any scene detection (one pass each,
 alternated, best of ``--repeat``). Writes benchmarks/results/video.json. ``--ocr``: also the whole run with OCR on (the default install:
 scenes cut, then the text of each scene read in the run's OCR pass), timed per pass, into video_ocr.json.
@@ -79,7 +79,7 @@ def main() -> None:
         assert report.added == 1, report.to_dict()
 
     # scene detection's own cost: the same pass with and without it (best of --repeat, alternated)
-    from indexers.video import embed_frames, load_scene_model, scene_segments
+    from indexers.kinds.video.frames import embed_frames, load_scene_model, scene_segments
 
     shot_model, _ = load_scene_model("bundled", "auto")
     with_s, without_s = [], []

@@ -6,14 +6,14 @@ as soon as that pass is over, at the image tower's speed. Then this pass reads t
 whose ``ocr`` is pending, under the run's roots and unchanged on disk, one file per transaction (its
 ``ocr`` segments and its job mark together), with its own progress line. A run killed during it leaves
 the rest pending; the next run's pass does them (an unchanged file is not re-indexed: only its text is
-read). What is read is what the first pass used to read inline:
+read). Each kind's handler says what is read (``text_source`` on a worker thread, ``read_text`` here):
 
-- a picture: decoded as the first pass decodes it (``load_image``, at most 1024 px), then
-  :func:`indexers.ocr.picture_segments` (the gated reader: the detector only where the pixel test sees
-  text);
-- a video: its frames sampled again as the first pass samples them (every ``video_interval`` s, 448 px),
-  read per scene of the catalog (:func:`indexers.ocr.scene_text_segments`); a video without scenes yet
-  (its clip work pending) stays pending.
+- a picture (indexers/kinds/image.py): decoded as the first pass decodes it (``load_image``, at most
+  1024 px), then :func:`indexers.ocr.picture_segments` (the gated reader: the detector only where the
+  pixel test sees text);
+- a video (indexers/kinds/video/): its frames sampled again as the first pass samples them (every
+  ``video_interval`` s, 448 px), read per scene of the catalog (text.py); a video without scenes yet (its
+  clip work pending) stays pending.
 
 Files are decoded in worker threads a few ahead of the reader, which runs on this thread.
 """
@@ -29,18 +29,16 @@ from typing import Any
 
 from mmsearch import _faults as faults
 from mmsearch.catalog import JobMark, Media, NewSegment
+from mmsearch.config import Settings
 from mmsearch.context import Context
 from mmsearch.kinds import Job, JobState, MediaKind, SegmentKind
-from mmsearch.media.images import load_image
-from mmsearch.media.video import FrameSampler, frame_at
 
 from .items import Failed, FileEntry
-from .ocr import KeptFrames, picture_segments, scene_text_segments
+from .kinds import HANDLERS
 from .report import Tally
 from .spaces import DEFERRED, RunModels
 
 AHEAD = 2  # decoded files waiting for the reader, per worker
-VIDEO_SAMPLE_SIDE = 448  # the first pass's sampled frames (indexers/video.py)
 
 
 def without_deferred(pending: dict[int, set[str]]) -> dict[int, set[str]]:
@@ -66,7 +64,7 @@ def run_deferred(ctx: Context, models: RunModels, tally: Tally, roots: list[Path
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="mmsearch-ocr-decode") as pool:
         waiting: deque[tuple[Media, Future]] = deque()
         for media in todo:
-            waiting.append((media, pool.submit(_decoded, media, ctx.settings.video_interval)))
+            waiting.append((media, pool.submit(_decoded, media, ctx.settings)))
             if len(waiting) >= workers * AHEAD:
                 _read(ctx, models, reader, tally, *waiting.popleft())
         while waiting:
@@ -83,15 +81,9 @@ def _unchanged(media: Media) -> bool:
     return st.st_size == media.size and abs(st.st_mtime - media.mtime) <= 1e-6
 
 
-def _decoded(media: Media, interval: float) -> Any:
-    """What the reader needs of a file, decoded on a worker thread: a picture, or a video's sampled frames."""
-    if MediaKind(media.kind) == MediaKind.VIDEO:
-        kept = KeptFrames()
-        with FrameSampler(media.path, interval=interval, max_side=VIDEO_SAMPLE_SIDE) as sampler:
-            for frame in sampler:
-                kept.keep(frame.time, frame.image)
-        return kept
-    return load_image(media.path)[0]
+def _decoded(media: Media, settings: Settings) -> Any:
+    """What the reader needs of a file (its kind's handler says), decoded on a worker thread."""
+    return HANDLERS[MediaKind(media.kind)].text_source(media.path, settings)
 
 
 def _read(ctx: Context, models: RunModels, reader: Any, tally: Tally, media: Media, decoded: Future) -> None:
@@ -99,16 +91,14 @@ def _read(ctx: Context, models: RunModels, reader: Any, tally: Tally, media: Med
     entry = FileEntry(media.path, media.size, media.mtime, MediaKind(media.kind))
     segments: list[NewSegment] = []
     try:
-        got = decoded.result()
-        if isinstance(got, KeptFrames):
-            scenes = [_scene(s) for s in ctx.catalog.segments_of_media(media.id, [SegmentKind.SCENE])]
-            if not scenes:  # no scenes yet (the clip work is pending): the text waits for them
-                tally.pass_file(media.path, done=False)
-                return
-            segments = scene_text_segments(reader, got, scenes, lambda t: frame_at(media.path, t))
-        else:
-            segments = picture_segments(reader, got)
-        segments = models.embed_texts(segments)
+        def scenes() -> list[NewSegment]:
+            return [_scene(s) for s in ctx.catalog.segments_of_media(media.id, [SegmentKind.SCENE])]
+
+        read = HANDLERS[entry.kind].read_text(reader, decoded.result(), media.path, scenes)
+        if read is None:  # waits on other work (a video's text on its scenes): stays pending
+            tally.pass_file(media.path, done=False)
+            return
+        segments = models.embed_texts(read)
         marks = models.marks(entry.kind, only={Job.OCR})
     except Exception as exc:  # noqa: BLE001 - one file's text never stops the pass
         segments, marks = [], {Job.OCR: JobMark(JobState.FAILED, None, Failed.of(entry, "ocr", exc).message)}

@@ -31,9 +31,9 @@ from mmsearch.context import Context
 from mmsearch.errors import MediaError, MmsearchError
 from mmsearch.kinds import JobState, MediaKind, Space
 
-from .audio import sound_segments
 from .items import Decoded, Failed, FileEntry, Opened, Timed
 from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs
+from .kinds.soundtrack import sound_segments
 from .report import Progress
 from .spaces import batch_size
 
@@ -211,7 +211,7 @@ def videos(job: Reembedding, files: Sequence[Media]) -> list[Staged | Exception]
     """Videos: frames sampled and encoded again, cut into scenes by the new model (the soundtrack is not
     this space's work)."""
     handler = HANDLERS[MediaKind.VIDEO]
-    inputs = TimedInputs(job.ctx.settings, job.encoder, job.batch_size, lambda *_a, **_k: [])
+    inputs = TimedInputs(job.ctx.settings, job.encoder, job.batch_size)
     out: list[Staged | Exception] = []
     for media in files:
         try:

@@ -103,7 +103,7 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
             missing_by_hash.setdefault(m.content_hash, m)
         tally.planned(plan.unchanged, plan.skipped_bad, len(plan.work))
         writer = Writer(ctx, models, tally)
-        inputs = DecodeInputs(ctx.settings, models.encoder, ocr=models.ocr_reader)
+        inputs = DecodeInputs(ctx.settings, models.encoder)
         workers = ctx.settings.decode_workers
         if cluster is not None:
             tally.report.cluster = cluster.index(ctx, plan.work, models, writer, missing_by_hash).to_dict()

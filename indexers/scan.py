@@ -12,10 +12,10 @@ from functools import partial
 from pathlib import Path
 
 from mmsearch.catalog import Catalog, Media
-from mmsearch.kinds import MediaKind
+from mmsearch.kinds import MediaKind, kind_of_path
 
 from .items import FileEntry
-from .kinds import EXTENSIONS, HANDLERS
+from .kinds import HANDLERS
 from .links import LinkRule
 
 __all__ = ["FileEntry", "Plan", "diff", "file_hash", "kind_of", "scan"]
@@ -35,8 +35,8 @@ class Plan:
 
 
 def kind_of(path: str) -> MediaKind | None:
-    """The kind of a file by its extension (the handler table), or None: not indexed."""
-    return EXTENSIONS.get(os.path.splitext(path)[1].lower())
+    """The kind of a file by its extension (the kind table), or None: not indexed."""
+    return kind_of_path(path)
 
 
 def scan(roots: Iterable[Path], skip: Path | None, on_error: Callable[[str, str], None],

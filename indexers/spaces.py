@@ -3,14 +3,16 @@ their indexes opened in the library before anything is written to them.
 
 The image/text space (``clip``) is opened up front when there is work; the sentence space (``text``) on
 the first text; the soundtrack's models (CLAP ``audio``, the transcriber) on the first file with a
-timeline; the text-in-pictures reader (``ocr``) on the first picture. A model that cannot be had is one
-warning of the run naming the setting, never a failure of a file: that work is recorded as *pending* and
-a later run with the model backfills it.
+timeline (with the shot detector, for a video's frames: :meth:`RunModels.timed_inputs` hands a timed
+file's handler the models of its work); the text-in-pictures reader (``ocr``) on the first picture (its
+reading waits for the deferred pass). A model that cannot be had is one warning of the run naming the
+setting, never a failure of a file: that work is recorded as *pending* and a later run with the model
+backfills it.
 
-Deferred jobs (``DEFERRED``: ``ocr``): while :attr:`RunModels.deferring` (the run's first pass), the
-decoders get no reader for them and each file's mark says *pending* (:data:`DEFERRED_REASON`); the run's
-deferred pass (indexers/deferred.py) then does that work over the committed files, so pictures, sounds
-and speech are searchable at the image tower's speed first.
+Deferred jobs (``DEFERRED``: ``ocr``): while :attr:`RunModels.deferring` (the run's first pass), no text is
+read and each file's mark says *pending* (:data:`DEFERRED_REASON`); the run's deferred pass
+(indexers/deferred.py) then does that work over the committed files, so pictures, sounds and speech are
+searchable at the image tower's speed first.
 """
 from __future__ import annotations
 
@@ -27,7 +29,8 @@ from mmsearch.encoders.base import CPU_BATCH
 from mmsearch.errors import ModelUnavailableError
 from mmsearch.kinds import TIMED_KINDS, WORK_BY_KIND, Job, JobState, MediaKind, Space
 
-from .audio import soundtrack
+from .kinds import TimedInputs
+from .kinds.video.frames import load_scene_model
 from .report import Tally
 
 METADATA_READER = SimpleNamespace(model_id="metadata")  # what the job marks of the metadata job name
@@ -110,14 +113,21 @@ class RunModels:
                 out[i] = dataclasses.replace(segments[i], vector=vector, space=Space.TEXT)
         return out
 
-    def soundtrack(self, path: str, duration: float, names: Collection[str] | None = None) -> list[NewSegment]:
-        """The sound and speech segments of ``path`` (only the work named in ``names``, when given), with
-        whichever soundtrack models can be had."""
-        clap, transcriber, text = self._sound_models()
-        if names is not None:
-            clap = clap if Space.AUDIO in names else None
-            transcriber = transcriber if Job.SPEECH in names else None
-        return soundtrack(path, duration, clap, transcriber, text).segments
+    def timed_inputs(self, kind: MediaKind, names: Collection[str] | None = None) -> TimedInputs:
+        """What the handler of a timed file of ``kind`` needs for its work (``names``: only that work, a
+        backfill), its models loaded now (each once a run): the clip encoder; CLAP, the transcriber and the
+        sentence model for sound and speech; the shot detector when frames are cut into scenes. A model that
+        cannot be had is None: that work is pending."""
+        work = set(WORK_BY_KIND[kind] if names is None else names)
+        clap = transcriber = text = None
+        if work & {Space.AUDIO, Job.SPEECH}:
+            clap, transcriber, text = self._sound_models()
+            clap = clap if Space.AUDIO in work else None
+            transcriber = transcriber if Job.SPEECH in work else None
+        shot_model, shot_warning = (self.scene_model() if self.encoder is not None and Space.CLIP in work
+                                    else (None, None))
+        return TimedInputs(self.ctx.settings, self.encoder, self.batch_size, clap=clap, transcriber=transcriber,
+                           text_encoder=text, shot_model=shot_model, shot_warning=shot_warning)
 
     def marks(self, kind: MediaKind, *, only: Collection[str] | None = None) -> dict[str, JobMark]:
         """What a file of ``kind`` indexed now is marked as, per space/job (``only``: just those)."""
@@ -177,8 +187,6 @@ class RunModels:
         """The learned shot detector (setting ``shot_model``) and the warning when it cannot be had; loaded
         once a run, the warning reported once."""
         if self._scenes is None:
-            from .video import load_scene_model
-
             self._scenes = load_scene_model(self.ctx.settings.shot_model, self.ctx.settings.device)
             if self._scenes[1]:
                 self.tally.warn(self._scenes[1])

@@ -21,7 +21,7 @@ from mmsearch.media.metadata import read_header
 
 from .encode import BatchEncoder
 from .items import Decoded, Failed, FileEntry, Item, Opened, Same, Timed
-from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs, TimedResult
+from .kinds import HANDLERS, DecodeInputs, Stage, TimedResult
 from .report import Tally
 from .spaces import RunModels
 
@@ -34,9 +34,6 @@ class Writer:
         self.models = models
         self.encoding = BatchEncoder(models)
         self.encoder, self.space, self.batch_size = models.encoder, models.space, models.batch_size
-        self.timed_inputs = TimedInputs(ctx.settings, models.encoder, models.batch_size, models.soundtrack,
-                                        ocr=models.ocr_reader, embed_texts=models.embed_texts,
-                                        scene_model=models.scene_model)
         self.batch: list[Decoded] = []
         self.units = 0
         self.moved_from: set[str] = set()  # old paths of moved files: not removals
@@ -116,7 +113,7 @@ class Writer:
     def _timed(self, job: Timed) -> None:
         """Index one video or audio file through its handler and commit it in one transaction."""
         try:
-            done = HANDLERS[job.entry.kind].index(job, self.timed_inputs)
+            done = HANDLERS[job.entry.kind].index(job, self.models.timed_inputs(job.entry.kind))
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             self._failed(Failed.of(job.entry, "decode", exc))
             return
@@ -152,7 +149,7 @@ class Writer:
             if not work:
                 pass
             elif handler.timed:
-                done = handler.index(Timed(entry, None, {}), self.timed_inputs, work)
+                done = handler.index(Timed(entry, None, {}), self.models.timed_inputs(entry.kind, work), work)
                 segments, errors = done.segments, done.job_errors
             else:
                 data = None
@@ -160,8 +157,7 @@ class Writer:
                     with open(media.path, "rb") as fh:
                         data = fh.read(handler.read_limit + 1)
                 opened = Opened(entry, None, {"path": media.path}, data)
-                inputs = DecodeInputs(self.timed_inputs.settings, self.encoder,
-                                      ocr=self.models.ocr_reader if Job.OCR in work else None)
+                inputs = DecodeInputs(self.models.ctx.settings, self.encoder)
                 item = handler.decode(opened, inputs, Stage("decode"))
                 faults.point("decode")
                 if isinstance(item, Failed):

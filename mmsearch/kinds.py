@@ -12,25 +12,22 @@ schema version 1.
 """
 from __future__ import annotations
 
+import os
+from dataclasses import dataclass
 from enum import StrEnum
+from functools import cache
+from importlib import import_module
+from typing import cast
 
 
 class MediaKind(StrEnum):
-    """What a file is (``media.kind``)."""
+    """What a file is (``media.kind``). What the code knows about each kind is its row of :data:`KINDS`."""
 
     IMAGE = "image"
     TEXT = "text"
     VIDEO = "video"
     AUDIO = "audio"
     SUBTITLE = "subtitle"  # a .srt/.vtt file; its cues are reported on the linked video
-
-
-# Kinds a user can ask for (``--kind``): a subtitle cue is reported as a moment of its video.
-QUERY_KINDS: tuple[MediaKind, ...] = (MediaKind.IMAGE, MediaKind.TEXT, MediaKind.VIDEO, MediaKind.AUDIO)
-# Files with a timeline: their decode and encode run on the writer's thread, one file at a time.
-TIMED_KINDS: frozenset[MediaKind] = frozenset({MediaKind.VIDEO, MediaKind.AUDIO})
-# Files whose text describes another file beside them (a caption, a subtitle track).
-LINKING_KINDS: frozenset[MediaKind] = frozenset({MediaKind.TEXT, MediaKind.SUBTITLE})
 
 
 class SegmentKind(StrEnum):
@@ -110,15 +107,79 @@ class JobState(StrEnum):
     FAILED = "failed"  # tried and failed (``job.error`` says why); retried when the file changes
 
 
-# The work each kind of file needs: embedding spaces and text-producing jobs, by name. A text file is
-# embedded twice: in ``clip`` (image <-> text) and in the sentence space ``text`` (text search without
-# CLIP weights); speech is transcribed (``speech``) and the transcript embedded in ``text``; text in
-# pictures is read (``ocr``: images, and each video scene's keyframes) and embedded in ``text`` too; when
-# and where a photo, video or recording was made is read from its metadata (``metadata``).
-WORK_BY_KIND: dict[MediaKind, tuple[str, ...]] = {
-    MediaKind.IMAGE: (Space.CLIP, Job.OCR, Job.METADATA),
-    MediaKind.TEXT: (Space.CLIP, Space.TEXT),
-    MediaKind.SUBTITLE: (Space.CLIP, Space.TEXT),
-    MediaKind.VIDEO: (Space.CLIP, Space.AUDIO, Job.SPEECH, Job.OCR, Job.METADATA),
-    MediaKind.AUDIO: (Space.AUDIO, Job.SPEECH, Job.METADATA),
+@dataclass(frozen=True)
+class MediaConstant:
+    """A constant of a decoding module (``mmsearch.media.*``), imported when first read: the video module
+    loads PyAV (~40 ms), which a search never needs, and every command imports this vocabulary. The arrow
+    points one way: ``kinds -> media``; no media module imports this one's table."""
+
+    module: str
+    name: str
+
+    def value(self) -> object:
+        return getattr(import_module(self.module), self.name)
+
+
+@dataclass(frozen=True)
+class KindFacts:
+    """Everything the code knows about one kind of file: one row of :data:`KINDS`.
+
+    ``extensions``: the names that make a file this kind (the decoding module's constant, lower-case with the
+    dot). ``work``: the embedding spaces and text-producing jobs a file of this kind needs. ``timed``: it has
+    a timeline (decoded and encoded on the writer's thread, one file at a time). ``describes``: the kinds
+    whose files a file of this kind can caption (linked by name). ``queryable``: a user can ask for it
+    (``--kind``; a subtitle cue is reported as a moment of its video)."""
+
+    extensions_in: MediaConstant
+    work: tuple[str, ...]
+    timed: bool = False
+    describes: frozenset[MediaKind] = frozenset()
+    queryable: bool = True
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        return cast(frozenset[str], self.extensions_in.value())
+
+
+# The one kind table: the scan (extension -> kind), the handlers (indexers/kinds/), the writer, the catalog's
+# job marks and the queries (a file as a query) all read it. A text file is embedded twice: in ``clip``
+# (image <-> text) and in the sentence space ``text`` (text search without CLIP weights); speech is
+# transcribed (``speech``) and the transcript embedded in ``text``; text in pictures is read (``ocr``:
+# images, and each video scene's keyframes) and embedded in ``text`` too; when and where a photo, video or
+# recording was made is read from its metadata (``metadata``).
+KINDS: dict[MediaKind, KindFacts] = {
+    MediaKind.IMAGE: KindFacts(MediaConstant("mmsearch.media.images", "IMAGE_EXTENSIONS"),
+                               work=(Space.CLIP, Job.OCR, Job.METADATA)),
+    MediaKind.TEXT: KindFacts(MediaConstant("mmsearch.media.text", "TEXT_EXTENSIONS"),
+                              work=(Space.CLIP, Space.TEXT), describes=frozenset({MediaKind.IMAGE, MediaKind.VIDEO})),
+    MediaKind.VIDEO: KindFacts(MediaConstant("mmsearch.media.video", "VIDEO_EXTENSIONS"),
+                               work=(Space.CLIP, Space.AUDIO, Job.SPEECH, Job.OCR, Job.METADATA), timed=True),
+    MediaKind.AUDIO: KindFacts(MediaConstant("mmsearch.media.audio", "AUDIO_EXTENSIONS"),
+                               work=(Space.AUDIO, Job.SPEECH, Job.METADATA), timed=True),
+    MediaKind.SUBTITLE: KindFacts(MediaConstant("mmsearch.media.subtitles", "SUBTITLE_EXTENSIONS"),
+                                  work=(Space.CLIP, Space.TEXT), describes=frozenset({MediaKind.VIDEO}),
+                                  queryable=False),
 }
+
+# Views of the table, by the names the code has always used.
+QUERY_KINDS: tuple[MediaKind, ...] = tuple(k for k, f in KINDS.items() if f.queryable)
+TIMED_KINDS: frozenset[MediaKind] = frozenset(k for k, f in KINDS.items() if f.timed)
+LINKING_KINDS: frozenset[MediaKind] = frozenset(k for k, f in KINDS.items() if f.describes)
+WORK_BY_KIND: dict[MediaKind, tuple[str, ...]] = {k: f.work for k, f in KINDS.items()}
+
+
+@cache
+def extension_table() -> dict[str, MediaKind]:
+    """Every extension (lower-case, with the dot) -> its kind; RuntimeError when two kinds claim one."""
+    table: dict[str, MediaKind] = {}
+    for kind, facts in KINDS.items():
+        for ext in facts.extensions:
+            if ext in table:
+                raise RuntimeError(f"extension {ext} claimed by both {table[ext]} and {kind}")
+            table[ext] = kind
+    return table
+
+
+def kind_of_path(path: str) -> MediaKind | None:
+    """The kind of a file by its extension (case-insensitive), or None: not a kind mmsearch indexes."""
+    return extension_table().get(os.path.splitext(path)[1].lower())

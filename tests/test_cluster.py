@@ -100,6 +100,62 @@ def test_a_library_indexed_on_the_cluster_equals_one_indexed_here(cluster, media
         hit.close()
 
 
+def test_text_in_pictures_is_read_after_a_cluster_ingest(cluster, tmp_path, monkeypatch):
+    """The cluster does the first pass (pictures, a video's scenes); the driver's deferred pass then reads the
+    text of what was committed (the ``ocr`` job, indexers/deferred.py), an image's and each video scene's."""
+    from PIL import Image
+    from test_ocr import AGENDA, BG, REVENUE, slide, words
+
+    from mmsearch.kinds import Job, SegmentKind
+
+    monkeypatch.delenv("MMSEARCH_OCR_MODEL", raising=False)  # conftest turns OCR off; the default (bundled) here
+
+    def framed(lines):  # the factory shows the middle 80 % of a picture: pad the slide so all of it shows
+        canvas = Image.new("RGB", (1600, 900), BG)
+        canvas.paste(slide(lines), (160, 90))
+        return canvas
+
+    c, _nodes = cluster
+    root = tmp_path / "media"
+    root.mkdir()
+    slide(REVENUE, size=(640, 360)).save(root / "slide.png")
+    video = root / "talk.mp4"
+    cuts = mf.make_video(video, [(framed(AGENDA), 3.0), (framed(REVENUE), 3.0)], size=(480, 270), fps=5,
+                         motion=False)
+    with Engine(tmp_path / "there", model="toy", audio_model="off", speech_model="off") as e:
+        report = e.index([root], ray=c.address)
+        assert report.cluster is not None and report.cluster["files"] == 2 and report.failed == 0
+        assert list(report.passes) == ["main", "ocr"] and report.passes["ocr"]["files"] == 2
+        assert report.jobs[Job.OCR] == {"done": 2, "pending": 0, "failed": 0}
+        catalog = e.context.catalog
+
+        def read(path):
+            media = catalog.media_by_path(str(path))
+            return [s for s in catalog.segments_of_media(media.id) if s.kind == SegmentKind.OCR]
+
+        [picture] = read(root / "slide.png")
+        assert {"quarterly", "revenue", "grew"} <= words(picture.text)
+        revenue = next(s for s in read(video) if {"quarterly", "revenue"} <= words(s.text))
+        assert abs(revenue.start - cuts[0]) <= 0.5 and revenue.start <= revenue.keyframe < revenue.end
+        hits = e.search("quarterly revenue grew", k=2)
+        assert {h.path for h in hits} == {str(root / "slide.png"), str(video)}
+        assert all("ocr" in h.extra["signals"] for h in hits)
+
+
+def test_a_node_without_the_text_reader_leaves_the_text_to_the_driver():
+    """A node that cannot load the OCR model fails no file's ``ocr`` (the driver's deferred pass reads the
+    text) and never loads it; a node without the picture model fails the clip work it cannot do."""
+    from mmsearch.config import Settings
+    from mmsearch.indexers.cluster.stages import NodeModels, shortfall
+    from mmsearch.kinds import Job, MediaKind, Space
+
+    node = NodeModels(Settings(model="off", ocr_model="off", audio_model="off", speech_model="off"))
+    assert shortfall(node, MediaKind.IMAGE, {Space.CLIP, Job.OCR}, "n1") == {
+        Space.CLIP: "clip model unavailable on node n1: " + node.ctx.models.unavailable.get(Space.CLIP, "not loaded")}
+    assert shortfall(node, MediaKind.VIDEO, {Job.OCR}, "n1") == {}
+    assert node._ocr is False  # never asked for
+
+
 def test_every_node_must_see_the_files_as_the_driver_does(cluster, media):
     from mmsearch.indexers.cluster.ray_run import RayCluster
 

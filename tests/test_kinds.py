@@ -1,27 +1,44 @@
-"""The media-kind table (mmsearch.indexers.kinds.HANDLERS) as the scan, the decode step and the writer
-read it, and the one place an index run counts what it did (mmsearch.indexers.report.Tally)."""
+"""The kind table (mmsearch.kinds.KINDS) and its handlers (mmsearch.indexers.kinds.HANDLERS) as the scan, the
+decode step, the writer and a query by example read them, and the one place an index run counts what it did
+(mmsearch.indexers.report.Tally)."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
 from mmsearch import Engine
 from mmsearch.config import Settings
 from mmsearch.encoders.toy import ToyColorEncoder
+from mmsearch.errors import MmsearchError
 from mmsearch.indexers import IndexReport
 from mmsearch.indexers.decode import decode
 from mmsearch.indexers.items import Decoded, Failed, FileEntry, Same, Timed
-from mmsearch.indexers.kinds import EXTENSIONS, HANDLERS, DecodeInputs
+from mmsearch.indexers.kinds import EXTENSIONS, HANDLERS, DecodeInputs, TimedInputs
 from mmsearch.indexers.report import Tally
 from mmsearch.indexers.scan import kind_of, scan
-from mmsearch.kinds import MediaKind, SegmentKind
+from mmsearch.kinds import (
+    KINDS,
+    LINKING_KINDS,
+    QUERY_KINDS,
+    TIMED_KINDS,
+    WORK_BY_KIND,
+    MediaKind,
+    SegmentKind,
+    extension_table,
+    kind_of_path,
+)
 from mmsearch.media.audio import AUDIO_EXTENSIONS
 from mmsearch.media.images import IMAGE_EXTENSIONS
 from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS
 from mmsearch.media.text import TEXT_EXTENSIONS
 from mmsearch.media.video import VIDEO_EXTENSIONS
+from mmsearch.query.examples import kind_of as example_kind_of
 
+import media_factory as mf
 from conftest import solid
 
 
@@ -40,6 +57,42 @@ def test_every_extension_maps_to_exactly_one_handler():
                      MediaKind.SUBTITLE: SUBTITLE_EXTENSIONS, MediaKind.VIDEO: VIDEO_EXTENSIONS,
                      MediaKind.AUDIO: AUDIO_EXTENSIONS}
     assert {kind: HANDLERS[kind].extensions for kind in MediaKind} == media_modules
+
+
+def test_the_kind_table_holds_every_kind_and_the_handlers_and_views_read_it():
+    assert list(KINDS) == list(MediaKind)
+    for kind, facts in KINDS.items():
+        handler = HANDLERS[kind]
+        assert (handler.extensions, handler.timed, handler.describes) == (facts.extensions, facts.timed, facts.describes)
+        assert WORK_BY_KIND[kind] == facts.work
+    assert TIMED_KINDS == {k for k, f in KINDS.items() if f.timed}
+    assert LINKING_KINDS == {k for k, f in KINDS.items() if f.describes}
+    assert QUERY_KINDS == (MediaKind.IMAGE, MediaKind.TEXT, MediaKind.VIDEO, MediaKind.AUDIO)  # --kind's order
+    assert EXTENSIONS == extension_table()
+
+
+def test_the_table_names_the_media_modules_constants_themselves():
+    media_modules = {MediaKind.IMAGE: IMAGE_EXTENSIONS, MediaKind.TEXT: TEXT_EXTENSIONS,
+                     MediaKind.SUBTITLE: SUBTITLE_EXTENSIONS, MediaKind.VIDEO: VIDEO_EXTENSIONS,
+                     MediaKind.AUDIO: AUDIO_EXTENSIONS}
+    assert all(KINDS[kind].extensions is constant for kind, constant in media_modules.items())
+
+
+def test_the_vocabulary_loads_no_decoder_until_an_extension_is_asked_for():
+    """Every command imports mmsearch.kinds; the video decoder's module (PyAV) costs ~40 ms a search never needs."""
+    code = ("import sys, mmsearch.kinds as k; before = sorted(m for m in sys.modules if m.startswith('mmsearch.media')"
+            " or m == 'av'); k.kind_of_path('x.mp4'); print(before, 'av' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["[]", "True"]
+
+
+def test_a_query_file_is_classified_by_the_same_table(tmp_path):
+    assert example_kind_of(Path("Clip.MP4"), None) == kind_of_path("Clip.MP4") == MediaKind.VIDEO
+    assert example_kind_of(Path("a.ogg"), None) == MediaKind.AUDIO
+    assert example_kind_of(Path("b.webp"), None) == MediaKind.IMAGE
+    for name in ("notes.txt", "clip.srt", "data.csv"):  # a kind (or no kind) nothing is built from: one clear line
+        with pytest.raises(MmsearchError, match=f"cannot search by {name}: not an image, recording or video file"):
+            example_kind_of(Path(name), None)
 
 
 def test_timed_kinds_are_the_ones_with_a_timeline():
@@ -196,3 +249,32 @@ def test_an_index_run_reports_every_file_once(tmp_path, colour_folder):
         assert r.added + r.updated + r.moved + r.unchanged + r.failed == files + 1  # -1 deleted, +2 new
         assert bar.total == 4 and sorted(map(os.path.basename, bar.paths)) == [
             "broken.png", "crimson.png", "green.png", "new.png"] and bar.stopped
+
+
+# -- timed handlers get what they need handed in ----------------------------------------------------------
+def test_a_video_handler_indexes_with_the_models_it_is_handed_and_nothing_else(tmp_path):
+    """No run, no RunModels: plain values in, scenes out; no sound models handed in, no sound segments."""
+    path = tmp_path / "clip.mp4"
+    cuts = mf.make_video(path, [("red", 2.0), ("blue", 2.0)], codec="h264", motion=False)
+    st = path.stat()
+    job = Timed(FileEntry(str(path), st.st_size, st.st_mtime, MediaKind.VIDEO), None, {})
+    done = HANDLERS[MediaKind.VIDEO].index(job, TimedInputs(Settings(), ToyColorEncoder(), 8))
+    scenes = [s for s in done.segments if s.kind == SegmentKind.SCENE]
+    assert len(scenes) == 2 and abs(scenes[1].start - cuts[0]) <= 0.5
+    assert {s.kind for s in done.segments} == {SegmentKind.SCENE, SegmentKind.FRAME}
+    assert job.fields["duration"] == pytest.approx(4.0, abs=0.2) and done.notes == []
+
+
+def test_handlers_never_import_the_run_above_them():
+    """indexers/kinds/ is below the run: the run (spaces, writer, run, deferred) hands the handlers their inputs."""
+    import ast
+
+    root = Path(__file__).resolve().parent.parent / "indexers" / "kinds"
+    above = {"spaces", "writer", "run", "deferred", "encode", "cluster", "reembed", "watch"}
+    for path in root.rglob("*.py"):
+        depth = len(path.relative_to(root).parts)  # 1: indexers/kinds/x.py, 2: indexers/kinds/video/x.py
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.level > depth and node.module:
+                assert node.module.split(".")[0] not in above, (path, node.module)
+            if isinstance(node, ast.ImportFrom) and not node.level and node.module:
+                assert not node.module.startswith(tuple(f"mmsearch.indexers.{m}" for m in above)), (path, node.module)

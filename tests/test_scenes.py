@@ -234,7 +234,8 @@ def encoders(tiny_clip):
 
 
 def _fused_cuts(path, encoder) -> list[float]:
-    from indexers.video import embed_frames
+
+    from indexers.kinds.video.frames import embed_frames
     from mmsearch.analysis.scenes import decide_cuts
 
     video = embed_frames(str(path), encoder, 1.0, 8)

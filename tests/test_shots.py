@@ -12,7 +12,7 @@ import sys
 import numpy as np
 import pytest
 
-from indexers.video import embed_frames, load_scene_model, scene_segments
+from indexers.kinds.video.frames import embed_frames, load_scene_model, scene_segments
 from mmsearch.analysis.scenes import ShotStream, decide_cuts
 from mmsearch.encoders import load_image_text_encoder
 from mmsearch.encoders.shots import budget_frames, load_shot_model

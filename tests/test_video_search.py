@@ -89,7 +89,7 @@ def test_subtitles_are_found_on_the_video_timeline(engine, videos):
 def test_reindexing_an_unchanged_video_does_not_decode_it(engine, videos, monkeypatch):
     root, _ = videos
     engine.index([root])
-    import mmsearch.indexers.video as video_mod
+    import mmsearch.indexers.kinds.video.frames as video_mod
 
     def boom(*a, **k):
         raise AssertionError("decoded an unchanged video")

@@ -185,7 +185,7 @@ class RayCluster:
                             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pools.encoders),
                             batch_size=ENCODE_BATCH, batch_format="numpy", num_cpus=pools.encode_cpus,
                             num_gpus=pools.encode_gpus or None)
-        local = DecodeInputs(ctx.settings, models.encoder, ocr=models.ocr_reader)
+        local = DecodeInputs(ctx.settings, models.encoder)
         claimed: set[int] = set()
         decoded_on: Counter[str] = Counter()
         encoded_on: Counter[str] = Counter()

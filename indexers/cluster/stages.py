@@ -26,9 +26,9 @@ from mmsearch.models import JOB_SPECS, SPACE_SPECS, Models
 from ..decode import decode
 from ..encode import BatchEncoder
 from ..items import Decoded, Failed, Item, Timed
-from ..kinds import HANDLERS, DecodeInputs, TimedInputs, TimedResult
+from ..kinds import HANDLERS, DecodeInputs, TimedResult
 from ..report import Tally
-from ..spaces import RunModels
+from ..spaces import DEFERRED, RunModels
 
 OFF = "off"
 
@@ -79,9 +79,11 @@ def node_settings(settings: Settings, models: RunModels, needed: set[str]) -> Se
 
 def shortfall(models: RunModels, kind: MediaKind, names: set[str], node: str) -> dict[str, str]:
     """The work of a ``kind`` file, among ``names`` (done by the driver's models), whose model this node
-    cannot have: failed for that file with the reason, never marked done without its vectors."""
+    cannot have: failed for that file with the reason, never marked done without its vectors. The deferred
+    jobs (``ocr``) are no node's work: the driver's own pass does them after the cluster's (a node neither
+    loads their model nor fails a file for want of it)."""
     return {n: f"{n} model unavailable on node {node}: {models.ctx.models.unavailable.get(n, 'not loaded')}"
-            for n in WORK_BY_KIND[kind] if n in names and not models.available(n)}
+            for n in WORK_BY_KIND[kind] if n in names and n not in DEFERRED and not models.available(n)}
 
 
 def _node() -> str:
@@ -102,7 +104,7 @@ class DecodeStage:
     def __init__(self, settings: Settings, missing_by_hash: dict[str, Media], expected: set[str]) -> None:
         self.models = NodeModels(dataclasses.replace(settings, device="cpu"))  # preprocessing only
         self.models.open_clip()
-        self.inputs = DecodeInputs(self.models.ctx.settings, self.models.encoder, ocr=self.models.ocr_reader)
+        self.inputs = DecodeInputs(self.models.ctx.settings, self.models.encoder)
         self.missing, self.expected, self.node = dict(missing_by_hash), expected & {Job.OCR}, _node()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -125,9 +127,6 @@ class EncodeStage:
         self.models = NodeModels(settings)
         self.models.open_clip()
         self.encoding = BatchEncoder(self.models)
-        m = self.models
-        self.timed_inputs = TimedInputs(m.ctx.settings, m.encoder, m.batch_size, m.soundtrack, ocr=m.ocr_reader,
-                                        embed_texts=m.embed_texts, scene_model=m.scene_model)
         self.expected, self.node = expected, _node()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
@@ -160,7 +159,7 @@ class EncodeStage:
 
     def _index(self, job: Timed) -> Indexed | Failed:
         try:
-            done = HANDLERS[job.entry.kind].index(job, self.timed_inputs)
+            done = HANDLERS[job.entry.kind].index(job, self.models.timed_inputs(job.entry.kind))
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             return Failed.of(job.entry, "decode", exc)
         done.job_errors.update(shortfall(self.models, job.entry.kind, self.expected, self.node))

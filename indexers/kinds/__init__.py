@@ -1,8 +1,9 @@
-"""Media kinds, one handler module each, registered in :data:`HANDLERS`: the one table that the scan
-(extension -> kind), the decode step and the writer read. A new kind is a new module and one line here."""
+"""Media kinds, one handler each, registered in :data:`HANDLERS`: how the decode step and the writer treat a
+file of each kind. What a kind is (extensions, timed, what it describes, its work) is its row of the kind
+table, :data:`mmsearch.kinds.KINDS`. A new kind is a row there, a handler module and one line here."""
 from __future__ import annotations
 
-from mmsearch.kinds import MediaKind
+from mmsearch.kinds import MediaKind, extension_table
 
 from .audio import AudioHandler
 from .base import DecodeInputs, KindHandler, Stage, TimedInputs, TimedResult
@@ -16,16 +17,6 @@ HANDLERS: dict[MediaKind, KindHandler] = {
 }
 
 
-def _by_extension() -> dict[str, MediaKind]:
-    table: dict[str, MediaKind] = {}
-    for handler in HANDLERS.values():
-        for ext in handler.extensions:
-            if ext in table:
-                raise RuntimeError(f"extension {ext} claimed by both {table[ext]} and {handler.kind}")
-            table[ext] = handler.kind
-    return table
-
-
-EXTENSIONS: dict[str, MediaKind] = _by_extension()  # ".jpg" -> MediaKind.IMAGE
+EXTENSIONS: dict[str, MediaKind] = extension_table()  # ".jpg" -> MediaKind.IMAGE: the kind table's view
 
 __all__ = ["EXTENSIONS", "HANDLERS", "DecodeInputs", "KindHandler", "Stage", "TimedInputs", "TimedResult"]

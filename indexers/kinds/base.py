@@ -16,7 +16,7 @@ import numpy as np
 
 from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
-from mmsearch.kinds import MediaKind
+from mmsearch.kinds import KINDS, MediaKind
 
 from ..items import Decoded, Failed, Opened, Timed
 
@@ -35,20 +35,22 @@ class DecodeInputs:
 
     settings: Settings
     encoder: Any
-    ocr: Callable[[], Any] | None = None  # the text-in-pictures reader, loaded on first call (None from it: pending)
 
 
 @dataclass(frozen=True)
 class TimedInputs:
-    """What indexing a timed file on the writer's thread may use."""
+    """What indexing a timed file on the writer's thread uses: the models of the file's work, loaded and
+    handed in by the run (``RunModels.timed_inputs``); a model that is None is work left pending (or not
+    asked for). A handler never calls back into the run."""
 
     settings: Settings
     encoder: Any  # the image/text encoder: video frames (None: the clip work is pending)
     batch_size: int
-    soundtrack: Callable[..., list[NewSegment]]  # (path, duration[, names]) -> sound and speech segments
-    ocr: Callable[[], Any] | None = None  # the text-in-pictures reader, loaded on first call (None from it: pending)
-    embed_texts: Callable[[list[NewSegment]], list[NewSegment]] | None = None  # job texts -> the sentence space
-    scene_model: Callable[[], tuple[Any, str | None]] | None = None  # (shot detector or None, warning), once a run
+    clap: Any = None  # sound windows: the ``audio`` space
+    transcriber: Any = None  # speech: the ``speech`` job, its passages ...
+    text_encoder: Any = None  # ... embedded in the sentence space ``text``
+    shot_model: Any = None  # the learned shot detector (None: the pixels decide every cut)
+    shot_warning: str | None = None  # why there is no shot detector (added to the video's warnings)
 
 
 @dataclass
@@ -61,14 +63,27 @@ class TimedResult:
 
 
 class KindHandler:
-    """One media kind. Subclasses set :attr:`kind` and :attr:`extensions` and implement
-    :meth:`decode` plus :meth:`segments` (batched kinds) or :meth:`index` (timed kinds)."""
+    """One media kind. Subclasses set :attr:`kind` and implement :meth:`decode` plus :meth:`segments`
+    (batched kinds) or :meth:`index` (timed kinds). What the kind *is* (its extensions, whether it has a
+    timeline, what it describes) is its row of the kind table, :data:`mmsearch.kinds.KINDS`."""
 
     kind: ClassVar[MediaKind]
-    extensions: ClassVar[frozenset[str]]  # lower-case, with the dot
     read_limit: ClassVar[int | None] = None  # read the whole file (at most this many bytes) before decoding
-    timed: ClassVar[bool] = False  # decoded and encoded on the writer's thread, one file at a time
-    describes: ClassVar[frozenset[MediaKind]] = frozenset()  # kinds whose files this kind can caption
+
+    @property
+    def extensions(self) -> frozenset[str]:
+        """The file names this kind takes (lower-case, with the dot)."""
+        return KINDS[self.kind].extensions
+
+    @property
+    def timed(self) -> bool:
+        """Decoded and encoded on the writer's thread, one file at a time."""
+        return KINDS[self.kind].timed
+
+    @property
+    def describes(self) -> frozenset[MediaKind]:
+        """The kinds whose files this kind can caption."""
+        return KINDS[self.kind].describes
 
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded | Timed | Failed:
         """Worker thread: turn a read file into encoder inputs. May raise (recorded at ``stage``).
@@ -86,6 +101,17 @@ class KindHandler:
         """Writer thread, timed kinds: decode, encode and cut one file; complete ``job.fields``. ``names``:
         only that work (a backfill). Raises when nothing of the file can be indexed."""
         raise NotImplementedError(f"{self.kind} files are encoded in batches")
+
+    def text_source(self, path: str, settings: Settings) -> Any:
+        """Worker thread, the run's deferred ``ocr`` pass: what the text reader needs of a file of this kind
+        (decoded as the first pass decodes it). Kinds whose work has no ``ocr`` are never asked."""
+        raise NotImplementedError(f"no text is read in {self.kind} files")
+
+    def read_text(self, reader: Any, source: Any, path: str,
+                  scenes: Callable[[], list[NewSegment]]) -> list[NewSegment] | None:
+        """The deferred pass: the ``ocr`` segments of a file from its :meth:`text_source`; ``scenes()`` gives
+        its scenes in the catalog. None: the text waits on other work (a video's scenes)."""
+        raise NotImplementedError(f"no text is read in {self.kind} files")
 
     def link_keys(self, path: str) -> tuple[str, ...]:
         """For a kind that captions others: the paths, then stems, its file may describe, in order."""

@@ -1,8 +1,9 @@
-"""Images: the whole file is read once (hash and decode share the bytes); one ``image`` segment each, and
-an ``ocr`` segment when text is read in it (on the decode worker, right after decoding: indexers/ocr.py)."""
+"""Images: the whole file is read once (hash and decode share the bytes); one ``image`` segment each. The text
+in an image is read by the run's deferred pass (indexers/deferred.py) through :meth:`ImageHandler.read_text`."""
 from __future__ import annotations
 
 import io
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -10,11 +11,11 @@ import numpy as np
 from mmsearch.analysis.perceptual_hash import image_detail
 from mmsearch.catalog import NewSegment
 from mmsearch.config import Settings
-from mmsearch.kinds import Job, MediaKind, SegmentKind
-from mmsearch.media.images import IMAGE_EXTENSIONS, decode_image, load_image
+from mmsearch.kinds import MediaKind, SegmentKind
+from mmsearch.media.images import decode_image, load_image
 from mmsearch.media.metadata import from_exif
 
-from ..items import Decoded, Failed, Opened
+from ..items import Decoded, Opened
 from ..ocr import picture_segments
 from .base import DecodeInputs, KindHandler, Stage
 
@@ -30,18 +31,9 @@ def tensor_decoding(encoder: Any, settings: Settings) -> bool:
 
 class ImageHandler(KindHandler):
     kind = MediaKind.IMAGE
-    extensions = IMAGE_EXTENSIONS
     read_limit = MAX_IMAGE_BYTES
 
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded:
-        item, image = self._decode(opened, inputs, stage)
-        reader = inputs.ocr() if inputs.ocr is not None else None
-        if reader is not None:
-            read_text(item, reader, image, opened.data)
-        return item
-
-    def _decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> tuple[Decoded, Any]:
-        """The encoder inputs, and the decoded picture when Pillow decoded it (None on the torchvision path)."""
         encoder, fields = inputs.encoder, opened.fields
         assert opened.data is not None  # read_limit: the file was read
         if encoder is not None and tensor_decoding(encoder, inputs.settings):
@@ -50,19 +42,26 @@ class ImageHandler(KindHandler):
             if done is not None:
                 fields.update(width=done[1], height=done[2], decoder=f"torchvision-{encoder.device.split(':')[0]}")
                 fields.update(from_exif(header_exif(opened.data)).fields())
-                return Decoded(opened.entry, opened.old, fields, images=[done[0]]), None
+                return Decoded(opened.entry, opened.old, fields, images=[done[0]])
             stage.name = "decode"
         image, width, height, exif = decode_image(io.BytesIO(opened.data))  # type: ignore[arg-type]  # a file too
         fields.update(width=width, height=height, decoder="pillow", **from_exif(exif).fields())
         detail = image_detail(image)  # the perceptual hash, from these pixels (the torchvision path: at query time)
         if encoder is None:  # the clip work is pending: the file is catalogued, its pixels wait
-            return Decoded(opened.entry, opened.old, fields, detail=detail), image
+            return Decoded(opened.entry, opened.old, fields, detail=detail)
         stage.name = "preprocess"
-        return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)], detail=detail), image
+        return Decoded(opened.entry, opened.old, fields, images=[encoder.prepare_image(image)], detail=detail)
 
     def segments(self, item: Decoded, vectors: dict[str, list[np.ndarray]]) -> list[NewSegment]:
         return [NewSegment(kind=SegmentKind.IMAGE, vector=v[0], space=space, detail=item.detail)
                 for space, v in vectors.items() if v]
+
+    def text_source(self, path: str, settings: Settings) -> Any:
+        return load_image(path)[0]  # at most 1024 px, as the first pass's Pillow path
+
+    def read_text(self, reader: Any, source: Any, path: str,
+                  scenes: Callable[[], list[NewSegment]]) -> list[NewSegment] | None:
+        return picture_segments(reader, source)
 
 
 def header_exif(data: bytes) -> Any:
@@ -76,14 +75,3 @@ def header_exif(data: bytes) -> Any:
     except Exception:  # noqa: BLE001 - no EXIF, never a failed image
         return None
 
-
-def read_text(item: Decoded, reader: Any, image: Any, data: bytes | None) -> None:
-    """Read the text in a decoded image into ``item.job_segments``; a failure is the ocr job's, recorded in
-    ``item.job_errors``, never the file's. ``image`` None (the encoder took the torchvision path): the
-    picture is decoded with Pillow here (at most 1024 px, like the Pillow path)."""
-    try:
-        if image is None:
-            image, _w, _h = load_image(io.BytesIO(data or b""))  # type: ignore[arg-type]
-        item.job_segments = picture_segments(reader, image)
-    except Exception as exc:  # noqa: BLE001 - the image is indexed whatever OCR makes of it
-        item.job_errors[Job.OCR] = Failed.of(item.entry, "ocr", exc).message

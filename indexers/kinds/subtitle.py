@@ -8,7 +8,7 @@ import numpy as np
 
 from mmsearch.catalog import NewSegment
 from mmsearch.kinds import MediaKind, SegmentKind
-from mmsearch.media.subtitles import SUBTITLE_EXTENSIONS, merge_cues, parse_subtitles
+from mmsearch.media.subtitles import merge_cues, parse_subtitles
 
 from ..items import Decoded, Opened
 from .base import DecodeInputs, KindHandler, Stage
@@ -16,8 +16,6 @@ from .base import DecodeInputs, KindHandler, Stage
 
 class SubtitleHandler(KindHandler):
     kind = MediaKind.SUBTITLE
-    extensions = SUBTITLE_EXTENSIONS
-    describes = frozenset({MediaKind.VIDEO})
 
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded:
         cues = merge_cues(parse_subtitles(opened.entry.path))

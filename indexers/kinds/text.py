@@ -6,7 +6,7 @@ import numpy as np
 
 from mmsearch.catalog import NewSegment
 from mmsearch.kinds import MediaKind, SegmentKind
-from mmsearch.media.text import TEXT_EXTENSIONS, passages, read_text
+from mmsearch.media.text import passages, read_text
 
 from ..items import Decoded, Failed, Opened
 from .base import DecodeInputs, KindHandler, Stage
@@ -16,8 +16,6 @@ CAPTION_SUFFIX = ".txt"
 
 class TextHandler(KindHandler):
     kind = MediaKind.TEXT
-    extensions = TEXT_EXTENSIONS
-    describes = frozenset({MediaKind.IMAGE, MediaKind.VIDEO})
 
     def decode(self, opened: Opened, inputs: DecodeInputs, stage: Stage) -> Decoded | Failed:
         parts = passages(read_text(opened.entry.path, inputs.settings.max_text_chars))

@@ -34,7 +34,7 @@ import numpy as np
 from mmsearch.catalog import Media
 from mmsearch.errors import MmsearchError
 from mmsearch.hits import Hit
-from mmsearch.kinds import MediaKind, SegmentKind, Space
+from mmsearch.kinds import MediaKind, SegmentKind, Space, kind_of_path
 from mmsearch.query.candidates import space_candidates
 from mmsearch.query.mix_rules import evenly, unit_mean
 from mmsearch.query.ranking import Candidate, Filters, group
@@ -91,23 +91,13 @@ class OfSegmentKinds(Filters):
 
 
 # -- which kind a file is ----------------------------------------------------------------------------
-def _extensions() -> dict[str, MediaKind]:
-    from mmsearch.media.audio import AUDIO_EXTENSIONS
-    from mmsearch.media.images import IMAGE_EXTENSIONS
-    from mmsearch.media.video import VIDEO_EXTENSIONS
-
-    table = {ext: MediaKind.IMAGE for ext in IMAGE_EXTENSIONS}
-    table.update({ext: MediaKind.AUDIO for ext in AUDIO_EXTENSIONS})
-    table.update({ext: MediaKind.VIDEO for ext in VIDEO_EXTENSIONS})
-    return table
-
-
 def kind_of(path: Path, media: Media | None) -> MediaKind:
-    """The kind of a query file: the library's record of it, else its extension; MmsearchError otherwise."""
+    """The kind of a query file: the library's record of it, else its extension (the kind table); MmsearchError
+    when it is not a kind a file can query by (:data:`BUILDERS`)."""
     if media is not None and media.kind in BUILDERS:
         return MediaKind(media.kind)
-    kind = _extensions().get(path.suffix.lower())
-    if kind is None:
+    kind = kind_of_path(path.name)
+    if kind is None or kind not in BUILDERS:
         raise MmsearchError(f"cannot search by {path.name}: not an image, recording or video file "
                             f"({', '.join(sorted(BUILDERS))})")
     return kind

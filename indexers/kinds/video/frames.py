@@ -32,6 +32,7 @@ from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
 
 _END = object()
+SAMPLE_SIDE = 448  # the longest side of a sampled frame (the encoder's input and the OCR probes)
 
 
 @dataclass
@@ -55,7 +56,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
     pass). Raises MediaError when no frame can be decoded. ``keep(time, image)``, when given, is handed
     each sampled frame (on the decode thread) before it is prepared."""
     stream = ShotStream() if shots else None
-    sampler = FrameSampler(path, interval=interval, max_side=448, shots=stream)
+    sampler = FrameSampler(path, interval=interval, max_side=SAMPLE_SIDE, shots=stream)
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
 
