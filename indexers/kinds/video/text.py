@@ -1,10 +1,11 @@
 """The text shown in a video: ``ocr`` segments per scene, on the span each text layout is shown.
 
 A scene gives one segment per stable text layout on its timeline
-(:func:`mmsearch.analysis.ocr_keyframes.read_scene_text`: the detector probes the scene's sampled frames,
-the recogniser reads one frame per layout); the segment's ``text`` and ``detail`` are as for a picture (indexers/ocr.py), its keyframe the frame that was read. The
-run's deferred pass (indexers/deferred.py) samples the frames again as the first pass sampled them
-(:func:`sampled_frames`) and reads them against the scenes the catalog holds.
+(:func:`mmsearch.analysis.ocr_keyframes.read_scene_text`: the detector probes the scene's sampled frames, the
+recogniser reads one frame per layout); the segment's ``text`` and ``detail`` are as for a picture
+(indexers/ocr.py), its keyframe the frame that was read. The run's deferred pass (indexers/deferred.py) samples the
+frames again as the first pass sampled them (:func:`sampled_frames`) and reads them against the scenes the catalog
+holds.
 """
 from __future__ import annotations
 
