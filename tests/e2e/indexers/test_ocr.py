@@ -22,7 +22,7 @@ from mmsearch.ocr_keyframes import change_points, layout_of, layouts_differ, pro
 
 import media_factory as mf
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "images"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data" / "images"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 BG = (245, 245, 240)
 INK = (20, 20, 60)

@@ -22,7 +22,7 @@ from mmsearch.scenes import ShotStream, cut_scenes, decide_cuts
 
 import media_factory as mf
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 IMAGES = ROOT / "sample_data" / "images"
 SAMPLE = ROOT / "sample_data" / "video"
 
