@@ -65,3 +65,14 @@ def test_the_unit_ring_fails_weights_and_servers_and_nothing_else(project: pytes
 ])
 def test_server_commands_are_recognised_in_an_argv(argv, word):
     assert unit_ring._server_argv(argv) == word
+
+
+def test_make_test_fast_runs_the_unit_ring_and_the_benchmark_times_that_command(monkeypatch: pytest.MonkeyPatch):
+    makefile = (Path(__file__).resolve().parents[3] / "Makefile").read_text()
+    command = next(line for line in makefile.splitlines()[makefile.splitlines().index("test-fast: $(STAMP)"):]
+                   if "pytest" in line)
+    assert command.strip().endswith('-m "not postgres and not slow" tests/unit')
+    monkeypatch.syspath_prepend(str(Path(__file__).resolve().parents[3] / "benchmarks"))
+    import bench_tests
+
+    assert bench_tests.RINGS["unit"][1] == ["-m", "not postgres and not slow", "tests/unit"]
