@@ -45,7 +45,8 @@ def run_ring(ring: str) -> dict:
     wall = time.monotonic() - start
     after = resource.getrusage(resource.RUSAGE_CHILDREN)
     lines = done.stdout.strip().splitlines()
-    slowest = [line for line in lines if re.match(r"^\d+\.\d+s (call|setup|teardown) ", line)]
+    slowest = [{"seconds": float(m[1]), "phase": m[2], "test": m[3]} for line in lines
+               if (m := re.match(r"^(\d+\.\d+)s (call|setup|teardown) +(\S+)", line))]
     return {
         "ring": ring, "what": RINGS[ring][0], "command": " ".join(["pytest", *PYTEST[3:], *RINGS[ring][1]]),
         "exit_code": done.returncode, "counts": _counts(lines[-1] if lines else ""),
@@ -63,12 +64,12 @@ def _table(runs: list[dict], where: dict) -> str:
         counts = ", ".join(f"{n} {w}" for w, n in r["counts"].items())
         rows.append(f"| {r['what']} | {counts} | {r['wall_s']} s | {r['cpu_s']} s | "
                     f"{r['load_average_before'][0]} -> {r['load_average_after'][0]} | {r['exit_code']} |")
-    slow = "\n".join(f"    {line}" for line in runs[0]["slowest"][:10])
+    slow = "\n".join(f"| {p['seconds']} s | {p['phase']} | `{p['test']}` |" for p in runs[0]["slowest"][:10])
     return (f"{SECTION}\n\n{where['date']}, {where['cpu_cores']} cores, {where['memory_gb']} GB, "
             f"{where['arch']}, GPU: {where['gpu'] or 'none'}; other jobs shared the machine (the load average "
-            "says how much: wall time grows with it, CPU time much less). The goal for the unit ring is "
-            "< 3 minutes on this machine when it is not shared.\n\n" + "\n".join(rows)
-            + f"\n\nSlowest phases of the {runs[0]['ring']} ring:\n\n{slow}\n")
+            "says how much: wall time grows with it, CPU time much less). The goal for the unit ring: under three "
+            "minutes on this machine when it is not shared.\n\n" + "\n".join(rows)
+            + f"\n\nSlowest phases of the {runs[0]['ring']} ring:\n\n| time | phase | test |\n|---|---|---|\n{slow}\n")
 
 
 def main() -> None:
