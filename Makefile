@@ -1,14 +1,16 @@
 # Two commands do all set-up on a fresh machine:
 #   make demo   install what the product needs, index sample_data/, run example queries, print the next commands
-#   make test   install, then lint (ruff), type-check (mypy) and run the whole test suite, import
-#               contracts included (tests/test_architecture.py) — what .ci/run runs
+#   make test   install, then lint (ruff), type-check (mypy) and run the whole test suite (both rings: tests/unit/
+#               and tests/e2e/), import contracts included (tests/unit/project/test_architecture.py) — what .ci/run runs
+#   make test-fast  the unit ring only (tests/unit/, minutes): no servers, no model weights (tests/unit_ring.py
+#               checks it); unit tests marked `postgres` or `slow` and the e2e ring run in make test only
 # Both are idempotent: the virtual environment is rebuilt only when pyproject.toml changes.
 PYTHON ?= python3
 VENV   := .venv
 PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 
-.PHONY: demo test lint system-deps clean claims
+.PHONY: demo test test-fast lint system-deps clean claims
 
 # What the product needs (make demo): the engine, speech/sentence models, the web page, OCR, scene cuts.
 PRODUCT := audio,web,ocr,scenes
@@ -46,6 +48,10 @@ test: $(STAMP) system-deps lint
 # exit 1, one line per problem; `benchmarks/claims.py --write` regenerates the generated sections.
 claims: $(STAMP)
 	$(PY) benchmarks/claims.py --check
+
+# The unit ring: no servers, no model weights (tests/unit_ring.py enforces it), minutes not tens of minutes.
+test-fast: $(STAMP)
+	$(PY) -m pytest -q -rs -p no:cacheprovider -m "not postgres and not slow" tests/unit
 
 clean:
 	rm -rf $(VENV) .demo-library

@@ -29,9 +29,9 @@ from pathlib import Path
 from _common import CACHE, HERE, log, machine, random_vit_b32, table, write_result
 
 sys.path.insert(0, str(HERE.parent / "tests"))
-from bench_ingest import make_jpegs  # noqa: E402
+from bench_ingest import make_jpegs
 
-import media_factory as mf  # noqa: E402
+import media_factory as mf
 
 
 def make_folder(root: Path, images: int, videos: int, seconds: float) -> float:

@@ -35,7 +35,7 @@ from _common import CACHE, log, machine, random_vit_b32, table, write_result
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 
-import scene_sets  # noqa: E402  (benchmarks/ is on sys.path when run as a script)
+import scene_sets  # benchmarks/ is on sys.path when run as a script
 
 # ------------------------------------------------------------------ scoring
 

@@ -64,9 +64,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(HERE))
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-import described_library as dl  # noqa: E402
+import described_library as dl
 
-from _common import log, machine, percentiles, publish, random_vit_b32  # noqa: E402
+from _common import log, machine, percentiles, publish, random_vit_b32
 
 SECTION = "## Text search and fusion (bench_text_search.py)"
 PG_SECTION = "## Text search latency on PostgreSQL (bench_text_search.py --parts latency --database-url)"

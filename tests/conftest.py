@@ -15,10 +15,19 @@ from __future__ import annotations
 
 import json
 import os
+import sys
 from pathlib import Path
 
 import pytest
 from PIL import Image
+
+# Tests live in two rings of folders (tests/unit/<area>/, tests/e2e/<area>/) and share helpers by module name
+# (``import media_factory``, ``from test_ocr import slide``): every folder that holds tests is importable from
+# any other, whichever files a run selects. Base names are unique (tests/unit/project/test_architecture.py).
+TESTS = Path(__file__).resolve().parent
+for _folder in sorted({p.parent for p in TESTS.rglob("test_*.py")} - {TESTS}):
+    if str(_folder) not in sys.path:
+        sys.path.append(str(_folder))
 
 ALLOWED_SKIPS = ("GPU", "environment:")  # reasons that are not a missing dependency (module docstring)
 
@@ -57,6 +66,15 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
 def pytest_make_collect_report(collector: pytest.Collector):
     outcome = yield  # a module-level importorskip skips the whole file at collection
     _strict(outcome.get_result(), False)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """The unit ring's rules (tests/unit_ring.py: no servers, no model weights) act on tests under tests/unit/."""
+    import unit_ring
+
+    if not config.pluginmanager.is_registered(unit_ring):
+        config.pluginmanager.register(unit_ring, "mmsearch-unit-ring")
+
 
 # No test may reach a model hub: on a user's machine these would download; here they must fail fast.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -124,7 +142,7 @@ def tiny_clip(tmp_path_factory) -> str:
 
 
 # --------------------------------------------------------------------------------------------------
-# PostgreSQL: a real server for the backend tests (tests/test_backends.py), started once per session
+# PostgreSQL: a real server for the backend tests (tests/e2e/catalog/test_backends.py), started once per session
 # from Debian's binaries (.ci/system-deps.sh installs them), on a free localhost port, data in a temp dir.
 import glob  # noqa: E402
 import shutil  # noqa: E402

@@ -538,7 +538,7 @@ def random_footage_plan(seed: int, *, n_shots: int = 10, stills: bool = False, s
 
 def picture_copies(image, resample=None) -> dict:
     """The copies a library collects of a picture: JPEG q60, half size (``resample``: PIL's default when
-    None), 10 % cropped around the centre, colours shifted (tests/test_duplicates.py, bench_duplicates.py)."""
+    None), 10 % cropped around the centre, colours shifted (tests/e2e/query/test_duplicates.py, bench_duplicates.py)."""
     import io
 
     from PIL import Image

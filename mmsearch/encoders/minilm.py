@@ -4,7 +4,7 @@ Why: a command-line query used to load ``sentence_transformers``, which imports 
 their whole import graph (seconds) to embed a dozen tokens. This forward reads the same files (the
 ``tokenizers`` JSON, ``model.safetensors``) and computes what ``SentenceTransformer.encode`` does for a
 ``Transformer -> Pooling(mean) [-> Normalize]`` model on the CPU in float32: equal within float32 rounding
-(tests/test_text_tower.py compares the two on real sentences).
+(tests/e2e/encoders/test_text_tower.py compares the two on real sentences).
 
 :func:`supports` says whether a model folder is one this module runs; any other keeps sentence_transformers.
 """

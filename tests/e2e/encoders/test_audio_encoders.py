@@ -20,7 +20,7 @@ from mmsearch.media.audio import load_audio, windows
 
 import audio_factory as af
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "audio"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data" / "audio"
 SR = 16000
 
 BUDGET = "we need to cut the marketing budget next quarter"

@@ -209,7 +209,7 @@ def evil_origin():
     pages: dict[str, bytes] = {}
 
     class Handler(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 (http.server's naming)
+        def do_GET(self):
             body = pages.get(self.path, b"")
             self.send_response(200 if body else 404)
             self.send_header("Content-Type", "text/html; charset=utf-8")
@@ -289,7 +289,7 @@ def test_clicking_a_video_hit_plays_it_from_the_scene_start(page, server):
 
 
 # -- what was read, said and shown: OCR boxes, transcripts, subtitles (a library with real bundled models) ----
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data"
 # Read at import: the tests' own environment drops every MMSEARCH_ variable.
 SCREENSHOT = os.path.abspath(os.environ["MMSEARCH_SCREENSHOT"]) if os.environ.get("MMSEARCH_SCREENSHOT") else None
 

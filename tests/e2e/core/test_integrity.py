@@ -20,7 +20,7 @@ from mmsearch.vectors import VectorIndex
 from conftest import COLOURS, solid
 
 PY = sys.executable
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def cli(*args: str) -> subprocess.CompletedProcess:

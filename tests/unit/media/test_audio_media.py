@@ -20,7 +20,7 @@ from mmsearch.media.audio import (
 
 import audio_factory as af
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "audio"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data" / "audio"
 
 
 def onset(x: np.ndarray, sr: int, threshold: float = 0.05) -> float:

@@ -178,7 +178,7 @@ def test_another_drive_mounted_in_its_place_is_offline(tmp_path, mount_point):
 
 def _as_nobody(*args: str, env: dict) -> subprocess.CompletedProcess:
     return subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", *CLI, *args],
-                          capture_output=True, text=True, env=env, cwd=str(Path(__file__).parents[1]))
+                          capture_output=True, text=True, env=env, cwd=str(Path(__file__).parents[3]))
 
 
 @pytest.mark.skipif(os.geteuid() != 0 or not shutil.which("setpriv"),

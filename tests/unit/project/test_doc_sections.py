@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from _common import replace_doc_section, replace_section
 
 DOC = """# Benchmarks
@@ -137,7 +137,7 @@ def test_replace_doc_section_writes_the_file(tmp_path: Path) -> None:
 
 def test_real_doc_sections_are_unique() -> None:
     """Each section a benchmark publishes to is in docs/benchmarks.md at most once (twice would raise)."""
-    doc = (Path(__file__).resolve().parent.parent / "docs" / "benchmarks.md").read_text()
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "benchmarks.md").read_text()
     for section in ["## Short speech (bench_speech.py)", "## Text search and fusion (bench_text_search.py)"]:
         assert doc.splitlines().count(section) == 1
         replace_section(doc, section, section + "\n\nx\n")  # does not raise

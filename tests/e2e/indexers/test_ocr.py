@@ -29,7 +29,7 @@ from mmsearch.media.video import FrameSampler, frame_at
 
 import media_factory as mf
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "images"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data" / "images"
 FONT = "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf"
 BG = (245, 245, 240)
 INK = (20, 20, 60)

@@ -23,7 +23,7 @@ from mmsearch.kinds import Job, SegmentKind
 
 import media_factory as mf
 
-SAMPLES = Path(__file__).resolve().parent.parent / "sample_data" / "images"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data" / "images"
 OFF = dict(audio_model="off", speech_model="off")
 
 

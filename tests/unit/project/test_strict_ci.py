@@ -9,7 +9,7 @@ import pytest
 
 pytest_plugins = ["pytester"]
 
-CONFTEST = Path(__file__).resolve().parent / "conftest.py"
+CONFTEST = Path(__file__).resolve().parents[2] / "conftest.py"
 
 TESTS = '''
 import pytest
@@ -103,4 +103,4 @@ def test_rs_lists_every_skip_reason(project: pytest.Pytester, monkeypatch: pytes
     for reason in ["espeak-ng not installed", "GPU: needs CUDA", "environment: mounting", "ray is not installed",
                    "the test extra is not installed"]:
         assert reason in result.stdout.str()
-    assert "-rs" in (Path(__file__).resolve().parents[1] / "Makefile").read_text()
+    assert "-rs" in (Path(__file__).resolve().parents[3] / "Makefile").read_text()

@@ -143,7 +143,7 @@ def test_sample_video_scene_layout_and_query(engine):
     """sample_data/video/launch.mp4 has a documented scene layout (launch.json)."""
     from pathlib import Path
 
-    folder = Path(__file__).resolve().parents[1] / "sample_data" / "video"
+    folder = Path(__file__).resolve().parents[3] / "sample_data" / "video"
     layout = json.loads((folder / "launch.json").read_text())["scenes"]
     engine.index([folder])
     scenes = engine.scenes(folder / "launch.mp4")

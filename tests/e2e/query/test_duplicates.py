@@ -23,7 +23,7 @@ from mmsearch.query.duplicates import rule as dups
 
 import media_factory as mf
 
-SAMPLES = Path(__file__).resolve().parents[1] / "sample_data" / "images"
+SAMPLES = Path(__file__).resolve().parents[3] / "sample_data" / "images"
 BASE = "http://127.0.0.1"
 
 

@@ -14,7 +14,7 @@ from mmsearch import Engine, ModelUnavailableError
 from mmsearch.encoders import load_image_text_encoder
 from mmsearch.encoders.openclip import parse_spec
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def test_parse_spec():

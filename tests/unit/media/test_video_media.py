@@ -22,7 +22,7 @@ from mmsearch.media.video import FrameSampler, frame_at, probe_video, refine_cut
 
 import media_factory as mf
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 IMAGES = ROOT / "sample_data" / "images"
 SAMPLE = ROOT / "sample_data" / "video"
 

@@ -8,11 +8,13 @@ mapped into the package by setuptools' ``package-dir``), so this test reads the 
 from __future__ import annotations
 
 import ast
+import sys
+import tomllib
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[3]
 PACKAGE_DIRS = {"mmsearch": ROOT / "mmsearch", "mmsearch.indexers": ROOT / "indexers", "mmsearch.cli": ROOT / "cli"}
 
 
@@ -30,8 +32,11 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _imports(name: str, path: Path) -> set[str]:
-    """Absolute names of the mmsearch modules that ``name`` imports anywhere in its source."""
+def _imports(name: str, path: Path, precise: bool = False) -> set[str]:
+    """Absolute names of the mmsearch modules that ``name`` imports anywhere in its source.
+
+    ``from pkg import x`` counts as importing ``pkg`` and ``pkg.x``; with ``precise`` (the circle check, as
+    /work/brief/cycles.py) it counts as importing ``pkg.x`` only when ``x`` is a module, else ``pkg``."""
     is_package = path.name == "__init__.py"
     base = name.split(".") if is_package else name.split(".")[:-1]
     found: set[str] = set()
@@ -44,68 +49,141 @@ def _imports(name: str, path: Path) -> set[str]:
                 target = ".".join(anchor + ([node.module] if node.module else []))
             else:
                 target = node.module or ""
-            found.add(target)
-            found |= {f"{target}.{a.name}" for a in node.names}  # `from pkg import module`
+            subs = {f"{target}.{a.name}" for a in node.names}  # `from pkg import module`
+            if precise:
+                modules = subs & MODULES.keys()
+                found |= modules | ({target} if len(modules) < len(subs) else set())
+            else:
+                found |= {target} | subs
+    if precise:
+        return {m for m in found if m in MODULES}
     return {m for m in found if m in MODULES or any(m.startswith(p + ".") for p in MODULES)}
 
 
-def _within(module: str, prefixes: tuple[str, ...]) -> bool:
+FIRST_PARTY = {"mmsearch", "indexers", "cli", "__future__"}
+
+
+def _third_party(path: Path) -> set[str]:
+    """Top-level names of the packages outside mmsearch and the standard library that a module imports."""
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {a.name.partition(".")[0] for a in node.names}
+        elif isinstance(node, ast.ImportFrom) and not node.level and node.module:
+            found.add(node.module.partition(".")[0])
+    return found - FIRST_PARTY - set(sys.stdlib_module_names)
+
+
+def _within(module: str, prefixes: tuple[str, ...] | frozenset[str]) -> bool:
     return any(module == p or module.startswith(p + ".") for p in prefixes)
 
 
-LIBRARY_CORE = tuple(m for m in MODULES if m.count(".") == 1 and not _within(m, ("mmsearch.indexers", "mmsearch.cli")))
+# Names the rooms refactor (issue 23) creates; until they exist a contract naming them is not asserted to see
+# a module (every other prefix is). Empty it when the moves are merged.
+PENDING = {"mmsearch.query.search", "mmsearch.query.ranking"}
+
+# Sources given as a frozenset are exact module names; as a tuple, prefixes (a package and all below it).
+LIBRARY = frozenset(m for m in MODULES if not _within(m, ("mmsearch.indexers", "mmsearch.cli")))
+OUTSIDE_CATALOG = frozenset(m for m in MODULES if not _within(m, ("mmsearch.catalog",)))
+
+
+def _source(name: str, sources: tuple[str, ...] | frozenset[str]) -> bool:
+    return name in sources if isinstance(sources, frozenset) else _within(name, sources)
 
 # (name, source modules, forbidden modules, allowed exceptions as (importer, imported prefix))
 CONTRACTS = [
     (
         "the library (mmsearch/) never imports ingestion or the CLI; only the Engine facade reaches the pipelines",
-        LIBRARY_CORE + ("mmsearch.encoders", "mmsearch.media", "mmsearch.vectors", "mmsearch.query",
-                        "mmsearch.analysis"),
+        LIBRARY,
         ("mmsearch.indexers", "mmsearch.cli"),
         {("mmsearch.engine", "mmsearch.indexers")},
     ),
     ("indexers never import the CLI", ("mmsearch.indexers",), ("mmsearch.cli",), set()),
     (
-        "media/ and encoders/ know nothing of the catalog, vectors, library, models or queries",
+        "media/ and encoders/ know nothing of the catalog, vectors, library, models, queries or analysis",
         ("mmsearch.media", "mmsearch.encoders"),
         ("mmsearch.catalog", "mmsearch.vectors", "mmsearch.library", "mmsearch.context", "mmsearch.models",
-         "mmsearch.query", "mmsearch.engine", "mmsearch.indexers", "mmsearch.cli"),
+         "mmsearch.query", "mmsearch.analysis", "mmsearch.engine", "mmsearch.indexers", "mmsearch.cli"),
         set(),
     ),
     (
-        "pipelines, integrity, evaluation and the web get a Context, never the Engine",
+        "pipelines, integrity, evaluation, queries and the web get a Context, never the Engine",
         ("mmsearch.indexers", "mmsearch.integrity", "mmsearch.cli.web", "mmsearch.query", "mmsearch.status",
          "mmsearch.maintenance"),
         ("mmsearch.engine",),
         set(),
     ),
     (
-        "ranking is pure: no library, index, models or I/O modules",
+        "ranking is pure: no library, catalog (its records excepted), index, models or I/O modules",
         ("mmsearch.query.ranking",),
-        ("mmsearch.library", "mmsearch.vectors", "mmsearch.models", "mmsearch.context", "mmsearch.encoders",
-         "mmsearch.media", "mmsearch.query.search", "mmsearch.query.candidates", "mmsearch.query.spaces",
-         "mmsearch.query.mix", "mmsearch.query.examples"),
-        set(),
+        ("mmsearch.library", "mmsearch.catalog", "mmsearch.vectors", "mmsearch.models", "mmsearch.context",
+         "mmsearch.encoders", "mmsearch.media", "mmsearch.query.search", "mmsearch.query.candidates",
+         "mmsearch.query.spaces", "mmsearch.query.mix", "mmsearch.query.examples", "mmsearch.engine"),
+        {("mmsearch.query.ranking", "mmsearch.catalog.records")},
     ),
     (
-        "vectors/ knows nothing of the catalog, library or models",
+        "vectors/ knows nothing of the catalog, library, models or queries",
         ("mmsearch.vectors",),
-        ("mmsearch.catalog", "mmsearch.library", "mmsearch.models", "mmsearch.context", "mmsearch.encoders"),
+        ("mmsearch.catalog", "mmsearch.library", "mmsearch.models", "mmsearch.context", "mmsearch.encoders",
+         "mmsearch.query"),
+        set(),
+    ),
+    ("catalog/ never imports queries", ("mmsearch.catalog",), ("mmsearch.query",), set()),
+    ("queries never import ingestion", ("mmsearch.query",), ("mmsearch.indexers",), set()),
+    (
+        "analysis/ imports only media/ and encoders/ of mmsearch (pure algorithms)",
+        ("mmsearch.analysis",),
+        tuple(sorted({".".join(m.split(".")[:2]) for m in MODULES if m.count(".") >= 1}
+                     - {"mmsearch.analysis", "mmsearch.media", "mmsearch.encoders"})),
         set(),
     ),
 ]
+
+# (name, source modules, the third-party packages they may import (None: any), forbidden ones, allowed exceptions
+# as (importer, package))
+THIRD_PARTY_CONTRACTS = [
+    ("only catalog/ imports SQLAlchemy", OUTSIDE_CATALOG, None, {"sqlalchemy"}, set()),
+    (
+        "analysis/ imports no third-party package but numpy",
+        ("mmsearch.analysis",), {"numpy"}, set(),
+        # the one named exception: Double Metaphone keys are a pure algorithm from a small pure package
+        {("mmsearch.analysis.phonetic", "metaphone")},
+    ),
+    ("ranking imports no third-party package but numpy", ("mmsearch.query.ranking",), {"numpy"}, set(), set()),
+]
+
+
+def _sees(prefixes: tuple[str, ...] | frozenset[str]) -> list[str]:
+    """The prefixes of a contract that match no module (and are not PENDING): a contract that checks nothing."""
+    return sorted(p for p in prefixes if p not in PENDING and not any(_within(m, (p,)) for m in MODULES))
 
 
 @pytest.mark.parametrize("contract", CONTRACTS, ids=[c[0] for c in CONTRACTS])
 def test_import_contract(contract):
     _, sources, forbidden, allowed = contract
+    assert _sees(sources) == [] and _sees(forbidden) == [], "a contract names modules that do not exist"
     broken = []
     for name, path in sorted(MODULES.items()):
-        if not _within(name, sources):
+        if not _source(name, sources):
             continue
         for imported in sorted(_imports(name, path)):
             if _within(imported, forbidden) and not any(name == a and _within(imported, (b,)) for a, b in allowed):
                 broken.append(f"{name} imports {imported}")
+    assert not broken, "\n".join(broken)
+
+
+@pytest.mark.parametrize("contract", THIRD_PARTY_CONTRACTS, ids=[c[0] for c in THIRD_PARTY_CONTRACTS])
+def test_third_party_contract(contract):
+    _, sources, only, forbidden, allowed = contract
+    assert _sees(sources) == [], "a contract names modules that do not exist"
+    broken = []
+    for name, path in sorted(MODULES.items()):
+        if not _source(name, sources):
+            continue
+        for package in sorted(_third_party(path)):
+            bad = package in forbidden or (only is not None and package not in only)
+            if bad and (name, package) not in allowed:
+                broken.append(f"{name} imports {package}")
     assert not broken, "\n".join(broken)
 
 
@@ -114,6 +192,97 @@ def test_the_contracts_see_the_whole_tree():
     assert {"mmsearch.engine", "mmsearch.indexers", "mmsearch.cli", "mmsearch.catalog"} <= set(MODULES)
     assert "mmsearch.indexers" in _imports("mmsearch.engine", MODULES["mmsearch.engine"])
     assert "mmsearch.catalog" in _imports("mmsearch.library", MODULES["mmsearch.library"])
+    assert any("sqlalchemy" in _third_party(p) for m, p in MODULES.items() if _within(m, ("mmsearch.catalog",)))
+    assert _sees(("mmsearch.no_such_room",)) == ["mmsearch.no_such_room"]
+
+
+def test_pending_names_are_still_missing():
+    """PENDING holds only names not yet created: one that exists leaves PENDING, so its contracts see it."""
+    assert sorted(p for p in PENDING if any(_within(m, (p,)) for m in MODULES)) == []
+
+
+def test_the_python_version_is_stated_alike():
+    """``requires-python`` is the version the linter and the type checker assume (the code needs 3.11:
+    tomllib, StrEnum, datetime.UTC)."""
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    assert project["project"]["requires-python"] == ">=3.11"
+    assert project["tool"]["ruff"]["target-version"] == "py311"
+    assert project["tool"]["mypy"]["python_version"] == "3.11"
+
+
+# -- no import circles ----------------------------------------------------------------------------------------
+def _circles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan, iterative): every import circle."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    out: list[list[str]] = []
+    for root in sorted(graph):
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            v, children = work[-1]
+            w = next(children, None)
+            if w is not None:
+                if w not in index:
+                    index[w] = low[w] = len(index)
+                    stack.append(w)
+                    on_stack.add(w)
+                    work.append((w, iter(sorted(graph.get(w, ())))))
+                elif w in on_stack:
+                    low[v] = min(low[v], index[w])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[v])
+            if low[v] == index[v]:
+                component = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    component.append(w)
+                    if w == v:
+                        break
+                if len(component) > 1:
+                    out.append(sorted(component))
+    return out
+
+
+def test_no_import_circles():
+    """No module imports itself back through others (``from pkg import sub`` imports ``pkg.sub``, not ``pkg``)."""
+    graph = {m: _imports(m, p, precise=True) - {m} for m, p in MODULES.items()}
+    circles = [" <-> ".join(c) + "\n    " + "\n    ".join(f"{a} -> {sorted(graph[a] & set(c))}" for a in c)
+               for c in _circles(graph)]
+    assert not circles, f"{len(circles)} import circles:\n" + "\n".join(circles)
+
+
+def test_the_circle_check_finds_a_circle():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}, "e": {"e"}, "f": set()}
+    assert _circles(graph) == [["a", "b", "c"]]
+    assert _circles({"a": {"b"}, "b": set()}) == []
+
+
+# -- small modules ----------------------------------------------------------------------------------------------
+MAX_LINES = 500
+
+
+def test_no_module_is_over_500_lines():
+    """A module over the bound has more than one job: split it by job into a package (docs/architecture.md)."""
+    long = sorted((n, len(p.read_text(encoding="utf-8").splitlines())) for n, p in MODULES.items())
+    offenders = [f"{n}: {lines} lines" for n, lines in long if lines > MAX_LINES]
+    assert not offenders, f"modules over {MAX_LINES} lines:\n" + "\n".join(offenders)
+
+
+def test_test_file_names_are_unique():
+    """Test modules import by base name (tests/conftest.py puts every test folder on the path)."""
+    tests = Path(__file__).resolve().parents[2]
+    names = [p.name for p in tests.rglob("*.py") if "data" not in p.relative_to(tests).parts]
+    assert sorted({n for n in names if names.count(n) > 1}) == []
 
 
 # -- SQL text is built from constants only ------------------------------------------------------------------
@@ -287,7 +456,8 @@ def test_sql_is_parameterised():
     never built from values: values travel as bound parameters."""
     hits = [f"{p.relative_to(ROOT)}:{n}" for p in _package_sources() for n in _SqlCheck(p.read_text()).violations()]
     assert hits == []
-    assert "sql" in _SqlCheck((ROOT / "mmsearch" / "fulltext.py").read_text()).text_names  # ``text as sql``
+    # the check follows an alias in the real code (``from sqlalchemy import text as sql``, the full-text module)
+    assert any("sql" in _SqlCheck(p.read_text()).text_names for p in _package_sources())
 
 
 BAD_SQL = [

@@ -22,7 +22,7 @@ from PIL import Image
 from mmsearch.encoders.model_table import MODELS, by_spec
 from mmsearch.encoders.openclip import OpenClipEncoder
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "benchmarks"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[3] / "benchmarks"))
 from bench_models import offline_arch, random_checkpoint
 
 IDS = [m.arch for m in MODELS]
