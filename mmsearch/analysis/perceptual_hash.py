@@ -21,6 +21,8 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.media.planes import Picture, box_grey, grey_picture
+
 FLAT_STD = 2.0  # grey levels: below this spread a picture has no structure to hash
 FLAT_CELL = 3.0  # grey levels: below this spread a 4x4 cell of the 32x32 grey is flat
 SCENE_HASHES = 32  # frame hashes kept per scene
@@ -48,36 +50,29 @@ def grey_hash(grey: np.ndarray) -> int | None:
     return int.from_bytes(np.packbits(bits).tobytes(), "big")
 
 
-def picture_hash(image: Any, centre: float = 1.0) -> int | None:
-    """The pHash of a PIL image (of its centre ``centre`` fraction, each side)."""
-    from PIL import Image
-
-    if image.mode != "L":
-        image = image.convert("L")
+def picture_hash(image: Picture, centre: float = 1.0) -> int | None:
+    """The pHash of a picture (of its centre ``centre`` fraction, each side)."""
+    crop = None
     if centre < 1.0:
         w, h = image.size
         dx, dy = w * (1 - centre) / 2, h * (1 - centre) / 2
-        image = image.crop((round(dx), round(dy), round(w - dx), round(h - dy)))
-    grey = image.resize((32, 32), Image.Resampling.BOX)
-    return grey_hash(np.asarray(grey, np.float32))
+        crop = (round(dx), round(dy), round(w - dx), round(h - dy))
+    return grey_hash(box_grey(image, (32, 32), crop))
 
 
-def flat_share(image: Any) -> float:
+def flat_share(image: Picture) -> float:
     """How little a picture's hash can say: the share of the 8x8 cells of its 32x32 grey whose grey spread
     is under FLAT_CELL levels (0: structure everywhere, a photo; near 1: a drawing or a slide on a plain
     background, whose 63 bits are set by a few shapes)."""
-    from PIL import Image
-
-    g = image.convert("L") if image.mode != "L" else image
-    a = np.asarray(g.resize((32, 32), Image.Resampling.BOX), np.float32)
+    a = box_grey(image, (32, 32))
     cells = a.reshape(8, 4, 8, 4).std(axis=(1, 3))
     return float((cells < FLAT_CELL).mean())
 
 
-def image_detail(image: Any) -> str:
+def image_detail(image: Picture) -> str:
     """The ``detail`` JSON of an image segment: its whole and centre-90 % hashes and its flat share
     (``"phash": null``: too flat to hash, which tells it from an image indexed before hashes were stored)."""
-    grey = image.convert("L")  # once for all three
+    grey = grey_picture(image)  # once for all three
     whole, centre = picture_hash(grey), picture_hash(grey, 0.9)
     facts: dict[str, Any] = {k: f"{v:016x}" for k, v in (("phash", whole), ("phash90", centre)) if v is not None}
     if not facts:

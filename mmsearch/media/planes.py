@@ -21,3 +21,18 @@ def grey_plane(picture: Picture) -> np.ndarray:
 def resize_plane(plane: np.ndarray, size: tuple[int, int], resample: Image.Resampling = BICUBIC) -> np.ndarray:
     """A float32 ``(h, w)`` plane resized to ``size`` = (width, height) with ``resample``, as float32."""
     return np.asarray(Image.fromarray(plane).resize(size, resample), dtype=np.float32)
+
+
+def grey_picture(picture: Picture) -> Picture:
+    """The picture in PIL's grey mode ``L`` (itself when it is already grey), to convert once for several reads."""
+    return picture if picture.mode == "L" else picture.convert("L")
+
+
+def box_grey(picture: Picture, size: tuple[int, int], crop: tuple[int, int, int, int] | None = None) -> np.ndarray:
+    """The picture's grey (cropped to ``crop`` = (left, top, right, bottom) when given) box-averaged to ``size`` =
+    (width, height) in PIL's 8-bit arithmetic, as float32: the exact pixels the stored perceptual hashes were
+    computed from, so hashes of old and new libraries compare."""
+    grey = grey_picture(picture)
+    if crop is not None:
+        grey = grey.crop(crop)
+    return np.asarray(grey.resize(size, Image.Resampling.BOX), np.float32)
