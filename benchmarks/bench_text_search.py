@@ -287,6 +287,7 @@ class OneBackground:
 def gather(ctx: Any, text: str, kinds: list[str] | None) -> tuple[list, dict, list]:
     """Per space the calibrated semantic candidates, the word matches, the full-text order (ids)."""
     from mmsearch import search as S
+    from mmsearch.query.words import analyse
     from mmsearch.ranking import Filters
 
     queries = S.text_queries(ctx, text)
@@ -294,7 +295,7 @@ def gather(ctx: Any, text: str, kinds: list[str] | None) -> tuple[list, dict, li
     per_space = [S.space_candidates(ctx, sp, queries[sp.name], K, filters)
                  for sp in ctx.catalog.spaces() if sp.name in queries]  # fmt: skip
     lexical = S.word_candidates(ctx, text, queries, filters, K)
-    order = [i for i, _ in ctx.catalog.fulltext(text, limit=max(200, 20 * K)) if i in lexical]
+    order = [i for i, _ in ctx.catalog.fulltext(analyse(text), limit=max(200, 20 * K)) if i in lexical]
     return per_space, lexical, order
 
 

@@ -16,9 +16,9 @@ from sqlalchemy import event
 
 from mmsearch import Engine, Hit
 from mmsearch.errors import MediaError, NotFoundError
-from mmsearch.hit_data import describe_hits
 from mmsearch.media import previews
 from mmsearch.media.previews import Window
+from mmsearch.query.hit_data import describe_hits
 
 from conftest import COLOURS, solid
 
