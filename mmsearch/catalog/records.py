@@ -30,6 +30,12 @@ class NewSegment:
     space: str | None = None  # the space of the vector; None: the write's default space
     detail: str | None = None  # JSON facts beyond the text (an OCR block's boxes and confidence)
 
+    @classmethod
+    def again(cls, stored: Any, vector: np.ndarray | None) -> NewSegment:
+        """A stored segment (anything with the declared columns as attributes) with a new ``vector``: every
+        declared column kept, its parent left to the caller (a re-embed from the stored text)."""
+        return cls(vector=vector, **{name: getattr(stored, name) for name in SEGMENT_COLUMNS})
+
 
 # How each field of NewSegment reaches the segment table. The PLACED ones become other columns in the write
 # (``vector``: the float16 bytes in its space, ``parent``: ``parent_id``, ``space``: ``space_id``); every other
