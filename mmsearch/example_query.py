@@ -30,7 +30,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch.catalog import Media
+from mmsearch.catalog.records import MediaRow as Media
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
 from mmsearch.hits import Hit

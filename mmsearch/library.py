@@ -24,8 +24,9 @@ import numpy as np
 
 from mmsearch import _faults as faults
 from mmsearch import library_marker as marker
-from mmsearch.catalog import Catalog, Generation, Space, WriteResult
+from mmsearch.catalog import Catalog, Generation, WriteResult
 from mmsearch.catalog.readonly import ReadOnlyCatalog, discard, open_read_only
+from mmsearch.catalog.records import SpaceRow as Space
 from mmsearch.config import Settings
 from mmsearch.errors import LibraryError, LibraryLockedError
 from mmsearch.vectors import VectorIndex, policy_for

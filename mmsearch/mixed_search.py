@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 
 from mmsearch.analysis.tokens import name_words
-from mmsearch.catalog import Space as SpaceRow
+from mmsearch.catalog.records import SpaceRow
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError
 from mmsearch.kinds import MODALITY_OF, Modality

@@ -16,9 +16,8 @@ from typing import Any
 import numpy as np
 
 from mmsearch.analysis import tokens
-from mmsearch.catalog import Space as SpaceRow
 from mmsearch.catalog.fulltext.base import specificity
-from mmsearch.catalog.records import SegmentRow, WordRow
+from mmsearch.catalog.records import SegmentRow, SpaceRow, WordRow
 from mmsearch.context import Context
 from mmsearch.errors import MmsearchError, ModelUnavailableError, NotFoundError
 from mmsearch.hits import Hit

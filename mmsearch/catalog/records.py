@@ -153,6 +153,37 @@ class SimilaritySource:
 Generation = tuple[int, "str | None"]  # (epoch, token) of a space
 
 
+# -- what query code reads of a space or a file (the catalog hands out its rows, which have these attributes) ----
+class SpaceRow(Protocol):
+    """An embedding space as the query side and the library read it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def name(self) -> str: ...
+    @property
+    def model_id(self) -> str: ...
+    @property
+    def spec(self) -> str: ...
+    @property
+    def dim(self) -> int: ...
+    @property
+    def epoch(self) -> int: ...
+
+
+class MediaRow(Protocol):
+    """An indexed file as the query side reads it."""
+
+    @property
+    def id(self) -> int: ...
+    @property
+    def path(self) -> str: ...
+    @property
+    def kind(self) -> str: ...
+    @property
+    def link_id(self) -> int | None: ...
+
+
 # -- the full text ------------------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class QueryWords:
