@@ -289,13 +289,14 @@ def gather(ctx: Any, text: str, kinds: list[str] | None) -> tuple[list, dict, li
     from mmsearch.query import candidates as S
     from mmsearch.query.ranking import Filters
     from mmsearch.query.search import check_kinds
+    from mmsearch.query.words import analyse
 
     queries = S.text_queries(ctx, text)
     filters = Filters(check_kinds(kinds), None)
     per_space = [S.space_candidates(ctx, sp, queries[sp.name], K, filters)
                  for sp in ctx.catalog.spaces() if sp.name in queries]  # fmt: skip
     lexical = S.word_candidates(ctx, text, queries, filters, K)
-    order = [i for i, _ in ctx.catalog.fulltext(text, limit=max(200, 20 * K)) if i in lexical]
+    order = [i for i, _ in ctx.catalog.fulltext(analyse(text), limit=max(200, 20 * K)) if i in lexical]
     return per_space, lexical, order
 
 

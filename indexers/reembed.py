@@ -174,8 +174,7 @@ def restored_texts(job: Reembedding, files: Sequence[Media]) -> list[Staged | Ex
         vectors = _encode_texts(job, [r.text or "" for r in rows])
         own = {r.id for r in rows}
         out.append(Staged(
-            [NewSegment(kind=r.kind, vector=v, start=r.start, end=r.end, keyframe=r.keyframe, text=r.text,
-                        detail=r.detail) for r, v in zip(rows, vectors)],
+            [NewSegment.again(r, v) for r, v in zip(rows, vectors)],  # every declared column kept
             [r.parent_id if r.parent_id not in own else None for r in rows],
         ))
     return out

@@ -34,7 +34,7 @@ from mmsearch.presence import mark_hits
 from mmsearch.query import search
 from mmsearch.query.mix_rules import LIKE_WEIGHT
 from mmsearch.query.ranking import Filters
-from mmsearch.when_where import WhenWhere, WhenWhereArgs
+from mmsearch.query.when_where import WhenWhere, WhenWhereArgs
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
@@ -187,7 +187,7 @@ class Engine:
                 (:mod:`mmsearch.query.mix_rules`).
                 In a text, ``-word`` and ``-"a phrase"`` are negative terms.
             after, before: when the media was made: ``"2024-05-01"``, ``"2024-05-01T14:30"``, ``"2024-05"``
-                (a bound includes the whole period it names), or a datetime (:mod:`mmsearch.when_where`).
+                (a bound includes the whole period it names), or a datetime (:mod:`mmsearch.query.when_where`).
             camera: a substring of the camera's make and model, any case.
             near: ``"LAT,LON[,KM]"`` or ``(lat, lon[, km])``: within KM km (default 1) of that place.
         """

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
 
-from mmsearch.when_where import facts_json
+from mmsearch.query.when_where import facts_json
 
 
 @dataclass

@@ -24,10 +24,11 @@ import numpy as np
 
 from mmsearch import _faults as faults
 from mmsearch import library_marker as marker
-from mmsearch.catalog import Catalog, Generation, Space, WriteResult
+from mmsearch.catalog import Catalog, Generation, WriteResult
+from mmsearch.catalog.readonly import ReadOnlyCatalog, discard, open_read_only
+from mmsearch.catalog.records import SpaceRow as Space
 from mmsearch.config import Settings
 from mmsearch.errors import LibraryError, LibraryLockedError
-from mmsearch.readonly_catalog import ReadOnlyCatalog, discard, open_read_only
 from mmsearch.vectors import VectorIndex, policy_for
 
 SAVE_BUDGET = 10.0  # unforced snapshots wait at least this many times the last one's duration
@@ -55,7 +56,7 @@ class Library:
             raise LibraryError(f"library path {self.root} is not a folder")
         self.index_dir = self.root / "index"
         # A library on a read-only disk (a mounted archive, a remounted folder) is opened for searching
-        # only, with every committed row, also those in a -wal a killed writer left (readonly_catalog.py).
+        # only, with every committed row, also those in a -wal a killed writer left (catalog/readonly.py).
         self.read_only = not os.access(self.root, os.W_OK)
         self._read_only_copy: ReadOnlyCatalog | None = None
         if owned and not self.read_only and not marker.is_library(self.root):

@@ -27,7 +27,7 @@ from mmsearch.errors import MmsearchError, ModelMismatchError, ModelUnavailableE
 from mmsearch.kinds import Job, Space
 
 if TYPE_CHECKING:
-    from mmsearch.catalog import Space as SpaceRow
+    from mmsearch.catalog.records import SpaceRow
 
 OFF = frozenset({"off", "none", "disabled"})
 QUERY_CACHE = 256  # text query vectors remembered (the web page re-runs a query on every filter change)

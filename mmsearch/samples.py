@@ -5,7 +5,8 @@ import threading
 
 import numpy as np
 
-from mmsearch.catalog import Catalog, Space
+from mmsearch.catalog import Catalog
+from mmsearch.catalog.records import SpaceRow as Space
 from mmsearch.kinds import SEGMENT_KINDS_OF, Modality
 
 SAMPLE_SIZE = 2048

@@ -32,9 +32,9 @@ from fastapi import HTTPException
 from fastapi.responses import FileResponse
 
 from mmsearch.context import Context
-from mmsearch.hit_data import HitData
 from mmsearch.kinds import MediaKind
 from mmsearch.media.previews import Preview
+from mmsearch.query.hit_data import HitData
 from mmsearch.roots import inside, outside_roots
 
 CONTENT_TYPES = {

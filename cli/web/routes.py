@@ -1,7 +1,7 @@
 """The endpoints, in four groups: the page, queries, information, and media files.
 
 Each endpoint only routes: it reads its parameters, calls the library (:mod:`mmsearch.query.search`,
-:mod:`mmsearch.status`, :mod:`mmsearch.hit_data`, :mod:`mmsearch.media.previews`) with the app's
+:mod:`mmsearch.status`, :mod:`mmsearch.query.hit_data`, :mod:`mmsearch.media.previews`) with the app's
 :class:`~mmsearch.context.Context`, and shapes the answer (:mod:`.schemas`). Endpoints that query or decode
 are plain ``def`` functions, so FastAPI runs them in its thread pool and the event loop never blocks.
 """
@@ -18,13 +18,13 @@ from fastapi.responses import FileResponse, HTMLResponse, Response
 
 from mmsearch import status
 from mmsearch.context import Context
-from mmsearch.hit_data import describe_hits
 from mmsearch.hits import Hit
 from mmsearch.media import previews
 from mmsearch.query import search as searching
+from mmsearch.query.hit_data import describe_hits
 from mmsearch.query.mix_rules import LIKE_WEIGHT
 from mmsearch.query.ranking import PAGE_MIN_SCORE
-from mmsearch.when_where import WhenWhere
+from mmsearch.query.when_where import WhenWhere
 
 from .files import file_response, servable, shareable, shareable_groups
 from .guards import read_upload, require_media_access, require_token

@@ -8,9 +8,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from mmsearch.hit_data import HitData
 from mmsearch.media.previews import Window, window
-from mmsearch.when_where import facts_json
+from mmsearch.query.hit_data import HitData
+from mmsearch.query.when_where import facts_json
 
 from .media_tokens import Sign, unsigned
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.analysis.tokens import ALTERNATIVES
 from mmsearch.catalog import NewSegment
-from mmsearch.fulltext import ALTERNATIVES
 from mmsearch.kinds import SegmentKind, Space
 from mmsearch.media.audio import iter_audio_chunks, windows
 
@@ -65,7 +65,7 @@ def sound_segments(path: str, duration: float, clap: Any) -> list[NewSegment]:
 
 
 def alternatives_detail(alternatives: tuple[str, ...]) -> str | None:
-    """A speech segment's ``detail``: the recogniser's other readings of it (:mod:`mmsearch.fulltext` indexes
+    """A speech segment's ``detail``: the recogniser's other readings of it (:mod:`mmsearch.catalog.fulltext` indexes
     their sound), or None."""
     return json.dumps({ALTERNATIVES: list(alternatives)}) if alternatives else None
 

@@ -42,7 +42,7 @@ Filtering (so that silence, music and noise produce no text, while short utteran
    with a kept passage is decoded once more as a whole — no VAD, no timestamps, beam search returning
    ``ALTERNATIVES`` hypotheses — and the distinct ones (in words) are kept as the ``alternatives`` of its
    longest passage. Only their
-   phonetic keys are indexed (:func:`mmsearch.fulltext.phonetic_column`): the shown and embedded text stays
+   phonetic keys are indexed (:func:`mmsearch.analysis.tokens.phonetic_column`): the shown and embedded text stays
    the first pass's. Why: on short real clips Whisper's first reading is often a near miss ("It's not. I
    know." for "not an", "Hold the sparrows." for "disposed") while a close hypothesis holds the words ("It's
    not an ill...", "All disposed."); indexing the n-best list is the standard remedy of spoken-document

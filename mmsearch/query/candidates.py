@@ -15,9 +15,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from mmsearch import fulltext
-from mmsearch.catalog import SegmentRow, WordRow
-from mmsearch.catalog import Space as SpaceRow
+from mmsearch.analysis import tokens
+from mmsearch.catalog.fulltext.base import specificity
+from mmsearch.catalog.records import SegmentRow, SpaceRow, WordRow
 from mmsearch.context import Context
 from mmsearch.errors import ModelUnavailableError
 from mmsearch.kinds import SegmentKind
@@ -33,6 +33,7 @@ from mmsearch.query.ranking import (
     word_match,
 )
 from mmsearch.query.spaces import QuerySpaces
+from mmsearch.query.words import analyse
 
 
 def text_queries(ctx: Context, text: str, spaces: QuerySpaces | None = None) -> dict[str, np.ndarray]:
@@ -84,7 +85,7 @@ def space_candidates(ctx: Context, space: SpaceRow, vector: np.ndarray, k: int, 
 
 
 WORD_CANDIDATES = 64  # full-text hits a query hands to the word match (at least; 4k when k is larger)
-WORD_WEIGHTS: Callable[[int], float] = fulltext.specificity  # a query word's weight from its document frequency
+WORD_WEIGHTS: Callable[[int], float] = specificity  # a query word's weight from its document frequency
 
 
 def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], filters: Filters, k: int,
@@ -93,16 +94,17 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
     each with its word match and its semantic score where it has a vector in a queried space.
 
     The index hands on its best ``max(WORD_CANDIDATES, 4k)`` segments, topped up to ``k`` with unranked ones
-    holding only common words (:func:`mmsearch.fulltext.search`); their rows, stored vectors and phonetic keys
-    come in one statement."""
-    terms = fulltext.query_terms(query)
-    found, df = ctx.catalog.fulltext_hits(query, limit=max(WORD_CANDIDATES, 4 * k), fill=k)
+    holding only common words (:func:`mmsearch.catalog.fulltext.base.search`); their rows, stored vectors and
+    phonetic keys come in one statement."""
+    analysed = analyse(query)  # once: the full-text read and the word match take it
+    terms = analysed.terms
+    found, df = ctx.catalog.fulltext_hits(analysed, limit=max(WORD_CANDIDATES, 4 * k), fill=k)
     if not terms or not found:
         return {}
     spaces = spaces or QuerySpaces(ctx)
     rows = ctx.catalog.word_rows([h.segment_id for h in found], filters.where)
     keep = filters.matcher()
-    term_keys = [fulltext.phonetic_keys(t) for t in terms]
+    term_keys = analysed.term_keys
     weights = [WORD_WEIGHTS(df.get(t, 0)) for t in terms]
     matched: list[tuple[WordMatch, WordRow, SegmentRow]] = []
     for hit in found:
@@ -112,12 +114,12 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
         moment = as_moment(got.row)
         if not keep(moment):
             continue
-        said = fulltext.words(got.row.text)
-        words = set(said).union(fulltext.name_tokens(got.row.path))
+        said = tokens.words(got.row.text)
+        words = set(said).union(tokens.name_tokens(got.row.path))
         keys = got.keys.split()
         # a short transcript passage's near sounds are measured against its own text's keys, not against its
         # other readings' (only speech has those: other rows' stored keys are their text's)
-        heard = (fulltext.phonetic_keys(got.row.text or "")
+        heard = (tokens.phonetic_keys(got.row.text or "")
                  if got.row.kind == SegmentKind.SPEECH and len(said) <= SHORT_PASSAGE else None)
         match = word_match(terms, words, term_keys, keys, len(said), weights, heard)
         if match.coverage:

@@ -31,7 +31,7 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch.catalog import Media
+from mmsearch.catalog.records import MediaRow as Media
 from mmsearch.errors import MmsearchError
 from mmsearch.hits import Hit
 from mmsearch.kinds import MediaKind, SegmentKind, Space, kind_of_path

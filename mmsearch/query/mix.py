@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch import fulltext
-from mmsearch.catalog import Space as SpaceRow
+from mmsearch.analysis.tokens import name_words
+from mmsearch.catalog.records import SpaceRow
 from mmsearch.errors import MmsearchError
 from mmsearch.kinds import MODALITY_OF, Modality
 from mmsearch.query.candidates import space_candidates
@@ -83,7 +83,7 @@ class QueryMix:
         def rescore(c: Candidate) -> Candidate | None:
             row = c.row
             if row.media_id in self.exclude or (self.negative_words and excluded_by_words(
-                    self.negative_words, (row.text, fulltext.name_words(row.path)))):
+                    self.negative_words, (row.text, name_words(row.path)))):
                 return None
             space, blob = spaces.get(c.space), blobs.get(row.id)
             if space is None or blob is None:

@@ -43,10 +43,10 @@ from typing import Any
 import numpy as np
 
 from mmsearch.analysis.phonetic import key_match
-from mmsearch.catalog import SegmentRow
+from mmsearch.catalog.records import SegmentRow
 from mmsearch.hits import Hit
 from mmsearch.kinds import MediaKind, SegmentKind
-from mmsearch.when_where import WhenWhere, hit_facts
+from mmsearch.query.when_where import WhenWhere, hit_facts
 
 MIN_STD = 0.02  # a background this flat says nothing: do not blow tiny differences up
 _GLOB_CHARS = set("*?[")
@@ -209,7 +209,7 @@ def fuse(semantic: Iterable[Candidate], lexical: dict[int, tuple[WordMatch, Cand
 @dataclass(frozen=True)
 class Filters:
     """What a hit must satisfy: media kinds (None: any), a path glob, media ids to leave out, and when and
-    where its media was made (``where``: after/before, camera, near; :mod:`mmsearch.when_where`). The
+    where its media was made (``where``: after/before, camera, near; :mod:`mmsearch.query.when_where`). The
     catalog applies ``where`` in SQL (:meth:`Catalog.segments`); the matcher checks it exactly."""
 
     kinds: tuple[str, ...] | None = None

@@ -26,8 +26,8 @@ from mmsearch.query.mix import QueryMix
 from mmsearch.query.mix_rules import LIKE_WEIGHT, ParsedQuery, excluded_by_words, parse_query, unit_mean
 from mmsearch.query.ranking import Filters, as_moment, finish, fuse, group, merge
 from mmsearch.query.spaces import QuerySpaces
+from mmsearch.query.when_where import WhenWhere
 from mmsearch.threads import single_threaded
-from mmsearch.when_where import WhenWhere
 
 NO_FILTERS = Filters()
 
@@ -50,7 +50,7 @@ def search(ctx: Context, query: Any, k: int = 10, kinds: Sequence[str] | None = 
     terms demote what resembles them and drop what holds their words; ``like`` (example files, each
     weighted ``like_weight`` against the text's 1) mixes in their calibrated scores (:mod:`mmsearch.query.mix_rules`).
     ``min_score`` drops hits below it; ``sort`` is ``relevance`` or ``date``; ``where``: when and where the
-    media was made (:class:`~mmsearch.when_where.WhenWhere`)."""
+    media was made (:class:`~mmsearch.query.when_where.WhenWhere`)."""
     wanted = check_kinds(kinds)
     if not isinstance(query, str):
         return similar(ctx, query, k, wanted, path, min_score=min_score, sort=sort, where=where)

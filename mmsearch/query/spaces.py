@@ -11,8 +11,7 @@ from collections.abc import Callable
 
 import numpy as np
 
-from mmsearch.catalog import SegmentRow
-from mmsearch.catalog import Space as SpaceRow
+from mmsearch.catalog.records import SegmentRow, SpaceRow
 from mmsearch.context import Context
 from mmsearch.kinds import MODALITY_OF, Modality
 from mmsearch.query.ranking import Background

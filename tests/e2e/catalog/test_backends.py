@@ -14,6 +14,8 @@ import sys
 import numpy as np
 
 from mmsearch import Engine
+from mmsearch.analysis import tokens
+from mmsearch.query.words import analyse
 
 from conftest import COLOURS, solid
 
@@ -162,8 +164,8 @@ def test_full_text_index_follows_the_catalog_on_both_backends(tmp_path, db_url, 
         e.index([colour_folder])
 
         def paths(query: str) -> list[str]:
-            rows = e.catalog.segments([i for i, _ in e.catalog.fulltext(query)])
-            return [rows[i].path.rsplit("/", 1)[1] for i, _ in e.catalog.fulltext(query)]
+            rows = e.catalog.segments([i for i, _ in e.catalog.fulltext(analyse(query))])
+            return [rows[i].path.rsplit("/", 1)[1] for i, _ in e.catalog.fulltext(analyse(query))]
 
         found = paths("marketing budget")
         assert found[0] == "meeting_budget.txt"  # both words (and its name) beat one word
@@ -173,7 +175,7 @@ def test_full_text_index_follows_the_catalog_on_both_backends(tmp_path, db_url, 
         assert paths("toucan") == ["birds.txt"]  # by its sound: Double Metaphone keys of adjacent words
         bird = e.search("toucan", k=1)[0]
         assert bird.path.endswith("birds.txt") and "phonetic" in bird.extra["signals"]
-        budget = e.catalog.fulltext("budget")
+        budget = e.catalog.fulltext(analyse("budget"))
         assert budget and all(score > 0 for _, score in budget)
         assert paths("'); DROP TABLE segment; --") == []  # words only, never SQL
         hits = e.search("marketing budget", k=3)
@@ -190,7 +192,7 @@ def test_full_text_asks_specific_words_first_and_common_ones_only_to_fill_up(tmp
     """Document frequencies are counted up to COMMON; a word that common picks no ranked candidates, the
     unranked step still hands on its segments (scored below the ranked ones) up to ``fill``; the word rows
     carry their stored phonetic keys."""
-    from mmsearch import fulltext
+    from mmsearch.catalog.fulltext import base as fulltext
 
     (colour_folder / "a.txt").write_text("The budget is here.")
     (colour_folder / "b.txt").write_text("The tulips are here.")
@@ -199,38 +201,38 @@ def test_full_text_asks_specific_words_first_and_common_ones_only_to_fill_up(tmp
     monkeypatch.setattr(fulltext, "FREQUENCIES", fulltext.Frequencies())
     with _engine(tmp_path, db_url) as e:
         e.index([colour_folder])
-        hits, df = e.catalog.fulltext_hits("the tulips", limit=10)
+        hits, df = e.catalog.fulltext_hits(analyse("the tulips"), limit=10)
         assert df["the"] == 3 and df["tulips"] == 1  # "the": counted up to COMMON, no further
         rows = e.catalog.segments([h.segment_id for h in hits])
         names = [rows[h.segment_id].path.rsplit("/", 1)[1] for h in hits]
         assert names[0] == "b.txt" and set(names) >= {"a.txt", "b.txt", "c.txt"}
         assert hits[0].score > max(h.score for h in hits[1:]) > 0
         word_rows = e.catalog.word_rows([h.segment_id for h in hits])
-        assert set(fulltext.phonetic_keys("The tulips are here.")) <= set(word_rows[hits[0].segment_id].keys.split())
+        assert set(tokens.phonetic_keys("The tulips are here.")) <= set(word_rows[hits[0].segment_id].keys.split())
         assert word_rows[hits[0].segment_id].row == rows[hits[0].segment_id]
-        assert fulltext.plan("the tulips", df).words == ("tulips",)
-        topped, _ = e.catalog.fulltext_hits("the tulips", limit=10, fill=2)
+        assert fulltext.plan(analyse("the tulips"), df).words == ("tulips",)
+        topped, _ = e.catalog.fulltext_hits(analyse("the tulips"), limit=10, fill=2)
         assert [h.segment_id for h in topped][:1] == [hits[0].segment_id] and len(topped) == 2  # one ranked + one
-        assert len(e.catalog.fulltext_hits("tulips", limit=10, fill=1)[0]) == 1
+        assert len(e.catalog.fulltext_hits(analyse("tulips"), limit=10, fill=1)[0]) == 1
 
 
 def test_full_text_ranks_by_the_summed_specificity_of_the_tokens_a_segment_holds(tmp_path, db_url, colour_folder):
     """Same ranking on both backends: a segment holding a rarer word beats one holding a commoner one, two
     words beat one, equal scores go to the older segment; scores are the summed token weights."""
-    from mmsearch import fulltext
+    from mmsearch.catalog.fulltext import base as fulltext
 
     for name, words in {"a": "otter", "b": "otter heron", "c": "heron", "d": "heron", "e": "heron"}.items():
         (colour_folder / f"{name}.txt").write_text(f"The {words} swam.")
     with _engine(tmp_path, db_url) as e:
         e.index([colour_folder])
-        hits, df = e.catalog.fulltext_hits("otter heron", limit=10)
+        hits, df = e.catalog.fulltext_hits(analyse("otter heron"), limit=10)
         rows = e.catalog.segments([h.segment_id for h in hits])
         names = [rows[h.segment_id].path.rsplit("/", 1)[1] for h in hits]
         assert names[:2] == ["b.txt", "a.txt"]  # both words; then the rarer "otter" (df 2) over "heron" (df 4)
         assert set(names[2:]) == {"c.txt", "d.txt", "e.txt"}
         tied = [h for h in hits if rows[h.segment_id].path.endswith(("c.txt", "d.txt", "e.txt"))]
         assert [h.segment_id for h in tied] == sorted(h.segment_id for h in tied)
-        plan = fulltext.plan("otter heron", df)
+        plan = fulltext.plan(analyse("otter heron"), df)
         weight = dict(zip(plan.words + plan.keys, plan.weights))
         by_name = dict(zip(names, hits))
         assert by_name["b.txt"].score > by_name["a.txt"].score > by_name["c.txt"].score > 0
@@ -251,8 +253,8 @@ def test_other_readings_of_speech_match_by_sound_only_on_both_backends(tmp_path,
         said = NewSegment(kind=SegmentKind.SPEECH, start=1.6, end=2.8, text="Hold the sparrows.",
                           detail=alternatives_detail(("Hold the spokes.", "All disposed.")))
         e.library.apply(e.catalog.write_media([(fields, [said])], None))
-        (seg_id, _), = e.catalog.fulltext("disposed")
-        assert e.catalog.fulltext("sparrows")[0][0] == seg_id
+        (seg_id, _), = e.catalog.fulltext(analyse("disposed"))
+        assert e.catalog.fulltext(analyse("sparrows"))[0][0] == seg_id
         assert e.catalog.segments([seg_id])[seg_id].text == "Hold the sparrows."  # shown: the first reading
         hit = e.search("disposed", k=1)[0]
         assert hit.path == str(clip) and PHONETIC in hit.extra["signals"] and FULLTEXT not in hit.extra["signals"]
@@ -262,20 +264,20 @@ def test_other_readings_of_speech_match_by_sound_only_on_both_backends(tmp_path,
 def test_a_word_no_segment_held_is_found_as_soon_as_a_write_brings_it(tmp_path, db_url, colour_folder):
     """Counted frequencies are kept until the full text changes (its generation, bumped in the writing
     transaction), so a word counted 0 — and so left out of the query — is asked again after any write."""
-    from mmsearch import fulltext
+    from mmsearch.catalog.fulltext import base as fulltext
 
     (colour_folder / "a.txt").write_text("The otter swam.")
     with _engine(tmp_path, db_url) as e:
         e.index([colour_folder])
         with e.catalog.sql.connect() as conn:
             before = fulltext.generation(conn)
-        assert e.catalog.fulltext("heron otter")  # "heron": counted 0 and remembered
-        assert fulltext.plan("heron otter", e.catalog.fulltext_hits("heron otter")[1]).broad_words == ("otter",)
+        assert e.catalog.fulltext(analyse("heron otter"))  # "heron": counted 0 and remembered
+        assert fulltext.plan(analyse("heron otter"), e.catalog.fulltext_hits(analyse("heron otter"))[1]).broad_words == ("otter",)
         (colour_folder / "b.txt").write_text("A heron waited.")
         e.index([colour_folder])
         with e.catalog.sql.connect() as conn:
             assert fulltext.generation(conn) > before
-        rows = e.catalog.segments([i for i, _ in e.catalog.fulltext("heron")])
+        rows = e.catalog.segments([i for i, _ in e.catalog.fulltext(analyse("heron"))])
         assert [r.path.rsplit("/", 1)[1] for r in rows.values()] == ["b.txt"]
         e.remove([colour_folder / "b.txt"])
-        assert e.catalog.fulltext("heron") == []
+        assert e.catalog.fulltext(analyse("heron")) == []

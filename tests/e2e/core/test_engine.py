@@ -239,7 +239,7 @@ def test_an_older_catalog_is_migrated_on_open(tmp_path, colour_folder, monkeypat
     """The migration path: a library written at the current schema opens under a version one newer."""
     import sqlite3
 
-    import mmsearch.catalog as catalog
+    import mmsearch.catalog.migrations as catalog
 
     lib = tmp_path / "lib"
     with Engine(lib, model="toy") as e:

@@ -18,8 +18,8 @@ from sqlalchemy import text
 from test_ocr import AGENDA, BG, CLOSING, REVENUE, slide, words
 
 from mmsearch import Engine
-from mmsearch.hit_data import describe_hits
 from mmsearch.kinds import Job, SegmentKind
+from mmsearch.query.hit_data import describe_hits
 
 import media_factory as mf
 

@@ -1,4 +1,4 @@
-"""Previews (mmsearch.media.previews) and the page's hit data (mmsearch.hit_data).
+"""Previews (mmsearch.media.previews) and the page's hit data (mmsearch.query.hit_data).
 
 Previews decode real generated files: a solid image, a two-scene video, a recording loud in one half.
 Hit data runs on a real toy-model library and counts the SQL statements its catalog runs.
@@ -16,9 +16,9 @@ from sqlalchemy import event
 
 from mmsearch import Engine, Hit
 from mmsearch.errors import MediaError, NotFoundError
-from mmsearch.hit_data import describe_hits
 from mmsearch.media import previews
 from mmsearch.media.previews import Window
+from mmsearch.query.hit_data import describe_hits
 
 from conftest import COLOURS, solid
 

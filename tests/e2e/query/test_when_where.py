@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from mmsearch import Engine, MmsearchError
 from mmsearch.catalog import SCHEMA_VERSION
 from mmsearch.media.metadata import FACT_COLUMNS, from_exif, from_tags, iso6709
-from mmsearch.when_where import Near, WhenWhere, period
+from mmsearch.query.when_where import Near, WhenWhere, period
 
 from conftest import COLOURS
 

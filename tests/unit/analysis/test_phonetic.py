@@ -73,13 +73,13 @@ def test_score_range_and_order():
 
 
 def test_the_phonetic_column_adds_the_keys_of_other_readings_once():
-    from mmsearch import fulltext
+    from mmsearch.analysis import tokens
 
     detail = json.dumps({"alternatives": ["All disposed.", "Hold the spokes."]})
-    column = fulltext.phonetic_column("Hold the sparrows.", detail).split()
-    plain = fulltext.phonetic_keys("Hold the sparrows.")
+    column = tokens.phonetic_column("Hold the sparrows.", detail).split()
+    plain = tokens.phonetic_keys("Hold the sparrows.")
     assert column[: len(plain)] == plain and len(column) == len(set(column))
-    assert set(fulltext.phonetic_keys("disposed")) <= set(column)
-    assert set(fulltext.phonetic_keys("spokes")) <= set(column)
+    assert set(tokens.phonetic_keys("disposed")) <= set(column)
+    assert set(tokens.phonetic_keys("spokes")) <= set(column)
     for broken in (None, "", "not json", json.dumps([1, 2]), json.dumps({"alternatives": "one"}), '{"boxes": []}'):
-        assert fulltext.phonetic_column("Hold the sparrows.", broken).split() == plain
+        assert tokens.phonetic_column("Hold the sparrows.", broken).split() == plain

@@ -7,6 +7,7 @@ import pytest
 
 from mmsearch import Engine
 from mmsearch.catalog import SCHEMA_VERSION
+from mmsearch.query.words import analyse
 
 
 def test_a_schema_1_library_migrates_on_open_and_keeps_answering(v1_library):
@@ -27,16 +28,16 @@ def test_a_schema_1_library_migrates_on_open_and_keeps_answering(v1_library):
 def test_the_migration_fills_the_full_text_index_with_texts_and_file_names(v1_library):
     lib, media = v1_library
     with Engine(lib, model="toy") as e:
-        rows = e.catalog.segments([i for i, _ in e.catalog.fulltext("flowers")])
+        rows = e.catalog.segments([i for i, _ in e.catalog.fulltext(analyse("flowers"))])
         assert {r.path for r in rows.values()} == {str(media / "notes" / "garden.txt")}
-        by_name = e.catalog.segments([i for i, _ in e.catalog.fulltext("blue")])
+        by_name = e.catalog.segments([i for i, _ in e.catalog.fulltext(analyse("blue"))])
         # "blue" is in the note's text and in blue.png's file name (one row per file for a name)
         assert {r.path for r in by_name.values()} == {str(media / "notes" / "garden.txt"),
                                                       str(media / "photos" / "blue.png")}
 
 
 def test_a_crash_inside_the_migration_leaves_schema_1_and_the_next_open_migrates(v1_library, monkeypatch):
-    import mmsearch.catalog as catalog
+    import mmsearch.catalog.migrations as catalog
 
     lib, _ = v1_library
 
@@ -52,4 +53,4 @@ def test_a_crash_inside_the_migration_leaves_schema_1_and_the_next_open_migrates
     with Engine(lib, model="toy") as e:
         assert e.catalog.schema_version() == SCHEMA_VERSION
         assert e.catalog.job_counts()["clip"]["done"] == 4  # the step ran again from the start, once
-        assert len(e.catalog.fulltext("flowers")) == 1
+        assert len(e.catalog.fulltext(analyse("flowers"))) == 1

@@ -4,8 +4,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from mmsearch import fulltext
-from mmsearch.catalog import SegmentRow
+from mmsearch.analysis import tokens
+from mmsearch.catalog.fulltext.base import specificity
+from mmsearch.catalog.records import SegmentRow
 from mmsearch.query.ranking import (
     LEXICAL_Z,
     NORMAL_TAIL_Z,
@@ -82,15 +83,15 @@ def test_word_match_counts_exact_words_and_sounds_only_where_the_word_is_missing
 def test_word_match_weighs_words_credits_near_sounds_on_short_passages_and_prefers_passages_of_just_the_query():
     # "than he was" heard as "that he was": "than" (0N) is a near sound of "that" (0T) on a short passage only
     terms = ["than", "he", "was"]
-    keys = [fulltext.phonetic_keys(t) for t in terms]
-    heard = fulltext.phonetic_keys("that he was")
+    keys = [tokens.phonetic_keys(t) for t in terms]
+    heard = tokens.phonetic_keys("that he was")
     short = word_match(terms, {"that", "he", "was"}, keys, heard, length=3)
     assert short.exact == pytest.approx(2 / 3) and 0 < short.phonetic < 1 / 3 and short.precision == 1.0
-    other = word_match(terms, {"he", "was", "not"}, keys, fulltext.phonetic_keys("he was not"), length=3)
+    other = word_match(terms, {"he", "was", "not"}, keys, tokens.phonetic_keys("he was not"), length=3)
     assert other.phonetic == 0.0 and short.strength > other.strength
     long_text = "that he was " + " ".join(["word"] * SHORT_PASSAGE)
-    long = word_match(terms, set(fulltext.words(long_text)), keys, fulltext.phonetic_keys(long_text),
-                      length=len(fulltext.words(long_text)))
+    long = word_match(terms, set(tokens.words(long_text)), keys, tokens.phonetic_keys(long_text),
+                      length=len(tokens.words(long_text)))
     assert long.phonetic == 0.0  # a near sound in a long passage is chance
     # a short key shared with a long passage is chance too; a long one counts
     an = word_match(["an"], {"x"}, [["an"]], ["an"] + ["k"] * 20, length=SHORT_PASSAGE + 5)
@@ -101,7 +102,7 @@ def test_word_match_weighs_words_credits_near_sounds_on_short_passages_and_prefe
     assert word_match(["rather"], {"rather"}, length=1).strength > word_match(["rather"], {"rather"}, length=4).strength
     rare_first = word_match(["amiable", "been"], {"amiable"}, weights=[6.0, 1.0])
     assert rare_first.exact == pytest.approx(6 / 7) and word_match(["amiable", "been"], {"amiable"}).exact == 0.5
-    assert fulltext.specificity(1) > fulltext.specificity(50) > fulltext.specificity(10**6) > 0
+    assert specificity(1) > specificity(50) > specificity(10**6) > 0
 
 
 def test_an_exact_short_passage_beats_a_caption_of_something_else_that_holds_more_of_the_query():
@@ -109,13 +110,13 @@ def test_an_exact_short_passage_beats_a_caption_of_something_else_that_holds_mor
     # "a yellow horse left in the kitchen in the summer holidays", scores higher by meaning
     terms = ["a", "yellow", "chair", "in", "the", "kitchen"]
     weights = [0.3, 3.0, 3.0, 0.3, 0.2, 3.0]
-    keys = [fulltext.phonetic_keys(t) for t in terms]
+    keys = [tokens.phonetic_keys(t) for t in terms]
     said = "yeah okay we're in the kitchen"
-    clip = word_match(terms, set(fulltext.words(said)), keys, fulltext.phonetic_keys(said),
-                      len(fulltext.words(said)), weights)
+    clip = word_match(terms, set(tokens.words(said)), keys, tokens.phonetic_keys(said),
+                      len(tokens.words(said)), weights)
     note_text = "a yellow horse left in the kitchen in the summer holidays"
-    note = word_match(terms, set(fulltext.words(note_text)), keys, fulltext.phonetic_keys(note_text),
-                      len(fulltext.words(note_text)), weights)
+    note = word_match(terms, set(tokens.words(note_text)), keys, tokens.phonetic_keys(note_text),
+                      len(tokens.words(note_text)), weights)
     assert note.exact > clip.exact and note.precision < 0.6 < clip.precision
     a, b = row(1, 1, kind="speech", media_kind="audio"), row(2, 2, kind="text", media_kind="text")
     fused = fuse([Candidate(1.6, 0.4, a, "text"), Candidate(2.2, 0.8, b, "clip")],
@@ -123,7 +124,7 @@ def test_an_exact_short_passage_beats_a_caption_of_something_else_that_holds_mor
     assert [c.row.id for c in fused] == [1, 2]
     # a long passage holding the whole query keeps part of its word evidence (a keyword search over long texts)
     long_text = " ".join(terms + ["other"] * 40)
-    long = word_match(terms, set(fulltext.words(long_text)), keys, length=len(fulltext.words(long_text)))
+    long = word_match(terms, set(tokens.words(long_text)), keys, length=len(tokens.words(long_text)))
     assert long.strength >= 0.3
 
 

@@ -13,8 +13,8 @@ The rules:
 - The media time is the file's own (EXIF, container), else its mtime; a caption or subtitle file takes the
   time, camera and place of the media it describes.
 
-The catalog applies :meth:`WhenWhere.clauses` in SQL (near: a bounding box) before any grouping;
-:meth:`WhenWhere.keeps` is the exact rule on a row (near: haversine), so a query finds rare matches by
+The catalog applies a WhenWhere in SQL (mmsearch/catalog/filters.py; near: :meth:`Near.box`) before any
+grouping; :meth:`WhenWhere.keeps` is the exact rule on a row (near: haversine), so a query finds rare matches by
 growing its candidate pool like the path filter does.
 """
 from __future__ import annotations
@@ -24,8 +24,6 @@ import math
 import re
 from dataclasses import dataclass
 from typing import Any, TypedDict
-
-from sqlalchemy import and_, func, or_
 
 from mmsearch.errors import MmsearchError
 
@@ -177,23 +175,6 @@ class WhenWhere:
         if where.after is not None and where.before is not None and where.after >= where.before:
             raise MmsearchError("--after must be earlier than --before")
         return None if where == cls() else where
-
-    def clauses(self, time: Any, make: Any, model: Any, lat: Any, lon: Any) -> list[Any]:
-        """SQL conditions over the media columns (``time``: the media time in UTC seconds)."""
-        out: list[Any] = []
-        if self.after is not None:
-            out.append(time >= self.after)
-        if self.before is not None:
-            out.append(time < self.before)
-        if self.camera:
-            named = func.lower(func.coalesce(make, "") + " " + func.coalesce(model, ""))
-            out.append(named.contains(self.camera, autoescape=True))
-        if self.near is not None:
-            lo, hi, lons = self.near.box()
-            out += [lat.is_not(None), lon.is_not(None), lat.between(lo, hi)]
-            if lons:
-                out.append(or_(*(and_(lon >= w, lon <= e) for w, e in lons)))
-        return out
 
     def keeps(self, row: Any) -> bool:
         """The exact rule on a row with ``media_time``, ``camera_make``, ``camera_model``, ``lat``, ``lon``."""

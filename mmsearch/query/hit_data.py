@@ -12,9 +12,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import select
-
-from mmsearch.catalog import Segment
 from mmsearch.context import Context
 from mmsearch.hits import Hit
 from mmsearch.media.previews import Window, window
@@ -88,12 +85,10 @@ def _ocr_details(ctx: Context, segment_ids: list[int]) -> dict[int, dict[str, An
     """The parsed ``detail`` of OCR segments by id (one query; an unreadable detail is left out)."""
     if not segment_ids:
         return {}
-    with ctx.catalog.session() as s:
-        rows = s.execute(select(Segment.id, Segment.detail).where(Segment.id.in_(segment_ids[:900])))
-        out = {}
-        for seg_id, detail in rows:
-            try:
-                out[int(seg_id)] = json.loads(detail) if detail else None
-            except ValueError:
-                continue
+    out = {}
+    for seg_id, detail in ctx.catalog.details_of(segment_ids[:900]).items():
+        try:
+            out[seg_id] = json.loads(detail) if detail else None
+        except ValueError:
+            continue
     return {k: v for k, v in out.items() if isinstance(v, dict)}
