@@ -53,6 +53,8 @@ def _server_argv(args: object) -> str | None:
     """The server word in a process's argv, or None (a string command is split on spaces)."""
     argv = args.split() if isinstance(args, str) else [os.fspath(a) for a in args] if isinstance(args, list | tuple) else []
     words = {os.path.basename(str(a)) for a in argv}
+    if "stop" in words:  # stopping a server starts none: the session's PostgreSQL stops in the last test's teardown
+        return None
     found = sorted(words & SERVER_COMMANDS)
     return found[0] if found else None
 
