@@ -128,13 +128,15 @@ class KindFacts:
     dot). ``work``: the embedding spaces and text-producing jobs a file of this kind needs. ``timed``: it has
     a timeline (decoded and encoded on the writer's thread, one file at a time). ``describes``: the kinds
     whose files a file of this kind can caption (linked by name). ``queryable``: a user can ask for it
-    (``--kind``; a subtitle cue is reported as a moment of its video)."""
+    (``--kind``; a subtitle cue is reported as a moment of its video). ``plain_text``: the file itself is
+    text (the page serves it as UTF-8 text, never by its suffix's type)."""
 
     extensions_in: MediaConstant
     work: tuple[str, ...]
     timed: bool = False
     describes: frozenset[MediaKind] = frozenset()
     queryable: bool = True
+    plain_text: bool = False
 
     @property
     def extensions(self) -> frozenset[str]:
@@ -151,14 +153,15 @@ KINDS: dict[MediaKind, KindFacts] = {
     MediaKind.IMAGE: KindFacts(MediaConstant("mmsearch.media.images", "IMAGE_EXTENSIONS"),
                                work=(Space.CLIP, Job.OCR, Job.METADATA)),
     MediaKind.TEXT: KindFacts(MediaConstant("mmsearch.media.text", "TEXT_EXTENSIONS"),
-                              work=(Space.CLIP, Space.TEXT), describes=frozenset({MediaKind.IMAGE, MediaKind.VIDEO})),
+                              work=(Space.CLIP, Space.TEXT), describes=frozenset({MediaKind.IMAGE, MediaKind.VIDEO}),
+                              plain_text=True),
     MediaKind.VIDEO: KindFacts(MediaConstant("mmsearch.media.video", "VIDEO_EXTENSIONS"),
                                work=(Space.CLIP, Space.AUDIO, Job.SPEECH, Job.OCR, Job.METADATA), timed=True),
     MediaKind.AUDIO: KindFacts(MediaConstant("mmsearch.media.audio", "AUDIO_EXTENSIONS"),
                                work=(Space.AUDIO, Job.SPEECH, Job.METADATA), timed=True),
     MediaKind.SUBTITLE: KindFacts(MediaConstant("mmsearch.media.subtitles", "SUBTITLE_EXTENSIONS"),
                                   work=(Space.CLIP, Space.TEXT), describes=frozenset({MediaKind.VIDEO}),
-                                  queryable=False),
+                                  queryable=False, plain_text=True),
 }
 
 # Views of the table, by the names the code has always used.
@@ -166,6 +169,7 @@ QUERY_KINDS: tuple[MediaKind, ...] = tuple(k for k, f in KINDS.items() if f.quer
 TIMED_KINDS: frozenset[MediaKind] = frozenset(k for k, f in KINDS.items() if f.timed)
 LINKING_KINDS: frozenset[MediaKind] = frozenset(k for k, f in KINDS.items() if f.describes)
 WORK_BY_KIND: dict[MediaKind, tuple[str, ...]] = {k: f.work for k, f in KINDS.items()}
+PLAIN_TEXT_KINDS: frozenset[MediaKind] = frozenset(k for k, f in KINDS.items() if f.plain_text)
 
 
 @cache

@@ -32,7 +32,7 @@ from fastapi import HTTPException
 from fastapi.responses import FileResponse
 
 from mmsearch.context import Context
-from mmsearch.kinds import MediaKind
+from mmsearch.kinds import PLAIN_TEXT_KINDS
 from mmsearch.media.previews import Preview
 from mmsearch.query.hit_data import HitData
 from mmsearch.roots import inside, outside_roots
@@ -45,7 +45,6 @@ CONTENT_TYPES = {
     ".wav": "audio/wav", ".mp3": "audio/mpeg", ".flac": "audio/flac", ".ogg": "audio/ogg", ".oga": "audio/ogg",
     ".opus": "audio/ogg", ".m4a": "audio/mp4",
 }
-TEXT_KINDS = frozenset({MediaKind.TEXT, MediaKind.SUBTITLE})
 THUMB_CACHE_ITEMS = 512
 
 
@@ -120,7 +119,7 @@ def listable(ctx: Context, media: Any, roots: list[str]) -> bool:
 def content_type(kind: str, path: str) -> str:
     """The Content-Type of a file: texts as UTF-8 text, known media suffixes of the file's own kind, else
     bytes (a ``.html`` indexed as text is never served as a page)."""
-    if kind in TEXT_KINDS:
+    if kind in PLAIN_TEXT_KINDS:
         return "text/plain; charset=utf-8"
     guessed = CONTENT_TYPES.get(os.path.splitext(path)[1].lower())
     if guessed and guessed.startswith(f"{kind}/"):

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from mmsearch.analysis.tokens import words
 from mmsearch.query.ranking import MIN_STD
 
 # What one standard deviation of resemblance to a negative costs, in standard deviations of the positive.
@@ -48,7 +49,6 @@ NEGATIVE_FLOOR = 1.0
 LIKE_WEIGHT = 1.0
 
 _TERM = re.compile(r'(?<!\S)-"([^"]*)"|(?<!\S)-(\S+)')
-_WORD = re.compile(r"\w+", re.UNICODE)
 
 
 @dataclass(frozen=True)
@@ -60,12 +60,7 @@ class ParsedQuery:
 
     def negative_words(self) -> list[list[str]]:
         """Each negative as its lower-case words (a phrase: several, in order)."""
-        return [w for w in (words_of(n) for n in self.negatives) if w]
-
-
-def words_of(text: str | None) -> list[str]:
-    """Lower-case word tokens (``_`` splits words, as in file names)."""
-    return _WORD.findall((text or "").lower().replace("_", " "))
+        return [w for w in (words(n) for n in self.negatives) if w]
 
 
 def parse_query(text: str, *, allow_empty: bool = False) -> ParsedQuery:
@@ -74,10 +69,10 @@ def parse_query(text: str, *, allow_empty: bool = False) -> ParsedQuery:
     negatives = []
     for phrase, word in _TERM.findall(text):
         term = (phrase or word).strip()
-        if words_of(term):
+        if words(term):
             negatives.append(term)
-    positive = " ".join(_TERM.sub(lambda m: "" if words_of(m.group(1) or m.group(2)) else m.group(0), text).split())
-    if not words_of(positive) and not allow_empty:
+    positive = " ".join(_TERM.sub(lambda m: "" if words(m.group(1) or m.group(2)) else m.group(0), text).split())
+    if not words(positive) and not allow_empty:
         if negatives:
             raise ValueError("a query of only negative terms (-word) has nothing to look for: add what you want, "
                              "e.g. 'beach -people', or an example file (--like)")
@@ -97,7 +92,7 @@ def holds_phrase(words: Sequence[str], phrase: Sequence[str]) -> bool:
 
 def excluded_by_words(negatives: Sequence[Sequence[str]], texts: Collection[str | None]) -> bool:
     """Whether any negative (its words) occurs in any of ``texts`` (a segment's text, its file name)."""
-    token_lists = [words_of(t) for t in texts if t]
+    token_lists = [words(t) for t in texts if t]
     return any(holds_phrase(tokens, neg) for neg in negatives for tokens in token_lists)
 
 
