@@ -14,6 +14,7 @@ import io
 import json
 import os
 import socket
+from functools import partial
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -91,7 +92,7 @@ def _serve(cli: Any, sock: socket.socket, idle_s: float, env: dict[str, str]) ->
         with conn:
             conn.settimeout(60)
             try:
-                request = json.loads(b"".join(iter(lambda c=conn: c.recv(1 << 16), b"")) or b"{}")
+                request = json.loads(b"".join(iter(partial(conn.recv, 1 << 16), b"")) or b"{}")
             except (OSError, ValueError):
                 continue
             if request.get("stop"):
