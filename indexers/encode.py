@@ -10,7 +10,6 @@ from typing import Any
 
 import numpy as np
 
-from mmsearch.catalog import NewSegment
 from mmsearch.kinds import WORK_BY_KIND, Space
 
 from .items import Decoded
@@ -51,15 +50,6 @@ class BatchEncoder:
                 if w:
                     vecs[Space.TEXT] = text_vecs[ti : ti + len(item.texts)]
                     ti += len(item.texts)
-        return out
-
-    def job_segments(self, batch: list[Decoded]) -> list[list[NewSegment]]:
-        """Each file's job segments (ocr), their texts embedded in the sentence space in one go."""
-        embedded = self.models.embed_texts([seg for item in batch for seg in item.job_segments])
-        out, at = [], 0
-        for item in batch:
-            out.append(embedded[at : at + len(item.job_segments)])
-            at += len(item.job_segments)
         return out
 
     def _texts(self, encoder: Any, texts: list[str]) -> list[np.ndarray]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from mmsearch.catalog import Media, NewSegment
+from mmsearch.catalog import Media
 from mmsearch.errors import MediaError
 from mmsearch.kinds import MediaKind
 
@@ -45,12 +45,10 @@ class Decoded:
     images: list[Any] = field(default_factory=list)  # encoder-prepared images
     texts: list[str] = field(default_factory=list)
     spans: list[tuple[float, float]] = field(default_factory=list)  # (start, end) of each text, if timed
-    # What a text-producing job (ocr) made of the file on the worker: segments whose text the writer embeds
-    # in the sentence space, and the jobs that failed for this file (name -> why; the file is still indexed).
-    job_segments: list[NewSegment] = field(default_factory=list)
+    # The jobs that failed for this file (name -> why; the file is still indexed).
     job_errors: dict[str, str] = field(default_factory=dict)
     # Encoded already, per space (a cluster run's encode actors; its images are then left behind): the writer
-    # commits these vectors, and the job segments as they are, without encoding again.
+    # commits these vectors without encoding again.
     vectors: dict[str, list[Any]] | None = None
     detail: str | None = None  # the picture segment's detail JSON (perceptual hashes: analysis/perceptual_hash.py)
 

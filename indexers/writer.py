@@ -50,7 +50,7 @@ class Writer:
             return
         batch, self.batch, self.units = self.batch, [], 0
         try:
-            vectors, read = self._encoded(batch)
+            vectors = self._encoded(batch)
         except Exception:  # isolate the file that breaks the encoder
             if len(batch) == 1:
                 raise
@@ -62,8 +62,7 @@ class Writer:
                     self.take(Failed(item.entry, "encode", f"{type(exc).__name__}: {exc}"))
             return
         faults.point("encode")
-        items = [(item.fields, HANDLERS[item.entry.kind].segments(item, vecs) + extra)
-                 for item, vecs, extra in zip(batch, vectors, read)]
+        items = [(item.fields, HANDLERS[item.entry.kind].segments(item, vecs)) for item, vecs in zip(batch, vectors)]
         marks = [_with_errors(self.models.marks(item.entry.kind), item.job_errors) for item in batch]
         result = self.catalog.write_media(items, self._space_name, replace_ids=[i.old.id for i in batch if i.old],
                                           jobs=marks)
@@ -73,13 +72,11 @@ class Writer:
         for item in batch:
             self.tally.indexed(item.entry.path, replaced=item.old is not None)
 
-    def _encoded(self, batch: list[Decoded]) -> tuple[list[dict[str, list[np.ndarray]]], list[list[NewSegment]]]:
-        """Each file's vectors and job segments: encoded here, or as they came already encoded (``item.vectors``:
-        a cluster run's encode actors did it, with the same :class:`~.encode.BatchEncoder`)."""
-        todo = [item for item in batch if item.vectors is None]
-        vectors, read = iter(self.encoding.vectors(todo)), iter(self.encoding.job_segments(todo))
-        return ([item.vectors if item.vectors is not None else next(vectors) for item in batch],
-                [item.job_segments if item.vectors is not None else next(read) for item in batch])
+    def _encoded(self, batch: list[Decoded]) -> list[dict[str, list[np.ndarray]]]:
+        """Each file's vectors: encoded here, or as they came already encoded (``item.vectors``: a cluster run's
+        encode actors did it, with the same :class:`~.encode.BatchEncoder`)."""
+        vectors = iter(self.encoding.vectors([item for item in batch if item.vectors is None]))
+        return [item.vectors if item.vectors is not None else next(vectors) for item in batch]
 
     def remove(self, media_ids: Sequence[int]) -> None:
         """Delete media whose files are gone, from the catalog (one transaction) and then the index."""
@@ -164,7 +161,7 @@ class Writer:
                     raise MediaError(item.message)
                 assert isinstance(item, Decoded)
                 vectors = self.encoding.vectors([item], spaces=work)[0]
-                segments = handler.segments(item, vectors) + self.encoding.job_segments([item])[0]
+                segments = handler.segments(item, vectors)
                 errors = item.job_errors
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             failed = Failed.of(entry, "decode", exc)

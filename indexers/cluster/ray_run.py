@@ -178,7 +178,7 @@ class RayCluster:
         rows = [{"work": pickle.dumps(w, protocol=pickle.HIGHEST_PROTOCOL)} for w in work]
         stats.bytes_to_nodes = sum(len(r["work"]) for r in rows)
         ds = ray.data.from_items(rows, override_num_blocks=max(1, math.ceil(len(rows) / DECODE_BATCH)))
-        ds = ds.map_batches(DecodeStage, fn_constructor_args=(settings, missing_by_hash, expected),
+        ds = ds.map_batches(DecodeStage, fn_constructor_args=(settings, missing_by_hash),
                             compute=ray.data.ActorPoolStrategy(min_size=1, max_size=pools.decoders),
                             batch_size=DECODE_BATCH, batch_format="numpy", num_cpus=pools.decode_cpus)
         ds = ds.map_batches(EncodeStage, fn_constructor_args=(settings, expected),

@@ -101,20 +101,17 @@ def _column(values: list[Any]) -> np.ndarray:
 class DecodeStage:
     """Read, hash and decode files (``work`` rows) into items (``item`` rows), on the CPU."""
 
-    def __init__(self, settings: Settings, missing_by_hash: dict[str, Media], expected: set[str]) -> None:
+    def __init__(self, settings: Settings, missing_by_hash: dict[str, Media]) -> None:
         self.models = NodeModels(dataclasses.replace(settings, device="cpu"))  # preprocessing only
         self.models.open_clip()
         self.inputs = DecodeInputs(self.models.ctx.settings, self.models.encoder)
-        self.missing, self.expected, self.node = dict(missing_by_hash), expected & {Job.OCR}, _node()
+        self.missing, self.node = dict(missing_by_hash), _node()
 
     def __call__(self, batch: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         out = []
         for payload in batch["work"]:
             entry, old = pickle.loads(payload)
-            item = decode(entry, old, self.inputs, self.missing)
-            if isinstance(item, Decoded):
-                item.job_errors.update(shortfall(self.models, entry.kind, self.expected, self.node))
-            out.append(pickle.dumps(item, protocol=pickle.HIGHEST_PROTOCOL))
+            out.append(pickle.dumps(decode(entry, old, self.inputs, self.missing), protocol=pickle.HIGHEST_PROTOCOL))
         return {"item": _column(out), "decoded_on": _column([self.node] * len(out))}
 
 
@@ -146,13 +143,13 @@ class EncodeStage:
         if not batch:
             return []
         try:
-            vectors, read = self.encoding.vectors(batch), self.encoding.job_segments(batch)
+            vectors = self.encoding.vectors(batch)
         except Exception as exc:  # noqa: BLE001 - isolate the file that breaks the encoder
             if len(batch) == 1:
                 return [Failed(batch[0].entry, "encode", f"{type(exc).__name__}: {exc}")]
             return [done for item in batch for done in self._encode([item])]
-        for item, vecs, segs in zip(batch, vectors, read):
-            item.vectors, item.job_segments, item.images = vecs, segs, []
+        for item, vecs in zip(batch, vectors):
+            item.vectors, item.images = vecs, []
             item.job_errors.update(shortfall(self.models, item.entry.kind, self.expected & {Space.CLIP, Space.TEXT},
                                              self.node))
         return list(batch)
