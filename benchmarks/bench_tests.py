@@ -66,8 +66,8 @@ def _table(runs: list[dict], where: dict) -> str:
                     f"{r['load_average_before'][0]} -> {r['load_average_after'][0]} | {r['exit_code']} |")
     slow = "\n".join(f"| {p['seconds']} s | {p['phase']} | `{p['test']}` |" for p in runs[0]["slowest"][:10])
     return (f"{SECTION}\n\n{where['date']}, {where['cpu_cores']} cores, {where['memory_gb']} GB, "
-            f"{where['arch']}, GPU: {where['gpu'] or 'none'}; other jobs shared the machine (the load average "
-            "says how much: wall time grows with it, CPU time much less). The goal for the unit ring: under three "
+            f"{where['arch']}, GPU: {where['gpu'] or 'none'}. The load average before and after says whether "
+            "other jobs shared the machine (wall time grows with it, CPU time much less). The goal for the unit ring: under three "
             "minutes on this machine when it is not shared.\n\n" + "\n".join(rows)
             + f"\n\nSlowest phases of the {runs[0]['ring']} ring:\n\n| time | phase | test |\n|---|---|---|\n{slow}\n")
 
