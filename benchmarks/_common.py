@@ -51,11 +51,15 @@ def percentiles(samples_s: Sequence[float]) -> dict:
 
 
 def time_each(fn: Callable, items: Iterable, warmup: int = 3) -> list[float]:
+    """Seconds of ``fn(item)`` for each item after the first ``warmup``. The rule: the warm-up items are run
+    once, untimed, and never timed again (timing them a second time would count cache hits as queries)."""
     items = list(items)
+    if len(items) <= warmup:
+        raise ValueError(f"time_each needs more than {warmup} items (the first {warmup} only warm up)")
     for it in items[:warmup]:
         fn(it)
     out = []
-    for it in items:
+    for it in items[warmup:]:
         t = time.perf_counter()
         fn(it)
         out.append(time.perf_counter() - t)
