@@ -109,8 +109,11 @@ class Writer:
 
     def _timed(self, job: Timed) -> None:
         """Index one video or audio file through its handler and commit it in one transaction."""
+        # the models load outside the file's try: a model the library cannot use (another model than the one
+        # recorded) stops the run with its one line, as marking the file would; it is not this file's failure
+        inputs = self.models.timed_inputs(job.entry.kind)
         try:
-            done = HANDLERS[job.entry.kind].index(job, self.models.timed_inputs(job.entry.kind))
+            done = HANDLERS[job.entry.kind].index(job, inputs)
         except Exception as exc:  # noqa: BLE001 - one bad file must never stop a run
             self._failed(Failed.of(job.entry, "decode", exc))
             return
@@ -142,11 +145,12 @@ class Writer:
         fields = read_header(media.path, handler.timed).fields() if Job.METADATA in names else None
         work = names - {Job.METADATA}
         segments: list[NewSegment] = []
+        timed = self.models.timed_inputs(entry.kind, work) if handler.timed and work else None  # as in _timed
         try:
             if not work:
                 pass
-            elif handler.timed:
-                done = handler.index(Timed(entry, None, {}), self.models.timed_inputs(entry.kind, work), work)
+            elif timed is not None:
+                done = handler.index(Timed(entry, None, {}), timed, work)
                 segments, errors = done.segments, done.job_errors
             else:
                 data = None

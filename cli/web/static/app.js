@@ -1,5 +1,5 @@
 // mmsearch web page: plain JS, no build step, nothing loaded from the network but this server.
-// The page's relevance cut-off for text searches: mmsearch.ranking.PAGE_MIN_SCORE (tests/e2e/web/test_web_api.py keeps
+// The page's relevance cut-off for text searches: mmsearch.query.ranking.PAGE_MIN_SCORE (tests/e2e/web/test_web_api.py keeps
 // the two equal). "More like this" and image searches show every hit: they rank, they do not judge.
 const PAGE_MIN_SCORE = 2.0;
 "use strict";

@@ -110,6 +110,30 @@ def test_clap_windows_on_the_timeline_with_a_tiny_model(tmp_path, tiny_clap_dir)
         assert any(s["name"] == "audio" and s["active"] and s["vectors"] == 5 for s in engine.stats()["spaces"])
 
 
+def test_an_audio_model_other_than_the_recorded_one_stops_the_run_and_fails_no_file(tmp_path, tiny_clap_dir):
+    """A mismatch is the library's, not a file's: the run stops with the one line that says how to re-embed,
+    and the new recording is not marked failed (a failed file is skipped until it changes)."""
+    import shutil
+
+    from mmsearch import ModelMismatchError
+
+    root = tmp_path / "sounds"
+    root.mkdir()
+    af.write_audio(root / "first.wav", af.tone(1.5, SR), SR)
+    with Engine(tmp_path / "lib", model="toy", audio_model=str(tiny_clap_dir), speech_model="off") as engine:
+        assert engine.index([root]).added == 1
+    other = tmp_path / "other-clap"
+    shutil.copytree(tiny_clap_dir, other)
+    af.write_audio(root / "second.wav", af.noise(3.0, SR), SR)
+    with Engine(tmp_path / "lib", model="toy", audio_model=str(other), speech_model="off") as engine:
+        with pytest.raises(ModelMismatchError, match="reembed"):
+            engine.index([root])
+    with Engine(tmp_path / "lib", model="toy", speech_model="off") as engine:
+        assert engine.errors() == []
+        report = engine.index([root])  # the recorded model: the new file is indexed now
+        assert report.added == 1 and report.failed == 0
+
+
 def test_unavailable_audio_model_keeps_the_library_working(tmp_path, colour_folder):
     af.write_audio(colour_folder / "tone.wav", af.tone(2.0, SR), SR)
     with Engine(tmp_path / "lib", model="toy", audio_model=str(tmp_path / "no-such-clap"), speech_model="off") as engine:
