@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -295,3 +296,20 @@ def v1_library(tmp_path) -> tuple[Path, Path]:
         assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone() == ("1",)
         db.execute("UPDATE media SET path = replace(path, ?, ?)", (V1_WRITTEN_AT, str(media)))
     return lib, media
+
+
+def mounted_tmpfs(folder: Path, size: str) -> Iterator[Path]:
+    """A real tmpfs of ``size`` (e.g. ``"16m"``) mounted at the new folder ``folder`` for one test, unmounted
+    after it (a fixture body: ``yield from mounted_tmpfs(...)``); skipped with an ``environment:`` reason where
+    this machine cannot mount (no root, no tmpfs)."""
+    folder.mkdir()
+    if os.geteuid() != 0:
+        pytest.skip("environment: mounting a tmpfs needs root")
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True,
+                          text=True)
+    if made.returncode != 0:
+        pytest.skip(f"environment: cannot mount a tmpfs here: {made.stderr.strip()}")
+    try:
+        yield folder
+    finally:
+        subprocess.run(["umount", "-l", str(folder)], capture_output=True)

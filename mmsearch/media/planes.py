@@ -15,7 +15,7 @@ BICUBIC = Image.Resampling.BICUBIC  # PIL's own default for resizing grey and co
 
 def grey_plane(picture: Picture) -> np.ndarray:
     """The picture's luma (ITU-R 601-2, PIL's ``convert("L")``) as a float32 ``(h, w)`` plane in 0..255."""
-    return np.asarray(picture.convert("L"), dtype=np.float32)
+    return np.asarray(grey_picture(picture), dtype=np.float32)
 
 
 def resize_plane(plane: np.ndarray, size: tuple[int, int], resample: Image.Resampling = BICUBIC) -> np.ndarray:

@@ -23,7 +23,7 @@ from mmsearch import Engine
 from mmsearch.kinds import Space
 from mmsearch.vectors import VectorIndex
 
-from conftest import solid
+from conftest import mounted_tmpfs, solid
 
 OFF = dict(audio_model="off", speech_model="off")
 CLI = [sys.executable, "-m", "mmsearch.cli"]
@@ -125,18 +125,7 @@ def test_reembed_cli_exits_1_naming_the_failed_files_and_force_says_what_is_lost
 @pytest.fixture
 def disk(tmp_path):
     """A 64 MB tmpfs mounted for the test (root only; skipped with the reason elsewhere)."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64m", "tmpfs", str(mount)], capture_output=True,
-                          text=True)
-    if made.returncode != 0:
-        pytest.skip(f"cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    yield from mounted_tmpfs(tmp_path / "disk", "64m")
 
 
 @pytest.mark.parametrize("shm", ["kept", "gone"])

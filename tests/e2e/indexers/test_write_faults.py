@@ -17,7 +17,7 @@ import pytest
 from mmsearch import Engine
 from mmsearch.errors import LibraryError
 
-from conftest import COLOURS, solid
+from conftest import COLOURS, mounted_tmpfs, solid
 
 
 def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProcess:
@@ -29,17 +29,7 @@ def _cli(*args: str, env_extra: dict | None = None) -> subprocess.CompletedProce
 @pytest.fixture
 def small_disk(tmp_path):
     """A 16 MB tmpfs mounted for the test."""
-    mount = tmp_path / "disk"
-    mount.mkdir()
-    if os.geteuid() != 0:
-        pytest.skip("environment: mounting a tmpfs needs root")
-    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=16m", "tmpfs", str(mount)], capture_output=True, text=True)
-    if made.returncode != 0:
-        pytest.skip(f"environment: cannot mount a tmpfs here: {made.stderr.strip()}")
-    try:
-        yield mount
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], capture_output=True)
+    yield from mounted_tmpfs(tmp_path / "disk", "16m")
 
 
 def _many_images(root: Path, n: int) -> Path:
