@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -68,7 +69,8 @@ def main() -> None:
 
     folder = tmp / "videos"
     folder.mkdir()
-    os.symlink(os.path.abspath(args.video), folder / Path(args.video).name)
+    # a copy, not a link: a link to a place outside the indexed folder is refused (nothing leaked)
+    shutil.copy2(args.video, folder / Path(args.video).name)
     if args.ocr:
         return index_with_ocr(spec, encoder, folder, duration, args.interval)
     with Engine(tmp / "lib", model=spec, video_interval=args.interval) as engine:
