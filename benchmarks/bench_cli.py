@@ -9,7 +9,12 @@ speech, sentence and OCR models; CLAP is turned off (it needs a download). Each 
 - **cold**: no query process holds the library (``MMSEARCH_QUERY_SERVER=off``); the page cache is warm
   (one untimed run first), so this is imports + opening the library + loading the models + the query;
 - **warm**: a background query process holds the library (started by the first query with
-  ``MMSEARCH_QUERY_SERVER=on``, cli/query_server.py); the command hands the query over its socket.
+  ``MMSEARCH_QUERY_SERVER=on``, cli/query_server.py); the command hands the query over its socket;
+- **after a write**: the same background process, but the query is the first one after ``mmsearch index``
+  added a picture to the library (untimed): the process must see the new catalog rows and vectors before it
+  answers (it re-reads what changed), so this is what a user waits for right after an index run. Each sample
+  is preceded by its own write (checked: the index run reports the picture added), and a warm query follows
+  each (counted as warm).
 
 Other helpers share this 2-core machine: the load average before and after is recorded beside the numbers.
 Writes benchmarks/results/bench_cli.json; ``--docs`` also puts the table in docs/benchmarks.md.
@@ -29,6 +34,7 @@ from _common import RESULTS, log, machine, percentiles, publish, table
 
 ROOT = Path(__file__).resolve().parent.parent
 LIBRARY = RESULTS / "tmp" / "cli-library"
+EXTRA = RESULTS / "tmp" / "cli-new-pictures"  # pictures added one at a time for the after-write samples
 QUERIES = ["where do they talk about the budget", "how long should the soup simmer", "flowers in full bloom",
            "the rocket lifts off", "a cup of coffee"]
 ENV = {"MMSEARCH_AUDIO_MODEL": "off", "HF_HUB_OFFLINE": "1"}
@@ -40,15 +46,16 @@ def mmsearch() -> list[str]:
 
 
 def build() -> None:
+    shutil.rmtree(EXTRA, ignore_errors=True)
     if (LIBRARY / "catalog.sqlite3").exists():
-        return
+        shutil.rmtree(LIBRARY)  # the after-write samples added pictures to it: start from sample_data alone
     shutil.rmtree(LIBRARY, ignore_errors=True)
     log(f"indexing sample_data into {LIBRARY}")
     subprocess.run([*mmsearch(), "index", str(ROOT / "sample_data"), "--library", str(LIBRARY), "--model", "toy"],
                    check=True, env={**os.environ, **ENV}, stdout=subprocess.DEVNULL)
 
 
-CPU: dict[str, list[float]] = {"cold": [], "warm": [], "baseline": []}  # the command's own CPU seconds (user + system)
+CPU: dict[str, list[float]] = {"cold": [], "warm": [], "after_write": [], "baseline": []}  # the command's own CPU seconds (user + system)
 
 
 def wall(query: str, server: str, mode: str | None = None, exe: list[str] | None = None) -> float:
@@ -65,6 +72,18 @@ def wall(query: str, server: str, mode: str | None = None, exe: list[str] | None
     if mode:
         CPU[mode].append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
     return took
+
+
+def write_one(i: int) -> None:
+    """Add one new picture to the library with ``mmsearch index`` (untimed) and check it arrived."""
+    from PIL import Image
+
+    EXTRA.mkdir(parents=True, exist_ok=True)
+    Image.new("RGB", (320, 240), ((37 * i) % 256, (91 * i) % 256, (53 * i) % 256)).save(EXTRA / f"new-{i:03d}.png")
+    r = subprocess.run([*mmsearch(), "index", str(EXTRA), "--library", str(LIBRARY), "--model", "toy", "--json"],
+                       capture_output=True, text=True, env={**os.environ, **ENV})
+    if r.returncode != 0 or '"added": 1' not in r.stdout:
+        raise SystemExit(f"the write before an after-write sample failed ({r.returncode}): {r.stderr or r.stdout}")
 
 
 def stop_server() -> None:
@@ -97,6 +116,11 @@ def main() -> None:
     wait_for_server()
     wall(QUERIES[0], "on")  # its first answer (untimed, as the cold page-cache run)
     warm = [wall(q, "on", "warm") for q in queries]
+    after_write = []
+    for i, q in enumerate(queries):
+        write_one(i)
+        after_write.append(wall(q, "on", "after_write"))
+        warm.append(wall(q, "on", "warm"))
     stop_server()
     baseline = []
     if args.baseline:
@@ -104,16 +128,18 @@ def main() -> None:
         baseline = [wall(q, "off", "baseline", [args.baseline]) for q in queries]
     load_after = [round(x, 2) for x in os.getloadavg()]
     rows = [{"mode": mode, **percentiles(samples), "cpu_p50_ms": percentiles(CPU[mode])["p50_ms"]}
-            for mode, samples in (("cold", cold), ("warm", warm), ("baseline", baseline)) if samples]
+            for mode, samples in (("cold", cold), ("warm", warm), ("after_write", after_write),
+                                  ("baseline", baseline)) if samples]
     result = {"machine": machine(), "library": "sample_data (toy pictures; bundled speech, sentence, OCR)",
               "load_before": load_before, "load_after": load_after, "rows": rows,
-              "samples_s": {"cold": cold, "warm": warm, "baseline": baseline},
+              "samples_s": {"cold": cold, "warm": warm, "after_write": after_write, "baseline": baseline},
               "baseline": args.baseline, "cpu_s": CPU}
     text = ("## Command-line latency\n\n"
             "`mmsearch search QUERY --library LIB` as a new process, spawn to exit (benchmarks/bench_cli.py), "
             f"sample_data indexed with the toy picture model, {args.runs} queries per mode, page cache warm. "
             "cold: no process holds the library; warm: the background query process (cli/query_server_cmd.py) "
-            "holds it" + (f"; baseline: `{args.baseline}` (the code before this change), cold, same library, same "
+            "holds it; after a write: the same process, the first query after `mmsearch index` added a picture "
+            "(a warm query follows each and counts as warm)" + (f"; baseline: `{args.baseline}` (the code before this change), cold, same library, same "
                           "run" if args.baseline else "") + ". Wall times (p50, p99, mean) and the command's own CPU "
             "time (cpu_p50: user + system; on an idle machine the wall time is close to it, never below). "
             f"{result['machine']['cpu_cores']} cores, "

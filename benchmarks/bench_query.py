@@ -7,7 +7,8 @@
 
 1. End to end (Engine.search: encode the text with a ViT-B-32 + search + catalog join) on libraries
    of 10k and 100k images with real catalog rows (synthetic vectors, real SQLite rows).
-2. FAISS only at 1M and 10M synthetic 512-d vectors: the index the size rule picks, with recall@10
+2. FAISS only at 1M and 10M synthetic 512-d vectors, and at 100k *real* vectors (docstring sentences embedded
+   by the bundled all-MiniLM-L6-v2, 384-d: benchmarks/real_text.py): the index the size rule picks, with recall@10
    against exact search, beside the peers: numpy brute force over all vectors (rclip) and
    sqlite-vec (Frigate), with their memory. Every speed ratio comes from one run: mmsearch and the
    peers answer the same queries interleaved (query 1 through each approach in turn, then query 2,
@@ -131,14 +132,15 @@ def build_ours(name: str, n: int, x: np.ndarray, q: np.ndarray, truth: np.ndarra
     from mmsearch.vectors import VectorIndex, estimate_bytes
 
     t = time.perf_counter()
-    idx = VectorIndex.build(DIM, np.arange(n, dtype=np.int64), x, family=family, policy=policy)
+    dim = int(x.shape[1])
+    idx = VectorIndex.build(dim, np.arange(n, dtype=np.int64), x, family=family, policy=policy)
     build_s = time.perf_counter() - t
     lat = search_latency(lambda v: idx.search(v, 10), q, len(q))
     lat40 = search_latency(lambda v: idx.search(v, 40), q, len(q))
     recall = recall_at_k(idx.search(q, 10)[1], truth)
     out = {"approach": name, "vectors": n, "family": idx.family, "params": dict(idx.params),
            "build_s": round(build_s, 1), "latency_k10": lat, "latency_k40": lat40, "recall_at_10": recall,
-           "memory_bytes": estimate_bytes(idx.family, n, DIM, policy)}
+           "memory_bytes": estimate_bytes(idx.family, n, dim, policy)}
     if snapshot is not None:
         t = time.perf_counter()
         idx.save(snapshot, {"space": "bench", "model_id": "synthetic"})
@@ -168,14 +170,15 @@ def time_interleaved(searchers: dict, queries: np.ndarray, warmup: int = 3) -> d
 def faiss_exact(n: int, x: np.ndarray):
     import faiss
 
-    flat = faiss.IndexFlatIP(DIM)
+    dim = int(x.shape[1])
+    flat = faiss.IndexFlatIP(dim)
     for i in range(0, n, 262_144):
         flat.add(np.asarray(x[i : i + 262_144], np.float32))
 
     def search(v):
         return flat.search(v, 10)[1][0]
 
-    return search, {"approach": "faiss exact (IndexFlatIP, float32)", "vectors": n, "memory_bytes": n * DIM * 4}
+    return search, {"approach": "faiss exact (IndexFlatIP, float32)", "vectors": n, "memory_bytes": n * dim * 4}
 
 
 def numpy_brute(n: int, x: np.ndarray):
@@ -205,7 +208,7 @@ class SqliteVec:
         db.enable_load_extension(True)
         db.load_extension(sv.loadable_path())
         db.enable_load_extension(False)
-        db.execute("create virtual table v using vec0(embedding float[512] distance_metric=cosine)")
+        db.execute(f"create virtual table v using vec0(embedding float[{int(x.shape[1])}] distance_metric=cosine)")
         t = time.perf_counter()
         for i in range(0, n, 50_000):
             block = np.asarray(x[i : i + 50_000], np.float32)
@@ -295,9 +298,8 @@ def in_fresh_process(snapshot: Path, q: np.ndarray, truth: np.ndarray) -> dict:
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def large(n: int, args, policy, seed: int) -> dict:
-    from mmsearch.vectors import choose_family, estimate_bytes
-
+def synthetic(n: int, args, seed: int) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Clustered synthetic vectors (float16 file) and text-like queries: ``(x, q, about)``."""
     gen = Clustered(DIM, seed=seed)
     t = time.perf_counter()
     x = gen.to_file(CACHE / f"vectors-{n}.f16", n)
@@ -305,13 +307,32 @@ def large(n: int, args, policy, seed: int) -> dict:
         x = np.asarray(x)  # fits: in memory like a loaded library
     log(f"{n}: data ready in {time.perf_counter() - t:.0f}s")
     q = gen.queries(args.faiss_queries, seed=seed + 10, noise=4)
+    return x, q, {"distribution": "synthetic clustered (benchmarks/_common.Clustered)", "dim": DIM,
+                  "file": f"vectors-{n}.f16"}
+
+
+def real(n: int, args) -> tuple[np.ndarray, np.ndarray, dict]:
+    """Real sentences embedded by the bundled sentence model (benchmarks/real_text.py): ``(x, q, about)``."""
+    import real_text  # benchmarks/ is on sys.path when run as a script
+
+    t = time.perf_counter()
+    x, q, about = real_text.vectors(n)
+    log(f"real {n}: vectors ready in {time.perf_counter() - t:.0f}s")
+    return x, q[: args.faiss_queries], {"distribution": "real text (benchmarks/real_text.py)", **about}
+
+
+def large(n: int, args, policy, data: tuple[np.ndarray, np.ndarray, dict]) -> dict:
+    from mmsearch.vectors import choose_family, estimate_bytes
+
+    x, q, about = data
+    dim = int(x.shape[1])
     t = time.perf_counter()
     truth = exact_topk(x, q, 10)
     exact_batch_s = time.perf_counter() - t
     log(f"{n}: exact top-10 of {len(q)} queries in {exact_batch_s:.0f}s")
-    res: dict = {"vectors": n, "rule_family": choose_family(n, DIM, policy), "approaches": [],
+    res: dict = {"vectors": n, "data": about, "rule_family": choose_family(n, dim, policy), "approaches": [],
                  "exact_numpy_float16_batch_s_per_query": round(exact_batch_s / len(q), 3)}
-    snap = CACHE / f"ours-{n}.index"
+    snap = CACHE / f"ours-{n}-{dim}.index"
     rule_out, rule_index = build_ours(OURS, n, x, q, truth, policy, snapshot=snap)
     res["approaches"].append(rule_out)
     if n <= args.alt_max:
@@ -320,13 +341,13 @@ def large(n: int, args, policy, seed: int) -> dict:
                 res["approaches"].append(ours(f"mmsearch {fam}", n, x, q, truth, policy, family=fam))
     peers: dict = {}
     skipped: list[dict] = []
-    if n * DIM * 4 <= args.ram_limit:
+    if n * dim * 4 <= args.ram_limit:
         for make in (faiss_exact, numpy_brute):
             fn, info = make(n, x)
             peers[info["approach"]] = (fn, info)
     else:
         skipped.append({"approach": "numpy brute force, float32 in RAM (rclip)", "vectors": n,
-                        "skipped": f"needs {n * DIM * 4 / 2**30:.0f} GiB of float32 in memory; "
+                        "skipped": f"needs {n * dim * 4 / 2**30:.0f} GiB of float32 in memory; "
                                    f"limit here {args.ram_limit / 2**30:.0f} GiB",
                         "float16_from_disk_batch_s_per_query": res["exact_numpy_float16_batch_s_per_query"]})
     sqlite = None
@@ -336,7 +357,7 @@ def large(n: int, args, policy, seed: int) -> dict:
         peers[SqliteVec.approach] = (sqlite, {})
     elif not args.skip_peers:
         skipped.append({"approach": SqliteVec.approach, "vectors": n,
-                        "skipped": why_not or f"{n * DIM * 4 / 2**30:.0f} GiB float32 table; brute-force scan of "
+                        "skipped": why_not or f"{n * dim * 4 / 2**30:.0f} GiB float32 table; brute-force scan of "
                                               "it per query; not run on this machine"})
     res["same_run"] = same_run(rule_index, peers, q, truth, args.peer_queries)
     for name, (_fn, info) in peers.items():
@@ -351,11 +372,12 @@ def large(n: int, args, policy, seed: int) -> dict:
     del x
     gc.collect()
     res["fresh_process"] = in_fresh_process(snap, q, truth)
-    res["fresh_process"]["index_bytes_estimate"] = estimate_bytes(res["rule_family"], n, DIM, policy)
+    res["fresh_process"]["index_bytes_estimate"] = estimate_bytes(res["rule_family"], n, dim, policy)
     res["fresh_process"]["snapshot_bytes"] = snap.stat().st_size
     if not args.keep:
         snap.unlink(missing_ok=True)
-        (CACHE / f"vectors-{n}.f16").unlink(missing_ok=True)
+        if "file" in about:
+            (CACHE / about["file"]).unlink(missing_ok=True)
     return res
 
 
@@ -364,6 +386,8 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="10k end to end and 1M FAISS only")
     ap.add_argument("--e2e", default="10000,100000", help="library sizes for end-to-end queries")
     ap.add_argument("--faiss", default="1000000,10000000", help="sizes for FAISS-only search")
+    ap.add_argument("--real", default="100000", help="sizes for FAISS-only search over real text vectors "
+                    "(benchmarks/real_text.py; embedding them is slow on a CPU and cached)")
     ap.add_argument("--queries", type=int, default=100, help="end-to-end queries per size")
     ap.add_argument("--faiss-queries", type=int, default=100)
     ap.add_argument("--peer-queries", type=int, default=30)
@@ -380,19 +404,22 @@ def main() -> None:
         child_search(*args.child)
         return
     if args.quick:
-        args.e2e, args.faiss = "10000", "1000000"
+        args.e2e, args.faiss, args.real = "10000", "1000000", ""
     from mmsearch.vectors import IndexPolicy
 
     policy = IndexPolicy(max_nlist=args.max_nlist)
     CACHE.mkdir(parents=True, exist_ok=True)
     result = {"machine": machine(), "policy": {**policy.__dict__, "memory_budget": policy.budget()},
-              "end_to_end": [], "faiss": []}
+              "end_to_end": [], "faiss": [], "faiss_real": []}
     spec = random_vit_b32()
     for n in [int(s) for s in args.e2e.split(",") if s.strip()]:
         result["end_to_end"].append(end_to_end(n, spec, args.queries))
         write_result(args.out, result)
     for i, n in enumerate(int(s) for s in args.faiss.split(",") if s):
-        result["faiss"].append(large(n, args, policy, seed=2 + i))
+        result["faiss"].append(large(n, args, policy, synthetic(n, args, seed=2 + i)))
+        write_result(args.out, result)
+    for n in [int(s) for s in args.real.split(",") if s.strip()]:
+        result["faiss_real"].append(large(n, args, policy, real(n, args)))
         write_result(args.out, result)
     result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
     path = write_result(args.out, result)
@@ -409,28 +436,29 @@ def print_tables(result: dict) -> None:
         print("End to end text query (ViT-B-32 text encode + search + catalog join)")
         print(table(rows, list(rows[0])))
     rows = []
-    for size in result["faiss"]:
+    for size in result["faiss"] + result.get("faiss_real", []):
         for a in size["approaches"]:
             lat = a.get("latency_k10") or {}
-            rows.append({"vectors": a["vectors"], "approach": a["approach"], "family": a.get("family", ""),
+            rows.append({"vectors": a["vectors"], "data": "real text" if "real" in size.get("data", {}).get(
+                "distribution", "") else "synthetic", "approach": a["approach"], "family": a.get("family", ""),
                          "p50 ms": lat.get("p50_ms", a.get("skipped", "")[:40]), "p99 ms": lat.get("p99_ms", ""),
                          "recall@10": a.get("recall_at_10", ""),
                          "memory MB": round(a["memory_bytes"] / 2**20) if "memory_bytes" in a else ""})
         fp = size.get("fresh_process")
         if fp:
-            rows.append({"vectors": size["vectors"], "approach": "fresh process: open snapshot + search",
+            rows.append({"vectors": size["vectors"], "data": "", "approach": "fresh process: open snapshot + search",
                          "family": fp["family"], "p50 ms": fp["latency_k10"]["p50_ms"],
                          "p99 ms": fp["latency_k10"]["p99_ms"], "recall@10": fp["recall_at_10"],
                          "memory MB": f"peak RSS {fp['peak_rss'] / 2**20:.0f} (index {fp['index_bytes_estimate'] / 2**20:.0f})"})
     if rows:
         print("\nSearch only (one query at a time, k=10)")
         print(table(rows, list(rows[0])))
-    for size in result["faiss"]:
+    for size in result["faiss"] + result.get("faiss_real", []):
         sr = size.get("same_run")
         if not sr:
             continue
         ours_p50 = sr["latency_k10"][OURS]["p50_ms"]
-        print(f"\n{size['vectors']:,} vectors, one run, {sr['queries']} queries interleaved "
+        print(f"\n{size['vectors']:,} vectors ({size.get('data', {}).get('distribution', 'synthetic')}), one run, {sr['queries']} queries interleaved "
               f"(load average {sr['load_average_before'][0]} -> {sr['load_average_after'][0]}): "
               f"mmsearch p50 {ours_p50} ms")
         for name, ratio in sr["ratio_p50_over_ours"].items():
