@@ -74,15 +74,54 @@ def draw_line(picture: Image.Image, rng: random.Random) -> tuple[Image.Image, st
     return render(picture, [text], rng, fonts(), [px], fill, stroke, origin), text
 
 
-def bare_encoder(enc, paths, batch: int) -> float:
+def bare_encoder(enc, paths, batch: int) -> tuple[float, float]:
+    """The bare tower over ``paths`` (decoded and preprocessed first): images/s and CPU ms per image
+    (``time.process_time``: every thread of this process)."""
     from mmsearch.media.images import load_image
 
     prepared = [enc.prepare_image(load_image(p)[0]) for p in paths]
     enc.encode_prepared(prepared[:batch])  # warm
-    t = time.perf_counter()
+    t, c = time.perf_counter(), time.process_time()
     for i in range(0, len(prepared), batch):
         enc.encode_prepared(prepared[i : i + batch])
-    return len(prepared) / (time.perf_counter() - t)
+    return len(prepared) / (time.perf_counter() - t), 1e3 * (time.process_time() - c) / len(prepared)
+
+
+def ocr_side_costs(reader, paths) -> dict:
+    """CPU ms per picture of the OCR side, as the deferred pass reads a picture (decode at most 1024 px, the
+    gated read), apart for the pictures with a drawn line and those without, and the pixel test alone on the
+    latter: where the OCR pass's time goes."""
+    from mmsearch.encoders.text_gate import text_regions
+    from mmsearch.media.images import load_image
+
+    def cpu_ms(fn, items) -> float:
+        c = time.process_time()
+        for x in items:
+            fn(x)
+        return round(1e3 * (time.process_time() - c) / max(1, len(items)), 1)
+
+    text = [p for p in paths if p.name in LINES]
+    plain = [p for p in paths if p.name not in LINES]
+    before = reader.counters.detect_calls
+    out = {"text_pictures": len(text), "plain_pictures": len(plain),
+           "plain_read_cpu_ms": cpu_ms(lambda p: reader.read(load_image(p)[0], gated=True), plain)}
+    out["plain_detector_passes"] = reader.counters.detect_calls - before
+    out["plain_gate_only_cpu_ms"] = cpu_ms(lambda p: text_regions(np.asarray(load_image(p)[0].convert("L"))), plain)
+    out["text_read_cpu_ms"] = cpu_ms(lambda p: reader.read(load_image(p)[0], gated=True), text)
+    out["text_detect_cpu_ms"] = cpu_ms(lambda p: reader.detect(load_image(p)[0]), text)
+    return out
+
+
+def ocr_texts(engine, names) -> dict:
+    """What the OCR pass read in each of ``names`` (to find why a quote missed)."""
+    from mmsearch.kinds import SegmentKind
+
+    out = {}
+    for name in names:
+        media = engine.catalog.media_by_path(str(CACHE / "ingest-jpegs" / name))
+        rows = engine.catalog.segments_of_media(media.id, [SegmentKind.OCR]) if media else []
+        out[name] = " | ".join(r.text or "" for r in rows)
+    return out
 
 
 def open_engine(lib, spec: str, decoder: str, ocr: str):
@@ -139,8 +178,8 @@ def main() -> None:
         enc = engine.encoder("clip")
         batch = engine.settings.batch_size or enc.fit_batch_size()
         enc.encode_text(["warm"])
-        before = bare_encoder(enc, paths, batch)
-        log(f"bare encoder: {before:.2f} images/s")
+        before, before_cpu = bare_encoder(enc, paths, batch)
+        log(f"bare encoder: {before:.2f} images/s, {before_cpu:.1f} CPU ms an image")
         on, on_s = index_run(engine, folder)
         log(f"Engine.index, OCR on: {args.images / on_s:.2f} images/s ({on['added']} added, passes {on['passes']})")
         decoders = sorted({m.decoder for m in engine.catalog.all_media()})
@@ -148,6 +187,11 @@ def main() -> None:
         reader = engine.context.models.loaded("ocr")
         counters = {k: v for k, v in vars(reader.counters).items() if not k.startswith("_")}
         log(f"quotes found first: {quotes['found_first']} / {quotes['n']}")
+        read = ocr_texts(engine, [m["file"] for m in quotes["misses"]])
+        for miss in quotes["misses"]:
+            miss["ocr_read"] = read[miss["file"]]
+        side = ocr_side_costs(reader, paths)
+        log(f"OCR side: {side}")
         workers = engine.settings.decode_workers
     finally:
         engine.close()
@@ -157,9 +201,21 @@ def main() -> None:
     finally:
         engine.close()
     log(f"Engine.index, OCR off: {args.images / off_s:.2f} images/s")
-    after = bare_encoder(enc, paths, batch)
-    log(f"bare encoder again: {after:.2f} images/s")
+    after, after_cpu = bare_encoder(enc, paths, batch)
+    log(f"bare encoder again: {after:.2f} images/s, {after_cpu:.1f} CPU ms an image")
     bare = (before + after) / 2
+    tower_ms = (before_cpu + after_cpu) / 2
+    main_ms = 1e3 * on["passes"]["main"]["cpu_seconds"] / args.images
+    ocr_ms = 1e3 * on["passes"].get("ocr", {}).get("cpu_seconds", 0.0) / args.images
+    cpu = {"tower_ms_per_image": round(tower_ms, 1), "tower_runs_ms": [round(before_cpu, 1), round(after_cpu, 1)],
+           "main_pass_ms_per_image": round(main_ms, 1), "ocr_pass_ms_per_image": round(ocr_ms, 1),
+           "main_x_tower": round(main_ms / tower_ms, 3), "ocr_pass_x_tower": round(ocr_ms / tower_ms, 3),
+           # CPU-bound cores: the whole run's images/s can be at most the tower's x this (first pass = tower)
+           "whole_x_bare_bound": round(tower_ms / (tower_ms + ocr_ms), 3),
+           "plain_picture_ocr_x_tower": round(side["plain_read_cpu_ms"] / tower_ms, 3),
+           "plain_gate_only_x_tower": round(side["plain_gate_only_cpu_ms"] / tower_ms, 3),
+           "text_picture_ocr_x_tower": round(side["text_read_cpu_ms"] / tower_ms, 3),
+           "text_detect_x_tower": round(side["text_detect_cpu_ms"] / tower_ms, 3), "ocr_side": side}
     n = args.images
     visual = n / on["passes"]["main"]["seconds"]
     whole, whole_off = n / on_s, n / off_s
@@ -173,6 +229,7 @@ def main() -> None:
                    "whole_run_images_per_s": round(whole, 3), "visual_x_bare": round(visual / bare, 3),
                    "whole_x_bare": round(whole / bare, 3), "ocr_pass_ms_per_image": round(
                        1e3 * on["passes"].get("ocr", {}).get("seconds", 0.0) / n, 1), "reader_counters": counters},
+        "cpu": cpu,
         "ocr_off": {"whole_run_images_per_s": round(whole_off, 3), "whole_x_bare": round(whole_off / bare, 3)},
         "pipeline_images_per_s": round(whole, 3),
         "pipeline_overhead_pct": round(100 * (1 - whole / bare), 1),
@@ -191,6 +248,10 @@ def main() -> None:
             {"what": "Engine.index OCR off", "images/s": f"{whole_off:.2f}", "x bare": f"{whole_off / bare:.2f}",
              "note": ""}]
     print(table(rows, list(rows[0])))
+    print(f"\nCPU ms an image: tower {tower_ms:.1f}, first pass {main_ms:.1f} ({main_ms / tower_ms:.2f}x), OCR pass "
+          f"{ocr_ms:.1f} ({ocr_ms / tower_ms:.2f}x; whole run at most {tower_ms / (tower_ms + ocr_ms):.2f}x the tower); "
+          f"a picture without text {side['plain_read_cpu_ms']} ({side['plain_read_cpu_ms'] / tower_ms:.2f}x, goal <= 0.15), "
+          f"with text {side['text_read_cpu_ms']} ({side['text_read_cpu_ms'] / tower_ms:.2f}x)")
     print(f"\nquotes found first: {quotes['found_first']} / {quotes['n']}; written {path}")
 
 
