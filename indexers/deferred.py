@@ -50,7 +50,7 @@ def without_deferred(pending: dict[int, set[str]]) -> dict[int, set[str]]:
 def run_deferred(ctx: Context, models: RunModels, tally: Tally, roots: list[Path],
                  under: Callable[[Media | None, list[Path]], bool]) -> None:
     """The ``ocr`` pass (see the module docstring); records its time in ``tally.report.passes``."""
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     models.deferring = False
     catalog = ctx.catalog
     pending = catalog.pending([Job.OCR])
@@ -69,7 +69,7 @@ def run_deferred(ctx: Context, models: RunModels, tally: Tally, roots: list[Path
                 _read(ctx, models, reader, tally, *waiting.popleft())
         while waiting:
             _read(ctx, models, reader, tally, *waiting.popleft())
-    tally.pass_done(Job.OCR.value, time.monotonic() - t0, len(todo))
+    tally.pass_done(Job.OCR.value, time.monotonic() - t0, len(todo), time.process_time() - cpu0)
 
 
 def _unchanged(media: Media) -> bool:

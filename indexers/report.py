@@ -36,8 +36,9 @@ class IndexReport:
     cluster: dict | None = None  # a run on a Ray cluster: what moved and where (indexers/cluster/ray_run.py)
     missing: int = 0  # files gone from online places, kept as missing (mmsearch/presence.py)
     offline: list[dict] = field(default_factory=list)  # offline places: path, why, files kept
-    # per pass of the run, in order: {"seconds", "files"}; "main" (scan to the last commit of pictures,
-    # sounds and speech) then each deferred job's own pass ("ocr", indexers/deferred.py)
+    # per pass of the run, in order: {"seconds", "cpu_seconds", "files"} (CPU: this process, every thread);
+    # "main" (scan to the last commit of pictures, sounds and speech), then each deferred job's own pass
+    # ("ocr", indexers/deferred.py)
     passes: dict[str, dict[str, float]] = field(default_factory=dict)
 
     def to_dict(self) -> dict:
@@ -98,9 +99,10 @@ class Tally:
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)
 
-    def pass_done(self, name: str, seconds: float, files: int) -> None:
-        """One pass of the run is over: its wall time and the files it worked on."""
-        self.report.passes[name] = {"seconds": round(seconds, 3), "files": files}
+    def pass_done(self, name: str, seconds: float, files: int, cpu_seconds: float = 0.0) -> None:
+        """One pass of the run is over: its wall time, the process's CPU time in it (every thread: what a
+        pass costs where other jobs share the cores) and the files it worked on."""
+        self.report.passes[name] = {"seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3), "files": files}
 
     def start_pass(self, label: str, total: int) -> None:
         """A further pass over ``total`` files: its own progress line (``label`` where the display shows

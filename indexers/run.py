@@ -62,7 +62,7 @@ def run_index(ctx: Context, roots: list[Path], progress: Progress | None = None,
 
 def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, strict: bool,
                cluster: RayCluster | None, prune: bool = False, named: bool = False) -> IndexReport:
-    t0 = time.monotonic()
+    t0, cpu0 = time.monotonic(), time.process_time()
     recorded = ctx.catalog.roots()
     if not roots:
         roots = [Path(r) for r in recorded]
@@ -132,7 +132,7 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
         _backfill(catalog, models, writer, waiting, set(gone))
         _link_captions(ctx, plan.entries, roots)
         library.save(force=True)
-        tally.pass_done("main", time.monotonic() - t0, len(plan.work))
+        tally.pass_done("main", time.monotonic() - t0, len(plan.work), time.process_time() - cpu0)
         run_deferred(ctx, models, tally, roots, _under)
         library.save(force=True)
         tally.report.jobs = catalog.job_counts()

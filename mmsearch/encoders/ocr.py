@@ -43,7 +43,8 @@ Orientation
 
 Threads
     onnxruntime sessions; ``cpu_threads`` (default: every core, for ingest) is the intra-op thread count of
-    each of them. ``detect``/``read`` may be called from several threads on one reader (onnxruntime sessions
+    each of them, and their idle threads sleep rather than spin (mmsearch/encoders/ocr_sessions.py).
+    ``detect``/``read`` may be called from several threads on one reader (onnxruntime sessions
     are thread-safe); batching with ``read_many`` is the cheaper way to use the cores.
 """
 from __future__ import annotations
@@ -62,6 +63,7 @@ import numpy as np
 from PIL import Image
 
 from mmsearch.encoders.base import require
+from mmsearch.encoders.ocr_sessions import no_spinning
 from mmsearch.encoders.text_gate import text_regions
 from mmsearch.errors import MediaError, ModelUnavailableError
 
@@ -239,7 +241,8 @@ class OcrReader:
         }
         kwargs.update(paths)
         try:
-            self._engine = RapidOCR(**kwargs)
+            with no_spinning():  # idle onnxruntime threads sleep: see ocr_sessions.py
+                self._engine = RapidOCR(**kwargs)
         except Exception as e:  # noqa: BLE001 - any load failure is reported as one line
             raise ModelUnavailableError(
                 f"cannot load the OCR model {spec!r} ({type(e).__name__}: {e}). Set MMSEARCH_OCR_MODEL to "

@@ -139,7 +139,11 @@ class OpenClipEncoder:
         self._tower = BlasTextTower(model) if device == "cpu" and BlasTextTower.supports(model) else None
         self._torch = torch
         self._model = model
+        from mmsearch.encoders.pil_tensor import PilPreprocess
+
         self._preprocess = preprocess
+        # the same tensors, without torch's thread pool per picture (see pil_tensor.py)
+        self._prepare = PilPreprocess.from_transforms(preprocess) or preprocess
         from mmsearch.media.jpeg_tensor import TensorPreprocess
 
         self._tensor_preprocess = TensorPreprocess.from_transforms(preprocess)
@@ -199,7 +203,7 @@ class OpenClipEncoder:
         return x
 
     def prepare_image(self, image: Any) -> Any:
-        return self._preprocess(image.convert("RGB"))
+        return self._prepare(image.convert("RGB"))
 
     def prepare_jpeg(self, data: bytes) -> tuple[Any, int, int] | None:
         """Decode and preprocess a JPEG's bytes with torchvision on this encoder's device (nvJPEG on

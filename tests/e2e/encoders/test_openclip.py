@@ -9,6 +9,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
+from PIL import Image
 
 from mmsearch import Engine, ModelUnavailableError
 from mmsearch.encoders import load_image_text_encoder
@@ -130,6 +132,9 @@ def test_a_local_checkpoint_takes_the_normalisation_its_architecture_was_publish
     encoder = load_image_text_encoder(tiny_clip)  # the real loading path, with a checkpoint file
     normalize = encoder._preprocess.transforms[-1]
     assert tuple(normalize.mean) == (0.0, 0.0, 0.0) and tuple(normalize.std) == (1.0, 1.0, 1.0)
+    pixels = np.random.default_rng(3).integers(0, 256, (90, 120, 3), dtype=np.uint8)
+    picture = Image.fromarray(pixels)  # what the index prepares is what the transforms give (pil_tensor.py)
+    assert torch.equal(encoder.prepare_image(picture), encoder._preprocess(picture))
     disagree = iter([published, {**published, "std": [0.5, 0.5, 0.5]}])
     monkeypatch.setattr(open_clip, "get_pretrained_cfg", lambda arch, tag: next(disagree))
     assert checkpoint_preprocess("any") == {}

@@ -169,6 +169,7 @@ def test_text_is_read_in_its_own_pass_after_the_pictures_and_a_killed_pass_resum
     assert report["unchanged"] == 4 and report["added"] == 0
     assert [*report["passes"]] == ["main", "ocr"] and report["passes"]["ocr"]["files"] == 3
     assert all(p["seconds"] >= 0 for p in report["passes"].values())
+    assert report["passes"]["ocr"]["cpu_seconds"] > 0  # three pictures' text read: the process's CPU time
     assert report["jobs"][Job.OCR] == {"done": 4, "pending": 0, "failed": 0}
     with Engine(lib, model="toy", **OFF) as e:
         for name, lines in slides.items():
