@@ -4,10 +4,11 @@ ingest (indexers/kinds/image.py, a video's scenes) and read back by the near-dup
 
 * **Perceptual hash** (pHash, own code): the picture in grey at 32x32, its 2-D DCT, and one bit per
   low-frequency coefficient of the top-left 8x8 block (the constant one left out: 63 bits, stored as 64)
-  set when it is above their median. An image stores two (``detail`` JSON of its ``image`` segment): the
-  whole picture (``phash``) and its centre 90 % (``phash90``); a video scene its keyframe's and up to
-  :data:`SCENE_HASHES` of its sampled frames' (``frames``). A picture too flat to hash (grey spread under
-  :data:`FLAT_STD` levels) gets none.
+  set when it is above their median. An image stores six (``detail`` JSON of its ``image`` segment): the
+  whole picture (``phash``), its centre 90 % (``phash90``) and its four corner 90 % crops (``corners``: a
+  copy cropped off-centre, e.g. 10 % off the left and top, hashes like one of them); a video scene its
+  keyframe's and up to :data:`SCENE_HASHES` of its sampled frames' (``frames``). A picture too flat to
+  hash (grey spread under :data:`FLAT_STD` levels) gets none.
 * **Flat share** (``flat``, images): the share of the 32x32 grey's 4x4-pixel cells without structure.
   It says how much a hash can be trusted: a photo's 63 bits come from structure everywhere; a drawing on
   white or a slide of a template hashes from a few shapes, so two different such pictures can hash
@@ -60,6 +61,16 @@ def picture_hash(image: Picture, centre: float = 1.0) -> int | None:
     return grey_hash(box_grey(image, (32, 32), crop))
 
 
+CORNERS = ((0.0, 0.0), (0.1, 0.0), (0.0, 0.1), (0.1, 0.1))  # (left, top) shares of the corner 90 % crops
+
+
+def corner_hashes(image: Picture) -> list[int]:
+    """The pHashes of the picture's four corner 90 % crops (a flat crop has none)."""
+    w, h = image.size
+    boxes = [(round(w * x), round(h * y), round(w * (0.9 + x)), round(h * (0.9 + y))) for x, y in CORNERS]
+    return [v for v in (grey_hash(box_grey(image, (32, 32), b)) for b in boxes) if v is not None]
+
+
 def flat_share(image: Picture) -> float:
     """How little a picture's hash can say: the share of the 8x8 cells of its 32x32 grey whose grey spread
     is under FLAT_CELL levels (0: structure everywhere, a photo; near 1: a drawing or a slide on a plain
@@ -70,13 +81,16 @@ def flat_share(image: Picture) -> float:
 
 
 def image_detail(image: Picture) -> str:
-    """The ``detail`` JSON of an image segment: its whole and centre-90 % hashes and its flat share
+    """The ``detail`` JSON of an image segment: its whole, centre-90 % and corner-90 % hashes and its flat share
     (``"phash": null``: too flat to hash, which tells it from an image indexed before hashes were stored)."""
     grey = grey_picture(image)  # once for all three
     whole, centre = picture_hash(grey), picture_hash(grey, 0.9)
     facts: dict[str, Any] = {k: f"{v:016x}" for k, v in (("phash", whole), ("phash90", centre)) if v is not None}
     if not facts:
         return json.dumps({"phash": None})
+    corners = corner_hashes(grey)
+    if corners:
+        facts["corners"] = [f"{v:016x}" for v in corners]
     facts["flat"] = round(flat_share(grey), 3)
     return json.dumps(facts)
 
@@ -121,7 +135,7 @@ def hashes_of(detail: str | None) -> list[int]:
         return []
     if not isinstance(facts, dict):
         return []
-    found = [facts.get("phash"), facts.get("phash90")] + list(facts.get("frames") or [])
+    found = [facts.get("phash"), facts.get("phash90"), *(facts.get("corners") or []), *(facts.get("frames") or [])]
     out: list[int] = []
     for h in found:
         try:

@@ -5,7 +5,8 @@ apply it to a library are in mmsearch/query/duplicates/report.py.
 The evidence (a pair must pass every part that applies):
 
 * **Hash** (mmsearch/analysis/perceptual_hash.py; compared by mmsearch/query/duplicates/evidence.py): a
-  64-bit perceptual hash per picture (an image also of its centre 90 %, a scene also of its frames); two
+  64-bit perceptual hash per picture (an image also of its centre and four corner 90 % crops, a scene also
+  of its frames); two
   pictures' distance is the smallest over their hashes, and must be at most ``threshold`` bits (default
   :data:`DEFAULT_THRESHOLD` = 12 of 63).
 * **Vectors** (the ``clip`` space, when both have one): the pair must be clearly closer than a typical
