@@ -66,7 +66,7 @@ os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
 import described_library as dl
 
-from _common import log, machine, percentiles, publish, random_vit_b32
+from _common import log, machine, percentiles, publish, random_vit_b32, write_result
 
 SECTION = "## Text search and fusion (bench_text_search.py)"
 PG_SECTION = "## Text search latency on PostgreSQL (bench_text_search.py --parts latency --database-url)"
@@ -720,6 +720,9 @@ def main() -> None:
         for f in FUSIONS
     }  # fmt: skip
     result["goals"] = goals(result)
+    if shapes == {"heldout"}:  # the held-out speech set alone: its own results file, the published runs stay
+        write_result("speech_heldout", result)
+        return
     if args.database_url:  # its own results and section: the SQLite run's stay as they are
         publish("bench_text_search_pg", result, markdown(result, PG_SECTION), PG_SECTION, args.update_docs)
     else:
