@@ -21,6 +21,11 @@ from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
+
+# imported at collection, not inside the test: pytest rewrites hypothesis's modules as it imports them, and
+# CPython 3.11.7's ast.parse failed once mid-suite with "AST constructor recursion depth mismatch" (gh-106905)
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 from PIL import Image
 from typer.testing import CliRunner
 
@@ -594,9 +599,6 @@ def test_video_hits_keyframe_thumbnails_and_range(client, library):
 def test_fuzz_the_openapi_schema_finds_no_server_error(client, library):
     """Hypothesis draws operations from the app's own OpenAPI schema and values for their parameters
     (valid for the schema, or junk); no request may produce a 5xx."""
-    from hypothesis import HealthCheck, given, settings
-    from hypothesis import strategies as st
-
     engine, _photos = library
     schema = client.get("/api/openapi.json").json()
     operations = [(path, method, op) for path, item in schema["paths"].items() for method, op in item.items()]

@@ -98,7 +98,8 @@ def test_typing_a_query_shows_the_right_thumbnail_first_and_keyboard_moves(page,
     base, engine, photos = server
     page.goto(base + "/")
     # the search box gets the focus once the page is up (waited for: a loaded CI machine is slow to get there)
-    page.wait_for_function("document.activeElement && document.activeElement.id === 'q'", timeout=10_000)
+    # a function, not an expression: Playwright eval()s an expression in the page, which the page's CSP forbids
+    page.wait_for_function("() => document.activeElement && document.activeElement.id === 'q'", timeout=10_000)
     search(page, "green", ("image",))
     first = page.locator(".hit").first
     assert first.get_attribute("data-path") == str(photos / "green.png")
@@ -116,7 +117,7 @@ def test_typing_a_query_shows_the_right_thumbnail_first_and_keyboard_moves(page,
     # Only the good match shows; the weaker ones wait behind a button.
     assert page.locator(".hit").count() == 1
     page.click("button.weaker")
-    page.wait_for_function("document.querySelectorAll('.hit').length >= 3", timeout=10_000)
+    page.wait_for_function("() => document.querySelectorAll('.hit').length >= 3", timeout=10_000)
     # Keyboard: ArrowDown from the box to the first hit, ArrowRight to the next, Tab to the one after.
     page.press("#q", "ArrowDown")
     assert page.evaluate("document.activeElement.dataset.index") == "0"
