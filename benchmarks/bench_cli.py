@@ -46,9 +46,8 @@ def mmsearch() -> list[str]:
 
 
 def build() -> None:
+    """A fresh library of sample_data alone (a previous run's after-write samples added pictures to it)."""
     shutil.rmtree(EXTRA, ignore_errors=True)
-    if (LIBRARY / "catalog.sqlite3").exists():
-        shutil.rmtree(LIBRARY)  # the after-write samples added pictures to it: start from sample_data alone
     shutil.rmtree(LIBRARY, ignore_errors=True)
     log(f"indexing sample_data into {LIBRARY}")
     subprocess.run([*mmsearch(), "index", str(ROOT / "sample_data"), "--library", str(LIBRARY), "--model", "toy"],
