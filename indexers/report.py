@@ -99,7 +99,7 @@ class Tally:
     def warn(self, message: str) -> None:
         self.report.warnings.append(message)
 
-    def pass_done(self, name: str, seconds: float, files: int, cpu_seconds: float = 0.0) -> None:
+    def pass_done(self, name: str, seconds: float, files: int, cpu_seconds: float) -> None:
         """One pass of the run is over: its wall time, the process's CPU time in it (every thread: what a
         pass costs where other jobs share the cores) and the files it worked on."""
         self.report.passes[name] = {"seconds": round(seconds, 3), "cpu_seconds": round(cpu_seconds, 3), "files": files}
