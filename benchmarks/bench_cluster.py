@@ -58,7 +58,9 @@ def timed_index(library: Path, folder: Path, model: str, ray: str | None) -> dic
 
 
 def cluster_run(shape: list[int], library: Path, folder: Path, model: str) -> dict:
-    import ray
+    from mmsearch.indexers.cluster.require import require_ray
+
+    ray = require_ray()  # as a run does (usage statistics off), before the nodes start and inherit the environment
     from ray.cluster_utils import Cluster
 
     t0 = time.monotonic()

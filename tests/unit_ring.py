@@ -36,7 +36,8 @@ FORBIDDEN = {
 SERVER_COMMANDS = frozenset({"serve", "query-server", "pg_ctl", "postgres", "initdb", "ray"})
 
 def _loaded() -> set[str]:
-    return {name.partition(".")[0] for name in sys.modules}
+    # list() copies the keys in one step: another thread may import while this runs
+    return {name.partition(".")[0] for name in list(sys.modules)}
 
 
 def _offences(before: set[str], allowed: frozenset[str]) -> list[str]:

@@ -7,7 +7,9 @@ is not installed (``pip install 'mmsearch[cluster]'``); the missing-extra error 
 from __future__ import annotations
 
 import builtins
+import os
 import sys
+import threading
 
 import numpy as np
 import pytest
@@ -16,6 +18,7 @@ from typer.testing import CliRunner
 from mmsearch import Engine
 from mmsearch.cli.app import app
 from mmsearch.errors import MmsearchError
+from mmsearch.indexers.cluster.require import USAGE_STATS, require_ray
 
 import media_factory as mf
 from conftest import COLOURS, solid
@@ -25,7 +28,8 @@ FIELDS = ("kind", "content_hash", "size", "width", "height", "duration", "status
 
 @pytest.fixture(scope="module")
 def cluster():
-    ray = pytest.importorskip("ray", reason="Ray is not installed: pip install 'mmsearch[cluster]'")
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'mmsearch[cluster]'")
+    ray = require_ray()  # as a run does: before the cluster starts, so its nodes inherit the environment
     from ray.cluster_utils import Cluster
 
     c = Cluster(initialize_head=True, head_node_args={"num_cpus": 0})
@@ -93,6 +97,8 @@ def test_a_library_indexed_on_the_cluster_equals_one_indexed_here(cluster, media
         solid(media / "red.png", "green")
         changed = there.index([media], ray=c.address)
         assert changed.updated == 1 and there.check().ok
+    # Ray's usage statistics stayed off: no thread left behind that polls Prometheus for the life of the process
+    assert "data-usage-metrics-poller" not in {t.name for t in threading.enumerate()}
     hit = Engine(tmp_path / "there", model="toy")
     try:
         assert hit.search("green", k=1, kinds=["image"])[0].path in {str(media / "red.png"), str(media / "green.png")}
@@ -166,6 +172,16 @@ def test_every_node_must_see_the_files_as_the_driver_does(cluster, media):
         connected.check_shared_files([(str(media / "red.png"), 1)])
     with pytest.raises(MmsearchError, match=r"nowhere\.png as the driver does: not there"):
         connected.check_shared_files([(str(media / "nowhere.png"), 10)])
+
+
+def test_ray_usage_statistics_stay_off_unless_the_user_turned_them_on(monkeypatch):
+    pytest.importorskip("ray", reason="Ray is not installed: pip install 'mmsearch[cluster]'")
+    monkeypatch.delenv(USAGE_STATS, raising=False)
+    require_ray()
+    assert os.environ[USAGE_STATS] == "0"
+    monkeypatch.setenv(USAGE_STATS, "1")
+    require_ray()
+    assert os.environ[USAGE_STATS] == "1"
 
 
 def test_a_bad_address_is_one_clear_line(cluster):
