@@ -8,15 +8,18 @@ keeps: nothing a user sees changes) only when a crop holds text. The rule:
 
 1. Each rectangle of the pixel test grows by ``CONTEXT`` px on every side (the detector needs background
    around a line); overlapping ones merge (:func:`mmsearch.encoders.text_gate.merge_rects`).
-2. Each crop is widened, inside the picture, to whole multiples of 32 px on both sides: the detector
-   rounds its input's sides to multiples of 32 by *resizing*, and a 10 px line shrunk by a third on a
-   31 px-high crop is lost (3 of 7 20-px lines on 1920x1080 photos were, before this step).
+2. Each crop is widened out to the detector's 32 px grid, both ends on multiples of 32 as the whole
+   pass sees the picture: the detector rounds its input's sides to multiples of 32 by *resizing* (a 10 px
+   line shrunk by a third on a 31 px-high crop is lost: 3 of 7 20-px lines on 1920x1080 photos were,
+   before this step), and it pools by 32, so a crop off that grid gets other features than the whole
+   pass (off the grid, a faint line's peak fell to 0.014 with 16 px of context; on it, 0.78 or more).
 3. A crop holds text when any pixel of the detector's probability map on it reaches ``PROBE_LEVEL``.
    Not the detector's boxes: a crop lacks the whole picture's context, so a faint line that makes a box
    over the whole picture may fall under the box threshold on its crop (1 of 7 20-px lines did). 0.1 is a
    third of DBNet's own pixel threshold (0.3; no box can come from pixels under it). Measured on
-   bench_ocr.py's sets and bench_ingest.py's JPEGs (2026-12-06): crops of pictures with text peak at
-   0.85-1.0, crops of photos without text at most 2e-5.
+   bench_ocr.py's sets and bench_ingest.py's JPEGs (2026-12-06, development data: the rule was chosen on
+   them): crops of the 49 pictures with text peak at 0.78-1.0, crops of the 97 photos without text at
+   most 1e-5.
 4. Crops covering more than ``FULL_PASS_AREA`` of the picture, or a picture under ``MIN_PROBE_SIDE``:
    no probe, the whole pass directly (the probe would cost about as much).
 
@@ -30,7 +33,7 @@ import numpy as np
 
 from mmsearch.encoders.text_gate import Rect, merge_rects
 
-CONTEXT = 32  # px of the reduced copy around each text-like rectangle (64 lost a marginal line's box)
+CONTEXT = 16  # px of the reduced copy around each rectangle (0: a crop's own border read as text, 0.47)
 STRIDE = 32  # the detector's input sides are multiples of this
 PROBE_LEVEL = 0.1  # text probability (0-1) a crop's pixel must reach (see the module docstring)
 FULL_PASS_AREA = 0.6  # crops covering more of the picture than this: the whole pass, no probe
@@ -38,10 +41,11 @@ MIN_PROBE_SIDE = 2 * STRIDE
 
 
 def _span(lo: int, hi: int, n: int) -> tuple[int, int]:
-    """``[lo, hi)`` widened around its middle to a multiple of STRIDE, shifted to lie inside ``[0, n)``."""
-    want = min(n, -(-(hi - lo) // STRIDE) * STRIDE)
-    start = max(0, min(lo - (want - (hi - lo)) // 2, n - want))
-    return start, start + want
+    """``[lo, hi)`` widened out to the detector's grid (both ends on multiples of STRIDE, as the whole pass
+    sees the picture), the end pulled back inside ``[0, n)`` and the start then moved down to keep the
+    length a multiple of STRIDE."""
+    start, end = lo // STRIDE * STRIDE, min(-(-hi // STRIDE) * STRIDE, n)
+    return max(0, end - -(-(end - start) // STRIDE) * STRIDE), end
 
 
 def probe_crops(rects: list[Rect], size: tuple[int, int]) -> list[Rect] | None:

@@ -4,16 +4,16 @@ from __future__ import annotations
 from mmsearch.encoders.ocr_probe import CONTEXT, FULL_PASS_AREA, STRIDE, probe_crops
 
 
-def test_a_crop_holds_its_line_with_context_and_whole_multiples_of_the_detectors_stride():
+def test_a_crop_holds_its_line_with_context_on_the_detectors_grid():
     (x0, y0, x1, y1), = probe_crops([(300, 200, 371, 217)], (960, 540))
-    assert (x1 - x0) % STRIDE == 0 and (y1 - y0) % STRIDE == 0
+    assert all(v % STRIDE == 0 for v in (x0, y0, x1, y1))
     assert x0 <= 300 - CONTEXT and y0 <= 200 - CONTEXT and x1 >= 371 + CONTEXT and y1 >= 217 + CONTEXT
-    assert (x1 - x0) < 371 - 300 + 2 * CONTEXT + STRIDE  # widened by less than one stride
+    assert x0 > 300 - CONTEXT - STRIDE and x1 < 371 + CONTEXT + STRIDE  # widened by less than a stride each side
 
 
-def test_a_crop_at_the_edge_is_shifted_inside_the_picture_not_cut():
-    (x0, y0, x1, y1), = probe_crops([(0, 520, 45, 540)], (960, 540))
-    assert x0 == 0 and y1 == 540 and (x1 - x0) % STRIDE == 0 and (y1 - y0) % STRIDE == 0
+def test_a_crop_at_the_pictures_end_ends_there_and_keeps_whole_strides():
+    (x0, y0, x1, y1), = probe_crops([(0, 520, 45, 540)], (960, 540))  # 540 is not a multiple of 32
+    assert x0 == 0 and y1 == 540 and (x1 - x0) % STRIDE == 0 and (y1 - y0) % STRIDE == 0 and y0 <= 520 - CONTEXT
 
 
 def test_overlapping_crops_merge_and_distant_ones_stay_apart():
