@@ -22,7 +22,8 @@ shared, so the spread is reported too).
 CPU time (``time.process_time``, every thread of the process; the measure to trust on a shared machine):
 the tower's CPU ms per image (bare runs), each pass's (``report.passes[...]["cpu_seconds"]``), and the OCR
 side apart, after the runs, on the same files: a picture without text (decode + gated read; the pixel test
-alone too) and one with text, each against the tower (issue 32's goal: <= 0.15x for a picture without
+alone too; how many the pixel test stopped, how many the detector's probe on its crops stopped, and how many
+paid a whole detector pass) and one with text, each against the tower (issue 32's goal: <= 0.15x for a picture without
 text). ``whole_x_bare_bound`` = tower / (tower + OCR pass), per image: what the whole run can reach on
 CPU-bound cores even if the first pass cost no more than the tower.
 
@@ -115,10 +116,12 @@ def ocr_side_costs(reader, paths) -> dict:
 
     text = [p for p in paths if p.name in LINES]
     plain = [p for p in paths if p.name not in LINES]
-    before = reader.counters.detect_calls
+    before = dict(vars(reader.counters))
     out = {"text_pictures": len(text), "plain_pictures": len(plain),
            "plain_read_cpu_ms": cpu_ms(lambda p: reader.read(load_image(p)[0], gated=True), plain)}
-    out["plain_detector_passes"] = reader.counters.detect_calls - before
+    out["plain_detector_passes"] = reader.counters.detect_calls - before["detect_calls"]  # whole pictures
+    for name in ("gate_rejected", "probe_rejected", "crop_probes"):  # the pixel test, the detector's crop probe
+        out[f"plain_{name}"] = getattr(reader.counters, name) - before[name]
     out["plain_gate_only_cpu_ms"] = cpu_ms(lambda p: text_regions(np.asarray(load_image(p)[0].convert("L"))), plain)
     out["text_read_cpu_ms"] = cpu_ms(lambda p: reader.read(load_image(p)[0], gated=True), text)
     out["text_detect_cpu_ms"] = cpu_ms(lambda p: reader.detect(load_image(p)[0]), text)

@@ -23,11 +23,14 @@ The two stages and what they cost
 
 The gate (``read(..., gated=True)``, ``detect_gated``; what the index uses)
     A pixel test (:mod:`mmsearch.encoders.text_gate`, a few ms) finds what looks like lines of text on the
-    detector's reduced copy. Nothing: no detector pass at all. Otherwise the detector runs over the whole
-    picture exactly as ``detect`` does, so a picture the gate lets through gets the ungated boxes and text.
-    (A cheaper middle step, the detector over a mosaic of the text-like crops first, lost one 20 px line of
-    seven on photos: text recall comes before cost, so it was dropped.) ``detect`` itself (the video
-    probes, ``read`` without ``gated``) is ungated. Costs and recall: docs/benchmarks.md, "OCR".
+    detector's reduced copy. Nothing: no detector pass at all. Otherwise the detector's probe
+    (:mod:`mmsearch.encoders.ocr_probe`) looks at the crops around those lines, at the whole pass's scale;
+    only where a crop holds text does the detector run over the whole picture exactly as ``detect`` does,
+    so a picture that gets text gets the ungated boxes and text. (An earlier middle step, the detector's
+    boxes on a mosaic of the crops, lost one 20 px line of seven: the mosaic's sides were rescaled to
+    multiples of 32 and a crop's box threshold misses faint lines; the probe avoids both, see its module.)
+    ``detect`` itself (the video probes, ``read`` without ``gated``) is ungated. Costs and recall:
+    docs/benchmarks.md, "OCR".
 
 Coordinates
     Every box is in the pixel coordinates of the picture passed in (not of the reduced copy): four points
@@ -63,6 +66,7 @@ import numpy as np
 from PIL import Image
 
 from mmsearch.encoders.base import require
+from mmsearch.encoders.ocr_probe import holds_text, probe_crops
 from mmsearch.encoders.ocr_sessions import no_spinning
 from mmsearch.encoders.text_gate import text_regions
 from mmsearch.errors import MediaError, ModelUnavailableError
@@ -130,8 +134,10 @@ def blocks_text(blocks: Sequence[TextBlock]) -> str:
 class OcrCounters:
     """What a reader has run: detector passes, recogniser calls and the crops they read."""
 
-    detect_calls: int = 0  # detector passes: whole pictures and the gate's crops
+    detect_calls: int = 0  # detector passes over whole pictures
     gate_rejected: int = 0  # pictures the pixel test found no text-like line in (no detector pass)
+    crop_probes: int = 0  # crops the detector's probe looked at (ocr_probe.py)
+    probe_rejected: int = 0  # pictures the pixel test let through whose crops held no text (no whole pass)
     recognize_calls: int = 0
     crops_recognized: int = 0
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
@@ -301,16 +307,26 @@ class OcrReader:
         return self._detect_reduced(rgb, self._reduced(rgb))
 
     def detect_gated(self, image: Image.Image) -> list[Box]:
-        """``detect``, behind the pixel test of :mod:`mmsearch.encoders.text_gate`: nothing that looks like
-        a line of text, no detector pass; anything, exactly ``detect``'s boxes."""
+        """``detect``, behind the pixel test of :mod:`mmsearch.encoders.text_gate` and the detector's probe
+        on its crops (:mod:`mmsearch.encoders.ocr_probe`): nothing that looks like a line of text, or no
+        text in the crops around what does, no whole pass ([]); otherwise exactly ``detect``'s boxes."""
         rgb = as_rgb(image)
         if rgb.width < 2 or rgb.height < 2:
             return []
         small = self._reduced(rgb)
-        if not text_regions(np.asarray(small.convert("L"))):
+        rects = text_regions(np.asarray(small.convert("L")))
+        if not rects:
             self.counters.add(gate_rejected=1)
             return []
-        return self._detect_reduced(rgb, small)
+        bgr = _bgr(small)
+        crops = probe_crops(rects, small.size)
+        if crops is not None:
+            found, looked = holds_text(self._engine.text_det, bgr, crops)
+            self.counters.add(crop_probes=looked)
+            if not found:
+                self.counters.add(probe_rejected=1)
+                return []
+        return self._detect_reduced(rgb, small, bgr)
 
     def _reduced(self, rgb: Image.Image) -> Image.Image:
         """The copy the detector sees: longest side at most ``det_max_side``, never upscaled."""
@@ -331,10 +347,10 @@ class OcrReader:
         found, _elapsed = self._engine.text_det(np.ascontiguousarray(arr))
         return None if found is None or len(found) == 0 else found
 
-    def _detect_reduced(self, rgb: Image.Image, small: Image.Image) -> list[Box]:
+    def _detect_reduced(self, rgb: Image.Image, small: Image.Image, bgr: np.ndarray | None = None) -> list[Box]:
         w, h = rgb.size
         sw, sh = small.size
-        found = self._boxes_in(_bgr(small))
+        found = self._boxes_in(_bgr(small) if bgr is None else bgr)
         if found is None:
             return []
         found = self._engine.sorted_boxes(np.asarray(found, dtype=np.float32))

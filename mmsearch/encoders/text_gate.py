@@ -15,9 +15,10 @@ text from the picture's grey pixels alone (a few ms), on the same reduced copy t
    times as wide as high, filling at least ``WORD_FILL`` of its box: letters melted together).
 
 What it returns are boxes in the reduced copy's pixels, padded by ``PAD`` heights (the detector needs
-some background around a line); the reader (:meth:`mmsearch.encoders.ocr.OcrReader.read_gated`) runs
-the detector only on those crops, and on the whole picture only when a crop holds text, so a photo
-without text costs this test plus a detector pass over a few percent of its area. The rule was tuned on
+some background around a line); the reader (:meth:`mmsearch.encoders.ocr.OcrReader.detect_gated`) probes
+those crops with the detector (:mod:`mmsearch.encoders.ocr_probe`), and runs it on the whole picture only
+when a crop holds text, so a photo without text costs this test plus the detector over its crops (a few
+percent of a synthetic photo, a tenth to a half of a real one). The rule was tuned on
 generated text (bench_ocr.py's slides, text over photos, 20 px lines on 1920x1080 photos: every one
 passes) and its cost measured on real photos without text (docs/benchmarks.md, "OCR").
 """

@@ -154,22 +154,25 @@ def test_low_confidence_blocks_are_dropped(reader, monkeypatch):
 
 # ------------------------------------------------------------------------------------------ the gate
 
-def _small_print() -> Image.Image:
+def _small_print(text: str = "Small print under the flower", at: tuple[int, int] = (160, 940)) -> Image.Image:
     """A 20 px line on a 1920x1080 photo: ~10 px on the detector's 960 px copy, about the smallest it finds."""
     photo = Image.open(SAMPLES / "flower.jpg").convert("RGB").resize((1920, 1080))
-    ImageDraw.Draw(photo).text((160, 940), "Small print under the flower", font=_font(20), fill=(255, 255, 255))
+    ImageDraw.Draw(photo).text(at, text, font=_font(20), fill=(255, 255, 255))
     return photo
 
 
-@pytest.mark.parametrize("picture", ["slide", "small print"])
+@pytest.mark.parametrize("picture", ["slide", "small print", "small print in the corner"])
 def test_the_gated_read_gives_the_same_boxes_and_text_as_the_whole_pass(reader, picture):
-    im = slide(REVENUE, size=(1280, 720), rotate=2) if picture == "slide" else _small_print()
+    # the corner: the copy's 540 rows are no whole number of the detector's 32 px, so the probe's last crop ends there
+    im = {"slide": lambda: slide(REVENUE, size=(1280, 720), rotate=2), "small print": _small_print,
+          "small print in the corner": lambda: _small_print("Small print in the corner", (1560, 1052))}[picture]()
     ungated = reader.read(im)
-    before = reader.counters.gate_rejected
+    before = (reader.counters.gate_rejected, reader.counters.probe_rejected)
     gated = reader.read(im, gated=True)
-    assert reader.counters.gate_rejected == before  # the gate let it through
+    assert (reader.counters.gate_rejected, reader.counters.probe_rejected) == before  # the gate let it through
     assert gated and [b.to_json() for b in gated] == [b.to_json() for b in ungated]
-    expected = {"quarterly", "revenue", "margins"} if picture == "slide" else {"small", "print", "flower"}
+    expected = {"slide": {"quarterly", "revenue", "margins"}, "small print": {"small", "print", "flower"},
+                "small print in the corner": {"small", "print"}}[picture]
     assert expected <= words(blocks_text(gated))
 
 
@@ -181,11 +184,25 @@ def test_a_picture_with_nothing_text_like_costs_no_detector_pass(reader):
 
 
 @pytest.mark.parametrize("name", ["cat.jpg", "temple.jpg", "coffee.jpg", "rocket.jpg"])
-def test_a_photo_without_text_costs_at_most_one_detector_pass_and_reads_nothing(reader, name):
+def test_a_photo_without_text_costs_no_whole_detector_pass_and_reads_nothing(reader, name):
     photo = Image.open(SAMPLES / name)
-    before = reader.counters.detect_calls
+    before = vars(reader.counters).copy()
     assert reader.read(photo, gated=True) == []
-    assert reader.counters.detect_calls - before <= 1
+    after = vars(reader.counters)
+    assert after["detect_calls"] == before["detect_calls"]  # the pixel test or the crops' probe stopped it
+    assert (after["gate_rejected"] - before["gate_rejected"]) + (after["probe_rejected"] - before["probe_rejected"]) == 1
+
+
+def test_the_probe_looks_at_text_and_not_at_the_rest_of_the_picture(reader):
+    from mmsearch.encoders.ocr import _bgr
+    from mmsearch.encoders.ocr_probe import holds_text
+
+    photo = Image.open(SAMPLES / "flower.jpg").convert("RGB").resize((960, 540))
+    ImageDraw.Draw(photo).text((100, 400), "Small print under the flower", font=_font(12), fill=(255, 255, 255))
+    bgr = _bgr(photo)
+    assert holds_text(reader._engine.text_det, bgr, [(64, 352, 448, 480)]) == (True, 1)  # the line's crop
+    assert holds_text(reader._engine.text_det, bgr, [(512, 0, 960, 192), (64, 352, 448, 480)]) == (True, 2)
+    assert holds_text(reader._engine.text_det, bgr, [(512, 0, 960, 192)]) == (False, 1)  # petals only
 
 
 def test_text_regions_are_merged_only_where_that_adds_no_area():
