@@ -29,7 +29,8 @@ class VideoHandler(KindHandler):
         segments: list[NewSegment] = []
         notes: list[str] = []
         if inputs.encoder is not None and (names is None or Space.CLIP in names):
-            video = embed_frames(path, inputs.encoder, inputs.settings.video_interval, inputs.batch_size)
+            video = embed_frames(path, inputs.encoder, inputs.settings.video_interval, inputs.batch_size,
+                                 shot_model=inputs.shot_model)
             segments = scene_segments(path, video, shot_model=inputs.shot_model, shot_warning=inputs.shot_warning)
             if video.truncated:
                 notes.append(f"truncated or damaged: indexed the first {video.times[-1]:.1f} s")
