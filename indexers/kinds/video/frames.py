@@ -6,9 +6,9 @@ candidates judged by pixels, the optional TransNetV2 model on short windows arou
 pixels cannot settle; the embeddings decide nothing) and never decodes the file again. Without a stream it falls back
 to the embeddings-only rule with cuts refined by decoding between samples (the old path).
 
-A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while the
-calling thread encodes the previous ones (:data:`MIN_CHUNK` to :data:`ENCODE_CHUNK` at a time), so decoding
-and encoding overlap; when the decode ends, the same thread runs the shot model on the stream's candidates
+A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
+the calling thread encodes the previous :data:`ENCODE_CHUNK` frames, so decoding and encoding overlap; when
+the decode ends, the same thread runs the shot model on the stream's candidates
 (:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames. Two
 streams of work, so on a machine of up to two torch threads each runs on one (:func:`_stream_threads`).
 Only frame vectors are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
@@ -40,9 +40,7 @@ _END = object()
 SAMPLE_SIDE = 448  # the longest side of a sampled frame (the encoder's input and the OCR probes)
 # Frames per encoder call: small enough that encoding starts while the decode goes on, large enough that
 # the call is not per-frame overhead (ViT-B-32, one CPU thread: 105 ms a frame alone, 68-71 ms in 4s to 24s).
-# Up to ENCODE_CHUNK; as few as MIN_CHUNK when no other frame is waiting (the first call starts sooner).
 ENCODE_CHUNK = 8
-MIN_CHUNK = 4
 _PAIR = 2  # torch threads up to which the two streams (encode; decode + shot model) get one thread each
 
 
@@ -140,7 +138,7 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
             times.append(item[0])
             batch.append(item[1])
             hashes.append(item[2])
-            if len(batch) >= batch_size or (len(batch) >= min(MIN_CHUNK, batch_size) and frames.empty()):
+            if len(batch) >= batch_size:
                 chunks.append(encoder.encode_prepared(batch))
                 batch = []
         if batch:
