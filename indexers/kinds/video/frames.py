@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import queue
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -59,9 +60,8 @@ def _stream_threads() -> Iterator[None]:
     threads are left as they are. Measured on this project's 2-core machine with the decoder running:
     ViT-B-32 on 21 frames 1.5-1.7 s of CPU on one thread against 2.1-2.4 s on two (a thread team waits
     for its slowest member, which shares a core with the decoder); TransNetV2 on 3 windows 0.7 against 1.3-1.5."""
-    import torch
-
-    with single_threaded() if torch.get_num_threads() <= _PAIR else contextlib.nullcontext():
+    torch = sys.modules.get("torch")  # not imported: no model of this pass runs on torch, nothing to share
+    with single_threaded() if torch is not None and torch.get_num_threads() <= _PAIR else contextlib.nullcontext():
         yield
 
 
