@@ -27,7 +27,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["ShotModel", "load_shot_model", "CPU_BUDGET", "SHOT_MODEL_SPECS", "budget_frames"]
+__all__ = ["ShotModel", "load_shot_model", "CPU_BUDGET", "SHOT_MODEL_SPECS", "budget_frames", "native_bf16"]
 
 # Share of a video's frames the model may look at on the CPU: 0.25 of 25 fps = 6 model frames per second of
 # video, about one 17-frame window every 2.7 s (~55 ms of CPU per second of video on a quiet 2-core machine).
@@ -36,12 +36,31 @@ SHOT_MODEL_SPECS = ("bundled", "off")
 _BATCH = 32  # windows per forward pass
 
 
-class ShotModel:
-    """TransNetV2 on a device; ``probabilities(windows)`` -> one array of per-frame probabilities each."""
+_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # CPU features that run bf16 natively (Linux /proc/cpuinfo)
 
-    def __init__(self, net: Any, device: str) -> None:
+
+def native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
+    """Whether this CPU computes in bf16 natively (AMX or AVX512-BF16); False where it cannot be told."""
+    try:
+        with open(cpuinfo, encoding="ascii", errors="replace") as f:
+            flags = next((line for line in f if line.startswith("flags")), "")
+    except OSError:
+        return False
+    return bool(_BF16_FLAGS & set(flags.split()))
+
+
+class ShotModel:
+    """TransNetV2 on a device; ``probabilities(windows)`` -> one array of per-frame probabilities each.
+
+    ``bf16``: run the network under bf16 autocast on the CPU (:func:`load_shot_model` sets it where the
+    CPU has native bf16). Measured on this project's machine (AMX), one thread, 3 windows of 25 frames:
+    0.26-0.29 s of CPU against 0.64-0.71 s in fp32; the probabilities move by at most 0.002 and the cut
+    lists of the development split (20 videos) and the regression sets (6) are the same."""
+
+    def __init__(self, net: Any, device: str, bf16: bool = False) -> None:
         self.net = net
         self.device = device
+        self.bf16 = bf16
 
     def probabilities(self, windows: Sequence[np.ndarray]) -> list[np.ndarray]:
         import torch
@@ -50,7 +69,7 @@ class ShotModel:
         for k, w in enumerate(windows):
             by_length.setdefault(len(w), []).append(k)
         result: dict[int, np.ndarray] = {}
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=self.bf16):
             for ks in by_length.values():
                 for i in range(0, len(ks), _BATCH):
                     chunk = ks[i:i + _BATCH]
@@ -106,4 +125,4 @@ def load_shot_model(spec: str = "bundled", device: str = "auto") -> tuple[ShotMo
         net.device = torch.device(dev)
     except Exception as exc:  # noqa: BLE001 - bad weights must not stop indexing
         return None, f"scene cuts: cannot load the shot model {spec!r} ({exc}); cuts come from the adaptive rule alone"
-    return ShotModel(net, dev), None
+    return ShotModel(net, dev, bf16=dev == "cpu" and native_bf16()), None

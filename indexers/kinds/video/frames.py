@@ -7,8 +7,11 @@ pixels cannot settle; the embeddings decide nothing) and never decodes the file 
 to the embeddings-only rule with cuts refined by decoding between samples (the old path).
 
 A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
-the calling thread encodes the previous batch, so decoding and encoding overlap; only frame vectors
-are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
+the calling thread encodes the previous :data:`ENCODE_CHUNK` frames, so decoding and encoding overlap; when
+the decode ends, the same thread runs the shot model on the stream's candidates
+(:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames. Two
+streams of work, so on a machine of up to two torch threads each runs on one (:func:`_stream_threads`).
+Only frame vectors are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
 
 Each scene becomes a ``scene`` segment (its vector: the normalised mean of its frames; its keyframe:
 the frame closest to that mean). Every sampled frame becomes a ``frame`` segment whose start/end are
@@ -17,22 +20,49 @@ of a long scene returns that scene with the frame's time, without any join at qu
 """
 from __future__ import annotations
 
+import contextlib
 import queue
+import sys
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from mmsearch.analysis.perceptual_hash import picture_hash, scene_detail
-from mmsearch.analysis.scenes import ShotStream, cut_scenes, decide_cuts, find_cuts
+from mmsearch.analysis.scenes import ShotStream, consult_model, cut_scenes, decide_cuts, find_cuts
 from mmsearch.catalog import NewSegment
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
+from mmsearch.threads import single_threaded
 
 _END = object()
 SAMPLE_SIDE = 448  # the longest side of a sampled frame (the encoder's input and the OCR probes)
+# Frames per encoder call: small enough that encoding starts while the decode goes on, large enough that
+# the call is not per-frame overhead (ViT-B-32, one CPU thread: 105 ms a frame alone, 68-71 ms in 4s to 24s).
+ENCODE_CHUNK = 8
+_PAIR = 2  # torch threads up to which the two streams (encode; decode + shot model) get one thread each
+
+
+class _ModelFailed(Exception):
+    """The shot model failed on the decode thread: its own exception is raised, not a decoding error."""
+
+    def __init__(self, exc: BaseException) -> None:
+        super().__init__(str(exc))
+        self.exc = exc
+
+
+@contextlib.contextmanager
+def _stream_threads() -> Iterator[None]:
+    """One torch (and BLAS) thread for each of the video pass's two streams on a machine of up to
+    :data:`_PAIR` threads (:func:`mmsearch.threads.single_threaded`: process-wide, restored after); more
+    threads are left as they are. Measured on this project's 2-core machine with the decoder running:
+    ViT-B-32 on 21 frames 1.5-1.7 s of CPU on one thread against 2.1-2.4 s on two (a thread team waits
+    for its slowest member, which shares a core with the decoder); TransNetV2 on 3 windows 0.7 against 1.3-1.5."""
+    torch = sys.modules.get("torch")  # not imported: no model of this pass runs on torch, nothing to share
+    with single_threaded() if torch is not None and torch.get_num_threads() <= _PAIR else contextlib.nullcontext():
+        yield
 
 
 @dataclass
@@ -48,14 +78,26 @@ class EmbeddedVideo:
     shots: ShotStream | None = None   # the dense stream, when embed_frames was asked for it
     tags: tuple[tuple[str, str], ...] = ()  # the container's tags (when and where: media/metadata.py)
     hashes: list[int | None] = field(default_factory=list)  # each sampled frame's perceptual hash (None: flat)
+    judged: bool = False  # the shot model was asked about the stream's candidates during embed_frames
 
 
 def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
-                 keep: Callable[[float, Any], None] | None = None) -> EmbeddedVideo:
+                 keep: Callable[[float, Any], None] | None = None, shot_model: Any = None) -> EmbeddedVideo:
     """Sample and encode a video's frames (and, with ``shots``, fill the dense shot stream in the same
     pass). Raises MediaError when no frame can be decoded. ``keep(time, image)``, when given, is handed
-    each sampled frame (on the decode thread) before it is prepared."""
+    each sampled frame (on the decode thread) before it is prepared. ``shot_model`` (with ``shots``): asked
+    about the stream's candidates on the decode thread as soon as the decode ends (``EmbeddedVideo.judged``);
+    an exception of the model is raised as it is."""
+    with _stream_threads():
+        return _embed(path, encoder, interval, min(batch_size, ENCODE_CHUNK), shots, keep, shot_model)
+
+
+def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: bool,
+           keep: Callable[[float, Any], None] | None, shot_model: Any) -> EmbeddedVideo:
+    from mmsearch.encoders.shots import budget_frames
+
     stream = ShotStream() if shots else None
+    judged = stream is not None and shot_model is not None
     sampler = FrameSampler(path, interval=interval, max_side=SAMPLE_SIDE, shots=stream)
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
@@ -68,6 +110,11 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
                 if keep is not None:
                     keep(frame.time, frame.image)
                 frames.put((frame.time, encoder.prepare_image(frame.image), picture_hash(frame.image)))
+            if stream is not None and judged and not stop.is_set():  # the consumer encodes the last frames meanwhile
+                try:
+                    consult_model(stream, shot_model, budget_frames(shot_model, len(stream)))
+                except BaseException as exc:  # noqa: BLE001 - the model's failure, not the decoder's
+                    frames.put(_ModelFailed(exc))
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             frames.put(exc)
         finally:
@@ -84,6 +131,8 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
             item = frames.get()
             if item is _END:
                 break
+            if isinstance(item, _ModelFailed):
+                raise item.exc
             if isinstance(item, BaseException):
                 raise item if isinstance(item, MediaError) else MediaError(f"decoding failed: {item}")
             times.append(item[0])
@@ -118,6 +167,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
         shots=stream.finish() if stream is not None else None,
         tags=info.tags,
         hashes=[hashes[i] for i in order],
+        judged=judged,
     )
 
 
@@ -157,8 +207,9 @@ def scene_segments(path: str, video: EmbeddedVideo, *, refine: bool = True, shot
     if shot_warning and shot_warning not in video.warnings:
         video.warnings.append(shot_warning)
     if video.shots is not None and len(video.shots):
-        cuts = decide_cuts(video.shots, video.times, video.vectors, model=shot_model,
-                           budget_frames=budget_frames(shot_model, len(video.shots)))
+        model = None if video.judged else shot_model  # asked already: its answers are on the candidates
+        cuts = decide_cuts(video.shots, video.times, video.vectors, model=model,
+                           budget_frames=budget_frames(model, len(video.shots)))
         scenes = cut_scenes(video.times, video.vectors, video.duration, cuts=[c.time for c in cuts])
         return _segments(video, scenes)
     found = find_cuts(video.vectors)

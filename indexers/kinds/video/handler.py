@@ -13,12 +13,13 @@ from mmsearch.kinds import Job, MediaKind, Space
 from mmsearch.media.audio import has_audio_stream
 from mmsearch.media.metadata import from_tags
 from mmsearch.media.video import frame_at, probe_video
+from mmsearch.models import is_off
 
 from ...items import Timed
 from ..base import KindHandler, TimedInputs, TimedResult
 from ..soundtrack import soundtrack
 from .frames import embed_frames, scene_segments
-from .text import KeptFrames, sampled_frames, scene_text_segments
+from .text import KeptFrames, hand_over, keep_frames, sampled_frames, scene_text_segments
 
 
 class VideoHandler(KindHandler):
@@ -29,8 +30,13 @@ class VideoHandler(KindHandler):
         segments: list[NewSegment] = []
         notes: list[str] = []
         if inputs.encoder is not None and (names is None or Space.CLIP in names):
-            video = embed_frames(path, inputs.encoder, inputs.settings.video_interval, inputs.batch_size)
+            interval = inputs.settings.video_interval
+            kept = None if is_off(inputs.settings.ocr_model) else keep_frames()  # for the run's OCR pass
+            video = embed_frames(path, inputs.encoder, interval, inputs.batch_size, shot_model=inputs.shot_model,
+                                 keep=kept.keep if kept is not None else None)
             segments = scene_segments(path, video, shot_model=inputs.shot_model, shot_warning=inputs.shot_warning)
+            if kept is not None:
+                hand_over(path, interval, kept)
             if video.truncated:
                 notes.append(f"truncated or damaged: indexed the first {video.times[-1]:.1f} s")
             duration, width, height, backend = video.duration, video.width, video.height, video.backend

@@ -4,12 +4,17 @@ A scene gives one segment per stable text layout on its timeline
 (:func:`mmsearch.analysis.ocr_keyframes.read_scene_text`: the detector probes the scene's sampled frames, the
 recogniser reads one frame per layout); the segment's ``text`` and ``detail`` are as for a picture
 (indexers/ocr.py), its keyframe the frame that was read. The run's deferred pass (indexers/deferred.py) samples the
-frames again as the first pass sampled them (:func:`sampled_frames`) and reads them against the scenes the catalog
-holds.
+frames as the first pass sampled them (:func:`sampled_frames`) and reads them against the scenes the catalog
+holds: the first pass keeps them (:func:`keep_frames`, JPEG in memory) and hands them over (:func:`hand_over`);
+a video whose frames were not kept (too many, or the file changed since, or indexed in another process) is
+sampled again.
 """
 from __future__ import annotations
 
 import io
+import os
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 
 from PIL import Image
@@ -25,18 +30,31 @@ from ...ocr import detail_json
 from .frames import SAMPLE_SIDE
 
 JPEG_QUALITY = 90  # kept video frames: the layout comparison's noise at this quality is far below its threshold
+# Kept frames waiting for the run's OCR pass, all videos together (about 2,000 frames of 448 px): a video whose
+# frames would pass it is sampled again in that pass instead. Keeping costs ~1 ms of CPU a frame; sampling again
+# ~14 ms (decord, 640x360 H.264, measured on this 2-core machine).
+KEEP_BYTES = 64 * 2**20
 
 
 class KeptFrames:
-    """Sampled video frames kept (JPEG in memory, a few tens of KB each) for the OCR probes of each scene."""
+    """Sampled video frames kept (JPEG in memory, a few tens of KB each) for the OCR probes of each scene.
+    ``limit`` (bytes): past it, every frame is dropped and ``full`` set (the frames are sampled again)."""
 
-    def __init__(self) -> None:
+    def __init__(self, limit: int | None = None) -> None:
         self._frames: list[tuple[float, bytes]] = []
+        self.limit = limit
+        self.size = 0
+        self.full = False
 
     def keep(self, time: float, image: Image.Image) -> None:
+        if self.full:
+            return
         buf = io.BytesIO()
         image.convert("RGB").save(buf, format="JPEG", quality=JPEG_QUALITY)
         self._frames.append((float(time), buf.getvalue()))
+        self.size += len(self._frames[-1][1])
+        if self.limit is not None and self.size > self.limit:
+            self._frames, self.size, self.full = [], 0, True
 
     def between(self, start: float, end: float) -> list[tuple[float, Image.Image]]:
         """The frames with ``start <= time < end``, decoded, in time order."""
@@ -72,8 +90,48 @@ def scene_text_segments(reader: OcrReader, frames: KeptFrames, scenes: Sequence[
     return out
 
 
+_waiting: OrderedDict[tuple, KeptFrames] = OrderedDict()  # handed over by the first pass, oldest first
+_waiting_lock = threading.Lock()
+
+
+def _key(path: str, interval: float) -> tuple | None:
+    """The file as it is now (path, size, mtime) and the sampling: frames kept of other content never match."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (path, st.st_size, st.st_mtime_ns, float(interval))
+
+
+def keep_frames() -> KeptFrames:
+    """An empty :class:`KeptFrames` for the first pass to fill (``keep`` on the decode thread), bounded by
+    :data:`KEEP_BYTES`."""
+    return KeptFrames(limit=KEEP_BYTES)
+
+
+def hand_over(path: str, interval: float, kept: KeptFrames) -> None:
+    """Keep a video's sampled frames for the OCR pass of this process (:func:`sampled_frames` takes them);
+    the oldest are dropped past :data:`KEEP_BYTES` in all (those videos are sampled again)."""
+    key = _key(path, interval)
+    if key is None or kept.full:
+        return
+    with _waiting_lock:
+        _waiting.pop(key, None)
+        _waiting[key] = kept
+        total = sum(k.size for k in _waiting.values())
+        while total > KEEP_BYTES and _waiting:
+            total -= _waiting.popitem(last=False)[1].size
+
+
 def sampled_frames(path: str, interval: float) -> KeptFrames:
-    """A video's frames sampled as the first pass samples them (every ``interval`` s, at most 448 px), kept."""
+    """A video's frames sampled as the first pass samples them (every ``interval`` s, at most 448 px), kept:
+    the first pass's own when it handed them over for the file as it is now (taken: used once), else sampled
+    again."""
+    key = _key(path, interval)
+    with _waiting_lock:
+        handed = _waiting.pop(key, None) if key is not None else None
+    if handed is not None:
+        return handed
     kept = KeptFrames()
     with FrameSampler(path, interval=interval, max_side=SAMPLE_SIDE) as sampler:
         for frame in sampler:

