@@ -11,9 +11,10 @@ read). Each kind's handler says what is read (``text_source`` on a worker thread
 - a picture (indexers/kinds/image.py): decoded as the first pass decodes it (``load_image``, at most
   1024 px), then :func:`indexers.ocr.picture_segments` (the gated reader: the detector only where the
   pixel test sees text);
-- a video (indexers/kinds/video/): its frames sampled again as the first pass samples them (every
-  ``video_interval`` s, 448 px), read per scene of the catalog (text.py); a video without scenes yet (its
-  clip work pending) stays pending.
+- a video (indexers/kinds/video/): the frames the first pass sampled (every ``video_interval`` s, 448 px),
+  which it kept in memory for this pass (bounded; a video whose frames were not kept, or that changed, is
+  sampled again), read per scene of the catalog (text.py); a video without scenes yet (its clip work
+  pending) stays pending. Whatever was kept is dropped when the run ends, this pass run or not (``release_kept``).
 
 Files are decoded in worker threads a few ahead of the reader, which runs on this thread.
 """
@@ -39,6 +40,12 @@ from .report import Tally
 from .spaces import DEFERRED, RunModels
 
 AHEAD = 2  # decoded files waiting for the reader, per worker
+
+
+def release_kept() -> None:
+    """Drop what the first pass kept in memory for this pass (the run's end, whether the pass ran or not)."""
+    for handler in HANDLERS.values():
+        handler.release_kept()
 
 
 def without_deferred(pending: dict[int, set[str]]) -> dict[int, set[str]]:

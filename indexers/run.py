@@ -23,7 +23,7 @@ from mmsearch.presence import place_of
 
 from . import presence
 from .decode import decode
-from .deferred import run_deferred, without_deferred
+from .deferred import release_kept, run_deferred, without_deferred
 from .items import FileEntry
 from .kinds import HANDLERS, DecodeInputs
 from .links import LinkRule
@@ -138,6 +138,7 @@ def _run_index(ctx: Context, roots: list[Path], progress: Progress | None, stric
         tally.report.jobs = catalog.job_counts()
         _check_anything_ran(models, tally, strict, had_work=bool(plan.work))
     finally:
+        release_kept()
         if progress:
             progress.stop()
         library.release_writer()

@@ -113,6 +113,10 @@ class KindHandler:
         its scenes in the catalog. None: the text waits on other work (a video's scenes)."""
         raise NotImplementedError(f"no text is read in {self.kind} files")
 
+    def release_kept(self) -> None:
+        """The end of the run's deferred pass: drop whatever the first pass kept in memory for it (read or
+        not: a pass that found no reader leaves those files pending, and the next run decodes them again)."""
+
     def link_keys(self, path: str) -> tuple[str, ...]:
         """For a kind that captions others: the paths, then stems, its file may describe, in order."""
         return ()

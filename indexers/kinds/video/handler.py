@@ -19,7 +19,7 @@ from ...items import Timed
 from ..base import KindHandler, TimedInputs, TimedResult
 from ..soundtrack import soundtrack
 from .frames import embed_frames, scene_segments
-from .text import KeptFrames, hand_over, keep_frames, sampled_frames, scene_text_segments
+from .text import KeptFrames, hand_over, keep_frames, release_all, sampled_frames, scene_text_segments
 
 
 class VideoHandler(KindHandler):
@@ -64,3 +64,6 @@ class VideoHandler(KindHandler):
         if not found:  # no scenes yet (the clip work is pending): the text waits for them
             return None
         return scene_text_segments(reader, source, found, lambda t: frame_at(path, t))
+
+    def release_kept(self) -> None:
+        release_all()

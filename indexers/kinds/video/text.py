@@ -123,6 +123,12 @@ def hand_over(path: str, interval: float, kept: KeptFrames) -> None:
             total -= _waiting.popitem(last=False)[1].size
 
 
+def release_all() -> None:
+    """Drop every video's frames still waiting for this process's OCR pass."""
+    with _waiting_lock:
+        _waiting.clear()
+
+
 def sampled_frames(path: str, interval: float) -> KeptFrames:
     """A video's frames sampled as the first pass samples them (every ``interval`` s, at most 448 px), kept:
     the first pass's own when it handed them over for the file as it is now (taken: used once), else sampled

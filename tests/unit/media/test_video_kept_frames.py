@@ -89,3 +89,12 @@ def test_kept_frames_stay_within_their_bound(video, samplings, monkeypatch):
     assert samplings == [video]                           # dropped for the newer one: decoded again
     sampled_frames(other, 1.0)
     assert samplings == [video]                           # the newer one was kept
+
+
+def test_the_run_end_drops_what_its_ocr_pass_did_not_take(video, samplings):
+    from indexers.deferred import release_kept
+
+    _pass(video)
+    release_kept()  # a run's end (its OCR pass ran, or never did)
+    sampled_frames(video, 1.0)
+    assert samplings == [video]                           # nothing was left waiting: decoded again
