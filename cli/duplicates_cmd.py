@@ -53,7 +53,8 @@ def _why(why: dict | None) -> str:
         parts.append(f"vectors {why['relative']:.2f} of a typical pair (veto above {why['max_relative']})")
     if why["check"]:
         check = why["check"]
-        parts.append(f"pixels disagree {check['disagreement']:.2f} (at most {check['max_disagreement']})")
+        parts.append(f"pixels disagree {check['disagreement']:.2f} (at most {check['max_disagreement']}), "
+                     f"aligned by {check['aligned']}")
     return ", ".join(parts)
 
 

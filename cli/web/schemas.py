@@ -181,6 +181,7 @@ class DuplicateCheckOut(BaseModel):
     correlation: float = Field(description="correlation of the aligned grey pictures")
     max_disagreement: float = Field(description="the most a confirmed copy may disagree")
     crop: list[float] = Field(description="margins (left, top, right, bottom) of the window found in the other")
+    aligned: str = Field("grid", description="what found the window: features (matched keypoints) or grid")
 
 
 class DuplicateWhyOut(BaseModel):

@@ -444,7 +444,7 @@ const PAGE_MIN_SCORE = 2.0;
     const parts = [`by ${w.decided_by}`];
     if (w.bits != null) parts.push(`hash ${w.bits}/${w.threshold} bits, alone ≤ ${w.trusted_bits < 0 ? "never" : w.trusted_bits}`);
     if (w.relative != null) parts.push(`vectors ${w.relative.toFixed(2)} of a typical pair (≤ ${w.max_relative})`);
-    if (w.check) parts.push(`pixels ${w.check.disagreement.toFixed(2)} (≤ ${w.check.max_disagreement})`);
+    if (w.check) parts.push(`pixels ${w.check.disagreement.toFixed(2)} (≤ ${w.check.max_disagreement}), aligned by ${w.check.aligned}`);
     return parts.join(" · ");
   }
 

@@ -6,7 +6,10 @@ model do not tell them apart either. Before such a pair is called a copy, both f
 demand, candidate pairs only) and compared:
 
 1. **Alignment.** A copy may be cropped by up to :data:`MAX_CROP` of each side (around the centre or off
-   it) and resized, so one picture is searched as a window of the other: a grid of window margins (steps
+   it) and resized, so one picture is searched as a window of the other. First where their matched local
+   features put it (mmsearch/query/duplicates/align.py: a page of text or a slide repeats one pattern, so
+   a grid a few pixels off correlates as well as the right window), refined as below; when that finds no
+   copy (or there are too few features: a drawing on white), a grid of window margins (steps
    of :data:`COARSE_STEP`, only windows whose shape matches the other picture's within
    :data:`ASPECT_TOLERANCE`: a resize keeps the shape) scored by the normalised correlation of their grey
    at :data:`COARSE` px, the best refined edge by edge down to a fraction of a pixel at :data:`FINE` px.
@@ -31,6 +34,8 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.query.duplicates.align import keypoints, window
+
 COARSE = 64  # long side (px) of the grid search
 FINE = 192  # long side (px) of the refinement and of the score
 MAX_CROP = 0.12  # share of each side a copy may have lost
@@ -47,11 +52,14 @@ DECODE_SIDE = 512  # pictures are decoded at most this large for the check
 class Check:
     """The confirming check's outcome: the worst cell's disagreement (0: the same pixels; about 1 and
     above: different pictures), the correlation of the aligned pictures, and which picture was found
-    as a window of the other (``crop``: its margins left, top, right, bottom as shares of the other)."""
+    as a window of the other (``crop``: its margins left, top, right, bottom as shares of the other), and
+    what found that window (``features``: matched keypoints, mmsearch/query/duplicates/align.py; ``grid``:
+    the grid search)."""
 
     disagreement: float
     correlation: float
     crop: tuple[float, float, float, float]
+    aligned: str = "grid"
 
     @property
     def confirmed(self) -> bool:
@@ -59,16 +67,18 @@ class Check:
 
     def to_dict(self) -> dict:
         return {"disagreement": round(self.disagreement, 3), "correlation": round(self.correlation, 3),
-                "max_disagreement": MAX_DISAGREEMENT, "crop": [round(c, 3) for c in self.crop]}
+                "max_disagreement": MAX_DISAGREEMENT, "crop": [round(c, 3) for c in self.crop], "aligned": self.aligned}
 
 
 @dataclass(frozen=True)
 class Pixels:
-    """A picture decoded for the check: its grey (float, for the alignment) and its colours (for the score),
-    at most DECODE_SIDE px on the long side."""
+    """A picture decoded for the check: its grey (float, for the alignment), its colours (for the score)
+    and its local features (mmsearch/query/duplicates/align.py; None: none usable), at most DECODE_SIDE px
+    on the long side."""
 
     grey: Any
     colour: Any
+    features: Any = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -83,11 +93,22 @@ def pixels(image: Any) -> Pixels:
     scale = DECODE_SIDE / max(rgb.size)
     if scale < 1:
         rgb = rgb.resize((max(1, round(rgb.width * scale)), max(1, round(rgb.height * scale))), Image.Resampling.BOX)
-    return Pixels(rgb.convert("L").convert("F"), rgb)
+    grey = rgb.convert("L")
+    return Pixels(grey.convert("F"), rgb, keypoints(grey))
 
 
 def compare(a: Pixels, b: Pixels) -> Check:
-    """The check of two pictures: the better of "b is a window of a" and the reverse."""
+    """The check of two pictures: the window their local features agree on, refined (when they agree on
+    one), else the better of "b is a window of a" and the reverse by the grid search."""
+    hint = window(a.features, b.features, a.size, b.size)
+    if hint is not None and max(hint[1]) <= MAX_CROP + COARSE_STEP:  # a copy lost at most MAX_CROP a side
+        big, small = (a, b) if hint[0] else (b, a)
+        fine = _size(small.grey, FINE)
+        target = _array(small.grey, fine)
+        start = _ncc(target, _array(big.grey, fine, _box(big.grey, hint[1])))
+        found = _refine(big, small, fine, target, hint[1], start, "features")
+        if found.confirmed:
+            return found
     first = _inside(a, b)
     if first.confirmed:
         return first
@@ -147,6 +168,16 @@ def _inside(pbig: Pixels, psmall: Pixels) -> Check:
     if best < MIN_CORRELATION:  # nothing alike anywhere: no need to refine
         found = _score(pbig, psmall, fine, margins, best)
         return found if found.disagreement < whole.disagreement else whole
+    found = _refine(pbig, psmall, fine, target, margins, best)
+    return found if found.disagreement < whole.disagreement else whole
+
+
+def _refine(pbig: Pixels, psmall: Pixels, fine: tuple[int, int], target: np.ndarray, margins: Sequence[float],
+            best: float, aligned: str = "grid") -> Check:
+    """The window ``margins`` of ``big`` moved edge by edge, in ever finer steps, while the correlation
+    with ``small`` grows; then scored."""
+    big = pbig.grey
+    margins = list(margins)
     for step in (COARSE_STEP / 2, COARSE_STEP / 4, COARSE_STEP / 8, COARSE_STEP / 16):
         moved = True
         while moved:
@@ -157,14 +188,14 @@ def _inside(pbig: Pixels, psmall: Pixels) -> Check:
                 r = _ncc(target, _array(big, fine, _box(big, trial)))
                 if r > best + 1e-6:
                     best, margins, moved = r, trial, True
-    found = _score(pbig, psmall, fine, margins, best)
-    return found if found.disagreement < whole.disagreement else whole
+    return _score(pbig, psmall, fine, margins, best, aligned)
 
 
-def _score(pbig: Pixels, psmall: Pixels, size: tuple[int, int], margins: Sequence[float], correlation: float) -> Check:
-    window = _array(pbig.colour, size, _box(pbig.grey, margins))
-    return Check(disagreement(_array(psmall.colour, size), window), correlation,
-                 (margins[0], margins[1], margins[2], margins[3]))
+def _score(pbig: Pixels, psmall: Pixels, size: tuple[int, int], margins: Sequence[float], correlation: float,
+           aligned: str = "grid") -> Check:
+    found = _array(pbig.colour, size, _box(pbig.grey, margins))
+    return Check(disagreement(_array(psmall.colour, size), found), correlation,
+                 (margins[0], margins[1], margins[2], margins[3]), aligned)
 
 
 def disagreement(target: np.ndarray, window: np.ndarray) -> float:

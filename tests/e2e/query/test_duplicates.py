@@ -325,9 +325,10 @@ def test_the_json_says_why_each_copy_is_one(look_alike_library):
             assert why["trusted_bits"] == dups.trusted_bits(why["flat"])
             assert 0 <= why["relative"] <= why["max_relative"]
             assert why["check"]["disagreement"] <= why["check"]["max_disagreement"]
+            assert why["check"]["aligned"] in {"features", "grid"}
             assert why["with"] in {group["keep"]["path"], *(c["path"] for c in group["copies"])}
     text = runner.invoke(app, ["duplicates", "--kind", "image", "--library", str(engine.library.root)])
-    assert "by check" in text.output and "pixels disagree" in text.output
+    assert "by check" in text.output and "pixels disagree" in text.output and "aligned by" in text.output
     with TestClient(create_app(engine.context), base_url=BASE, raise_server_exceptions=False) as client:
         r = client.get("/api/duplicates", params={"kind": "image"})
         assert r.status_code == 200, r.text
@@ -401,6 +402,11 @@ def test_the_page_shows_the_groups_with_thumbnails(photo_library, tmp_path):
             page.wait_for_selector("#viewer .dup-group")
             assert page.locator("#viewer .dup-group").count() == len(expected)
             assert page.locator("#viewer .dup.keep").count() == len(expected)
+            # each copy says why (the `why` of the JSON): what decided, the hash bits, the pixel check
+            whys = page.locator("#viewer .dup.copy .dup-why").all_inner_texts()
+            assert len(whys) == page.locator("#viewer .dup.copy").count() == sum(len(g) - 1 for g in expected)
+            assert all(t.startswith("by check") and " bits" in t and "pixels " in t and "aligned by " in t
+                       for t in whys), whys
             loaded = "[...document.querySelectorAll('#viewer .dup img')].every(i => i.complete)"
             deadline = time.monotonic() + 30
             while not page.evaluate(loaded):  # (wait_for_function evaluates a string: the page's CSP forbids it)
@@ -425,3 +431,28 @@ def test_an_off_centre_crop_hashes_close_through_a_corner_hash():
     whole = [ev.hashes_of(ev.image_detail(p))[:2] for p in (original, copy)]
     assert evidence.pair_bits(evidence.hash_matrix(whole), np.array([0]), np.array([1]))[0] > dups.DEFAULT_THRESHOLD
     assert bits_apart(original, copy) <= dups.DEFAULT_THRESHOLD // 2
+
+
+def test_a_cropped_page_is_aligned_by_its_features_and_another_page_is_not_a_copy():
+    """A page of text repeats one pattern (lines of letters), so a grid search can settle a line off; the
+    matched keypoints put a 5 % border crop and a 10 % off-centre crop where they belong, and the pixels
+    confirm them. Another page of the same font and layout, cropped alike, stays apart."""
+    a, other = page(1), page(7)
+    w, h = a.size
+    original = confirm.pixels(a)
+    for box in ((w // 20, h // 20, w - w // 20, h - h // 20), (w // 10, h // 10, w, h)):
+        check = confirm.compare(original, confirm.pixels(a.crop(box)))
+        assert check.confirmed and check.aligned == "features", (box, check)
+        assert check.to_dict()["aligned"] == "features"
+        assert not confirm.compare(confirm.pixels(other), confirm.pixels(a.crop(box))).confirmed
+
+
+def test_without_features_the_grid_search_still_aligns():
+    """A picture with too few keypoints (or no OpenCV) has no features: the grid search aligns alone."""
+    a = drawing("circle")
+    w, h = a.size
+    check = confirm.compare(confirm.pixels(a), confirm.pixels(a.crop((w // 10, h // 10, w, h))))
+    assert check.confirmed
+    bare = confirm.Pixels(confirm.pixels(a).grey, confirm.pixels(a).colour)  # features left out
+    check = confirm.compare(bare, confirm.pixels(a.crop((w // 20, h // 20, w - w // 20, h - h // 20))))
+    assert check.confirmed and check.aligned == "grid"
