@@ -120,6 +120,25 @@ def colour_folder(tmp_path) -> Path:
     return root
 
 
+@pytest.fixture
+def video_samplings(monkeypatch) -> list[str]:
+    """The paths the OCR side sampled a video again for (a spy around the real FrameSampler of
+    indexers/kinds/video/text.py); no frames kept from earlier tests wait for the OCR pass."""
+    import indexers.kinds.video.text as video_text
+
+    calls: list[str] = []
+    real = video_text.FrameSampler
+
+    class Counted(real):  # type: ignore[misc,valid-type]
+        def __init__(self, path, *args, **kwargs):
+            calls.append(str(path))
+            super().__init__(path, *args, **kwargs)
+
+    monkeypatch.setattr(video_text, "FrameSampler", Counted)
+    monkeypatch.setattr(video_text, "_waiting", type(video_text._waiting)())
+    return calls
+
+
 @pytest.fixture(scope="session")
 def tiny_clip(tmp_path_factory) -> str:
     """A tiny random-init open_clip model saved as config JSON + checkpoint: spec CONFIG.json:CKPT."""

@@ -66,18 +66,8 @@ def test_a_rendered_slide_is_found_by_its_words_and_a_photo_costs_only_the_detec
         assert list(report.passes) == ["main", "ocr"] and report.passes["ocr"]["files"] == 2
 
 
-def test_a_videos_slide_text_lands_on_its_scene(tmp_path, monkeypatch):
-    import indexers.kinds.video.text as video_text
-
-    sampled_again: list[str] = []
-    real_sampler = video_text.FrameSampler
-
-    class Counted(real_sampler):  # type: ignore[misc,valid-type]
-        def __init__(self, path, *args, **kwargs):
-            sampled_again.append(str(path))
-            super().__init__(path, *args, **kwargs)
-
-    monkeypatch.setattr(video_text, "FrameSampler", Counted)
+def test_a_videos_slide_text_lands_on_its_scene(tmp_path, video_samplings):
+    sampled_again = video_samplings
 
     def framed(lines):  # the factory shows the middle 80 % of a picture: pad the slide so all of it shows
         canvas = Image.new("RGB", (1600, 900), BG)

@@ -18,19 +18,9 @@ TOY = load_image_text_encoder("toy", "cpu")
 
 
 @pytest.fixture
-def samplings(monkeypatch):
-    """How many times the OCR side sampled a video again (a spy around the real FrameSampler)."""
-    calls: list[str] = []
-    real = text_module.FrameSampler
-
-    class Counted(real):  # type: ignore[misc,valid-type]
-        def __init__(self, path, *args, **kwargs):
-            calls.append(str(path))
-            super().__init__(path, *args, **kwargs)
-
-    monkeypatch.setattr(text_module, "FrameSampler", Counted)
-    monkeypatch.setattr(text_module, "_waiting", type(text_module._waiting)())
-    return calls
+def samplings(video_samplings):
+    """How many times the OCR side sampled a video again (tests/conftest.py)."""
+    return video_samplings
 
 
 @pytest.fixture
