@@ -26,10 +26,11 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from mmsearch.analysis.tokens import passage
 from mmsearch.catalog import JobMark, Media, NewSegment
 from mmsearch.context import Context
 from mmsearch.errors import MediaError, MmsearchError
-from mmsearch.kinds import JobState, MediaKind, Space
+from mmsearch.kinds import READ_KINDS, JobState, MediaKind, Space
 
 from .items import Decoded, Failed, FileEntry, Opened, Timed
 from .kinds import HANDLERS, DecodeInputs, Stage, TimedInputs
@@ -171,7 +172,7 @@ def restored_texts(job: Reembedding, files: Sequence[Media]) -> list[Staged | Ex
     out: list[Staged | Exception] = []
     for media in files:
         rows = job.ctx.catalog.stored_texts(media.id, job.space)
-        vectors = _encode_texts(job, [r.text or "" for r in rows])
+        vectors = _encode_texts(job, [passage(r.text, r.kind in READ_KINDS) for r in rows])  # as first embedded
         own = {r.id for r in rows}
         out.append(Staged(
             [NewSegment.again(r, v) for r, v in zip(rows, vectors)],  # every declared column kept

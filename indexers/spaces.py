@@ -22,12 +22,13 @@ from collections.abc import Collection
 from types import SimpleNamespace
 from typing import Any
 
+from mmsearch.analysis.tokens import passage
 from mmsearch.catalog import JobMark, NewSegment
 from mmsearch.catalog import Space as SpaceRow
 from mmsearch.context import Context
 from mmsearch.encoders.base import CPU_BATCH
 from mmsearch.errors import ModelUnavailableError
-from mmsearch.kinds import TIMED_KINDS, WORK_BY_KIND, Job, JobState, MediaKind, Space
+from mmsearch.kinds import READ_KINDS, TIMED_KINDS, WORK_BY_KIND, Job, JobState, MediaKind, Space
 
 from .kinds import TimedInputs
 from .kinds.video.frames import load_scene_model
@@ -100,7 +101,8 @@ class RunModels:
 
     def embed_texts(self, segments: list[NewSegment]) -> list[NewSegment]:
         """Job segments (ocr) with their text embedded in the sentence space ``text`` when that model is
-        here (as they are otherwise: found by their words only)."""
+        here (as they are otherwise: found by their words only); text read from pixels is embedded read apart
+        (:func:`mmsearch.analysis.tokens.passage`: a run-together line's vector is poor)."""
         worded = [i for i, seg in enumerate(segments) if seg.text]
         encoder = self.text_encoder() if worded else None
         if encoder is None:
@@ -109,7 +111,8 @@ class RunModels:
         step = self.batch_size
         for a in range(0, len(worded), step):
             chunk = worded[a : a + step]
-            for i, vector in zip(chunk, encoder.encode_text([segments[i].text for i in chunk])):
+            for i, vector in zip(chunk, encoder.encode_text([passage(segments[i].text, segments[i].kind in READ_KINDS)
+                                                              for i in chunk])):
                 out[i] = dataclasses.replace(segments[i], vector=vector, space=Space.TEXT)
         return out
 

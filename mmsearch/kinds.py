@@ -43,6 +43,11 @@ class SegmentKind(StrEnum):
     OCR = "ocr"  # text read in a picture: an image, or a video scene over the span it is shown (detail: boxes)
 
 
+# Segments whose text a recogniser read from pixels: it may run words together, so their run-together tokens
+# are also indexed, matched and embedded read apart (mmsearch/analysis/run_together.py)
+READ_KINDS: frozenset[str] = frozenset({SegmentKind.OCR})
+
+
 class Modality(StrEnum):
     """What a stored item is to a query: its cosines live on their own scale (the "modality gap")."""
 

@@ -5,6 +5,11 @@ see them); a phonetic key is a Double Metaphone key of a word or an adjacent wor
 (:func:`mmsearch.analysis.phonetic.phonetic_keys`), lower-cased. A segment's phonetic column also holds the keys of the
 other readings its ``detail`` lists (a recogniser's next-best hypotheses): heard, not read, they match by sound
 only. A file's name gives words too: ``meeting_budget-2024.ogg`` -> ``meeting budget 2024``.
+
+Text read from pixels (``apart``: an OCR segment) may have words run together (``saladsolarresearch``): its
+passage is read apart (:func:`passage`, :mod:`mmsearch.analysis.run_together`) — the full text stores the
+parts beside the token as it was read (:func:`fulltext_text`), its phonetic keys, its word match and its
+sentence vector are those of the passage read apart. The text shown stays as it was read.
 """
 from __future__ import annotations
 
@@ -13,6 +18,7 @@ import os
 import re
 
 from mmsearch.analysis.phonetic import phonetic_keys as _phonetic_keys
+from mmsearch.analysis.run_together import apart_words, read_apart
 
 _WORD = re.compile(r"\w+", re.UNICODE)
 ALTERNATIVES = "alternatives"  # the key of a segment's detail JSON listing other readings of its text
@@ -34,11 +40,23 @@ def phonetic_text(text: str) -> str:
     return " ".join(phonetic_keys(text))
 
 
-def phonetic_column(text: str, detail: str | None = None) -> str:
-    """The phonetic column of a segment: the keys of its text, then those of the other readings its ``detail``
-    JSON lists under ``alternatives`` (a recogniser's next-best hypotheses) that are not already there. Their
-    words are heard, not read: they match by sound only, never as exact words."""
-    keys = phonetic_keys(text)
+def passage(text: str | None, apart: bool = False) -> str:
+    """A segment's text as its words are matched and embedded: read apart when ``apart`` (module docstring)."""
+    return read_apart(text) if apart else (text or "")
+
+
+def fulltext_text(text: str, apart: bool = False) -> str:
+    """The text column of a segment's full-text row: its text, then (``apart``) the parts of its run-together
+    tokens, so that both the token as read and its words match."""
+    extra = apart_words(text) if apart else []
+    return f"{text} {' '.join(extra)}" if extra else text
+
+
+def phonetic_column(text: str, detail: str | None = None, apart: bool = False) -> str:
+    """The phonetic column of a segment: the keys of its :func:`passage`, then those of the other readings its
+    ``detail`` JSON lists under ``alternatives`` (a recogniser's next-best hypotheses) that are not already there.
+    Their words are heard, not read: they match by sound only, never as exact words."""
+    keys = phonetic_keys(passage(text, apart))
     others = alternatives(detail)
     if others:
         seen = set(keys)

@@ -15,7 +15,7 @@ from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from mmsearch import _faults as faults
-from mmsearch.analysis.tokens import name_words, phonetic_column
+from mmsearch.analysis.tokens import fulltext_text, name_words, phonetic_column
 from mmsearch.catalog import fulltext
 from mmsearch.catalog.connection import CatalogConnection, chunks, db_text
 from mmsearch.catalog.records import (
@@ -29,6 +29,7 @@ from mmsearch.catalog.records import (
 )
 from mmsearch.catalog.schema import GENERATION, STAGING, FileJob, IngestError, Media, Meta, Segment, Space, utcnow
 from mmsearch.errors import LibraryError
+from mmsearch.kinds import READ_KINDS
 
 
 class Writes(CatalogConnection):
@@ -220,11 +221,18 @@ def add_segments(s: Session, media: Media, segments: Sequence[NewSegment], space
             added.setdefault(space.name, []).append((row.id, as_stored(seg.vector)))
         if row.text and (row.text, row.start, row.end) not in worded:
             worded.add((row.text, row.start, row.end))
-            fts_rows.append(FtsRow(row.id, row.text, phonetic_column(row.text, row.detail), name))
+            fts_rows.append(fts_row(row.id, row.text, row.kind, row.detail, name))
             name = ""  # once per file
     if name and rows:
         fts_rows.append(FtsRow(rows[0].id, "", "", name))
     fulltext.backend(s.connection()).insert(s.connection(), fts_rows)
+
+
+def fts_row(segment_id: int, text: str, kind: str, detail: str | None, name: str) -> FtsRow:
+    """The full-text row of a segment with text (text read from pixels: its run-together words read apart too,
+    mmsearch/analysis/tokens.py)."""
+    apart = kind in READ_KINDS
+    return FtsRow(segment_id, fulltext_text(text, apart), phonetic_column(text, detail, apart), name)
 
 
 def mark_jobs(s: Session, media_id: int, marks: dict[str, JobMark]) -> None:
@@ -265,7 +273,7 @@ def reword(s: Session, media_ids: list[int]) -> None:
             for r in segs:
                 if r.text and (r.text, r.start, r.end) not in worded:
                     worded.add((r.text, r.start, r.end))
-                    out.append(FtsRow(int(r.id), r.text, phonetic_column(r.text, r.detail), name))
+                    out.append(fts_row(int(r.id), r.text, r.kind, r.detail, name))
                     name = ""
             if name:
                 out.append(FtsRow(int(segs[0].id), "", "", name))

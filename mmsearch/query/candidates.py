@@ -20,7 +20,7 @@ from mmsearch.catalog.fulltext.base import specificity
 from mmsearch.catalog.records import SegmentRow, SpaceRow, WordRow
 from mmsearch.context import Context
 from mmsearch.errors import ModelUnavailableError
-from mmsearch.kinds import SegmentKind
+from mmsearch.kinds import READ_KINDS, SegmentKind
 from mmsearch.query.ranking import (
     FULLTEXT,
     SHORT_PASSAGE,
@@ -114,8 +114,9 @@ def word_candidates(ctx: Context, query: str, queries: dict[str, np.ndarray], fi
         moment = as_moment(got.row)
         if not keep(moment):
             continue
-        said = tokens.words(got.row.text)
-        words = set(said).union(tokens.name_tokens(got.row.path))
+        # text read from pixels: matched read apart, and as read (the full text holds both)
+        said = tokens.words(tokens.passage(got.row.text, got.row.kind in READ_KINDS))
+        words = set(said).union(tokens.words(got.row.text), tokens.name_tokens(got.row.path))
         keys = got.keys.split()
         # a short transcript passage's near sounds are measured against its own text's keys, not against its
         # other readings' (only speech has those: other rows' stored keys are their text's)

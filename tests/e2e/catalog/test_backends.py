@@ -281,3 +281,31 @@ def test_a_word_no_segment_held_is_found_as_soon_as_a_write_brings_it(tmp_path, 
         assert [r.path.rsplit("/", 1)[1] for r in rows.values()] == ["b.txt"]
         e.remove([colour_folder / "b.txt"])
         assert e.catalog.fulltext(analyse("heron")) == []
+
+
+def test_text_read_with_its_words_run_together_is_found_by_them_on_both_backends(tmp_path, db_url):
+    """An OCR line read without spaces ("Saladsolarresearch"): its words are indexed read apart beside the
+    token as read, on both databases, and match as words; the text shown is what was read. The same token in
+    a text file's passage (typed, not read from pixels) is left as it is."""
+    from mmsearch.catalog import NewSegment
+    from mmsearch.kinds import MediaKind, SegmentKind
+    from mmsearch.query.ranking import FULLTEXT, OCR
+
+    picture, note = tmp_path / "photo_0215.jpg", tmp_path / "note.txt"
+    with _engine(tmp_path, db_url) as e:
+        def fields(path, kind):
+            return {"path": str(path), "content_hash": path.name.ljust(64, "0"), "size": 1, "mtime": 0.0,
+                    "kind": kind}
+
+        read = NewSegment(kind=SegmentKind.OCR, text="Saladsolarresearch")
+        typed = NewSegment(kind=SegmentKind.TEXT, text="Saladsolarresearch")
+        e.library.apply(e.catalog.write_media([(fields(picture, MediaKind.IMAGE), [read]),
+                                               (fields(note, MediaKind.TEXT), [typed])], None))
+        ids = {h[0] for h in e.catalog.fulltext(analyse("solar"))}
+        assert len(ids) == 1
+        [seg_id] = ids
+        assert e.catalog.segments([seg_id])[seg_id].text == "Saladsolarresearch"  # shown as read
+        assert {h[0] for h in e.catalog.fulltext(analyse("saladsolarresearch"))} > ids  # as read: both files
+        hit = e.search("Salad solar research", k=2)[0]
+        assert hit.path == str(picture) and {FULLTEXT, OCR} <= set(hit.extra["signals"])
+        assert hit.text == "Saladsolarresearch"

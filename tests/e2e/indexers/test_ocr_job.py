@@ -66,6 +66,23 @@ def test_a_rendered_slide_is_found_by_its_words_and_a_photo_costs_only_the_detec
         assert list(report.passes) == ["main", "ocr"] and report.passes["ocr"]["files"] == 2
 
 
+def test_a_picture_whose_line_is_read_with_its_words_run_together_is_found_by_a_three_word_quote(tmp_path):
+    """The recogniser reads a line drawn without spaces as one token; its words are indexed read apart
+    (mmsearch/analysis/run_together.py), so a quote of them finds the picture as words ("fulltext"), and
+    the text shown is what was read."""
+    root = tmp_path / "media"
+    root.mkdir()
+    slide([("Quietharbourlights", 72)], size=(640, 360)).save(root / "photo_1.png")
+    slide(REVENUE, size=(640, 360)).save(root / "photo_2.png")  # names hold no query word
+    with Engine(tmp_path / "lib", model="toy", **OFF) as e:
+        assert e.index([root]).failed == 0
+        [seg] = _ocr_segments(e, root / "photo_1.png")
+        assert " " not in seg.text.strip() and "quietharbourlights" in seg.text.lower()  # read run together
+        top = e.search("quiet harbour lights", k=2)[0]
+        assert top.path == str(root / "photo_1.png") and {"ocr", "fulltext"} <= set(top.extra["signals"])
+        assert top.text == seg.text  # shown as read
+
+
 def test_a_videos_slide_text_lands_on_its_scene(tmp_path, video_samplings):
     sampled_again = video_samplings
 

