@@ -8,8 +8,9 @@ query word matches. The rule, per token (a run of word characters, lower-cased, 
 - else it is cut where letters meet digits (``weekend61`` -> ``weekend 61``), and each run of letters that
   is not a word is cut into words of the vocabulary by dynamic programming that minimises the summed cost
   of the words, a word's cost ``log(rank + 1) + WORD_COST`` (Zipf: ``rank`` in a frequency-ordered list;
-  ``WORD_COST`` makes fewer, longer words win). A run that cannot be cut into vocabulary words only is
-  left whole (a name, a word the list lacks: no guess);
+  ``WORD_COST`` makes fewer, longer words win; a listed word with a common ending, ``SUFFIXES``, is a word
+  too). A run that cannot be cut into vocabulary words only, or only at more than ``MAX_LETTER_COST`` a
+  letter, is left whole (a name, a word the list lacks: no guess);
 - the token is read apart when that gives at least two parts.
 
 The vocabulary: the whole words of the bundled sentence model's WordPiece vocabulary (all-MiniLM-L6-v2's
@@ -30,7 +31,17 @@ MAX_WORD = 20  # letters: the longest vocabulary word the cut tries
 WORD_COST = 3.0  # added to each word's Zipf cost: one more word must buy a much likelier reading
 # the one- and two-letter words a cut may use (the vocabulary's other short entries are mostly abbreviations
 # and word pieces: "nj", "ro" would cut any name into syllables)
-SHORT_WORDS = frozenset("a i am an as at be by do go he if in is it me my no of on or so to up us we".split())
+SHORT_WORDS = frozenset("a am an as at be by do go he if in is it me my no of on or so to up us we".split())
+# A word the list lacks but that is a listed word with one of these endings ("conveying", "permissions") is a
+# word: never cut, and a part the cut may use at its stem's cost + SUFFIX_COST ("e" dropped before a vowel:
+# "propagating"). The WordPiece list holds few inflected forms: without this a real word is cut ("per missions").
+SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "able", "ness", "ment", "ments", "ion", "ions", "al",
+            "ally", "ity", "ive")
+SUFFIX_COST = 1.0
+# A cut costing more than this a letter is a guess, not a reading: left whole. On dev text (licences, real
+# lines joined) 90 % of right cuts cost <= 2.06 a letter, while the cuts of long real words the list lacks
+# that read as junk ("disc lai mer", "prop a gate", "war ran ties") cost 2.4-3.6 (benchmarks/bench_run_together.py).
+MAX_LETTER_COST = 2.3
 _PARTS = re.compile(r"[^\W\d_]+|\d+")  # runs of letters, runs of digits
 _WORD = re.compile(r"\w+", re.UNICODE)
 
@@ -63,7 +74,7 @@ def split(token: str) -> tuple[str, ...]:
     if len(token) < MIN_RUN:
         return ()
     vocab = vocabulary()
-    if not vocab or token in vocab:
+    if not vocab or _cost(token, vocab) is not None:
         return ()
     parts: list[str] = []
     for run in _PARTS.findall(token):
@@ -73,17 +84,17 @@ def split(token: str) -> tuple[str, ...]:
 
 def _cut(run: str, vocab: dict[str, float]) -> list[str]:
     """``run`` as the cheapest sequence of vocabulary words, or ``[run]`` when it is a word or has no such cut."""
-    if run in vocab:
+    if _cost(run, vocab) is not None:
         return [run]
     n = len(run)
     best = [0.0] + [math.inf] * n  # best[i]: cost of the cheapest cut of run[:i]
     back = [0] * (n + 1)
     for i in range(1, n + 1):
         for j in range(max(0, i - MAX_WORD), i):
-            cost = vocab.get(run[j:i])
+            cost = _cost(run[j:i], vocab)
             if cost is not None and best[j] + cost < best[i]:
                 best[i], back[i] = best[j] + cost, j
-    if math.isinf(best[n]):
+    if math.isinf(best[n]) or best[n] > MAX_LETTER_COST * n:
         return [run]
     out: list[str] = []
     i = n
@@ -91,6 +102,22 @@ def _cut(run: str, vocab: dict[str, float]) -> list[str]:
         out.append(run[back[i] : i])
         i = back[i]
     return out[::-1]
+
+
+def _cost(piece: str, vocab: dict[str, float]) -> float | None:
+    """The cost of ``piece`` as one word: listed, or a listed stem of 3+ letters with a ``SUFFIXES`` ending."""
+    cost = vocab.get(piece)
+    if cost is not None or len(piece) < 5:
+        return cost
+    for suffix in SUFFIXES:
+        if piece.endswith(suffix):
+            stem = piece[: -len(suffix)]
+            found = vocab.get(stem) if len(stem) >= 3 else None
+            if found is None and suffix[0] in "aeiouy" and len(stem) >= 3:
+                found = vocab.get(stem + "e")
+            if found is not None:
+                return found + SUFFIX_COST
+    return None
 
 
 def read_apart(text: str | None) -> str:

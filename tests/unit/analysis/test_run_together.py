@@ -51,17 +51,28 @@ def test_without_the_vocabulary_nothing_is_read_apart(monkeypatch):
     assert rt.split("saladsolarresearch") == () and rt.read_apart("Saladsolarresearch") == "Saladsolarresearch"
 
 
-def test_the_cut_takes_the_cheapest_words_of_a_list_given_in_frequency_order(tmp_path):
+def test_the_cut_takes_the_cheapest_words_of_a_list_given_in_frequency_order(tmp_path, monkeypatch):
     listed = tmp_path / "vocab.txt"
     listed.write_text("[PAD]\n##ing\nthe\nsea\nseal\nsealion\nlion\nions\nx\nof\nOf\n", encoding="utf-8")
     costs = rt.costs(listed)
-    # word pieces, upper case and single letters other than "a"/"i" are no words; "of" is a short word
+    # word pieces, upper case and single letters other than "a" are no words; "of" is a short word
     assert set(costs) == {"the", "sea", "seal", "sealion", "lion", "ions", "of"}
     assert costs["the"] < costs["sea"] < costs["seal"]  # by rank
-    assert rt._cut("sealionsthe", costs) == ["seal", "ions", "the"]  # the one cut into words only
     assert rt._cut("sealionthe", costs) == ["sealion", "the"]  # fewer, likelier words beat "sea lion the"
+    assert rt._cut("sealionsthe", costs) == ["sealions", "the"]  # a listed word + "s" is a word
     assert rt._cut("sealion", costs) == ["sealion"]  # a word is never cut
     assert rt._cut("sealionx", costs) == ["sealionx"]  # no cut into words only: left whole
+    monkeypatch.setattr(rt, "MAX_LETTER_COST", 0.5)
+    assert rt._cut("sealionthe", costs) == ["sealionthe"]  # a cut dearer than that a letter is a guess
+
+
+@pytest.mark.parametrize("token", ["conveying", "permissions", "propagating"])
+def test_a_listed_word_with_a_common_ending_is_a_word_and_not_cut(token):
+    assert rt.split(token) == ()
+
+
+def test_a_cut_that_reads_as_junk_is_left_whole():
+    assert rt.split("disclaimer") == ()  # "disc lai mer" costs more than MAX_LETTER_COST a letter
 
 
 def test_text_read_from_pixels_is_indexed_and_matched_read_apart_and_other_text_as_it_is():
