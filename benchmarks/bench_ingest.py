@@ -1,6 +1,7 @@
 """Ingest throughput: Engine.index over a folder of JPEGs against the bare encoder on the same images.
 
     .venv/bin/python benchmarks/bench_ingest.py [--images 300] [--text-every 10] [--image-decoder torchvision]
+    .venv/bin/python benchmarks/bench_ingest.py --quotes-only    # the quote check alone (no timings)
 
 The install users get: OCR on (``ocr_model = bundled``). Every ``--text-every``-th JPEG carries one line of
 text (3-6 words, 22-40 px or less so that the whole line fits, white or black, half outlined, anywhere on the
@@ -8,6 +9,9 @@ picture). One run times, on the
 same files: the bare encoder, ``Engine.index`` with OCR on (its first pass, pictures committed, and its
 OCR pass, from ``report.passes``), ``Engine.index`` with OCR off, and the bare encoder again; then, on the
 OCR-on library, a 3-word quote of each drawn line is searched (``Engine.search``, k = 1): found first or not.
+
+``--quotes-only`` makes the same JPEGs, indexes them once with OCR on and runs the quote check only (no
+bare tower, no OCR-off run): benchmarks/results/bench_ingest_quotes.json, with what OCR read for each miss.
 
 ``--image-decoder torchvision`` decodes the JPEGs with torchvision on the encoder's device (nvJPEG on
 a GPU; libjpeg-turbo on the CPU) instead of Pillow, and writes bench_ingest_torchvision.json.
@@ -177,18 +181,43 @@ def quotes_found(engine, folder) -> dict:
             "misses": misses}
 
 
+def quotes_only(lib, spec: str, decoder: str, folder, load_start: list) -> None:
+    """``--quotes-only``: one OCR-on index of ``folder`` and the quote check (bench_ingest_quotes.json)."""
+    engine = open_engine(lib, spec, decoder, "bundled")
+    try:
+        on, on_s = index_run(engine, folder)
+        quotes = quotes_found(engine, folder)
+        read = ocr_texts(engine, [m["file"] for m in quotes["misses"]])
+        for miss in quotes["misses"]:
+            miss["ocr_read"] = read[miss["file"]]
+    finally:
+        engine.close()
+    result = {"machine": machine(), "load_average_at_start": load_start, "images": len(list(folder.iterdir())),
+              "with_text": len(LINES), "ocr_passes": on["passes"], "quotes": quotes}
+    result["machine"]["load_average_at_end"] = [round(x, 2) for x in os.getloadavg()]
+    shutil.rmtree(lib, ignore_errors=True)
+    shutil.rmtree(folder, ignore_errors=True)
+    path = write_result("bench_ingest_quotes", result)
+    for miss in quotes["misses"]:
+        print(f"missed {miss['file']}: {miss['query']!r}, OCR read {miss['ocr_read']!r}, first {miss['first']}")
+    print(f"quotes found first: {quotes['found_first']} / {quotes['n']}; written {path}")
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--images", type=int, default=300)
     ap.add_argument("--text-every", type=int, default=10, help="one JPEG in this many carries a line of text")
     ap.add_argument("--image-decoder", default="auto", choices=["auto", "pillow", "torchvision"],
                     help="JPEG decoding of the Engine.index run (settings.image_decoder)")
+    ap.add_argument("--quotes-only", action="store_true", help="index once with OCR on and run the quote check only")
     args = ap.parse_args()
     spec = random_vit_b32()
     folder = CACHE / "ingest-jpegs"
     paths = make_jpegs(folder, args.images, text_every=args.text_every)
     lib = CACHE / "ingest-library"
     load_start = [round(x, 2) for x in os.getloadavg()]
+    if args.quotes_only:
+        return quotes_only(lib, spec, args.image_decoder, folder, load_start)
     engine = open_engine(lib, spec, args.image_decoder, "bundled")
     try:
         enc = engine.encoder("clip")

@@ -23,6 +23,9 @@ Measures:
   text by a simple score of its recognised text (a stand-in for the full-text index): the mean of word
   recall (query words found among the text's words) and character-trigram containment (query trigrams found
   in the text, lowercased, spaces kept);
+- the same recall@1 on the text as the index matches it (words run together read apart,
+  mmsearch/analysis/run_together.py), how many texts that changed, how many other pictures hold a quote's
+  word only once read apart (a new chance of a false hit), and the CPU microseconds a text costs the index;
 - ms per picture: ``read`` (detector + recogniser) for pictures with text, ``read`` on pictures without text
   (the detector only; the recogniser call count is checked); wall time and process CPU time (all threads:
   on a shared machine the CPU time is the steadier number, wall ~ CPU / cores on an idle one);
@@ -276,22 +279,53 @@ def evaluate(reader, sets: dict[str, list[tuple[Image.Image, list[str]]]], rng: 
             cpu[name].append(time.process_time() - c0)
     corpus = [(name, i, " ".join(b.text for b in blocks)) for name, blocks_list in read.items()
               for i, blocks in enumerate(blocks_list)]
+    apart = read_apart_corpus(corpus)
     out = {}
     for name, items in sets.items():
         accuracy = [char_accuracy(lines, blocks) for (_, lines), blocks in zip(items, read[name])]
-        hits = 0
+        hits, apart_hits, new_word_hits = 0, 0, 0
         for i, (_, lines) in enumerate(items):
             q = quote(lines, rng)
             best = max(corpus, key=lambda c: text_score(q, c[2]))
             hits += best[0] == name and best[1] == i
+            best = max(apart["corpus"], key=lambda c: text_score(q, c[2]))
+            apart_hits += best[0] == name and best[1] == i
+            new_word_hits += sum(bool(_words(q) & (_words(b[2]) - _words(a[2])))  # a quote word only read apart
+                                 for a, b in zip(corpus, apart["corpus"]) if (a[0], a[1]) != (name, i))
         ms = np.asarray(times[name]) * 1e3
         out[name] = {
             "n": len(items), "char_accuracy": round(float(np.mean(accuracy)), 4),
             "char_accuracy_min": round(float(np.min(accuracy)), 4), "recall_at_1": round(hits / len(items), 4),
             "ms_per_image_mean": round(float(ms.mean()), 1), "ms_per_image_p50": round(float(np.median(ms)), 1),
             "cpu_ms_per_image_mean": round(float(np.mean(cpu[name])) * 1e3, 1),
+            # the text as the index matches it (run-together words read apart, mmsearch/analysis/run_together.py)
+            "read_apart": {"recall_at_1": round(apart_hits / len(items), 4),
+                           "texts_read_apart": sum(c[0] == name for c in apart["changed"]),
+                           "other_pictures_holding_a_quote_word_only_read_apart": new_word_hits,
+                           "cpu_us_per_text": apart["cpu_us_per_text"]},
         }
     return out, read
+
+
+def _words(text: str) -> set[str]:
+    return set(re.findall(r"\w+", text.lower()))
+
+
+def read_apart_corpus(corpus: list[tuple[str, int, str]]) -> dict:
+    """Each recognised text as the full-text index and the word match take it (read apart:
+    :func:`mmsearch.analysis.tokens.passage`), the texts that changed, and the CPU microseconds a text costs
+    the index (its full-text row, phonetic keys and passage; the cut's cache cleared first)."""
+    from mmsearch.analysis import run_together, tokens
+
+    run_together.vocabulary()  # loaded once a process, not per text
+    run_together.split.cache_clear()
+    c0 = time.process_time()
+    for _, _, text in corpus:
+        tokens.fulltext_text(text, True), tokens.phonetic_column(text, None, True), tokens.passage(text, True)
+    cpu_us = (time.process_time() - c0) / max(1, len(corpus)) * 1e6
+    apart = [(name, i, tokens.passage(text, True)) for name, i, text in corpus]
+    return {"corpus": apart, "changed": [c for c, a in zip(corpus, apart) if c[2] != a[2]],
+            "cpu_us_per_text": round(cpu_us, 1)}
 
 
 def _same(a: list, b: list) -> bool:
