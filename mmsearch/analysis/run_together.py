@@ -33,11 +33,16 @@ WORD_COST = 3.0  # added to each word's Zipf cost: one more word must buy a much
 # and word pieces: "nj", "ro" would cut any name into syllables)
 SHORT_WORDS = frozenset("a am an as at be by do go he if in is it me my no of on or so to up us we".split())
 # A word the list lacks but that is a listed word with one of these endings ("conveying", "permissions") is a
-# word: never cut, and a part the cut may use at its stem's cost + SUFFIX_COST ("e" dropped before a vowel:
-# "propagating"). The WordPiece list holds few inflected forms: without this a real word is cut ("per missions").
+# word, never cut ("e" dropped before a vowel: "propagating"). The WordPiece list holds few inflected forms:
+# without this a real word is cut ("per missions").
 SUFFIXES = ("s", "es", "ed", "d", "ing", "ly", "er", "ers", "able", "ness", "ment", "ments", "ion", "ions", "al",
             "ally", "ity", "ive")
+# As a part of a cut such a word costs its stem's cost + SUFFIX_COST for an inflection (``INFLECTIONS``), and
+# + DERIVED_COST for another ending: those make words of syllables inside a run ("not also" read "notal so",
+# "so only" read "soonly") unless the run has no cheaper cut ("knowingly", "expressly").
+INFLECTIONS = frozenset(("s", "es", "ed", "d", "ing", "er", "ers"))
 SUFFIX_COST = 1.0
+DERIVED_COST = 5.0
 # A cut costing more than this a letter is a guess, not a reading: left whole. On dev text (licences, real
 # lines joined) 90 % of right cuts cost <= 2.06 a letter, while the cuts of long real words the list lacks
 # that read as junk ("disc lai mer", "prop a gate", "war ran ties") cost 2.4-3.6 (benchmarks/bench_run_together.py).
@@ -91,7 +96,7 @@ def _cut(run: str, vocab: dict[str, float]) -> list[str]:
     back = [0] * (n + 1)
     for i in range(1, n + 1):
         for j in range(max(0, i - MAX_WORD), i):
-            cost = _cost(run[j:i], vocab)
+            cost = _cost(run[j:i], vocab, DERIVED_COST)
             if cost is not None and best[j] + cost < best[i]:
                 best[i], back[i] = best[j] + cost, j
     if math.isinf(best[n]) or best[n] > MAX_LETTER_COST * n:
@@ -104,8 +109,9 @@ def _cut(run: str, vocab: dict[str, float]) -> list[str]:
     return out[::-1]
 
 
-def _cost(piece: str, vocab: dict[str, float]) -> float | None:
-    """The cost of ``piece`` as one word: listed, or a listed stem of 3+ letters with a ``SUFFIXES`` ending."""
+def _cost(piece: str, vocab: dict[str, float], derived: float = SUFFIX_COST) -> float | None:
+    """The cost of ``piece`` as one word: listed, or a listed stem of 3+ letters with a ``SUFFIXES`` ending
+    (+ ``SUFFIX_COST`` for an inflection, + ``derived`` for another ending)."""
     cost = vocab.get(piece)
     if cost is not None or len(piece) < 5:
         return cost
@@ -116,7 +122,7 @@ def _cost(piece: str, vocab: dict[str, float]) -> float | None:
             if found is None and suffix[0] in "aeiouy" and len(stem) >= 3:
                 found = vocab.get(stem + "e")
             if found is not None:
-                return found + SUFFIX_COST
+                return found + (SUFFIX_COST if suffix in INFLECTIONS else derived)
     return None
 
 

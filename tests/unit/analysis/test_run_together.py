@@ -22,6 +22,9 @@ def _fresh_cache():
     ("meetingnotesforjanuary", ("meeting", "notes", "for", "january")),
     ("summerholiday2024", ("summer", "holiday", "2024")),
     ("weekend61", ("weekend", "61")),  # letters and digits meet: cut there even when the letters are a word
+    # a derived word is a dear part: "not also under", not "notal sounder" (read so on a real photo)
+    ("butnotalsounder", ("but", "not", "also", "under")),
+    ("knowinglyrelyingonapatent", ("knowingly", "relying", "on", "a", "patent")),  # ... but a part when needed
 ])
 def test_a_run_together_token_is_cut_into_its_words(token, parts):
     assert rt.split(token) == parts
