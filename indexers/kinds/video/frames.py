@@ -9,8 +9,10 @@ to the embeddings-only rule with cuts refined by decoding between samples (the o
 A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
 the calling thread encodes the previous :data:`ENCODE_CHUNK` frames, so decoding and encoding overlap; when
 the decode ends, the same thread runs the shot model on the stream's candidates
-(:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames. Two
-streams of work, so on a machine of up to two torch threads each runs on one (:func:`_stream_threads`).
+(:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames, and then
+its ``idle`` work (the OCR pass's text detection, ahead.py) until the calling thread is done: the encoded
+video is returned without waiting for it. Two streams of work, so on a machine of up to two torch threads
+each runs on one (:func:`_stream_threads`).
 Only frame vectors are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
 
 Each scene becomes a ``scene`` segment (its vector: the normalised mean of its frames; its keyframe:
@@ -81,19 +83,25 @@ class EmbeddedVideo:
     judged: bool = False  # the shot model was asked about the stream's candidates during embed_frames
 
 
+Idle = Callable[[Callable[[], bool]], None]  # work for the decode thread's idle time: idle(stopped)
+
+
 def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
-                 keep: Callable[[float, Any], None] | None = None, shot_model: Any = None) -> EmbeddedVideo:
+                 keep: Callable[[float, Any], None] | None = None, shot_model: Any = None,
+                 idle: Idle | None = None) -> EmbeddedVideo:
     """Sample and encode a video's frames (and, with ``shots``, fill the dense shot stream in the same
     pass). Raises MediaError when no frame can be decoded. ``keep(time, image)``, when given, is handed
     each sampled frame (on the decode thread) before it is prepared. ``shot_model`` (with ``shots``): asked
     about the stream's candidates on the decode thread as soon as the decode ends (``EmbeddedVideo.judged``);
-    an exception of the model is raised as it is."""
+    an exception of the model is raised as it is. ``idle(stopped)``: run on the decode thread once the decode
+    (and the shot model) is done, while the frames are still being encoded; ``stopped()`` turns true when
+    they are, and this returns without waiting for ``idle`` (a failure of it is dropped: optional work)."""
     with _stream_threads():
-        return _embed(path, encoder, interval, min(batch_size, ENCODE_CHUNK), shots, keep, shot_model)
+        return _embed(path, encoder, interval, min(batch_size, ENCODE_CHUNK), shots, keep, shot_model, idle)
 
 
 def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: bool,
-           keep: Callable[[float, Any], None] | None, shot_model: Any) -> EmbeddedVideo:
+           keep: Callable[[float, Any], None] | None, shot_model: Any, idle: Idle | None) -> EmbeddedVideo:
     from mmsearch.encoders.shots import budget_frames
 
     stream = ShotStream() if shots else None
@@ -101,8 +109,18 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
     sampler = FrameSampler(path, interval=interval, max_side=SAMPLE_SIDE, shots=stream)
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
+    decoded = threading.Event()  # the producer is past the decode and the shot model (its idle work may go on)
 
     def produce() -> None:
+        try:
+            _produce()
+        finally:
+            decoded.set()
+        if idle is not None and not stop.is_set():
+            with contextlib.suppress(Exception):  # optional work: what it did not do is done later
+                idle(stop.is_set)
+
+    def _produce() -> None:
         try:
             for frame in sampler:
                 if stop.is_set():
@@ -145,11 +163,11 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
             chunks.append(encoder.encode_prepared(batch))
     finally:
         stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
+        while not decoded.is_set():  # unblock a producer waiting on a full queue; its idle work is not waited for
             try:
                 frames.get_nowait()
             except queue.Empty:
-                worker.join(0.05)
+                decoded.wait(0.05)
         sampler.close()
     if not times:
         raise MediaError("no decodable video frames")
