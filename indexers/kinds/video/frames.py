@@ -22,6 +22,7 @@ of a long scene returns that scene with the frame's time, without any join at qu
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import queue
 import sys
@@ -40,6 +41,9 @@ from mmsearch.media.video import FrameSampler, refine_cuts
 from mmsearch.threads import single_threaded
 
 _END = object()
+_IDLE: set[threading.Thread] = set()  # decode threads still in their idle work
+_IDLE_LOCK = threading.Lock()
+IDLE_EXIT_WAIT = 10.0  # seconds the process's exit waits for each decode thread still in its idle work
 SAMPLE_SIDE = 448  # the longest side of a sampled frame (the encoder's input and the OCR probes)
 # Frames per encoder call: small enough that encoding starts while the decode goes on, large enough that
 # the call is not per-frame overhead (ViT-B-32, one CPU thread: 105 ms a frame alone, 68-71 ms in 4s to 24s).
@@ -117,8 +121,14 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
         finally:
             decoded.set()
         if idle is not None and not stop.is_set():
-            with contextlib.suppress(Exception):  # optional work: what it did not do is done later
-                idle(stop.is_set)
+            with _IDLE_LOCK:
+                _IDLE.add(threading.current_thread())
+            try:
+                with contextlib.suppress(Exception):  # optional work: what it did not do is done later
+                    idle(stop.is_set)
+            finally:
+                with _IDLE_LOCK:
+                    _IDLE.discard(threading.current_thread())
 
     def _produce() -> None:
         try:
@@ -187,6 +197,17 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
         hashes=[hashes[i] for i in order],
         judged=judged,
     )
+
+
+@atexit.register
+def _finish_idle_work() -> None:
+    """At the process's exit, wait for the decode threads still in their idle work (each stops after its
+    current step once its video is encoded): onnxruntime torn down under a running session aborts the
+    process ("terminate called without an active exception", exit status 134)."""
+    with _IDLE_LOCK:
+        running = list(_IDLE)
+    for thread in running:
+        thread.join(IDLE_EXIT_WAIT)
 
 
 _SCENE_MODELS: dict[tuple[str, str], Any] = {}  # loaded shot models by (spec, device), for the process

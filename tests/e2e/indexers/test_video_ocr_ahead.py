@@ -108,3 +108,40 @@ def test_text_detected_ahead_is_the_text_the_pass_would_read(tmp_path, monkeypat
     assert done.is_set() and video_samplings == []
     assert [t for *_, t, _d in with_ahead] and with_ahead == without   # same text, boxes, spans, keyframes
     assert detects_with < detects_without                              # the pass's probes were answered ahead
+
+
+EXIT_SCRIPT = """
+import sys, threading
+from mmsearch.encoders import load_image_text_encoder
+from mmsearch.encoders.ocr import OcrReader
+from mmsearch.indexers.kinds.video.frames import embed_frames
+from mmsearch.indexers.kinds.video.text import keep_frames
+
+toy, started = load_image_text_encoder("toy", "cpu"), threading.Event()
+
+class Tower:  # the toy encoder, waiting until the idle work has begun
+    def prepare_image(self, image):
+        return toy.prepare_image(image)
+    def encode_prepared(self, batch):
+        started.wait(60)
+        return toy.encode_prepared(batch)
+
+reader, kept = OcrReader("bundled"), keep_frames()
+
+def idle(stopped):  # every kept frame, whatever stopped() says: still detecting when the process exits
+    started.set()
+    kept.detect_ahead(reader)(lambda: False)
+
+embed_frames(sys.argv[1], Tower(), 1.0, 8, keep=kept.keep, idle=idle)
+print("encoded", len(kept.encoded()), flush=True)
+"""
+
+
+def test_the_process_exits_cleanly_while_the_decode_thread_still_detects(tmp_path):
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-c", EXIT_SCRIPT, str(SAMPLES.parent / "video" / "launch.mp4")],
+                          capture_output=True, text=True, timeout=300)
+    assert "encoded 21" in done.stdout
+    assert done.returncode == 0 and "terminate called" not in done.stderr, done.stderr[-2000:]
