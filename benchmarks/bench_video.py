@@ -162,9 +162,13 @@ def _timed_index(engine, folder: Path) -> dict:
             "ocr_spans": spans, "report": report}
 
 
+_COPIES: dict[int, object] = {}  # every one-thread copy seen, held: a copy dropped with its reader keeps its count
+
+
 def _detections(ahead) -> int:
     """Detector passes run ahead so far in this process (the one-thread copies' counters)."""
-    return sum(copy.counters.detect_calls for copy in list(ahead._ONE_THREAD.values()))
+    _COPIES.update((id(copy), copy) for copy in list(ahead._ONE_THREAD.values()))
+    return sum(copy.counters.detect_calls for copy in _COPIES.values())
 
 
 def index_with_ocr(spec: str, encoder, folder: Path, duration: float, interval: float, repeat: int) -> None:

@@ -5,7 +5,8 @@ detector on the sampled frames it probes. Two things make that cheaper with the 
 
 1. *Ahead, in idle time.* The video pass's decode thread decodes, then runs the shot model, then waits for
    the image tower (the critical path) to encode the last frames: about 0.9 s of an idle core on a 21 s
-   video here. In that time it runs the detector on the kept frames, in time order, through a copy of the
+   video here. In that time it runs the detector on the kept frames, the pass's probes first
+   (:func:`likely_first`, from the cuts the scenes will have), through a copy of the
    run's reader on one thread (:func:`mmsearch.encoders.ocr_probe.one_thread_reader`: the tower keeps its
    core), on the very pictures the OCR pass will see (the kept JPEG decoded). It stops as soon as the tower
    is done (the visual commit never waits for it); frames it did not reach are detected in the OCR pass.
@@ -24,6 +25,7 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 _ONE_THREAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # reader -> its one-thread copy
@@ -102,20 +104,39 @@ def _one_thread(reader: Any) -> Any:
         return _ONE_THREAD[reader]
 
 
-def detect_ahead(frames: Callable[[], list[tuple[float, bytes]]], detections: Detections,
-                 reader: Any) -> Callable[[Callable[[], bool]], None]:
-    """The decode thread's idle work (``embed_frames(..., idle=...)``): the detector on ``frames()`` (time,
-    JPEG), in time order, the boxes stored in ``detections`` as ``reader``'s, until ``stopped()``."""
+def likely_first(times: Sequence[float], cuts: Sequence[float]) -> list[int]:
+    """Frame indices in the order the OCR pass is likeliest to need them: the probes of each scene the
+    ``cuts`` make (:func:`mmsearch.analysis.ocr_keyframes.probe_indices`: its first frame, one every
+    ``PROBE_EVERY`` s, its last), then the others from each scene's middle out (its keyframe, the frame
+    nearest its mean picture, tends to be there). A scene starts at the first frame at or after a cut, as
+    :func:`mmsearch.analysis.scenes.cut_scenes` starts it."""
+    from mmsearch.analysis.ocr_keyframes import PROBE_EVERY, probe_indices
 
-    def work(stopped: Callable[[], bool]) -> None:
+    t = np.asarray(times, dtype=np.float64)
+    starts = sorted({int(np.searchsorted(t, when - 1e-6, side="left")) for when in cuts} & set(range(1, len(t))))
+    bounds = list(zip([0, *starts], [*starts, len(t)]))
+    probes = [a + i for a, b in bounds for i in probe_indices(list(t[a:b]), PROBE_EVERY)]
+    rest = sorted(set(range(len(t))) - set(probes),
+                  key=lambda i: next(abs(i - (a + b - 1) / 2) for a, b in bounds if a <= i < b))
+    return [*probes, *rest]
+
+
+def detect_ahead(frames: Callable[[], list[tuple[float, bytes]]], detections: Detections,
+                 reader: Any) -> Callable[[Callable[[], bool], list[float]], None]:
+    """The decode thread's idle work (``embed_frames(..., idle=...)``): the detector on ``frames()`` (time,
+    JPEG) in :func:`likely_first` order for the video's ``cuts``, the boxes stored in ``detections`` as
+    ``reader``'s, until ``stopped()``."""
+
+    def work(stopped: Callable[[], bool], cuts: list[float]) -> None:
         if stopped():
             return
         detector = _one_thread(reader)
-        for _time, jpeg in frames():
+        kept = frames()
+        for i in likely_first([t for t, _ in kept], cuts):
             if stopped():
                 return
-            key = digest(jpeg)
+            key = digest(kept[i][1])
             if detections.get(reader, key) is None:
-                detections.put(reader, key, detector.detect(decoded(jpeg)))
+                detections.put(reader, key, detector.detect(decoded(kept[i][1])))
 
     return work

@@ -87,7 +87,9 @@ class EmbeddedVideo:
     judged: bool = False  # the shot model was asked about the stream's candidates during embed_frames
 
 
-Idle = Callable[[Callable[[], bool]], None]  # work for the decode thread's idle time: idle(stopped)
+# work for the decode thread's idle time: idle(stopped, cuts), cuts = the video's cut times as the scenes
+# will have them (the stream's verdicts: the embeddings decide no cut), [] without a stream
+Idle = Callable[[Callable[[], bool], list[float]], None]
 
 
 def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
@@ -97,9 +99,10 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
     pass). Raises MediaError when no frame can be decoded. ``keep(time, image)``, when given, is handed
     each sampled frame (on the decode thread) before it is prepared. ``shot_model`` (with ``shots``): asked
     about the stream's candidates on the decode thread as soon as the decode ends (``EmbeddedVideo.judged``);
-    an exception of the model is raised as it is. ``idle(stopped)``: run on the decode thread once the decode
-    (and the shot model) is done, while the frames are still being encoded; ``stopped()`` turns true when
-    they are, and this returns without waiting for ``idle`` (a failure of it is dropped: optional work)."""
+    an exception of the model is raised as it is. ``idle(stopped, cuts)``: run on the decode thread once the
+    decode (and the shot model) is done, while the frames are still being encoded, with the cut times the
+    scenes will have; ``stopped()`` turns true when the frames are encoded, and this returns without waiting
+    for ``idle`` (a failure of it is dropped: optional work)."""
     with _stream_threads():
         return _embed(path, encoder, interval, min(batch_size, ENCODE_CHUNK), shots, keep, shot_model, idle)
 
@@ -114,6 +117,8 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
     decoded = threading.Event()  # the producer is past the decode and the shot model (its idle work may go on)
+    sampled: list[float] = []  # the sampled frames' times, as the producer put them
+    cuts: list[float] = []  # the cuts the stream decides, for the idle work
 
     def produce() -> None:
         try:
@@ -125,7 +130,7 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
                 _IDLE.add(threading.current_thread())
             try:
                 with contextlib.suppress(Exception):  # optional work: what it did not do is done later
-                    idle(stop.is_set)
+                    idle(stop.is_set, cuts)
             finally:
                 with _IDLE_LOCK:
                     _IDLE.discard(threading.current_thread())
@@ -137,12 +142,19 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
                     return
                 if keep is not None:
                     keep(frame.time, frame.image)
+                sampled.append(frame.time)
                 frames.put((frame.time, encoder.prepare_image(frame.image), picture_hash(frame.image)))
             if stream is not None and judged and not stop.is_set():  # the consumer encodes the last frames meanwhile
                 try:
                     consult_model(stream, shot_model, budget_frames(shot_model, len(stream)))
                 except BaseException as exc:  # noqa: BLE001 - the model's failure, not the decoder's
                     frames.put(_ModelFailed(exc))
+                    return
+            if idle is not None and stream is not None and sampled and not stop.is_set():
+                with contextlib.suppress(Exception):  # only an order for the idle work
+                    times = np.sort(np.asarray(sampled, dtype=np.float64))  # the model's answers, if asked above
+                    found = decide_cuts(stream, times, np.ones((len(times), 1), dtype=np.float32))
+                    cuts.extend(c.time for c in found)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             frames.put(exc)
         finally:

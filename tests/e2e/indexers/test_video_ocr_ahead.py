@@ -98,8 +98,8 @@ def test_text_detected_ahead_is_the_text_the_pass_would_read(tmp_path, monkeypat
     def ahead(frames, detections, reader):
         work = real_ahead(frames, detections, reader)
 
-        def counted(stopped):
-            work(stopped)
+        def counted(stopped, cuts):
+            work(stopped, cuts)
             done.set()
         return counted
 
@@ -128,9 +128,9 @@ class Tower:  # the toy encoder, waiting until the idle work has begun
 
 reader, kept = OcrReader("bundled"), keep_frames()
 
-def idle(stopped):  # every kept frame, whatever stopped() says: still detecting when the process exits
+def idle(stopped, cuts):  # every kept frame, whatever stopped() says: still detecting when the process exits
     started.set()
-    kept.detect_ahead(reader)(lambda: False)
+    kept.detect_ahead(reader)(lambda: False, cuts)
 
 embed_frames(sys.argv[1], Tower(), 1.0, 8, keep=kept.keep, idle=idle)
 print("encoded", len(kept.encoded()), flush=True)

@@ -7,7 +7,7 @@ import threading
 import numpy as np
 import pytest
 
-from indexers.kinds.video.ahead import Detections
+from indexers.kinds.video.ahead import Detections, likely_first
 from indexers.kinds.video.frames import embed_frames
 from indexers.kinds.video.text import KeptFrames, keep_frames, scene_text_segments
 from mmsearch.catalog import NewSegment
@@ -82,10 +82,11 @@ def test_idle_work_runs_on_the_decode_thread_after_the_decode_and_is_not_waited_
     kept = keep_frames()
     seen: dict = {}
 
-    def idle(stopped):
+    def idle(stopped, cuts):
         seen["thread"] = threading.current_thread().name
         seen["frames then"] = len(kept.encoded())
         seen["stopped then"] = stopped()
+        seen["cuts"] = cuts
         started.set()
         release.wait(30)
         seen["stopped after"] = stopped()
@@ -98,12 +99,13 @@ def test_idle_work_runs_on_the_decode_thread_after_the_decode_and_is_not_waited_
     assert seen["thread"] == "mmsearch-video-decode"
     assert seen["frames then"] == len(video.times) == 6   # every frame decoded and kept before it began
     assert seen["stopped then"] is False and seen["stopped after"] is True
+    assert len(seen["cuts"]) == 1 and abs(seen["cuts"][0] - 3.0) <= 0.1   # the cut the scenes will have
 
 
 def test_a_failing_idle_work_costs_the_video_nothing(two_shots):
     started = threading.Event()
 
-    def idle(stopped):
+    def idle(stopped, cuts):
         started.set()
         raise RuntimeError("detector broke")
 
@@ -118,7 +120,7 @@ def test_boxes_found_ahead_give_the_same_text_and_the_pass_detects_nothing_again
     assert [s.text for s in expected] and len(plain.threads) > 0   # the light shot has text
 
     kept, ahead = _kept(two_shots), FakeReader()
-    kept.detect_ahead(ahead)(lambda: False)
+    kept.detect_ahead(ahead)(lambda: False, [3.0])
     ahead_calls = len(ahead.threads)
     got = scene_text_segments(ahead, kept, scenes, no_full_frame)
     assert [(s.text, s.start, s.end, s.keyframe, s.detail) for s in got] == \
@@ -131,7 +133,7 @@ def test_stopped_idle_work_leaves_the_rest_to_the_pass(two_shots):
     scenes = _scenes((0.0, 3.0), (3.0, 6.0))
     expected = scene_text_segments(FakeReader(), _kept(two_shots), scenes, no_full_frame)
     kept, reader = _kept(two_shots), FakeReader()
-    kept.detect_ahead(reader)(lambda: len(reader.threads) >= 2)  # stopped after two frames
+    kept.detect_ahead(reader)(lambda: len(reader.threads) >= 2, [3.0])  # stopped after two frames
     assert len(reader.threads) == 2 and len(kept.detections) == 2
     got = scene_text_segments(reader, kept, scenes, no_full_frame)
     assert [(s.text, s.start, s.end, s.detail) for s in got] == [(s.text, s.start, s.end, s.detail) for s in expected]
@@ -154,3 +156,12 @@ def test_boxes_are_only_answered_to_the_reader_that_found_them():
     found.put(b, b"other", ["box"])                             # not the owner: not kept
     assert found.get(a, b"key") == ("box",) and found.get(b, b"key") is None and found.get(a, b"other") is None
     assert len(found) == 1 and other.get(a, b"key") is None
+
+
+def test_the_passs_probes_are_detected_first():
+    times = [float(i) for i in range(21)]
+    order = likely_first(times, [4.2, 8.0, 12.4, 16.0])              # scenes 0-4, 5-7, 8-12, 13-15, 16-20
+    assert sorted(order) == list(range(21))                           # every frame, once
+    assert order[:13] == [0, 2, 4, 5, 7, 8, 10, 12, 13, 15, 16, 18, 20]  # each scene's probes, every 2 s and its last
+    assert order[13:15] == [6, 14]                                    # then from each scene's middle out
+    assert likely_first(times, [0.0, 25.0])[:3] == [0, 2, 4] and likely_first([], [1.0]) == []
