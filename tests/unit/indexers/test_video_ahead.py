@@ -3,10 +3,12 @@ thread once the decode is done, never waited for, and giving the OCR pass the ve
 from __future__ import annotations
 
 import threading
+import time
 
 import numpy as np
 import pytest
 
+import indexers.kinds.video.ahead as ahead_module
 from indexers.kinds.video.ahead import Detections, likely_first
 from indexers.kinds.video.frames import embed_frames
 from indexers.kinds.video.text import KeptFrames, keep_frames, scene_text_segments
@@ -18,6 +20,12 @@ from mmsearch.errors import MediaError
 import media_factory as mf
 
 TOY = load_image_text_encoder("toy", "cpu")
+
+
+@pytest.fixture(autouse=True)
+def _any_share(monkeypatch):
+    """The work ahead goes on however busy this machine is (the share rule has its own test)."""
+    monkeypatch.setattr(ahead_module, "MIN_SHARE", 0.0)
 DARK, LIGHT, GREY = (20, 20, 40), (235, 235, 225), (128, 128, 128)
 
 
@@ -165,3 +173,18 @@ def test_the_passs_probes_are_detected_first():
     assert order[:13] == [0, 2, 4, 5, 7, 8, 10, 12, 13, 15, 16, 18, 20]  # each scene's probes, every 2 s and its last
     assert order[13:15] == [6, 14]                                    # then from each scene's middle out
     assert likely_first(times, [0.0, 25.0])[:3] == [0, 2, 4] and likely_first([], [1.0]) == []
+
+
+class WaitingReader(FakeReader):
+    """A detector that waits instead of computing: it never has a core to itself."""
+
+    def detect(self, image):
+        time.sleep(0.02)
+        return super().detect(image)
+
+
+def test_a_detector_without_a_core_of_its_own_stops_the_work_ahead(two_shots, monkeypatch):
+    monkeypatch.setattr(ahead_module, "MIN_SHARE", 0.7)
+    kept, busy = _kept(two_shots), WaitingReader()
+    kept.detect_ahead(busy)(lambda: False, [3.0])
+    assert len(busy.threads) == 2 < len(kept.encoded())          # judged from the second detection: stopped there
