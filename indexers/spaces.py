@@ -129,8 +129,10 @@ class RunModels:
             transcriber = transcriber if Job.SPEECH in work else None
         shot_model, shot_warning = (self.scene_model() if self.encoder is not None and Space.CLIP in work
                                     else (None, None))
+        # the reader is loaded for the job marks of the first pass anyway; its text is read in the deferred pass
+        reader = self._load_ocr() if {Space.CLIP, Job.OCR} <= work and self.encoder is not None else None
         return TimedInputs(self.ctx.settings, self.encoder, self.batch_size, clap=clap, transcriber=transcriber,
-                           text_encoder=text, shot_model=shot_model, shot_warning=shot_warning)
+                           text_encoder=text, shot_model=shot_model, shot_warning=shot_warning, text_reader=reader)
 
     def marks(self, kind: MediaKind, *, only: Collection[str] | None = None) -> dict[str, JobMark]:
         """What a file of ``kind`` indexed now is marked as, per space/job (``only``: just those)."""

@@ -51,6 +51,7 @@ class TimedInputs:
     text_encoder: Any = None  # ... embedded in the sentence space ``text``
     shot_model: Any = None  # the learned shot detector (None: the pixels decide every cut)
     shot_warning: str | None = None  # why there is no shot detector (added to the video's warnings)
+    text_reader: Any = None  # the run's OCR reader: a video's kept frames go through its detector in idle time
 
 
 @dataclass

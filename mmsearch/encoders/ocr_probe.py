@@ -78,3 +78,39 @@ def holds_text(detector: Any, bgr: np.ndarray, crops: list[Rect]) -> tuple[bool,
         if float(text_probability(detector, bgr[y0:y1, x0:x1]).max()) >= PROBE_LEVEL:
             return True, looked
     return False, len(crops)
+
+
+def one_thread_reader(reader: Any) -> Any:
+    """A copy of ``reader`` (an :class:`~mmsearch.encoders.ocr.OcrReader`) whose detector runs on one
+    intra-op thread: the same model file, graph optimisation, pre- and post-processing, so the same boxes
+    (the detector's probability maps are the same to the bit: tests/e2e/indexers/test_video_ocr_ahead.py),
+    with counters of its own. For detecting beside another stream of work (the video pass's decode thread
+    while the image tower encodes on the other core) without taking that stream's core. On CUDA, ``reader``
+    itself (the GPU is not a core)."""
+    import copy
+
+    from onnxruntime import InferenceSession, SessionOptions
+
+    from mmsearch.encoders.ocr_sessions import SPINNING
+
+    if reader.device != "cpu":
+        return reader
+    detector = copy.copy(reader._engine.text_det)
+    original = detector.infer.session
+    opts = SessionOptions()
+    base = original.get_session_options()
+    opts.log_severity_level = base.log_severity_level
+    opts.enable_cpu_mem_arena = base.enable_cpu_mem_arena
+    opts.graph_optimization_level = base.graph_optimization_level
+    opts.intra_op_num_threads = 1
+    opts.inter_op_num_threads = 1
+    opts.add_session_config_entry(SPINNING, "0")
+    path = reader._engine_path("Det", reader._resolve(reader.spec))
+    detector.infer = copy.copy(detector.infer)
+    detector.infer.session = InferenceSession(path, sess_options=opts, providers=original.get_providers())
+    engine = copy.copy(reader._engine)
+    engine.text_det = detector
+    clone = copy.copy(reader)
+    clone._engine = engine
+    clone.counters = type(reader.counters)()
+    return clone

@@ -9,8 +9,10 @@ to the embeddings-only rule with cuts refined by decoding between samples (the o
 A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
 the calling thread encodes the previous :data:`ENCODE_CHUNK` frames, so decoding and encoding overlap; when
 the decode ends, the same thread runs the shot model on the stream's candidates
-(:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames. Two
-streams of work, so on a machine of up to two torch threads each runs on one (:func:`_stream_threads`).
+(:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames, and then
+its ``idle`` work (the OCR pass's text detection, ahead.py) until the calling thread is done: the encoded
+video is returned without waiting for it. Two streams of work, so on a machine of up to two torch threads
+each runs on one (:func:`_stream_threads`).
 Only frame vectors are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
 
 Each scene becomes a ``scene`` segment (its vector: the normalised mean of its frames; its keyframe:
@@ -20,6 +22,7 @@ of a long scene returns that scene with the frame's time, without any join at qu
 """
 from __future__ import annotations
 
+import atexit
 import contextlib
 import queue
 import sys
@@ -38,6 +41,9 @@ from mmsearch.media.video import FrameSampler, refine_cuts
 from mmsearch.threads import single_threaded
 
 _END = object()
+_IDLE: set[threading.Thread] = set()  # decode threads still in their idle work
+_IDLE_LOCK = threading.Lock()
+IDLE_EXIT_WAIT = 10.0  # seconds the process's exit waits for each decode thread still in its idle work
 SAMPLE_SIDE = 448  # the longest side of a sampled frame (the encoder's input and the OCR probes)
 # Frames per encoder call: small enough that encoding starts while the decode goes on, large enough that
 # the call is not per-frame overhead (ViT-B-32, one CPU thread: 105 ms a frame alone, 68-71 ms in 4s to 24s).
@@ -81,19 +87,28 @@ class EmbeddedVideo:
     judged: bool = False  # the shot model was asked about the stream's candidates during embed_frames
 
 
+# work for the decode thread's idle time: idle(stopped, cuts), cuts = the video's cut times as the scenes
+# will have them (the stream's verdicts: the embeddings decide no cut), [] without a stream
+Idle = Callable[[Callable[[], bool], list[float]], None]
+
+
 def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
-                 keep: Callable[[float, Any], None] | None = None, shot_model: Any = None) -> EmbeddedVideo:
+                 keep: Callable[[float, Any], None] | None = None, shot_model: Any = None,
+                 idle: Idle | None = None) -> EmbeddedVideo:
     """Sample and encode a video's frames (and, with ``shots``, fill the dense shot stream in the same
     pass). Raises MediaError when no frame can be decoded. ``keep(time, image)``, when given, is handed
     each sampled frame (on the decode thread) before it is prepared. ``shot_model`` (with ``shots``): asked
     about the stream's candidates on the decode thread as soon as the decode ends (``EmbeddedVideo.judged``);
-    an exception of the model is raised as it is."""
+    an exception of the model is raised as it is. ``idle(stopped, cuts)``: run on the decode thread once the
+    decode (and the shot model) is done, while the frames are still being encoded, with the cut times the
+    scenes will have; ``stopped()`` turns true when the frames are encoded, and this returns without waiting
+    for ``idle`` (a failure of it is dropped: optional work)."""
     with _stream_threads():
-        return _embed(path, encoder, interval, min(batch_size, ENCODE_CHUNK), shots, keep, shot_model)
+        return _embed(path, encoder, interval, min(batch_size, ENCODE_CHUNK), shots, keep, shot_model, idle)
 
 
 def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: bool,
-           keep: Callable[[float, Any], None] | None, shot_model: Any) -> EmbeddedVideo:
+           keep: Callable[[float, Any], None] | None, shot_model: Any, idle: Idle | None) -> EmbeddedVideo:
     from mmsearch.encoders.shots import budget_frames
 
     stream = ShotStream() if shots else None
@@ -101,20 +116,45 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
     sampler = FrameSampler(path, interval=interval, max_side=SAMPLE_SIDE, shots=stream)
     frames: queue.Queue = queue.Queue(maxsize=max(2, batch_size * 2))
     stop = threading.Event()
+    decoded = threading.Event()  # the producer is past the decode and the shot model (its idle work may go on)
+    sampled: list[float] = []  # the sampled frames' times, as the producer put them
+    cuts: list[float] = []  # the cuts the stream decides, for the idle work
 
     def produce() -> None:
+        try:
+            _produce()
+        finally:
+            decoded.set()
+        if idle is not None and not stop.is_set():
+            with _IDLE_LOCK:
+                _IDLE.add(threading.current_thread())
+            try:
+                with contextlib.suppress(Exception):  # optional work: what it did not do is done later
+                    idle(stop.is_set, cuts)
+            finally:
+                with _IDLE_LOCK:
+                    _IDLE.discard(threading.current_thread())
+
+    def _produce() -> None:
         try:
             for frame in sampler:
                 if stop.is_set():
                     return
                 if keep is not None:
                     keep(frame.time, frame.image)
+                sampled.append(frame.time)
                 frames.put((frame.time, encoder.prepare_image(frame.image), picture_hash(frame.image)))
             if stream is not None and judged and not stop.is_set():  # the consumer encodes the last frames meanwhile
                 try:
                     consult_model(stream, shot_model, budget_frames(shot_model, len(stream)))
                 except BaseException as exc:  # noqa: BLE001 - the model's failure, not the decoder's
                     frames.put(_ModelFailed(exc))
+                    return
+            if idle is not None and stream is not None and sampled and not stop.is_set():
+                with contextlib.suppress(Exception):  # only an order for the idle work
+                    times = np.sort(np.asarray(sampled, dtype=np.float64))  # the model's answers, if asked above
+                    found = decide_cuts(stream, times, np.ones((len(times), 1), dtype=np.float32))
+                    cuts.extend(c.time for c in found)
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             frames.put(exc)
         finally:
@@ -145,11 +185,11 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
             chunks.append(encoder.encode_prepared(batch))
     finally:
         stop.set()
-        while worker.is_alive():  # unblock a producer waiting on a full queue
+        while not decoded.is_set():  # unblock a producer waiting on a full queue; its idle work is not waited for
             try:
                 frames.get_nowait()
             except queue.Empty:
-                worker.join(0.05)
+                decoded.wait(0.05)
         sampler.close()
     if not times:
         raise MediaError("no decodable video frames")
@@ -169,6 +209,17 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
         hashes=[hashes[i] for i in order],
         judged=judged,
     )
+
+
+@atexit.register
+def _finish_idle_work() -> None:
+    """At the process's exit, wait for the decode threads still in their idle work (each stops after its
+    current step once its video is encoded): onnxruntime torn down under a running session aborts the
+    process ("terminate called without an active exception", exit status 134)."""
+    with _IDLE_LOCK:
+        running = list(_IDLE)
+    for thread in running:
+        thread.join(IDLE_EXIT_WAIT)
 
 
 _SCENE_MODELS: dict[tuple[str, str], Any] = {}  # loaded shot models by (spec, device), for the process

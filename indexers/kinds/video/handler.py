@@ -1,7 +1,9 @@
 """Videos: sampled frames cut into scenes (``scene`` + ``frame`` segments, see frames.py), plus the
 soundtrack's sound windows and speech when the file has one. The text shown in each scene is read by the
 run's deferred pass (indexers/deferred.py) through :meth:`VideoHandler.text_source` and
-:meth:`VideoHandler.read_text` (text.py), once the scenes are in the catalog."""
+:meth:`VideoHandler.read_text` (text.py), once the scenes are in the catalog; with the run's reader at
+hand (``TimedInputs.text_reader``), the frames kept for it are run through its detector on the decode
+thread's idle time (ahead.py)."""
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
@@ -32,8 +34,9 @@ class VideoHandler(KindHandler):
         if inputs.encoder is not None and (names is None or Space.CLIP in names):
             interval = inputs.settings.video_interval
             kept = None if is_off(inputs.settings.ocr_model) else keep_frames()  # for the run's OCR pass
+            ahead = kept.detect_ahead(inputs.text_reader) if kept is not None and inputs.text_reader else None
             video = embed_frames(path, inputs.encoder, interval, inputs.batch_size, shot_model=inputs.shot_model,
-                                 keep=kept.keep if kept is not None else None)
+                                 keep=kept.keep if kept is not None else None, idle=ahead)
             segments = scene_segments(path, video, shot_model=inputs.shot_model, shot_warning=inputs.shot_warning)
             if kept is not None:
                 hand_over(path, interval, kept)

@@ -7,7 +7,8 @@ recogniser reads one frame per layout); the segment's ``text`` and ``detail`` ar
 frames as the first pass sampled them (:func:`sampled_frames`) and reads them against the scenes the catalog
 holds: the first pass keeps them (:func:`keep_frames`, JPEG in memory) and hands them over (:func:`hand_over`);
 a video whose frames were not kept (too many, or the file changed since, or indexed in another process) is
-sampled again.
+sampled again. The detector's boxes of kept frames are remembered per picture (ahead.py: detected on the
+first pass's idle decode thread, and never twice for identical pictures).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from typing import Any, cast
 
 from PIL import Image
 
@@ -27,6 +29,7 @@ from mmsearch.kinds import SegmentKind
 from mmsearch.media.video import FrameSampler
 
 from ...ocr import detail_json
+from .ahead import Detections, Remembering, decoded, detect_ahead, digest
 from .frames import SAMPLE_SIDE
 
 JPEG_QUALITY = 90  # kept video frames: the layout comparison's noise at this quality is far below its threshold
@@ -45,6 +48,7 @@ class KeptFrames:
         self.limit = limit
         self.size = 0
         self.full = False
+        self.detections = Detections()  # the detector's boxes of these pictures (ahead.py)
 
     def keep(self, time: float, image: Image.Image) -> None:
         if self.full:
@@ -56,9 +60,17 @@ class KeptFrames:
         if self.limit is not None and self.size > self.limit:
             self._frames, self.size, self.full = [], 0, True
 
+    def encoded(self, start: float = float("-inf"), end: float = float("inf")) -> list[tuple[float, bytes]]:
+        """The frames with ``start <= time < end`` as kept (JPEG), in time order."""
+        return [(t, b) for t, b in sorted(self._frames) if start <= t < end]
+
     def between(self, start: float, end: float) -> list[tuple[float, Image.Image]]:
         """The frames with ``start <= time < end``, decoded, in time order."""
-        return [(t, Image.open(io.BytesIO(b)).convert("RGB")) for t, b in sorted(self._frames) if start <= t < end]
+        return [(t, decoded(b)) for t, b in self.encoded(start, end)]
+
+    def detect_ahead(self, reader: Any) -> Callable[[Callable[[], bool], list[float]], None]:
+        """The first pass's idle work for ``reader``: the detector on these frames (ahead.py)."""
+        return detect_ahead(self.encoded, self.detections, reader)
 
 
 def scene_text_segments(reader: OcrReader, frames: KeptFrames, scenes: Sequence[NewSegment],
@@ -67,6 +79,8 @@ def scene_text_segments(reader: OcrReader, frames: KeptFrames, scenes: Sequence[
     on its own start-end, its frame as keyframe. ``full_frame(t)`` gives the frame read at full size (a
     frame that cannot be decoded falls back to the sampled one)."""
     sizes: dict[float, tuple[int, int]] = {}
+    detector = Remembering(reader, frames.detections)
+    probing = cast(OcrReader, detector)  # a reader whose detect answers from what is known (ahead.py)
 
     def full(t: float) -> Image.Image | None:
         try:
@@ -79,11 +93,13 @@ def scene_text_segments(reader: OcrReader, frames: KeptFrames, scenes: Sequence[
     out: list[NewSegment] = []
     for scene in scenes:
         start, end = float(scene.start or 0.0), float(scene.end or 0.0)
-        sampled = frames.between(start, end)
-        if not sampled:
+        kept = [(t, decoded(b), digest(b)) for t, b in frames.encoded(start, end)]
+        if not kept:
             continue
+        detector.know([(image, key) for _, image, key in kept])
+        sampled = [(t, image) for t, image, _ in kept]
         fallback = sampled[0][1].size
-        for span in read_scene_text(reader, sampled, start, end, keyframe_time=scene.keyframe, full_frame=full):
+        for span in read_scene_text(probing, sampled, start, end, keyframe_time=scene.keyframe, full_frame=full):
             size = sizes.get(span.frame_time, fallback)
             out.append(NewSegment(kind=SegmentKind.OCR, text=span.text, start=span.start, end=span.end,
                                   keyframe=span.frame_time, detail=detail_json(span.blocks, size, span.frame_time)))
