@@ -83,7 +83,7 @@ class _Timed:
 def mmsearch_pair(encoder, model):
     """Runs one decode pass and returns both verdicts: (with model, pixels only)."""
 
-    import indexers.kinds.video.frames as iv
+    import mmsearch.indexers.kinds.video.frames as iv
     from mmsearch.analysis.scenes import ShotStream, decide_cuts
     from mmsearch.encoders.shots import budget_frames
 

@@ -123,23 +123,20 @@ def colour_folder(tmp_path) -> Path:
 @pytest.fixture
 def video_samplings(monkeypatch) -> list[str]:
     """The paths the OCR side sampled a video again for (a spy around the real FrameSampler of
-    indexers/kinds/video/text.py); no frames kept from earlier tests wait for the OCR pass. The module is
-    loaded twice in a test process, as ``indexers.…`` (a test's imports) and as ``mmsearch.indexers.…`` (what
-    ``Engine.index`` runs): both copies are spied on."""
-    import importlib
+    indexers/kinds/video/text.py, as ``Engine.index`` runs it: ``mmsearch.indexers``, the one copy tests import,
+    test_one_copy.py); no frames kept from earlier tests wait for the OCR pass."""
+    import mmsearch.indexers.kinds.video.text as video_text
 
     calls: list[str] = []
-    for name in ("indexers.kinds.video.text", "mmsearch.indexers.kinds.video.text"):
-        video_text = importlib.import_module(name)
-        real = video_text.FrameSampler
+    real = video_text.FrameSampler
 
-        class Counted(real):  # type: ignore[misc,valid-type]
-            def __init__(self, path, *args, **kwargs):
-                calls.append(str(path))
-                super().__init__(path, *args, **kwargs)
+    class Counted(real):  # type: ignore[misc,valid-type]
+        def __init__(self, path, *args, **kwargs):
+            calls.append(str(path))
+            super().__init__(path, *args, **kwargs)
 
-        monkeypatch.setattr(video_text, "FrameSampler", Counted)
-        monkeypatch.setattr(video_text, "_waiting", type(video_text._waiting)())
+    monkeypatch.setattr(video_text, "FrameSampler", Counted)
+    monkeypatch.setattr(video_text, "_waiting", type(video_text._waiting)())
     return calls
 
 

@@ -242,8 +242,8 @@ def test_full_text_ranks_by_the_summed_specificity_of_the_tokens_a_segment_holds
 def test_other_readings_of_speech_match_by_sound_only_on_both_backends(tmp_path, db_url):
     """A transcript passage's alternatives (the recogniser's next-best hypotheses, in ``detail``) enter its
     phonetic column: a word only they hold finds the passage by sound, never as an exact word."""
-    from indexers.kinds.soundtrack import alternatives_detail
     from mmsearch.catalog import NewSegment
+    from mmsearch.indexers.kinds.soundtrack import alternatives_detail
     from mmsearch.kinds import MediaKind, SegmentKind
     from mmsearch.query.ranking import FULLTEXT, PHONETIC
 

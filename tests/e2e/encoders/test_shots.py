@@ -12,11 +12,11 @@ import sys
 import numpy as np
 import pytest
 
-import indexers.kinds.video.frames as frames_module
-from indexers.kinds.video.frames import embed_frames, load_scene_model, scene_segments
+import mmsearch.indexers.kinds.video.frames as frames_module
 from mmsearch.analysis.scenes import ShotStream, decide_cuts
 from mmsearch.encoders import load_image_text_encoder
 from mmsearch.encoders.shots import budget_frames, load_shot_model
+from mmsearch.indexers.kinds.video.frames import embed_frames, load_scene_model, scene_segments
 
 import media_factory as mf
 

@@ -235,8 +235,8 @@ def encoders(tiny_clip):
 
 def _fused_cuts(path, encoder) -> list[float]:
 
-    from indexers.kinds.video.frames import embed_frames
     from mmsearch.analysis.scenes import decide_cuts
+    from mmsearch.indexers.kinds.video.frames import embed_frames
 
     video = embed_frames(str(path), encoder, 1.0, 8)
     return [c.time for c in decide_cuts(video.shots, video.times, video.vectors)]
@@ -433,8 +433,8 @@ def test_a_shot_model_failing_on_the_decode_thread_raises_its_own_error(tmp_path
 
     import torch
 
-    from indexers.kinds.video.frames import embed_frames
     from mmsearch.errors import MediaError
+    from mmsearch.indexers.kinds.video.frames import embed_frames
 
     path, _, _ = look_alike_videos(tmp_path, photos)["same-photo"]   # one candidate the pixels cannot settle
     broken = _BrokenShotModel()

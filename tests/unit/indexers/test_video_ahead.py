@@ -8,14 +8,14 @@ import time
 import numpy as np
 import pytest
 
-import indexers.kinds.video.ahead as ahead_module
-from indexers.kinds.video.ahead import Detections, likely_first
-from indexers.kinds.video.frames import embed_frames
-from indexers.kinds.video.text import KeptFrames, keep_frames, scene_text_segments
+import mmsearch.indexers.kinds.video.ahead as ahead_module
 from mmsearch.catalog import NewSegment
 from mmsearch.encoders import load_image_text_encoder
 from mmsearch.encoders.ocr import Box, TextBlock
 from mmsearch.errors import MediaError
+from mmsearch.indexers.kinds.video.ahead import Detections, likely_first
+from mmsearch.indexers.kinds.video.frames import embed_frames
+from mmsearch.indexers.kinds.video.text import KeptFrames, keep_frames, scene_text_segments
 
 import media_factory as mf
 

@@ -6,10 +6,10 @@ import os
 
 import pytest
 
-import indexers.kinds.video.text as text_module
-from indexers.kinds.video.frames import embed_frames
-from indexers.kinds.video.text import KeptFrames, hand_over, keep_frames, sampled_frames
+import mmsearch.indexers.kinds.video.text as text_module
 from mmsearch.encoders import load_image_text_encoder
+from mmsearch.indexers.kinds.video.frames import embed_frames
+from mmsearch.indexers.kinds.video.text import KeptFrames, hand_over, keep_frames, sampled_frames
 
 import media_factory as mf
 
@@ -82,7 +82,7 @@ def test_kept_frames_stay_within_their_bound(video, samplings, monkeypatch):
 
 
 def test_the_run_end_drops_what_its_ocr_pass_did_not_take(video, samplings):
-    from indexers.deferred import release_kept
+    from mmsearch.indexers.deferred import release_kept
 
     _pass(video)
     release_kept()  # a run's end (its OCR pass ran, or never did)
