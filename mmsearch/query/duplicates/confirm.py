@@ -6,15 +6,14 @@ model do not tell them apart either. Before such a pair is called a copy, both f
 demand, candidate pairs only) and compared:
 
 1. **Alignment.** A copy may be cropped by up to :data:`MAX_CROP` of each side (around the centre or off
-   it) and resized, so one picture is searched as a window of the other. First where their matched local
-   features put it (mmsearch/query/duplicates/align.py: a page of text or a slide repeats one pattern, so
-   a grid a few pixels off correlates as well as the right window), refined as below; when that finds no
-   copy (or there are too few features: a drawing on white), a grid of window margins (steps
-   of :data:`COARSE_STEP`, only windows whose shape matches the other picture's within
-   :data:`ASPECT_TOLERANCE`: a resize keeps the shape) scored by the normalised correlation of their grey
-   at :data:`COARSE` px, the best refined edge by edge down to a fraction of a pixel at :data:`FINE` px.
-   Both directions are tried (either file may be the cropped one); a grid whose best window correlates
-   under :data:`MIN_CORRELATION` is not refined (no copy correlates so little).
+   it) and resized, so one picture is searched as a window of the other, cheapest first (:func:`compare`
+   stops at the first window that confirms): the whole pictures; the best window of a template match over
+   every offset and scale (OpenCV, steps of :data:`TEMPLATE_STEP`; without OpenCV a grid of margins in
+   steps of :data:`COARSE_STEP`, shapes within :data:`ASPECT_TOLERANCE`), both directions (either file may
+   be the cropped one), the better-correlated first; then where their matched local features put it
+   (mmsearch/query/duplicates/align.py: a page of text or a slide repeats one pattern). A window is refined
+   edge by edge down to a fraction of a pixel at :data:`FINE` px; one whose search correlates under
+   :data:`MIN_CORRELATION` is not refined (no copy correlates so little).
 2. **Agreement everywhere.** A brightness or contrast change is undone by one gain and offset (least
    squares). The picture is cut into :data:`CELLS` x :data:`CELLS` cells; a cell's *disagreement* is the
    RMS of what is left divided by the cell's own contrast (its grey spread, at least :data:`FLOOR` of the
