@@ -179,14 +179,17 @@ def media_out(media: Any, sign: Sign = unsigned) -> MediaOut:
 class DuplicateCheckOut(BaseModel):
     disagreement: float = Field(description="worst cell's residual over its contrast once aligned (0: same pixels)")
     correlation: float = Field(description="correlation of the aligned grey pictures")
-    max_disagreement: float = Field(description="the most a confirmed copy may disagree")
+    max_disagreement: float = Field(description="the most a confirmed copy may disagree (for ``flat``: grey levels)")
     crop: list[float] = Field(description="margins (left, top, right, bottom) of the window found in the other")
-    aligned: str = Field("grid", description="what found the window: features (matched keypoints) or grid")
+    aligned: str = Field("grid", description="what found the window: template (match over offsets and scales), "
+                                             "features (matched keypoints), grid (no OpenCV), flat (two flat "
+                                             "pictures: their colours, no window)")
 
 
 class DuplicateWhyOut(BaseModel):
     with_: str = Field(alias="with", description="the picture this copy was matched with")
-    decided_by: str = Field(description="check (pixels), hash (within its trusted bits) or vectors")
+    decided_by: str = Field(description="check (pixels, or colours of flat pictures) or hash (within its trusted "
+                                        "bits); never the vectors alone")
     bits: int | None = Field(None, description="hash bits apart (None: a side has no hash)")
     threshold: float = Field(description="hash bits two copies may differ by")
     trusted_bits: int = Field(description="bits the hash alone is trusted for, from how flat the pictures are "

@@ -93,3 +93,43 @@ def _ransac(src: np.ndarray, dst: np.ndarray) -> tuple[float, float, float] | No
     scale = float((sc * dc).sum() / max((sc * sc).sum(), 1e-9))
     shift = d.mean(axis=0) - scale * s.mean(axis=0)
     return scale, float(shift[0]), float(shift[1])
+
+
+def template_window(big: np.ndarray, small: np.ndarray, max_crop: float,
+                    step: float) -> tuple[list[float], float] | None:
+    """Where ``small`` (a grey array) lies in ``big`` (a grey array of a few dozen px a side): ``small`` is
+    resized, keeping its shape (a copy is resized uniformly), so that it spans ``1 - 2 * max_crop`` to all
+    of ``big``'s width in steps of ``step`` (a share of the width), and slid over every offset at once
+    (OpenCV's normalised template match, both softened by a [1 2 1] / 4 blur). Only windows with every
+    margin within ``max_crop`` (and SLACK) count. Returns (margins left, top, right, bottom as shares of
+    ``big``, correlation) of the best window; None without OpenCV or without any such window."""
+    try:
+        import cv2
+    except ImportError:
+        return None
+    height, width = big.shape
+    aspect = small.shape[1] / small.shape[0]
+    soft = cv2.GaussianBlur(np.ascontiguousarray(big, np.float32), (3, 3), 0)
+    source = np.ascontiguousarray(small, np.float32)
+    reach = max_crop + SLACK
+    best: tuple[list[float], float] | None = None
+    for share in np.arange(1.0, 1.0 - 2 * reach - 1e-9, -step):
+        tw = round(width * share)
+        th = round(tw / aspect)
+        if tw < 8 or th < 8 or th > height or th < height * (1 - 2 * reach):
+            continue
+        template = cv2.GaussianBlur(cv2.resize(source, (tw, th), interpolation=cv2.INTER_AREA), (3, 3), 0)
+        if float(template.std()) < 1e-3:
+            continue
+        scores = cv2.matchTemplate(soft, template, cv2.TM_CCOEFF_NORMED)
+        xs, ys = np.arange(scores.shape[1]), np.arange(scores.shape[0])
+        ok_x = (xs <= reach * width) & (width - xs - tw <= reach * width)
+        ok_y = (ys <= reach * height) & (height - ys - th <= reach * height)
+        scores = np.where(ok_y[:, None] & ok_x[None, :], scores, -2.0)
+        y, x = np.unravel_index(int(np.argmax(scores)), scores.shape)
+        r = float(scores[y, x])
+        if r > -2.0 and (best is None or r > best[1]):
+            best = ([x / width, y / height, 1 - (x + tw) / width, 1 - (y + th) / height], r)
+    if best is None:
+        return None
+    return [max(0.0, m) for m in best[0]], best[1]

@@ -4,9 +4,12 @@ pictures are worth judging at all, found without comparing every pair.
 * Every picture's :data:`NEIGHBOURS` nearest neighbours in the ``clip`` space, by one batched FAISS search
   over the vectors projected to :data:`SEARCH_DIM` dimensions (exact up to :data:`EXACT_UP_TO` pictures,
   an IVF index visiting :data:`IVF_PROBES` lists above).
-* Pictures without a vector (pending, or vectors switched off): every pair of them when they are at most
-  :data:`EXHAUSTIVE_UP_TO` (their hashes are compared, a few million bit counts), else the pairs sharing
-  one 16-bit band of a hash (buckets of at most :data:`MAX_BAND_BUCKET`).
+* And, with vectors or without, the pairs the hashes propose (:func:`hash_pairs`): every pair of hashed
+  pictures when they are at most :data:`EXHAUSTIVE_UP_TO` (their hashes are compared, a few million bit
+  counts), else the pairs sharing one 16-bit band of a hash (buckets of at most :data:`MAX_BAND_BUCKET`);
+  every pair of pictures too flat to hash, up to as many. Vectors add candidates, never remove any: a
+  picture's copies can fall out of its nearest neighbours (among ~50 slides of one template, or with a
+  weak model), so with vectors there are never fewer candidates than without.
 
 A vector distance is read on the library's own scale, never one model's cosine scale:
 ``relative = (1 - cos(a, b)) / (1 - background)``, where ``background`` is the mean cosine of a and b
@@ -27,7 +30,7 @@ IVF_PROBES = 8  # lists an IVF search visits: copies sit far closer than anythin
 BACKGROUND_SAMPLE = 512  # pictures the background cosine is measured against
 BANDS = 4  # 16-bit bands of a hash for band candidates
 MAX_BAND_BUCKET = 32  # a band value shared by more pictures than this says nothing (flat-ish pictures)
-EXHAUSTIVE_UP_TO = 3_000  # pictures without vectors compared pair by pair up to this many
+EXHAUSTIVE_UP_TO = 3_000  # hashed (or flat) pictures compared pair by pair up to this many
 
 
 def all_pairs(rows: np.ndarray) -> np.ndarray:
@@ -37,16 +40,20 @@ def all_pairs(rows: np.ndarray) -> np.ndarray:
     return np.stack([rows[i], rows[j]], axis=1)
 
 
-def unvectored_pairs(hashes: np.ndarray, has_vector: np.ndarray) -> np.ndarray:
-    """Candidate pairs among the hashed pictures without a vector: all of them up to EXHAUSTIVE_UP_TO
-    pictures, band pairs above (and band pairs of everyone, so a vector-less picture meets the rest)."""
+def hash_pairs(hashes: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Candidate pairs from the hashes alone, whatever the vectors say (vectors may add pairs, never take
+    any away): every pair of hashed pictures up to EXHAUSTIVE_UP_TO of them (their hashes, corner hashes
+    included, are compared: a few million bit counts), band pairs above; and every pair of ``flat``
+    pictures (too flat to hash: judged by their colours) up to EXHAUSTIVE_UP_TO of them."""
     bands = band_pairs(hashes)
-    rows = np.flatnonzero(~has_vector & (hashes[:, 0] != NO_HASH))
-    if 1 < len(rows) <= EXHAUSTIVE_UP_TO:
-        both = all_pairs(rows)
-        pairs = np.concatenate([bands, both]) if len(bands) else both
-        return unique_pairs(pairs[:, 0], pairs[:, 1])
-    return bands
+    found = [bands] if len(bands) else []
+    for rows in (np.flatnonzero(hashes[:, 0] != NO_HASH), np.flatnonzero(flat)):
+        if 1 < len(rows) <= EXHAUSTIVE_UP_TO:
+            found.append(all_pairs(rows))
+    if not found:
+        return np.zeros((0, 2), np.int64)
+    pairs = np.concatenate(found)
+    return unique_pairs(pairs[:, 0], pairs[:, 1])
 
 
 def neighbour_pairs(vectors: np.ndarray, k: int = NEIGHBOURS) -> np.ndarray:

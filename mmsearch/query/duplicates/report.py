@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -16,6 +16,7 @@ from mmsearch.analysis.perceptual_hash import flat_of, hashed, hashes_of, image_
 from mmsearch.errors import MediaError
 from mmsearch.kinds import MediaKind, SegmentKind, Space
 from mmsearch.query.duplicates.confirm import Check, compare, pixels
+from mmsearch.query.duplicates.flat import flat_compare
 from mmsearch.query.duplicates.rule import (
     DEFAULT_THRESHOLD,
     Confirm,
@@ -203,7 +204,16 @@ class FileCheck:
 
     def __call__(self, i: int, j: int) -> Check | None:
         a, b = self._pixels(i), self._pixels(j)
-        return None if a is None or b is None else compare(a, b)
+        if a is None or b is None:
+            return None
+        flat = [self.pictures[k].hashed and not self.pictures[k].hashes for k in (i, j)]
+        if not any(flat):
+            return compare(a, b)
+        colours = flat_compare(a.colour, b.colour)
+        if all(flat) or not colours.confirmed:
+            return colours
+        check = compare(a, b)  # one side has a hash (nearly flat): its pixels must agree as well
+        return replace(check, aligned=f"flat+{check.aligned}")
 
 
 CHECKERS: dict[MediaKind, Callable[[Sequence[Picture]], Confirm | None]] = {
@@ -235,7 +245,8 @@ def find_duplicates(ctx: Context, kind: str | None = None, threshold: float | No
         report.compared[k] = len(pictures)
         report.unhashed[k] = sum(1 for p in pictures if not p.hashes)
         if k == MediaKind.VIDEO and report.unhashed[k]:
-            report.notes.append(f"{report.unhashed[k]} video scenes without a hash: judged by their vectors alone")
+            report.notes.append(f"{report.unhashed[k]} video scenes without a hash: not compared (the vectors "
+                                "alone never make a copy)")
         stats = PairStats()
         report.groups += GROUPERS[k](pictures, vectors, has_vector, threshold, CHECKERS[k](pictures), stats)
         report.checked[k] = stats.checked

@@ -9,25 +9,27 @@ The evidence (a pair must pass every part that applies):
   of its frames); two
   pictures' distance is the smallest over their hashes, and must be at most ``threshold`` bits (default
   :data:`DEFAULT_THRESHOLD` = 12 of 63).
-* **Vectors** (the ``clip`` space, when both have one): the pair must be clearly closer than a typical
-  pair of the library (``relative <= MAX_RELATIVE``, a scale of the library's own:
-  mmsearch/query/duplicates/candidates.py).
-  They propose the candidate pairs too; without them every pair of hashed pictures is compared (up to a few
-  thousand, bands above).
+* **Vectors** (the ``clip`` space, when both have one) add candidate pairs to the hashes' (never fewer
+  than without vectors: mmsearch/query/duplicates/candidates.py) and veto a pair only far beyond any copy
+  measured (``relative > MAX_RELATIVE``, a ratio to the library's own typical pair). They never make a
+  copy on their own.
 * **The pixel check** (mmsearch/query/duplicates/confirm.py): every image candidate (hash within the threshold, no
   veto) is a copy only when both files, decoded now, agree pixel by pixel once aligned (crop and resize
   searched, tone curve fitted): a 64-bit hash of a drawing or an object on a plain background, a slide of
   a template or a page of text is set by a few shapes, so different such pictures hash alike.
+* **Flat pictures** (too flat to hash: a plain colour, a faint gradient) are compared with each other and
+  with nearly flat hashed pictures (flat share from :data:`NEAR_FLAT`) only, by their colours
+  (mmsearch/query/duplicates/flat.py): the same colours everywhere up to one brightness gain, and the
+  same shape up to a crop; a nearly flat hashed one must pass the pixel check as well.
 * **How much the hash can say**, for the pairs the check cannot see (a file moved or unreadable; video
   scenes, whose frames are not decoded again): an image stores its *flat share* (the share of its 32x32
   grey without structure), and its hash alone is trusted only up to :func:`trusted_bits` bits: a quarter
   of the threshold for a picture with structure everywhere, nothing from a flat share of
   :data:`RICH_FLAT` on. Video scenes do not store it: their hash is trusted up to ``threshold``.
 
-A pair where a side has no hash (a flat picture, a video indexed before hashes were stored) is judged by
-the vectors alone, strictly (``relative <= ALONE_RELATIVE`` scaled by ``threshold / DEFAULT_THRESHOLD``),
-except that a flat picture is never a copy of one with a hash. Images indexed before hashes (or flat
-shares) were stored are hashed from their files when asked.
+A flat picture is never a copy of one with a hash; a picture without a hash that is not known to be flat
+(a video scene indexed before hashes were stored, an image whose file cannot be read) is never a copy.
+Images indexed before hashes (or flat shares) were stored are hashed from their files when asked.
 
 Every reported copy carries ``why`` (:class:`Evidence`): its bits, the bits its hash alone is trusted for,
 the vectors' relative distance, the pixel check's score, and which of them decided. Duplicate pairs are
@@ -42,16 +44,19 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from mmsearch.query.duplicates.candidates import neighbour_pairs, relative_distances, unique_pairs, unvectored_pairs
+from mmsearch.query.duplicates.candidates import hash_pairs, neighbour_pairs, relative_distances, unique_pairs
 from mmsearch.query.duplicates.confirm import Check
 from mmsearch.query.duplicates.evidence import hash_matrix, pair_bits
 
 DEFAULT_THRESHOLD = 12  # hash bits (of 63) two copies may differ by
-# A hash match whose vectors are not clearly closer than a typical pair is a coincidence of hashes (copies
-# measured at most 0.68 with the toy encoder, 0.53 with a random-init ViT-B-32; random pairs sit about 1).
-MAX_RELATIVE = 0.75
-ALONE_RELATIVE = 0.02  # vectors alone (no hash): 50 times closer than a typical pair
+# The vectors veto a pair only far beyond any copy: twice the farthest copy measured on dev (session 10,
+# 1395 true pairs: 1.71 of a typical pair with the toy encoder, whose colour vectors move with brightness,
+# 0.51 with a random-init ViT-B-32). A ratio to the library's own typical pair, never a model's cosine.
+MAX_RELATIVE = 3.4
 RICH_FLAT = 0.25  # flat share from which the hash alone is trusted for nothing
+# flat share from which a hashed picture may be a copy of a flat one: darkening a faint gradient by 15 %
+# can take its grey spread under the hash's FLAT_STD (dev: a near-black wallpaper, flat share 0.94)
+NEAR_FLAT = 0.9
 TRUSTED_SHARE = 0.25  # of the threshold: the most bits a hash alone is trusted for (a picture with no flat cell)
 Confirm = Callable[[int, int], "Check | None"]  # the pixel check of pictures i and j (None: not possible)
 
@@ -108,8 +113,9 @@ class Evidence:
     check: Check | None = None
 
     def decided_by(self) -> str:
-        """What made the pair a copy: ``check`` (pixels), ``hash`` (within its trusted bits) or ``vectors``."""
-        return "vectors" if self.bits is None else "check" if self.check is not None else "hash"
+        """What made the pair a copy: ``check`` (pixels, or colours of two flat pictures) or ``hash`` (within
+        its trusted bits)."""
+        return "check" if self.check is not None else "hash"
 
     def to_dict(self, threshold: float, flat: float | None = None) -> dict:
         return {"decided_by": self.decided_by(), "bits": self.bits, "threshold": threshold,
@@ -121,23 +127,23 @@ def _round(x: float | None) -> float | None:
     return None if x is None else round(float(x), 3)
 
 
-def needs_check(evidence: Evidence, threshold: float = DEFAULT_THRESHOLD) -> bool:
-    """Whether a pair is a candidate worth the pixel check: a hash on both sides within the threshold and
-    vectors that do not veto it."""
+def needs_check(evidence: Evidence, threshold: float = DEFAULT_THRESHOLD, flat: bool = False) -> bool:
+    """Whether a pair is a candidate worth the pixel check: vectors that do not veto it, and a hash on both
+    sides within the threshold, or (``flat``) both pictures too flat to hash (their colours are checked)."""
     b, rel = evidence.bits, evidence.relative
-    return b is not None and b <= threshold and (rel is None or rel <= MAX_RELATIVE)
+    return (flat or (b is not None and b <= threshold)) and (rel is None or rel <= MAX_RELATIVE)
 
 
 def is_duplicate(evidence: Evidence, threshold: float = DEFAULT_THRESHOLD) -> bool:
-    """The rule (see the module's docstring): within the threshold, not vetoed by the vectors, and confirmed
-    by the pixel check, or (no check made) within the bits its hash alone is trusted for; without a hash,
-    the vectors decide strictly."""
+    """The rule (see the module's docstring): not vetoed by the vectors, and confirmed by the check (of the
+    pixels; of the colours for two flat pictures), or (no check made) within the threshold and the bits its
+    hash alone is trusted for. The vectors alone never make a copy."""
     b, rel = evidence.bits, evidence.relative
-    if b is not None:
-        if b > threshold or (rel is not None and rel > MAX_RELATIVE):
-            return False
-        return evidence.check.confirmed if evidence.check is not None else b <= evidence.trusted
-    return rel is not None and rel <= ALONE_RELATIVE * max(threshold, 0) / DEFAULT_THRESHOLD
+    if rel is not None and rel > MAX_RELATIVE:
+        return False
+    if evidence.check is not None:
+        return evidence.check.confirmed and (b is None or b <= threshold)
+    return b is not None and b <= threshold and b <= evidence.trusted
 
 
 @dataclass(frozen=True)
@@ -194,8 +200,10 @@ def duplicate_pairs(pictures: Sequence[Picture], vectors: np.ndarray, has_vector
     if len(pictures) < 2:
         return []
     hashes = hash_matrix([p.hashes for p in pictures])
+    flat = np.array([p.hashed and not p.hashes for p in pictures], bool)
+    low = flat | np.array([bool(p.hashes) and (p.flat or 0.0) >= NEAR_FLAT for p in pictures], bool)
+    candidates = [hash_pairs(hashes, low)]
     with_vectors = np.flatnonzero(has_vector)
-    candidates = [unvectored_pairs(hashes, np.asarray(has_vector, bool))]
     if len(with_vectors) > 1:
         candidates.append(with_vectors[neighbour_pairs(vectors[with_vectors])])
     pairs = np.concatenate(candidates)
@@ -206,23 +214,25 @@ def duplicate_pairs(pictures: Sequence[Picture], vectors: np.ndarray, has_vector
     if not len(pairs):
         return []
     bits = pair_bits(hashes, pairs[:, 0], pairs[:, 1])
-    flat = np.array([p.hashed and not p.hashes for p in pictures], bool)
-    textured = np.array([bool(p.hashes) for p in pictures], bool)
-    # a flat picture is no copy of a textured one: resizing, re-encoding or cropping keeps the texture
-    apart = (flat[pairs[:, 0]] & textured[pairs[:, 1]]) | (textured[pairs[:, 0]] & flat[pairs[:, 1]])
-    maybe = ~apart & (bits <= threshold)  # bits -1 (a side unhashed) included; vectors read for these only
-    pairs, bits = pairs[maybe], bits[maybe]
+    i, j = pairs[:, 0], pairs[:, 1]
+    both_flat = (flat[i] & low[j]) | (low[i] & flat[j])  # checked by their colours (and pixels, if hashed)
+    # a hash on both sides within the threshold, or flat and flat or nearly flat; a flat picture is no copy
+    # of a textured one (resizing, re-encoding or cropping keeps the texture), nor is a picture without a
+    # hash that could not be hashed (its file unreadable): the vectors alone never decide
+    maybe = both_flat | ((bits >= 0) & (bits <= threshold))
+    pairs, bits, both_flat = pairs[maybe], bits[maybe], both_flat[maybe]
     rel = relative_distances(vectors, has_vector, pairs)
     out = []
     joined = UnionFind(len(pictures))
     order = np.argsort(bits, kind="stable")  # the surest pairs first, so fewer need a check
-    for (a, b), n, r in zip(pairs[order].tolist(), bits[order].tolist(), rel[order].tolist()):
+    for (a, b), n, r, f in zip(pairs[order].tolist(), bits[order].tolist(), rel[order].tolist(),
+                               both_flat[order].tolist()):
         shares = [pictures[a].flat, pictures[b].flat]
         evidence = Evidence(None if n < 0 else n, None if np.isnan(r) else r,
                             trusted_bits(None if None in shares else max(shares), threshold))
-        if confirm is not None and needs_check(evidence, threshold) and joined.find(a) == joined.find(b):
-            continue  # already in one group through confirmed pairs: a check would change no group
-        if confirm is not None and needs_check(evidence, threshold):
+        if confirm is not None and needs_check(evidence, threshold, f):
+            if joined.find(a) == joined.find(b):
+                continue  # already in one group through confirmed pairs: a check would change no group
             check = confirm(a, b)
             if stats is not None:
                 stats.checked += check is not None

@@ -16,8 +16,8 @@ from mmsearch import Engine
 from mmsearch.analysis import perceptual_hash as ev
 from mmsearch.cli.app import app
 from mmsearch.cli.web import create_app
+from mmsearch.query.duplicates import align, confirm, evidence
 from mmsearch.query.duplicates import candidates as cands
-from mmsearch.query.duplicates import confirm, evidence
 from mmsearch.query.duplicates import report as reporting
 from mmsearch.query.duplicates import rule as dups
 
@@ -65,18 +65,6 @@ def test_a_flat_picture_has_no_hash_and_details_parse_safely():
     assert len(scene["frames"]) == ev.SCENE_HASHES
 
 
-def test_the_rule_hash_decides_vectors_veto_or_decide_strictly_alone():
-    t = dups.DEFAULT_THRESHOLD
-    assert dups.is_duplicate(dups.Evidence(bits=t, relative=0.5))
-    assert not dups.is_duplicate(dups.Evidence(bits=t + 1, relative=0.0))
-    assert not dups.is_duplicate(dups.Evidence(bits=0, relative=1.5))  # a coincidence of hashes
-    assert dups.is_duplicate(dups.Evidence(bits=0, relative=None))
-    assert dups.is_duplicate(dups.Evidence(bits=None, relative=dups.ALONE_RELATIVE / 2))
-    assert not dups.is_duplicate(dups.Evidence(bits=None, relative=0.2))
-    assert not dups.is_duplicate(dups.Evidence(bits=None, relative=None))
-    assert not dups.is_duplicate(dups.Evidence(bits=4, relative=0.1), threshold=2)
-
-
 def test_relative_distance_does_not_depend_on_the_models_cosine_scale():
     """The same geometry squeezed into a narrow cone (all cosines near 1, as a random-init model gives)
     keeps its relative distances."""
@@ -110,15 +98,6 @@ def test_grouping_at_scale_finds_planted_copies_through_the_ivf_search():
     pictures = [dups.Picture(i, i, f"{i}.jpg", "image", hashes=[int(h)]) for i, h in enumerate(hashes)]
     groups = reporting.group_pictures(pictures, vectors, np.ones(n, bool)).groups
     assert sorted(tuple(sorted(g)) for g in groups) == [(int(a), int(b)) for a, b in zip(src, dst)]
-
-
-def test_a_flat_picture_is_never_a_copy_of_a_textured_one():
-    v = np.ones((3, 4), np.float32) / 2
-    pictures = [dups.Picture(0, 0, "black.png", "image", hashes=[], hashed=True),
-                dups.Picture(1, 1, "night.jpg", "image", hashes=[(1 << 63) | 12345]),
-                dups.Picture(2, 2, "black2.png", "image", hashes=[], hashed=True)]
-    pairs = dups.duplicate_pairs(pictures, v, np.ones(3, bool))
-    assert [(p.i, p.j) for p in pairs] == [(0, 2)]  # two flat pictures alike: judged by their vectors
 
 
 # -- on a library --------------------------------------------------------------------------------------
@@ -308,6 +287,42 @@ def test_a_library_of_look_alikes_groups_only_the_copies(look_alike_library, use
     assert report.checked["image"] >= len(expected)  # every group was confirmed by pixels
 
 
+@pytest.fixture(scope="module")
+def plain_library(tmp_path_factory):
+    """Plain-colour pictures (too flat to hash): one grey with four copies, and three other plain colours
+    (close in hue or brightness, and the grey in another shape) in a toy-encoder library."""
+    root = tmp_path_factory.mktemp("plain")
+    folder = root / "plain"
+    folder.mkdir()
+    grey = Image.new("RGB", (600, 400), (119, 118, 123))
+    grey.save(folder / "grey.png")
+    group = {str(folder / "grey.png")}
+    copies = {**{k: v for k, v in variants(grey).items() if k in ("q60", "crop")},
+              "two_thirds": grey.resize((400, 266)),
+              "brighter": Image.fromarray(np.clip(np.asarray(grey, np.float32) * 1.15, 0, 255).astype(np.uint8))}
+    for name, copy in copies.items():
+        copy.save(folder / f"grey_{name}.jpg", quality=90)
+        group.add(str(folder / f"grey_{name}.jpg"))
+    Image.new("RGB", (600, 400), (119, 118, 145)).save(folder / "bluer.png")
+    Image.new("RGB", (600, 400), (37, 31, 49)).save(folder / "dark.png")
+    Image.new("RGB", (400, 600), (119, 118, 123)).save(folder / "upright.png")
+    with Engine(root / "lib", model="toy") as engine:
+        engine.index([folder])
+        yield engine, group
+
+
+@pytest.mark.parametrize("use_vectors", [True, False])
+def test_plain_colours_group_only_their_copies_by_their_colours(plain_library, use_vectors):
+    engine, group = plain_library
+    report = reporting.find_duplicates(engine.context, "image", use_vectors=use_vectors)
+    assert report.unhashed["image"] == 8
+    assert [{g.keep.path, *(c.path for c in g.copies)} for g in report.groups] == [group]
+    for copy in report.groups[0].copies:
+        why = copy.why
+        assert why["decided_by"] == "check" and why["bits"] is None and why["check"]["aligned"] == "flat"
+        assert why["check"]["disagreement"] <= why["check"]["max_disagreement"]
+
+
 def test_the_json_says_why_each_copy_is_one(look_alike_library):
     engine, _folder, expected = look_alike_library
     runner = CliRunner()
@@ -325,7 +340,7 @@ def test_the_json_says_why_each_copy_is_one(look_alike_library):
             assert why["trusted_bits"] == dups.trusted_bits(why["flat"])
             assert 0 <= why["relative"] <= why["max_relative"]
             assert why["check"]["disagreement"] <= why["check"]["max_disagreement"]
-            assert why["check"]["aligned"] in {"features", "grid"}
+            assert why["check"]["aligned"] in {"features", "template", "grid"}
             assert why["with"] in {group["keep"]["path"], *(c["path"] for c in group["copies"])}
     text = runner.invoke(app, ["duplicates", "--kind", "image", "--library", str(engine.library.root)])
     assert "by check" in text.output and "pixels disagree" in text.output and "aligned by" in text.output
@@ -433,26 +448,40 @@ def test_an_off_centre_crop_hashes_close_through_a_corner_hash():
     assert bits_apart(original, copy) <= dups.DEFAULT_THRESHOLD // 2
 
 
-def test_a_cropped_page_is_aligned_by_its_features_and_another_page_is_not_a_copy():
-    """A page of text repeats one pattern (lines of letters), so a grid search can settle a line off; the
-    matched keypoints put a 5 % border crop and a 10 % off-centre crop where they belong, and the pixels
-    confirm them. Another page of the same font and layout, cropped alike, stays apart."""
+def test_a_cropped_page_is_aligned_and_another_page_is_not_a_copy():
+    """A page of text repeats one pattern (lines of letters), so a coarse grid can settle a line off; the
+    template match over every offset and scale (or the matched keypoints) puts a 5 % border crop and a 10 %
+    off-centre crop where they belong, and the pixels confirm them. Another page of the same font and
+    layout, cropped alike, stays apart."""
     a, other = page(1), page(7)
     w, h = a.size
     original = confirm.pixels(a)
     for box in ((w // 20, h // 20, w - w // 20, h - h // 20), (w // 10, h // 10, w, h)):
         check = confirm.compare(original, confirm.pixels(a.crop(box)))
-        assert check.confirmed and check.aligned == "features", (box, check)
-        assert check.to_dict()["aligned"] == "features"
+        assert check.confirmed and check.aligned in ("template", "features"), (box, check)
+        assert check.to_dict()["aligned"] == check.aligned
         assert not confirm.compare(confirm.pixels(other), confirm.pixels(a.crop(box))).confirmed
 
 
-def test_without_features_the_grid_search_still_aligns():
-    """A picture with too few keypoints (or no OpenCV) has no features: the grid search aligns alone."""
+def test_the_features_put_a_cropped_page_where_it_belongs():
+    """Matched keypoints of a page and its 10 % off-centre crop give the crop's window in the page."""
+    a = page(1)
+    w, h = a.size
+    crop = a.crop((w // 10, h // 10, w, h))
+    original, copy = confirm.pixels(a), confirm.pixels(crop)
+    found = align.window(original.features, copy.features, original.size, copy.size)
+    assert found is not None and found[0]  # the copy lies in the original
+    assert np.allclose(found[1], [0.1, 0.1, 0.0, 0.0], atol=0.01), found
+
+
+def test_without_opencv_the_grid_search_still_aligns(monkeypatch):
+    """No OpenCV (an optional dependency): no template match, no features; the grid search aligns alone."""
+    monkeypatch.setattr(confirm, "template_window", lambda *args: None)
     a = drawing("circle")
     w, h = a.size
-    check = confirm.compare(confirm.pixels(a), confirm.pixels(a.crop((w // 10, h // 10, w, h))))
-    assert check.confirmed
-    bare = confirm.Pixels(confirm.pixels(a).grey, confirm.pixels(a).colour)  # features left out
+    bare = confirm.pixels(a)
+    bare._features = None
     check = confirm.compare(bare, confirm.pixels(a.crop((w // 20, h // 20, w - w // 20, h - h // 20))))
+    assert check.confirmed and check.aligned == "grid"
+    check = confirm.compare(bare, confirm.pixels(a.crop((w // 10, h // 10, w, h))))
     assert check.confirmed and check.aligned == "grid"
