@@ -24,7 +24,9 @@ def repo(tmp_path: Path) -> Path:
     """A copy of what the ledger reads: README.md, docs/ and the results files."""
     shutil.copy(ROOT / "README.md", tmp_path / "README.md")
     shutil.copytree(ROOT / "docs", tmp_path / "docs")
-    shutil.copytree(ROOT / "benchmarks" / "results", tmp_path / "benchmarks" / "results")
+    # tmp/ is the benchmarks' scratch (unpacked packages, caches): not results, and may hold broken links
+    shutil.copytree(ROOT / "benchmarks" / "results", tmp_path / "benchmarks" / "results",
+                    ignore=shutil.ignore_patterns("tmp"))
     return tmp_path
 
 
