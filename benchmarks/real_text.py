@@ -18,7 +18,9 @@ embeds what is missing (an interrupted run resumes at its last whole block). On 
 (AVX512-BF16 or AMX) the model runs under ``torch.autocast(bfloat16)`` (about twice the speed); each run
 that embeds measures the cosine of those vectors to float32 ones on ``CHECK_COUNT`` sentences and records it.
 The sentence list records the Python version and a hash of the installed package set: a different install
-yields a different (still real) list, and the cache is rebuilt for it.
+yields a different (still real) list, and the cache is rebuilt for it (the old one is moved to ``stale-*/``).
+To reuse a cache built by another environment (its list is still real text), set ``MMSEARCH_REAL_TEXT_KEEP=1``:
+the cached list is used as it is, and the results record the signature it was built with.
 """
 from __future__ import annotations
 
@@ -87,24 +89,28 @@ def collect() -> tuple[list[str], dict]:
     return found, about
 
 
-def sentences() -> tuple[list[str], dict]:
-    """The cached sentence list for this install and its sources (collected on first use, a few minutes)."""
+def sentences() -> tuple[list[str], dict, str]:
+    """The cached sentence list for this install, its sources, and the signature it was built with (collected
+    on first use, a few minutes; ``MMSEARCH_REAL_TEXT_KEEP=1`` takes a cached list of another install)."""
     FOLDER.mkdir(parents=True, exist_ok=True)
     sig = install_signature()
     path = FOLDER / "sentences.json"
     if path.exists():
         cached = json.loads(path.read_text())
-        if cached["install"] == sig:
-            return list(cached["sentences"]), cached["sources"]
-        for old in FOLDER.glob("block-*.npy"):
-            old.unlink()  # vectors of another list
+        if cached["install"] == sig or os.environ.get("MMSEARCH_REAL_TEXT_KEEP"):
+            return list(cached["sentences"]), cached["sources"], cached["install"]
+        stale = FOLDER / f"stale-{cached['install']}"  # another list's vectors: kept aside, not deleted
+        stale.mkdir(exist_ok=True)
+        for old in [path, *FOLDER.glob("block-*.npy"), *FOLDER.glob("queries-*.npy"), *FOLDER.glob("precision-*")]:
+            old.replace(stale / old.name)
+        log(f"real text: another install or sentence rule; the cached list and vectors moved to {stale}")
     t = time.perf_counter()
     found, about = collect()
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps({"install": sig, "sources": about, "sentences": found}))
     tmp.replace(path)
     log(f"real text: {len(found)} sentences collected in {time.perf_counter() - t:.0f}s")
-    return found, about
+    return found, about, sig
 
 
 def native_bf16() -> bool:
@@ -154,7 +160,7 @@ def vectors(count: int, threads: int | None = None, shard: tuple[int, int] = (0,
 
     if threads:
         torch.set_num_threads(threads)
-    found, sources = sentences()
+    found, sources, signature = sentences()
     corpus_max = len(found) - QUERY_COUNT
     if count > corpus_max:
         raise SystemExit(f"only {corpus_max} real sentences here (asked for {count}): the sources in "
@@ -191,7 +197,7 @@ def vectors(count: int, threads: int | None = None, shard: tuple[int, int] = (0,
     about = {"source": "sentences of docstrings and Debian documentation, dictionaries and quotations "
                        "(benchmarks/real_text_sources.py)", "sources": sources,
              "model": encoder.model_id, "precision": precision, "cosine_to_float32": check,
-             "install": install_signature(), "available": corpus_max, "dim": int(x.shape[1]), "queries": len(q)}
+             "install": signature, "available": corpus_max, "dim": int(x.shape[1]), "queries": len(q)}
     return x, q, about
 
 
