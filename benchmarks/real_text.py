@@ -2,7 +2,9 @@
 bundled sentence model (all-MiniLM-L6-v2, the product's ``text`` space, 384 dimensions).
 
     .venv/bin/python benchmarks/real_text.py --count 1000000    # build (or extend) the cache only
-    nice -n 19 .venv/bin/python benchmarks/real_text.py --count 1000000 >> .../real-text/embed.log 2>&1 &
+    .venv/bin/python benchmarks/real_text.py --count 0                # the sentence list only (~5 min)
+    for i in 0 1; do nice -n 19 .venv/bin/python benchmarks/real_text.py --count 1000000 --threads 1 \
+        --shard $i/2 & done                                              # two one-thread processes share it
 
 The sentences come from several named sources (benchmarks/real_text_sources.py): the docstrings of Python's
 standard library and installed packages, and Debian packages fetched at run time (a public-domain
@@ -31,6 +33,7 @@ import json
 import os
 import re
 import sys
+import sysconfig
 import time
 from importlib import metadata
 from pathlib import Path
@@ -66,7 +69,9 @@ def _sentences_of(docstring: str) -> list[str]:
 
 def install_signature() -> str:
     """Python version, installed packages, the sources' readers and the sentence rule: what the list depends on."""
-    names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions())
+    site = sorted({sysconfig.get_paths()["purelib"], sysconfig.get_paths()["platlib"]})
+    # the environment's packages only: not what the current folder adds to sys.path (a checkout's *.egg-info)
+    names = sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions(path=site))
     readers = Path(real_text_sources.__file__).read_text()
     rule = [_SPLIT.pattern, _CODE_LIKE.pattern, str(SEED)]
     return hashlib.sha256("\n".join([sys.version, *names, readers, *rule]).encode()).hexdigest()[:16]
@@ -161,6 +166,8 @@ def vectors(count: int, threads: int | None = None, shard: tuple[int, int] = (0,
     if threads:
         torch.set_num_threads(threads)
     found, sources, signature = sentences()
+    if count < 1:
+        raise SystemExit(f"real text: {len(found)} sentences listed; asked for no vectors")
     corpus_max = len(found) - QUERY_COUNT
     if count > corpus_max:
         raise SystemExit(f"only {corpus_max} real sentences here (asked for {count}): the sources in "
@@ -203,10 +210,14 @@ def vectors(count: int, threads: int | None = None, shard: tuple[int, int] = (0,
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--count", type=int, default=100_000)
+    ap.add_argument("--count", type=int, default=100_000, help="vectors to have embedded (0: list the sentences only)")
     ap.add_argument("--threads", type=int, default=2, help="torch threads")
     ap.add_argument("--shard", default="0/1", help="i/n: embed the blocks numbered i modulo n (n processes)")
     args = ap.parse_args()
+    if args.count == 0:  # collect the list only
+        found, sources, signature = sentences()
+        print(json.dumps({"sentences": len(found), "install": signature, "sources": sources}))
+        return
     i, n = (int(v) for v in args.shard.split("/"))
     got = vectors(args.count, args.threads, (i, n))
     if got is None:
