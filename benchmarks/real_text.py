@@ -184,9 +184,10 @@ def vectors(count: int, threads: int | None = None, shard: tuple[int, int] = (0,
         if not path.exists():  # another shard's process may have written it meanwhile
             t = time.perf_counter()
             part = _encode(encoder, found[b : b + BLOCK], precision).astype(np.float16)
-            with open(path.with_suffix(".tmp"), "wb") as f:
+            tmp = path.with_suffix(f".{os.getpid()}.tmp")
+            with open(tmp, "wb") as f:
                 np.save(f, part)
-            path.with_suffix(".tmp").replace(path)  # whole blocks only: a killed run resumes here
+            tmp.replace(path)  # whole blocks only: a killed run resumes here
             log(f"real text: block {b // BLOCK} ({len(part)} sentences) in {time.perf_counter() - t:.0f}s "
                 f"({len(part) / (time.perf_counter() - t):.0f}/s, load {os.getloadavg()[0]:.2f})")
     paths = [FOLDER / f"block-{precision}-{b // BLOCK:04d}.npy" for b in range(0, count, BLOCK)]

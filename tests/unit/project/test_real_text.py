@@ -99,3 +99,40 @@ def test_collect_keeps_each_sentence_once_counts_per_source_and_mixes_them(tmp_p
     assert {k: v["sentences"] for k, v in about.items()} == {"one": 200, "two": 200}
     assert any("second" in s for s in found[:40]) and any("first" in s for s in found[:40])
     assert found == real_text.collect()[0]  # a fixed shuffle
+
+
+class _RowNumberEncoder:
+    """Embeds a sentence as its row number in the list (first column), so order and cache reuse are visible."""
+
+    model_id = "row-number"
+    dim = 4
+
+    def __init__(self, listing):
+        self.listing, self.encoded = listing, 0
+
+    def encode_text(self, texts):
+        self.encoded += len(texts)
+        import numpy as np
+
+        return np.array([[self.listing.index(t), 1, 0, 0] for t in texts], np.float32)
+
+
+def test_blocks_are_cached_shared_by_shards_and_kept_in_sentence_order(tmp_path, monkeypatch):
+    import mmsearch.encoders.sentence as sentence
+
+    listing = [f"Sentence {'x' * (i % 7)} number {i} of the list." for i in range(47)]
+    encoder = _RowNumberEncoder(listing)
+    monkeypatch.setattr(sentence, "SentenceEncoder", lambda spec: encoder)
+    monkeypatch.setattr(real_text, "sentences", lambda: (listing, {"one": {"sentences": 47}}, "sig"))
+    monkeypatch.setattr(real_text, "native_bf16", lambda: False)
+    monkeypatch.setattr(real_text, "FOLDER", tmp_path)
+    monkeypatch.setattr(real_text, "BLOCK", 10)
+    monkeypatch.setattr(real_text, "QUERY_COUNT", 5)
+    assert real_text.vectors(25, shard=(1, 2)) is None  # shard 1 of 2: block 1 only, the others not there yet
+    assert sorted(p.name for p in tmp_path.glob("block-*.npy")) == ["block-float32-0001.npy"]
+    x, q, about = real_text.vectors(25, shard=(0, 2))
+    assert x[:, 0].tolist() == list(range(25)) and q[:, 0].tolist() == list(range(42, 47))
+    assert about["sources"] == {"one": {"sentences": 47}} and about["precision"] == "float32"
+    done = encoder.encoded
+    x2, _, _ = real_text.vectors(22)  # a resumed or later run embeds nothing that is cached
+    assert encoder.encoded == done and x2[:, 0].tolist() == list(range(22))
