@@ -89,22 +89,17 @@ def one_thread_reader(reader: Any) -> Any:
     itself (the GPU is not a core)."""
     import copy
 
-    from onnxruntime import InferenceSession, SessionOptions
+    from onnxruntime import InferenceSession
+    from rapidocr_onnxruntime.utils.infer_engine import OrtInferSession
 
-    from mmsearch.encoders.ocr_sessions import SPINNING
+    from mmsearch.encoders.ocr_sessions import no_spinning
 
     if reader.device != "cpu":
         return reader
     detector = copy.copy(reader._engine.text_det)
     original = detector.infer.session
-    opts = SessionOptions()
-    base = original.get_session_options()
-    opts.log_severity_level = base.log_severity_level
-    opts.enable_cpu_mem_arena = base.enable_cpu_mem_arena
-    opts.graph_optimization_level = base.graph_optimization_level
-    opts.intra_op_num_threads = 1
-    opts.inter_op_num_threads = 1
-    opts.add_session_config_entry(SPINNING, "0")
+    with no_spinning():  # rapidocr's own options, as the reader's sessions got them, on one thread
+        opts = OrtInferSession._init_sess_opts({"intra_op_num_threads": 1, "inter_op_num_threads": 1})
     path = reader._engine_path("Det", reader._resolve(reader.spec))
     detector.infer = copy.copy(detector.infer)
     detector.infer.session = InferenceSession(path, sess_options=opts, providers=original.get_providers())
