@@ -75,16 +75,32 @@ def main() -> None:
         encoder.encode_prepared(prepared[i : i + 32])
     encode_s = time.perf_counter() - t0
 
+    fp32_encode_s = None
+    if getattr(encoder, "image_dtype", "float32") not in ("float32", "float16"):  # the same batches in fp32
+        from mmsearch.encoders.openclip import OpenClipEncoder
+
+        fp32 = OpenClipEncoder(spec, encoder.device, image_dtype="float32")
+        fp32.encode_prepared(prepared[:2])
+        t0 = time.perf_counter()
+        for i in range(0, len(prepared), 32):
+            fp32.encode_prepared(prepared[i : i + 32])
+        fp32_encode_s = time.perf_counter() - t0
+
     folder = tmp / "videos"
     folder.mkdir()
     # a copy, not a link: a link to a place outside the indexed folder is refused (nothing leaked)
     shutil.copy2(args.video, folder / Path(args.video).name)
     if args.ocr:
         return index_with_ocr(spec, encoder, folder, duration, args.interval, args.repeat)
+    # the same runs with the image tower in fp32, alternated with them, where the rule chose another format
+    # (bf16 on a CPU with native bf16: mmsearch/encoders/precision.py): what that choice is worth, same machine
+    towers = {"default": encoder} | ({"fp32": fp32} if fp32_encode_s is not None else {})
     runs, loads = [], []
-    for k in range(max(1, args.repeat)):
-        with Engine(tmp / f"lib{k}", model=spec, video_interval=args.interval) as engine:
-            engine.use_encoder(encoder)
+    fp32_runs = []
+    for k, tower in ((k, t) for k in range(max(1, args.repeat)) for t in towers):
+        tower_encoder = towers[tower]
+        with Engine(tmp / f"lib{k}-{tower}", model=spec, video_interval=args.interval) as engine:
+            engine.use_encoder(tower_encoder)
             # every model the run would load, loaded before the timer (a library has many videos: the
             # per-run load is reported on its own line, not spread over one video)
             t0 = time.perf_counter()
@@ -93,8 +109,12 @@ def main() -> None:
             models.optional("text")
             models.job_model("ocr")
             load_scene_model(engine.context.settings.shot_model, engine.context.settings.device)
-            loads.append(time.perf_counter() - t0)
-            runs.append(_timed_index(engine, folder))
+            if tower == "default":
+                loads.append(time.perf_counter() - t0)
+            (runs if tower == "default" else fp32_runs).append(_timed_index(engine, folder))
+    for r in fp32_runs:
+        r.pop("report", None)
+    fp32_s = sorted(r["seconds"] for r in fp32_runs)[len(fp32_runs) // 2] if fp32_runs else None
     run = sorted(runs, key=lambda r: r["seconds"])[len(runs) // 2]  # the median run
     report, index_s, index_cpu, load_s = run.pop("report"), run["seconds"], run["cpu_seconds"], loads[0]
     for r in runs:
@@ -124,7 +144,11 @@ def main() -> None:
         "index_x_realtime": round(duration / index_s, 1), "model_load_s": round(load_s, 3),
         "index_cpu_s": round(index_cpu, 3), "index_cpu_s_per_video_s": round(index_cpu / duration, 3),
         "shot_model_bf16": bool(getattr(shot_model, "bf16", False)),
+        "image_dtype": getattr(encoder, "image_dtype", "float32"),
         "index_passes": report.passes, "index_runs": runs,
+        "fp32_tower_encode_s": round(fp32_encode_s, 3) if fp32_encode_s else None,
+        "fp32_tower_index_s": fp32_s, "fp32_tower_index_x_realtime": round(duration / fp32_s, 1) if fp32_s else None,
+        "fp32_tower_index_runs": fp32_runs,
         "scene_detection_cpu_s": round(scenes_s, 3), "scene_detection_x_realtime": round(duration / scenes_s, 1),
         "embed_cpu_s_without_scenes": round(min(without_s), 3), "embed_cpu_s_with_scenes": round(min(with_s), 3),
         "shot_model": shot_model is not None, "load_average": [round(x, 2) for x in os.getloadavg()],
@@ -138,6 +162,9 @@ def main() -> None:
     print(f"models loaded before the timer: {load_s:.2f} s; passes of the median run: {report.passes}")
     print("runs: " + ", ".join(f"{r['seconds']:.2f} s ({r['ocr_detected_ahead']} frames detected ahead, "
                                f"{r['ocr_pass_detections']} in the OCR pass)" for r in runs))
+    if fp32_s:
+        print(f"the same runs with the image tower in fp32 (alternated): median {fp32_s:.2f} s, "
+              f"{result['fp32_tower_index_x_realtime']}x real time; this run's tower: {result['image_dtype']}")
     print(f"whole run's CPU: {index_cpu:.2f} s ({result['index_cpu_s_per_video_s']} s per second of video)")
     print(f"scene detection: {scenes_s:.2f} s CPU ({result['scene_detection_x_realtime']}x real time; "
           f"CPU {min(without_s):.2f} s without, {min(with_s):.2f} s with)")

@@ -87,6 +87,8 @@ def one_thread_reader(reader: Any) -> Any:
     with counters of its own. For detecting beside another stream of work (the video pass's decode thread
     while the image tower encodes on the other core) without taking that stream's core. On CUDA, ``reader``
     itself (the GPU is not a core)."""
+    if reader.device != "cpu":
+        return reader
     import copy
 
     from onnxruntime import InferenceSession
@@ -94,8 +96,6 @@ def one_thread_reader(reader: Any) -> Any:
 
     from mmsearch.encoders.ocr_sessions import no_spinning
 
-    if reader.device != "cpu":
-        return reader
     detector = copy.copy(reader._engine.text_det)
     original = detector.infer.session
     with no_spinning():  # rapidocr's own options, as the reader's sessions got them, on one thread

@@ -77,12 +77,16 @@ def checkpoint_preprocess(arch: str) -> dict:
 
 
 class OpenClipEncoder:
-    """Images and texts into one space with an open_clip model. fp16 on CUDA, fp32 on CPU."""
+    """Images and texts into one space with an open_clip model. fp16 on CUDA; on the CPU the image tower in
+    bf16 where the CPU computes bf16 natively, everything else in fp32 (precision.py has the rule).
+
+    ``image_dtype``: force the image tower's number format (``"float32"``/``"bfloat16"``; benchmarks compare
+    the two in one run); None = the rule."""
 
     space = "clip"
     modalities = frozenset({"image", "text"})
 
-    def __init__(self, spec: str, device: str = "cpu") -> None:
+    def __init__(self, spec: str, device: str = "cpu", image_dtype: str | None = None) -> None:
         import open_clip
         import torch
 
@@ -133,6 +137,12 @@ class OpenClipEncoder:
                 why = str(exc).splitlines()[0][:300]
             raise ModelUnavailableError(f"cannot load open_clip model {spec!r}: {why}; {SETTING_HINT}") from None
         model.eval()
+        from mmsearch.encoders.precision import image_dtype_name, visual_to_bf16
+
+        self.image_dtype = "float16" if use_half else (image_dtype or image_dtype_name(device, model.visual))
+        if self.image_dtype == "bfloat16" and not use_half:
+            visual_to_bf16(model.visual)
+        self._image_dtype = getattr(torch, self.image_dtype)
         from mmsearch.encoders.text_tower import BlasTextTower
 
         # Queries on the CPU take the BLAS text tower (same numbers, ~25% less time); see text_tower.py.
@@ -243,9 +253,7 @@ class OpenClipEncoder:
         if not prepared:
             return np.zeros((0, self.dim), np.float32)
         # Pillow-prepared tensors are on the CPU, torchvision-prepared ones already on the device.
-        batch = self._torch.stack([p.to(self.device) for p in prepared])
-        if self.device.startswith("cuda"):
-            batch = batch.half()
+        batch = self._torch.stack([p.to(self.device) for p in prepared]).to(self._image_dtype)
         with self._lock, self._torch.inference_mode(), self._autocast():
             out = self._model.encode_image(batch)
         return l2_normalize(out.float().cpu().numpy())

@@ -27,6 +27,8 @@ from typing import Any
 
 import numpy as np
 
+from mmsearch.encoders.precision import native_bf16
+
 __all__ = ["ShotModel", "load_shot_model", "CPU_BUDGET", "SHOT_MODEL_SPECS", "budget_frames", "native_bf16"]
 
 # Share of a video's frames the model may look at on the CPU: 0.25 of 25 fps = 6 model frames per second of
@@ -34,19 +36,6 @@ __all__ = ["ShotModel", "load_shot_model", "CPU_BUDGET", "SHOT_MODEL_SPECS", "bu
 CPU_BUDGET = 0.25
 SHOT_MODEL_SPECS = ("bundled", "off")
 _BATCH = 32  # windows per forward pass
-
-
-_BF16_FLAGS = frozenset({"amx_bf16", "avx512_bf16"})  # CPU features that run bf16 natively (Linux /proc/cpuinfo)
-
-
-def native_bf16(cpuinfo: str = "/proc/cpuinfo") -> bool:
-    """Whether this CPU computes in bf16 natively (AMX or AVX512-BF16); False where it cannot be told."""
-    try:
-        with open(cpuinfo, encoding="ascii", errors="replace") as f:
-            flags = next((line for line in f if line.startswith("flags")), "")
-    except OSError:
-        return False
-    return bool(_BF16_FLAGS & set(flags.split()))
 
 
 class ShotModel:

@@ -3,15 +3,20 @@
 The rule: the OCR pass (text.py, :func:`mmsearch.analysis.ocr_keyframes.read_scene_text`) runs the text
 detector on the sampled frames it probes. Two things make that cheaper with the same boxes, text and spans:
 
-1. *Ahead, in idle time.* The video pass's decode thread decodes, then runs the shot model, then waits for
-   the image tower (the critical path) to encode the last frames: about 0.9 s of an idle core on a 21 s
-   video here. In that time it runs the detector on the kept frames, the pass's probes first
-   (:func:`likely_first`, from the cuts the scenes will have), through a copy of the
-   run's reader on one thread (:func:`mmsearch.encoders.ocr_probe.one_thread_reader`: the tower keeps its
-   core), on the very pictures the OCR pass will see (the kept JPEG decoded). It stops as soon as the tower
-   is done (the visual commit never waits for it), or as soon as a detection shows that its core is not idle
-   (it got less than ``MIN_SHARE`` of it: other work runs there); frames it did not reach are detected in the
-   OCR pass.
+1. *Ahead, in idle time.* The video pass has two streams of work, each on one core: the decode thread decodes
+   and then runs the shot model; the calling thread encodes the sampled frames with the image tower. Whichever
+   stream waits for the other runs the detector on the kept frames meanwhile, through a copy of the run's
+   reader on one thread (:func:`mmsearch.encoders.ocr_probe.one_thread_reader`), on the very pictures the OCR
+   pass will see (the kept JPEG decoded):
+   - the calling thread whenever it has no frame to encode: during the decode, on the frames kept so far (in
+     time order, each call taking the new ones), and while the shot model runs after the decode; it stops as
+     soon as the decode thread hands it something (a frame, the end);
+   - the decode thread once the shot model is done, while the tower encodes the last frames (the tower is the
+     slower stream where the CPU has no native bf16), the pass's probes first (:func:`likely_first`, from the
+     cuts the scenes will have); it stops as soon as the tower is done (the visual commit never waits for it).
+   Either stops for the video as soon as a detection shows that its core is not idle (it got less than
+   ``MIN_SHARE`` of it: other work runs there); frames not reached are detected in the OCR pass. One detection
+   runs at a time (the two streams' turns may meet at a hand-over).
 2. *Once per picture.* Detections are remembered by the kept JPEG's digest: a frame identical to one already
    detected (a static slide, a still) reuses its boxes, in that pass or ahead. Identical bytes are identical
    pixels, so the boxes are those the detector would give.
@@ -38,6 +43,7 @@ from PIL import Image
 MIN_SHARE = 0.7
 _ONE_THREAD: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # reader -> its one-thread copy
 _ONE_THREAD_LOCK = threading.Lock()
+_DETECTING = threading.Lock()  # held for each detection ahead (a one-thread copy is one stream of work)
 
 
 def digest(jpeg: bytes) -> bytes:
@@ -131,26 +137,38 @@ def likely_first(times: Sequence[float], cuts: Sequence[float]) -> list[int]:
 
 def detect_ahead(frames: Callable[[], list[tuple[float, bytes]]], detections: Detections,
                  reader: Any) -> Callable[[Callable[[], bool], list[float]], None]:
-    """The decode thread's idle work (``embed_frames(..., idle=...)``): the detector on ``frames()`` (time,
-    JPEG) in :func:`likely_first` order for the video's ``cuts``, the boxes stored in ``detections`` as
-    ``reader``'s, until ``stopped()``."""
+    """The video pass's idle work (``embed_frames(..., idle=...)``): the detector on ``frames()`` (time, JPEG),
+    the boxes stored in ``detections`` as ``reader``'s, until ``stopped()``. With the video's ``cuts``: every
+    frame not yet detected, in :func:`likely_first` order; without (the decode is still going on): the frames
+    kept since the last call, in time order."""
+
+    state = {"next": 0, "busy": False}  # the first frame no call has reached yet; no core found idle
 
     def work(stopped: Callable[[], bool], cuts: list[float]) -> None:
-        if stopped():
+        if stopped() or state["busy"]:
             return
-        detector = _one_thread(reader)
         kept = frames()
         done = 0
-        for i in likely_first([t for t, _ in kept], cuts):
+        # while the decode goes on (no cuts yet) the frames come in time order: each call takes the new ones
+        order = likely_first([t for t, _ in kept], cuts) if cuts else range(state["next"], len(kept))
+        if not len(order):
+            return
+        detector = _one_thread(reader)
+        for i in order:
             if stopped():
                 return
+            if not cuts:
+                state["next"] = i + 1
             key = digest(kept[i][1])
-            if detections.get(reader, key) is None:
+            with _DETECTING:  # the decode thread's and the calling thread's turns may meet: one detection at a time
+                if detections.get(reader, key) is not None or stopped():
+                    continue
                 cpu, wall = time.thread_time(), time.perf_counter()
                 detections.put(reader, key, detector.detect(decoded(kept[i][1])))
                 done += 1
                 # judged from the second detection on (a fresh session's first run also sets itself up)
                 if done > 1 and time.thread_time() - cpu < MIN_SHARE * (time.perf_counter() - wall):
+                    state["busy"] = True
                     return  # this thread did not get a core to itself: no core is idle, the pass does the rest
 
     return work

@@ -11,8 +11,10 @@ the calling thread encodes the previous :data:`ENCODE_CHUNK` frames, so decoding
 the decode ends, the same thread runs the shot model on the stream's candidates
 (:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames, and then
 its ``idle`` work (the OCR pass's text detection, ahead.py) until the calling thread is done: the encoded
-video is returned without waiting for it. Two streams of work, so on a machine of up to two torch threads
-each runs on one (:func:`_stream_threads`).
+video is returned without waiting for it. The calling thread runs the same ``idle`` work whenever it has no
+frame to encode (during the decode, and while the shot model runs) until the decode thread hands it the next
+thing. Two streams of work, so on a machine of up to two torch threads each runs on one
+(:func:`_stream_threads`).
 Only frame vectors are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
 
 Each scene becomes a ``scene`` segment (its vector: the normalised mean of its frames; its keyframe:
@@ -41,6 +43,7 @@ from mmsearch.media.video import FrameSampler, refine_cuts
 from mmsearch.threads import single_threaded
 
 _END = object()
+_SAMPLED = object()  # put after the last sampled frame, before the shot model runs
 _IDLE: set[threading.Thread] = set()  # decode threads still in their idle work
 _IDLE_LOCK = threading.Lock()
 IDLE_EXIT_WAIT = 10.0  # seconds the process's exit waits for each decode thread still in its idle work
@@ -87,8 +90,8 @@ class EmbeddedVideo:
     judged: bool = False  # the shot model was asked about the stream's candidates during embed_frames
 
 
-# work for the decode thread's idle time: idle(stopped, cuts), cuts = the video's cut times as the scenes
-# will have them (the stream's verdicts: the embeddings decide no cut), [] without a stream
+# work for either stream's idle time: idle(stopped, cuts), cuts = the video's cut times as the scenes will have
+# them (the stream's verdicts: the embeddings decide no cut), [] without a stream or before the shot model
 Idle = Callable[[Callable[[], bool], list[float]], None]
 
 
@@ -102,7 +105,9 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
     an exception of the model is raised as it is. ``idle(stopped, cuts)``: run on the decode thread once the
     decode (and the shot model) is done, while the frames are still being encoded, with the cut times the
     scenes will have; ``stopped()`` turns true when the frames are encoded, and this returns without waiting
-    for ``idle`` (a failure of it is dropped: optional work)."""
+    for ``idle``. Also run on the calling thread, with ``cuts`` empty until the shot model is done, whenever
+    it waits for the decode thread; ``stopped()`` turns true as soon as the decode thread hands it something.
+    A failure of ``idle`` is dropped (optional work)."""
     with _stream_threads():
         return _embed(path, encoder, interval, min(batch_size, ENCODE_CHUNK), shots, keep, shot_model, idle)
 
@@ -144,6 +149,7 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
                     keep(frame.time, frame.image)
                 sampled.append(frame.time)
                 frames.put((frame.time, encoder.prepare_image(frame.image), picture_hash(frame.image)))
+            frames.put(_SAMPLED)
             if stream is not None and judged and not stop.is_set():  # the consumer encodes the last frames meanwhile
                 try:
                     consult_model(stream, shot_model, budget_frames(shot_model, len(stream)))
@@ -166,9 +172,20 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
     hashes: list[int | None] = []
     chunks: list[np.ndarray] = []
     batch: list[Any] = []
+    def between_items() -> None:  # nothing to encode yet: the idle work until the producer puts something
+        if idle is not None and frames.empty():
+            with contextlib.suppress(Exception):  # optional work: what it did not do is done later
+                idle(lambda: not frames.empty(), list(cuts))
+
     try:
         while True:
+            between_items()
             item = frames.get()
+            if item is _SAMPLED:  # the decode is over: nothing will fill the batch, the shot model may be running
+                if batch:
+                    chunks.append(encoder.encode_prepared(batch))
+                    batch = []
+                continue
             if item is _END:
                 break
             if isinstance(item, _ModelFailed):

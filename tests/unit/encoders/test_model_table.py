@@ -82,8 +82,8 @@ def test_model_loads_from_a_local_checkpoint_and_embeds(model, tmp_path):
     assert encoder.dim == model.dim
     saved = torch.load(ckpt, map_location="cpu", mmap=True, weights_only=True)["state_dict"]
     loaded = encoder._model.state_dict()
-    for key in list(saved)[:: max(1, len(saved) // 8)]:  # the checkpoint's weights, not a fresh init
-        assert torch.equal(saved[key], loaded[key]), key
+    for key in list(saved)[:: max(1, len(saved) // 8)]:  # the checkpoint's weights (in the tower's format: bf16
+        assert torch.equal(saved[key].to(loaded[key].dtype), loaded[key]), key  # on an AMX CPU), not a fresh init
     del saved, loaded
 
     image = encoder.prepare_image(Image.new("RGB", (96, 64), (200, 40, 40)))

@@ -86,11 +86,14 @@ class SlowTower:
 
 
 def test_idle_work_runs_on_the_decode_thread_after_the_decode_and_is_not_waited_for(two_shots):
+    """The decode thread's turn: after the decode, with the scenes' cuts, until the frames are encoded."""
     started, release, finished = threading.Event(), threading.Event(), threading.Event()
     kept = keep_frames()
     seen: dict = {}
 
     def idle(stopped, cuts):
+        if threading.current_thread() is threading.main_thread():
+            return  # the calling thread's turns: the next test
         seen["thread"] = threading.current_thread().name
         seen["frames then"] = len(kept.encoded())
         seen["stopped then"] = stopped()
@@ -108,6 +111,26 @@ def test_idle_work_runs_on_the_decode_thread_after_the_decode_and_is_not_waited_
     assert seen["frames then"] == len(video.times) == 6   # every frame decoded and kept before it began
     assert seen["stopped then"] is False and seen["stopped after"] is True
     assert len(seen["cuts"]) == 1 and abs(seen["cuts"][0] - 3.0) <= 0.1   # the cut the scenes will have
+
+
+def test_the_calling_thread_runs_the_idle_work_while_it_waits_and_stops_when_handed_something(two_shots):
+    kept = keep_frames()
+    turns: list[tuple[int, list[float], bool]] = []  # (frames kept then, cuts, stopped() came true)
+
+    def idle(stopped, cuts):
+        if threading.current_thread() is not threading.main_thread():
+            return
+        frames_then = len(kept.encoded())
+        deadline = time.monotonic() + 30
+        while not stopped() and time.monotonic() < deadline:
+            time.sleep(0.001)
+        turns.append((frames_then, cuts, stopped()))
+
+    video = embed_frames(two_shots, TOY, 1.0, 8, keep=kept.keep, idle=idle)
+    assert len(video.times) == 6 and video.vectors.shape[0] == 6
+    assert turns and all(came for _, _, came in turns)         # each turn ended when the decode thread put something
+    assert min(n for n, _, _ in turns) < 6                     # turns during the decode, on the frames kept so far
+    assert all(cuts == [] for n, cuts, _ in turns if n < 6)    # no cuts before the shot stream is decided
 
 
 def test_a_failing_idle_work_costs_the_video_nothing(two_shots):
