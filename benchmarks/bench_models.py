@@ -166,6 +166,7 @@ def bench(model, batches: int, queries: int, work: Path) -> dict:
     out: dict = {"spec": model.spec, "loaded_as": f"{Path(arch).name}:random.pt", "tokenizer_stand_in": stand_in,
                  "params_m": round(params / 1e6, 2), "dim": encoder.dim, "create_and_save_s": round(create_s, 1),
                  "load_s": round(load_s, 1), "batch": BATCH, "ingest_threads": INGEST_THREADS,
+                 "image_dtype": getattr(encoder, "image_dtype", "float32"),
                  "load_average_before": load_before}
     towers = None
     if model.reparameterizable:

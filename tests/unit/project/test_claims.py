@@ -129,10 +129,10 @@ def test_provenance_marks_follow_the_files(repo: Path) -> None:
         'drop its provenance = "incomplete"']
     _edit(repo / "docs/claims.toml", 'command = ".venv/bin/python benchmarks/bench_text_query.py"\n'
           'provenance = "incomplete"  # no commit', 'command = ".venv/bin/python benchmarks/bench_text_query.py"')
-    _edit(repo / "docs/claims.toml", 'command = ".venv/bin/python benchmarks/bench_models.py"\n'
-          'provenance = "incomplete"  # no commit', 'command = ".venv/bin/python benchmarks/bench_models.py"')
+    _edit(repo / "docs/claims.toml", "--alt-max 0 --out bench_query_300k'\n"
+          'provenance = "incomplete"  # no commit', "--alt-max 0 --out bench_query_300k'")
     problems = claims.check(repo)
-    assert any("source bench_models: benchmarks/results/bench_models.json lacks commit" in p for p in problems)
+    assert any("source bench_query_300k: benchmarks/results/bench_query_300k.json lacks commit" in p for p in problems)
     assert not any("bench_text_query" in p for p in problems)
 
 
@@ -189,3 +189,14 @@ def test_a_ledger_entry_no_longer_quoted_is_reported(repo: Path) -> None:
     _edit(repo / "README.md", "is 7.6 GB (torch's CUDA libraries are most of it) and", "is large and")
     assert claims.check(repo) == ["README.md: ## Quick start: '7.6 GB' is in docs/claims.toml but no longer quoted "
                                   "here: drop it from the ledger"]
+
+
+def test_an_interval_kept_as_text_is_a_value_and_a_changed_end_is_caught(repo: Path) -> None:
+    """bench_scenes writes its 95 % intervals as text ("0.95-0.99"): both ends are values of the file, and a
+    quoted end that differs from it is caught."""
+    heading = "### 2026-12-06: the same dev split on a quiet machine, both encoders (issue 26 point 3)"
+    assert claims.check(repo) == []
+    _edit(repo / "docs/benchmarks.md", "| mmsearch pixels only (vit) | 8 | 64 | **0.976** | 0.95-0.99 |",
+          "| mmsearch pixels only (vit) | 8 | 64 | **0.976** | 0.94-0.99 |")
+    assert claims.check(repo) == [f"docs/benchmarks.md: {heading}: '0.94' is no value of scenes_dev_quiet and has "
+                                  "no ledger entry"]
