@@ -74,7 +74,7 @@ def leaves(data) -> Iterator[float]:
         yield float(data)
     elif isinstance(data, str) and re.fullmatch(r"-?\d+(?:\.\d+)?", data):  # a load average kept as text
         yield float(data)
-    elif isinstance(data, str) and (ends := re.fullmatch(r"(\d+(?:\.\d+)?)-(\d+(?:\.\d+)?)", data)):
+    elif isinstance(data, str) and (ends := re.fullmatch(r"(\d+\.\d+)-(\d+\.\d+)", data)):
         yield from (float(end) for end in ends.groups())  # an interval kept as text ("0.95-0.99")
 
 

@@ -139,7 +139,7 @@ class OpenClipEncoder:
         model.eval()
         from mmsearch.encoders.precision import image_dtype_name, visual_to_bf16
 
-        self.image_dtype = "float16" if use_half else (image_dtype or image_dtype_name(device, model.visual))
+        self.image_dtype = image_dtype_name(device, model.visual, forced=image_dtype)
         if self.image_dtype == "bfloat16" and not use_half:
             visual_to_bf16(model.visual)
         self._image_dtype = getattr(torch, self.image_dtype)

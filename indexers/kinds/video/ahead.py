@@ -136,39 +136,43 @@ def likely_first(times: Sequence[float], cuts: Sequence[float]) -> list[int]:
 
 
 def detect_ahead(frames: Callable[[], list[tuple[float, bytes]]], detections: Detections,
-                 reader: Any) -> Callable[[Callable[[], bool], list[float]], None]:
+                 reader: Any) -> Callable[[Callable[[], bool], list[float] | None], None]:
     """The video pass's idle work (``embed_frames(..., idle=...)``): the detector on ``frames()`` (time, JPEG),
-    the boxes stored in ``detections`` as ``reader``'s, until ``stopped()``. With the video's ``cuts``: every
-    frame not yet detected, in :func:`likely_first` order; without (the decode is still going on): the frames
-    kept since the last call, in time order."""
+    the boxes stored in ``detections`` as ``reader``'s, until ``stopped()``. With the video's ``cuts`` (a list,
+    maybe empty: decided): every frame not yet detected, in :func:`likely_first` order; with None (not decided
+    yet: the decode or the shot model is still running): the frames kept since the last such call, in time
+    order. The share rule (``MIN_SHARE``) is judged from the video's second detection, across calls, and once
+    it fails no later call of this video detects anything."""
 
-    state = {"next": 0, "busy": False}  # the first frame no call has reached yet; no core found idle
+    state = {"next": 0, "done": 0, "busy": False}  # first frame not reached in time order; detections; no idle core
 
-    def work(stopped: Callable[[], bool], cuts: list[float]) -> None:
+    def work(stopped: Callable[[], bool], cuts: list[float] | None) -> None:
         if stopped() or state["busy"]:
             return
         kept = frames()
-        done = 0
-        # while the decode goes on (no cuts yet) the frames come in time order: each call takes the new ones
-        order = likely_first([t for t, _ in kept], cuts) if cuts else range(state["next"], len(kept))
+        in_time = cuts is None
+        order = range(state["next"], len(kept)) if in_time else likely_first([t for t, _ in kept], cuts or [])
         if not len(order):
             return
         detector = _one_thread(reader)
         for i in order:
             if stopped():
                 return
-            if not cuts:
-                state["next"] = i + 1
             key = digest(kept[i][1])
+            slow = False
             with _DETECTING:  # the decode thread's and the calling thread's turns may meet: one detection at a time
-                if detections.get(reader, key) is not None or stopped():
-                    continue
-                cpu, wall = time.thread_time(), time.perf_counter()
-                detections.put(reader, key, detector.detect(decoded(kept[i][1])))
-                done += 1
-                # judged from the second detection on (a fresh session's first run also sets itself up)
-                if done > 1 and time.thread_time() - cpu < MIN_SHARE * (time.perf_counter() - wall):
-                    state["busy"] = True
-                    return  # this thread did not get a core to itself: no core is idle, the pass does the rest
+                if stopped():
+                    return
+                if detections.get(reader, key) is None:
+                    cpu, wall = time.thread_time(), time.perf_counter()
+                    detections.put(reader, key, detector.detect(decoded(kept[i][1])))
+                    state["done"] += 1
+                    # judged from the video's second detection (a fresh session's first run also sets itself up)
+                    slow = state["done"] > 1 and time.thread_time() - cpu < MIN_SHARE * (time.perf_counter() - wall)
+            if in_time:
+                state["next"] = max(state["next"], i + 1)
+            if slow:
+                state["busy"] = True
+                return  # this thread did not get a core to itself: no core is idle, the pass does the rest
 
     return work

@@ -91,8 +91,8 @@ class EmbeddedVideo:
 
 
 # work for either stream's idle time: idle(stopped, cuts), cuts = the video's cut times as the scenes will have
-# them (the stream's verdicts: the embeddings decide no cut), [] without a stream or before the shot model
-Idle = Callable[[Callable[[], bool], list[float]], None]
+# them (the stream's verdicts: the embeddings decide no cut; [] without a stream), None while not decided yet
+Idle = Callable[[Callable[[], bool], list[float] | None], None]
 
 
 def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, shots: bool = True,
@@ -105,7 +105,7 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
     an exception of the model is raised as it is. ``idle(stopped, cuts)``: run on the decode thread once the
     decode (and the shot model) is done, while the frames are still being encoded, with the cut times the
     scenes will have; ``stopped()`` turns true when the frames are encoded, and this returns without waiting
-    for ``idle``. Also run on the calling thread, with ``cuts`` empty until the shot model is done, whenever
+    for ``idle``. Also run on the calling thread, with ``cuts`` None until they are decided, whenever
     it waits for the decode thread; ``stopped()`` turns true as soon as the decode thread hands it something.
     A failure of ``idle`` is dropped (optional work)."""
     with _stream_threads():
@@ -124,6 +124,7 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
     decoded = threading.Event()  # the producer is past the decode and the shot model (its idle work may go on)
     sampled: list[float] = []  # the sampled frames' times, as the producer put them
     cuts: list[float] = []  # the cuts the stream decides, for the idle work
+    decided = threading.Event()  # ``cuts`` holds the decision (the calling thread's turns pass None before)
 
     def produce() -> None:
         try:
@@ -161,6 +162,7 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
                     times = np.sort(np.asarray(sampled, dtype=np.float64))  # the model's answers, if asked above
                     found = decide_cuts(stream, times, np.ones((len(times), 1), dtype=np.float32))
                     cuts.extend(c.time for c in found)
+            decided.set()
         except BaseException as exc:  # noqa: BLE001 - handed to the consumer
             frames.put(exc)
         finally:
@@ -175,7 +177,7 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
     def between_items() -> None:  # nothing to encode yet: the idle work until the producer puts something
         if idle is not None and frames.empty():
             with contextlib.suppress(Exception):  # optional work: what it did not do is done later
-                idle(lambda: not frames.empty(), list(cuts))
+                idle(lambda: not frames.empty(), list(cuts) if decided.is_set() else None)
 
     try:
         while True:

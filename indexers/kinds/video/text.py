@@ -68,7 +68,7 @@ class KeptFrames:
         """The frames with ``start <= time < end``, decoded, in time order."""
         return [(t, decoded(b)) for t, b in self.encoded(start, end)]
 
-    def detect_ahead(self, reader: Any) -> Callable[[Callable[[], bool], list[float]], None]:
+    def detect_ahead(self, reader: Any) -> Callable[[Callable[[], bool], list[float] | None], None]:
         """The first pass's idle work for ``reader``: the detector on these frames (ahead.py)."""
         return detect_ahead(self.encoded, self.detections, reader)
 

@@ -55,6 +55,54 @@ def test_conversion_keeps_layernorm_in_fp32_and_the_embeddings_close():
     assert not torch.equal(before, after)  # it did compute in bf16
 
 
+@pytest.mark.parametrize("variant", [
+    {},
+    {"ls_init_value": 0.1},                                                      # LayerScale's gamma
+    {"attentional_pool": True, "attn_pooler_queries": 8, "attn_pooler_heads": 2},  # the pooler's queries
+    {"pool_type": "avg", "final_ln_after_pool": True},
+    {"qk_norm": True},
+    {"scale_fc": True, "scale_attn": True},
+    {"no_ln_pre": True},
+], ids=["plain", "layerscale", "attentional-pool", "avg-pool", "qk-norm", "scaled", "no-ln-pre"])
+def test_every_vit_variant_of_open_clip_converts_and_computes(variant, tmp_path):
+    """No fp32 parameter of a tower variant meets a bf16 tensor (open_clip's recipe alone leaves LayerScale's
+    gamma and the attentional pooler's queries in fp32, which fails at the first picture)."""
+    import json
+
+    import open_clip
+
+    config = {"embed_dim": 32, "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 2,
+                                            "layers": 1},
+              "vision_cfg": {"image_size": 32, "layers": 2, "width": 64, "head_width": 32, "patch_size": 16, **variant}}
+    path = tmp_path / f"mmsearch-vit-{tmp_path.name}.json"  # a config name of its own per variant
+    path.write_text(json.dumps(config))
+    open_clip.add_model_config(path)
+    torch.manual_seed(0)
+    model = open_clip.create_model(path.stem)
+    model.eval()
+    assert type(model.visual).__name__ == "VisionTransformer"
+    x = torch.rand(2, 3, 32, 32)
+    with torch.inference_mode():
+        before = model.encode_image(x).float()
+        visual_to_bf16(model.visual)
+        after = model.encode_image(x.bfloat16()).float()
+    assert torch.nn.functional.cosine_similarity(before, after).min().item() > 0.999
+
+
+def test_a_forced_format_is_checked():
+    import open_clip
+
+    visual = open_clip.create_model("ViT-B-32").visual
+    assert image_dtype_name("cpu", visual, native=True, forced="float32") == "float32"
+    assert image_dtype_name("cpu", visual, native=False, forced="bfloat16") == "bfloat16"  # a benchmark may ask
+    assert image_dtype_name("cuda", visual, native=True, forced="float32") == "float16"    # CUDA is fp16
+    with pytest.raises(ValueError, match="bfloat16"):
+        image_dtype_name("cpu", TimmModel(), native=True, forced="bfloat16")  # a tower the conversion does not know
+    with pytest.raises(ValueError, match="float16"):
+        image_dtype_name("cpu", visual, native=True, forced="float16")
+    assert image_dtype_name("xpu", visual, native=True) == "float32"  # the CPU's rule is the CPU's
+
+
 def test_the_encoder_gives_the_same_ranking_in_bf16_and_fp32(tiny_clip):
     fp32 = OpenClipEncoder(tiny_clip, image_dtype="float32")
     bf16 = OpenClipEncoder(tiny_clip, image_dtype="bfloat16")

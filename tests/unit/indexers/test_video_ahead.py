@@ -126,11 +126,49 @@ def test_the_calling_thread_runs_the_idle_work_while_it_waits_and_stops_when_han
             time.sleep(0.001)
         turns.append((frames_then, cuts, stopped()))
 
-    video = embed_frames(two_shots, TOY, 1.0, 8, keep=kept.keep, idle=idle)
+    def slow_keep(t, image):  # a decoder slower than the tower: the calling thread waits for every frame
+        kept.keep(t, image)
+        time.sleep(0.05)
+
+    video = embed_frames(two_shots, TOY, 1.0, 8, keep=slow_keep, idle=idle)
     assert len(video.times) == 6 and video.vectors.shape[0] == 6
     assert turns and all(came for _, _, came in turns)         # each turn ended when the decode thread put something
-    assert min(n for n, _, _ in turns) < 6                     # turns during the decode, on the frames kept so far
-    assert all(cuts == [] for n, cuts, _ in turns if n < 6)    # no cuts before the shot stream is decided
+    during = [n for n, _, _ in turns if 0 < n < 6]
+    assert len(during) >= 3                                    # turns during the decode, on the frames kept so far
+    assert all(cuts is None for n, cuts, _ in turns if n < 6)  # cuts not decided while the decode goes on
+
+
+def test_the_last_frames_are_encoded_while_the_shot_model_runs(two_shots, monkeypatch):
+    """The frames after the last full batch are encoded as soon as the decode ends, not after the shot model."""
+    import mmsearch.indexers.kinds.video.frames as frames_module
+
+    encoded = threading.Event()
+    seen: dict = {}
+
+    class Tower:
+        count = 0
+
+        def prepare_image(self, image):
+            return TOY.prepare_image(image)
+
+        def encode_prepared(self, batch):
+            out = TOY.encode_prepared(batch)
+            Tower.count += len(batch)
+            if Tower.count == 6:
+                encoded.set()
+            return out
+
+    def slow_model(stream, model, budget):  # the shot model: waits for the tower to have every frame
+        stream.finish()
+        seen["encoded while the model ran"] = encoded.wait(30)
+
+    class Model:
+        device = "cpu"
+
+    monkeypatch.setattr(frames_module, "consult_model", slow_model)
+    video = embed_frames(two_shots, Tower(), 1.0, 8, shot_model=Model())   # 6 frames: one partial batch
+    assert video.judged and len(video.times) == 6
+    assert seen == {"encoded while the model ran": True}
 
 
 def test_a_failing_idle_work_costs_the_video_nothing(two_shots):
@@ -211,3 +249,26 @@ def test_a_detector_without_a_core_of_its_own_stops_the_work_ahead(two_shots, mo
     kept, busy = _kept(two_shots), WaitingReader()
     kept.detect_ahead(busy)(lambda: False, [3.0])
     assert len(busy.threads) == 2 < len(kept.encoded())          # judged from the second detection: stopped there
+
+
+def test_the_share_is_judged_across_turns_and_a_busy_video_gets_no_more(two_shots, monkeypatch):
+    monkeypatch.setattr(ahead_module, "MIN_SHARE", 0.7)
+    kept, busy = _kept(two_shots), WaitingReader()
+    work = kept.detect_ahead(busy)
+    work(lambda: len(busy.threads) >= 1, None)  # two short turns (one detection each, as the calling thread's
+    work(lambda: len(busy.threads) >= 2, None)  # turns during a decode)
+    assert len(busy.threads) == 2                                # the video's second detection was judged: busy
+    work(lambda: False, None)
+    work(lambda: False, [3.0])
+    assert len(busy.threads) == 2                                # no turn of this video detects anything more
+
+
+def test_turns_in_time_order_take_the_new_frames_and_a_decided_turn_takes_the_rest(two_shots):
+    kept, reader = _kept(two_shots), FakeReader()
+    work = kept.detect_ahead(reader)
+    work(lambda: len(reader.threads) >= 2, None)                 # stopped after two frames, in time order
+    assert len(kept.detections) == 2
+    work(lambda: len(reader.threads) >= 3, None)                 # the next turn goes on from the third
+    assert len(reader.threads) == 3
+    work(lambda: False, [3.0])                                   # decided: every frame not yet detected
+    assert len(reader.threads) == len({jpeg for _, jpeg in kept.encoded()}) <= 6
