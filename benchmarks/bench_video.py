@@ -1,6 +1,7 @@
 """Video ingest speed as a multiple of real time, with decode and encode shown separately.
 
     .venv/bin/python benchmarks/bench_video.py [--video PATH] [--interval 1.0] [--arch ViT-B-32] [--ocr]
+        [--size WxH --out NAME]   # the same clip re-encoded at WxH (H.264, same frames): the cost of resolution
 
 Uses a random-init open_clip model of the given architecture saved as a checkpoint (speed does not
 depend on the weights, and no weights can be downloaded here). Measures, on the same video:
@@ -45,6 +46,8 @@ def main() -> None:
     ap.add_argument("--arch", default="ViT-B-32")
     ap.add_argument("--ocr", action="store_true", help="also index with OCR on (writes video_ocr.json)")
     ap.add_argument("--repeat", type=int, default=2)
+    ap.add_argument("--size", default="", help="WxH: index the video re-encoded at this size (H.264, crf 23)")
+    ap.add_argument("--out", default="video", help="results/NAME.json")
     args = ap.parse_args()
 
     import open_clip
@@ -55,6 +58,8 @@ def main() -> None:
     from mmsearch.media.video import FrameSampler, probe_video
 
     tmp = Path(tempfile.mkdtemp(prefix="mmsearch-bench-"))
+    if args.size:
+        args.video = str(resized(Path(args.video), args.size, tmp))
     ckpt = tmp / f"{args.arch}-random.pt"
     torch.save(open_clip.create_model(args.arch).state_dict(), ckpt)
     spec = f"{args.arch}:{ckpt}"
@@ -155,7 +160,8 @@ def main() -> None:
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, torch threads {torch.get_num_threads()}",
         "date": time.strftime("%Y-%m-%d"),
     }
-    write_result("video", result)  # adds the provenance block: commit, date, machine, load average
+    result["size"] = args.size or None
+    write_result(args.out, result)  # adds the provenance block: commit, date, machine, load average
     print(f"{'stage':<10}{'seconds':>9}{'x real time':>13}")
     for stage in ("decode", "encode", "index"):
         print(f"{stage:<10}{result[stage + '_s']:>9.2f}{result[stage + '_x_realtime']:>13.1f}")
@@ -169,6 +175,32 @@ def main() -> None:
     print(f"scene detection: {scenes_s:.2f} s CPU ({result['scene_detection_x_realtime']}x real time; "
           f"CPU {min(without_s):.2f} s without, {min(with_s):.2f} s with)")
     print(f"({result['frames']} frames of a {duration:.1f} s video every {args.interval} s, {backend}, {result['machine']})")
+
+
+def resized(video: Path, size: str, folder: Path) -> Path:
+    """``video`` re-encoded at ``size`` (WxH) with libx264 (preset fast, crf 23), every frame, same rate: the
+    same pictures at the resolution whose decode cost is measured (no detail is added by scaling up)."""
+    from fractions import Fraction
+
+    import av
+
+    width, height = (int(v) for v in size.lower().split("x"))
+    out_path = folder / f"{video.stem}-{width}x{height}.mp4"
+    with av.open(str(video)) as src, av.open(str(out_path), "w") as out:
+        stream = src.streams.video[0]
+        rate = Fraction(stream.average_rate or 25)
+        enc = out.add_stream("libx264", rate=rate)
+        enc.width, enc.height, enc.pix_fmt = width, height, "yuv420p"
+        enc.codec_context.time_base = 1 / rate
+        enc.options = {"preset": "fast", "crf": "23"}
+        for i, frame in enumerate(src.decode(stream)):
+            scaled = frame.reformat(width=width, height=height, format="yuv420p")
+            scaled.pts, scaled.time_base = i, 1 / rate
+            for packet in enc.encode(scaled):
+                out.mux(packet)
+        for packet in enc.encode():
+            out.mux(packet)
+    return out_path
 
 
 def _timed_index(engine, folder: Path) -> dict:
