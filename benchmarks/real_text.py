@@ -46,6 +46,7 @@ from _common import RESULTS, log
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from mmsearch.encoders.precision import native_bf16  # bf16 autocast only where the CPU has it natively
 
 FOLDER = Path(os.environ.get("MMSEARCH_REAL_TEXT", RESULTS / "tmp" / "real-text"))
 BLOCK = 5_000
@@ -116,15 +117,6 @@ def sentences() -> tuple[list[str], dict, str]:
     tmp.replace(path)
     log(f"real text: {len(found)} sentences collected in {time.perf_counter() - t:.0f}s")
     return found, about, sig
-
-
-def native_bf16() -> bool:
-    """Whether this CPU computes bfloat16 natively (AVX512-BF16 or AMX); elsewhere autocast only slows."""
-    try:
-        flags = Path("/proc/cpuinfo").read_text()
-    except OSError:
-        return False
-    return bool(re.search(r"\b(avx512_bf16|amx_bf16)\b", flags))
 
 
 def _autocast(precision: str) -> contextlib.AbstractContextManager:

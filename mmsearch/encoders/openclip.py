@@ -140,7 +140,7 @@ class OpenClipEncoder:
         from mmsearch.encoders.precision import image_dtype_name, visual_to_bf16
 
         self.image_dtype = image_dtype_name(device, model.visual, forced=image_dtype)
-        if self.image_dtype == "bfloat16" and not use_half:
+        if self.image_dtype == "bfloat16":
             visual_to_bf16(model.visual)
         self._image_dtype = getattr(torch, self.image_dtype)
         from mmsearch.encoders.text_tower import BlasTextTower

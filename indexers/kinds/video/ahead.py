@@ -151,7 +151,7 @@ def detect_ahead(frames: Callable[[], list[tuple[float, bytes]]], detections: De
             return
         kept = frames()
         in_time = cuts is None
-        order = range(state["next"], len(kept)) if in_time else likely_first([t for t, _ in kept], cuts or [])
+        order = range(state["next"], len(kept)) if cuts is None else likely_first([t for t, _ in kept], cuts)
         if not len(order):
             return
         detector = _one_thread(reader)
