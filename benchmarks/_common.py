@@ -1,10 +1,12 @@
 """Shared helpers of the benchmarks: machine facts, timing, synthetic data, results files."""
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import json
 import os
 import platform
+import shutil
 import sys
 import tempfile
 import time
@@ -18,6 +20,17 @@ RESULTS = HERE / "results"
 sys.path.insert(0, str(HERE.parent))  # run from a checkout without installing, too
 
 CACHE = Path(os.environ.get("MMSEARCH_BENCH_CACHE", Path(tempfile.gettempdir()) / "mmsearch-bench"))
+
+
+def scratch(prefix: str) -> Path:
+    """A new temporary folder, removed when the benchmark's process exits, however main() returns.
+
+    A benchmark writes a random-init checkpoint (~580 MB for ViT-B-32) and libraries there; left behind,
+    a few dozen runs fill the disk that the next fresh-clone install needs.
+    """
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    atexit.register(shutil.rmtree, folder, True)
+    return folder
 
 
 def machine() -> dict:

@@ -16,13 +16,12 @@ import argparse
 import os
 import platform
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import numpy as np
 
-from _common import write_result
+from _common import scratch, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -70,7 +69,7 @@ def main() -> None:
     from mmsearch.encoders.speech import Transcriber
     from mmsearch.media.audio import load_audio, windows
 
-    tmp = Path(tempfile.mkdtemp(prefix="mmsearch-bench-audio-"))
+    tmp = scratch("mmsearch-bench-audio-")
     folder = tmp / "audio"
     folder.mkdir()
     recording = folder / "speech.wav"

@@ -27,13 +27,12 @@ import os
 import platform
 import shutil
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 import torch
 
-from _common import write_result
+from _common import scratch, write_result
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # indexers/ from a checkout
@@ -57,7 +56,7 @@ def main() -> None:
     from mmsearch.indexers.kinds.video.frames import load_scene_model
     from mmsearch.media.video import FrameSampler, probe_video
 
-    tmp = Path(tempfile.mkdtemp(prefix="mmsearch-bench-"))
+    tmp = scratch("mmsearch-bench-")
     if args.size:
         args.video = str(resized(Path(args.video), args.size, tmp))
     ckpt = tmp / f"{args.arch}-random.pt"
