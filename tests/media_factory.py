@@ -150,7 +150,7 @@ def _cuts(times: list[float], seg_of: list[int], n_segments: int) -> list[float]
 def make_video(path: str | os.PathLike, segments: Segments, *, codec: str = "h264",
                fps: float = 25, size: tuple[int, int] = DEFAULT_SIZE, motion: bool = True,
                frame_times: Sequence[float] | None = None, gop: int | None = None,
-               faststart: bool = False, audio: bool = False) -> list[float]:
+               faststart: bool = False, audio: bool = False, options: dict | None = None) -> list[float]:
     """Encode ``segments`` into ``path`` (container from the extension) and return the cut times.
 
     codec: "h264", "vp9", "av1", "mpeg4", "ffv1" or an FFmpeg encoder name.
@@ -159,6 +159,7 @@ def make_video(path: str | os.PathLike, segments: Segments, *, codec: str = "h26
     gop: keyframe interval in frames (default: 2 s worth).
     faststart: for mp4/mov, put the index (moov) at the front (so a truncated copy still opens).
     audio: also add an AAC/Opus sine-tone track of the same length.
+    options: encoder options over the defaults (e.g. a libx264 preset that keeps the deblocking filter).
     """
     path = Path(path)
     enc = {"h264": h264_encoder(), "vp9": "libvpx-vp9", "av1": av1_encoder()}.get(codec, codec)
@@ -187,7 +188,7 @@ def make_video(path: str | os.PathLike, segments: Segments, *, codec: str = "h26
             tb = Fraction(1, 1) / rate
             stream.codec_context.time_base = tb
         stream.codec_context.gop_size = gop or max(1, int(round(2 * (fps or 25))))
-        opts = dict(_CODEC_OPTIONS.get(enc, {}))
+        opts = dict(_CODEC_OPTIONS.get(enc, {})) | (options or {})
         if enc == "libx264" and vfr:
             opts["x264-params"] = "force-cfr=0"
         stream.options = opts

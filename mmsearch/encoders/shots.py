@@ -14,7 +14,7 @@ Output per window: the per-frame probability that a transition happens at that f
 
 Cost: about 0.8 GFLOP per frame (mostly the 3x3 convolutions at 48x27); 30-110 frames/s on this
 machine's 2 CPU cores (busy / quiet), so running it on every frame of a 25 fps video is 1-4x real time.
-The decision stage (:func:`mmsearch.analysis.scenes.decide_cuts`) therefore runs it only on 17-frame windows
+The decision stage (:func:`mmsearch.analysis.scenes.decide_cuts`) therefore runs it only on 25-frame windows
 around the candidate stage's candidates that the pixels do not rule out, batched; on the CPU up to
 :data:`CPU_BUDGET` model frames per decoded frame, the pixels' least sure candidates first (on the
 development sets about one window per transition; the budget binds only on busy videos), on CUDA all.
@@ -32,7 +32,7 @@ from mmsearch.encoders.precision import native_bf16
 __all__ = ["ShotModel", "load_shot_model", "CPU_BUDGET", "SHOT_MODEL_SPECS", "budget_frames", "native_bf16"]
 
 # Share of a video's frames the model may look at on the CPU: 0.25 of 25 fps = 6 model frames per second of
-# video, about one 17-frame window every 2.7 s (~55 ms of CPU per second of video on a quiet 2-core machine).
+# video, about one 25-frame window every 4 s (~55 ms of CPU per second of video on a quiet 2-core machine).
 CPU_BUDGET = 0.25
 SHOT_MODEL_SPECS = ("bundled", "off")
 _BATCH = 32  # windows per forward pass

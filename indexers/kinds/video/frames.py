@@ -8,12 +8,14 @@ to the embeddings-only rule with cuts refined by decoding between samples (the o
 
 A decode thread samples frames (decord, PyAV fallback) and preprocesses them for the encoder while
 the calling thread encodes the previous :data:`ENCODE_CHUNK` frames, so decoding and encoding overlap; when
-the decode ends, the same thread runs the shot model on the stream's candidates
+the decode ends, the same thread runs the shot model on the stream's candidates not answered yet
 (:func:`mmsearch.analysis.scenes.consult_model`) while the calling thread encodes the last frames, and then
 its ``idle`` work (the OCR pass's text detection, ahead.py) until the calling thread is done: the encoded
-video is returned without waiting for it. The calling thread runs the same ``idle`` work whenever it has no
-frame to encode (during the decode, and while the shot model runs) until the decode thread hands it the next
-thing. Two streams of work, so on a machine of up to two torch threads each runs on one
+video is returned without waiting for it. Whenever the calling thread has no frame to encode during the
+decode, it asks the shot model about the candidates already settled
+(:func:`mmsearch.analysis.scenes.ask_ahead`: the same answers, asked earlier; at 1080p the decode is the
+longer stream and the model after it was 0.5 s of a 2.6 s run), then runs the same ``idle`` work, until the
+decode thread hands it the next thing. Two streams of work, so on a machine of up to two torch threads each runs on one
 (:func:`_stream_threads`).
 Only frame vectors are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
 
@@ -36,7 +38,7 @@ from typing import Any
 import numpy as np
 
 from mmsearch.analysis.perceptual_hash import picture_hash, scene_detail
-from mmsearch.analysis.scenes import ShotStream, consult_model, cut_scenes, decide_cuts, find_cuts
+from mmsearch.analysis.scenes import ShotStream, ask_ahead, consult_model, cut_scenes, decide_cuts, find_cuts
 from mmsearch.catalog import NewSegment
 from mmsearch.errors import MediaError
 from mmsearch.media.video import FrameSampler, refine_cuts
@@ -102,7 +104,8 @@ def embed_frames(path: str, encoder: Any, interval: float, batch_size: int, *, s
     pass). Raises MediaError when no frame can be decoded. ``keep(time, image)``, when given, is handed
     each sampled frame (on the decode thread) before it is prepared. ``shot_model`` (with ``shots``): asked
     about the stream's candidates on the decode thread as soon as the decode ends (``EmbeddedVideo.judged``);
-    an exception of the model is raised as it is. ``idle(stopped, cuts)``: run on the decode thread once the
+    an exception of the model is raised as it is (the calling thread asks it about the settled candidates
+    while it waits for frames, the decode thread the rest). ``idle(stopped, cuts)``: run on the decode thread once the
     decode (and the shot model) is done, while the frames are still being encoded, with the cut times the
     scenes will have; ``stopped()`` turns true when the frames are encoded, and this returns without waiting
     for ``idle``. Also run on the calling thread, with ``cuts`` None until they are decided, whenever
@@ -174,7 +177,14 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
     hashes: list[int | None] = []
     chunks: list[np.ndarray] = []
     batch: list[Any] = []
-    def between_items() -> None:  # nothing to encode yet: the idle work until the producer puts something
+    decoding = True  # the producer has not put _SAMPLED yet
+
+    def between_items() -> None:
+        """Nothing to encode yet: until the producer puts something, the shot model on the settled candidates
+        (ask_ahead: work the decode thread would do after the decode), then the idle work."""
+        while stream is not None and judged and decoding and frames.empty():
+            if not ask_ahead(stream, shot_model, budget_frames(shot_model, len(stream))):
+                break
         if idle is not None and frames.empty():
             with contextlib.suppress(Exception):  # optional work: what it did not do is done later
                 idle(lambda: not frames.empty(), list(cuts) if decided.is_set() else None)
@@ -184,6 +194,7 @@ def _embed(path: str, encoder: Any, interval: float, batch_size: int, shots: boo
             between_items()
             item = frames.get()
             if item is _SAMPLED:  # the decode is over: nothing will fill the batch, the shot model may be running
+                decoding = False
                 if batch:
                     chunks.append(encoder.encode_prepared(batch))
                     batch = []

@@ -15,8 +15,9 @@ Stages, one module each, fed by the sampler's single decoding pass (never a seco
 from __future__ import annotations
 
 from mmsearch.analysis.scenes.cutting import DEFAULT_Z, Scene, cut_scenes, find_cuts
-from mmsearch.analysis.scenes.decide import Cut, consult_model, decide_cuts, embedding_changes
+from mmsearch.analysis.scenes.decide import Cut, ask_ahead, consult_model, decide_cuts, embedding_changes
 from mmsearch.analysis.scenes.stream import SHOT_SIZE, Candidate, ShotStream
 
-__all__ = ["Scene", "find_cuts", "cut_scenes", "ShotStream", "Candidate", "Cut", "consult_model", "decide_cuts",
+__all__ = ["Scene", "find_cuts", "cut_scenes", "ShotStream", "Candidate", "Cut", "ask_ahead", "consult_model",
+           "decide_cuts",
            "SHOT_SIZE", "DEFAULT_Z", "embedding_changes"]

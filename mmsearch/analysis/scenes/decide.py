@@ -23,6 +23,10 @@ Two judges, neither of them a cosine (the cuts are the same whichever model embe
   real dissolves (a short window sees too little of a 15-25 frame dissolve), never a false cut.
 
 Of two cuts closer than ``MIN_GAP`` seconds the stronger stays (a fade's two halves, a dissolve's ends).
+
+The model may be asked early: :func:`ask_ahead`, while the stream is still fed, answers the windows whose
+group no later candidate can change; :func:`consult_model` then asks only the rest and decides exactly as if
+it had asked every window itself (its budget chooses which answers count).
 """
 from __future__ import annotations
 
@@ -33,9 +37,10 @@ import numpy as np
 
 from mmsearch.analysis.scenes.cutting import normalise
 from mmsearch.analysis.scenes.signals import robust
-from mmsearch.analysis.scenes.stream import WINDOW, Candidate, ShotStream
+from mmsearch.analysis.scenes.stream import LOOK, WINDOW, Candidate, ShotStream
 
-__all__ = ["Cut", "consult_model", "decide_cuts", "embedding_changes", "MODEL_HALF", "model_windows"]
+__all__ = ["Cut", "ask_ahead", "consult_model", "decide_cuts", "embedding_changes", "MODEL_HALF", "model_windows",
+           "SETTLED"]
 
 MODEL_HALF = 12           # frames each side of a candidate the model sees (window 25 frames)
 MODEL_CUT = 0.5           # the model's probability that makes a cut (its own threshold)
@@ -46,6 +51,11 @@ FLASH = 1.6               # persistence below this: the pictures either side are
 MIN_ACROSS = 0.02         # ... or a mean pixel change (0..1) below this between them (dark footage: ~0.04)
 MIN_GAP = 1.0             # seconds: of two cuts closer than this, the stronger one stays
 _SAME_CUT = WINDOW // 4   # frames: candidates whose cuts are this close describe one transition
+_WINDOW_FRAMES = 2 * MODEL_HALF + 1
+# Frames behind the stream's last frame before which no candidate to come can place its split, plus two groups'
+# reach: a candidate is decided LOOK frames after its peak and splits within 2 * WINDOW of it, so a window whose
+# split lies further back has its final group and representative (ask_ahead).
+SETTLED = LOOK + 2 * WINDOW + 2 * _SAME_CUT
 
 
 @dataclass(frozen=True)
@@ -103,28 +113,69 @@ def model_windows(cands: Sequence[Candidate]) -> list[tuple[int, np.ndarray]]:
     whose splits are within ``_SAME_CUT`` frames): ``2 * MODEL_HALF + 1`` frames centred on the split,
     cut from the candidate's stored frames, padded with its edge frames; the most persistent first (a
     budget goes where a cut is likeliest)."""
-    out: list[tuple[int, np.ndarray]] = []
+    return [(k, _window(cands[k])) for k in _representatives(cands)]
+
+
+def _representatives(cands: Sequence[Candidate]) -> list[int]:
+    """The candidate numbers :func:`model_windows` makes a window of, in its order."""
+    out: list[int] = []
     seen: list[int] = []
     for k in sorted(range(len(cands)), key=lambda j: (-cands[j].persistence, -cands[j].score)):
         c = cands[k]
         if c.frames is None or not _grey(c) or any(abs(c.cut_index - s) <= _SAME_CUT for s in seen):
             continue
         seen.append(c.cut_index)
-        centre = c.cut_index - c.first
-        idx = np.clip(np.arange(centre - MODEL_HALF, centre + MODEL_HALF + 1), 0, len(c.frames) - 1)
-        out.append((k, c.frames[idx]))
+        out.append(k)
     return out
 
 
-def _ask_model(cands: Sequence[Candidate], model, budget_frames: int | None) -> None:
-    windows = model_windows(cands)
+def _window(c: Candidate) -> np.ndarray:
+    assert c.frames is not None
+    centre = c.cut_index - c.first
+    idx = np.clip(np.arange(centre - MODEL_HALF, centre + MODEL_HALF + 1), 0, len(c.frames) - 1)
+    return c.frames[idx]
+
+
+def _answer(stream: ShotStream, cands: Sequence[Candidate], ks: Sequence[int], model) -> None:
+    """The model's answers for the windows of candidates ``ks`` not answered yet, into ``stream.answers``
+    (by the candidate's peak frame: a candidate and so its window never change once made)."""
+    todo = [k for k in ks if cands[k].index not in stream.answers]
+    if todo:
+        probs = model.probabilities([_window(cands[k]) for k in todo])
+        for k, p in zip(todo, probs):
+            stream.answers[cands[k].index] = np.asarray(p, dtype=np.float64)
+
+
+def ask_ahead(stream: ShotStream, model, budget_frames: int | None, most: int = 4) -> int:
+    """Ask ``model`` now, while ``stream`` is still being fed (from another thread), about up to ``most``
+    grey-zone windows whose group is settled (split more than :data:`SETTLED` frames back) and not asked yet;
+    returns how many it asked. ``budget_frames``: the budget of the frames seen so far (it only grows). The
+    answers are kept and reused by :func:`consult_model`, which decides as if it asked them all itself: a
+    window asked ahead that the final budget leaves out is not used (work lost, never a different cut)."""
+    if model is None or budget_frames == 0:
+        return 0
+    with stream.asking:
+        cands = list(stream.candidates)
+        settled = len(stream) - SETTLED
+        ks = [k for k in _representatives(cands)
+              if cands[k].cut_index < settled and cands[k].index not in stream.answers]
+        room = most if budget_frames is None else min(most, budget_frames // _WINDOW_FRAMES - len(stream.answers))
+        ks = ks[:max(0, room)]
+        _answer(stream, cands, ks, model)
+        return len(ks)
+
+
+def _ask_model(stream: ShotStream, model, budget_frames: int | None) -> None:
+    cands = stream.candidates
+    ks = _representatives(cands)
     if budget_frames is not None:
-        windows = windows[:max(0, budget_frames // (2 * MODEL_HALF + 1))]
-    if not windows:
+        ks = ks[:max(0, budget_frames // _WINDOW_FRAMES)]
+    if not ks:
         return
-    probs = model.probabilities([w for _, w in windows])
-    for (k, _), p in zip(windows, probs):
-        p = np.asarray(p, dtype=np.float64)
+    with stream.asking:  # a turn of ask_ahead still running on another thread finishes first
+        _answer(stream, cands, ks, model)
+    for k in ks:
+        p = stream.answers[cands[k].index]
         lo, hi = MODEL_HALF - MODEL_HALF // 2, MODEL_HALF + MODEL_HALF // 2 + 1
         peak = lo + int(np.argmax(p[lo:hi]))
         c = cands[k]
@@ -141,7 +192,7 @@ def consult_model(stream: ShotStream, model, budget_frames: int | None) -> None:
     other work (the video pass encodes its last sampled frames meanwhile)."""
     stream.finish()
     if model is not None and budget_frames != 0 and stream.candidates:
-        _ask_model(stream.candidates, model, budget_frames)
+        _ask_model(stream, model, budget_frames)
 
 
 def _alike(c: Candidate) -> bool:

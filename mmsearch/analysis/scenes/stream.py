@@ -9,6 +9,7 @@ running statistics reaches ``_CANDIDATE_Z`` and the frame is the largest within 
 """
 from __future__ import annotations
 
+import threading
 from collections import deque
 from dataclasses import dataclass
 
@@ -16,11 +17,11 @@ import numpy as np
 
 from mmsearch.analysis.scenes.signals import dist, hist, hist_distance, pool, robust, split
 
-__all__ = ["ShotStream", "Candidate", "SHOT_SIZE", "WINDOW"]
+__all__ = ["ShotStream", "Candidate", "SHOT_SIZE", "WINDOW", "LOOK"]
 
 SHOT_SIZE = (48, 27)       # (width, height) of the dense stream's frames: TransNetV2's input size
 WINDOW = 16                # frames each side of a candidate that the rule looks at (0.64 s at 25 fps)
-_LOOK = 3 * WINDOW         # frames after a peak that arrive before it is judged (its pictures' neighbourhood)
+LOOK = 3 * WINDOW          # frames after a peak that arrive before it is judged (its pictures' neighbourhood)
 _LAG = 8                   # frames between the two pictures of the "gradual change" signal
                   # the rule compares 3x3-pooled pictures (16x9): a few pixels of shake vanish
 _STATS_EVERY = 25          # frames between updates of the signal's running median / MAD
@@ -74,8 +75,8 @@ class ShotStream:
     frame is a candidate when one of them is a robust z-score of at least ``_CANDIDATE_Z`` above the
     signal's running median (the video's own statistics over the last ``_HISTORY`` frames) and the
     largest within ``WINDOW / 2`` frames (each frame's score is fixed when it arrives, so that two
-    neighbours are never compared under different statistics). A candidate is judged ``_LOOK`` frames
-    later, when its pictures' neighbourhood has arrived. Memory: a ring of ``2 * _LOOK + 1`` frames plus,
+    neighbours are never compared under different statistics). A candidate is judged ``LOOK`` frames
+    later, when its pictures' neighbourhood has arrived. Memory: a ring of ``2 * LOOK + 1`` frames plus,
     per candidate, its ``2 * WINDOW + 1`` low-res frames (about 130 kB); never the whole video.
     """
 
@@ -87,11 +88,15 @@ class ShotStream:
         self._colour: list[float] = []     # colour histograms: this frame against the previous one
         self._gradual: list[float] = []    # colour histograms: this frame against the one _LAG back
         self._scores: list[float] = []     # each frame's score, fixed when it arrives (see _score)
-        self._raw: deque = deque(maxlen=2 * _LOOK + 1)
-        self._pooled: deque = deque(maxlen=2 * _LOOK + 1)
+        self._raw: deque = deque(maxlen=2 * LOOK + 1)
+        self._pooled: deque = deque(maxlen=2 * LOOK + 1)
         self._hists: deque = deque(maxlen=_LAG)
         self._stats: tuple = ((0.0, 1e-3),) * 3
         self._finished = False
+        # the decision stage's: the shot model's answer for each candidate's window, by the candidate's peak
+        # frame (decide.py; it may ask ahead, on another thread, while this stream is being fed)
+        self.answers: dict[int, np.ndarray] = {}
+        self.asking = threading.Lock()
 
     def __len__(self) -> int:
         return len(self.times)
@@ -112,8 +117,8 @@ class ShotStream:
             self._stats = tuple(robust(np.asarray(x[lo:])) for x in (self._abrupt, self._colour, self._gradual))
         self._scores.append(max((x[i] - m) / sc for x, (m, sc) in zip((self._abrupt, self._colour, self._gradual),
                                                                       self._stats)))
-        # decide on the frame _LOOK back, whose whole neighbourhood is now in the ring
-        c = i - _LOOK
+        # decide on the frame LOOK back, whose whole neighbourhood is now in the ring
+        c = i - LOOK
         if c >= 1:
             self._consider(c)
 
@@ -183,7 +188,7 @@ class ShotStream:
         if not self._finished:
             self._finished = True
             n = len(self.times)
-            for c in range(max(1, n - _LOOK), n):
+            for c in range(max(1, n - LOOK), n):
                 self._consider(c)
         return self
 

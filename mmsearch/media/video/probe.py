@@ -129,6 +129,21 @@ def _rotation_of(frame) -> int:
     return 0 if abs(rot) < 45 else (90 if 45 <= rot < 135 else (-90 if -135 < rot <= -45 else 180))
 
 
+# The in-loop deblocking filter smooths the edges of a codec's 4-16 px blocks. A decode whose pictures are all
+# scaled down by at least this factor (the sampled frames to ``max_side``, the shot stream to 48x27) averages
+# those edges away, so it skips the filter (FFmpeg's skip_loop_filter=all). Measured on this project's 2-core
+# machine: 1080p H.264 decodes with ~25 % less CPU; the sampled frames move by 0.2-2 of 255 on average (real
+# footage: Big Buck Bunny 720p), their ViT-B-32 vectors keep cosine >= 0.9995, and the cut lists stay the same.
+LOOP_FILTER_SCALE = 2.5
+
+
+def loop_filter_needed(probe: Probe, max_side: int | None) -> bool:
+    """Whether a decode whose pictures are at most ``max_side`` on their longest side needs the loop filter:
+    yes unless the video's longest side is at least :data:`LOOP_FILTER_SCALE` times ``max_side``
+    (no ``max_side``: full-size pictures, always)."""
+    return not max_side or max(probe.display_size) < LOOP_FILTER_SCALE * max_side
+
+
 def decoder_threads(threads: int, probe: Probe) -> int:
     """Resolve ``threads=0`` (auto): 1 below 720p, FFmpeg's choice (0) from 720p up."""
     if threads > 0:

@@ -15,7 +15,7 @@ import numpy as np
 from av.video.reformatter import VideoReformatter
 
 from mmsearch.media.video.pictures import SampledFrame, frame_image
-from mmsearch.media.video.probe import EPS, Probe
+from mmsearch.media.video.probe import EPS, Probe, loop_filter_needed
 from mmsearch.media.video.pyav_reader import PyAVReader
 
 SHOT_SIZE = (48, 27)  # (w, h) of the frames a shot stream receives (TransNetV2's input)
@@ -40,8 +40,10 @@ class PyAVEnd:
 def sample_pyav(path: Path, probe: Probe, interval: float, max_side: int, threads: int,
                 shots: ShotSink | None = None, after: float | None = None
                 ) -> Generator[SampledFrame, None, PyAVEnd]:
-    """The frames shown at ``k * interval`` after ``after`` (every target when None); returns :class:`PyAVEnd`."""
-    reader = PyAVReader(path, probe, threads)
+    """The frames shown at ``k * interval`` after ``after`` (every target when None); returns :class:`PyAVEnd`.
+    Every picture it makes is scaled to ``max_side`` or to the shot stream's 48x27, so a video far larger
+    than ``max_side`` is decoded without the in-loop deblocking filter (:func:`loop_filter_needed`)."""
+    reader = PyAVReader(path, probe, threads, loop_filter=loop_filter_needed(probe, max_side))
     try:
         k = 0 if after is None else int(math.floor(after / interval + 1e-9)) + 1
         prev = None            # (time, frame) of the previous decoded frame

@@ -18,13 +18,15 @@ class PyAVReader:
     ``frames(start)`` yields ``(time, frame)`` in presentation order from ``start`` on (seeking
     to the keyframe before it, checking the seek and decoding from the beginning if the seek
     overshot). Undecodable packets are skipped and counted; a demuxer failure stops the stream
-    and sets ``demux_error``.
+    and sets ``demux_error``. ``loop_filter=False`` skips the codec's in-loop deblocking filter (a decode
+    whose pictures are all scaled far down: :func:`mmsearch.media.video.probe.loop_filter_needed`).
     """
 
-    def __init__(self, path: Path, probe: Probe, threads: int = 0) -> None:
+    def __init__(self, path: Path, probe: Probe, threads: int = 0, loop_filter: bool = True) -> None:
         self.path = path
         self.probe = probe
         self.threads = threads
+        self.loop_filter = loop_filter  # False: skip the in-loop deblocking filter (probe.loop_filter_needed)
         self.decode_errors = 0
         self.last_error: str | None = None
         self.demux_error: str | None = None
@@ -39,6 +41,8 @@ class PyAVReader:
         self.container = open_container(self.path)
         self.stream = video_stream(self.container, self.path)
         cc = self.stream.codec_context
+        if not self.loop_filter:  # a decoder option: set before the first packet opens the decoder
+            cc.options = {**cc.options, "skip_loop_filter": "all"}
         threads = decoder_threads(self.threads, self.probe)
         try:
             if threads != 1:

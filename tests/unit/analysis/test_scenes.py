@@ -444,3 +444,173 @@ def test_a_shot_model_failing_on_the_decode_thread_raises_its_own_error(tmp_path
     assert not isinstance(raised.value, MediaError) and broken.asked == 1
     assert torch.get_num_threads() == threads
     assert not [t for t in threading.enumerate() if t.name == "mmsearch-video-decode"]
+
+
+# -- the shot model asked ahead, while the stream is being fed (decide.ask_ahead) --------------------------
+
+class _CountingShotModel:
+    """A deterministic stand-in for TransNetV2: each frame's probability is its mean change from the frame
+    before, scaled; it records every window it is asked about."""
+
+    device = "cpu"
+
+    def __init__(self) -> None:
+        self.windows: list[bytes] = []
+
+    def probabilities(self, windows):
+        out = []
+        for w in windows:
+            self.windows.append(np.ascontiguousarray(w).tobytes())
+            x = w.astype(np.float64)
+            change = np.r_[0.0, np.abs(np.diff(x, axis=0)).mean(axis=(1, 2, 3))]
+            out.append(np.minimum(change / 20.0, 1.0))
+        return out
+
+
+@pytest.fixture(scope="module")
+def plan_frames(tmp_path_factory, photos):
+    """Every frame (time, 48x27 RGB) of a 25-second edit of real photos (cuts, dissolves, fades)."""
+    from mmsearch.media.video.probe import probe
+    from mmsearch.media.video.pyav_frames import sample_pyav
+
+    import media_factory as mf
+
+    class Recorder:
+        def __init__(self) -> None:
+            self.frames: list = []
+
+        def push(self, time, rgb):
+            self.frames.append((time, rgb))
+
+    path = tmp_path_factory.mktemp("plan") / "plan.mp4"
+    mf.make_footage(path, *mf.random_footage_plan(4, n_shots=10, images=list(photos.values())), size=SIZE)
+    sink = Recorder()
+    list(sample_pyav(path, probe(path), 1.0, 160, 1, sink))
+    return sink.frames
+
+
+@pytest.fixture
+def every_candidate_grey(monkeypatch):
+    """The pixels settle nothing but flashes: every other candidate is the model's (many windows to ask)."""
+    import mmsearch.analysis.scenes.decide as decide
+
+    monkeypatch.setattr(decide, "PERSISTENT", 1e9)
+    monkeypatch.setattr(decide, "COLOUR_CLEAR", 2.0)
+
+
+def _fed(frames, *, ahead=None, every: int = 25):
+    """A stream fed ``frames``; ``ahead(stream)`` called every ``every`` frames while it is fed."""
+    from mmsearch.analysis.scenes import ShotStream
+
+    stream = ShotStream()
+    for i, (t, rgb) in enumerate(frames):
+        stream.push(t, rgb)
+        if ahead is not None and i % every == every - 1:
+            ahead(stream)
+    return stream
+
+
+def _decided(stream, model, budget):
+    from mmsearch.analysis.scenes import consult_model, decide_cuts
+
+    consult_model(stream, model, budget)
+    times = np.asarray(stream.times[::25])
+    cuts = decide_cuts(stream, times, np.ones((len(times), 1), dtype=np.float32))
+    return [(c.time, c.by, c.probability) for c in cuts], [(c.index, c.probability, c.model_index)
+                                                           for c in stream.candidates]
+
+
+def test_windows_asked_ahead_give_the_cuts_of_asking_at_the_end_and_none_is_asked_twice(plan_frames,
+                                                                                        every_candidate_grey):
+    from mmsearch.analysis.scenes import ask_ahead
+    from mmsearch.analysis.scenes.decide import SETTLED
+
+    at_end = _CountingShotModel()
+    expected = _decided(_fed(plan_frames), at_end, None)
+    assert len(at_end.windows) >= 6 and any(by == "model" for _, by, _ in expected[0])
+
+    model = _CountingShotModel()
+    asked: list[tuple[int, int]] = []  # (windows asked, frames fed) at each turn
+
+    def ahead(stream):
+        before, windows = set(stream.answers), len(model.windows)
+        asked.append((ask_ahead(stream, model, None, most=1), len(stream)))
+        assert asked[-1][0] == len(model.windows) - windows             # it says how many it really asked
+        for c in stream.candidates:   # a window is asked only once no candidate to come can join its group
+            if c.index in set(stream.answers) - before:
+                assert c.cut_index < len(stream) - SETTLED
+
+    stream = _fed(plan_frames, ahead=ahead)
+    ahead_count = len(model.windows)
+    assert ahead_count >= 3 and max(n for n, _ in asked) <= 1        # asked ahead, at most `most` a turn
+    assert _decided(stream, model, None) == expected                 # the same answers, the same cuts
+    assert sorted(model.windows) == sorted(at_end.windows)           # each window asked once, no other window
+    assert len(model.windows) > ahead_count                          # the last ones at the end
+
+
+def test_a_budget_is_kept_ahead_and_what_the_final_budget_leaves_out_is_not_used(plan_frames,
+                                                                                 every_candidate_grey):
+    from mmsearch.analysis.scenes import ask_ahead
+    from mmsearch.analysis.scenes.decide import MODEL_HALF
+
+    window = 2 * MODEL_HALF + 1
+    model = _CountingShotModel()
+    stream = _fed(plan_frames, ahead=lambda s: ask_ahead(s, model, 3 * window, most=5))
+    assert len(model.windows) == 3                                    # the budget binds ahead too
+    # the final budget allows one window: the decision is the one made with that budget alone, whatever was
+    # asked ahead (the most persistent window answers; the others' answers are kept but not used)
+    assert _decided(stream, model, window) == _decided(_fed(plan_frames), _CountingShotModel(), window)
+    assert ask_ahead(_fed(plan_frames), model, 0) == 0 and ask_ahead(_fed(plan_frames), None, None) == 0
+
+
+def test_the_calling_thread_asks_the_shot_model_ahead_while_the_decode_goes_on(tmp_path, photos,
+                                                                               every_candidate_grey):
+    """embed_frames: while it waits for frames, the calling thread asks the model about the settled windows;
+    the decode thread asks the rest after the decode; each window once, and the answers (the CPU budget
+    binding) those of asking them all at the end."""
+    import threading
+    import time
+
+    from mmsearch.analysis.scenes.decide import model_windows
+    from mmsearch.encoders import load_image_text_encoder
+    from mmsearch.encoders.shots import budget_frames
+    from mmsearch.indexers.kinds.video.frames import embed_frames
+    from mmsearch.media.video.probe import probe
+    from mmsearch.media.video.pyav_frames import sample_pyav
+
+    import media_factory as mf
+
+    class Model(_CountingShotModel):
+        def __init__(self) -> None:
+            super().__init__()
+            self.threads: list[str] = []
+
+        def probabilities(self, windows):
+            self.threads += [threading.current_thread().name] * len(windows)
+            return super().probabilities(windows)
+
+    path = tmp_path / "plan.mp4"
+    mf.make_footage(path, *mf.random_footage_plan(4, n_shots=10, images=list(photos.values())), size=SIZE)
+    model = Model()
+    video = embed_frames(str(path), load_image_text_encoder("toy", "cpu"), 1.0, 8, shot_model=model,
+                         keep=lambda t, image: time.sleep(0.02))   # a decode slower than the tower
+    assert video.judged and video.shots is not None
+    caller = threading.current_thread().name
+    assert caller in model.threads and "mmsearch-video-decode" in model.threads
+    assert model.threads.index("mmsearch-video-decode") > model.threads.index(caller)
+    assert len(set(model.windows)) == len(model.windows)               # none asked twice
+
+    class Recorder:
+        frames: list = []
+
+        def push(self, time, rgb):
+            self.frames.append((time, rgb))
+
+    list(sample_pyav(path, probe(path), 1.0, 160, 1, Recorder()))
+    reference = _fed(Recorder.frames)
+    at_end = _CountingShotModel()
+    budget = budget_frames(model, len(reference))
+    _decided(reference, at_end, budget)
+    assert budget is not None and len(at_end.windows) == budget // 25 < len(model_windows(reference.candidates))
+    assert [(c.index, c.probability, c.model_index) for c in video.shots.candidates] == \
+        [(c.index, c.probability, c.model_index) for c in reference.candidates]

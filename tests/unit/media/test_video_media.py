@@ -478,3 +478,40 @@ def test_sample_video_layout_is_recovered():
         return int(np.argmax(bright))                 # its highest bright row
 
     assert rocket_top(last["start"] + 3.5) < rocket_top(last["start"] + 0.5) - 80
+
+
+def test_a_decode_for_far_smaller_pictures_skips_the_loop_filter_and_changes_them_little(tmp_path):
+    """probe.loop_filter_needed: a video at least LOOP_FILTER_SCALE times the pictures' longest side is decoded
+    without the in-loop deblocking filter (the option reaches the decoder: the frames differ), by sample_pyav
+    too, and the pictures it makes move by a few levels at most."""
+    from mmsearch.media.video.pictures import frame_image
+    from mmsearch.media.video.probe import LOOP_FILTER_SCALE, loop_filter_needed, probe
+    from mmsearch.media.video.pyav_frames import sample_pyav
+    from mmsearch.media.video.pyav_reader import PyAVReader
+
+    if ENC["h264"] != "libx264":
+        pytest.skip("libx264 not in this PyAV build (the wheel's FFmpeg has it)")
+    path = tmp_path / "cat.mp4"  # preset fast: the deblocking filter on (ultrafast turns it off)
+    mf.make_h264_mp4(path, [(Image.open(IMAGES / "cat.jpg"), 2.0)], size=(320, 180),
+                     options={"preset": "fast", "crf": "30"})
+    facts = probe(path)
+    assert LOOP_FILTER_SCALE * 128 == 320
+    assert not loop_filter_needed(facts, 128) and not loop_filter_needed(facts, 64)
+    assert loop_filter_needed(facts, 129) and loop_filter_needed(facts, 448) and loop_filter_needed(facts, None)
+
+    def decoded(loop_filter: bool) -> list:
+        reader = PyAVReader(path, facts, threads=1, loop_filter=loop_filter)
+        try:
+            return list(reader.frames())
+        finally:
+            reader.close()
+
+    filtered, skipped = decoded(True), decoded(False)
+    assert [t for t, _ in filtered] == [t for t, _ in skipped]
+    full = [np.abs(a.to_ndarray(format="rgb24").astype(int) - b.to_ndarray(format="rgb24")).mean()
+            for (_, a), (_, b) in zip(filtered, skipped)]
+    assert max(full) > 0 and np.mean(full) < 3.0             # the filter was skipped: a little blockier
+    sampled = list(sample_pyav(path, facts, 1.0, 128, 1))
+    by_time = dict(skipped)
+    for frame in sampled:                                     # sample_pyav's pictures are the unfiltered decode's
+        assert np.array_equal(np.asarray(frame.image), np.asarray(frame_image(by_time[frame.time], facts, 128)))
