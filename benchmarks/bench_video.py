@@ -125,7 +125,7 @@ def main() -> None:
         r.pop("report", None)
 
     # scene detection's own cost: the same pass with and without it (best of --repeat, alternated), as the
-    # video handler runs it (the shot model asked on the decode thread while the last frames are encoded)
+    # video handler runs it (the shot model asked by the calling thread ahead, the rest on the decode thread)
     from mmsearch.indexers.kinds.video.frames import embed_frames, scene_segments
 
     shot_model, _ = load_scene_model("bundled", "auto")

@@ -4,13 +4,14 @@ The rule: the OCR pass (text.py, :func:`mmsearch.analysis.ocr_keyframes.read_sce
 detector on the sampled frames it probes. Two things make that cheaper with the same boxes, text and spans:
 
 1. *Ahead, in idle time.* The video pass has two streams of work, each on one core: the decode thread decodes
-   and then runs the shot model; the calling thread encodes the sampled frames with the image tower. Whichever
-   stream waits for the other runs the detector on the kept frames meanwhile, through a copy of the run's
-   reader on one thread (:func:`mmsearch.encoders.ocr_probe.one_thread_reader`), on the very pictures the OCR
-   pass will see (the kept JPEG decoded):
-   - the calling thread whenever it has no frame to encode: during the decode, on the frames kept so far (in
-     time order, each call taking the new ones), and while the shot model runs after the decode; it stops as
-     soon as the decode thread hands it something (a frame, the end);
+   and then asks the shot model about the candidates not answered yet; the calling thread encodes the sampled
+   frames with the image tower, and asks the shot model about the settled candidates whenever it waits for a
+   frame (frames.py). Whichever stream waits for the other runs the detector on the kept frames meanwhile,
+   through a copy of the run's reader on one thread (:func:`mmsearch.encoders.ocr_probe.one_thread_reader`), on
+   the very pictures the OCR pass will see (the kept JPEG decoded):
+   - the calling thread whenever it has no frame to encode and no settled candidate to ask about: during the
+     decode, on the frames kept so far (in time order, each call taking the new ones), and while the shot model
+     runs after the decode; it stops as soon as the decode thread hands it something (a frame, the end);
    - the decode thread once the shot model is done, while the tower encodes the last frames (the tower is the
      slower stream where the CPU has no native bf16), the pass's probes first (:func:`likely_first`, from the
      cuts the scenes will have); it stops as soon as the tower is done (the visual commit never waits for it).

@@ -14,8 +14,9 @@ its ``idle`` work (the OCR pass's text detection, ahead.py) until the calling th
 video is returned without waiting for it. Whenever the calling thread has no frame to encode during the
 decode, it asks the shot model about the candidates already settled
 (:func:`mmsearch.analysis.scenes.ask_ahead`: the same answers, asked earlier; at 1080p the decode is the
-longer stream and the model after it was 0.5 s of a 2.6 s run), then runs the same ``idle`` work, until the
-decode thread hands it the next thing. Two streams of work, so on a machine of up to two torch threads each runs on one
+longer stream and the model after it was 0.5 s of a 2.6 s run), then runs the same ``idle`` work; after the
+decode (while the shot model runs on the decode thread) only the ``idle`` work; either until the decode thread
+hands it the next thing. Two streams of work, so on a machine of up to two torch threads each runs on one
 (:func:`_stream_threads`).
 Only frame vectors are kept in memory, never decoded frames, so a long video costs (frames x dim) floats.
 
@@ -53,7 +54,7 @@ SAMPLE_SIDE = 448  # the longest side of a sampled frame (the encoder's input an
 # Frames per encoder call: small enough that encoding starts while the decode goes on, large enough that
 # the call is not per-frame overhead (ViT-B-32, one CPU thread: 105 ms a frame alone, 68-71 ms in 4s to 24s).
 ENCODE_CHUNK = 8
-_PAIR = 2  # torch threads up to which the two streams (encode; decode + shot model) get one thread each
+_PAIR = 2  # torch threads up to which the two streams (encode + shot model ahead; decode + shot model) get one each
 
 
 class _ModelFailed(Exception):

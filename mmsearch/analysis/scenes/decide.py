@@ -25,8 +25,9 @@ Two judges, neither of them a cosine (the cuts are the same whichever model embe
 Of two cuts closer than ``MIN_GAP`` seconds the stronger stays (a fade's two halves, a dissolve's ends).
 
 The model may be asked early: :func:`ask_ahead`, while the stream is still fed, answers the windows whose
-group no later candidate can change; :func:`consult_model` then asks only the rest and decides exactly as if
-it had asked every window itself (its budget chooses which answers count).
+group has settled (no later candidate changes it but for rare chains of look-alike splits);
+:func:`consult_model` then asks only the rest and decides as if it had asked every window itself (its budget
+chooses which answers count; an early answer it does not choose is work lost, never a different cut).
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ _SAME_CUT = WINDOW // 4   # frames: candidates whose cuts are this close describ
 _WINDOW_FRAMES = 2 * MODEL_HALF + 1
 # Frames behind the stream's last frame before which no candidate to come can place its split, plus two groups'
 # reach: a candidate is decided LOOK frames after its peak and splits within 2 * WINDOW of it, so a window whose
-# split lies further back has its final group and representative (ask_ahead).
+# split lies further back has its final group and representative (ask_ahead), but for a chain of three or
+# more look-alike splits (then its answer goes unused: see ask_ahead).
 SETTLED = LOOK + 2 * WINDOW + 2 * _SAME_CUT
 
 
@@ -138,29 +140,42 @@ def _window(c: Candidate) -> np.ndarray:
 
 def _answer(stream: ShotStream, cands: Sequence[Candidate], ks: Sequence[int], model) -> None:
     """The model's answers for the windows of candidates ``ks`` not answered yet, into ``stream.answers``
-    (by the candidate's peak frame: a candidate and so its window never change once made)."""
+    (by the candidate's peak frame: a candidate and so its window never change once made). A model that
+    failed on this stream is not asked again: its exception is raised again (``stream.model_error``)."""
+    if stream.model_error is not None:
+        raise stream.model_error
     todo = [k for k in ks if cands[k].index not in stream.answers]
     if todo:
-        probs = model.probabilities([_window(cands[k]) for k in todo])
+        try:
+            probs = model.probabilities([_window(cands[k]) for k in todo])
+        except BaseException as exc:
+            stream.model_error = exc
+            raise
         for k, p in zip(todo, probs):
             stream.answers[cands[k].index] = np.asarray(p, dtype=np.float64)
 
 
 def ask_ahead(stream: ShotStream, model, budget_frames: int | None, most: int = 4) -> int:
     """Ask ``model`` now, while ``stream`` is still being fed (from another thread), about up to ``most``
-    grey-zone windows whose group is settled (split more than :data:`SETTLED` frames back) and not asked yet;
-    returns how many it asked. ``budget_frames``: the budget of the frames seen so far (it only grows). The
-    answers are kept and reused by :func:`consult_model`, which decides as if it asked them all itself: a
-    window asked ahead that the final budget leaves out is not used (work lost, never a different cut)."""
+    grey-zone windows whose group has settled (split more than :data:`SETTLED` frames back) and not asked yet;
+    returns how many it asked. ``budget_frames``: the budget of the frames seen so far (it only grows); once
+    the windows so far outnumber it, nothing more is asked ahead (the final budget picks the most persistent
+    of them all, so an early answer may go unused: never more than one budget of work lost).
+
+    The answers are kept and reused by :func:`consult_model`, which decides as if it had asked every window
+    itself. A window asked ahead whose group a later candidate still changes (a chain of look-alike splits
+    longer than :data:`SETTLED` allows; not seen on the development sets) or that the final budget leaves out
+    is simply not used: work lost, never a different cut, up to the float rounding of the model's batched
+    kernels (on this project's CPU its answers are the same to the last bit in batches of 1, 2 and 8)."""
     if model is None or budget_frames == 0:
         return 0
     with stream.asking:
+        settled = len(stream) - SETTLED  # read before the candidates: none made after it can be missing below
         cands = list(stream.candidates)
-        settled = len(stream) - SETTLED
-        ks = [k for k in _representatives(cands)
-              if cands[k].cut_index < settled and cands[k].index not in stream.answers]
-        room = most if budget_frames is None else min(most, budget_frames // _WINDOW_FRAMES - len(stream.answers))
-        ks = ks[:max(0, room)]
+        reps = _representatives(cands)
+        if budget_frames is not None and len(reps) > budget_frames // _WINDOW_FRAMES:
+            return 0
+        ks = [k for k in reps if cands[k].cut_index < settled and cands[k].index not in stream.answers][:most]
         _answer(stream, cands, ks, model)
         return len(ks)
 

@@ -93,9 +93,11 @@ class ShotStream:
         self._hists: deque = deque(maxlen=_LAG)
         self._stats: tuple = ((0.0, 1e-3),) * 3
         self._finished = False
-        # the decision stage's: the shot model's answer for each candidate's window, by the candidate's peak
-        # frame (decide.py; it may ask ahead, on another thread, while this stream is being fed)
+        # the decision stage's: the answer of the one shot model asked about this stream for each candidate's
+        # window, by the candidate's peak frame, and that model's failure (decide.py; it may ask ahead, on
+        # another thread, while this stream is being fed)
         self.answers: dict[int, np.ndarray] = {}
+        self.model_error: BaseException | None = None
         self.asking = threading.Lock()
 
     def __len__(self) -> int:

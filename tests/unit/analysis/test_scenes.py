@@ -426,9 +426,10 @@ class _BrokenShotModel:
         raise RuntimeError("the shot model broke")
 
 
-def test_a_shot_model_failing_on_the_decode_thread_raises_its_own_error(tmp_path, photos, encoders):
-    # the model is asked on the decode thread (embed_frames(shot_model=...)): its failure reaches the
-    # caller as itself (not as a decoding error), the thread ends, and torch's thread count is restored
+def test_a_shot_model_failing_raises_its_own_error_and_is_asked_once(tmp_path, photos, encoders):
+    # the model is asked on either thread of embed_frames(shot_model=...) (the calling thread ahead, the decode
+    # thread after the decode): its failure reaches the caller as itself (not as a decoding error), the other
+    # thread does not ask it again, the decode thread ends, and torch's thread count is restored
     import threading
 
     import torch
@@ -551,12 +552,19 @@ def test_windows_asked_ahead_give_the_cuts_of_asking_at_the_end_and_none_is_aske
 def test_a_budget_is_kept_ahead_and_what_the_final_budget_leaves_out_is_not_used(plan_frames,
                                                                                  every_candidate_grey):
     from mmsearch.analysis.scenes import ask_ahead
-    from mmsearch.analysis.scenes.decide import MODEL_HALF
+    from mmsearch.analysis.scenes.decide import MODEL_HALF, model_windows
 
     window = 2 * MODEL_HALF + 1
     model = _CountingShotModel()
-    stream = _fed(plan_frames, ahead=lambda s: ask_ahead(s, model, 3 * window, most=5))
+    turns: list[tuple[int, int]] = []  # (windows so far, windows asked)
+
+    def ahead(s):
+        turns.append((len(model_windows(s.candidates)), ask_ahead(s, model, 3 * window, most=5)))
+
+    stream = _fed(plan_frames, ahead=ahead)
     assert len(model.windows) == 3                                    # the budget binds ahead too
+    assert all(asked == 0 for windows, asked in turns if windows > 3)  # and nothing ahead once windows outnumber it
+    assert any(windows > 3 for windows, _ in turns)
     # the final budget allows one window: the decision is the one made with that budget alone, whatever was
     # asked ahead (the most persistent window answers; the others' answers are kept but not used)
     assert _decided(stream, model, window) == _decided(_fed(plan_frames), _CountingShotModel(), window)
@@ -614,3 +622,16 @@ def test_the_calling_thread_asks_the_shot_model_ahead_while_the_decode_goes_on(t
     assert budget is not None and len(at_end.windows) == budget // 25 < len(model_windows(reference.candidates))
     assert [(c.index, c.probability, c.model_index) for c in video.shots.candidates] == \
         [(c.index, c.probability, c.model_index) for c in reference.candidates]
+
+
+def test_a_model_that_failed_ahead_is_not_asked_again_and_its_error_is_raised_again(plan_frames,
+                                                                                    every_candidate_grey):
+    from mmsearch.analysis.scenes import ask_ahead, consult_model
+
+    broken = _BrokenShotModel()
+    stream = _fed(plan_frames)
+    with pytest.raises(RuntimeError, match="the shot model broke") as first:
+        ask_ahead(stream, broken, None)
+    with pytest.raises(RuntimeError, match="the shot model broke") as again:
+        consult_model(stream, broken, None)
+    assert broken.asked == 1 and again.value is first.value
