@@ -121,12 +121,13 @@ def model_windows(cands: Sequence[Candidate]) -> list[tuple[int, np.ndarray]]:
 def _representatives(cands: Sequence[Candidate]) -> list[int]:
     """The candidate numbers :func:`model_windows` makes a window of, in its order."""
     out: list[int] = []
-    seen: list[int] = []
+    seen: set[int] = set()  # the representatives' splits (a set: ask_ahead runs this on every idle turn)
     for k in sorted(range(len(cands)), key=lambda j: (-cands[j].persistence, -cands[j].score)):
         c = cands[k]
-        if c.frames is None or not _grey(c) or any(abs(c.cut_index - s) <= _SAME_CUT for s in seen):
+        near = range(c.cut_index - _SAME_CUT, c.cut_index + _SAME_CUT + 1)
+        if c.frames is None or not _grey(c) or any(s in seen for s in near):
             continue
-        seen.append(c.cut_index)
+        seen.add(c.cut_index)
         out.append(k)
     return out
 

@@ -469,8 +469,8 @@ class _CountingShotModel:
 
 
 @pytest.fixture(scope="module")
-def plan_frames(tmp_path_factory, photos):
-    """Every frame (time, 48x27 RGB) of a 25-second edit of real photos (cuts, dissolves, fades)."""
+def plan_video(tmp_path_factory, photos):
+    """A 25-second edit of real photos (cuts, dissolves, fades) and every frame of it (time, 48x27 RGB)."""
     from mmsearch.media.video.probe import probe
     from mmsearch.media.video.pyav_frames import sample_pyav
 
@@ -487,7 +487,12 @@ def plan_frames(tmp_path_factory, photos):
     mf.make_footage(path, *mf.random_footage_plan(4, n_shots=10, images=list(photos.values())), size=SIZE)
     sink = Recorder()
     list(sample_pyav(path, probe(path), 1.0, 160, 1, sink))
-    return sink.frames
+    return path, sink.frames
+
+
+@pytest.fixture(scope="module")
+def plan_frames(plan_video):
+    return plan_video[1]
 
 
 @pytest.fixture
@@ -571,8 +576,7 @@ def test_a_budget_is_kept_ahead_and_what_the_final_budget_leaves_out_is_not_used
     assert ask_ahead(_fed(plan_frames), model, 0) == 0 and ask_ahead(_fed(plan_frames), None, None) == 0
 
 
-def test_the_calling_thread_asks_the_shot_model_ahead_while_the_decode_goes_on(tmp_path, photos,
-                                                                               every_candidate_grey):
+def test_the_calling_thread_asks_the_shot_model_ahead_while_the_decode_goes_on(plan_video, every_candidate_grey):
     """embed_frames: while it waits for frames, the calling thread asks the model about the settled windows;
     the decode thread asks the rest after the decode; each window once, and the answers (the CPU budget
     binding) those of asking them all at the end."""
@@ -583,10 +587,6 @@ def test_the_calling_thread_asks_the_shot_model_ahead_while_the_decode_goes_on(t
     from mmsearch.encoders import load_image_text_encoder
     from mmsearch.encoders.shots import budget_frames
     from mmsearch.indexers.kinds.video.frames import embed_frames
-    from mmsearch.media.video.probe import probe
-    from mmsearch.media.video.pyav_frames import sample_pyav
-
-    import media_factory as mf
 
     class Model(_CountingShotModel):
         def __init__(self) -> None:
@@ -597,8 +597,7 @@ def test_the_calling_thread_asks_the_shot_model_ahead_while_the_decode_goes_on(t
             self.threads += [threading.current_thread().name] * len(windows)
             return super().probabilities(windows)
 
-    path = tmp_path / "plan.mp4"
-    mf.make_footage(path, *mf.random_footage_plan(4, n_shots=10, images=list(photos.values())), size=SIZE)
+    path, frames = plan_video
     model = Model()
     video = embed_frames(str(path), load_image_text_encoder("toy", "cpu"), 1.0, 8, shot_model=model,
                          keep=lambda t, image: time.sleep(0.02))   # a decode slower than the tower
@@ -608,14 +607,7 @@ def test_the_calling_thread_asks_the_shot_model_ahead_while_the_decode_goes_on(t
     assert model.threads.index("mmsearch-video-decode") > model.threads.index(caller)
     assert len(set(model.windows)) == len(model.windows)               # none asked twice
 
-    class Recorder:
-        frames: list = []
-
-        def push(self, time, rgb):
-            self.frames.append((time, rgb))
-
-    list(sample_pyav(path, probe(path), 1.0, 160, 1, Recorder()))
-    reference = _fed(Recorder.frames)
+    reference = _fed(frames)
     at_end = _CountingShotModel()
     budget = budget_frames(model, len(reference))
     _decided(reference, at_end, budget)
